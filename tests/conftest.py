@@ -1,0 +1,59 @@
+"""Fixtures shared by the whole suite.
+
+Autouse policing (see STYLE.md lesson 8): every test fails if it leaves asyncio tasks behind,
+and proxy/SSL environment variables are cleared so that nothing inherited changes routing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+_ENV_VARS_TO_CLEAR = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "TSED_STATE_DIR",
+    "TSED_CONFIG",
+    "TSED_LISTEN",
+    "TSED_FISKALY_BASE_URL",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in _ENV_VARS_TO_CLEAR:
+        monkeypatch.delenv(name, raising=False)
+    yield
+
+
+@pytest.fixture(autouse=True)
+async def fail_on_leaked_tasks() -> AsyncIterator[None]:
+    """Fail a test that leaves tasks running on the loop after it finished."""
+    before = set(asyncio.all_tasks())
+    yield
+    # Give cancelled tasks one turn to finish their cleanup.
+    await asyncio.sleep(0)
+    current = asyncio.current_task()
+    leaked = [
+        task
+        for task in asyncio.all_tasks()
+        if task not in before and task is not current and not task.done()
+    ]
+    if leaked:
+        for task in leaked:
+            task.cancel()
+        await asyncio.gather(*leaked, return_exceptions=True)
+        gc.collect()
+        pytest.fail(f"test leaked {len(leaked)} asyncio task(s): {leaked!r}")

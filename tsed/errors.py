@@ -1,0 +1,98 @@
+"""The service-level errors of tsed.
+
+One root, :class:`TsedError` (defined in :mod:`tsed.fiskaly.errors`, the lowest layer, and
+re-exported here). Each leaf carries an HTTP ``status``, a stable ``code`` and a ``hint`` for
+the person who has to act::
+
+    TsedError
+    ├── FiskalyError ...            (see tsed.fiskaly.errors)
+    ├── ConfigError                 400  a configuration value breaks a rule
+    ├── InputError                  400  a request body or parameter is malformed
+    ├── NotFoundError               404  an unknown id
+    ├── ConflictError               409  wrong order of calls, state does not allow it
+    ├── AuthError                   401  missing/wrong token, session or pairing code
+    │   └── LockedOut               429  too many failures, wait
+    ├── ForbiddenError              403  authenticated but not allowed
+    ├── ModeError                   409  TEST/LIVE rules (activation missing, mismatch)
+    └── StorageError                507  the state directory cannot be written (disk full)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from tsed.fiskaly.errors import TsedError
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "ConflictError",
+    "ForbiddenError",
+    "InputError",
+    "LockedOut",
+    "ModeError",
+    "NotFoundError",
+    "StorageError",
+    "TsedError",
+]
+
+
+class ConfigError(TsedError):
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "CONFIG_INVALID"
+    default_hint: ClassVar[str] = "Correct the named setting and save again."
+
+
+class InputError(TsedError):
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "INVALID_REQUEST"
+    default_hint: ClassVar[str] = (
+        "Fix the request as described; the register API is documented in docs/register-api.md."
+    )
+
+
+class NotFoundError(TsedError):
+    status: ClassVar[int] = 404
+    code: ClassVar[str] = "NOT_FOUND"
+    default_hint: ClassVar[str] = "Check the id; it may belong to another register or unit."
+
+
+class ConflictError(TsedError):
+    status: ClassVar[int] = 409
+    code: ClassVar[str] = "CONFLICT"
+    default_hint: ClassVar[str] = "The current state does not allow this call; see the message."
+
+
+class AuthError(TsedError):
+    status: ClassVar[int] = 401
+    code: ClassVar[str] = "UNAUTHORIZED"
+    default_hint: ClassVar[str] = "Send 'Authorization: Bearer <token>' with a valid token."
+
+
+class LockedOut(AuthError):
+    status: ClassVar[int] = 429
+    code: ClassVar[str] = "LOCKED_OUT"
+    default_hint: ClassVar[str] = "Too many failed attempts; wait and try again."
+
+
+class ForbiddenError(TsedError):
+    status: ClassVar[int] = 403
+    code: ClassVar[str] = "FORBIDDEN"
+    default_hint: ClassVar[str] = "This credential may not do that."
+
+
+class ModeError(TsedError):
+    status: ClassVar[int] = 409
+    code: ClassVar[str] = "MODE_MISMATCH"
+    default_hint: ClassVar[str] = (
+        "TEST and LIVE never mix; reset the register (tsectl reset) and re-initialize."
+    )
+
+
+class StorageError(TsedError):
+    status: ClassVar[int] = 507
+    code: ClassVar[str] = "STORAGE_FAILED"
+    default_hint: ClassVar[str] = (
+        "The unit cannot write its state directory (disk full or read-only); free space or "
+        "call service. No transaction was accepted."
+    )

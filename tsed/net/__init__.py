@@ -1,0 +1,1 @@
+"""Everything that faces the shop's LAN. Never talks to fiskaly directly."""
