@@ -1,0 +1,103 @@
+"""``tsed-fiskaly-sim``: run the fiskaly SIGN DE V2 simulator standalone.
+
+tsed-fiskaly-sim --listen 127.0.0.1:8099 [--state-dir DIR]
+                 [--api-key K --api-secret S --env TEST|LIVE]...
+                 [--token-ttl S] [--latency-ms MS] [--jitter-ms MS] [--error-rate P] ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tsed.fiskaly.simulator.core import Simulator
+from tsed.fiskaly.simulator.server import SimulatorServer
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tsed-fiskaly-sim",
+        description="Offline simulator of fiskaly SIGN DE API V2 (/api/v2) and the "
+        "Management API (/api/v0), with fault injection (/_sim/faults, /_sim/stats).",
+    )
+    parser.add_argument(
+        "--listen", default="127.0.0.1:8099", help="HOST:PORT (default %(default)s)"
+    )
+    parser.add_argument("--state-dir", type=Path, help="keep state across restarts here")
+    parser.add_argument("--api-key", action="append", default=[], help="seed an API key")
+    parser.add_argument("--api-secret", action="append", default=[], help="its secret")
+    parser.add_argument("--env", action="append", default=[], choices=["TEST", "LIVE"],
+                        help="its environment")  # fmt: skip
+    parser.add_argument("--token-ttl", type=int, default=86400, help="access token lifetime (s)")
+    parser.add_argument("--refresh-ttl", type=int, default=172800, help="refresh token lifetime")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added latency per call")
+    parser.add_argument("--jitter-ms", type=float, default=0.0, help="random extra latency")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="share of calls failing")
+    parser.add_argument("--error-status", type=int, default=500, help="status of those failures")
+    parser.add_argument("--drop-rate", type=float, default=0.0, help="share of dropped calls")
+    parser.add_argument("--log-level", default="INFO", help="log level (default %(default)s)")
+    return parser
+
+
+async def serve(args: argparse.Namespace) -> int:
+    host, _, port = args.listen.rpartition(":")
+    if not host or not port.isdigit():
+        print(f"tsed-fiskaly-sim: --listen {args.listen!r} is not HOST:PORT", file=sys.stderr)
+        return 2
+    if not (len(args.api_key) == len(args.api_secret) == len(args.env)):
+        print("tsed-fiskaly-sim: give --api-key, --api-secret and --env together", file=sys.stderr)
+        return 2
+    sim = Simulator(
+        state_dir=args.state_dir, token_ttl=args.token_ttl, refresh_ttl=args.refresh_ttl
+    )
+    sim.faults.update(
+        {"latency_ms": args.latency_ms, "jitter_ms": args.jitter_ms,
+         "error_rate": args.error_rate, "error_status": args.error_status,
+         "drop_rate": args.drop_rate}
+    )  # fmt: skip
+    seeded = [
+        sim.add_api_key(env, key, secret)
+        for key, secret, env in zip(args.api_key, args.api_secret, args.env, strict=True)
+    ]
+    server = SimulatorServer(sim, host.strip("[]"), int(port))
+    try:
+        await server.start()
+    except OSError as err:
+        print(f"tsed-fiskaly-sim: cannot listen on {args.listen}: {err.strerror}", file=sys.stderr)
+        sim.close()
+        return 1
+    if not seeded:
+        creds = sim.add_api_key("TEST")
+        print(
+            json.dumps(
+                {"base_url": server.base_url, "api_key": creds.api_key,
+                 "api_secret": creds.api_secret, "env": creds.env}
+            ),
+            flush=True,
+        )  # fmt: skip
+    else:
+        print(json.dumps({"base_url": server.base_url}), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop()
+    sim.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    return asyncio.run(serve(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

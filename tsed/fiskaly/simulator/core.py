@@ -1,0 +1,75 @@
+"""The :class:`Simulator` facade: state, limits, faults and seeded credentials."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from tsed.fiskaly.simulator.engine import Limits, SimCredentials, SimState
+from tsed.fiskaly.simulator.faults import FaultConfig, FaultEngine
+from tsed.fiskaly.simulator.model import Env
+
+
+class Simulator:
+    """A faithful offline stand-in for fiskaly SIGN DE API V2 (and Management API v0)."""
+
+    def __init__(
+        self,
+        *,
+        state_dir: Path | None = None,
+        token_ttl: int = 86400,
+        refresh_ttl: int = 172800,
+        clock: Callable[[], float] = time.time,
+        limits: Limits | None = None,
+    ) -> None:
+        self.state = SimState(
+            state_dir=state_dir,
+            token_ttl=token_ttl,
+            refresh_ttl=refresh_ttl,
+            clock=clock,
+            limits=limits,
+        )
+        self.fault_engine = FaultEngine()
+
+    @property
+    def faults(self) -> FaultConfig:
+        return self.fault_engine.config
+
+    @property
+    def stats(self) -> Counter[str]:
+        return self.fault_engine.stats
+
+    @property
+    def limits(self) -> Limits:
+        return self.state.limits
+
+    def add_api_key(
+        self,
+        env: Env,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        *,
+        organization_id: str | None = None,
+    ) -> SimCredentials:
+        """Seed an API key (generated when not given); idempotent for an existing key."""
+        key = self.state.add_key(
+            env, organization_id=organization_id, api_key=api_key, api_secret=api_secret
+        )
+        return SimCredentials(key.key, key.secret, key.env, key.organization_id)
+
+    def expire_tokens(self) -> None:
+        """Invalidate every token issued so far (forced token expiry)."""
+        self.state.token_epoch = self.state.clock() + 1e-6
+
+    def set_tss_state(self, tss_id: str, state: str) -> None:
+        """Force a TSS into a system-driven state (DEFECTIVE, DELETED, EVICTED)."""
+        tss = self.state.tss[tss_id]
+        tss.state = state
+        if state == "DEFECTIVE":
+            tss.times["time_defective"] = self.state.now()
+        self.state.save_tss(tss)
+
+    def close(self) -> None:
+        self.state.close()
