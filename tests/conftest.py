@@ -43,14 +43,21 @@ async def fail_on_leaked_tasks() -> AsyncIterator[None]:
     """Fail a test that leaves tasks running on the loop after it finished."""
     before = set(asyncio.all_tasks())
     yield
-    # Give cancelled tasks one turn to finish their cleanup.
-    await asyncio.sleep(0)
     current = asyncio.current_task()
-    leaked = [
-        task
-        for task in asyncio.all_tasks()
-        if task not in before and task is not current and not task.done()
-    ]
+
+    def running() -> list[asyncio.Task[object]]:
+        return [
+            task
+            for task in asyncio.all_tasks()
+            if task not in before and task is not current and not task.done()
+        ]
+
+    # Tasks that a stopped server cancelled need a few loop turns to finish unwinding.
+    for _ in range(50):
+        if not running():
+            break
+        await asyncio.sleep(0.01)
+    leaked = running()
     if leaked:
         for task in leaked:
             task.cancel()

@@ -62,7 +62,7 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         action = await faults.before(key)
         if action in (FaultAction.DROP, FaultAction.HANG):
             if action == FaultAction.HANG:
-                await asyncio.sleep(faults.config.hang_seconds)
+                await faults.hang()
             if request.transport is not None:
                 request.transport.abort()
             raise asyncio.CancelledError  # nothing is answered

@@ -8,6 +8,7 @@ requests per route. Every injected fault is logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import re
@@ -91,6 +92,20 @@ class FaultEngine:
     config: FaultConfig = field(default_factory=FaultConfig)
     stats: Counter[str] = field(default_factory=Counter)
     injected: Counter[str] = field(default_factory=Counter)
+    _release: asyncio.Event | None = None
+
+    async def hang(self) -> None:
+        """Wait for the configured hang time, or until the server stops."""
+        if self._release is None:
+            self._release = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._release.wait(), self.config.hang_seconds)
+
+    def release_hangs(self) -> None:
+        """Let every hanging request go (the server is stopping)."""
+        if self._release is not None:
+            self._release.set()
+            self._release = None
 
     async def before(self, key: str) -> str:
         """Apply latency and pick the fault for this request (``FaultAction``)."""

@@ -60,5 +60,6 @@ class SimulatorServer:
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
         if runner is not None:
+            self.simulator.fault_engine.release_hangs()
             await runner.cleanup()
             _LOGGER.info("fiskaly simulator stopped", extra={"TSED_EVENT": "simulator_stopped"})
