@@ -15,6 +15,7 @@ no retry ever runs past the call's deadline.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import random
 import ssl
@@ -47,8 +48,14 @@ class ProxySettings:
         return f"{host}:{self.port}"
 
     def to_httpx(self) -> httpx.Proxy:
-        auth = (self.username, self.password or "") if self.username else None
-        return httpx.Proxy(f"http://{self.display}", auth=auth)
+        # Credentials never go inside the URL. aiohttp takes the proxy's credentials from the
+        # "Authorization" entry of the proxy headers and sends them as Proxy-Authorization,
+        # with CONNECT (https targets) and with absolute-URI requests (http targets) alike.
+        headers = {}
+        if self.username:
+            token = base64.b64encode(f"{self.username}:{self.password or ''}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        return httpx.Proxy(f"http://{self.display}", headers=headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +287,9 @@ class HttpCore:
                     retry_after = failure.retry_after
                 elif isinstance(failure, err.TssLocked):
                     retry_after = _retry_after(response)
-                retryable = isinstance(failure, err.FiskalyUnavailable | err.TssLocked)
+                retryable = isinstance(
+                    failure, err.FiskalyUnavailable | err.TssLocked
+                ) and not isinstance(failure, err.ProxyAuthRequired)
                 if not retryable:
                     _LOGGER.info(
                         "%s", failure.message,
