@@ -22,8 +22,8 @@ from tsed.config import (
     fiskaly_urls,
     load_config,
     save_config,
-    vat_check_digit,
     validate_vat_id,
+    vat_check_digit,
     workplaces_with_overrides,
 )
 from tsed.configedit import set_value

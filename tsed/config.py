@@ -282,18 +282,19 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
         check_keys(raw, {"host", "port", "username"}, "proxy.")
         host = _string(raw, "host", "proxy.host", None)
         port = raw.get("port")
-        if host or port is not None:
-            if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-                raise invalid(
-                    "proxy.port",
-                    port,
-                    "a whole number from 1 to 65535",
-                    "Ask the network administrator for the proxy's port, e.g. 3128.",
-                )
+        if (host or port is not None) and (
+            isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535
+        ):
+            raise invalid(
+                "proxy.port",
+                port,
+                "a whole number from 1 to 65535",
+                "Ask the network administrator for the proxy's port, e.g. 3128.",
+            )
         if host:
             proxy = Proxy(
                 validate_host(host, "proxy.host"),
-                port,
+                int(port),
                 _string(raw, "username", "proxy.username", None),
             )
     tenants = []
