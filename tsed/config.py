@@ -294,7 +294,7 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
         if host:
             proxy = Proxy(
                 validate_host(host, "proxy.host"),
-                int(port),
+                int(raw["port"]),
                 _string(raw, "username", "proxy.username", None),
             )
     tenants = []
