@@ -1,0 +1,164 @@
+"""The ``tsed`` command: run the daemon (``tsed serve``).
+
+Every daemon option is resolved in one order: command-line flag, then environment variable,
+then built-in default::
+
+    --state-dir  TSED_STATE_DIR  /var/lib/tsed
+    --config     TSED_CONFIG     /etc/tsed/tsed.toml
+    --listen     TSED_LISTEN     0.0.0.0:8443
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tsed import __version__
+from tsed.errors import ConfigError, TsedError
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_STATE_DIR = "/var/lib/tsed"
+DEFAULT_CONFIG = "/etc/tsed/tsed.toml"
+DEFAULT_LISTEN = "0.0.0.0:8443"
+ADMIN_SOCKET_NAME = "admin.sock"
+
+
+@dataclass(frozen=True, slots=True)
+class ListenAddress:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonOptions:
+    state_dir: Path
+    config_path: Path
+    listen: ListenAddress
+    log_level: str = "INFO"
+
+    @property
+    def admin_socket(self) -> Path:
+        return self.state_dir / ADMIN_SOCKET_NAME
+
+
+def parse_listen(value: str, *, source: str = "--listen") -> ListenAddress:
+    """Parse ``HOST:PORT`` (``[v6]:PORT`` for IPv6) into a :class:`ListenAddress`."""
+    text = value.strip()
+    host: str
+    port_text: str
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0 or not text[end + 1 :].startswith(":"):
+            raise ConfigError(
+                f"{source}: {value!r} is not HOST:PORT",
+                hint="Write an IPv6 address in brackets, e.g. [::]:8443.",
+            )
+        host, port_text = text[1:end], text[end + 2 :]
+    else:
+        host, sep, port_text = text.rpartition(":")
+        if not sep or not host:
+            raise ConfigError(
+                f"{source}: {value!r} is not HOST:PORT",
+                hint="Give an address and a port, e.g. 0.0.0.0:8443.",
+            )
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if host != "localhost":
+            raise ConfigError(
+                f"{source}: {host!r} is not an IP address",
+                hint="Use an IP address of this unit, 0.0.0.0 for all IPv4 addresses or [::].",
+            ) from None
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ConfigError(
+            f"{source}: port {port_text!r} is not a number from 1 to 65535",
+            hint="Use a free TCP port, e.g. 8443.",
+        )
+    return ListenAddress(host, int(port_text))
+
+
+def resolve_options(args: argparse.Namespace, environ: Mapping[str, str]) -> DaemonOptions:
+    """Flag, then environment variable, then default."""
+
+    def pick(flag: str | None, env: str, default: str) -> tuple[str, str]:
+        if flag:
+            return flag, f"--{env.removeprefix('TSED_').lower().replace('_', '-')}"
+        if environ.get(env):
+            return environ[env], env
+        return default, "default"
+
+    state_dir, _ = pick(args.state_dir, "TSED_STATE_DIR", DEFAULT_STATE_DIR)
+    config, _ = pick(args.config, "TSED_CONFIG", DEFAULT_CONFIG)
+    listen, listen_source = pick(args.listen, "TSED_LISTEN", DEFAULT_LISTEN)
+    return DaemonOptions(
+        state_dir=Path(state_dir),
+        config_path=Path(config),
+        listen=parse_listen(listen, source=listen_source),
+        log_level=args.log_level,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tsed",
+        description="TSE-LAN unit daemon: local KassenSichV signing API backed by fiskaly "
+        "SIGN DE V2 (or, without credentials, by the built-in simulator in TEST mode).",
+    )
+    parser.add_argument("--version", action="version", version=f"tsed {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the daemon", description="Run the daemon.")
+    serve.add_argument(
+        "--state-dir",
+        help="device state: store, vault, identity "
+        f"(env TSED_STATE_DIR, default {DEFAULT_STATE_DIR})",
+    )
+    serve.add_argument(
+        "--config", help=f"configuration file (env TSED_CONFIG, default {DEFAULT_CONFIG})"
+    )
+    serve.add_argument(
+        "--listen",
+        help=f"register API address HOST:PORT (env TSED_LISTEN, default {DEFAULT_LISTEN})",
+    )
+    serve.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level (default INFO; extended logging is a configuration setting)",
+    )
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            args.listen = args.listen or None
+            options = resolve_options(args, os.environ)
+            from tsed.daemon import run  # noqa: PLC0415 - keep `tsed --help` fast
+
+            return int(asyncio.run(run(options)))
+    except TsedError as err:
+        print(f"tsed: {err.message}\n  hint: {err.hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {args.command!r}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

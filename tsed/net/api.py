@@ -1,0 +1,271 @@
+"""The register API v1 (HTTPS): pairing, status, receipts and transactions.
+
+The contract is documented in ``docs/register-api.md`` and served as OpenAPI at
+``GET /api/v1/openapi.json``. All calls but pairing, status and the API description need
+``Authorization: Bearer <token>``. Every mutating call takes an optional ``Idempotency-Key``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from tsed.errors import AuthError, InputError
+from tsed.net.auth import FailureLimiter, PairingManager, hash_token, issue_token
+from tsed.net.http import MAX_BODY, error_middleware, json_response, read_json_object
+from tsed.net.openapi import openapi_document
+from tsed.outcome import RegisterRef, TxOutcome
+from tsed.receipt import TEST_NOTICE, Receipt, parse_receipt, qr_png
+
+_LOGGER = logging.getLogger(__name__)
+IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
+SERIAL_RE = re.compile(r"^(?!\s)[A-Za-z0-9 '()+,\-.:=?]{1,70}(?<!\s)$")
+REGISTER_KEY: web.RequestKey[RegisterRef] = web.RequestKey("register", RegisterRef)
+
+
+class SigningApi(Protocol):
+    async def start_transaction(
+        self, reg: RegisterRef, *, idempotency_key: str | None = None
+    ) -> TxOutcome: ...
+    async def update_transaction(
+        self,
+        reg: RegisterRef,
+        local_id: str,
+        receipt: Receipt,
+        *,
+        idempotency_key: str | None = None,
+    ) -> TxOutcome: ...
+    async def finish_transaction(
+        self,
+        reg: RegisterRef,
+        local_id: str,
+        receipt: Receipt,
+        *,
+        idempotency_key: str | None = None,
+    ) -> TxOutcome: ...
+    async def cancel_transaction(
+        self,
+        reg: RegisterRef,
+        local_id: str,
+        receipt: Receipt | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> TxOutcome: ...
+    async def sign_receipt(
+        self, reg: RegisterRef, receipt: Receipt, *, idempotency_key: str | None = None
+    ) -> TxOutcome: ...
+    async def get_transaction(self, reg: RegisterRef, local_id: str) -> TxOutcome: ...
+    def status(self) -> dict[str, Any]: ...
+
+
+class RegisterDirectory(Protocol):
+    def lookup(self, token_hash: str) -> RegisterRef | None: ...
+    async def enroll(
+        self, serial: str, label: str | None, tenant: str | None, token_hash: str
+    ) -> RegisterRef: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterApiDeps:
+    signing: SigningApi
+    registers: RegisterDirectory
+    pairing: PairingManager
+    limiter: FailureLimiter
+    fingerprint: str
+
+
+def _source(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not IDEMPOTENCY_RE.match(key):
+        raise InputError(
+            "Idempotency-Key must be 1 to 128 printable ASCII characters without spaces",
+            hint="Use a UUID per request, e.g. 3f1c0a4e-....",
+        )
+    return key
+
+
+def _local_id(request: web.Request) -> str:
+    value = request.match_info["tx_id"]
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InputError(
+            f"transaction id {value!r} is not a UUID",
+            hint="Use the id returned by POST /api/v1/transactions.",
+        ) from None
+
+
+def build_register_app(deps: RegisterApiDeps) -> web.Application:
+    """The register API application (mounted at the root of the TLS listener)."""
+    public = {"/api/v1/pairings", "/api/v1/status", "/api/v1/openapi.json"}
+
+    @web.middleware
+    async def bearer(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if request.path in public or not request.path.startswith("/api/"):
+            return await handler(request)
+        source = _source(request)
+        deps.limiter.check(source)
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        register = deps.registers.lookup(hash_token(token.strip())) if scheme == "Bearer" else None
+        if register is None:
+            deps.limiter.failed(source)
+            raise AuthError(
+                "missing, unknown or revoked register token"
+                if header
+                else "this call needs 'Authorization: Bearer <token>'",
+                hint="Pair the register (POST /api/v1/pairings with the installer's code) and "
+                "send its token with every call.",
+            )
+        request[REGISTER_KEY] = register
+        return await handler(request)
+
+    app = web.Application(middlewares=[error_middleware, bearer], client_max_size=MAX_BODY)
+    signing = deps.signing
+
+    async def answer(outcome: TxOutcome, status: int = 200) -> web.Response:
+        return json_response(outcome.to_json(), status)
+
+    async def pairings(request: web.Request) -> web.Response:
+        source = _source(request)
+        deps.limiter.check(source)
+        body = await read_json_object(request)
+        unknown = set(body) - {"code", "register_serial", "label", "tenant"}
+        if unknown:
+            raise InputError(
+                f"unknown field {sorted(unknown)[0]!r}",
+                hint="Send code, register_serial and optionally label, tenant.",
+            )
+        code, serial = body.get("code"), body.get("register_serial")
+        if not isinstance(code, str) or not code.strip():
+            raise InputError("code: the pairing code shown by the installer is required")
+        if not isinstance(serial, str) or not SERIAL_RE.match(serial) or "/" in serial:
+            raise InputError(
+                f"register_serial: {serial!r} must be 1 to 70 of A-Z a-z 0-9 space '()+,-.:=? "
+                "(no '/' or '_', no leading or trailing space)",
+                hint="Use the register's serial number as printed on receipts.",
+            )
+        label, tenant = body.get("label"), body.get("tenant")
+        for name, value in (("label", label), ("tenant", tenant)):
+            if value is not None and (not isinstance(value, str) or len(value) > 64):
+                raise InputError(f"{name}: text of at most 64 characters expected")
+        try:
+            deps.pairing.redeem(code)
+        except AuthError:
+            deps.limiter.failed(source)
+            raise
+        deps.limiter.succeeded(source)
+        token, token_hash = issue_token()
+        register = await deps.registers.enroll(serial, label, tenant, token_hash)
+        return json_response(
+            {
+                "token": token,
+                "register_id": register.register_id,
+                "tenant": register.tenant_id,
+                "fingerprint": deps.fingerprint,
+            },
+            201,
+        )
+
+    async def status(_request: web.Request) -> web.Response:
+        data = signing.status()
+        body = {
+            "mode": data["mode"],
+            "backend": data["backend"],
+            "tse": data["tse"],
+            "notice": TEST_NOTICE if data["mode"] == "TEST" else None,
+            "pairing_open": deps.pairing.is_open,
+            "api_version": 1,
+        }
+        return json_response(body)
+
+    async def openapi(_request: web.Request) -> web.Response:
+        return json_response(openapi_document())
+
+    async def receipts(request: web.Request) -> web.Response:
+        body = await read_json_object(request)
+        outcome = await signing.sign_receipt(
+            request[REGISTER_KEY], parse_receipt(body), idempotency_key=_idempotency_key(request)
+        )
+        return await answer(outcome)
+
+    async def start(request: web.Request) -> web.Response:
+        body = await read_json_object(request, allow_empty=True)
+        if body:
+            raise InputError("start takes no body; send the receipt with finish")
+        outcome = await signing.start_transaction(
+            request[REGISTER_KEY], idempotency_key=_idempotency_key(request)
+        )
+        return await answer(outcome, 201)
+
+    async def update(request: web.Request) -> web.Response:
+        body = await read_json_object(request)
+        outcome = await signing.update_transaction(
+            request[REGISTER_KEY],
+            _local_id(request),
+            parse_receipt(body),
+            idempotency_key=_idempotency_key(request),
+        )
+        return await answer(outcome)
+
+    async def finish(request: web.Request) -> web.Response:
+        body = await read_json_object(request)
+        outcome = await signing.finish_transaction(
+            request[REGISTER_KEY],
+            _local_id(request),
+            parse_receipt(body),
+            idempotency_key=_idempotency_key(request),
+        )
+        return await answer(outcome)
+
+    async def cancel(request: web.Request) -> web.Response:
+        body = await read_json_object(request, allow_empty=True)
+        receipt = parse_receipt(body) if body else None
+        outcome = await signing.cancel_transaction(
+            request[REGISTER_KEY],
+            _local_id(request),
+            receipt,
+            idempotency_key=_idempotency_key(request),
+        )
+        return await answer(outcome)
+
+    async def get(request: web.Request) -> web.Response:
+        return await answer(
+            await signing.get_transaction(request[REGISTER_KEY], _local_id(request))
+        )
+
+    async def qr(request: web.Request) -> web.Response:
+        outcome = await signing.get_transaction(request[REGISTER_KEY], _local_id(request))
+        if outcome.result is None or not outcome.result.qr_code_data:
+            raise InputError(
+                "this transaction has no signature yet, so no QR code",
+                hint="Print the failure text from the finish answer instead.",
+            )
+        return web.Response(body=qr_png(outcome.result.qr_code_data), content_type="image/png")
+
+    r = app.router
+    r.add_post("/api/v1/pairings", pairings)
+    r.add_get("/api/v1/status", status)
+    r.add_get("/api/v1/openapi.json", openapi)
+    r.add_post("/api/v1/receipts", receipts)
+    r.add_post("/api/v1/transactions", start)
+    r.add_put("/api/v1/transactions/{tx_id}", update)
+    r.add_get("/api/v1/transactions/{tx_id}", get)
+    r.add_post("/api/v1/transactions/{tx_id}/finish", finish)
+    r.add_post("/api/v1/transactions/{tx_id}/cancel", cancel)
+    r.add_get("/api/v1/transactions/{tx_id}/qr.png", qr)
+    return app

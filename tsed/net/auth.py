@@ -1,0 +1,188 @@
+"""Register pairing and bearer tokens, with rate limits and lockout.
+
+* A pairing window is opened only by the installer; it holds one **one-time code** of 80 bits
+  (16 Crockford base32 characters, shown in groups of 4), valid for a few minutes.
+* A redeemed code yields a per-register bearer token of 256 bits. Only its SHA-256 is stored:
+  with that much entropy a fast hash is safe (no dictionary to try), and lookups stay cheap.
+  Comparisons use ``hmac.compare_digest``.
+* Failures (wrong codes, wrong tokens, wrong admin passwords) are counted per source address;
+  after ``max_failures`` the source is locked out for a period that doubles each time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tsed.errors import AuthError, ConflictError, LockedOut
+from tsed.logs import register_secret
+
+_LOGGER = logging.getLogger(__name__)
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_CHARS = 16  # 80 bits
+TOKEN_PREFIX = "tsed_"  # noqa: S105 - a prefix, not a secret
+
+
+def _normalize_code(text: str) -> str:
+    cleaned = text.upper().replace("-", "").replace(" ", "")
+    table: dict[str, str | int | None] = {"O": "0", "I": "1", "L": "1"}
+    return cleaned.translate(str.maketrans(table))
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token() -> tuple[str, str]:
+    """A new bearer token (shown once) and its hash (stored)."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    register_secret(token)
+    return token, hash_token(token)
+
+
+@dataclass(frozen=True, slots=True)
+class PairingCode:
+    code: str = field(repr=False)
+    expires_at: float
+
+    @property
+    def grouped(self) -> str:
+        return "-".join(self.code[i : i + 4] for i in range(0, len(self.code), 4))
+
+
+class PairingManager:
+    """The installer's pairing window and its one-time code."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_change: Callable[[bool], None] | None = None,
+    ) -> None:
+        self._clock = clock
+        self._code: PairingCode | None = None
+        self._on_change = on_change
+
+    @property
+    def is_open(self) -> bool:
+        return self._code is not None and self._code.expires_at > self._clock()
+
+    @property
+    def expires_at(self) -> float | None:
+        return self._code.expires_at if self.is_open and self._code else None
+
+    def open(self, minutes: float) -> PairingCode:
+        code = "".join(secrets.choice(CROCKFORD) for _ in range(CODE_CHARS))
+        self._code = PairingCode(code, self._clock() + minutes * 60)
+        register_secret(self._code.grouped)
+        register_secret(code)
+        _LOGGER.info(
+            "pairing window open for %.0f minutes",
+            minutes,
+            extra={"TSED_EVENT": "pairing_opened"},
+        )
+        if self._on_change:
+            self._on_change(True)
+        return self._code
+
+    def close(self) -> None:
+        was_open = self._code is not None
+        self._code = None
+        if was_open and self._on_change:
+            self._on_change(False)
+
+    def redeem(self, text: str) -> None:
+        """Consume the code; raises AuthError (wrong) or ConflictError (no window)."""
+        if self._code is None or self._code.expires_at <= self._clock():
+            self.close()
+            raise ConflictError(
+                "no pairing window is open (or it expired)",
+                hint="Ask the installer to open one: tsectl pair, the setup page or the console.",
+            )
+        if not hmac.compare_digest(_normalize_code(text), self._code.code):
+            raise AuthError(
+                "the pairing code is wrong",
+                hint="Type the code exactly as shown by tsectl pair (dashes optional).",
+            )
+        self.close()
+
+
+@dataclass(slots=True)
+class _Failures:
+    count: int = 0
+    locked_until: float = 0.0
+    lockouts: int = 0
+
+
+class FailureLimiter:
+    """Counts failures per source; locks a source out after ``max_failures``."""
+
+    def __init__(
+        self,
+        *,
+        max_failures: int = 5,
+        base_lockout: float = 30.0,
+        max_lockout: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_failures = max_failures
+        self.base_lockout = base_lockout
+        self.max_lockout = max_lockout
+        self._clock = clock
+        self._sources: dict[str, _Failures] = {}
+
+    def check(self, source: str) -> None:
+        entry = self._sources.get(source)
+        if entry is not None and entry.locked_until > self._clock():
+            wait = entry.locked_until - self._clock()
+            error = LockedOut(
+                f"too many failed attempts from {source}; try again in {wait:.0f} s",
+                hint="Wait, then use the right code, token or password.",
+            )
+            error.details["retry_after"] = int(wait) + 1
+            raise error
+
+    def failed(self, source: str) -> None:
+        entry = self._sources.setdefault(source, _Failures())
+        entry.count += 1
+        if entry.count >= self.max_failures:
+            entry.lockouts += 1
+            period = min(self.max_lockout, self.base_lockout * 2 ** (entry.lockouts - 1))
+            entry.locked_until = self._clock() + period
+            entry.count = 0
+            _LOGGER.warning(
+                "locked out %s for %.0f s after repeated failures",
+                source,
+                period,
+                extra={"TSED_EVENT": "lockout", "TSED_SOURCE": source},
+            )
+        if len(self._sources) > 10000:  # bounded memory under a scan
+            self._sources.pop(next(iter(self._sources)))
+
+    def succeeded(self, source: str) -> None:
+        entry = self._sources.get(source)
+        if entry is not None and entry.locked_until <= self._clock():
+            del self._sources[source]
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    """scrypt hash for the admin password: ``scrypt$<salt hex>$<hash hex>``."""
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        kind, salt_hex, digest_hex = stored.split("$")
+    except ValueError:
+        return False
+    if kind != "scrypt":
+        return False
+    check = hash_password(password, salt=bytes.fromhex(salt_hex))
+    return hmac.compare_digest(check.split("$")[2], digest_hex)

@@ -1,0 +1,120 @@
+"""Shared HTTP plumbing of the unit's servers: JSON errors, body parsing, security headers.
+
+Every error becomes ``{"error": {status, code, message, hint}}`` with its status. Unknown
+routes, wrong methods and oversized bodies answer in the same JSON shape; anything unexpected
+is logged with its traceback and answered as a generic 500 without internals.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from tsed.errors import InputError, TsedError
+
+_LOGGER = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_BODY = 64 * 1024
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        text=json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def error_response(err: TsedError) -> web.Response:
+    headers = {}
+    retry_after = err.details.get("retry_after")
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return json_response(err.to_dict(), err.status, headers)
+
+
+def _plain(status: int, code: str, message: str, hint: str) -> web.Response:
+    return json_response(
+        {"error": {"status": status, "code": code, "message": message, "hint": hint}}, status
+    )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except TsedError as err:
+        response = error_response(err)
+    except web.HTTPRequestEntityTooLarge:
+        response = _plain(
+            413,
+            "BODY_TOO_LARGE",
+            f"the request body is larger than {request.app._client_max_size} bytes",
+            "Send smaller bodies; a receipt needs only a few hundred bytes.",
+        )
+    except web.HTTPNotFound:
+        response = _plain(
+            404,
+            "NO_SUCH_ROUTE",
+            f"there is no {request.path}",
+            "See the API description at /api/v1/openapi.json.",
+        )
+    except web.HTTPMethodNotAllowed as exc:
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        response = _plain(
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"{request.method} is not allowed on {request.path}",
+            f"Use {allowed}.",
+        )
+    except web.HTTPException as exc:
+        response = _plain(exc.status, "HTTP_ERROR", exc.reason, "See the API description.")
+    except Exception:
+        _LOGGER.exception(
+            "internal error on %s %s",
+            request.method,
+            request.path,
+            extra={"TSED_EVENT": "internal_error"},
+        )
+        response = _plain(
+            500,
+            "INTERNAL",
+            "the unit failed to handle this request",
+            "Retry; if it persists, report it with the journal (journalctl -u tsed).",
+        )
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
+async def read_json_object(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
+    """The request body as a JSON object, or a clear 4xx."""
+    raw = await request.read()
+    if not raw.strip():
+        if allow_empty:
+            return {}
+        raise InputError("the request body is empty; a JSON object is expected")
+    if request.content_type not in ("application/json", "application/octet-stream", ""):
+        raise InputError(
+            f"Content-Type {request.content_type} is not supported",
+            hint="Send JSON with Content-Type: application/json.",
+        )
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError:
+        raise InputError("the request body is not UTF-8") from None
+    except ValueError as err:
+        raise InputError(
+            f"the request body is not valid JSON: {err}",
+            hint='Send a JSON object, e.g. {"receipt_type": "RECEIPT", ...}.',
+        ) from None
+    if not isinstance(data, dict):
+        raise InputError(f"the request body must be a JSON object, not {type(data).__name__}")
+    return data

@@ -1,0 +1,159 @@
+"""The unit's device identity: id, P-256 key and self-signed certificate for the register API.
+
+Registers pin the **public key** (SHA-256 over the DER SubjectPublicKeyInfo), published as
+``fp`` in mDNS and shown by ``tsectl status`` and the console. The key is made once and kept;
+the certificate is re-issued (same key, so the same fingerprint) when the unit's names or
+addresses change. Validity is 10 years: the unit may sit in a shop without updates, and trust
+comes from the pinned key, not from a CA or the expiry date.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import logging
+import os
+import socket
+import ssl
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+_LOGGER = logging.getLogger(__name__)
+KEY_FILE = "device.key"
+CERT_FILE = "device.crt"
+ID_FILE = "device.json"
+VALIDITY = timedelta(days=3650)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIdentity:
+    device_id: str
+    cert_path: Path
+    key_path: Path
+    fingerprint_sha256: str
+
+    @property
+    def short_id(self) -> str:
+        return self.device_id.replace("-", "")[-6:]
+
+    @property
+    def fingerprint_short(self) -> str:
+        return self.fingerprint_sha256[:16]
+
+    @property
+    def fingerprint_display(self) -> str:
+        """Colon-grouped, as people compare it on screens."""
+        fp = self.fingerprint_sha256.upper()
+        return ":".join(fp[i : i + 4] for i in range(0, len(fp), 4))
+
+
+def spki_fingerprint(cert_or_key: x509.Certificate | ec.EllipticCurvePublicKey) -> str:
+    public = cert_or_key.public_key() if isinstance(cert_or_key, x509.Certificate) else cert_or_key
+    der = public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()
+
+
+def _names(hostname: str, addresses: list[str]) -> list[x509.GeneralName]:
+    names: list[x509.GeneralName] = [x509.DNSName("localhost")]
+    for host in {hostname, f"{hostname}.local"}:
+        if host and host != "localhost":
+            names.append(x509.DNSName(host))
+    for address in sorted(set(addresses) | {"127.0.0.1"}):
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(address)))
+        except ValueError:
+            continue
+    return names
+
+
+def _issue(
+    key: ec.EllipticCurvePrivateKey, common_name: str, names: list[x509.GeneralName]
+) -> x509.Certificate:
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64]),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "TSE-LAN unit"),
+        ]
+    )
+    now = datetime.now(UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + VALIDITY)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def load_or_create_identity(
+    state_dir: Path, *, name: str, addresses: list[str] | None = None, hostname: str | None = None
+) -> DeviceIdentity:
+    """The identity in ``state_dir``; created on first start, certificate kept up to date."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    key_path, cert_path, id_path = state_dir / KEY_FILE, state_dir / CERT_FILE, state_dir / ID_FILE
+    if id_path.exists():
+        device_id = str(json.loads(id_path.read_text())["device_id"])
+    else:
+        device_id = str(uuid.uuid4())
+        id_path.write_text(json.dumps({"device_id": device_id}))
+    if key_path.exists():
+        loaded = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"{key_path} is not a P-256 key")
+        key = loaded
+    else:
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        handle = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(handle, "wb") as out:
+            out.write(pem)
+        _LOGGER.info("device key created", extra={"TSED_EVENT": "device_key_created"})
+    names = _names(hostname or socket.gethostname(), addresses or [])
+    short = device_id.replace("-", "")[-6:]
+    current = None
+    if cert_path.exists():
+        current = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        try:
+            san = current.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            if set(san) != set(names) or spki_fingerprint(current) != spki_fingerprint(
+                key.public_key()
+            ):
+                current = None
+        except x509.ExtensionNotFound:
+            current = None
+    if current is None:
+        current = _issue(key, f"{name} ({short})", names)
+        cert_path.write_bytes(current.public_bytes(serialization.Encoding.PEM))
+        _LOGGER.info("device certificate issued", extra={"TSED_EVENT": "device_cert_issued"})
+    return DeviceIdentity(device_id, cert_path, key_path, spki_fingerprint(key.public_key()))
+
+
+def server_ssl_context(identity: DeviceIdentity) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(identity.cert_path, identity.key_path)
+    return context
+
+
+def fingerprint_of_peer(der_cert: bytes) -> str:
+    """SPKI SHA-256 of a peer certificate (what a register compares with the pinned ``fp``)."""
+    return spki_fingerprint(x509.load_der_x509_certificate(der_cert))

@@ -1,0 +1,434 @@
+"""The running unit: builds every component, starts them in order, stops them in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+
+from tsed import __version__
+from tsed.cli import DaemonOptions
+from tsed.config import Config, effective, fiskaly_urls, load_config, save_config
+from tsed.configedit import set_value
+from tsed.errors import ConflictError, NotFoundError
+from tsed.fiskaly.client import FiskalyClient
+from tsed.fiskaly.simulator import Simulator, SimulatorServer
+from tsed.fiskaly.transport import ProxySettings, Timeouts
+from tsed.logs import set_extended, setup_logging
+from tsed.net.admin import build_admin_app
+from tsed.net.api import RegisterApiDeps, build_register_app
+from tsed.net.auth import FailureLimiter, PairingManager
+from tsed.net.tls import DeviceIdentity, load_or_create_identity, server_ssl_context
+from tsed.outcome import RegisterRef
+from tsed.signing import SigningService
+from tsed.store import RegisterRow, Store
+from tsed.systemd import JournalHandler, Notifier, journal_available, status_line
+from tsed.upstream import Credentials, UpstreamRegistry, vault_key
+from tsed.vault import Vault
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Registers:
+    """Paired registers, cached in memory (token hash → register) over the store."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+        self._by_hash: dict[str, RegisterRef] = {}
+        self.rows: dict[str, RegisterRow] = {}
+
+    async def load(self) -> None:
+        for row in await self._daemon.store.list_registers():
+            self.rows[row.id] = row
+            if row.revoked_at is None:
+                self._by_hash[row.token_hash] = RegisterRef(row.id, row.serial, row.tenant_id)
+
+    def lookup(self, token_hash: str) -> RegisterRef | None:
+        return self._by_hash.get(token_hash)
+
+    async def enroll(
+        self, serial: str, label: str | None, tenant: str | None, token_hash: str
+    ) -> RegisterRef:
+        daemon = self._daemon
+        tenant_id = tenant or effective(daemon.config, serial).tenant
+        daemon.config.tenant(tenant_id)  # refuses unknown tenants with a hint
+        for row in self.rows.values():
+            if row.serial == serial and row.revoked_at is None:
+                raise ConflictError(
+                    f"a register with serial {serial!r} is already paired ({row.id})",
+                    hint=f"Revoke it first (tsectl registers revoke {row.id}), then pair again.",
+                )
+        register_id = str(uuid.uuid4())
+        await daemon.upstreams.ensure_client(register_id, serial, tenant_id)
+        row = RegisterRow(register_id, serial, label, tenant_id, token_hash, time.time())
+        await daemon.store.add_register(row)
+        self.rows[register_id] = row
+        ref = RegisterRef(register_id, serial, tenant_id)
+        self._by_hash[token_hash] = ref
+        _LOGGER.info(
+            "register %s paired (serial %s, tenant %s)",
+            register_id,
+            serial,
+            tenant_id,
+            extra={"TSED_EVENT": "register_paired", "TSED_REGISTER": register_id},
+        )
+        await daemon.store.audit("register", "pair", {"register": register_id, "serial": serial})
+        daemon.refresh_status()
+        return ref
+
+    async def revoke(self, register_id: str) -> None:
+        row = self.rows.get(register_id)
+        if row is None:
+            raise NotFoundError(
+                f"register {register_id} does not exist",
+                hint="List the registers with: tsectl registers",
+            )
+        if row.revoked_at is not None:
+            return
+        await self._daemon.store.revoke_register(register_id, time.time())
+        self._by_hash.pop(row.token_hash, None)
+        self.rows[register_id] = replace(row, revoked_at=time.time())
+        try:
+            await self._daemon.upstreams.deregister(register_id, row.tenant_id)
+        except Exception as err:
+            _LOGGER.warning("deregistering the fiskaly client of %s failed: %s", register_id, err)
+        self._daemon.refresh_status()
+
+    @property
+    def active(self) -> int:
+        return len(self._by_hash)
+
+
+class Daemon:
+    def __init__(self, options: DaemonOptions, *, environ: dict[str, str] | None = None) -> None:
+        self.options = options
+        self.environ = dict(os.environ if environ is None else environ)
+        self.state_dir = options.state_dir
+        self.notifier = Notifier()
+        self._runners: list[web.AppRunner] = []
+        self._sim: Simulator | None = None
+        self._sim_server: SimulatorServer | None = None
+        self._started = False
+        self.config = Config()
+
+    # -- start / stop -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        began = time.monotonic()
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.config = load_config(self.options.config_path)
+        handlers: list[logging.Handler] | None = [JournalHandler()] if journal_available() else None
+        setup_logging(
+            level=self.options.log_level, extended=self.config.extended_logging, handlers=handlers
+        )
+        self.vault = Vault(self.state_dir / "vault.json")
+        self.mode = self._mode()
+        self.identity: DeviceIdentity = load_or_create_identity(
+            self.state_dir, name=self.config.name, addresses=_local_addresses()
+        )
+        _LOGGER.info(
+            "device %s, certificate fingerprint %s",
+            self.identity.device_id,
+            self.identity.fingerprint_display,
+            extra={"TSED_EVENT": "identity"},
+        )
+        self.store = Store(self.state_dir / "tsed.sqlite")
+        await self.store.open()
+        tenants = [t.id for t in self.config.tenant_list()]
+        base_url, proxy = await self._backend(tenants)
+        timeouts = Timeouts(transaction=self.config.register_deadline)
+
+        def make_client(tenant: str, creds: Credentials, on_auth: Any) -> FiskalyClient:
+            return FiskalyClient(
+                api_key=creds.api_key,
+                api_secret=creds.api_secret,
+                base_url=base_url,
+                proxy=proxy,
+                timeouts=timeouts,
+                on_auth=on_auth,
+            )
+
+        self.upstreams = UpstreamRegistry(
+            store=self.store,
+            vault=self.vault,
+            mode=self.mode,
+            make_client=make_client,
+            tenants=tenants,
+        )
+        await self.upstreams.start()
+        for tenant in tenants:
+            try:
+                await self.upstreams.ensure_tss(tenant)
+            except Exception as err:
+                _LOGGER.error(
+                    "TSS set-up for tenant %s failed: %s",
+                    tenant,
+                    getattr(err, "message", err),
+                    extra={"TSED_EVENT": "tss_setup_failed"},
+                )
+        self.signing = SigningService(
+            store=self.store,
+            upstreams=self.upstreams,
+            mode=self.mode,
+            backend=self.backend,
+            deadline=lambda reg: effective(self.config, reg.serial).register_deadline,
+        )
+        await self.signing.start()
+        self.registers = Registers(self)
+        await self.registers.load()
+        self.pairing = PairingManager()
+        self.limiter = FailureLimiter()
+        await self._serve()
+        self.notifier.ready(self._status_text())
+        self.notifier.start_watchdog()
+        self._status_task = asyncio.create_task(self._status_loop(), name="tsed-status")
+        _LOGGER.info(
+            "tsed %s ready in %.2f s: %s mode, backend %s, listening on %s",
+            __version__,
+            time.monotonic() - began,
+            self.mode,
+            self.backend,
+            self.options.listen,
+            extra={"TSED_EVENT": "ready", "TSED_MODE": self.mode},
+        )
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        self.notifier.stopping()
+        if hasattr(self, "_status_task"):
+            self._status_task.cancel()
+        await self.notifier.stop_watchdog()
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        self._runners.clear()
+        if hasattr(self, "signing"):
+            await self.signing.stop()
+        if hasattr(self, "upstreams"):
+            await self.upstreams.stop()
+        if self._sim_server is not None:
+            await self._sim_server.stop()
+        if self._sim is not None:
+            self._sim.close()
+        if hasattr(self, "store"):
+            await self.store.close()
+        _LOGGER.info("tsed stopped", extra={"TSED_EVENT": "stopped"})
+
+    # -- pieces -----------------------------------------------------------------------------
+
+    def _mode(self) -> str:
+        marker = self.state_dir / "mode"
+        mode = marker.read_text().strip() if marker.exists() else "TEST"
+        return mode if mode in ("TEST", "LIVE") else "TEST"
+
+    async def _backend(self, tenants: list[str]) -> tuple[str, ProxySettings | None]:
+        have = [t for t in tenants if self.vault.get(vault_key(t, self.mode, "api_key"))]
+        if not have and self.mode == "TEST" and self.vault.get("backend") != "fiskaly":
+            self.backend = "simulator"
+            self._sim = Simulator(state_dir=self.state_dir / "simulator")
+            self._sim_server = SimulatorServer(self._sim)
+            await self._sim_server.start()
+            for tenant in tenants:
+                key = self.vault.get(vault_key(tenant, "TEST", "sim_key"))
+                secret = self.vault.get(vault_key(tenant, "TEST", "sim_secret"))
+                creds = self._sim.add_api_key("TEST", key, secret)
+                self.vault.update(
+                    {
+                        vault_key(tenant, "TEST", "sim_key"): creds.api_key,
+                        vault_key(tenant, "TEST", "sim_secret"): creds.api_secret,
+                        vault_key(tenant, "TEST", "api_key"): creds.api_key,
+                        vault_key(tenant, "TEST", "api_secret"): creds.api_secret,
+                    }
+                )
+            _LOGGER.info(
+                "no fiskaly credentials: using the built-in simulator (TEST)",
+                extra={"TSED_EVENT": "backend_simulator"},
+            )
+            return self._sim_server.base_url, None
+        self.backend = "fiskaly"
+        urls = fiskaly_urls(self.mode, self.environ)  # type: ignore[arg-type]
+        proxy = None
+        if self.config.proxy is not None:
+            proxy = ProxySettings(
+                self.config.proxy.host,
+                self.config.proxy.port,
+                self.config.proxy.username,
+                self.vault.get("proxy.password"),
+            )
+        return urls.sign, proxy
+
+    async def _serve(self) -> None:
+        register_app = build_register_app(
+            RegisterApiDeps(
+                signing=self.signing,
+                registers=self.registers,
+                pairing=self.pairing,
+                limiter=self.limiter,
+                fingerprint=self.identity.fingerprint_sha256,
+            )
+        )
+        runner = web.AppRunner(
+            register_app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=self.config.register_deadline + 1,
+        )
+        await runner.setup()
+        self._runners.append(runner)
+        listen = self.options.listen
+        site = web.TCPSite(
+            runner,
+            listen.host,
+            listen.port,
+            ssl_context=server_ssl_context(self.identity),
+            backlog=512,
+        )
+        await site.start()
+        admin = web.AppRunner(
+            build_admin_app(AdminOps(self)), access_log=None, handle_signals=False
+        )
+        await admin.setup()
+        self._runners.append(admin)
+        socket_path = self.options.admin_socket
+        socket_path.unlink(missing_ok=True)
+        await web.UnixSite(admin, str(socket_path)).start()
+        socket_path.chmod(0o660)
+
+    def _status_text(self) -> str:
+        status = self.signing.status()
+        since = status["tse"]["since"]
+        return status_line(
+            mode=self.mode,
+            tse_available=status["tse"]["available"],
+            failing_since=time.strftime("%H:%M:%S", time.localtime(since)) if since else None,
+            reason=status["tse"]["reason"],
+            registers=self.registers.active,
+            open_transactions=status["open_transactions"],
+        )
+
+    def refresh_status(self) -> None:
+        self.notifier.status(self._status_text())
+
+    async def _status_loop(self) -> None:
+        last = ""
+        while True:
+            await asyncio.sleep(2.0)
+            text = self._status_text()
+            if text != last:
+                self.notifier.status(text)
+                last = text
+
+
+class AdminOps:
+    """The admin operations behind tsectl (see tsed.net.admin)."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.d = daemon
+
+    async def status(self) -> dict[str, Any]:
+        d = self.d
+        status = d.signing.status()
+        return {
+            **status,
+            "version": __version__,
+            "listen": str(d.options.listen),
+            "registers": d.registers.active,
+            "device": {
+                "id": d.identity.device_id,
+                "short_id": d.identity.short_id,
+                "fingerprint": d.identity.fingerprint_sha256,
+            },
+            "pairing": {"open": d.pairing.is_open, "expires_at": d.pairing.expires_at},
+            "tss": {
+                tenant: {"tss_id": b.tss_id, "state": b.state, "env": b.env}
+                for tenant, b in d.upstreams.all_bindings().items()
+            },
+        }
+
+    async def open_pairing(self, minutes: int | None) -> dict[str, Any]:
+        code = self.d.pairing.open(minutes or self.d.config.pairing_minutes)
+        await self.d.store.audit("admin", "pairing_opened", {})
+        return {
+            "code": code.grouped,
+            "expires_at": code.expires_at,
+            "fingerprint": self.d.identity.fingerprint_sha256,
+        }
+
+    async def list_registers(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": r.id,
+                "serial": r.serial,
+                "label": r.label,
+                "tenant_id": r.tenant_id,
+                "created_at": r.created_at,
+                "revoked_at": r.revoked_at,
+                "last_seen_at": r.last_seen_at,
+            }
+            for r in self.d.registers.rows.values()
+        ]
+
+    async def revoke_register(self, register_id: str) -> None:
+        await self.d.registers.revoke(register_id)
+        await self.d.store.audit("admin", "register_revoked", {"register": register_id})
+
+    async def config_show(self) -> dict[str, Any]:
+        from tsed.config import config_to_dict  # noqa: PLC0415
+
+        data = config_to_dict(self.d.config)
+        data["usage"] = self.d.config.usage
+        data["mode"] = self.d.mode
+        data["proxy_password_set"] = self.d.vault.get("proxy.password") is not None
+        return data
+
+    async def config_set(self, key: str, value: str) -> dict[str, Any]:
+        creds = (
+            any(
+                self.d.vault.get(vault_key(t.id, self.d.mode, "api_key"))
+                for t in self.d.config.tenant_list()
+            )
+            and self.d.backend == "fiskaly"
+        )
+        new = set_value(self.d.config, key, value, credentials_created=creds)
+        self.d.config = save_config(self.d.options.config_path, new)
+        set_extended(self.d.config.extended_logging)
+        await self.d.store.audit("admin", "config_set", {"key": key})
+        return await self.config_show()
+
+    def metrics(self) -> tuple[bytes, str]:
+        s = self.d.signing.status()
+        lines = [
+            "# TYPE tsed_receipts_signed_total counter",
+            f"tsed_receipts_signed_total {s['receipts_signed']}",
+            "# TYPE tsed_tse_failures_total counter",
+            f"tsed_tse_failures_total {s['failures']}",
+            "# TYPE tsed_open_transactions gauge",
+            f"tsed_open_transactions {s['open_transactions']}",
+            "# TYPE tsed_mode_info gauge",
+            f'tsed_mode_info{{mode="{self.d.mode}",backend="{self.d.backend}"}} 1',
+        ]
+        return ("\n".join(lines) + "\n").encode(), "text/plain; version=0.0.4"
+
+
+def _local_addresses() -> list[str]:
+    try:
+        import ifaddr  # noqa: PLC0415 - a zeroconf dependency
+
+        return [
+            str(ip.ip)
+            for adapter in ifaddr.get_adapters()
+            for ip in adapter.ips
+            if isinstance(ip.ip, str)
+        ]
+    except Exception:
+        return []

@@ -1,0 +1,259 @@
+"""``tsectl``: the installer's and technician's command line.
+
+It talks to the running daemon over the admin Unix socket in the state directory (override
+with ``--socket``); every command prints a human answer by default and JSON with ``--json``.
+Exit codes: 0 success, 1 failure (with a message and a hint), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+
+from tsed import __version__
+from tsed.cli import ADMIN_SOCKET_NAME, DEFAULT_STATE_DIR
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class CommandFailed(Exception):
+    """A command failed: the message and the hint are printed, exit code 1."""
+
+    def __init__(self, message: str, hint: str = "", code: str = "FAILED") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.code = code
+
+
+class AdminClient:
+    """A small synchronous client for the daemon's admin API on its Unix socket."""
+
+    def __init__(self, socket_path: Path, *, timeout: float = 30.0) -> None:
+        self.socket_path = socket_path
+        self._client = httpx.Client(
+            transport=httpx.HTTPTransport(uds=str(socket_path)),
+            base_url="http://tsed",
+            timeout=timeout,
+            trust_env=False,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        if not self.socket_path.exists():
+            raise CommandFailed(
+                f"tsed is not running: no admin socket at {self.socket_path}",
+                "Start the service (systemctl start tsed) or pass --socket / --state-dir.",
+                "NOT_RUNNING",
+            )
+        try:
+            response = self._client.request(method, path, json=body)
+        except PermissionError as err:
+            raise CommandFailed(
+                f"no permission to use {self.socket_path}",
+                "Run tsectl as root or as the service user tsed.",
+                "PERMISSION_DENIED",
+            ) from err
+        except httpx.TransportError as err:
+            if isinstance(err.__context__, PermissionError) or "Permission denied" in str(err):
+                raise CommandFailed(
+                    f"no permission to use {self.socket_path}",
+                    "Run tsectl as root or as the service user tsed.",
+                    "PERMISSION_DENIED",
+                ) from err
+            raise CommandFailed(
+                f"cannot talk to tsed over {self.socket_path}: {type(err).__name__}",
+                "Check that the service runs: systemctl status tsed; journalctl -u tsed.",
+                "NOT_RUNNING",
+            ) from err
+        try:
+            data = response.json()
+        except ValueError as err:
+            raise CommandFailed(
+                f"tsed answered {response.status_code} without JSON",
+                "Check the journal: journalctl -u tsed.",
+            ) from err
+        if response.status_code >= 400:
+            error = data.get("error", {}) if isinstance(data, dict) else {}
+            raise CommandFailed(
+                str(error.get("message", f"tsed answered {response.status_code}")),
+                str(error.get("hint", "")),
+                str(error.get("code", "FAILED")),
+            )
+        return data
+
+
+# -- human output -----------------------------------------------------------------------------
+
+
+def _print_status(data: Mapping[str, Any], out: TextIO) -> None:
+    tse = data.get("tse", {})
+    device = data.get("device", {})
+    mode = data.get("mode", "?")
+    out.write(f"Mode:          {mode}")
+    out.write(
+        "  (TEST: Die technische Sicherheitseinrichtung (fiskaly-TSE) ist im Test-Modus "
+        "eingerichtet)\n"
+        if mode == "TEST"
+        else "\n"
+    )
+    out.write(f"Backend:       {data.get('backend', '?')}\n")
+    if tse.get("available"):
+        out.write("TSE:           reachable\n")
+    else:
+        since = tse.get("since") or "?"
+        out.write(f"TSE:           FAILING since {since}: {tse.get('reason') or 'unknown'}\n")
+    out.write(f"Registers:     {data.get('registers', 0)} paired\n")
+    out.write(f"Open tx:       {data.get('open_transactions', 0)}\n")
+    out.write(f"Listen:        {data.get('listen', '?')}\n")
+    out.write(f"Device id:     {device.get('id', '?')} (short {device.get('short_id', '?')})\n")
+    out.write(f"Fingerprint:   {device.get('fingerprint', '?')}\n")
+    pairing = data.get("pairing", {})
+    if pairing.get("open"):
+        out.write(f"Pairing:       open until {pairing.get('expires_at')}\n")
+    for notice in data.get("notices", []):
+        out.write(f"Notice:        {notice}\n")
+
+
+def _print_pairing(data: Mapping[str, Any], out: TextIO) -> None:
+    out.write(f"Pairing code:  {data['code']}\n")
+    out.write(f"Valid until:   {data['expires_at']}\n")
+    out.write(f"Fingerprint:   {data['fingerprint']}\n")
+    out.write("Enter the code at the register; it works once.\n")
+
+
+def _print_registers(data: Mapping[str, Any], out: TextIO) -> None:
+    registers = data.get("registers", [])
+    if not registers:
+        out.write("No registers paired. Open a pairing window with: tsectl pair\n")
+        return
+    out.write(f"{'ID':36}  {'SERIAL':24}  {'TENANT':12}  {'STATE':8}  LAST SEEN / LABEL\n")
+    for reg in registers:
+        state = "revoked" if reg.get("revoked_at") else "active"
+        out.write(
+            f"{reg['id']:36}  {reg.get('serial', ''):24}  {reg.get('tenant_id', ''):12}  "
+            f"{state:8}  {reg.get('last_seen_at') or '-'}  {reg.get('label') or ''}\n"
+        )
+
+
+def _print_mapping(data: Mapping[str, Any], out: TextIO, prefix: str = "") -> None:
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            _print_mapping(value, out, f"{name}.")
+        elif isinstance(value, list):
+            out.write(f"{name} = {json.dumps(value, ensure_ascii=False)}\n")
+        else:
+            shown = "" if value is None else value
+            if isinstance(value, bool):
+                shown = "true" if value else "false"
+            out.write(f"{name} = {shown}\n")
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+Printer = Callable[[Mapping[str, Any], TextIO], object]
+
+
+def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
+    client = AdminClient(args.socket_path)
+    try:
+        if args.command == "status":
+            return client.call("GET", "/admin/v1/status"), _print_status
+        if args.command == "pair":
+            body = {"minutes": args.minutes} if args.minutes else {}
+            return client.call("POST", "/admin/v1/pairing", body), _print_pairing
+        if args.command == "registers":
+            if args.action == "revoke":
+                if not args.register_id:
+                    raise CommandFailed(
+                        "registers revoke needs the register id",
+                        "List the ids with: tsectl registers",
+                        "USAGE",
+                    )
+                data = client.call("DELETE", f"/admin/v1/registers/{args.register_id}")
+                return data, lambda d, out: out.write(f"Revoked register {d['revoked']}.\n")
+            return client.call("GET", "/admin/v1/registers"), _print_registers
+        if args.command == "config":
+            if args.action == "set":
+                if args.key is None or args.value is None:
+                    raise CommandFailed(
+                        "config set needs KEY and VALUE",
+                        "Example: tsectl config set proxy.host 192.0.2.10",
+                        "USAGE",
+                    )
+                data = client.call("PUT", f"/admin/v1/config/{args.key}", {"value": args.value})
+                return data, lambda d, out: out.write(f"Saved: {args.key} = {args.value}\n")
+            return client.call("GET", "/admin/v1/config"), _print_mapping
+    finally:
+        client.close()
+    raise CommandFailed(f"unknown command {args.command}", "See tsectl --help.", "USAGE")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tsectl",
+        description="Set up and inspect the TSE-LAN unit (talks to the running tsed).",
+        epilog="Exit codes: 0 success, 1 failure, 2 usage error.",
+    )
+    parser.add_argument("--version", action="version", version=f"tsectl {__version__}")
+    parser.add_argument("--json", action="store_true", help="print JSON (for scripts)")
+    parser.add_argument("--socket", help="admin socket of tsed (default: STATE_DIR/admin.sock)")
+    parser.add_argument(
+        "--state-dir",
+        help=f"state directory of tsed (env TSED_STATE_DIR, default {DEFAULT_STATE_DIR})",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("status", help="mode, TSE state, registers, device fingerprint")
+    pair = sub.add_parser("pair", help="open a pairing window and show the one-time code")
+    pair.add_argument("--minutes", type=int, help="how long the window stays open (default 5)")
+    registers = sub.add_parser("registers", help="list paired registers, or revoke one")
+    registers.add_argument("action", nargs="?", choices=["list", "revoke"], default="list")
+    registers.add_argument("register_id", nargs="?", help="register id (for revoke)")
+    config = sub.add_parser("config", help="show or change the configuration")
+    config.add_argument("action", choices=["show", "set"])
+    config.add_argument("key", nargs="?", help="dotted key, e.g. proxy.host")
+    config.add_argument("value", nargs="?", help="new value (empty string clears)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    state_dir = Path(args.state_dir or os.environ.get("TSED_STATE_DIR") or DEFAULT_STATE_DIR)
+    args.socket_path = Path(args.socket) if args.socket else state_dir / ADMIN_SOCKET_NAME
+    try:
+        data, printer = _run_admin(args)
+    except CommandFailed as err:
+        if err.code == "USAGE":
+            parser.print_usage(sys.stderr)
+        if args.json:
+            json.dump({"error": {"code": err.code, "message": err.message, "hint": err.hint}}, out)
+            out.write("\n")
+        else:
+            print(f"tsectl: {err.message}", file=sys.stderr)
+            if err.hint:
+                print(f"  hint: {err.hint}", file=sys.stderr)
+        return EXIT_USAGE if err.code == "USAGE" else EXIT_FAILURE
+    if args.json:
+        json.dump(data, out, ensure_ascii=False, indent=2, sort_keys=True)
+        out.write("\n")
+    else:
+        printer(data, out)
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

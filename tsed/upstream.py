@@ -1,0 +1,263 @@
+"""Per-tenant binding to fiskaly: the client, the TSS of the unit's mode and register clients.
+
+TSS set-up (:meth:`UpstreamRegistry.ensure_tss`) runs the whole sequence and resumes after a
+crash or power loss at any step, because every step is recorded before it is taken (the PUK
+and the generated PIN go to the vault first) and the TSS state at fiskaly says where to go on:
+
+    create → UNINITIALIZED (≥ 30 s timeout) → PIN via PUK → admin login → INITIALIZED → logout
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tsed.errors import ConflictError, ModeError
+from tsed.fiskaly import errors as ferr
+from tsed.fiskaly.client import FiskalyClient
+from tsed.fiskaly.models import AuthToken
+from tsed.store import BindingRow, ClientRow, Store
+from tsed.vault import Vault
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    api_key: str
+    api_secret: str
+
+
+def vault_key(tenant_id: str, env: str, what: str) -> str:
+    return f"fiskaly.{env.lower()}.{tenant_id}.{what}"
+
+
+class UpstreamRegistry:
+    """Clients, TSS bindings and register clients for every tenant, in the unit's mode."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        vault: Vault,
+        mode: str,
+        make_client: Callable[[str, Credentials, Callable[[AuthToken], None]], FiskalyClient],
+        tenants: list[str],
+    ) -> None:
+        self.store = store
+        self.vault = vault
+        self.mode = mode
+        self._make_client = make_client
+        self.tenants = tenants
+        self._clients: dict[str, FiskalyClient] = {}
+        self._bindings: dict[str, BindingRow] = {}
+        self._register_clients: dict[tuple[str, str], ClientRow] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.notices: list[str] = []
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        for row in await self.store.bindings():
+            if row.env == self.mode:
+                self._bindings[row.tenant_id] = row
+        for client in await self.store.clients():
+            if client.env == self.mode:
+                self._register_clients[(client.register_id, client.tss_id)] = client
+
+    async def stop(self) -> None:
+        clients, self._clients = self._clients, {}
+        for client in clients.values():
+            await client.stop()
+
+    def check_environment(self, token: AuthToken) -> None:
+        """Called after every (re-)authentication: the token must match the unit's mode."""
+        if token.env != self.mode:
+            raise ModeError(
+                f"the fiskaly credentials are for {token.env}, but the unit is in {self.mode} "
+                "mode; TEST and LIVE never mix",
+                hint="Use credentials of the unit's mode (tsectl credentials), or have the "
+                "vendor activate the matching mode; registers set up in TEST must be reset.",
+            )
+
+    def credentials(self, tenant_id: str) -> Credentials | None:
+        key = self.vault.get(vault_key(tenant_id, self.mode, "api_key"))
+        secret = self.vault.get(vault_key(tenant_id, self.mode, "api_secret"))
+        if key is None or secret is None:
+            return None
+        return Credentials(key, secret)
+
+    def client(self, tenant_id: str) -> FiskalyClient:
+        client = self._clients.get(tenant_id)
+        if client is None:
+            creds = self.credentials(tenant_id)
+            if creds is None:
+                raise ConflictError(
+                    f"no fiskaly credentials for tenant {tenant_id!r} in {self.mode} mode",
+                    hint="Create them (Anlegen on the setup page, or tsectl credentials create).",
+                )
+            client = self._make_client(tenant_id, creds, self.check_environment)
+            self._clients[tenant_id] = client
+        return client
+
+    def binding(self, tenant_id: str) -> BindingRow | None:
+        return self._bindings.get(tenant_id)
+
+    def all_bindings(self) -> dict[str, BindingRow]:
+        return dict(self._bindings)
+
+    def register_client(self, register_id: str, tss_id: str) -> ClientRow | None:
+        return self._register_clients.get((register_id, tss_id))
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        return self._locks.setdefault(name, asyncio.Lock())
+
+    # -- TSS set-up -------------------------------------------------------------------------
+
+    async def ensure_tss(self, tenant_id: str, *, replace: bool = False) -> BindingRow:
+        """An INITIALIZED TSS for the tenant in the unit's mode (set up or resumed)."""
+        async with self._lock(f"tss:{tenant_id}"):
+            binding = self._bindings.get(tenant_id)
+            if binding is not None and binding.env != self.mode:
+                raise ModeError(f"TSS {binding.tss_id} belongs to {binding.env}")
+            if binding is not None and binding.state == "INITIALIZED" and not replace:
+                return binding
+            client = self.client(tenant_id)
+            if binding is None or replace:
+                if binding is not None:
+                    await self.store.archive_bindings_of(binding.tss_id, time.time())
+                binding = await self._create(client, tenant_id)
+            return await self._advance(client, binding)
+
+    async def _create(self, client: FiskalyClient, tenant_id: str) -> BindingRow:
+        tss_id = str(uuid.uuid4())
+        binding = BindingRow(tenant_id, self.mode, tss_id, "CREATING", None, time.time())
+        await self.store.save_binding(binding)  # recorded before the call: resumable
+        self._bindings[tenant_id] = binding
+        tss = await client.create_tss(tss_id, {"tsed_tenant": tenant_id})
+        if tss.admin_puk:
+            self.vault.set(f"tss.{tss_id}.puk", tss.admin_puk)
+        return await self._save(binding, "CREATED", tss.serial_number)
+
+    async def _save(self, binding: BindingRow, state: str, serial: str | None) -> BindingRow:
+        new = BindingRow(
+            binding.tenant_id,
+            binding.env,
+            binding.tss_id,
+            state,
+            serial or binding.serial,
+            binding.created_at,
+        )
+        await self.store.save_binding(new)
+        self._bindings[binding.tenant_id] = new
+        return new
+
+    async def _advance(self, client: FiskalyClient, binding: BindingRow) -> BindingRow:
+        tss_id = binding.tss_id
+        tss = await client.get_tss(tss_id)
+        if tss.state == "CREATED":
+            tss = await client.set_tss_state(tss_id, "UNINITIALIZED")
+        if tss.state == "UNINITIALIZED":
+            pin = self.vault.get(f"tss.{tss_id}.pin")
+            if pin is None:
+                pin = secrets.token_hex(5)
+                self.vault.set(f"tss.{tss_id}.pin", pin)
+            puk = self.vault.get(f"tss.{tss_id}.puk")
+            if puk is None:
+                raise ConflictError(
+                    f"TSS {tss_id} needs its admin PUK, which the vault does not have",
+                    hint="Set up a new TSS: tsectl tss setup --new.",
+                )
+            await client.change_admin_pin(tss_id, puk, pin)
+            await client.admin_login(tss_id, pin)
+            try:
+                tss = await client.set_tss_state(tss_id, "INITIALIZED")
+            finally:
+                await client.admin_logout(tss_id)
+        if tss.state != "INITIALIZED":
+            raise ferr.TssUnusable(f"TSS {tss_id} is {tss.state} and cannot sign")
+        _LOGGER.info(
+            "TSS %s of tenant %s is INITIALIZED (%s)",
+            tss_id,
+            binding.tenant_id,
+            self.mode,
+            extra={"TSED_EVENT": "tss_ready", "TSED_TSS": tss_id, "TSED_MODE": self.mode},
+        )
+        return await self._save(binding, "INITIALIZED", tss.serial_number)
+
+    # -- register clients -------------------------------------------------------------------
+
+    async def admin(self, tenant_id: str, tss_id: str) -> tuple[FiskalyClient, str]:
+        pin = self.vault.get(f"tss.{tss_id}.pin")
+        if pin is None:
+            raise ConflictError(f"the admin PIN of TSS {tss_id} is missing from the vault")
+        return self.client(tenant_id), pin
+
+    async def ensure_client(self, register_id: str, serial: str, tenant_id: str) -> ClientRow:
+        """The register's fiskaly client on its tenant's TSS (created with admin login)."""
+        binding = await self.ensure_tss(tenant_id)
+        existing = self._register_clients.get((register_id, binding.tss_id))
+        if existing is not None and existing.state == "REGISTERED":
+            return existing
+        async with self._lock(f"admin:{binding.tss_id}"):
+            client, pin = await self.admin(tenant_id, binding.tss_id)
+            client_id = existing.client_id if existing else str(uuid.uuid4())
+            await client.admin_login(binding.tss_id, pin)
+            try:
+                created = await client.create_client(
+                    binding.tss_id, client_id, serial, {"tsed_register": register_id}
+                )
+            finally:
+                await client.admin_logout(binding.tss_id)
+        row = ClientRow(
+            register_id, binding.tss_id, self.mode, created.id, serial, created.state, time.time()
+        )
+        await self.store.save_client(row)
+        self._register_clients[(register_id, binding.tss_id)] = row
+        return row
+
+    async def deregister(self, register_id: str, tenant_id: str) -> None:
+        binding = self._bindings.get(tenant_id)
+        if binding is None:
+            return
+        row = self._register_clients.get((register_id, binding.tss_id))
+        if row is None:
+            return
+        async with self._lock(f"admin:{binding.tss_id}"):
+            client, pin = await self.admin(tenant_id, binding.tss_id)
+            await client.admin_login(binding.tss_id, pin)
+            try:
+                await client.set_client_state(binding.tss_id, row.client_id, "DEREGISTERED")
+            finally:
+                await client.admin_logout(binding.tss_id)
+        new = ClientRow(
+            row.register_id,
+            row.tss_id,
+            row.env,
+            row.client_id,
+            row.serial,
+            "DEREGISTERED",
+            row.created_at,
+        )
+        await self.store.save_client(new)
+        self._register_clients[(register_id, binding.tss_id)] = new
+
+    async def recreate_after_deletion(self, tenant_id: str) -> BindingRow:
+        """fiskaly wiped an idle TEST TSS: set up a new one and re-create the clients."""
+        old = self._bindings.get(tenant_id)
+        binding = await self.ensure_tss(tenant_id, replace=True)
+        notice = (
+            f"The TEST TSS {old.tss_id if old else '?'} was deleted by fiskaly (idle TEST TSS are "
+            f"wiped); a new TSS {binding.tss_id} was set up automatically."
+        )
+        self.notices.append(notice)
+        _LOGGER.warning(notice, extra={"TSED_EVENT": "tss_recreated", "TSED_TSS": binding.tss_id})
+        for (register_id, tss_id), row in list(self._register_clients.items()):
+            if old is not None and tss_id == old.tss_id:
+                await self.ensure_client(register_id, row.serial, tenant_id)
+        return binding
