@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import socket
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -35,6 +36,24 @@ _ENV_VARS_TO_CLEAR = (
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in _ENV_VARS_TO_CLEAR:
         monkeypatch.delenv(name, raising=False)
+    yield
+
+
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests talk to loopback only: resolving any other name fails like a missing DNS."""
+    real = socket.getaddrinfo
+
+    def guarded(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is None or name in _LOOPBACK_NAMES or str(name).startswith("127."):
+            return real(host, *args, **kwargs)
+        raise socket.gaierror(socket.EAI_NONAME, f"{name}: not resolvable in tests")
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
     yield
 
 

@@ -53,7 +53,7 @@ def test_package_has_modules() -> None:
     assert len(MODULES) > 3
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: _module_name(p))
+@pytest.mark.parametrize("path", MODULES, ids=_module_name)
 def test_import_direction(path: Path) -> None:
     module = _module_name(path)
     imported = _imports(path)

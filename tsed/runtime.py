@@ -163,6 +163,9 @@ class Daemon:
             mode=self.mode,
             make_client=make_client,
             tenants=tenants,
+            credential_names=("sim_key", "sim_secret")
+            if self.backend == "simulator"
+            else ("api_key", "api_secret"),
         )
         await self.upstreams.start()
         for tenant in tenants:
@@ -246,8 +249,6 @@ class Daemon:
                     {
                         vault_key(tenant, "TEST", "sim_key"): creds.api_key,
                         vault_key(tenant, "TEST", "sim_secret"): creds.api_secret,
-                        vault_key(tenant, "TEST", "api_key"): creds.api_key,
-                        vault_key(tenant, "TEST", "api_secret"): creds.api_secret,
                     }
                 )
             _LOGGER.info(

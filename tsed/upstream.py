@@ -48,12 +48,14 @@ class UpstreamRegistry:
         mode: str,
         make_client: Callable[[str, Credentials, Callable[[AuthToken], None]], FiskalyClient],
         tenants: list[str],
+        credential_names: tuple[str, str] = ("api_key", "api_secret"),
     ) -> None:
         self.store = store
         self.vault = vault
         self.mode = mode
         self._make_client = make_client
         self.tenants = tenants
+        self._credential_names = credential_names
         self._clients: dict[str, FiskalyClient] = {}
         self._bindings: dict[str, BindingRow] = {}
         self._register_clients: dict[tuple[str, str], ClientRow] = {}
@@ -86,8 +88,9 @@ class UpstreamRegistry:
             )
 
     def credentials(self, tenant_id: str) -> Credentials | None:
-        key = self.vault.get(vault_key(tenant_id, self.mode, "api_key"))
-        secret = self.vault.get(vault_key(tenant_id, self.mode, "api_secret"))
+        key_name, secret_name = self._credential_names
+        key = self.vault.get(vault_key(tenant_id, self.mode, key_name))
+        secret = self.vault.get(vault_key(tenant_id, self.mode, secret_name))
         if key is None or secret is None:
             return None
         return Credentials(key, secret)

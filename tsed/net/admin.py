@@ -32,6 +32,7 @@ from tsed.errors import AuthError, ForbiddenError, InputError
 from tsed.net.http import error_middleware, read_json_object
 
 _LOGGER = logging.getLogger(__name__)
+ACTOR_KEY: web.RequestKey[str] = web.RequestKey("actor", str)
 
 
 class AdminOperations(Protocol):
@@ -81,7 +82,7 @@ def _peer_check(allowed_uids: frozenset[int]) -> Any:
                 f"user id {uid} may not use the admin socket",
                 hint="Run tsectl as root or as the service user tsed.",
             )
-        request["actor"] = f"uid:{uid}"
+        request[ACTOR_KEY] = f"uid:{uid}"
         response: web.StreamResponse = await handler(request)
         return response
 
@@ -121,7 +122,7 @@ def build_admin_app(
         _LOGGER.info(
             "register %s revoked by %s",
             register_id,
-            request.get("actor"),
+            request.get(ACTOR_KEY),
             extra={"TSED_EVENT": "register_revoked", "TSED_REGISTER": register_id},
         )
         return web.json_response({"revoked": register_id})
@@ -142,7 +143,7 @@ def build_admin_app(
         _LOGGER.info(
             "configuration %s changed by %s",
             key,
-            request.get("actor"),
+            request.get(ACTOR_KEY),
             extra={"TSED_EVENT": "config_changed", "TSED_CONFIG_KEY": key},
         )
         return web.json_response(result)

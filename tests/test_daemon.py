@@ -1,0 +1,196 @@
+"""The unit end to end over real TLS on loopback: embedded default, pairing, receipts,
+idempotency, bad input, tsectl, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.unit import RECEIPT, running_unit
+from tsed.fiskaly.tr03151 import verify_qr_code
+
+
+async def test_embedded_default_signs_a_verifiable_receipt(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "state") as unit:
+        register = await unit.pair()
+        answer = await register.receipt(key="r-1")
+        assert answer["mode"] == "TEST" and "Test-Modus" in answer["notice"]
+        assert answer["state"] == "finished" and answer["tse_failure"] is False
+        result = answer["result"]
+        assert verify_qr_code(result["qr_code_data"]).valid
+        assert result["client_serial_number"] == "ERS kasse-1"
+        assert result["process_data"] == "Beleg^11.90_0.00_0.00_0.00_0.00^11.90:Bar"
+        assert len(result["tss_serial_number"]) == 64
+        png = await register.call("GET", f"/api/v1/transactions/{answer['id']}/qr.png")
+        assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+        status = (await register.http.get("/api/v1/status")).json()
+        assert status["mode"] == "TEST" and status["backend"] == "simulator"
+        assert status["tse"]["available"] is True
+
+
+async def test_start_is_pending_then_finish_carries_the_tse_data(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "state") as unit:
+        register = await unit.pair()
+        started = await register.call("POST", "/api/v1/transactions")
+        assert started.status_code == 201
+        body = started.json()
+        assert body["pending"] is True and body["result"] is None
+        tx = body["id"]
+        updated = await register.call("PUT", f"/api/v1/transactions/{tx}", RECEIPT)
+        assert updated.status_code == 200
+        finished = await register.call("POST", f"/api/v1/transactions/{tx}/finish", RECEIPT)
+        assert finished.status_code == 200, finished.text
+        result = finished.json()["result"]
+        assert result["transaction_number"] >= 1 and verify_qr_code(result["qr_code_data"]).valid
+        again = await register.call("GET", f"/api/v1/transactions/{tx}")
+        assert again.json()["result"] == result
+        twice = await register.call("POST", f"/api/v1/transactions/{tx}/finish", RECEIPT)
+        assert twice.status_code == 409 and "already" in twice.json()["error"]["message"]
+        cancel_start = (await register.call("POST", "/api/v1/transactions")).json()["id"]
+        cancelled = await register.call("POST", f"/api/v1/transactions/{cancel_start}/cancel")
+        assert cancelled.json()["state"] == "cancelled"
+        assert verify_qr_code(cancelled.json()["result"]["qr_code_data"]).valid
+
+
+async def test_idempotent_retries_never_create_a_second_transaction(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "state") as unit:
+        register = await unit.pair()
+        answers = await asyncio.gather(*(register.receipt(key="same-key") for _ in range(5)))
+        assert len({a["id"] for a in answers}) == 1
+        assert len({a["result"]["signature"] for a in answers}) == 1
+        other = dict(RECEIPT, receipt_type="TRAINING")
+        reused = await register.call("POST", "/api/v1/receipts", other, key="same-key")
+        assert reused.status_code == 409
+        assert "different request" in reused.json()["error"]["message"]
+        sim = unit.daemon._sim
+        assert sim is not None
+        finished = [
+            tx for txs in sim.state.txs.values() for tx in txs.values() if tx.state == "FINISHED"
+        ]
+        assert len(finished) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "fragment"),
+    [
+        ("POST", "/api/v1/receipts", b"{not json", 400, "not valid JSON"),
+        ("POST", "/api/v1/receipts", b"[1, 2]", 400, "JSON object"),
+        ("POST", "/api/v1/receipts", b"", 400, "empty"),
+        ("POST", "/api/v1/receipts",
+         json.dumps({**RECEIPT, "amounts_per_vat_rate": [{"vat_rate": "NORMAL", "amount": 11.9}]}),
+         400, "decimal strings"),
+        ("POST", "/api/v1/receipts", json.dumps({**RECEIPT, "tip": "1.00"}), 400, "unknown field"),
+        ("POST", "/api/v1/receipts", json.dumps({**RECEIPT, "receipt_type": "SALE"}), 400,
+         "receipt_type"),
+        ("POST", "/api/v1/receipts", b"{" + b" " * 70000 + b"}", 413, "larger"),
+        ("GET", f"/api/v1/transactions/{uuid.uuid4()}", None, 404, "does not exist"),
+        ("GET", "/api/v1/transactions/not-a-uuid", None, 400, "not a UUID"),
+        ("POST", f"/api/v1/transactions/{uuid.uuid4()}/finish", json.dumps(RECEIPT), 404,
+         "does not exist"),
+        ("DELETE", "/api/v1/receipts", None, 405, "not allowed"),
+        ("GET", "/api/v2/nothing", None, 404, "no /api/v2/nothing"),
+    ],
+)  # fmt: skip
+async def test_bad_input_gets_a_clear_4xx(tmp_path, method, path, body, status, fragment) -> None:
+    async with running_unit(tmp_path / "state") as unit:
+        register = await unit.pair()
+        content = body.encode() if isinstance(body, str) else body
+        response = await register.http.request(
+            method, path, content=content,
+            headers={**register.auth, "Content-Type": "application/json"},
+        )  # fmt: skip
+        assert response.status_code == status, response.text
+        error = response.json()["error"]
+        assert fragment in error["message"] and error["hint"] and error["code"]
+
+
+async def test_tokens_are_required_and_lockout_after_failures(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "state") as unit:
+        register = await unit.pair()
+        http = register.http
+        missing = await http.post("/api/v1/receipts", json=RECEIPT)
+        assert missing.status_code == 401 and "Bearer" in missing.json()["error"]["message"]
+        for _ in range(4):
+            wrong = await http.post("/api/v1/receipts", json=RECEIPT,
+                                    headers={"Authorization": "Bearer tsed_wrong"})  # fmt: skip
+            assert wrong.status_code == 401
+        locked = await http.post("/api/v1/receipts", json=RECEIPT, headers=register.auth)
+        assert locked.status_code == 429 and "Retry-After" in locked.headers
+
+
+async def test_pairing_codes_work_once_and_are_checked(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "state") as unit:
+        _code, out = await unit.tsectl("--json", "pair")
+        pairing = json.loads(out)["code"]
+        register = await unit.pair("ERS kasse-1")  # opens a new window, consumes it
+        reuse = await register.http.post(
+            "/api/v1/pairings", json={"code": pairing, "register_serial": "ERS kasse-2"}
+        )
+        assert reuse.status_code == 409 and "no pairing window" in reuse.json()["error"]["message"]
+        await unit.tsectl("pair")
+        wrong = await register.http.post(
+            "/api/v1/pairings", json={"code": "AAAA-BBBB-CCCC-DDDD", "register_serial": "ERS 2"}
+        )
+        assert wrong.status_code == 401
+        bad_serial = await register.http.post(
+            "/api/v1/pairings", json={"code": pairing, "register_serial": "ERS_2/x"}
+        )
+        assert bad_serial.status_code == 400 and "register_serial" in bad_serial.text
+
+
+async def test_tsectl_status_registers_revoke_and_config(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "state") as unit:
+        register = await unit.pair(label="Kasse vorne")
+        code, out = await unit.tsectl("--json", "status")
+        status = json.loads(out)
+        assert code == 0 and status["mode"] == "TEST" and status["registers"] == 1
+        assert status["device"]["fingerprint"] == unit.daemon.identity.fingerprint_sha256
+        code, out = await unit.tsectl("registers")
+        assert code == 0 and "Kasse vorne" in out
+        code, out = await unit.tsectl("config", "set", "proxy.port", "99999")
+        assert code == 1
+        code, out = await unit.tsectl("--json", "config", "set", "register_deadline", "2.5")
+        assert code == 0 and json.loads(out)["register_deadline"] == 2.5
+        assert "register_deadline = 2.5" in (unit.state_dir / "tsed.toml").read_text()
+        code, out = await unit.tsectl("--json", "config", "show")
+        assert json.loads(out)["created_at"]
+        code, _ = await unit.tsectl("registers", "revoke", register.register_id)
+        assert code == 0
+        refused = await register.call("POST", "/api/v1/receipts", RECEIPT)
+        assert refused.status_code == 401
+        code, _ = await unit.tsectl("registers", "revoke", str(uuid.uuid4()))
+        assert code == 1
+
+
+async def test_tsectl_without_daemon_says_so(tmp_path: Path, capsys) -> None:
+    from tsed import tsectl
+
+    assert tsectl.main(["--state-dir", str(tmp_path), "status"]) == 1
+    err = capsys.readouterr().err
+    assert "not running" in err and "hint:" in err
+    with pytest.raises(SystemExit) as info:
+        tsectl.main(["frobnicate"])
+    assert info.value.code == 2
+
+
+async def test_restart_keeps_identity_registers_and_tss(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    async with running_unit(state) as unit:
+        register = await unit.pair()
+        first = await register.receipt()
+        fingerprint = unit.daemon.identity.fingerprint_sha256
+        token = register.token
+    async with running_unit(state) as unit:
+        assert unit.daemon.identity.fingerprint_sha256 == fingerprint
+        import httpx
+
+        async with httpx.AsyncClient(base_url=unit.base_url, verify=unit.ssl_context()) as http:
+            response = await http.post("/api/v1/receipts", json=RECEIPT,
+                                       headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        second = response.json()["result"]
+        assert second["tss_serial_number"] == first["result"]["tss_serial_number"]
+        assert second["transaction_number"] == first["result"]["transaction_number"] + 1

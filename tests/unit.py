@@ -1,0 +1,115 @@
+"""A real unit (the daemon, in process) on loopback TLS, and a register client for it."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tsed import tsectl
+from tsed.cli import DaemonOptions, ListenAddress
+from tsed.runtime import Daemon
+
+RECEIPT = {
+    "receipt_type": "RECEIPT",
+    "amounts_per_vat_rate": [{"vat_rate": "NORMAL", "amount": "11.90"}],
+    "amounts_per_payment_type": [{"payment_type": "CASH", "amount": "11.90"}],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Register:
+    http: httpx.AsyncClient
+    token: str = ""
+    register_id: str = ""
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def call(self, method: str, path: str, body: Any = None, key: str | None = None,
+                   **kwargs: Any) -> httpx.Response:  # fmt: skip
+        headers = dict(self.auth)
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        return await self.http.request(method, path, json=body, headers=headers, **kwargs)
+
+    async def receipt(self, body: Any = None, key: str | None = None) -> dict[str, Any]:
+        response = await self.call("POST", "/api/v1/receipts", body or RECEIPT, key)
+        assert response.status_code == 200, response.text
+        data: dict[str, Any] = response.json()
+        return data
+
+
+@dataclass
+class Unit:
+    daemon: Daemon
+    port: int
+    state_dir: Path
+    registers: list[Register] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.daemon.identity.cert_path))
+        return context
+
+    async def tsectl(self, *args: str) -> tuple[int, str]:
+        import io
+
+        out = io.StringIO()
+        argv = ["--socket", str(self.daemon.options.admin_socket), *args]
+        code = await asyncio.to_thread(tsectl.main, argv, out=out)
+        return code, out.getvalue()
+
+    async def pair(self, serial: str = "ERS kasse-1", **extra: Any) -> Register:
+        import json
+
+        code, out = await self.tsectl("--json", "pair")
+        assert code == 0, out
+        pairing_code = json.loads(out)["code"]
+        http = httpx.AsyncClient(base_url=self.base_url, verify=self.ssl_context(), timeout=20)
+        response = await http.post(
+            "/api/v1/pairings",
+            json={"code": pairing_code, "register_serial": serial, **extra},
+        )
+        assert response.status_code == 201, response.text
+        register = Register(http, response.json()["token"], response.json()["register_id"])
+        self.registers.append(register)
+        return register
+
+
+@asynccontextmanager
+async def running_unit(
+    state_dir: Path, *, environ: dict[str, str] | None = None, config: str | None = None
+) -> AsyncIterator[Unit]:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    config_path = state_dir / "tsed.toml"
+    if config is not None:
+        config_path.write_text(config)
+    port = free_port()
+    options = DaemonOptions(state_dir, config_path, ListenAddress("127.0.0.1", port))
+    daemon = Daemon(options, environ=environ or {})
+    await daemon.start()
+    unit = Unit(daemon, port, state_dir)
+    try:
+        yield unit
+    finally:
+        for register in unit.registers:
+            await register.http.aclose()
+        await daemon.stop()
