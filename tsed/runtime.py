@@ -145,7 +145,7 @@ class Daemon:
         await self.store.open()
         tenants = [t.id for t in self.config.tenant_list()]
         base_url, proxy = await self._backend(tenants)
-        timeouts = Timeouts(transaction=self.config.register_deadline)
+        timeouts = Timeouts(transaction=10.0)  # foreground calls pass the register deadline
 
         def make_client(tenant: str, creds: Credentials, on_auth: Any) -> FiskalyClient:
             return FiskalyClient(

@@ -355,13 +355,17 @@ class SigningService:
             return await self._fail(
                 row, "TSE_FAIL_FAST", self.breaker.reason or "TSE unavailable", start_task
             )
-        work = asyncio.ensure_future(self._complete(row, start_task, deadline))
+        # The upstream work is not bound by the register's deadline: when the register's
+        # answer has to go out first, the same work goes on and signs the transaction late.
+        background = time.monotonic() + BACKGROUND_DEADLINE
+        work = asyncio.ensure_future(self._complete(row, start_task, background))
         try:
             return await asyncio.wait_for(
                 asyncio.shield(work), max(0.0, deadline - time.monotonic())
             )
         except TimeoutError:
             code, reason = "TSE_TIMEOUT", "fiskaly did not answer within the register deadline"
+            self.breaker.failure(reason)
         except ferr.FiskalyError as err:
             code, reason = _failure_code(err)
             if not isinstance(err, ferr.TssUnusable | ferr.EnvironmentMismatch):
@@ -370,8 +374,42 @@ class SigningService:
                 self._spawn(self._recreate(row.tenant_id), "tsed-tss-recreate")
         self._background.add(work)
         work.add_done_callback(self._background.discard)
-        work.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+        work.add_done_callback(lambda t: self._after_background(t, row.id))
         return await self._fail(row, code, reason, None)
+
+    def _after_background(self, task: asyncio.Task[TxRow], local_id: str) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        if not self.breaker.open:
+            self._spawn(self._retry_later(local_id), "tsed-retry")
+
+    async def _retry_later(self, local_id: str, attempts: int = 8) -> None:
+        """Sign a failed transaction late with backoff (the drain takes over after outages)."""
+        delay = 1.0
+        for _ in range(attempts):
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            if self.breaker.open:
+                return
+            row = await self.store.get_tx(local_id)
+            if row is None or row.state != "failed":
+                return
+            try:
+                await self._complete(
+                    row, None, time.monotonic() + BACKGROUND_DEADLINE, self._late_metadata(row)
+                )
+            except ferr.FiskalyError as err:
+                _LOGGER.info("late signing of %s failed: %s", local_id, err.message)
+                continue
+            await self._close_outage_if_done()
+            return
+
+    @staticmethod
+    def _late_metadata(row: TxRow) -> dict[str, str] | None:
+        if not row.failure:
+            return None
+        reason = str(json.loads(row.failure)["reason"])[:480]
+        return {"tsed_signed_late": "true", "tsed_outage_reason": reason}
 
     async def _complete(
         self,
@@ -430,7 +468,8 @@ class SigningService:
     async def _signed(self, row: TxRow, tx: Any) -> TxRow:
         result = json.dumps(signed_result(tx).to_json())
         final = "cancelled" if tx.state == "CANCELLED" else "finished"
-        late = 1 if row.failure else 0
+        live = self._rows.get(row.id)
+        late = 1 if row.failure or (live is not None and live.failure) else 0
         await self.store.update_tx(
             row.id,
             None,
@@ -469,15 +508,19 @@ class SigningService:
             {"code": code, "reason": reason, "receipt_text": failure.receipt_text, "at": now}
         )
         kind = "cancel" if row.state == "cancelling" else row.kind
-        await self.store.update_tx(
+        failed_now = await self.store.update_tx(
             row.id,
-            None,
+            ["journaled", "active", "finishing", "cancelling"],
             state="failed",
             failure=data,
             kind=kind,
             outage_id=self._outage_id,
             updated_at=now,
         )
+        if not failed_now:  # signed meanwhile: the register gets the signature after all
+            stored = await self.store.get_tx(row.id)
+            if stored is not None:
+                return stored
         self.failures += 1
         _LOGGER.warning(
             "TSE failure for transaction %s: %s",
@@ -536,10 +579,7 @@ class SigningService:
                     await self.store.update_tx(
                         row.id, None, state="cancelling", receipt=row.receipt
                     )
-                metadata = None
-                if row.failure:
-                    reason = json.loads(row.failure)["reason"][:480]
-                    metadata = {"tsed_signed_late": "true", "tsed_outage_reason": reason}
+                metadata = self._late_metadata(row)
                 try:
                     await self._complete(
                         row, None, time.monotonic() + BACKGROUND_DEADLINE, metadata
@@ -550,12 +590,7 @@ class SigningService:
                     if isinstance(err, ferr.FiskalyUnavailable):
                         self.breaker.failure(err.message)
                         return
-            if self._outage_id is not None and not await self._still_failed():
-                await self.store.close_outage(self._outage_id, self._clock())
-                _LOGGER.info(
-                    "outage %s closed", self._outage_id, extra={"TSED_EVENT": "outage_closed"}
-                )
-                self._outage_id = None
+            await self._close_outage_if_done()
             if done:
                 _LOGGER.info(
                     "%d transaction(s) completed in the background",
@@ -563,8 +598,12 @@ class SigningService:
                     extra={"TSED_EVENT": "tx_recovered"},
                 )
 
-    async def _still_failed(self) -> bool:
-        return bool(await self.store.txs_in_states(["failed"]))
+    async def _close_outage_if_done(self) -> None:
+        if self._outage_id is None or await self.store.txs_in_states(["failed"]):
+            return
+        await self.store.close_outage(self._outage_id, self._clock())
+        _LOGGER.info("outage %s closed", self._outage_id, extra={"TSED_EVENT": "outage_closed"})
+        self._outage_id = None
 
     def status(self) -> dict[str, Any]:
         return {
