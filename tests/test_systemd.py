@@ -1,0 +1,87 @@
+"""sd_notify through systemd-python and through the pure-Python fallback, on a real socket."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from tsed import systemd as sd
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(2)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    yield sock
+    sock.close()
+
+
+@pytest.mark.parametrize("use_library", [True, False])
+def test_ready_status_stopping(notify_socket: socket.socket, use_library: bool) -> None:
+    notifier = sd.Notifier(use_library=use_library)
+    assert notifier.backend == ("systemd-python" if use_library else "fallback")
+    assert notifier.ready("TEST mode · TSE reachable")
+    assert notify_socket.recv(4096) == b"READY=1\nSTATUS=TEST mode \xc2\xb7 TSE reachable"
+    notifier.status("x")
+    assert notify_socket.recv(4096) == b"STATUS=x"
+    notifier.stopping()
+    assert notify_socket.recv(4096) == b"STOPPING=1"
+
+
+def test_abstract_socket_in_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    name = f"tsed-test-{os.getpid()}"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("\0" + name)
+    sock.settimeout(2)
+    monkeypatch.setenv("NOTIFY_SOCKET", "@" + name)
+    try:
+        assert sd.Notifier(use_library=False).ready()
+        assert sock.recv(100) == b"READY=1"
+    finally:
+        sock.close()
+
+
+def test_no_op_outside_systemd(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    assert sd.Notifier().ready() is False
+
+
+async def test_watchdog_pings_from_the_loop(notify_socket, monkeypatch) -> None:
+    monkeypatch.setenv("WATCHDOG_USEC", "100000")
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    notifier = sd.Notifier(use_library=False)
+    notifier.start_watchdog()
+    notifier.start_watchdog()  # idempotent
+    await asyncio.sleep(0.12)
+    await notifier.stop_watchdog()
+    notify_socket.settimeout(0)
+    pings = []
+    try:
+        while True:
+            pings.append(notify_socket.recv(100))
+    except BlockingIOError:
+        pass
+    assert pings.count(b"WATCHDOG=1") >= 2
+
+
+def test_watchdog_only_for_our_pid(monkeypatch) -> None:
+    monkeypatch.setenv("WATCHDOG_USEC", "100000")
+    monkeypatch.setenv("WATCHDOG_PID", "1")
+    assert sd.Notifier().watchdog_interval() is None
+
+
+def test_status_line() -> None:
+    assert sd.status_line(mode="TEST", tse_available=True, failing_since=None, reason=None,
+                          registers=1, open_transactions=0) == (
+        "TEST mode · TSE reachable · 1 register · 0 open transactions"
+    )  # fmt: skip
+    line = sd.status_line(mode="LIVE", tse_available=False, failing_since="12:03:11",
+                          reason="timeout", registers=3, open_transactions=2)  # fmt: skip
+    assert "TSE FAILING since 12:03:11 (timeout)" in line and "3 registers" in line
