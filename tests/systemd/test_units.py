@@ -49,9 +49,12 @@ def test_exposure_is_at_most_2_0() -> None:
 
 def test_a_weakened_unit_fails_the_gate(tmp_path: Path) -> None:
     text = SERVICE.read_text()
-    for line in ("ProtectSystem=strict", "PrivateDevices=yes", "CapabilityBoundingSet=",
-                 "SystemCallFilter=@system-service", "NoNewPrivileges=yes", "PrivateUsers=yes",
-                 "ProtectKernelModules=yes", "RestrictNamespaces=yes", "ProtectProc=invisible"):  # fmt: skip
+    hardening = [
+        "ProtectSystem=strict", "PrivateDevices=yes", "CapabilityBoundingSet=",
+        "SystemCallFilter=@system-service", "NoNewPrivileges=yes", "PrivateUsers=yes",
+        "ProtectKernelModules=yes", "RestrictNamespaces=yes", "ProtectProc=invisible",
+    ]  # fmt: skip
+    for line in hardening:
         text = text.replace(line + "\n", "")
     weak = tmp_path / "tsed.service"
     weak.write_text(text)
