@@ -90,6 +90,7 @@ class Config:
     register_deadline: float = 3.0
     extended_logging: bool = False
     pairing_minutes: int = 5
+    abandon_minutes: float = 60.0
     console_port: str = "/dev/ttyGS0"
     vendor_public_key: str = "/usr/share/tsed/vendor.pub"
     multi_tenant: bool = False
@@ -253,6 +254,7 @@ _TOP = {
     "register_deadline",
     "extended_logging",
     "pairing_minutes",
+    "abandon_minutes",
     "console_port",
     "vendor_public_key",
     "multi_tenant",
@@ -359,6 +361,8 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
         or 3.0,
         extended_logging=bool(_bool(data, "extended_logging", "extended_logging", False)),
         pairing_minutes=int(minutes),
+        abandon_minutes=_number(data, "abandon_minutes", "abandon_minutes", 60.0, 0.01, 1440.0)
+        or 60.0,
         console_port=_string(data, "console_port", "console_port", "/dev/ttyGS0") or "",
         vendor_public_key=_string(
             data, "vendor_public_key", "vendor_public_key", "/usr/share/tsed/vendor.pub"
@@ -378,6 +382,7 @@ def config_to_dict(config: Config) -> dict[str, Any]:
         "register_deadline": config.register_deadline,
         "extended_logging": config.extended_logging,
         "pairing_minutes": config.pairing_minutes,
+        "abandon_minutes": config.abandon_minutes,
         "console_port": config.console_port,
         "vendor_public_key": config.vendor_public_key,
         "multi_tenant": config.multi_tenant,

@@ -31,6 +31,7 @@ _TYPES: dict[str, str] = {
     "register_deadline": "float",
     "extended_logging": "bool",
     "pairing_minutes": "int",
+    "abandon_minutes": "float",
     "console_port": "str",
     "vendor_public_key": "str",
     "multi_tenant": "bool",

@@ -184,6 +184,7 @@ class Daemon:
             mode=self.mode,
             backend=self.backend,
             deadline=lambda reg: effective(self.config, reg.serial).register_deadline,
+            abandon_after=self.config.abandon_minutes * 60,
         )
         await self.signing.start()
         self.registers = Registers(self)

@@ -94,6 +94,7 @@ class SigningService:
         for outage in await self.store.outages():
             if outage.ended_at is None:
                 self._outage_id = outage.id
+        self._spawn(self._housekeeping(), "tsed-housekeeping")
         if open_rows:
             _LOGGER.info(
                 "recovering %d open transaction(s) from the journal",
@@ -548,6 +549,18 @@ class SigningService:
             await self.upstreams.client(tenant_id).get_tss(binding.tss_id)
             return
 
+    async def _housekeeping(self) -> None:
+        """Now and then: cancel abandoned transactions, sign what is still open."""
+        interval = max(0.5, min(30.0, self.abandon_after / 2))
+        while True:
+            await asyncio.sleep(interval)
+            if self.breaker.open or self._drain_lock.locked():
+                continue
+            try:
+                await self._drain()
+            except TsedError as err:
+                _LOGGER.warning("housekeeping failed: %s", err.message)
+
     async def _recover(self) -> None:
         self._spawn(self._drain(), "tsed-late-signing")
 
@@ -567,11 +580,10 @@ class SigningService:
             for row in rows:
                 if self.breaker.open:
                     return
-                live = self._rows.get(row.id)
                 if row.state in ("journaled", "active") and row.id in self._starts:
                     continue  # a register is still working on it
                 if row.state in ("journaled", "active"):
-                    if self._clock() - row.created_at < self.abandon_after and live is not None:
+                    if self._clock() - row.created_at < self.abandon_after:
                         continue
                     row = self._replace(
                         row, state="cancelling", receipt=json.dumps(CANCELLATION.to_standard_v1())

@@ -1,0 +1,174 @@
+"""kill -9 of a real daemon process mid-load, against the standalone simulator.
+
+After each restart: every answer a register got is answered again identically for the same
+Idempotency-Key, every signed result is retrievable, nothing stays ACTIVE at "fiskaly" once
+the registers finished what they started, and SQLite's integrity check is clean.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.unit import RECEIPT, free_port
+from tsed.fiskaly.tr03151 import verify_qr_code
+
+KEY, SECRET = "test_crashtestcrashtestcrashte_sim", "C" * 43
+
+
+def _start_sim(state: Path, port: int) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tsed.fiskaly.simulator", "--listen", f"127.0.0.1:{port}",
+         "--state-dir", str(state), "--api-key", KEY, "--api-secret", SECRET, "--env", "TEST",
+         "--log-level", "WARNING"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdout.readline()
+    return proc
+
+
+def _start_unit(state: Path, port: int, sim_port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "TSED_FISKALY_BASE_URL": f"http://127.0.0.1:{sim_port}"}
+    env.pop("NOTIFY_SOCKET", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tsed.cli", "serve", "--state-dir", str(state),
+         "--config", str(state / "tsed.toml"), "--listen", f"127.0.0.1:{port}",
+         "--log-level", "WARNING"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+async def _ready(port: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(verify=False) as http:  # noqa: S501 - readiness probe only
+        while time.monotonic() < deadline:
+            try:
+                if (await http.get(f"https://127.0.0.1:{port}/api/v1/status")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("the unit did not come up")
+
+
+def _tsectl(state: Path, *args: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "tsed.tsectl", "--state-dir", str(state), "--json", *args],
+        capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    return json.loads(out.stdout)
+
+
+def _open_rows(state: Path) -> int:
+    db = sqlite3.connect(state / "tsed.sqlite")
+    try:
+        return int(db.execute(
+            "SELECT COUNT(*) FROM transactions WHERE state IN "
+            "('journaled','active','finishing','cancelling','failed')"
+        ).fetchone()[0])  # fmt: skip
+    finally:
+        db.close()
+
+
+@pytest.mark.timeout(180)
+async def test_kill_9_mid_load_loses_nothing(tmp_path: Path) -> None:
+    sim_state, unit_state = tmp_path / "sim", tmp_path / "unit"
+    unit_state.mkdir(mode=0o700)
+    (unit_state / "vault.json").write_text(json.dumps({
+        "fiskaly.test.default.api_key": KEY, "fiskaly.test.default.api_secret": SECRET,
+    }))  # fmt: skip
+    (unit_state / "vault.json").chmod(0o600)
+    (unit_state / "tsed.toml").write_text("abandon_minutes = 0.05\n")
+    sim_port, port = free_port(), free_port()
+    sim = _start_sim(sim_state, sim_port)
+    answers: dict[str, dict] = {}
+    started: dict[str, str] = {}  # idempotency key of a start → local id
+    rng = random.Random(4711)
+    unit = _start_unit(unit_state, port, sim_port)
+    try:
+        await _ready(port)
+        code = _tsectl(unit_state, "pair")["code"]
+        async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}", verify=False,  # noqa: S501
+                                     timeout=10) as http:  # fmt: skip
+            paired = await http.post("/api/v1/pairings",
+                                     json={"code": code, "register_serial": "ERS crash-1"})  # fmt: skip
+        token = paired.json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+
+        async def load(http: httpx.AsyncClient, round_no: int) -> None:
+            for i in range(400):
+                key = f"r{round_no}-{i}"
+                try:
+                    if i % 4 == 0:
+                        response = await http.post("/api/v1/transactions",
+                                                   headers={**headers, "Idempotency-Key": key})  # fmt: skip
+                        if response.status_code == 201:
+                            started[key] = response.json()["id"]
+                        continue
+                    response = await http.post("/api/v1/receipts", json=RECEIPT,
+                                               headers={**headers, "Idempotency-Key": key})  # fmt: skip
+                except httpx.TransportError:
+                    return
+                if response.status_code == 200:
+                    answers[key] = response.json()
+
+        for round_no in range(4):
+            async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}", verify=False,  # noqa: S501
+                                         timeout=10) as http:  # fmt: skip
+                workers = [asyncio.create_task(load(http, round_no * 10 + w)) for w in range(4)]
+                await asyncio.sleep(rng.uniform(0.3, 1.2))
+                os.kill(unit.pid, signal.SIGKILL)
+                unit.wait()
+                await asyncio.gather(*workers)
+            unit = _start_unit(unit_state, port, sim_port)
+            await _ready(port)
+
+        async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}", verify=False,  # noqa: S501
+                                     timeout=10) as http:  # fmt: skip
+            # Every answered receipt is answered again identically, and is retrievable.
+            assert len(answers) > 20
+            for key, first in answers.items():
+                again = await http.post("/api/v1/receipts", json=RECEIPT,
+                                        headers={**headers, "Idempotency-Key": key})  # fmt: skip
+                assert again.json() == first, key
+                if first["result"]:
+                    got = await http.get(f"/api/v1/transactions/{first['id']}", headers=headers)
+                    assert got.json()["result"] == first["result"]
+                    assert verify_qr_code(first["result"]["qr_code_data"]).valid
+            # The register finishes what it started (some starts were lost with the crash).
+            for local_id in started.values():
+                await http.post(f"/api/v1/transactions/{local_id}/finish", json=RECEIPT,
+                                headers=headers)  # fmt: skip
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if _open_rows(unit_state) == 0:
+                    break
+                await asyncio.sleep(0.5)
+    finally:
+        unit.send_signal(signal.SIGTERM)
+        unit.wait(timeout=30)
+        sim.terminate()
+        sim.communicate(timeout=30)
+    db = sqlite3.connect(unit_state / "tsed.sqlite")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
+    assert _open_rows(unit_state) == 0
+    sim_db = sqlite3.connect(sim_state / "simulator.sqlite")
+    states = [
+        json.loads(body)["revisions"][-1]["state"]
+        for (body,) in sim_db.execute("SELECT body FROM objects WHERE kind = 'tx'")
+    ]
+    sim_db.close()
+    assert states and "ACTIVE" not in states
+    assert states.count("FINISHED") >= len([a for a in answers.values() if a["result"]])
