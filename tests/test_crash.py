@@ -29,11 +29,27 @@ KEY, SECRET = "test_crashtestcrashtestcrashte_sim", "C" * 43
 
 def _start_sim(state: Path, port: int) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tsed.fiskaly.simulator", "--listen", f"127.0.0.1:{port}",
-         "--state-dir", str(state), "--api-key", KEY, "--api-secret", SECRET, "--env", "TEST",
-         "--log-level", "WARNING"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tsed.fiskaly.simulator",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--state-dir",
+            str(state),
+            "--api-key",
+            KEY,
+            "--api-secret",
+            SECRET,
+            "--env",
+            "TEST",
+            "--log-level",
+            "WARNING",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert proc.stdout is not None and proc.stdout.readline()
     return proc
 
@@ -42,16 +58,29 @@ def _start_unit(state: Path, port: int, sim_port: int) -> subprocess.Popen[bytes
     env = {**os.environ, "TSED_FISKALY_BASE_URL": f"http://127.0.0.1:{sim_port}"}
     env.pop("NOTIFY_SOCKET", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "tsed.cli", "serve", "--state-dir", str(state),
-         "--config", str(state / "tsed.toml"), "--listen", f"127.0.0.1:{port}",
-         "--log-level", "WARNING"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tsed.cli",
+            "serve",
+            "--state-dir",
+            str(state),
+            "--config",
+            str(state / "tsed.toml"),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "WARNING",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def _ready(port: int, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(verify=False) as http:  # noqa: S501 - readiness probe only
+    async with httpx.AsyncClient(verify=False) as http:
         while time.monotonic() < deadline:
             try:
                 if (await http.get(f"https://127.0.0.1:{port}/api/v1/status")).status_code == 200:
@@ -65,18 +94,23 @@ async def _ready(port: int, timeout: float = 20) -> None:
 def _tsectl(state: Path, *args: str) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "tsed.tsectl", "--state-dir", str(state), "--json", *args],
-        capture_output=True, text=True, check=True, timeout=30,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
     return json.loads(out.stdout)
 
 
 def _open_rows(state: Path) -> int:
     db = sqlite3.connect(state / "tsed.sqlite")
     try:
-        return int(db.execute(
-            "SELECT COUNT(*) FROM transactions WHERE state IN "
-            "('journaled','active','finishing','cancelling','failed')"
-        ).fetchone()[0])  # fmt: skip
+        return int(
+            db.execute(
+                "SELECT COUNT(*) FROM transactions WHERE state IN "
+                "('journaled','active','finishing','cancelling','failed')"
+            ).fetchone()[0]
+        )
     finally:
         db.close()
 
@@ -85,9 +119,14 @@ def _open_rows(state: Path) -> int:
 async def test_kill_9_mid_load_loses_nothing(tmp_path: Path) -> None:
     sim_state, unit_state = tmp_path / "sim", tmp_path / "unit"
     unit_state.mkdir(mode=0o700)
-    (unit_state / "vault.json").write_text(json.dumps({
-        "fiskaly.test.default.api_key": KEY, "fiskaly.test.default.api_secret": SECRET,
-    }))  # fmt: skip
+    (unit_state / "vault.json").write_text(
+        json.dumps(
+            {
+                "fiskaly.test.default.api_key": KEY,
+                "fiskaly.test.default.api_secret": SECRET,
+            }
+        )
+    )
     (unit_state / "vault.json").chmod(0o600)
     (unit_state / "tsed.toml").write_text("abandon_minutes = 0.05\n")
     sim_port, port = free_port(), free_port()
@@ -99,10 +138,12 @@ async def test_kill_9_mid_load_loses_nothing(tmp_path: Path) -> None:
     try:
         await _ready(port)
         code = _tsectl(unit_state, "pair")["code"]
-        async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}", verify=False,  # noqa: S501
-                                     timeout=10) as http:  # fmt: skip
-            paired = await http.post("/api/v1/pairings",
-                                     json={"code": code, "register_serial": "ERS crash-1"})  # fmt: skip
+        async with httpx.AsyncClient(
+            base_url=f"https://127.0.0.1:{port}", verify=False, timeout=10
+        ) as http:
+            paired = await http.post(
+                "/api/v1/pairings", json={"code": code, "register_serial": "ERS crash-1"}
+            )
         token = paired.json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
 
@@ -111,21 +152,26 @@ async def test_kill_9_mid_load_loses_nothing(tmp_path: Path) -> None:
                 key = f"r{round_no}-{i}"
                 try:
                     if i % 4 == 0:
-                        response = await http.post("/api/v1/transactions",
-                                                   headers={**headers, "Idempotency-Key": key})  # fmt: skip
+                        response = await http.post(
+                            "/api/v1/transactions", headers={**headers, "Idempotency-Key": key}
+                        )
                         if response.status_code == 201:
                             started[key] = response.json()["id"]
                         continue
-                    response = await http.post("/api/v1/receipts", json=RECEIPT,
-                                               headers={**headers, "Idempotency-Key": key})  # fmt: skip
+                    response = await http.post(
+                        "/api/v1/receipts",
+                        json=RECEIPT,
+                        headers={**headers, "Idempotency-Key": key},
+                    )
                 except httpx.TransportError:
                     return
                 if response.status_code == 200:
                     answers[key] = response.json()
 
         for round_no in range(4):
-            async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}", verify=False,  # noqa: S501
-                                         timeout=10) as http:  # fmt: skip
+            async with httpx.AsyncClient(
+                base_url=f"https://127.0.0.1:{port}", verify=False, timeout=10
+            ) as http:
                 workers = [asyncio.create_task(load(http, round_no * 10 + w)) for w in range(4)]
                 await asyncio.sleep(rng.uniform(0.3, 1.2))
                 os.kill(unit.pid, signal.SIGKILL)
@@ -134,13 +180,15 @@ async def test_kill_9_mid_load_loses_nothing(tmp_path: Path) -> None:
             unit = _start_unit(unit_state, port, sim_port)
             await _ready(port)
 
-        async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}", verify=False,  # noqa: S501
-                                     timeout=10) as http:  # fmt: skip
+        async with httpx.AsyncClient(
+            base_url=f"https://127.0.0.1:{port}", verify=False, timeout=10
+        ) as http:
             # Every answered receipt is answered again identically, and is retrievable.
             assert len(answers) > 20
             for key, first in answers.items():
-                again = await http.post("/api/v1/receipts", json=RECEIPT,
-                                        headers={**headers, "Idempotency-Key": key})  # fmt: skip
+                again = await http.post(
+                    "/api/v1/receipts", json=RECEIPT, headers={**headers, "Idempotency-Key": key}
+                )
                 assert again.json() == first, key
                 if first["result"]:
                     got = await http.get(f"/api/v1/transactions/{first['id']}", headers=headers)
@@ -148,8 +196,9 @@ async def test_kill_9_mid_load_loses_nothing(tmp_path: Path) -> None:
                     assert verify_qr_code(first["result"]["qr_code_data"]).valid
             # The register finishes what it started (some starts were lost with the crash).
             for local_id in started.values():
-                await http.post(f"/api/v1/transactions/{local_id}/finish", json=RECEIPT,
-                                headers=headers)  # fmt: skip
+                await http.post(
+                    f"/api/v1/transactions/{local_id}/finish", json=RECEIPT, headers=headers
+                )
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 if _open_rows(unit_state) == 0:

@@ -80,29 +80,47 @@ async def test_idempotent_retries_never_create_a_second_transaction(tmp_path: Pa
         ("POST", "/api/v1/receipts", b"{not json", 400, "not valid JSON"),
         ("POST", "/api/v1/receipts", b"[1, 2]", 400, "JSON object"),
         ("POST", "/api/v1/receipts", b"", 400, "empty"),
-        ("POST", "/api/v1/receipts",
-         json.dumps({**RECEIPT, "amounts_per_vat_rate": [{"vat_rate": "NORMAL", "amount": 11.9}]}),
-         400, "decimal strings"),
+        (
+            "POST",
+            "/api/v1/receipts",
+            json.dumps(
+                {**RECEIPT, "amounts_per_vat_rate": [{"vat_rate": "NORMAL", "amount": 11.9}]}
+            ),
+            400,
+            "decimal strings",
+        ),
         ("POST", "/api/v1/receipts", json.dumps({**RECEIPT, "tip": "1.00"}), 400, "unknown field"),
-        ("POST", "/api/v1/receipts", json.dumps({**RECEIPT, "receipt_type": "SALE"}), 400,
-         "receipt_type"),
+        (
+            "POST",
+            "/api/v1/receipts",
+            json.dumps({**RECEIPT, "receipt_type": "SALE"}),
+            400,
+            "receipt_type",
+        ),
         ("POST", "/api/v1/receipts", b"{" + b" " * 70000 + b"}", 413, "larger"),
         ("GET", f"/api/v1/transactions/{uuid.uuid4()}", None, 404, "does not exist"),
         ("GET", "/api/v1/transactions/not-a-uuid", None, 400, "not a UUID"),
-        ("POST", f"/api/v1/transactions/{uuid.uuid4()}/finish", json.dumps(RECEIPT), 404,
-         "does not exist"),
+        (
+            "POST",
+            f"/api/v1/transactions/{uuid.uuid4()}/finish",
+            json.dumps(RECEIPT),
+            404,
+            "does not exist",
+        ),
         ("DELETE", "/api/v1/receipts", None, 405, "not allowed"),
         ("GET", "/api/v2/nothing", None, 404, "no /api/v2/nothing"),
     ],
-)  # fmt: skip
+)
 async def test_bad_input_gets_a_clear_4xx(tmp_path, method, path, body, status, fragment) -> None:
     async with running_unit(tmp_path / "state") as unit:
         register = await unit.pair()
         content = body.encode() if isinstance(body, str) else body
         response = await register.http.request(
-            method, path, content=content,
+            method,
+            path,
+            content=content,
             headers={**register.auth, "Content-Type": "application/json"},
-        )  # fmt: skip
+        )
         assert response.status_code == status, response.text
         error = response.json()["error"]
         assert fragment in error["message"] and error["hint"] and error["code"]
@@ -115,8 +133,9 @@ async def test_tokens_are_required_and_lockout_after_failures(tmp_path: Path) ->
         missing = await http.post("/api/v1/receipts", json=RECEIPT)
         assert missing.status_code == 401 and "Bearer" in missing.json()["error"]["message"]
         for _ in range(4):
-            wrong = await http.post("/api/v1/receipts", json=RECEIPT,
-                                    headers={"Authorization": "Bearer tsed_wrong"})  # fmt: skip
+            wrong = await http.post(
+                "/api/v1/receipts", json=RECEIPT, headers={"Authorization": "Bearer tsed_wrong"}
+            )
             assert wrong.status_code == 401
         locked = await http.post("/api/v1/receipts", json=RECEIPT, headers=register.auth)
         assert locked.status_code == 429 and "Retry-After" in locked.headers
@@ -189,8 +208,9 @@ async def test_restart_keeps_identity_registers_and_tss(tmp_path: Path) -> None:
         import httpx
 
         async with httpx.AsyncClient(base_url=unit.base_url, verify=unit.ssl_context()) as http:
-            response = await http.post("/api/v1/receipts", json=RECEIPT,
-                                       headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+            response = await http.post(
+                "/api/v1/receipts", json=RECEIPT, headers={"Authorization": f"Bearer {token}"}
+            )
         second = response.json()["result"]
         assert second["tss_serial_number"] == first["result"]["tss_serial_number"]
         assert second["transaction_number"] == first["result"]["transaction_number"] + 1

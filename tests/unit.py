@@ -40,8 +40,9 @@ class Register:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
-    async def call(self, method: str, path: str, body: Any = None, key: str | None = None,
-                   **kwargs: Any) -> httpx.Response:  # fmt: skip
+    async def call(
+        self, method: str, path: str, body: Any = None, key: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         headers = dict(self.auth)
         if key is not None:
             headers["Idempotency-Key"] = key

@@ -79,6 +79,7 @@ class SigningService:
         self._background: set[asyncio.Task[Any]] = set()
         self._outage_id: int | None = None
         self._drain_lock = asyncio.Lock()
+        self._housekeeper: asyncio.Task[None] | None = None
         self.receipts_signed = 0
         self.failures = 0
         self.open_transactions = 0
@@ -94,7 +95,7 @@ class SigningService:
         for outage in await self.store.outages():
             if outage.ended_at is None:
                 self._outage_id = outage.id
-        self._spawn(self._housekeeping(), "tsed-housekeeping")
+        self._housekeeper = asyncio.create_task(self._housekeeping(), name="tsed-housekeeping")
         if open_rows:
             _LOGGER.info(
                 "recovering %d open transaction(s) from the journal",
@@ -104,6 +105,11 @@ class SigningService:
             self._spawn(self._drain(), "tsed-recovery")
 
     async def stop(self, grace: float = 5.0) -> None:
+        housekeeper, self._housekeeper = self._housekeeper, None
+        if housekeeper is not None:
+            housekeeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeper
         await self.breaker.stop()
         tasks = list(self._background) + list(self._starts.values())
         if tasks:
