@@ -256,3 +256,40 @@ def test_models_accept_counters_as_string_or_number() -> None:
     with pytest.raises(ModelError) as info:
         Transaction.parse(missing)
     assert "number" in info.value.message
+
+
+async def test_dns_failure_is_named() -> None:
+    client = FiskalyClient(
+        api_key="k",
+        api_secret="s",
+        base_url="https://no-such-host.invalid",
+        retry=RetryPolicy(attempts=1),
+    )
+    async with client:
+        with pytest.raises(err.DnsError) as info:
+            await client.authenticate()
+    assert "no-such-host.invalid" in info.value.message and "DNS" in info.value.hint
+
+
+async def test_tls_failure_is_named() -> None:
+    from aiohttp import web
+
+    app = web.Application()
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        client = FiskalyClient(
+            api_key="k",
+            api_secret="s",
+            base_url=f"https://127.0.0.1:{port}",
+            retry=RetryPolicy(attempts=1),
+        )
+        async with client:
+            with pytest.raises(err.TlsError) as info:
+                await client.authenticate()
+        assert "TLS" in info.value.message and "clock" in info.value.hint
+    finally:
+        await runner.cleanup()

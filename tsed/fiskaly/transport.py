@@ -156,10 +156,8 @@ def error_from_exception(
         return any(issubclass(kind, types) for kind in kinds)
 
     detail = type(chain[-1]).__name__
-    if has(TimeoutError, httpx.TimeoutException, aiohttp.ServerTimeoutError) and not has(
-        aiohttp.ClientProxyConnectionError
-    ):
-        return err.FiskalyTimeout(f"{what}: fiskaly ({host}) did not answer in time")
+    # httpx-aiohttp labels every aiohttp connection error a "ConnectTimeout": look at the
+    # original aiohttp/OS exceptions in the chain, and only call it a timeout when one is.
     if proxy is not None:
         for item in chain:
             if isinstance(item, aiohttp.ClientHttpProxyError) and item.status == 407:
@@ -175,10 +173,14 @@ def error_from_exception(
         return err.DnsError(f"{what}: the name {host} cannot be resolved")
     if has(ssl.SSLError, aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError):
         return err.TlsError(f"{what}: TLS with {host} failed ({detail})")
+    if has(TimeoutError):
+        return err.FiskalyTimeout(f"{what}: fiskaly ({host}) did not answer in time")
     if proxy is not None and has(aiohttp.ClientConnectorError, ConnectionError):
         return err.ProxyError(
             f"{what}: the proxy {proxy.display} is unreachable or refused the connection"
         )
+    if has(aiohttp.ClientConnectorError, ConnectionRefusedError):
+        return err.FiskalyUnavailable(f"{what}: cannot connect to fiskaly ({host}): {detail}")
     return err.FiskalyUnavailable(f"{what}: cannot reach fiskaly ({host}): {detail}")
 
 
