@@ -214,3 +214,19 @@ async def test_restart_keeps_identity_registers_and_tss(tmp_path: Path) -> None:
         second = response.json()["result"]
         assert second["tss_serial_number"] == first["result"]["tss_serial_number"]
         assert second["transaction_number"] == first["result"]["transaction_number"] + 1
+
+
+async def test_metrics_only_on_the_admin_socket(tmp_path: Path) -> None:
+    import httpx
+
+    async with running_unit(tmp_path / "state") as unit:
+        register = await unit.pair()
+        await register.receipt()
+        transport = httpx.AsyncHTTPTransport(uds=str(unit.daemon.options.admin_socket))
+        async with httpx.AsyncClient(transport=transport, base_url="http://tsed") as admin:
+            text = (await admin.get("/admin/metrics")).text
+        assert 'tsed_receipts_total{outcome="signed"} 1.0' in text
+        assert 'tsed_mode_info{backend="simulator",mode="TEST"} 1.0' in text
+        assert "tsed_sign_seconds_bucket" in text
+        public = await register.http.get("/admin/metrics")
+        assert public.status_code == 404

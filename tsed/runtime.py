@@ -408,18 +408,10 @@ class AdminOps:
         return await self.config_show()
 
     def metrics(self) -> tuple[bytes, str]:
-        s = self.d.signing.status()
-        lines = [
-            "# TYPE tsed_receipts_signed_total counter",
-            f"tsed_receipts_signed_total {s['receipts_signed']}",
-            "# TYPE tsed_tse_failures_total counter",
-            f"tsed_tse_failures_total {s['failures']}",
-            "# TYPE tsed_open_transactions gauge",
-            f"tsed_open_transactions {s['open_transactions']}",
-            "# TYPE tsed_mode_info gauge",
-            f'tsed_mode_info{{mode="{self.d.mode}",backend="{self.d.backend}"}} 1',
-        ]
-        return ("\n".join(lines) + "\n").encode(), "text/plain; version=0.0.4"
+        signing = self.d.signing
+        signing.metrics.open_transactions.set(signing.open_transactions)
+        signing.metrics.tse_available.set(1 if signing.breaker.available else 0)
+        return signing.metrics.render()
 
 
 def _local_addresses() -> list[str]:

@@ -25,6 +25,7 @@ from typing import Any
 from tsed.breaker import Breaker
 from tsed.errors import ConflictError, InputError, NotFoundError, TsedError
 from tsed.fiskaly import errors as ferr
+from tsed.metrics import Metrics
 from tsed.outcome import Failure, RegisterRef, TxOutcome, outcome_from_row, signed_result
 from tsed.receipt import CANCELLATION, Receipt, failure_receipt_text
 from tsed.store import IdemRow, Store, TxRow
@@ -80,6 +81,8 @@ class SigningService:
         self._outage_id: int | None = None
         self._drain_lock = asyncio.Lock()
         self._housekeeper: asyncio.Task[None] | None = None
+        self.metrics = Metrics()
+        self.metrics.mode.labels(mode, backend).set(1)
         self.receipts_signed = 0
         self.failures = 0
         self.open_transactions = 0
@@ -335,7 +338,14 @@ class SigningService:
         start_task = self._starts.pop(local_id, None)
         row = await self._sign_within_deadline(reg, row, started, start_task)
         await self._remember(reg, key, row)
+        self._observe(row, started)
         return outcome_from_row(row, self.mode)
+
+    def _observe(self, row: TxRow, started: float) -> None:
+        self.metrics.latency.observe(time.monotonic() - started)
+        self.metrics.receipts.labels("failed" if row.state == "failed" else "signed").inc()
+        self.metrics.open_transactions.set(self.open_transactions)
+        self.metrics.tse_available.set(1 if self.breaker.available else 0)
 
     async def sign_receipt(
         self, reg: RegisterRef, receipt: Receipt, *, idempotency_key: str | None = None
@@ -350,6 +360,7 @@ class SigningService:
         )
         row = await self._sign_within_deadline(reg, row, started, None)
         await self._remember(reg, idempotency_key, row)
+        self._observe(row, started)
         return outcome_from_row(row, self.mode)
 
     # -- signing ----------------------------------------------------------------------------
@@ -489,6 +500,8 @@ class SigningService:
         self._rows.pop(row.id, None)
         self.receipts_signed += 1
         if late:
+            self.metrics.signed_late.inc()
+        if late:
             _LOGGER.info(
                 "transaction %s signed late (TSE number %s)",
                 row.id,
@@ -529,6 +542,7 @@ class SigningService:
             if stored is not None:
                 return stored
         self.failures += 1
+        self.metrics.failures.labels(code).inc()
         _LOGGER.warning(
             "TSE failure for transaction %s: %s",
             row.id,
