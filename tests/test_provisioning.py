@@ -30,6 +30,7 @@ from tsed.provisioning import (
     CredentialsExist,
     CredentialsRejected,
     CredentialsTestOnly,
+    FiskalyAccess,
     ManagementRejected,
     MultiTenantLocked,
     OrgAddress,
@@ -198,6 +199,24 @@ async def test_interrupted_anlegen_resumes_without_a_second_organization(unit: U
     result = await _anlegen(unit)
     (org,) = _managed_orgs(unit, mgmt.organization_id)
     assert result.created[0].organization_id == org.id
+
+
+def test_access_follows_the_mode_and_takes_the_proxy_password_from_the_vault(tmp_path) -> None:
+    from tsed.config import Proxy
+    from tsed.vault import Vault
+
+    vault = Vault(tmp_path / "vault.json")
+    vault.set("proxy.password", "Proxy-Secret-1")
+    config = saved_config(proxy=Proxy("proxy.shop.lan", 3128, "kasse"))
+    access = FiskalyAccess.from_config(config, vault, "TEST", {})
+    assert access.sign_url == "https://kassensichv-middleware.fiskaly.com"
+    assert access.management_url == "https://dashboard.fiskaly.com"
+    assert access.proxy is not None and access.proxy.password == "Proxy-Secret-1"
+    assert "Proxy-Secret-1" not in repr(access)
+    override = {"TSED_FISKALY_BASE_URL": "http://127.0.0.1:9"}
+    assert FiskalyAccess.from_config(config, vault, "TEST", override).sign_url.endswith(":9")
+    with pytest.raises(ConfigError):
+        FiskalyAccess.from_config(config, vault, "LIVE", override)
 
 
 # -- own TEST credentials ---------------------------------------------------------------------

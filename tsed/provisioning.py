@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from tsed.activation import (
     ActivationMissing,
@@ -173,7 +173,12 @@ class FiskalyAccess:
             )
         return cls(urls.sign, urls.management, proxy)
 
-    def sign_client(self, api_key: str, api_secret: str, on_auth: Any = None) -> FiskalyClient:
+    def sign_client(
+        self,
+        api_key: str,
+        api_secret: str,
+        on_auth: Callable[[AuthToken], None] | None = None,
+    ) -> FiskalyClient:
         return FiskalyClient(
             api_key=api_key, api_secret=api_secret, base_url=self.sign_url, proxy=self.proxy,
             timeouts=self.timeouts, retry=self.retry, on_auth=on_auth,
