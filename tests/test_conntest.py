@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 import trustme
@@ -53,7 +54,7 @@ async def _ready(u: Unit, *, register: bool = True) -> UpstreamRegistry:
 
 
 async def _test(u: Unit, access: FiskalyAccess | None = None, **kwargs) -> ConnectionReport:
-    args = {"config": saved_config(), "mode": "TEST", "step_timeout": 5.0}
+    args: dict[str, Any] = {"config": saved_config(), "mode": "TEST", "step_timeout": 5.0}
     args.update(kwargs)
     return await run_connection_test(
         vault=u.vault, store=u.store, access=access or u.access, **args

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -46,7 +47,7 @@ __all__ = ["unit"]
 
 
 async def _anlegen(u: Unit, config=None, **kwargs):
-    args = {"confirm": True, "device_id": DEVICE, "store": u.store}
+    args: dict[str, Any] = {"confirm": True, "device_id": DEVICE, "store": u.store}
     args.update(kwargs)
     return await create_credentials(
         config=config or saved_config(), state_dir=u.state_dir, vault=u.vault, access=u.access,
@@ -54,7 +55,7 @@ async def _anlegen(u: Unit, config=None, **kwargs):
     )  # fmt: skip
 
 
-def _managed_orgs(u: Unit, manager: str) -> list:
+def _managed_orgs(u: Unit, manager: str) -> list[Any]:
     return [o for o in u.sim.state.orgs.values() if o.managed_by == manager]
 
 
