@@ -55,7 +55,11 @@ def _start_sim(state: Path, port: int) -> subprocess.Popen[str]:
 
 
 def _start_unit(state: Path, port: int, sim_port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "TSED_FISKALY_BASE_URL": f"http://127.0.0.1:{sim_port}"}
+    env = {
+        **os.environ,
+        "TSED_FISKALY_BASE_URL": f"http://127.0.0.1:{sim_port}",
+        "TSED_MDNS": "off",
+    }
     env.pop("NOTIFY_SOCKET", None)
     return subprocess.Popen(
         [

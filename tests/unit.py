@@ -105,7 +105,7 @@ async def running_unit(
         config_path.write_text(config)
     port = free_port()
     options = DaemonOptions(state_dir, config_path, ListenAddress("127.0.0.1", port))
-    daemon = Daemon(options, environ=environ or {})
+    daemon = Daemon(options, environ={"TSED_MDNS": "off", **(environ or {})})
     await daemon.start()
     unit = Unit(daemon, port, state_dir)
     try:

@@ -24,6 +24,7 @@ from tsed.logs import set_extended, setup_logging
 from tsed.net.admin import build_admin_app
 from tsed.net.api import RegisterApiDeps, build_register_app
 from tsed.net.auth import FailureLimiter, PairingManager
+from tsed.net.mdns import Advertiser
 from tsed.net.tls import DeviceIdentity, load_or_create_identity, server_ssl_context
 from tsed.outcome import RegisterRef
 from tsed.signing import SigningService
@@ -115,6 +116,7 @@ class Daemon:
         self._sim: Simulator | None = None
         self._sim_server: SimulatorServer | None = None
         self._started = False
+        self._tasks: set[asyncio.Task[None]] = set()
         self.config = Config()
 
     # -- start / stop -----------------------------------------------------------------------
@@ -189,9 +191,11 @@ class Daemon:
         await self.signing.start()
         self.registers = Registers(self)
         await self.registers.load()
-        self.pairing = PairingManager()
+        self.pairing = PairingManager(on_change=self._pairing_changed)
+        self.advertiser: Advertiser | None = None
         self.limiter = FailureLimiter()
         await self._serve()
+        await self._announce()
         self.notifier.ready(self._status_text())
         self.notifier.start_watchdog()
         self._status_task = asyncio.create_task(self._status_loop(), name="tsed-status")
@@ -213,6 +217,9 @@ class Daemon:
         if hasattr(self, "_status_task"):
             self._status_task.cancel()
         await self.notifier.stop_watchdog()
+        if getattr(self, "advertiser", None) is not None:
+            assert self.advertiser is not None
+            await self.advertiser.stop()
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
@@ -305,6 +312,31 @@ class Daemon:
         socket_path.unlink(missing_ok=True)
         await web.UnixSite(admin, str(socket_path)).start()
         socket_path.chmod(0o660)
+
+    async def _announce(self) -> None:
+        """mDNS after the listener is bound (READY means: reachable and announced)."""
+        setting = self.environ.get("TSED_MDNS", "on").strip().lower()
+        if setting == "off":
+            _LOGGER.info("mDNS announcement is off (TSED_MDNS=off)")
+            return
+        interfaces = None if setting in ("on", "") else [a.strip() for a in setting.split(",")]
+        self.advertiser = Advertiser(
+            self.config.name,
+            self.identity.short_id,
+            self.options.listen.port,
+            mode=self.mode,
+            pairing=False,
+            fingerprint=self.identity.fingerprint_sha256,
+            interfaces=interfaces,
+        )
+        await self.advertiser.start()
+
+    def _pairing_changed(self, is_open: bool) -> None:
+        if self.advertiser is not None:
+            task = asyncio.get_running_loop().create_task(self.advertiser.update(pairing=is_open))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self.refresh_status()
 
     def _status_text(self) -> str:
         status = self.signing.status()
