@@ -201,6 +201,29 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
     raise CommandFailed(f"unknown command {args.command}", "See tsectl --help.", "USAGE")
 
 
+def _print_discovered(data: Mapping[str, Any], out: TextIO) -> None:
+    units = data.get("units", [])
+    if not units:
+        out.write("No TSE-LAN unit answered on this network.\n")
+        return
+    for unit in units:
+        addresses = ", ".join(unit.get("addresses") or []) or "?"
+        pairing = "pairing open" if unit.get("pair") else "pairing closed"
+        out.write(
+            f"{unit.get('name')}: https://{addresses}:{unit.get('port')}  "
+            f"{str(unit.get('mode') or '?').upper()}  {pairing}  fp={unit.get('fp')}\n"
+        )
+
+
+def _run_discover(args: argparse.Namespace) -> tuple[Any, Printer]:
+    import asyncio  # noqa: PLC0415 - only this command needs an event loop
+
+    from tsed.net.mdns import discover  # noqa: PLC0415
+
+    units = asyncio.run(discover(args.seconds, interfaces=args.interface or None))
+    return {"units": [unit.to_json() for unit in units]}, _print_discovered
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tsectl",
@@ -225,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("action", choices=["show", "set"])
     config.add_argument("key", nargs="?", help="dotted key, e.g. proxy.host")
     config.add_argument("value", nargs="?", help="new value (empty string clears)")
+    discover = sub.add_parser("discover", help="list TSE-LAN units on the network (mDNS)")
+    discover.add_argument("--seconds", type=float, default=3.0, help="how long to listen")
+    discover.add_argument(
+        "--interface", action="append", help="IPv4 address of the interface to ask on (repeatable)"
+    )
     return parser
 
 
@@ -235,7 +263,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     state_dir = Path(args.state_dir or os.environ.get("TSED_STATE_DIR") or DEFAULT_STATE_DIR)
     args.socket_path = Path(args.socket) if args.socket else state_dir / ADMIN_SOCKET_NAME
     try:
-        data, printer = _run_admin(args)
+        if args.command == "discover":
+            data, printer = _run_discover(args)
+        else:
+            data, printer = _run_admin(args)
     except CommandFailed as err:
         if err.code == "USAGE":
             parser.print_usage(sys.stderr)

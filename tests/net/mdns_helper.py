@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import sys
 
+from tsed import tsectl
 from tsed.net.mdns import Advertiser, discover
 
 
@@ -22,15 +24,20 @@ async def main() -> None:
     await advertiser.start()
     rival = Advertiser(
         "KassenSichV-Fiskaly",
-        "ab12cd",
+        "ef3456",
         9443,
         mode="TEST",
         pairing=False,
         fingerprint="f" * 64,
         interfaces=["127.0.0.1"],
     )
-    await rival.start()  # the same name: must be renamed, not clash
+    await rival.start()
     first = await discover(1.5, interfaces=["127.0.0.1"])
+    out = io.StringIO()
+    code = await asyncio.to_thread(
+        tsectl.main, ["--json", "discover", "--seconds", "1.5", "--interface", "127.0.0.1"], out=out
+    )
+    cli = {"code": code, "units": json.loads(out.getvalue())["units"]}
     await advertiser.update(pairing=True, mode="LIVE")
     await asyncio.sleep(0.5)
     second = await discover(1.5, interfaces=["127.0.0.1"])
@@ -45,6 +52,7 @@ async def main() -> None:
                 "second": [u.to_json() for u in second],
                 "third": [u.to_json() for u in third],
                 "renamed": rival.instance_name,
+                "cli": cli,
             }
         )
     )

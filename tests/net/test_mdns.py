@@ -55,7 +55,7 @@ def test_announce_update_rename_and_goodbye_in_a_private_namespace() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     data = json.loads(result.stdout.strip().splitlines()[-1])
     first = {u["port"]: u for u in data["first"]}
-    assert set(first) == {8443, 9443}  # both announced: the clashing name was renamed
+    assert set(first) == {8443, 9443}  # two units on one network
     assert first[8443]["name"] != first[9443]["name"]
     unit = first[8443]
     assert unit["mode"] == "test" and unit["pair"] is False
@@ -65,3 +65,5 @@ def test_announce_update_rename_and_goodbye_in_a_private_namespace() -> None:
     assert second[8443]["pair"] is True and second[8443]["mode"] == "live"
     assert second[9443]["pair"] is False
     assert data["third"] == []  # goodbye packets on stop
+    assert data["cli"]["code"] == 0  # tsectl discover sees what a register sees
+    assert {u["port"] for u in data["cli"]["units"]} == {8443, 9443}
