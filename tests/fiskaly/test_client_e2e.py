@@ -196,3 +196,50 @@ def test_v1_and_odd_urls_are_refused(url: str) -> None:
     with pytest.raises(err.UnsupportedApiVersion) as info:
         FiskalyClient(api_key="k", api_secret="s", base_url=url)
     assert info.value.hint
+
+
+async def test_happy_path_against_the_standalone_simulator_process(tmp_path) -> None:
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tsed.fiskaly.simulator",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--state-dir",
+            str(tmp_path),
+            "--log-level",
+            "WARNING",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        async with FiskalyClient(
+            api_key=info["api_key"], api_secret=info["api_secret"], base_url=info["base_url"]
+        ) as client:
+            tss_id, client_id = await _setup(client)
+            tx_id = uuid.uuid4()
+            await client.start_transaction(tss_id, tx_id, client_id)
+            done = await client.finish_transaction(tss_id, tx_id, 2, client_id, RECEIPT)
+            assert verify_qr_code(done.qr_code_data or "").valid
+            export_id = uuid.uuid4()
+            await client.trigger_export(tss_id, export_id)
+            import asyncio
+
+            await asyncio.sleep(0.6)
+            payload = await client.download_export(tss_id, export_id, tmp_path / "export.tar")
+            assert payload[257:262] == b"ustar" and (tmp_path / "export.tar").exists()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)

@@ -1,0 +1,220 @@
+"""Host side of ``image/test``: boot a copy of the image in qemu and check the unit.
+
+The guest half is a oneshot unit written into the copy with debugfs. It reports on the serial
+console as lines ``TSED_CHECK key=value`` and prints the pairing code; this script pairs a
+register over the forwarded HTTPS port, signs a receipt, verifies its QR code independently,
+then waits for the guest to run the watchdog check and power off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from tsed.fiskaly.tr03151 import verify_qr_code
+
+BOOT_TIMEOUT = 600.0  # TCG on 2 shared cores: boot plus first start of the daemon
+TOTAL_TIMEOUT = 840.0
+
+GUEST_SCRIPT = r"""#!/bin/bash
+say() { echo "TSED_CHECK $*"; }
+status_json() { tsectl --json status 2>/dev/null; }
+field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)" 2>/dev/null; }
+state=inactive
+for i in $(seq 300); do
+    state=$(systemctl is-active tsed)
+    [ "$state" = active ] && break
+    sleep 1
+done
+say "state=$state"
+say "status=$(systemctl show -P StatusText tsed)"
+systemctl status tsed --no-pager 2>&1 | head -6 | sed 's/^/TSED_STATUSLINE /'
+say "journal_fields=$(journalctl -u tsed -o verbose --no-pager | grep -c '^ *TSED_')"
+say "fingerprint=$(status_json | field 'd["device"]["fingerprint"]')"
+say "pairing_code=$(tsectl --json pair | field 'd["code"]')"
+signed=0
+for i in $(seq 240); do
+    signed=$(status_json | field 'd.get("receipts_signed", 0)')
+    [ "${signed:-0}" -ge 1 ] && break
+    sleep 1
+done
+say "receipts_signed=$signed"
+before=$(systemctl show -P NRestarts tsed)
+pid=$(systemctl show -P MainPID tsed)
+kill -STOP "$pid"
+after=$before
+for i in $(seq 180); do
+    after=$(systemctl show -P NRestarts tsed)
+    if [ "$after" -gt "$before" ] && [ "$(systemctl is-active tsed)" = active ]; then break; fi
+    sleep 1
+done
+say "watchdog_restarts=$((after - before))"
+say "result=$(journalctl -u tsed --no-pager | grep -c -i 'watchdog timeout')"
+say "done"
+systemctl --no-block poweroff
+"""
+
+GUEST_UNIT = """[Unit]
+Description=tsed image check (test image only)
+After=tsed.service
+Wants=tsed.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/tsed-imagecheck
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/ttyS0
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _debugfs(image: Path, commands: str) -> None:
+    subprocess.run(
+        ["debugfs", "-w", "-f", "-", str(image)],
+        input=commands.encode(),
+        check=True,
+        capture_output=True,
+    )
+
+
+def _prepare(out: Path, work: Path) -> Path:
+    image = work / "rootfs.ext4"
+    shutil.copyfile(out / "rootfs.ext4", image)
+    script = work / "tsed-imagecheck"
+    script.write_text(GUEST_SCRIPT)
+    unit = work / "tsed-imagecheck.service"
+    unit.write_text(GUEST_UNIT)
+    _debugfs(
+        image,
+        f"write {script} /usr/local/sbin/tsed-imagecheck\n"
+        "sif /usr/local/sbin/tsed-imagecheck mode 0100755\n"
+        f"write {unit} /etc/systemd/system/tsed-imagecheck.service\n"
+        "symlink /etc/systemd/system/multi-user.target.wants/tsed-imagecheck.service "
+        "/etc/systemd/system/tsed-imagecheck.service\n",
+    )
+    return image
+
+
+def _wait_for(log: Path, key: str, deadline: float, proc: subprocess.Popen[bytes]) -> str:
+    pattern = re.compile(rf"TSED_CHECK {re.escape(key)}=(.*)")
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        match = pattern.search(text)
+        if match:
+            return match.group(1).strip()
+        if proc.poll() is not None:
+            raise SystemExit(f"qemu exited before the guest reported {key}")
+        time.sleep(1)
+    raise SystemExit(f"timed out waiting for the guest to report {key}")
+
+
+def _sign_receipt(port: int, code: str) -> dict[str, object]:
+    base = f"https://127.0.0.1:{port}"
+    with httpx.Client(base_url=base, verify=False, timeout=30.0, trust_env=False) as client:  # noqa: S501 - self-signed device cert, fingerprint checked by the caller
+        paired = client.post(
+            "/api/v1/pairings", json={"code": code, "register_serial": "ERS image-test"}
+        )
+        paired.raise_for_status()
+        token = paired.json()["token"]
+        receipt = {
+            "receipt_type": "RECEIPT",
+            "amounts_per_vat_rate": [{"vat_rate": "NORMAL", "amount": "11.90"}],
+            "amounts_per_payment_type": [{"payment_type": "CASH", "amount": "11.90"}],
+        }
+        signed = client.post(
+            "/api/v1/receipts",
+            json=receipt,
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "image-test-1"},
+        )
+        signed.raise_for_status()
+        result: dict[str, object] = signed.json()
+        return result
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[1] if len(argv) > 1 else "image/out")
+    port = _free_port()
+    results: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        image = _prepare(out, work)
+        log = work / "serial.log"
+        started = time.monotonic()
+        cmd = [
+            "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", "2",
+            "-display", "none", "-no-reboot", "-monitor", "none",
+            "-kernel", str(out / "vmlinuz"), "-initrd", str(out / "initrd.img"),
+            "-append", "root=/dev/vda rw console=ttyS0 panic=-1 systemd.show_status=false",
+            "-drive", f"file={image},format=raw,if=virtio",
+            "-nic", f"user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:{port}-:8443",
+            "-serial", f"file:{log}",
+        ]  # fmt: skip
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
+        try:
+            deadline = started + BOOT_TIMEOUT
+            results["state"] = _wait_for(log, "state", deadline, proc)
+            results["status"] = _wait_for(log, "status", deadline, proc)
+            results["journal_fields"] = _wait_for(log, "journal_fields", deadline, proc)
+            fingerprint = _wait_for(log, "fingerprint", deadline, proc)
+            code = _wait_for(log, "pairing_code", deadline, proc)
+            ready_after = time.monotonic() - started
+            signed = _sign_receipt(port, code)
+            result = signed.get("result") or {}
+            qr = str(result.get("qr_code_data", "")) if isinstance(result, dict) else ""
+            verification = verify_qr_code(qr)
+            results["qr_verified"] = str(verification.valid)
+            results["receipts_signed"] = _wait_for(
+                log, "receipts_signed", started + TOTAL_TIMEOUT, proc
+            )
+            results["watchdog_restarts"] = _wait_for(
+                log, "watchdog_restarts", started + TOTAL_TIMEOUT, proc
+            )
+            _wait_for(log, "done", started + TOTAL_TIMEOUT, proc)
+            rc = proc.wait(timeout=max(10.0, started + TOTAL_TIMEOUT - time.monotonic()))
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        serial = log.read_text(errors="replace")
+        results["poweroff_clean"] = str(rc == 0 and "reboot: Power down" in serial)
+        results["fingerprint"] = fingerprint
+        results["seconds_to_ready"] = f"{ready_after:.0f}"
+        results["seconds_total"] = f"{time.monotonic() - started:.0f}"
+        checks = {
+            "unit active (READY)": results["state"] == "active",
+            "STATUS shows the mode": "TEST" in results["status"] or "LIVE" in results["status"],
+            "journal has TSED_ fields": int(results["journal_fields"] or 0) > 0,
+            "receipt QR verifies": results["qr_verified"] == "True",
+            "receipt counted by the unit": int(results["receipts_signed"] or 0) >= 1,
+            "watchdog restarted the stopped daemon": int(results["watchdog_restarts"]) >= 1,
+            "power-off clean": results["poweroff_clean"] == "True",
+        }
+        if os.environ.get("TSED_IMAGE_KEEP_LOG"):
+            shutil.copyfile(log, out / "serial.log")
+    print(json.dumps(results, indent=2))
+    for name, ok in checks.items():
+        print(f"{'PASS' if ok else 'FAIL'}  {name}")
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
