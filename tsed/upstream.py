@@ -131,6 +131,8 @@ class UpstreamRegistry:
             if binding is not None and binding.state == "INITIALIZED" and not replace:
                 return binding
             client = self.client(tenant_id)
+            if client.token is None:
+                await client.authenticate()  # the environment check runs before any TSS step
             if binding is None or replace:
                 if binding is not None:
                     await self.store.archive_bindings_of(binding.tss_id, time.time())

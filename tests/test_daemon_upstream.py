@@ -1,0 +1,152 @@
+"""The unit against fiskaly-like upstreams: through the shop's proxy to the standalone
+simulator, TEST/LIVE mismatch, a deleted TEST TSS, multi-tenant routing, the client limit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.proxyserver import ProxyServer
+from tests.test_crash import KEY, SECRET, _start_sim
+from tests.unit import free_port, running_unit
+from tsed.config import vat_check_digit
+from tsed.fiskaly.tr03151 import verify_qr_code
+
+UPSTREAM = "fiskaly-upstream.invalid"
+
+
+def _vault(state: Path, entries: dict[str, str]) -> None:
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (state / "vault.json").write_text(json.dumps(entries))
+    (state / "vault.json").chmod(0o600)
+
+
+async def test_through_the_proxy_to_the_standalone_simulator(tmp_path: Path) -> None:
+    sim_port = free_port()
+    sim = _start_sim(tmp_path / "sim", sim_port)
+    proxy = ProxyServer(username="shop", password="Pr0xy-Secret", hosts={UPSTREAM: "127.0.0.1"})
+    await proxy.start()
+    state = tmp_path / "unit"
+    _vault(
+        state,
+        {
+            "fiskaly.test.default.api_key": KEY,
+            "fiskaly.test.default.api_secret": SECRET,
+            "proxy.password": "Pr0xy-Secret",
+        },
+    )
+    config = f'[proxy]\nhost = "127.0.0.1"\nport = {proxy.port}\nusername = "shop"\n'
+    try:
+        async with running_unit(
+            state, config=config, environ={"TSED_FISKALY_BASE_URL": f"http://{UPSTREAM}:{sim_port}"}
+        ) as unit:
+            assert unit.daemon.backend == "fiskaly"
+            register = await unit.pair()
+            answer = await register.receipt(key="via-proxy")
+            assert answer["tse_failure"] is False
+            assert verify_qr_code(answer["result"]["qr_code_data"]).valid
+            assert proxy.connections[f"{UPSTREAM}:{sim_port}"] >= 1
+            assert proxy.refused == 0
+    finally:
+        await proxy.stop()
+        sim.terminate()
+        sim.communicate(timeout=30)
+
+
+async def test_live_credentials_on_a_test_unit_are_caught_before_fiskaly_says_403(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim_port = free_port()
+    sim_proc = _start_sim(tmp_path / "sim", sim_port)
+    state = tmp_path / "unit"
+    # A TEST unit handed LIVE credentials (the seed's 403 case, caught by the unit itself).
+    from tsed.fiskaly.simulator import Simulator
+
+    sim_proc.terminate()
+    sim_proc.communicate(timeout=30)
+    offline = Simulator(state_dir=tmp_path / "sim")
+    live = offline.add_api_key("LIVE", "live_crashtestcrashtestcrasht_sim", "L" * 43)
+    offline.close()
+    sim_proc = _start_sim(tmp_path / "sim", sim_port)
+    _vault(
+        state,
+        {
+            "fiskaly.test.default.api_key": live.api_key,
+            "fiskaly.test.default.api_secret": live.api_secret,
+        },
+    )
+    try:
+        async with running_unit(
+            state, environ={"TSED_FISKALY_BASE_URL": f"http://127.0.0.1:{sim_port}"}
+        ) as unit:
+            messages = [r.getMessage() for r in caplog.records]
+            assert any("TEST and LIVE never mix" in m for m in messages)
+            _code, out = await unit.tsectl("--json", "status")
+            assert json.loads(out)["tss"] == {}
+    finally:
+        sim_proc.terminate()
+        sim_proc.communicate(timeout=30)
+
+
+async def test_a_deleted_test_tss_is_recreated(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "s", config="register_deadline = 1.0\n") as unit:
+        register = await unit.pair()
+        first = await register.receipt()
+        old_tss = unit.daemon.upstreams.binding("default").tss_id
+        unit.daemon._sim.set_tss_state(old_tss, "DELETED")
+        failed = await register.receipt()
+        assert failed["tse_failure"] is True
+        deadline = time.monotonic() + 10
+        while unit.daemon.upstreams.binding("default").tss_id == old_tss:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        again = await register.receipt()
+        assert again["tse_failure"] is False
+        assert again["result"]["tss_serial_number"] != first["result"]["tss_serial_number"]
+        _code, out = await unit.tsectl("--json", "status")
+        assert any("deleted" in n for n in json.loads(out)["notices"])
+
+
+async def test_multi_tenant_registers_sign_on_their_own_tss(tmp_path: Path) -> None:
+    nord, sued = (
+        f"DE12345678{vat_check_digit('12345678')}",
+        f"DE13669597{vat_check_digit('13669597')}",
+    )
+    config = (
+        "multi_tenant = true\n"
+        f'[tenants.nord]\nname = "Nord GmbH"\nvat_id = "{nord}"\n'
+        f'[tenants.sued]\nname = "Süd GmbH"\nvat_id = "{sued}"\n'
+    )
+    async with running_unit(tmp_path / "s", config=config) as unit:
+        first = await unit.pair("ERS nord-1", tenant="nord")
+        second = await unit.pair("ERS sued-1", tenant="sued")
+        a = (await first.receipt())["result"]
+        b = (await second.receipt())["result"]
+        assert a["tss_serial_number"] != b["tss_serial_number"]
+        bindings = unit.daemon.upstreams.all_bindings()
+        sim = unit.daemon._sim
+        orgs = {sim.state.tss[bindings[t].tss_id].organization_id for t in ("nord", "sued")}
+        assert len(orgs) == 2  # one fiskaly organization per VAT ID
+        unknown = await first.http.post(
+            "/api/v1/pairings", json={"code": "x", "register_serial": "ERS x", "tenant": "ost"}
+        )
+        assert unknown.status_code in (401, 409)
+
+
+async def test_the_client_limit_names_the_limit(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "s") as unit:
+        unit.daemon._sim.limits.max_clients = 1
+        await unit.pair("ERS kasse-1")
+        _code, out = await unit.tsectl("--json", "pair")
+        response = await unit.registers[0].http.post(
+            "/api/v1/pairings",
+            json={"code": json.loads(out)["code"], "register_serial": "ERS kasse-2"},
+        )
+        assert response.status_code == 409
+        error = response.json()["error"]
+        assert error["code"] == "CLIENT_LIMIT_REACHED" and "199" in error["hint"]
