@@ -23,16 +23,16 @@ from collections.abc import Callable
 from typing import Any
 
 from tsed.breaker import Breaker
+from tsed.completion import BACKGROUND_DEADLINE, Completion
 from tsed.errors import ConflictError, InputError, NotFoundError, TsedError
 from tsed.fiskaly import errors as ferr
 from tsed.metrics import Metrics
-from tsed.outcome import Failure, RegisterRef, TxOutcome, outcome_from_row, signed_result
-from tsed.receipt import CANCELLATION, Receipt, failure_receipt_text
+from tsed.outcome import RegisterRef, TxOutcome, outcome_from_row
+from tsed.receipt import CANCELLATION, Receipt
 from tsed.store import IdemRow, Store, TxRow
 from tsed.upstream import UpstreamRegistry
 
 _LOGGER = logging.getLogger(__name__)
-BACKGROUND_DEADLINE = 30.0
 
 
 def _fingerprint(operation: str, local_id: str | None, receipt: Receipt | None) -> str:
@@ -52,7 +52,7 @@ def _failure_code(err: BaseException) -> tuple[str, str]:
     return "TSE_UNREACHABLE", type(err).__name__
 
 
-class SigningService:
+class SigningService(Completion):
     def __init__(
         self,
         *,
@@ -251,11 +251,6 @@ class SigningService:
             row.id, ["journaled"], state="active", revision=1, updated_at=self._clock()
         )
 
-    def _replace(self, row: TxRow, **changes: Any) -> TxRow:
-        data = {f: getattr(row, f) for f in TxRow.__slots__}
-        data.update(changes)
-        return TxRow(**data)
-
     async def _owned(self, reg: RegisterRef, local_id: str) -> TxRow:
         row = self._rows.get(local_id) or await self.store.get_tx(local_id)
         if row is None or row.register_id != reg.register_id:
@@ -394,248 +389,6 @@ class SigningService:
         work.add_done_callback(self._background.discard)
         work.add_done_callback(lambda t: self._after_background(t, row.id))
         return await self._fail(row, code, reason, None)
-
-    def _after_background(self, task: asyncio.Task[TxRow], local_id: str) -> None:
-        if task.cancelled() or task.exception() is None:
-            return
-        if not self.breaker.open:
-            self._spawn(self._retry_later(local_id), "tsed-retry")
-
-    async def _retry_later(self, local_id: str, attempts: int = 8) -> None:
-        """Sign a failed transaction late with backoff (the drain takes over after outages)."""
-        delay = 1.0
-        for _ in range(attempts):
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
-            if self.breaker.open:
-                return
-            row = await self.store.get_tx(local_id)
-            if row is None or row.state != "failed":
-                return
-            try:
-                await self._complete(
-                    row, None, time.monotonic() + BACKGROUND_DEADLINE, self._late_metadata(row)
-                )
-            except ferr.FiskalyError as err:
-                _LOGGER.info("late signing of %s failed: %s", local_id, err.message)
-                continue
-            await self._close_outage_if_done()
-            return
-
-    @staticmethod
-    def _late_metadata(row: TxRow) -> dict[str, str] | None:
-        if not row.failure:
-            return None
-        reason = str(json.loads(row.failure)["reason"])[:480]
-        return {"tsed_signed_late": "true", "tsed_outage_reason": reason}
-
-    async def _complete(
-        self,
-        row: TxRow,
-        start_task: asyncio.Task[None] | None,
-        deadline: float | None,
-        metadata: dict[str, str] | None = None,
-    ) -> TxRow:
-        """Drive the transaction to its signed end at fiskaly (idempotent; resumable)."""
-        client = self.upstreams.client(row.tenant_id)
-        if start_task is not None:
-            with contextlib.suppress(Exception):
-                await start_task
-            row = self._rows.get(row.id, row)
-        revision = row.revision
-        if revision == 0:
-            try:
-                await client.start_transaction(
-                    row.tss_id, row.tx_id, row.client_id, deadline=deadline
-                )
-                revision = 1
-            except ferr.RevisionConflict:
-                current = await client.get_transaction(row.tss_id, row.tx_id, deadline=deadline)
-                if current.ended:
-                    return await self._signed(row, current)
-                revision = current.latest_revision
-        receipt = json.loads(row.receipt or "null") or CANCELLATION.to_standard_v1()
-        try:
-            if row.state in ("cancelling",) or (row.state == "failed" and row.kind == "cancel"):
-                tx = await client.cancel_transaction(
-                    row.tss_id,
-                    row.tx_id,
-                    revision + 1,
-                    row.client_id,
-                    receipt,
-                    metadata=metadata,
-                    deadline=deadline,
-                )
-            else:
-                tx = await client.finish_transaction(
-                    row.tss_id,
-                    row.tx_id,
-                    revision + 1,
-                    row.client_id,
-                    receipt,
-                    metadata=metadata,
-                    deadline=deadline,
-                )
-        except ferr.RevisionConflict:
-            tx = await client.get_transaction(row.tss_id, row.tx_id, deadline=deadline)
-            if not tx.ended:
-                raise
-        self.breaker.success()
-        return await self._signed(row, tx)
-
-    async def _signed(self, row: TxRow, tx: Any) -> TxRow:
-        result = json.dumps(signed_result(tx).to_json())
-        final = "cancelled" if tx.state == "CANCELLED" else "finished"
-        live = self._rows.get(row.id)
-        late = 1 if row.failure or (live is not None and live.failure) else 0
-        await self.store.update_tx(
-            row.id,
-            None,
-            state=final,
-            result=result,
-            signed_late=late,
-            revision=tx.revision,
-            updated_at=self._clock(),
-        )
-        self._rows.pop(row.id, None)
-        self.receipts_signed += 1
-        if late:
-            self.metrics.signed_late.inc()
-        if late:
-            _LOGGER.info(
-                "transaction %s signed late (TSE number %s)",
-                row.id,
-                tx.number,
-                extra={
-                    "TSED_EVENT": "signed_late",
-                    "TSED_TX": row.id,
-                    "TSED_REGISTER": row.register_id,
-                },
-            )
-        return self._replace(
-            row, state=final, result=result, signed_late=late, revision=tx.revision
-        )
-
-    async def _fail(
-        self, row: TxRow, code: str, reason: str, start_task: asyncio.Task[None] | None
-    ) -> TxRow:
-        now = self._clock()
-        if self._outage_id is None:
-            self._outage_id = await self.store.open_outage(reason, now)
-            _LOGGER.warning("outage opened: %s", reason, extra={"TSED_EVENT": "outage_opened"})
-        failure = Failure(code, reason, failure_receipt_text(code, reason, now), now)
-        data = json.dumps(
-            {"code": code, "reason": reason, "receipt_text": failure.receipt_text, "at": now}
-        )
-        kind = "cancel" if row.state == "cancelling" else row.kind
-        failed_now = await self.store.update_tx(
-            row.id,
-            ["journaled", "active", "finishing", "cancelling"],
-            state="failed",
-            failure=data,
-            kind=kind,
-            outage_id=self._outage_id,
-            updated_at=now,
-        )
-        if not failed_now:  # signed meanwhile: the register gets the signature after all
-            stored = await self.store.get_tx(row.id)
-            if stored is not None:
-                return stored
-        self.failures += 1
-        self.metrics.failures.labels(code).inc()
-        _LOGGER.warning(
-            "TSE failure for transaction %s: %s",
-            row.id,
-            reason,
-            extra={
-                "TSED_EVENT": "tse_failure",
-                "TSED_TX": row.id,
-                "TSED_REGISTER": row.register_id,
-                "TSED_TSS": row.tss_id,
-                "TSED_MODE": self.mode,
-                "TSED_CODE": code,
-            },
-        )
-        failed = self._replace(
-            row, state="failed", failure=data, kind=kind, outage_id=self._outage_id
-        )
-        self._rows[row.id] = failed
-        return failed
-
-    # -- background: probe, recovery, late signing ------------------------------------------
-
-    async def _probe(self) -> None:
-        for tenant_id, binding in self.upstreams.all_bindings().items():
-            await self.upstreams.client(tenant_id).get_tss(binding.tss_id)
-            return
-
-    async def _housekeeping(self) -> None:
-        """Now and then: cancel abandoned transactions, sign what is still open."""
-        interval = max(0.5, min(30.0, self.abandon_after / 2))
-        while True:
-            await asyncio.sleep(interval)
-            if self.breaker.open or self._drain_lock.locked():
-                continue
-            try:
-                await self._drain()
-            except TsedError as err:
-                _LOGGER.warning("housekeeping failed: %s", err.message)
-
-    async def _recover(self) -> None:
-        self._spawn(self._drain(), "tsed-late-signing")
-
-    async def _recreate(self, tenant_id: str) -> None:
-        try:
-            await self.upstreams.recreate_after_deletion(tenant_id)
-        except TsedError as err:
-            _LOGGER.error("re-creating the TSS failed: %s", err.message)
-
-    async def _drain(self) -> None:
-        """Finish, cancel or late-sign every open row in the journal (oldest first)."""
-        async with self._drain_lock:
-            rows = await self.store.txs_in_states(
-                ["journaled", "active", "finishing", "cancelling", "failed"]
-            )
-            done = 0
-            for row in rows:
-                if self.breaker.open:
-                    return
-                if row.state in ("journaled", "active") and row.id in self._starts:
-                    continue  # a register is still working on it
-                if row.state in ("journaled", "active"):
-                    if self._clock() - row.created_at < self.abandon_after:
-                        continue
-                    row = self._replace(
-                        row, state="cancelling", receipt=json.dumps(CANCELLATION.to_standard_v1())
-                    )
-                    await self.store.update_tx(
-                        row.id, None, state="cancelling", receipt=row.receipt
-                    )
-                metadata = self._late_metadata(row)
-                try:
-                    await self._complete(
-                        row, None, time.monotonic() + BACKGROUND_DEADLINE, metadata
-                    )
-                    done += 1
-                except ferr.FiskalyError as err:
-                    _LOGGER.warning("background completion of %s failed: %s", row.id, err.message)
-                    if isinstance(err, ferr.FiskalyUnavailable):
-                        self.breaker.failure(err.message)
-                        return
-            await self._close_outage_if_done()
-            if done:
-                _LOGGER.info(
-                    "%d transaction(s) completed in the background",
-                    done,
-                    extra={"TSED_EVENT": "tx_recovered"},
-                )
-
-    async def _close_outage_if_done(self) -> None:
-        if self._outage_id is None or await self.store.txs_in_states(["failed"]):
-            return
-        await self.store.close_outage(self._outage_id, self._clock())
-        _LOGGER.info("outage %s closed", self._outage_id, extra={"TSED_EVENT": "outage_closed"})
-        self._outage_id = None
 
     def status(self) -> dict[str, Any]:
         return {
