@@ -9,7 +9,6 @@ then waits for the guest to run the watchdog check and power off.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import socket
@@ -40,6 +39,8 @@ say "state=$state"
 say "status=$(systemctl show -P StatusText tsed)"
 systemctl status tsed --no-pager 2>&1 | head -6 | sed 's/^/TSED_STATUSLINE /'
 say "journal_fields=$(journalctl -u tsed -o verbose --no-pager | grep -c '^ *TSED_')"
+journalctl -u tsed --no-pager -n 15 2>&1 | sed 's/^/TSED_JOURNAL /'
+/opt/tsed/venv/bin/python -c 'import systemd.journal, os; print("journal module ok", os.path.exists("/run/systemd/journal/socket"))' 2>&1 | sed 's/^/TSED_JOURNAL /'
 say "fingerprint=$(status_json | field 'd["device"]["fingerprint"]')"
 say "pairing_code=$(tsectl --json pair | field 'd["code"]')"
 signed=0
@@ -60,7 +61,7 @@ for i in $(seq 180); do
 done
 say "watchdog_restarts=$((after - before))"
 say "result=$(journalctl -u tsed --no-pager | grep -c -i 'watchdog timeout')"
-say "done"
+say "done=1"
 systemctl --no-block poweroff
 """
 
@@ -117,11 +118,12 @@ def _prepare(out: Path, work: Path) -> Path:
 def _wait_for(log: Path, key: str, deadline: float, proc: subprocess.Popen[bytes]) -> str:
     pattern = re.compile(rf"TSED_CHECK {re.escape(key)}=(.*)")
     while time.monotonic() < deadline:
+        exited = proc.poll() is not None
         text = log.read_text(errors="replace") if log.exists() else ""
         match = pattern.search(text)
         if match:
             return match.group(1).strip()
-        if proc.poll() is not None:
+        if exited:
             raise SystemExit(f"qemu exited before the guest reported {key}")
         time.sleep(1)
     raise SystemExit(f"timed out waiting for the guest to report {key}")
@@ -194,6 +196,8 @@ def main(argv: list[str]) -> int:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            if log.exists():
+                shutil.copyfile(log, out / "serial.log")
         serial = log.read_text(errors="replace")
         results["poweroff_clean"] = str(rc == 0 and "reboot: Power down" in serial)
         results["fingerprint"] = fingerprint
@@ -208,8 +212,6 @@ def main(argv: list[str]) -> int:
             "watchdog restarted the stopped daemon": int(results["watchdog_restarts"]) >= 1,
             "power-off clean": results["poweroff_clean"] == "True",
         }
-        if os.environ.get("TSED_IMAGE_KEEP_LOG"):
-            shutil.copyfile(log, out / "serial.log")
     print(json.dumps(results, indent=2))
     for name, ok in checks.items():
         print(f"{'PASS' if ok else 'FAIL'}  {name}")

@@ -230,3 +230,14 @@ async def test_metrics_only_on_the_admin_socket(tmp_path: Path) -> None:
         assert "tsed_sign_seconds_bucket" in text
         public = await register.http.get("/admin/metrics")
         assert public.status_code == 404
+
+
+async def test_stop_finishes_in_flight_requests_first(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "state") as unit:
+        register = await unit.pair()
+        unit.daemon._sim.faults.update({"latency_ms": 400, "route": "PUT .*tx"})
+        in_flight = asyncio.create_task(register.receipt(key="during-stop"))
+        await asyncio.sleep(0.2)
+        await unit.daemon.stop()  # SIGTERM path: the listener closes, the request completes
+        answer = await in_flight
+        assert answer["state"] == "finished" and answer["result"] is not None

@@ -85,3 +85,23 @@ def test_status_line() -> None:
     line = sd.status_line(mode="LIVE", tse_available=False, failing_since="12:03:11",
                           reason="timeout", registers=3, open_transactions=2)  # fmt: skip
     assert "TSE FAILING since 12:03:11 (timeout)" in line and "3 registers" in line
+
+
+def test_journal_handler_sends_tsed_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    journal = pytest.importorskip("systemd.journal")
+    sent: list[tuple[str, ...]] = []
+    monkeypatch.setattr(journal, "sendv", lambda *args: sent.append(args))
+    handler = sd.JournalHandler()
+    record = logging.LogRecord(
+        "tsed.x", logging.WARNING, "/x.py", 7, "TSE failure %s", ("t1",), None
+    )
+    record.TSED_EVENT = "tse_failure"
+    record.TSED_TX = "t1"
+    handler.emit(record)
+    fields = dict(item.split("=", 1) for item in sent[0])
+    assert fields["MESSAGE"] == "TSE failure t1"
+    assert fields["TSED_EVENT"] == "tse_failure" and fields["TSED_TX"] == "t1"
+    assert fields["PRIORITY"] == "4" and fields["SYSLOG_IDENTIFIER"] == "tsed"
+    assert fields["CODE_LINE"] == "7"
