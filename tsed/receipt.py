@@ -112,7 +112,7 @@ def parse_receipt(body: Any, path: str = "receipt") -> Receipt:
         body, path, {"receipt_type", "amounts_per_vat_rate"}, {"amounts_per_payment_type"}
     )
     kind = data["receipt_type"]
-    if kind not in RECEIPT_TYPE_TO_VORGANGSTYP:
+    if not isinstance(kind, str) or kind not in RECEIPT_TYPE_TO_VORGANGSTYP:
         raise _invalid(
             f"{path}.receipt_type", kind, f"one of {', '.join(RECEIPT_TYPE_TO_VORGANGSTYP)}"
         )
@@ -125,7 +125,7 @@ def parse_receipt(body: Any, path: str = "receipt") -> Receipt:
     for index, line in enumerate(vat_lines):
         where = f"{path}.amounts_per_vat_rate[{index}]"
         item = _object(line, where, {"vat_rate", "amount"}, set())
-        if item["vat_rate"] not in VAT_RATES:
+        if not isinstance(item["vat_rate"], str) or item["vat_rate"] not in VAT_RATES:
             raise _invalid(f"{where}.vat_rate", item["vat_rate"], f"one of {', '.join(VAT_RATES)}")
         vats.append(VatAmount(item["vat_rate"], _amount(item["amount"], f"{where}.amount")))
     pay_lines = data.get("amounts_per_payment_type", [])
@@ -139,7 +139,7 @@ def parse_receipt(body: Any, path: str = "receipt") -> Receipt:
     for index, line in enumerate(pay_lines):
         where = f"{path}.amounts_per_payment_type[{index}]"
         item = _object(line, where, {"payment_type", "amount"}, {"currency_code"})
-        if item["payment_type"] not in PAYMENT_TYPES:
+        if not isinstance(item["payment_type"], str) or item["payment_type"] not in PAYMENT_TYPES:
             raise _invalid(f"{where}.payment_type", item["payment_type"], "CASH or NON_CASH")
         currency = item.get("currency_code", "EUR")
         if not isinstance(currency, str) or not CURRENCY_RE.match(currency):

@@ -246,6 +246,7 @@ class Daemon:
         have = [t for t in tenants if self.vault.get(vault_key(t, self.mode, "api_key"))]
         if not have and self.mode == "TEST" and self.vault.get("backend") != "fiskaly":
             self.backend = "simulator"
+            (self.state_dir / "simulator").mkdir(mode=0o700, exist_ok=True)
             self._sim = Simulator(state_dir=self.state_dir / "simulator")
             self._sim_server = SimulatorServer(self._sim)
             await self._sim_server.start()

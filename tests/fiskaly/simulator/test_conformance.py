@@ -341,6 +341,8 @@ async def test_transaction_schema_validation(api: Api) -> None:
         {**RECEIPT, "amounts_per_vat_rate": [{"vat_rate": "NORMAL", "amount": 11.9}]},
         {**RECEIPT, "amounts_per_vat_rate": [{"vat_rate": "NORMAL", "amount": "11.9"}]},
         {**RECEIPT, "receipt_type": "SALE"},
+        {**RECEIPT, "receipt_type": ["RECEIPT"]},
+        {**RECEIPT, "amounts_per_vat_rate": [{"vat_rate": {"x": 1}, "amount": "1.00"}]},
         {**RECEIPT, "amounts_per_payment_type": [{"payment_type": "GOLD", "amount": "1.00"}]},
     ]
     for receipt in bad_receipts:

@@ -62,7 +62,10 @@ def normalize_receipt(receipt: Any) -> dict[str, Any]:
         {"receipt_type", "amounts_per_vat_rate"},
         {"amounts_per_payment_type"},
     )
-    if body["receipt_type"] not in RECEIPT_TYPE_TO_VORGANGSTYP:
+    if (
+        not isinstance(body["receipt_type"], str)
+        or body["receipt_type"] not in RECEIPT_TYPE_TO_VORGANGSTYP
+    ):
         raise schema_error(f"receipt_type {body['receipt_type']!r} is not allowed")
     vat_lines = body["amounts_per_vat_rate"]
     if not isinstance(vat_lines, list):
@@ -70,7 +73,10 @@ def normalize_receipt(receipt: Any) -> dict[str, Any]:
     normalized_vat = []
     for i, line in enumerate(vat_lines):
         line = _only_keys(line, f"amounts_per_vat_rate[{i}]", {"vat_rate", "amount"}, set())
-        if line["vat_rate"] not in VAT_RATES | DEPRECATED_RATES:
+        if (
+            not isinstance(line["vat_rate"], str)
+            or line["vat_rate"] not in VAT_RATES | DEPRECATED_RATES
+        ):
             raise schema_error(f"amounts_per_vat_rate[{i}].vat_rate {line['vat_rate']!r}")
         _check_amount(line["amount"], f"amounts_per_vat_rate[{i}].amount")
         normalized_vat.append({"vat_rate": line["vat_rate"], "amount": line["amount"]})
