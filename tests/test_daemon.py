@@ -241,3 +241,17 @@ async def test_stop_finishes_in_flight_requests_first(tmp_path: Path) -> None:
         await unit.daemon.stop()  # SIGTERM path: the listener closes, the request completes
         answer = await in_flight
         assert answer["state"] == "finished" and answer["result"] is not None
+
+
+async def test_tsectl_connection_test(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "state") as unit:
+        code, out = await unit.tsectl("test")
+        assert code == 1  # the configuration was never saved: the first step says so
+        await unit.tsectl("config", "set", "name", "Filiale 7")
+        code, out = await unit.tsectl("--json", "test")
+        report = json.loads(out)
+        assert code == 0 and report["ok"] is True, out
+        steps = {step["step"]: step["verdict"] for step in report["steps"]}
+        assert steps["config"] == "ok" and steps["auth"] == "ok" and steps["tss"] == "ok"
+        code, out = await unit.tsectl("test")
+        assert code == 0 and out.splitlines()[0].startswith("Connection test (TEST")

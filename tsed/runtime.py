@@ -14,7 +14,7 @@ from aiohttp import web
 
 from tsed import __version__
 from tsed.cli import DaemonOptions
-from tsed.config import Config, effective, fiskaly_urls, load_config, save_config
+from tsed.config import Config, Mode, effective, fiskaly_urls, load_config, save_config
 from tsed.configedit import set_value
 from tsed.errors import ConflictError, NotFoundError
 from tsed.fiskaly.client import FiskalyClient
@@ -237,10 +237,10 @@ class Daemon:
 
     # -- pieces -----------------------------------------------------------------------------
 
-    def _mode(self) -> str:
+    def _mode(self) -> Mode:
         marker = self.state_dir / "mode"
         mode = marker.read_text().strip() if marker.exists() else "TEST"
-        return mode if mode in ("TEST", "LIVE") else "TEST"
+        return "LIVE" if mode == "LIVE" else "TEST"
 
     async def _backend(self, tenants: list[str]) -> tuple[str, ProxySettings | None]:
         have = [t for t in tenants if self.vault.get(vault_key(t, self.mode, "api_key"))]
@@ -266,7 +266,7 @@ class Daemon:
             )
             return self._sim_server.base_url, None
         self.backend = "fiskaly"
-        urls = fiskaly_urls(self.mode, self.environ)  # type: ignore[arg-type]
+        urls = fiskaly_urls(self.mode, self.environ)
         proxy = None
         if self.config.proxy is not None:
             proxy = ProxySettings(
@@ -439,6 +439,28 @@ class AdminOps:
         set_extended(self.d.config.extended_logging)
         await self.d.store.audit("admin", "config_set", {"key": key})
         return await self.config_show()
+
+    async def connection_test(self) -> dict[str, Any]:
+        from tsed.conntest import run_connection_test  # noqa: PLC0415
+        from tsed.provisioning import FiskalyAccess  # noqa: PLC0415
+
+        d = self.d
+        if d.backend == "simulator" and d._sim_server is not None:
+            access = FiskalyAccess(d._sim_server.base_url, d._sim_server.base_url)
+            names = ("sim_key", "sim_secret")
+        else:
+            access = FiskalyAccess.from_config(d.config, d.vault, d.mode, d.environ)
+            names = ("api_key", "api_secret")
+        report = await run_connection_test(
+            config=d.config,
+            mode=d.mode,
+            vault=d.vault,
+            store=d.store,
+            access=access,
+            credential_names=names,
+        )
+        await d.store.audit("admin", "connection_test", {"verdict": report.verdict})
+        return {**report.to_json(), "lines": report.lines()}
 
     def metrics(self) -> tuple[bytes, str]:
         signing = self.d.signing

@@ -147,6 +147,11 @@ def _print_registers(data: Mapping[str, Any], out: TextIO) -> None:
         )
 
 
+def _print_lines(data: Mapping[str, Any], out: TextIO) -> None:
+    for line in data.get("lines", []):
+        out.write(f"{line}\n")
+
+
 def _print_mapping(data: Mapping[str, Any], out: TextIO, prefix: str = "") -> None:
     for key, value in data.items():
         name = f"{prefix}{key}"
@@ -185,6 +190,14 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
                 data = client.call("DELETE", f"/admin/v1/registers/{args.register_id}")
                 return data, lambda d, out: out.write(f"Revoked register {d['revoked']}.\n")
             return client.call("GET", "/admin/v1/registers"), _print_registers
+        if args.command == "test":
+            data = client.call("POST", "/admin/v1/test")
+            if not data.get("ok"):
+                _print_lines(data, sys.stdout)
+                raise CommandFailed(
+                    "the connection test failed", "Follow the hint of the failed step.", "FAILED"
+                )
+            return data, _print_lines
         if args.command == "config":
             if args.action == "set":
                 if args.key is None or args.value is None:
@@ -248,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("action", choices=["show", "set"])
     config.add_argument("key", nargs="?", help="dotted key, e.g. proxy.host")
     config.add_argument("value", nargs="?", help="new value (empty string clears)")
+    sub.add_parser("test", help="connection test: DNS, proxy, TLS, auth, TSS, clock")
     discover = sub.add_parser("discover", help="list TSE-LAN units on the network (mDNS)")
     discover.add_argument("--seconds", type=float, default=3.0, help="how long to listen")
     discover.add_argument(

@@ -14,6 +14,7 @@ holds no logic of its own beyond HTTP.
 ``DELETE /admin/v1/registers/{id}``          revoke a register
 ``GET    /admin/v1/config``                  the configuration (no secrets)
 ``PUT    /admin/v1/config/{key}``            set one dotted key ``{value}``
+``POST   /admin/v1/test``                    the connection test, one line per step
 ``GET    /admin/metrics``                    Prometheus metrics
 ==========================================  =========================================
 """
@@ -49,6 +50,8 @@ class AdminOperations(Protocol):
     async def config_show(self) -> dict[str, Any]: ...
 
     async def config_set(self, key: str, value: str) -> dict[str, Any]: ...
+
+    async def connection_test(self) -> dict[str, Any]: ...
 
     def metrics(self) -> tuple[bytes, str]: ...
 
@@ -148,6 +151,9 @@ def build_admin_app(
         )
         return web.json_response(result)
 
+    async def connection_test(_request: web.Request) -> web.Response:
+        return web.json_response(await ops.connection_test())
+
     async def metrics(_request: web.Request) -> web.Response:
         payload, content_type = ops.metrics()
         return web.Response(body=payload, headers={"Content-Type": content_type})
@@ -158,5 +164,6 @@ def build_admin_app(
     app.router.add_delete("/admin/v1/registers/{register_id}", revoke)
     app.router.add_get("/admin/v1/config", config_show)
     app.router.add_put("/admin/v1/config/{key}", config_set)
+    app.router.add_post("/admin/v1/test", connection_test)
     app.router.add_get("/admin/metrics", metrics)
     return app
