@@ -255,3 +255,55 @@ async def test_tsectl_connection_test(tmp_path: Path) -> None:
         assert steps["config"] == "ok" and steps["auth"] == "ok" and steps["tss"] == "ok"
         code, out = await unit.tsectl("test")
         assert code == 0 and out.splitlines()[0].startswith("Connection test (TEST")
+
+
+async def test_tsectl_reset_tss_status_and_activation(tmp_path: Path) -> None:
+    from datetime import UTC, date, datetime, timedelta
+
+    from tsed.activation_document import (
+        ActivationDocument,
+        ActivationOrganization,
+        ManagementCredentials,
+        generate_vendor_key,
+        load_private_key,
+        sign_document,
+    )
+
+    private_pem, public_pem = generate_vendor_key()
+    (tmp_path / "vendor.pub").write_bytes(public_pem)
+    config = f'vendor_public_key = "{tmp_path / "vendor.pub"}"\n'
+    async with running_unit(tmp_path / "state", config=config) as unit:
+        register = await unit.pair()
+        before = (await register.receipt())["result"]["client_serial_number"]
+        code, out = await unit.tsectl("--json", "tss", "status")
+        status = json.loads(out)
+        assert code == 0 and status["tss"]["default"]["state"] == "INITIALIZED"
+        assert status["tss"]["default"]["registered_clients"] == 1
+        code, out = await unit.tsectl("--json", "reset", "--register", register.register_id)
+        assert code == 0, out
+        after = await register.receipt()
+        assert after["tse_failure"] is False and after["result"]["client_serial_number"] == before
+        code, _out = await unit.tsectl("reset")
+        assert code == 2  # neither --register nor --all
+        document = ActivationDocument(
+            document_id="doc-1",
+            device_id=unit.daemon.identity.device_id,
+            environment="LIVE",
+            organization=ActivationOrganization("Optik Muster GmbH", "org-123"),
+            management=ManagementCredentials("mgmt_key_1", "M" * 43),
+            issued_at=datetime.now(UTC) - timedelta(hours=1),
+            expires_on=date.today() + timedelta(days=30),
+        )
+        signed = tmp_path / "activation.json"
+        signed.write_bytes(sign_document(load_private_key(private_pem), document))
+        code, out = await unit.tsectl("--json", "activate", str(signed))
+        answer = json.loads(out)
+        assert code == 0 and answer["mode"] == "LIVE" and answer["restart_required"] is True
+        assert "M" * 43 not in out
+        assert (unit.state_dir / "mode").read_text().strip() == "LIVE"
+        wrapper = json.loads(signed.read_text())
+        sig = wrapper["signature"]
+        wrapper["signature"] = sig[:10] + ("A" if sig[10] != "A" else "B") + sig[11:]
+        signed.write_text(json.dumps(wrapper))
+        code, out = await unit.tsectl("activate", str(signed))
+        assert code == 1

@@ -8,6 +8,7 @@ import os
 import time
 import uuid
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -16,7 +17,7 @@ from tsed import __version__
 from tsed.cli import DaemonOptions
 from tsed.config import Config, Mode, effective, fiskaly_urls, load_config, save_config
 from tsed.configedit import set_value
-from tsed.errors import ConflictError, NotFoundError
+from tsed.errors import ConflictError, NotFoundError, TsedError
 from tsed.fiskaly.client import FiskalyClient
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
 from tsed.fiskaly.transport import ProxySettings, Timeouts
@@ -461,6 +462,60 @@ class AdminOps:
         )
         await d.store.audit("admin", "connection_test", {"verdict": report.verdict})
         return {**report.to_json(), "lines": report.lines()}
+
+    async def reset(self, register_id: str | None, everything: bool) -> dict[str, Any]:
+        from tsed.rebind import reset  # noqa: PLC0415
+
+        result = await reset(
+            store=self.d.store, registry=self.d.upstreams, register_id=register_id, all=everything
+        )
+        await self.d.store.audit("admin", "reset", {"register": register_id, "all": everything})
+        return result.to_json()
+
+    async def tss_status(self) -> dict[str, Any]:
+        d = self.d
+        tss: dict[str, Any] = {}
+        for tenant, binding in d.upstreams.all_bindings().items():
+            entry: dict[str, Any] = {
+                "tss_id": binding.tss_id,
+                "env": binding.env,
+                "state": binding.state,
+                "serial": binding.serial,
+            }
+            try:
+                live = await d.upstreams.client(tenant).get_tss(binding.tss_id)
+                entry.update(
+                    state=live.state,
+                    signature_counter=live.signature_counter,
+                    transaction_counter=live.transaction_counter,
+                    registered_clients=live.number_registered_clients,
+                    active_transactions=live.number_active_transactions,
+                )
+            except TsedError as err:
+                entry["error"] = err.message
+            tss[tenant] = entry
+        return {"mode": d.mode, "backend": d.backend, "tss": tss}
+
+    async def activate(self, document: bytes) -> dict[str, Any]:
+        from tsed.activation import accept_activation  # noqa: PLC0415
+
+        d = self.d
+        result = accept_activation(
+            document,
+            public_key_path=Path(d.config.vendor_public_key),
+            device_id=d.identity.device_id,
+            state_dir=d.state_dir,
+            vault=d.vault,
+        )
+        await d.store.audit("admin", "activation", {"mode": result.mode})
+        answer = result.to_json()
+        answer["restart_required"] = result.mode_changed
+        if result.mode_changed:
+            answer["hint"] = (
+                f"The unit is now in {result.mode} mode: restart it (systemctl restart tsed), "
+                "then create the credentials (Anlegen) and set up the TSS."
+            )
+        return answer
 
     def metrics(self) -> tuple[bytes, str]:
         signing = self.d.signing

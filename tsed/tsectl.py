@@ -50,7 +50,13 @@ class AdminClient:
     def close(self) -> None:
         self._client.close()
 
-    def call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        raw: bytes | None = None,
+    ) -> Any:
         if not self.socket_path.exists():
             raise CommandFailed(
                 f"tsed is not running: no admin socket at {self.socket_path}",
@@ -58,7 +64,10 @@ class AdminClient:
                 "NOT_RUNNING",
             )
         try:
-            response = self._client.request(method, path, json=body)
+            if raw is not None:
+                response = self._client.request(method, path, content=raw)
+            else:
+                response = self._client.request(method, path, json=body)
         except PermissionError as err:
             raise CommandFailed(
                 f"no permission to use {self.socket_path}",
@@ -190,6 +199,22 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
                 data = client.call("DELETE", f"/admin/v1/registers/{args.register_id}")
                 return data, lambda d, out: out.write(f"Revoked register {d['revoked']}.\n")
             return client.call("GET", "/admin/v1/registers"), _print_registers
+        if args.command == "reset":
+            if bool(args.register) == bool(args.all):
+                raise CommandFailed("name one register (--register ID) or --all", "", "USAGE")
+            body = {"register_id": args.register} if args.register else {"all": True}
+            return client.call("POST", "/admin/v1/reset", body), _print_mapping
+        if args.command == "tss":
+            return client.call("GET", "/admin/v1/tss"), _print_mapping
+        if args.command == "activate":
+            try:
+                document = Path(args.file).read_bytes()
+            except OSError as err:
+                raise CommandFailed(
+                    f"cannot read {args.file}: {err.strerror}",
+                    "Give the path of the vendor's activation file.",
+                ) from err
+            return client.call("POST", "/admin/v1/activation", raw=document), _print_mapping
         if args.command == "test":
             data = client.call("POST", "/admin/v1/test")
             if not data.get("ok"):
@@ -262,6 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("key", nargs="?", help="dotted key, e.g. proxy.host")
     config.add_argument("value", nargs="?", help="new value (empty string clears)")
     sub.add_parser("test", help="connection test: DNS, proxy, TLS, auth, TSS, clock")
+    reset = sub.add_parser("reset", help="re-initialize a register (new fiskaly client) or all")
+    reset.add_argument("--register", help="register id (tsectl registers lists them)")
+    reset.add_argument("--all", action="store_true", help="every paired register")
+    tss = sub.add_parser("tss", help="TSS per tenant: state, counters, clients")
+    tss.add_argument("action", choices=["status"])
+    activate = sub.add_parser("activate", help="apply the vendor's activation file (LIVE)")
+    activate.add_argument("file", help="the signed activation document")
     discover = sub.add_parser("discover", help="list TSE-LAN units on the network (mDNS)")
     discover.add_argument("--seconds", type=float, default=3.0, help="how long to listen")
     discover.add_argument(

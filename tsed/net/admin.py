@@ -15,6 +15,9 @@ holds no logic of its own beyond HTTP.
 ``GET    /admin/v1/config``                  the configuration (no secrets)
 ``PUT    /admin/v1/config/{key}``            set one dotted key ``{value}``
 ``POST   /admin/v1/test``                    the connection test, one line per step
+``POST   /admin/v1/reset``                   re-initialize a register or all ``{register_id|all}``
+``GET    /admin/v1/tss``                     TSS per tenant: state, counters, clients
+``POST   /admin/v1/activation``              a vendor activation document (body)
 ``GET    /admin/metrics``                    Prometheus metrics
 ==========================================  =========================================
 """
@@ -52,6 +55,12 @@ class AdminOperations(Protocol):
     async def config_set(self, key: str, value: str) -> dict[str, Any]: ...
 
     async def connection_test(self) -> dict[str, Any]: ...
+
+    async def reset(self, register_id: str | None, everything: bool) -> dict[str, Any]: ...
+
+    async def tss_status(self) -> dict[str, Any]: ...
+
+    async def activate(self, document: bytes) -> dict[str, Any]: ...
 
     def metrics(self) -> tuple[bytes, str]: ...
 
@@ -154,6 +163,26 @@ def build_admin_app(
     async def connection_test(_request: web.Request) -> web.Response:
         return web.json_response(await ops.connection_test())
 
+    async def reset(request: web.Request) -> web.Response:
+        body = await read_json_object(request)
+        register_id, everything = body.get("register_id"), body.get("all", False)
+        if register_id is not None and not isinstance(register_id, str):
+            raise InputError("register_id must be text")
+        if not isinstance(everything, bool):
+            raise InputError("all must be true or false")
+        return web.json_response(await ops.reset(register_id, everything))
+
+    async def tss_status(_request: web.Request) -> web.Response:
+        return web.json_response(await ops.tss_status())
+
+    async def activate(request: web.Request) -> web.Response:
+        document = await request.read()
+        if not document.strip():
+            raise InputError(
+                "send the activation document as the request body", hint="tsectl activate FILE"
+            )
+        return web.json_response(await ops.activate(document))
+
     async def metrics(_request: web.Request) -> web.Response:
         payload, content_type = ops.metrics()
         return web.Response(body=payload, headers={"Content-Type": content_type})
@@ -165,5 +194,8 @@ def build_admin_app(
     app.router.add_get("/admin/v1/config", config_show)
     app.router.add_put("/admin/v1/config/{key}", config_set)
     app.router.add_post("/admin/v1/test", connection_test)
+    app.router.add_post("/admin/v1/reset", reset)
+    app.router.add_get("/admin/v1/tss", tss_status)
+    app.router.add_post("/admin/v1/activation", activate)
     app.router.add_get("/admin/metrics", metrics)
     return app
