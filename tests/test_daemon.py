@@ -122,6 +122,7 @@ async def test_bad_input_gets_a_clear_4xx(tmp_path, method, path, body, status, 
             headers={**register.auth, "Content-Type": "application/json"},
         )
         assert response.status_code == status, response.text
+        assert response.json()["mode"] == "TEST" and "Test-Modus" in response.json()["notice"]
         error = response.json()["error"]
         assert fragment in error["message"] and error["hint"] and error["code"]
 

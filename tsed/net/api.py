@@ -7,6 +7,7 @@ The contract is documented in ``docs/register-api.md`` and served as OpenAPI at
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -134,7 +135,27 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
         request[REGISTER_KEY] = register
         return await handler(request)
 
-    app = web.Application(middlewares=[error_middleware, bearer], client_max_size=MAX_BODY)
+    @web.middleware
+    async def with_mode(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Error answers carry the mode too (registers show TEST in red on every screen)."""
+        response = await handler(request)
+        if response.status >= 400 and isinstance(response, web.Response) and response.text:
+            try:
+                body = json.loads(response.text)
+            except ValueError:
+                return response
+            mode = deps.signing.status()["mode"]
+            body["mode"] = mode
+            if mode == "TEST":
+                body["notice"] = TEST_NOTICE
+            response.text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        return response
+
+    app = web.Application(
+        middlewares=[with_mode, error_middleware, bearer], client_max_size=MAX_BODY
+    )
     signing = deps.signing
 
     async def answer(outcome: TxOutcome, status: int = 200) -> web.Response:

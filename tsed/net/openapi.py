@@ -42,8 +42,10 @@ ERRORS = {
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
-        "required": ["error"],
+        "required": ["error", "mode"],
         "properties": {
+            "mode": {"type": "string", "enum": ["TEST", "LIVE"]},
+            "notice": {"type": "string", "description": "TEST only: show in red"},
             "error": {
                 "type": "object",
                 "required": ["status", "code", "message", "hint"],
@@ -54,7 +56,7 @@ SCHEMAS: dict[str, Any] = {
                     "hint": {"type": "string"},
                     "details": {"type": "object"},
                 },
-            }
+            },
         },
     },
     "Receipt": {
