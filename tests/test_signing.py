@@ -171,3 +171,18 @@ async def test_registers_only_see_their_own_transactions(tmp_path: Path) -> None
         stranger = await second.call("GET", f"/api/v1/transactions/{answer['id']}")
         assert stranger.status_code == 404
         assert json.loads(stranger.text)["error"]["code"] == "NOT_FOUND"
+
+
+async def test_abandoned_transactions_are_cancelled_in_the_running_unit(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "s", config="abandon_minutes = 0.02\n") as unit:
+        register = await unit.pair()
+        tx = (await register.call("POST", "/api/v1/transactions")).json()["id"]
+
+        async def cancelled() -> bool:
+            body = (await register.call("GET", f"/api/v1/transactions/{tx}")).json()
+            return body["state"] == "cancelled"
+
+        await _wait(cancelled, 10)
+        assert [t.state for t in _sim_txs(unit)] == ["CANCELLED"]
+        late = await register.call("POST", f"/api/v1/transactions/{tx}/finish", RECEIPT)
+        assert late.status_code == 409

@@ -259,17 +259,23 @@ class Completion:
             for row in rows:
                 if self.breaker.open:
                     return
-                if row.state in ("journaled", "active") and row.id in self._starts:
-                    continue  # a register is still working on it
                 if row.state in ("journaled", "active"):
                     if self._clock() - row.created_at < self.abandon_after:
-                        continue
+                        continue  # a register may still finish it
                     row = self._replace(
                         row, state="cancelling", receipt=json.dumps(CANCELLATION.to_standard_v1())
                     )
-                    await self.store.update_tx(
-                        row.id, None, state="cancelling", receipt=row.receipt
-                    )
+                    # Abandoned: only if no register call moved it on meanwhile.
+                    if not await self.store.update_tx(
+                        row.id, ["journaled", "active"], state="cancelling", receipt=row.receipt
+                    ):
+                        continue
+                    start = self._starts.pop(row.id, None)
+                    if start is not None:
+                        with contextlib.suppress(Exception):
+                            await start
+                        row = self._replace(row, revision=self._rows.get(row.id, row).revision)
+                    self._rows[row.id] = row
                 metadata = self._late_metadata(row)
                 try:
                     await self._complete(
