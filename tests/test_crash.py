@@ -21,65 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.unit import RECEIPT, free_port
+from tests.unit import KEY, RECEIPT, SECRET, free_port, start_sim, start_unit_process
 from tsed.fiskaly.tr03151 import verify_qr_code
-
-KEY, SECRET = "test_crashtestcrashtestcrashte_sim", "C" * 43
-
-
-def _start_sim(state: Path, port: int) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tsed.fiskaly.simulator",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--state-dir",
-            str(state),
-            "--api-key",
-            KEY,
-            "--api-secret",
-            SECRET,
-            "--env",
-            "TEST",
-            "--log-level",
-            "WARNING",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stdout.readline()
-    return proc
-
-
-def _start_unit(state: Path, port: int, sim_port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "TSED_FISKALY_BASE_URL": f"http://127.0.0.1:{sim_port}",
-        "TSED_MDNS": "off",
-    }
-    env.pop("NOTIFY_SOCKET", None)
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tsed.cli",
-            "serve",
-            "--state-dir",
-            str(state),
-            "--config",
-            str(state / "tsed.toml"),
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "WARNING",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 async def _ready(port: int, timeout: float = 20) -> None:
@@ -134,11 +77,11 @@ async def test_kill_9_mid_load_loses_nothing(tmp_path: Path) -> None:
     (unit_state / "vault.json").chmod(0o600)
     (unit_state / "tsed.toml").write_text("abandon_minutes = 0.05\n")
     sim_port, port = free_port(), free_port()
-    sim = _start_sim(sim_state, sim_port)
+    sim = start_sim(sim_state, sim_port)
     answers: dict[str, dict] = {}
     started: dict[str, str] = {}  # idempotency key of a start → local id
     rng = random.Random(4711)
-    unit = _start_unit(unit_state, port, sim_port)
+    unit = start_unit_process(unit_state, port, sim_port)
     try:
         await _ready(port)
         code = _tsectl(unit_state, "pair")["code"]
@@ -181,7 +124,7 @@ async def test_kill_9_mid_load_loses_nothing(tmp_path: Path) -> None:
                 os.kill(unit.pid, signal.SIGKILL)
                 unit.wait()
                 await asyncio.gather(*workers)
-            unit = _start_unit(unit_state, port, sim_port)
+            unit = start_unit_process(unit_state, port, sim_port)
             await _ready(port)
 
         async with httpx.AsyncClient(

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.proxyserver import ProxyServer
-from tests.test_crash import KEY, SECRET, _start_sim
-from tests.unit import free_port, running_unit
+from tests.unit import KEY, SECRET, free_port, running_unit, start_sim
 from tsed.config import vat_check_digit
 from tsed.fiskaly.tr03151 import verify_qr_code
 
@@ -27,7 +26,7 @@ def _vault(state: Path, entries: dict[str, str]) -> None:
 
 async def test_through_the_proxy_to_the_standalone_simulator(tmp_path: Path) -> None:
     sim_port = free_port()
-    sim = _start_sim(tmp_path / "sim", sim_port)
+    sim = start_sim(tmp_path / "sim", sim_port)
     proxy = ProxyServer(username="shop", password="Pr0xy-Secret", hosts={UPSTREAM: "127.0.0.1"})
     await proxy.start()
     state = tmp_path / "unit"
@@ -61,7 +60,7 @@ async def test_live_credentials_on_a_test_unit_are_caught_before_fiskaly_says_40
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     sim_port = free_port()
-    sim_proc = _start_sim(tmp_path / "sim", sim_port)
+    sim_proc = start_sim(tmp_path / "sim", sim_port)
     state = tmp_path / "unit"
     # A TEST unit handed LIVE credentials (the seed's 403 case, caught by the unit itself).
     from tsed.fiskaly.simulator import Simulator
@@ -71,7 +70,7 @@ async def test_live_credentials_on_a_test_unit_are_caught_before_fiskaly_says_40
     offline = Simulator(state_dir=tmp_path / "sim")
     live = offline.add_api_key("LIVE", "live_crashtestcrashtestcrasht_sim", "L" * 43)
     offline.close()
-    sim_proc = _start_sim(tmp_path / "sim", sim_port)
+    sim_proc = start_sim(tmp_path / "sim", sim_port)
     _vault(
         state,
         {

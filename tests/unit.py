@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,6 +20,7 @@ from tsed import tsectl
 from tsed.cli import DaemonOptions, ListenAddress
 from tsed.runtime import Daemon
 
+KEY, SECRET = "test_crashtestcrashtestcrashte_sim", "C" * 43
 RECEIPT = {
     "receipt_type": "RECEIPT",
     "amounts_per_vat_rate": [{"vat_rate": "NORMAL", "amount": "11.90"}],
@@ -114,3 +118,58 @@ async def running_unit(
         for register in unit.registers:
             await register.http.aclose()
         await daemon.stop()
+
+
+def start_sim(state: Path, port: int) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tsed.fiskaly.simulator",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--state-dir",
+            str(state),
+            "--api-key",
+            KEY,
+            "--api-secret",
+            SECRET,
+            "--env",
+            "TEST",
+            "--log-level",
+            "WARNING",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline()
+    return proc
+
+
+def start_unit_process(state: Path, port: int, sim_port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "TSED_FISKALY_BASE_URL": f"http://127.0.0.1:{sim_port}",
+        "TSED_MDNS": "off",
+    }
+    env.pop("NOTIFY_SOCKET", None)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tsed.cli",
+            "serve",
+            "--state-dir",
+            str(state),
+            "--config",
+            str(state / "tsed.toml"),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "WARNING",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
