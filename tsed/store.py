@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -150,6 +150,11 @@ def _row(cls: type[T], row: sqlite3.Row | None) -> T | None:
     return None if row is None else cls(**dict(row))
 
 
+def _values(row: Any) -> tuple[Any, ...]:
+    """The row's fields in column order (flat rows: no deep copy as ``asdict`` makes)."""
+    return tuple(getattr(row, name) for name in row.__slots__)
+
+
 def _columns(cls: type[Any]) -> list[str]:
     return [f.name for f in fields(cls)]
 
@@ -269,7 +274,7 @@ class Store:
     async def add_register(self, row: RegisterRow) -> None:
         cols = _columns(RegisterRow)
         sql = f"INSERT INTO registers ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})"
-        await self._submit(lambda c: c.execute(sql, tuple(asdict(row).values())))
+        await self._submit(lambda c: c.execute(sql, _values(row)))
 
     async def list_registers(self) -> list[RegisterRow]:
         rows = await self._submit(
@@ -305,7 +310,7 @@ class Store:
         cols = _columns(BindingRow)
         marks = ",".join("?" * len(cols))
         sql = f"INSERT OR REPLACE INTO bindings ({','.join(cols)}) VALUES ({marks})"
-        await self._submit(lambda c: c.execute(sql, tuple(asdict(row).values())))
+        await self._submit(lambda c: c.execute(sql, _values(row)))
 
     async def archive_bindings(self, env: str, at: float) -> int:
         cursor = await self._submit(
@@ -331,7 +336,7 @@ class Store:
         cols = _columns(ClientRow)
         marks = ",".join("?" * len(cols))
         sql = f"INSERT OR REPLACE INTO clients ({','.join(cols)}) VALUES ({marks})"
-        await self._submit(lambda c: c.execute(sql, tuple(asdict(row).values())))
+        await self._submit(lambda c: c.execute(sql, _values(row)))
 
     # -- transactions and idempotency -------------------------------------------------------
 
@@ -343,7 +348,7 @@ class Store:
         def write(c: sqlite3.Connection) -> None:
             if idem is not None:
                 _insert_idem(c, idem)
-            c.execute(sql, tuple(asdict(row).values()))
+            c.execute(sql, _values(row))
 
         await self._submit(write)
 
@@ -443,7 +448,7 @@ class Store:
 def _insert_idem(conn: sqlite3.Connection, row: IdemRow) -> None:
     try:
         conn.execute(
-            "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)", tuple(asdict(row).values())
+            "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)", _values(row)
         )
     except sqlite3.IntegrityError:
         raise ConflictError(
