@@ -171,6 +171,9 @@ async def test_tsectl_status_registers_revoke_and_config(tmp_path: Path) -> None
         assert status["device"]["fingerprint"] == unit.daemon.identity.fingerprint_sha256
         code, out = await unit.tsectl("registers")
         assert code == 0 and "Kasse vorne" in out
+        await register.receipt()
+        code, out = await unit.tsectl("--json", "registers")
+        assert json.loads(out)["registers"][0]["last_seen_at"] is not None
         code, out = await unit.tsectl("config", "set", "proxy.port", "99999")
         assert code == 1
         code, out = await unit.tsectl("--json", "config", "set", "register_deadline", "2.5")

@@ -43,6 +43,7 @@ class Registers:
     def __init__(self, daemon: Daemon) -> None:
         self._daemon = daemon
         self._by_hash: dict[str, RegisterRef] = {}
+        self._seen: dict[str, float] = {}
         self.rows: dict[str, RegisterRow] = {}
 
     async def load(self) -> None:
@@ -52,7 +53,21 @@ class Registers:
                 self._by_hash[row.token_hash] = RegisterRef(row.id, row.serial, row.tenant_id)
 
     def lookup(self, token_hash: str) -> RegisterRef | None:
-        return self._by_hash.get(token_hash)
+        ref = self._by_hash.get(token_hash)
+        if ref is not None:
+            self._seen[ref.register_id] = time.time()
+        return ref
+
+    async def flush_seen(self) -> None:
+        """Write "last seen" of active registers (batched; not on every request)."""
+        seen, self._seen = self._seen, {}
+        if not seen:
+            return
+        await self._daemon.store.touch_registers(seen)
+        for register_id, at in seen.items():
+            row = self.rows.get(register_id)
+            if row is not None:
+                self.rows[register_id] = replace(row, last_seen_at=at)
 
     async def enroll(
         self, serial: str, label: str | None, tenant: str | None, token_hash: str
@@ -359,6 +374,10 @@ class Daemon:
         last = ""
         while True:
             await asyncio.sleep(2.0)
+            try:
+                await self.registers.flush_seen()
+            except TsedError as err:
+                _LOGGER.warning("recording last-seen times failed: %s", err.message)
             text = self._status_text()
             if text != last:
                 self.notifier.status(text)
@@ -401,6 +420,7 @@ class AdminOps:
         }
 
     async def list_registers(self) -> list[dict[str, Any]]:
+        await self.d.registers.flush_seen()
         return [
             {
                 "id": r.id,

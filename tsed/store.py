@@ -447,9 +447,7 @@ class Store:
 
 def _insert_idem(conn: sqlite3.Connection, row: IdemRow) -> None:
     try:
-        conn.execute(
-            "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)", _values(row)
-        )
+        conn.execute("INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)", _values(row))
     except sqlite3.IntegrityError:
         raise ConflictError(
             f"Idempotency-Key {row.key!r} is already in use",
