@@ -149,3 +149,43 @@ async def test_the_client_limit_names_the_limit(tmp_path: Path) -> None:
         assert response.status_code == 409
         error = response.json()["error"]
         assert error["code"] == "CLIENT_LIMIT_REACHED" and "199" in error["hint"]
+
+
+async def test_own_test_credentials_switch_from_the_simulator(tmp_path: Path, monkeypatch) -> None:
+    import io
+    import sys
+
+    from tsed import tsectl
+
+    sim_port = free_port()
+    sim = start_sim(tmp_path / "sim", sim_port)
+    try:
+        async with running_unit(
+            tmp_path / "unit", environ={"TSED_FISKALY_BASE_URL": f"http://127.0.0.1:{sim_port}"}
+        ) as unit:
+            register = await unit.pair()
+            before = (await register.receipt())["result"]
+            assert unit.daemon.backend == "simulator"
+            monkeypatch.setattr(sys, "stdin", io.StringIO(SECRET + "\n"))
+            out = io.StringIO()
+            argv = [
+                "--socket",
+                str(unit.daemon.options.admin_socket),
+                "--json",
+                "credentials",
+                "set",
+                "--api-key",
+                KEY,
+            ]
+            code = await asyncio.to_thread(tsectl.main, argv, out=out)
+            assert code == 0, out.getvalue()
+            assert SECRET not in out.getvalue()
+            assert json.loads(out.getvalue())["backend"] == "fiskaly"
+            after = (await register.receipt())["result"]  # same register, same token
+            assert after["tss_serial_number"] != before["tss_serial_number"]
+            assert verify_qr_code(after["qr_code_data"]).valid
+            status = (await register.http.get("/api/v1/status")).json()
+            assert status["backend"] == "fiskaly" and status["mode"] == "TEST"
+    finally:
+        sim.terminate()
+        sim.communicate(timeout=30)

@@ -27,7 +27,8 @@ from tsed.net.api import RegisterApiDeps, build_register_app
 from tsed.net.auth import FailureLimiter, PairingManager
 from tsed.net.mdns import Advertiser
 from tsed.net.tls import DeviceIdentity, load_or_create_identity, server_ssl_context
-from tsed.outcome import RegisterRef
+from tsed.outcome import RegisterRef, TxOutcome
+from tsed.receipt import Receipt
 from tsed.signing import SigningService
 from tsed.store import RegisterRow, Store
 from tsed.systemd import JournalHandler, Notifier, journal_available, status_line
@@ -122,6 +123,65 @@ class Registers:
         return len(self._by_hash)
 
 
+class SigningProxy:
+    """The register API's view of the signing service, which a reload may replace."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._d = daemon
+
+    async def start_transaction(
+        self, reg: RegisterRef, *, idempotency_key: str | None = None
+    ) -> TxOutcome:
+        return await self._d.signing.start_transaction(reg, idempotency_key=idempotency_key)
+
+    async def update_transaction(
+        self,
+        reg: RegisterRef,
+        local_id: str,
+        receipt: Receipt,
+        *,
+        idempotency_key: str | None = None,
+    ) -> TxOutcome:
+        return await self._d.signing.update_transaction(
+            reg, local_id, receipt, idempotency_key=idempotency_key
+        )
+
+    async def finish_transaction(
+        self,
+        reg: RegisterRef,
+        local_id: str,
+        receipt: Receipt,
+        *,
+        idempotency_key: str | None = None,
+    ) -> TxOutcome:
+        return await self._d.signing.finish_transaction(
+            reg, local_id, receipt, idempotency_key=idempotency_key
+        )
+
+    async def cancel_transaction(
+        self,
+        reg: RegisterRef,
+        local_id: str,
+        receipt: Receipt | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> TxOutcome:
+        return await self._d.signing.cancel_transaction(
+            reg, local_id, receipt, idempotency_key=idempotency_key
+        )
+
+    async def sign_receipt(
+        self, reg: RegisterRef, receipt: Receipt, *, idempotency_key: str | None = None
+    ) -> TxOutcome:
+        return await self._d.signing.sign_receipt(reg, receipt, idempotency_key=idempotency_key)
+
+    async def get_transaction(self, reg: RegisterRef, local_id: str) -> TxOutcome:
+        return await self._d.signing.get_transaction(reg, local_id)
+
+    def status(self) -> dict[str, Any]:
+        return self._d.signing.status()
+
+
 class Daemon:
     def __init__(self, options: DaemonOptions, *, environ: dict[str, str] | None = None) -> None:
         self.options = options
@@ -161,6 +221,29 @@ class Daemon:
         )
         self.store = Store(self.state_dir / "tsed.sqlite")
         await self.store.open()
+        await self._start_backend()
+        self.registers = Registers(self)
+        await self.registers.load()
+        self.pairing = PairingManager(on_change=self._pairing_changed)
+        self.advertiser: Advertiser | None = None
+        self.limiter = FailureLimiter()
+        await self._serve()
+        await self._announce()
+        self.notifier.ready(self._status_text())
+        self.notifier.start_watchdog()
+        self._status_task = asyncio.create_task(self._status_loop(), name="tsed-status")
+        _LOGGER.info(
+            "tsed %s ready in %.2f s: %s mode, backend %s, listening on %s",
+            __version__,
+            time.monotonic() - began,
+            self.mode,
+            self.backend,
+            self.options.listen,
+            extra={"TSED_EVENT": "ready", "TSED_MODE": self.mode},
+        )
+
+    async def _start_backend(self) -> None:
+        """Upstream (simulator or fiskaly), TSS per tenant and the signing service."""
         tenants = [t.id for t in self.config.tenant_list()]
         base_url, proxy = await self._backend(tenants)
         timeouts = Timeouts(transaction=10.0)  # foreground calls pass the register deadline
@@ -205,25 +288,40 @@ class Daemon:
             abandon_after=self.config.abandon_minutes * 60,
         )
         await self.signing.start()
-        self.registers = Registers(self)
-        await self.registers.load()
-        self.pairing = PairingManager(on_change=self._pairing_changed)
-        self.advertiser: Advertiser | None = None
-        self.limiter = FailureLimiter()
-        await self._serve()
-        await self._announce()
-        self.notifier.ready(self._status_text())
-        self.notifier.start_watchdog()
-        self._status_task = asyncio.create_task(self._status_loop(), name="tsed-status")
-        _LOGGER.info(
-            "tsed %s ready in %.2f s: %s mode, backend %s, listening on %s",
-            __version__,
-            time.monotonic() - began,
-            self.mode,
-            self.backend,
-            self.options.listen,
-            extra={"TSED_EVENT": "ready", "TSED_MODE": self.mode},
-        )
+
+    async def _stop_backend(self) -> None:
+        if hasattr(self, "signing"):
+            await self.signing.stop()
+        if hasattr(self, "upstreams"):
+            await self.upstreams.stop()
+        if self._sim_server is not None:
+            await self._sim_server.stop()
+            self._sim_server = None
+        if self._sim is not None:
+            self._sim.close()
+            self._sim = None
+
+    async def reload_backend(self) -> None:
+        """Credentials changed: rebuild the upstream side; registers keep their tokens and get
+        clients on the new TSS."""
+        previous = self.backend
+        await self._stop_backend()
+        if previous == "simulator":
+            await self.store.archive_bindings(self.mode, time.time())
+        await self._start_backend()
+        for row in self.registers.rows.values():
+            if row.revoked_at is None:
+                try:
+                    await self.upstreams.ensure_client(row.id, row.serial, row.tenant_id)
+                except TsedError as err:
+                    _LOGGER.error(
+                        "register %s has no client on the new TSS: %s",
+                        row.id,
+                        err.message,
+                        extra={"TSED_EVENT": "register_rebind_failed"},
+                    )
+        _LOGGER.info("backend is now %s", self.backend, extra={"TSED_EVENT": "backend_reloaded"})
+        self.refresh_status()
 
     async def stop(self) -> None:
         if not self._started:
@@ -239,14 +337,7 @@ class Daemon:
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
-        if hasattr(self, "signing"):
-            await self.signing.stop()
-        if hasattr(self, "upstreams"):
-            await self.upstreams.stop()
-        if self._sim_server is not None:
-            await self._sim_server.stop()
-        if self._sim is not None:
-            self._sim.close()
+        await self._stop_backend()
         if hasattr(self, "store"):
             await self.store.close()
         _LOGGER.info("tsed stopped", extra={"TSED_EVENT": "stopped"})
@@ -296,7 +387,7 @@ class Daemon:
     async def _serve(self) -> None:
         register_app = build_register_app(
             RegisterApiDeps(
-                signing=self.signing,
+                signing=SigningProxy(self),
                 registers=self.registers,
                 pairing=self.pairing,
                 limiter=self.limiter,
@@ -536,6 +627,27 @@ class AdminOps:
                 "then create the credentials (Anlegen) and set up the TSS."
             )
         return answer
+
+    async def set_credentials(
+        self, api_key: str, api_secret: str, tenant: str | None
+    ) -> dict[str, Any]:
+        from tsed.provisioning import FiskalyAccess, set_credentials  # noqa: PLC0415
+
+        d = self.d
+        access = FiskalyAccess.from_config(d.config, d.vault, d.mode, d.environ)
+        result = await set_credentials(
+            config=d.config,
+            state_dir=d.state_dir,
+            vault=d.vault,
+            access=access,
+            api_key=api_key,
+            api_secret=api_secret,
+            tenant_id=tenant,
+            store=d.store,
+        )
+        await d.store.audit("admin", "credentials_set", {"tenant": tenant})
+        await d.reload_backend()
+        return {**result.to_json(), "backend": d.backend}
 
     def metrics(self) -> tuple[bytes, str]:
         signing = self.d.signing

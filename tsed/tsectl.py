@@ -8,6 +8,7 @@ Exit codes: 0 success, 1 failure (with a message and a hint), 2 usage error.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -215,6 +216,18 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
                     "Give the path of the vendor's activation file.",
                 ) from err
             return client.call("POST", "/admin/v1/activation", raw=document), _print_mapping
+        if args.command == "credentials":
+            secret = (
+                getpass.getpass("API secret: ") if sys.stdin.isatty() else sys.stdin.readline()
+            ).strip()
+            if not secret:
+                raise CommandFailed(
+                    "no API secret on standard input",
+                    "Example: tsectl credentials set --api-key KEY < secret.txt",
+                    "USAGE",
+                )
+            body = {"api_key": args.api_key, "api_secret": secret, "tenant": args.tenant}
+            return client.call("PUT", "/admin/v1/credentials", body), _print_mapping
         if args.command == "test":
             data = client.call("POST", "/admin/v1/test")
             if not data.get("ok"):
@@ -287,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("key", nargs="?", help="dotted key, e.g. proxy.host")
     config.add_argument("value", nargs="?", help="new value (empty string clears)")
     sub.add_parser("test", help="connection test: DNS, proxy, TLS, auth, TSS, clock")
+    credentials = sub.add_parser(
+        "credentials", help="enter own fiskaly TEST credentials (secret on standard input)"
+    )
+    credentials.add_argument("action", choices=["set"])
+    credentials.add_argument("--api-key", required=True, help="the fiskaly API key")
+    credentials.add_argument("--tenant", help="tenant id (with several tenants)")
     reset = sub.add_parser("reset", help="re-initialize a register (new fiskaly client) or all")
     reset.add_argument("--register", help="register id (tsectl registers lists them)")
     reset.add_argument("--all", action="store_true", help="every paired register")

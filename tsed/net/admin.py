@@ -18,6 +18,7 @@ holds no logic of its own beyond HTTP.
 ``POST   /admin/v1/reset``                   re-initialize a register or all ``{register_id|all}``
 ``GET    /admin/v1/tss``                     TSS per tenant: state, counters, clients
 ``POST   /admin/v1/activation``              a vendor activation document (body)
+``PUT    /admin/v1/credentials``             own fiskaly TEST credentials (TEST only)
 ``GET    /admin/metrics``                    Prometheus metrics
 ==========================================  =========================================
 """
@@ -61,6 +62,10 @@ class AdminOperations(Protocol):
     async def tss_status(self) -> dict[str, Any]: ...
 
     async def activate(self, document: bytes) -> dict[str, Any]: ...
+
+    async def set_credentials(
+        self, api_key: str, api_secret: str, tenant: str | None
+    ) -> dict[str, Any]: ...
 
     def metrics(self) -> tuple[bytes, str]: ...
 
@@ -183,6 +188,18 @@ def build_admin_app(
             )
         return web.json_response(await ops.activate(document))
 
+    async def credentials(request: web.Request) -> web.Response:
+        body = await read_json_object(request)
+        key, secret, tenant = body.get("api_key"), body.get("api_secret"), body.get("tenant")
+        if not isinstance(key, str) or not isinstance(secret, str):
+            raise InputError(
+                'the body must be {"api_key": "...", "api_secret": "..."}',
+                hint="tsectl credentials set --api-key KEY reads the secret from standard input.",
+            )
+        if tenant is not None and not isinstance(tenant, str):
+            raise InputError("tenant must be text")
+        return web.json_response(await ops.set_credentials(key, secret, tenant))
+
     async def metrics(_request: web.Request) -> web.Response:
         payload, content_type = ops.metrics()
         return web.Response(body=payload, headers={"Content-Type": content_type})
@@ -197,5 +214,6 @@ def build_admin_app(
     app.router.add_post("/admin/v1/reset", reset)
     app.router.add_get("/admin/v1/tss", tss_status)
     app.router.add_post("/admin/v1/activation", activate)
+    app.router.add_put("/admin/v1/credentials", credentials)
     app.router.add_get("/admin/metrics", metrics)
     return app
