@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tsed"
-WIRING = {"tsed.daemon", "tsed.runtime", "tsed.cli", "tsed.tsectl", "tsed.__main__"}
+WIRING = {
+    "tsed.daemon",
+    "tsed.runtime",
+    "tsed.runtime_ops",
+    "tsed.cli",
+    "tsed.tsectl",
+    "tsed.__main__",
+}
 
 
 def _module_name(path: Path) -> str:

@@ -8,27 +8,25 @@ import os
 import time
 import uuid
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from tsed import __version__
 from tsed.cli import DaemonOptions
-from tsed.config import Config, Mode, effective, fiskaly_urls, load_config, save_config
-from tsed.configedit import set_value
+from tsed.config import Config, Mode, effective, fiskaly_urls, load_config
 from tsed.errors import ConflictError, NotFoundError, TsedError
 from tsed.fiskaly.client import FiskalyClient
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
 from tsed.fiskaly.transport import ProxySettings, Timeouts
-from tsed.logs import set_extended, setup_logging
+from tsed.logs import setup_logging
 from tsed.net.admin import build_admin_app
 from tsed.net.api import RegisterApiDeps, build_register_app
 from tsed.net.auth import FailureLimiter, PairingManager
 from tsed.net.mdns import Advertiser
 from tsed.net.tls import DeviceIdentity, load_or_create_identity, server_ssl_context
-from tsed.outcome import RegisterRef, TxOutcome
-from tsed.receipt import Receipt
+from tsed.outcome import RegisterRef
+from tsed.runtime_ops import AdminOps, SigningProxy
 from tsed.signing import SigningService
 from tsed.store import RegisterRow, Store
 from tsed.systemd import JournalHandler, Notifier, journal_available, status_line
@@ -121,65 +119,6 @@ class Registers:
     @property
     def active(self) -> int:
         return len(self._by_hash)
-
-
-class SigningProxy:
-    """The register API's view of the signing service, which a reload may replace."""
-
-    def __init__(self, daemon: Daemon) -> None:
-        self._d = daemon
-
-    async def start_transaction(
-        self, reg: RegisterRef, *, idempotency_key: str | None = None
-    ) -> TxOutcome:
-        return await self._d.signing.start_transaction(reg, idempotency_key=idempotency_key)
-
-    async def update_transaction(
-        self,
-        reg: RegisterRef,
-        local_id: str,
-        receipt: Receipt,
-        *,
-        idempotency_key: str | None = None,
-    ) -> TxOutcome:
-        return await self._d.signing.update_transaction(
-            reg, local_id, receipt, idempotency_key=idempotency_key
-        )
-
-    async def finish_transaction(
-        self,
-        reg: RegisterRef,
-        local_id: str,
-        receipt: Receipt,
-        *,
-        idempotency_key: str | None = None,
-    ) -> TxOutcome:
-        return await self._d.signing.finish_transaction(
-            reg, local_id, receipt, idempotency_key=idempotency_key
-        )
-
-    async def cancel_transaction(
-        self,
-        reg: RegisterRef,
-        local_id: str,
-        receipt: Receipt | None = None,
-        *,
-        idempotency_key: str | None = None,
-    ) -> TxOutcome:
-        return await self._d.signing.cancel_transaction(
-            reg, local_id, receipt, idempotency_key=idempotency_key
-        )
-
-    async def sign_receipt(
-        self, reg: RegisterRef, receipt: Receipt, *, idempotency_key: str | None = None
-    ) -> TxOutcome:
-        return await self._d.signing.sign_receipt(reg, receipt, idempotency_key=idempotency_key)
-
-    async def get_transaction(self, reg: RegisterRef, local_id: str) -> TxOutcome:
-        return await self._d.signing.get_transaction(reg, local_id)
-
-    def status(self) -> dict[str, Any]:
-        return self._d.signing.status()
 
 
 class Daemon:
@@ -473,187 +412,6 @@ class Daemon:
             if text != last:
                 self.notifier.status(text)
                 last = text
-
-
-class AdminOps:
-    """The admin operations behind tsectl (see tsed.net.admin)."""
-
-    def __init__(self, daemon: Daemon) -> None:
-        self.d = daemon
-
-    async def status(self) -> dict[str, Any]:
-        d = self.d
-        status = d.signing.status()
-        return {
-            **status,
-            "version": __version__,
-            "listen": str(d.options.listen),
-            "registers": d.registers.active,
-            "device": {
-                "id": d.identity.device_id,
-                "short_id": d.identity.short_id,
-                "fingerprint": d.identity.fingerprint_sha256,
-            },
-            "pairing": {"open": d.pairing.is_open, "expires_at": d.pairing.expires_at},
-            "tss": {
-                tenant: {"tss_id": b.tss_id, "state": b.state, "env": b.env}
-                for tenant, b in d.upstreams.all_bindings().items()
-            },
-        }
-
-    async def open_pairing(self, minutes: int | None) -> dict[str, Any]:
-        code = self.d.pairing.open(minutes or self.d.config.pairing_minutes)
-        await self.d.store.audit("admin", "pairing_opened", {})
-        return {
-            "code": code.grouped,
-            "expires_at": code.expires_at,
-            "fingerprint": self.d.identity.fingerprint_sha256,
-        }
-
-    async def list_registers(self) -> list[dict[str, Any]]:
-        await self.d.registers.flush_seen()
-        return [
-            {
-                "id": r.id,
-                "serial": r.serial,
-                "label": r.label,
-                "tenant_id": r.tenant_id,
-                "created_at": r.created_at,
-                "revoked_at": r.revoked_at,
-                "last_seen_at": r.last_seen_at,
-            }
-            for r in self.d.registers.rows.values()
-        ]
-
-    async def revoke_register(self, register_id: str) -> None:
-        await self.d.registers.revoke(register_id)
-        await self.d.store.audit("admin", "register_revoked", {"register": register_id})
-
-    async def config_show(self) -> dict[str, Any]:
-        from tsed.config import config_to_dict  # noqa: PLC0415
-
-        data = config_to_dict(self.d.config)
-        data["usage"] = self.d.config.usage
-        data["mode"] = self.d.mode
-        data["proxy_password_set"] = self.d.vault.get("proxy.password") is not None
-        return data
-
-    async def config_set(self, key: str, value: str) -> dict[str, Any]:
-        creds = (
-            any(
-                self.d.vault.get(vault_key(t.id, self.d.mode, "api_key"))
-                for t in self.d.config.tenant_list()
-            )
-            and self.d.backend == "fiskaly"
-        )
-        new = set_value(self.d.config, key, value, credentials_created=creds)
-        self.d.config = save_config(self.d.options.config_path, new)
-        set_extended(self.d.config.extended_logging)
-        await self.d.store.audit("admin", "config_set", {"key": key})
-        return await self.config_show()
-
-    async def connection_test(self) -> dict[str, Any]:
-        from tsed.conntest import run_connection_test  # noqa: PLC0415
-        from tsed.provisioning import FiskalyAccess  # noqa: PLC0415
-
-        d = self.d
-        if d.backend == "simulator" and d._sim_server is not None:
-            access = FiskalyAccess(d._sim_server.base_url, d._sim_server.base_url)
-            names = ("sim_key", "sim_secret")
-        else:
-            access = FiskalyAccess.from_config(d.config, d.vault, d.mode, d.environ)
-            names = ("api_key", "api_secret")
-        report = await run_connection_test(
-            config=d.config,
-            mode=d.mode,
-            vault=d.vault,
-            store=d.store,
-            access=access,
-            credential_names=names,
-        )
-        await d.store.audit("admin", "connection_test", {"verdict": report.verdict})
-        return {**report.to_json(), "lines": report.lines()}
-
-    async def reset(self, register_id: str | None, everything: bool) -> dict[str, Any]:
-        from tsed.rebind import reset  # noqa: PLC0415
-
-        result = await reset(
-            store=self.d.store, registry=self.d.upstreams, register_id=register_id, all=everything
-        )
-        await self.d.store.audit("admin", "reset", {"register": register_id, "all": everything})
-        return result.to_json()
-
-    async def tss_status(self) -> dict[str, Any]:
-        d = self.d
-        tss: dict[str, Any] = {}
-        for tenant, binding in d.upstreams.all_bindings().items():
-            entry: dict[str, Any] = {
-                "tss_id": binding.tss_id,
-                "env": binding.env,
-                "state": binding.state,
-                "serial": binding.serial,
-            }
-            try:
-                live = await d.upstreams.client(tenant).get_tss(binding.tss_id)
-                entry.update(
-                    state=live.state,
-                    signature_counter=live.signature_counter,
-                    transaction_counter=live.transaction_counter,
-                    registered_clients=live.number_registered_clients,
-                    active_transactions=live.number_active_transactions,
-                )
-            except TsedError as err:
-                entry["error"] = err.message
-            tss[tenant] = entry
-        return {"mode": d.mode, "backend": d.backend, "tss": tss}
-
-    async def activate(self, document: bytes) -> dict[str, Any]:
-        from tsed.activation import accept_activation  # noqa: PLC0415
-
-        d = self.d
-        result = accept_activation(
-            document,
-            public_key_path=Path(d.config.vendor_public_key),
-            device_id=d.identity.device_id,
-            state_dir=d.state_dir,
-            vault=d.vault,
-        )
-        await d.store.audit("admin", "activation", {"mode": result.mode})
-        answer = result.to_json()
-        answer["restart_required"] = result.mode_changed
-        if result.mode_changed:
-            answer["hint"] = (
-                f"The unit is now in {result.mode} mode: restart it (systemctl restart tsed), "
-                "then create the credentials (Anlegen) and set up the TSS."
-            )
-        return answer
-
-    async def set_credentials(
-        self, api_key: str, api_secret: str, tenant: str | None
-    ) -> dict[str, Any]:
-        from tsed.provisioning import FiskalyAccess, set_credentials  # noqa: PLC0415
-
-        d = self.d
-        access = FiskalyAccess.from_config(d.config, d.vault, d.mode, d.environ)
-        result = await set_credentials(
-            config=d.config,
-            state_dir=d.state_dir,
-            vault=d.vault,
-            access=access,
-            api_key=api_key,
-            api_secret=api_secret,
-            tenant_id=tenant,
-            store=d.store,
-        )
-        await d.store.audit("admin", "credentials_set", {"tenant": tenant})
-        await d.reload_backend()
-        return {**result.to_json(), "backend": d.backend}
-
-    def metrics(self) -> tuple[bytes, str]:
-        signing = self.d.signing
-        signing.metrics.open_transactions.set(signing.open_transactions)
-        signing.metrics.tse_available.set(1 if signing.breaker.available else 0)
-        return signing.metrics.render()
 
 
 def _local_addresses() -> list[str]:
