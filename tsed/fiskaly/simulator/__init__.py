@@ -42,8 +42,8 @@ latency injection).
 """
 
 from tsed.fiskaly.simulator.core import Simulator
-from tsed.fiskaly.simulator.engine import Limits, SimCredentials
 from tsed.fiskaly.simulator.faults import FaultConfig
 from tsed.fiskaly.simulator.server import SimulatorServer
+from tsed.fiskaly.simulator.support import Limits, SimCredentials
 
 __all__ = ["FaultConfig", "Limits", "SimCredentials", "Simulator", "SimulatorServer"]

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from tsed.fiskaly.simulator import exports, management, transactions
-from tsed.fiskaly.simulator.engine import SimState, TokenInfo
+from tsed.fiskaly.simulator.engine import SimState
 from tsed.fiskaly.simulator.faults import FaultAction, FaultEngine
 from tsed.fiskaly.simulator.model import (
     API_VERSION,
@@ -24,6 +24,7 @@ from tsed.fiskaly.simulator.model import (
     parse_uuid,
     schema_error,
 )
+from tsed.fiskaly.simulator.support import TokenInfo
 from tsed.fiskaly.simulator.views import client_view, list_view, paginate, tss_view
 
 _LOGGER = logging.getLogger(__name__)

@@ -7,9 +7,10 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from tsed.fiskaly.simulator.engine import Limits, SimCredentials, SimState
+from tsed.fiskaly.simulator.engine import SimState
 from tsed.fiskaly.simulator.faults import FaultConfig, FaultEngine
 from tsed.fiskaly.simulator.model import Env
+from tsed.fiskaly.simulator.support import Limits, SimCredentials
 
 
 class Simulator:

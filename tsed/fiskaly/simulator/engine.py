@@ -6,7 +6,6 @@ Transactions live in :mod:`.transactions`, exports in :mod:`.exports`; both oper
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -16,23 +15,14 @@ import string
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tsed.fiskaly.simulator.model import (
     DEPLOY_SIGNATURE_COUNTER,
     ENVS,
-    MAX_ACTIVE_TX,
-    MAX_CLIENTS,
-    MAX_TEST_TSS,
-    MAX_TSS_PER_DAY,
     ApiKey,
     Client,
     Env,
@@ -44,81 +34,20 @@ from tsed.fiskaly.simulator.model import (
     Tss,
 )
 from tsed.fiskaly.simulator.persist import SimPersistence
+from tsed.fiskaly.simulator.support import (
+    Limits,
+    TokenInfo,
+    b64url,
+    b64url_decode,
+    make_certificate,
+    random_key,
+    random_secret,
+)
 from tsed.fiskaly.tr03151 import public_key_bytes, sign_log, system_log_data
 
 _LOGGER = logging.getLogger(__name__)
 _ALNUM_LOWER = string.ascii_lowercase + string.digits
 _ALNUM = string.ascii_letters + string.digits
-
-
-@dataclass(frozen=True, slots=True)
-class SimCredentials:
-    """An API key of the simulator (the secret is never shown in a repr)."""
-
-    api_key: str
-    api_secret: str = field(repr=False)
-    env: Env
-    organization_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class TokenInfo:
-    jti: str
-    organization_id: str
-    env: Env
-    issued_at: float
-    expires_at: float
-    kind: str  # "access" | "refresh"
-    api: str  # "v2" | "v0"
-
-
-@dataclass(slots=True)
-class Limits:
-    """Limits of the real service; tests may lower them to reach them quickly."""
-
-    max_clients: int = MAX_CLIENTS
-    max_active_tx: int = MAX_ACTIVE_TX
-    max_test_tss: int = MAX_TEST_TSS
-    max_tss_per_day: int = MAX_TSS_PER_DAY
-
-
-def random_key(name: str = "sim") -> str:
-    body = "".join(secrets.choice(_ALNUM_LOWER) for _ in range(25))
-    return f"test_{body}_{name}"
-
-
-def random_secret() -> str:
-    return "".join(secrets.choice(_ALNUM) for _ in range(43))
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def make_certificate(key: ec.EllipticCurvePrivateKey, serial_hex: str, now: float) -> str:
-    """A self-signed certificate for the TSS key (base64 DER); serial = leading TSS serial."""
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, "fiskaly Test TSE (tsed simulator)"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tsed simulator"),
-        ]
-    )
-    start = datetime.fromtimestamp(now, tz=UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(int(serial_hex[:38], 16) or 1)
-        .not_valid_before(start - timedelta(minutes=5))
-        .not_valid_after(start + timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
 
 
 class SimState:
@@ -239,10 +168,10 @@ class SimState:
     # -- tokens -----------------------------------------------------------------------------
 
     def _sign_token(self, claims: dict[str, Any]) -> str:
-        header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-        payload = _b64url(json.dumps(claims, separators=(",", ":")).encode())
+        header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        payload = b64url(json.dumps(claims, separators=(",", ":")).encode())
         mac = hmac.new(self._token_secret, f"{header}.{payload}".encode(), hashlib.sha256)
-        return f"{header}.{payload}.{_b64url(mac.digest())}"
+        return f"{header}.{payload}.{b64url(mac.digest())}"
 
     def issue_tokens(self, org_id: str, env: Env, api: str) -> dict[str, Any]:
         now = self.clock()
@@ -271,9 +200,9 @@ class SimState:
             return None
         mac = hmac.new(self._token_secret, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256)
         try:
-            if not hmac.compare_digest(_b64url(mac.digest()), parts[2]):
+            if not hmac.compare_digest(b64url(mac.digest()), parts[2]):
                 return None
-            claims = json.loads(_b64url_decode(parts[1]))
+            claims = json.loads(b64url_decode(parts[1]))
         except (ValueError, UnicodeDecodeError):
             return None
         expected = "Bearer" if kind == "access" else "Refresh"

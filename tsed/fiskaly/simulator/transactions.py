@@ -19,7 +19,7 @@ from tsed.fiskaly.processdata import (
     order_process_data,
     receipt_process_data,
 )
-from tsed.fiskaly.simulator.engine import SimState, TokenInfo
+from tsed.fiskaly.simulator.engine import SimState
 from tsed.fiskaly.simulator.model import (
     LogEntry,
     Revision,
@@ -28,6 +28,7 @@ from tsed.fiskaly.simulator.model import (
     Tss,
     schema_error,
 )
+from tsed.fiskaly.simulator.support import TokenInfo
 from tsed.fiskaly.tr03151 import sign_log, transaction_log_data
 
 AMOUNT_RE = re.compile(r"^-?\d+(\.\d{2,5})$")
