@@ -311,3 +311,17 @@ async def test_tsectl_reset_tss_status_and_activation(tmp_path: Path) -> None:
         signed.write_text(json.dumps(wrapper))
         code, out = await unit.tsectl("activate", str(signed))
         assert code == 1
+
+
+async def test_tsectl_tss_setup_new_replaces_the_tss_and_keeps_registers(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "state") as unit:
+        register = await unit.pair()
+        before = (await register.receipt())["result"]["tss_serial_number"]
+        code, out = await unit.tsectl("--json", "tss", "setup")
+        assert code == 0 and json.loads(out)["tss"]["default"]["state"] == "INITIALIZED"
+        code, out = await unit.tsectl("--json", "tss", "setup", "--new")
+        assert code == 0, out
+        after = (await register.receipt())["result"]["tss_serial_number"]
+        assert after != before
+        _code, status = await unit.tsectl("--json", "status")
+        assert any("replaced on request" in n for n in json.loads(status)["notices"])

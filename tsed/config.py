@@ -122,7 +122,8 @@ class Config:
         known = ", ".join(t.id for t in self.tenant_list())
         raise ConfigError(
             f"tenant {tenant_id!r} does not exist (known: {known})",
-            hint="Add it with tsectl tenants add, or use one of the known tenants.",
+            hint="Add it (tsectl config set tenants.<id>.name NAME, then .vat_id), "
+            "or use a known one.",
         )
 
     def workplace(self, workplace_id: str) -> Workplace | None:

@@ -347,7 +347,8 @@ async def _tenant(
                 "auth",
                 "fail",
                 f"no fiskaly {mode} credentials for this tenant",
-                "Create them: 'Anlegen' (tsectl credentials create).",
+                "Create them: 'Anlegen' (needs the vendor's activation), or own TEST "
+                "credentials: tsectl credentials set.",
                 tenant,
             )
         )

@@ -293,7 +293,8 @@ async def switch_mode(
     if missing:
         raise ModeError(
             f"no fiskaly {target} credentials for tenant(s) {', '.join(missing)}",
-            hint="Create them first ('Anlegen' on the setup page, or tsectl credentials create).",
+            hint="Create them first: 'Anlegen' (needs the vendor's activation), or own "
+            "TEST credentials with tsectl credentials set.",
         )
     _LOGGER.warning(
         "switching from %s to %s mode: new TSS, registers re-bound", previous, target,

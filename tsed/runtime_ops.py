@@ -212,6 +212,17 @@ class AdminOps:
             tss[tenant] = entry
         return {"mode": d.mode, "backend": d.backend, "tss": tss}
 
+    async def tss_setup(self, new: bool) -> dict[str, Any]:
+        """Set up (or resume) the TSS of every tenant; ``new`` replaces it, clients follow."""
+        d = self.d
+        for tenant in d.upstreams.tenants:
+            if new:
+                await d.upstreams.recreate_after_deletion(tenant, reason="replaced on request")
+            else:
+                await d.upstreams.ensure_tss(tenant)
+        await d.store.audit("admin", "tss_setup", {"new": new})
+        return await self.tss_status()
+
     async def activate(self, document: bytes) -> dict[str, Any]:
         from tsed.activation import accept_activation  # noqa: PLC0415
 

@@ -206,6 +206,9 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
             body = {"register_id": args.register} if args.register else {"all": True}
             return client.call("POST", "/admin/v1/reset", body), _print_mapping
         if args.command == "tss":
+            if args.action == "setup":
+                body = {"new": bool(args.new)}
+                return client.call("POST", "/admin/v1/tss", body), _print_mapping
             return client.call("GET", "/admin/v1/tss"), _print_mapping
         if args.command == "activate":
             try:
@@ -309,8 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     reset = sub.add_parser("reset", help="re-initialize a register (new fiskaly client) or all")
     reset.add_argument("--register", help="register id (tsectl registers lists them)")
     reset.add_argument("--all", action="store_true", help="every paired register")
-    tss = sub.add_parser("tss", help="TSS per tenant: state, counters, clients")
-    tss.add_argument("action", choices=["status"])
+    tss = sub.add_parser("tss", help="TSS per tenant: status, or set it up (--new replaces it)")
+    tss.add_argument("action", choices=["status", "setup"])
+    tss.add_argument("--new", action="store_true", help="setup: replace the TSS by a new one")
     activate = sub.add_parser("activate", help="apply the vendor's activation file (LIVE)")
     activate.add_argument("file", help="the signed activation document")
     discover = sub.add_parser("discover", help="list TSE-LAN units on the network (mDNS)")

@@ -102,7 +102,8 @@ class UpstreamRegistry:
             if creds is None:
                 raise ConflictError(
                     f"no fiskaly credentials for tenant {tenant_id!r} in {self.mode} mode",
-                    hint="Create them (Anlegen on the setup page, or tsectl credentials create).",
+                    hint="Create them with 'Anlegen' (needs the vendor's activation), or enter "
+                    "own fiskaly TEST credentials: tsectl credentials set --api-key KEY.",
                 )
             client = self._make_client(tenant_id, creds, self.check_environment)
             self._clients[tenant_id] = client
@@ -252,13 +253,17 @@ class UpstreamRegistry:
         await self.store.save_client(new)
         self._register_clients[(register_id, binding.tss_id)] = new
 
-    async def recreate_after_deletion(self, tenant_id: str) -> BindingRow:
-        """fiskaly wiped an idle TEST TSS: set up a new one and re-create the clients."""
+    async def recreate_after_deletion(
+        self, tenant_id: str, reason: str | None = None
+    ) -> BindingRow:
+        """A new TSS for the tenant (fiskaly wiped the old TEST TSS, or the installer asked)
+        and new clients for its registers on it."""
         old = self._bindings.get(tenant_id)
         binding = await self.ensure_tss(tenant_id, replace=True)
+        why = reason or "deleted by fiskaly (idle TEST TSS are wiped)"
         notice = (
-            f"The TEST TSS {old.tss_id if old else '?'} was deleted by fiskaly (idle TEST TSS are "
-            f"wiped); a new TSS {binding.tss_id} was set up automatically."
+            f"The TSS {old.tss_id if old else '?'} was {why}; a new TSS {binding.tss_id} "
+            "was set up automatically."
         )
         self.notices.append(notice)
         _LOGGER.warning(notice, extra={"TSED_EVENT": "tss_recreated", "TSED_TSS": binding.tss_id})

@@ -17,6 +17,7 @@ holds no logic of its own beyond HTTP.
 ``POST   /admin/v1/test``                    the connection test, one line per step
 ``POST   /admin/v1/reset``                   re-initialize a register or all ``{register_id|all}``
 ``GET    /admin/v1/tss``                     TSS per tenant: state, counters, clients
+``POST   /admin/v1/tss``                     set up / resume the TSS ``{new?}`` (new: replace)
 ``POST   /admin/v1/activation``              a vendor activation document (body)
 ``PUT    /admin/v1/credentials``             own fiskaly TEST credentials (TEST only)
 ``GET    /admin/metrics``                    Prometheus metrics
@@ -62,6 +63,8 @@ class AdminOperations(Protocol):
     async def tss_status(self) -> dict[str, Any]: ...
 
     async def activate(self, document: bytes) -> dict[str, Any]: ...
+
+    async def tss_setup(self, new: bool) -> dict[str, Any]: ...
 
     async def set_credentials(
         self, api_key: str, api_secret: str, tenant: str | None
@@ -180,6 +183,13 @@ def build_admin_app(
     async def tss_status(_request: web.Request) -> web.Response:
         return web.json_response(await ops.tss_status())
 
+    async def tss_setup(request: web.Request) -> web.Response:
+        body = await read_json_object(request, allow_empty=True)
+        new = body.get("new", False)
+        if not isinstance(new, bool):
+            raise InputError("new must be true or false")
+        return web.json_response(await ops.tss_setup(new))
+
     async def activate(request: web.Request) -> web.Response:
         document = await request.read()
         if not document.strip():
@@ -213,6 +223,7 @@ def build_admin_app(
     app.router.add_post("/admin/v1/test", connection_test)
     app.router.add_post("/admin/v1/reset", reset)
     app.router.add_get("/admin/v1/tss", tss_status)
+    app.router.add_post("/admin/v1/tss", tss_setup)
     app.router.add_post("/admin/v1/activation", activate)
     app.router.add_put("/admin/v1/credentials", credentials)
     app.router.add_get("/admin/metrics", metrics)
