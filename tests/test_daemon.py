@@ -302,9 +302,12 @@ async def test_tsectl_reset_tss_status_and_activation(tmp_path: Path) -> None:
         signed.write_bytes(sign_document(load_private_key(private_pem), document))
         code, out = await unit.tsectl("--json", "activate", str(signed))
         answer = json.loads(out)
-        assert code == 0 and answer["mode"] == "LIVE" and answer["restart_required"] is True
+        assert code == 0 and answer["mode"] == "LIVE" and answer["mode_changed"] is True
+        assert answer["switch"] is None and "Anlegen" in answer["hint"]  # no LIVE credentials
         assert "M" * 43 not in out
         assert (unit.state_dir / "mode").read_text().strip() == "LIVE"
+        code, out = await unit.tsectl("--json", "status")
+        assert json.loads(out)["mode"] == "LIVE"  # followed without a restart
         wrapper = json.loads(signed.read_text())
         sig = wrapper["signature"]
         wrapper["signature"] = sig[:10] + ("A" if sig[10] != "A" else "B") + sig[11:]

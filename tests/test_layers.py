@@ -18,8 +18,10 @@ WIRING = {
     "tsed.daemon",
     "tsed.runtime",
     "tsed.runtime_ops",
+    "tsed.runtime_setup",
     "tsed.cli",
     "tsed.tsectl",
+    "tsed.tsectl_setup",
     "tsed.__main__",
 }
 

@@ -16,6 +16,7 @@ from tsed import __version__
 from tsed.cli import DaemonOptions
 from tsed.config import Config, Mode, effective, fiskaly_urls, load_config
 from tsed.errors import ConflictError, NotFoundError, TsedError
+from tsed.exportjobs import ExportJobs
 from tsed.fiskaly.client import FiskalyClient
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
 from tsed.fiskaly.transport import ProxySettings, Timeouts
@@ -25,6 +26,8 @@ from tsed.net.api import RegisterApiDeps, build_register_app
 from tsed.net.auth import FailureLimiter, PairingManager
 from tsed.net.mdns import Advertiser
 from tsed.net.tls import DeviceIdentity, load_or_create_identity, server_ssl_context
+from tsed.net.web import build_setup_app
+from tsed.net.websession import WebSessions
 from tsed.outcome import RegisterRef
 from tsed.runtime_ops import AdminOps, SigningProxy
 from tsed.signing import SigningService
@@ -166,6 +169,9 @@ class Daemon:
         self.pairing = PairingManager(on_change=self._pairing_changed)
         self.advertiser: Advertiser | None = None
         self.limiter = FailureLimiter()
+        self.web_limiter = FailureLimiter()
+        self.web_sessions = WebSessions()
+        self.exports = ExportJobs(self.state_dir / "exports")
         await self._serve()
         await self._announce()
         self.notifier.ready(self._status_text())
@@ -270,6 +276,8 @@ class Daemon:
         if hasattr(self, "_status_task"):
             self._status_task.cancel()
         await self.notifier.stop_watchdog()
+        if hasattr(self, "exports"):
+            await self.exports.stop()
         if getattr(self, "advertiser", None) is not None:
             assert self.advertiser is not None
             await self.advertiser.stop()
@@ -333,6 +341,8 @@ class Daemon:
                 fingerprint=self.identity.fingerprint_sha256,
             )
         )
+        ops = AdminOps(self)
+        register_app.add_subapp("/setup", build_setup_app(ops, self.web_sessions, self.web_limiter))
         runner = web.AppRunner(
             register_app,
             access_log=None,
@@ -350,9 +360,7 @@ class Daemon:
             backlog=512,
         )
         await site.start()
-        admin = web.AppRunner(
-            build_admin_app(AdminOps(self)), access_log=None, handle_signals=False
-        )
+        admin = web.AppRunner(build_admin_app(ops), access_log=None, handle_signals=False)
         await admin.setup()
         self._runners.append(admin)
         socket_path = self.options.admin_socket
@@ -396,6 +404,19 @@ class Daemon:
             registers=self.registers.active,
             open_transactions=status["open_transactions"],
         )
+
+    def addresses(self) -> list[str]:
+        """The unit's IP addresses (for the console, the page and tsectl status)."""
+        return [a for a in _local_addresses() if a not in ("127.0.0.1",)]
+
+    def upstream_url(self) -> str:
+        """The fiskaly URL in use (read-only on the page: it follows the mode)."""
+        if self.backend == "simulator" and self._sim_server is not None:
+            return f"{self._sim_server.base_url} (built-in simulator)"
+        try:
+            return fiskaly_urls(self.mode, self.environ).sign
+        except TsedError as err:
+            return f"unavailable: {err.message}"
 
     def refresh_status(self) -> None:
         self.notifier.status(self._status_text())

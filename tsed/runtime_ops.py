@@ -9,13 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tsed import __version__
-from tsed.config import save_config
-from tsed.configedit import set_value
 from tsed.errors import TsedError
-from tsed.logs import set_extended
 from tsed.outcome import RegisterRef, TxOutcome
 from tsed.receipt import Receipt
-from tsed.upstream import vault_key
+from tsed.runtime_setup import SetupOps
 
 if TYPE_CHECKING:
     from tsed.runtime import Daemon
@@ -80,8 +77,8 @@ class SigningProxy:
         return self._d.signing.status()
 
 
-class AdminOps:
-    """The admin operations behind tsectl (see tsed.net.admin)."""
+class AdminOps(SetupOps):
+    """The admin operations behind tsectl, the setup page and the console (tsed.net.admin)."""
 
     def __init__(self, daemon: Daemon) -> None:
         self.d = daemon
@@ -100,6 +97,8 @@ class AdminOps:
                 "fingerprint": d.identity.fingerprint_sha256,
             },
             "pairing": {"open": d.pairing.is_open, "expires_at": d.pairing.expires_at},
+            "addresses": d.addresses(),
+            "password_set": (await self.password_status())["set"],
             "tss": {
                 tenant: {"tss_id": b.tss_id, "state": b.state, "env": b.env}
                 for tenant, b in d.upstreams.all_bindings().items()
@@ -113,6 +112,7 @@ class AdminOps:
             "code": code.grouped,
             "expires_at": code.expires_at,
             "fingerprint": self.d.identity.fingerprint_sha256,
+            **self.pairing_qr(code.grouped, code.expires_at),
         }
 
     async def list_registers(self) -> list[dict[str, Any]]:
@@ -134,28 +134,8 @@ class AdminOps:
         await self.d.registers.revoke(register_id)
         await self.d.store.audit("admin", "register_revoked", {"register": register_id})
 
-    async def config_show(self) -> dict[str, Any]:
-        from tsed.config import config_to_dict  # noqa: PLC0415
-
-        data = config_to_dict(self.d.config)
-        data["usage"] = self.d.config.usage
-        data["mode"] = self.d.mode
-        data["proxy_password_set"] = self.d.vault.get("proxy.password") is not None
-        return data
-
     async def config_set(self, key: str, value: str) -> dict[str, Any]:
-        creds = (
-            any(
-                self.d.vault.get(vault_key(t.id, self.d.mode, "api_key"))
-                for t in self.d.config.tenant_list()
-            )
-            and self.d.backend == "fiskaly"
-        )
-        new = set_value(self.d.config, key, value, credentials_created=creds)
-        self.d.config = save_config(self.d.options.config_path, new)
-        set_extended(self.d.config.extended_logging)
-        await self.d.store.audit("admin", "config_set", {"key": key})
-        return await self.config_show()
+        return await self.config_update({key: value})
 
     async def connection_test(self) -> dict[str, Any]:
         from tsed.conntest import run_connection_test  # noqa: PLC0415
@@ -236,11 +216,11 @@ class AdminOps:
         )
         await d.store.audit("admin", "activation", {"mode": result.mode})
         answer = result.to_json()
-        answer["restart_required"] = result.mode_changed
-        if result.mode_changed:
+        answer["switch"] = await self.change_mode(result.mode) if result.mode_changed else None
+        if result.mode_changed and answer["switch"] is None:
             answer["hint"] = (
-                f"The unit is now in {result.mode} mode: restart it (systemctl restart tsed), "
-                "then create the credentials (Anlegen) and set up the TSS."
+                f"The unit is now in {result.mode} mode: create the {result.mode} credentials "
+                "(Anlegen), then run the connection test."
             )
         return answer
 

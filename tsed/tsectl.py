@@ -20,6 +20,7 @@ import httpx
 
 from tsed import __version__
 from tsed.cli import ADMIN_SOCKET_NAME, DEFAULT_STATE_DIR
+from tsed.tsectl_setup import add_setup_parsers, run_setup_command
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -50,6 +51,31 @@ class AdminClient:
 
     def close(self) -> None:
         self._client.close()
+
+    def download(self, path: str, dest: Path) -> None:
+        """Stream a file answer (an export) to ``dest`` (written whole, then renamed)."""
+        partial = dest.with_name(dest.name + ".partial")
+        try:
+            with self._client.stream("GET", path) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    error = response.json().get("error", {})
+                    raise CommandFailed(str(error.get("message", "download failed")),
+                                        str(error.get("hint", "")))  # fmt: skip
+                with partial.open("wb") as out:
+                    for chunk in response.iter_bytes():
+                        out.write(chunk)
+            partial.replace(dest)
+        except OSError as err:
+            partial.unlink(missing_ok=True)
+            raise CommandFailed(
+                f"cannot write {dest}: {err.strerror}", "Choose another -o FILE."
+            ) from err
+        except httpx.TransportError as err:
+            partial.unlink(missing_ok=True)
+            raise CommandFailed(
+                f"the download stopped: {type(err).__name__}", "Try again."
+            ) from err
 
     def call(
         self,
@@ -129,6 +155,9 @@ def _print_status(data: Mapping[str, Any], out: TextIO) -> None:
     out.write(f"Listen:        {data.get('listen', '?')}\n")
     out.write(f"Device id:     {device.get('id', '?')} (short {device.get('short_id', '?')})\n")
     out.write(f"Fingerprint:   {device.get('fingerprint', '?')}\n")
+    out.write(f"Addresses:     {', '.join(data.get('addresses') or []) or '?'}\n")
+    if not data.get("password_set", True):
+        out.write("Admin password: not set (tsectl password) - the setup page needs it\n")
     pairing = data.get("pairing", {})
     if pairing.get("open"):
         out.write(f"Pairing:       open until {pairing.get('expires_at')}\n")
@@ -140,7 +169,11 @@ def _print_pairing(data: Mapping[str, Any], out: TextIO) -> None:
     out.write(f"Pairing code:  {data['code']}\n")
     out.write(f"Valid until:   {data['expires_at']}\n")
     out.write(f"Fingerprint:   {data['fingerprint']}\n")
-    out.write("Enter the code at the register; it works once.\n")
+    out.write("Enter the code at the register (or scan the QR code); it works once.\n")
+    if data.get("qr_text") and out.isatty():
+        import segno  # noqa: PLC0415
+
+        segno.make(data["qr_text"], error="m").terminal(out=out, compact=True)
 
 
 def _print_registers(data: Mapping[str, Any], out: TextIO) -> None:
@@ -184,6 +217,9 @@ Printer = Callable[[Mapping[str, Any], TextIO], object]
 def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
     client = AdminClient(args.socket_path)
     try:
+        done = run_setup_command(client, args)
+        if done is not None:
+            return done
         if args.command == "status":
             return client.call("GET", "/admin/v1/status"), _print_status
         if args.command == "pair":
@@ -220,6 +256,8 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
                 ) from err
             return client.call("POST", "/admin/v1/activation", raw=document), _print_mapping
         if args.command == "credentials":
+            if not args.api_key:
+                raise CommandFailed("credentials set needs --api-key", "", "USAGE")
             secret = (
                 getpass.getpass("API secret: ") if sys.stdin.isatty() else sys.stdin.readline()
             ).strip()
@@ -304,11 +342,19 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("value", nargs="?", help="new value (empty string clears)")
     sub.add_parser("test", help="connection test: DNS, proxy, TLS, auth, TSS, clock")
     credentials = sub.add_parser(
-        "credentials", help="enter own fiskaly TEST credentials (secret on standard input)"
+        "credentials",
+        help="create: 'Anlegen' (vendor activation needed); set: own fiskaly TEST credentials "
+        "(secret on standard input)",
     )
-    credentials.add_argument("action", choices=["set"])
-    credentials.add_argument("--api-key", required=True, help="the fiskaly API key")
-    credentials.add_argument("--tenant", help="tenant id (with several tenants)")
+    credentials.add_argument("action", choices=["create", "set"])
+    credentials.add_argument("--api-key", help="set: the fiskaly API key")
+    credentials.add_argument("--tenant", help="set: tenant id (with several tenants)")
+    credentials.add_argument("--yes", action="store_true", help="create: confirm ('Ja')")
+    credentials.add_argument(
+        "--address",
+        action="append",
+        help="create: TENANT=STREET;ZIP;TOWN when the activation has no address (repeatable)",
+    )
     reset = sub.add_parser("reset", help="re-initialize a register (new fiskaly client) or all")
     reset.add_argument("--register", help="register id (tsectl registers lists them)")
     reset.add_argument("--all", action="store_true", help="every paired register")
@@ -317,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     tss.add_argument("--new", action="store_true", help="setup: replace the TSS by a new one")
     activate = sub.add_parser("activate", help="apply the vendor's activation file (LIVE)")
     activate.add_argument("file", help="the signed activation document")
+    add_setup_parsers(sub)
     discover = sub.add_parser("discover", help="list TSE-LAN units on the network (mDNS)")
     discover.add_argument("--seconds", type=float, default=3.0, help="how long to listen")
     discover.add_argument(

@@ -5,7 +5,9 @@ it). Only root and the service user may connect: the socket lives in the service
 state directory, and every request's peer credentials are checked (``SO_PEERCRED``).
 
 The routes call an :class:`AdminOperations` object that the daemon implements; this module
-holds no logic of its own beyond HTTP.
+holds no logic of its own beyond HTTP. The setup page (:mod:`tsed.net.web`) mounts the same
+application behind its session guard instead of the peer check. Every state-changing call is
+written to the journal as an audit event (who, what, result; never a body).
 
 ==========================================  =========================================
 ``GET    /admin/v1/status``                  mode, TSE state, registers, device identity
@@ -20,6 +22,17 @@ holds no logic of its own beyond HTTP.
 ``POST   /admin/v1/tss``                     set up / resume the TSS ``{new?}`` (new: replace)
 ``POST   /admin/v1/activation``              a vendor activation document (body)
 ``PUT    /admin/v1/credentials``             own fiskaly TEST credentials (TEST only)
+``POST   /admin/v1/credentials``             "Anlegen" ``{confirm, addresses?}`` (secret once)
+``PUT    /admin/v1/config``                  save several keys at once ``{values}``
+``GET    /admin/v1/password``                whether the admin password is set
+``PUT    /admin/v1/password``                set the admin password ``{password}``
+``GET    /admin/v1/tenants``                 tenants (multi-tenant)
+``POST   /admin/v1/tenants``                 add a tenant ``{id, name, vat_id?}``
+``GET    /admin/v1/outages``                 the outage journal
+``POST   /admin/v1/exports``                 start a TAR export ``{tss_id|tenant, range}``
+``GET    /admin/v1/exports/{id}``            its progress
+``GET    /admin/v1/exports/{id}/files/{n}``  download part n
+``POST   /admin/v1/factory-reset``           back to first boot ``{confirm: true}``
 ``GET    /admin/metrics``                    Prometheus metrics
 ==========================================  =========================================
 """
@@ -30,15 +43,20 @@ import logging
 import os
 import socket
 import struct
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import web
 
 from tsed.errors import AuthError, ForbiddenError, InputError
+from tsed.exports import ExportRange
 from tsed.net.http import error_middleware, read_json_object
 
 _LOGGER = logging.getLogger(__name__)
 ACTOR_KEY: web.RequestKey[str] = web.RequestKey("actor", str)
+AUDIT_MESSAGE_ID = "5f3c2a8e9b1d4c7e8a6b0d2f4e1c9a37"  # journalctl MESSAGE_ID=... for audits
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class AdminOperations(Protocol):
@@ -56,6 +74,8 @@ class AdminOperations(Protocol):
 
     async def config_set(self, key: str, value: str) -> dict[str, Any]: ...
 
+    async def config_update(self, values: dict[str, str]) -> dict[str, Any]: ...
+
     async def connection_test(self) -> dict[str, Any]: ...
 
     async def reset(self, register_id: str | None, everything: bool) -> dict[str, Any]: ...
@@ -69,6 +89,30 @@ class AdminOperations(Protocol):
     async def set_credentials(
         self, api_key: str, api_secret: str, tenant: str | None
     ) -> dict[str, Any]: ...
+
+    async def create_credentials(
+        self, confirm: bool, addresses: dict[str, dict[str, str]] | None = None
+    ) -> dict[str, Any]: ...
+
+    async def password_status(self) -> dict[str, Any]: ...
+
+    async def set_password(self, password: str) -> dict[str, Any]: ...
+
+    async def list_tenants(self) -> dict[str, Any]: ...
+
+    async def add_tenant(self, tenant_id: str, name: str, vat_id: str | None) -> dict[str, Any]: ...
+
+    async def outages(self) -> dict[str, Any]: ...
+
+    async def start_export(
+        self, tenant: str | None, tss_id: str | None, export_range: ExportRange
+    ) -> dict[str, Any]: ...
+
+    async def export_status(self, job_id: str) -> dict[str, Any]: ...
+
+    async def export_file(self, job_id: str, part: int) -> Path: ...
+
+    async def factory_reset(self, confirm: bool) -> dict[str, Any]: ...
 
     def metrics(self) -> tuple[bytes, str]: ...
 
@@ -85,7 +129,7 @@ def peer_uid(request: web.Request) -> int | None:
 
 def _peer_check(allowed_uids: frozenset[int]) -> Any:
     @web.middleware
-    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         uid = peer_uid(request)
         if uid is None:
             raise AuthError(
@@ -103,21 +147,99 @@ def _peer_check(allowed_uids: frozenset[int]) -> Any:
                 hint="Run tsectl as root or as the service user tsed.",
             )
         request[ACTOR_KEY] = f"uid:{uid}"
-        response: web.StreamResponse = await handler(request)
-        return response
+        return await handler(request)
 
     return middleware
 
 
+@web.middleware
+async def _audit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every state-changing admin call goes to the journal: who, what, result."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return await handler(request)
+    route = request.match_info.route.resource
+    action = f"{request.method} {route.canonical if route else request.path}"
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except Exception as exc:
+        status = int(getattr(exc, "status", 500))
+        raise
+    finally:
+        actor = request.get(ACTOR_KEY, "unknown")
+        _LOGGER.info(
+            "audit: %s by %s: %s",
+            action,
+            actor,
+            status,
+            extra={
+                "MESSAGE_ID": AUDIT_MESSAGE_ID,
+                "TSED_EVENT": "admin_audit",
+                "TSED_ACTOR": actor,
+                "TSED_ACTION": action,
+                "TSED_STATUS": str(status),
+            },
+        )
+
+
+def _text(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise InputError(f"{name}: text expected")
+    return value
+
+
+def _confirm(body: dict[str, Any]) -> bool:
+    value = body.get("confirm", False)
+    if not isinstance(value, bool):
+        raise InputError("confirm must be true or false")
+    return value
+
+
+def _int_or_none(body: dict[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{name}: a whole number expected (Unix time or counter)")
+    return value
+
+
+def _export_range(body: dict[str, Any]) -> ExportRange:
+    known = {"tenant", "tss_id", "start_date", "end_date", "start_transaction",
+             "end_transaction", "start_signature_counter", "end_signature_counter"}  # fmt: skip
+    unknown = set(body) - known
+    if unknown:
+        raise InputError(
+            f"unknown field {sorted(unknown)[0]!r}", hint="Known: " + ", ".join(sorted(known))
+        )
+    return ExportRange(**{k: _int_or_none(body, k) for k in sorted(known - {"tenant", "tss_id"})})
+
+
 def build_admin_app(
-    ops: AdminOperations, *, allowed_uids: frozenset[int] | None = None
+    ops: AdminOperations,
+    *,
+    allowed_uids: frozenset[int] | None = None,
+    guard: Any = None,
 ) -> web.Application:
-    """The admin application for the Unix socket."""
+    """The admin application: for the Unix socket (peer check) or behind ``guard``."""
     uids = allowed_uids if allowed_uids is not None else frozenset({0, os.getuid()})
     app = web.Application(
-        middlewares=[error_middleware, _peer_check(uids)], client_max_size=64 * 1024
+        middlewares=[error_middleware, guard or _peer_check(uids), _audit],
+        client_max_size=64 * 1024,
     )
+    add_admin_routes(app.router, ops)
+    return app
 
+
+def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
     async def status(_request: web.Request) -> web.Response:
         return web.json_response(await ops.status())
 
@@ -168,6 +290,18 @@ def build_admin_app(
         )
         return web.json_response(result)
 
+    async def config_update(request: web.Request) -> web.Response:
+        body = await read_json_object(request)
+        values = body.get("values")
+        if not isinstance(values, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in values.items()
+        ):
+            raise InputError(
+                'the body must be {"values": {"<dotted key>": "<text>", ...}}',
+                hint="Send every value as text; an empty text clears optional values.",
+            )
+        return web.json_response(await ops.config_update(dict(values)))
+
     async def connection_test(_request: web.Request) -> web.Response:
         return web.json_response(await ops.connection_test())
 
@@ -210,21 +344,96 @@ def build_admin_app(
             raise InputError("tenant must be text")
         return web.json_response(await ops.set_credentials(key, secret, tenant))
 
+    async def anlegen(request: web.Request) -> web.Response:
+        body = await read_json_object(request, allow_empty=True)
+        addresses = body.get("addresses")
+        if addresses is not None and not (
+            isinstance(addresses, dict)
+            and all(
+                isinstance(a, dict) and all(isinstance(v, str) for v in a.values())
+                for a in addresses.values()
+            )
+        ):
+            raise InputError(
+                'addresses: {"<tenant>": {"street": "...", "zip": "...", "town": "..."}}'
+            )
+        answer = await ops.create_credentials(_confirm(body), addresses)
+        return web.json_response(answer, status=201, headers={"Cache-Control": "no-store"})
+
+    async def password_status(_request: web.Request) -> web.Response:
+        return web.json_response(await ops.password_status())
+
+    async def password_set(request: web.Request) -> web.Response:
+        body = await read_json_object(request)
+        password = _text(body, "password")
+        assert password is not None
+        return web.json_response(await ops.set_password(password))
+
+    async def tenants(_request: web.Request) -> web.Response:
+        return web.json_response(await ops.list_tenants())
+
+    async def tenant_add(request: web.Request) -> web.Response:
+        body = await read_json_object(request)
+        tenant_id, name = _text(body, "id"), _text(body, "name")
+        vat_id = _text(body, "vat_id", required=False)
+        assert tenant_id is not None and name is not None
+        return web.json_response(await ops.add_tenant(tenant_id, name, vat_id), status=201)
+
+    async def outages(_request: web.Request) -> web.Response:
+        return web.json_response(await ops.outages())
+
+    async def export_start(request: web.Request) -> web.Response:
+        body = await read_json_object(request, allow_empty=True)
+        export_range = _export_range(body)
+        tenant = _text(body, "tenant", required=False)
+        tss_id = _text(body, "tss_id", required=False)
+        return web.json_response(await ops.start_export(tenant, tss_id, export_range), status=202)
+
+    async def export_status(request: web.Request) -> web.Response:
+        return web.json_response(await ops.export_status(request.match_info["job_id"]))
+
+    async def export_file(request: web.Request) -> web.StreamResponse:
+        part_text = request.match_info["part"]
+        if not part_text.isdigit() or len(part_text) > 6:
+            raise InputError(f"part {part_text!r} is not a number")
+        path = await ops.export_file(request.match_info["job_id"], int(part_text))
+        return web.FileResponse(
+            path,
+            headers={
+                "Content-Type": "application/x-tar",
+                "Content-Disposition": f'attachment; filename="{path.name}"',
+            },
+        )
+
+    async def factory_reset(request: web.Request) -> web.Response:
+        body = await read_json_object(request, allow_empty=True)
+        return web.json_response(await ops.factory_reset(_confirm(body)))
+
     async def metrics(_request: web.Request) -> web.Response:
         payload, content_type = ops.metrics()
         return web.Response(body=payload, headers={"Content-Type": content_type})
 
-    app.router.add_get("/admin/v1/status", status)
-    app.router.add_post("/admin/v1/pairing", pairing)
-    app.router.add_get("/admin/v1/registers", registers)
-    app.router.add_delete("/admin/v1/registers/{register_id}", revoke)
-    app.router.add_get("/admin/v1/config", config_show)
-    app.router.add_put("/admin/v1/config/{key}", config_set)
-    app.router.add_post("/admin/v1/test", connection_test)
-    app.router.add_post("/admin/v1/reset", reset)
-    app.router.add_get("/admin/v1/tss", tss_status)
-    app.router.add_post("/admin/v1/tss", tss_setup)
-    app.router.add_post("/admin/v1/activation", activate)
-    app.router.add_put("/admin/v1/credentials", credentials)
-    app.router.add_get("/admin/metrics", metrics)
-    return app
+    r.add_get("/admin/v1/status", status)
+    r.add_post("/admin/v1/pairing", pairing)
+    r.add_get("/admin/v1/registers", registers)
+    r.add_delete("/admin/v1/registers/{register_id}", revoke)
+    r.add_get("/admin/v1/config", config_show)
+    r.add_put("/admin/v1/config", config_update)
+    r.add_put("/admin/v1/config/{key}", config_set)
+    r.add_post("/admin/v1/test", connection_test)
+    r.add_post("/admin/v1/reset", reset)
+    r.add_get("/admin/v1/tss", tss_status)
+    r.add_post("/admin/v1/tss", tss_setup)
+    r.add_post("/admin/v1/activation", activate)
+    r.add_put("/admin/v1/credentials", credentials)
+    r.add_post("/admin/v1/credentials", anlegen)
+    r.add_get("/admin/v1/password", password_status)
+    r.add_put("/admin/v1/password", password_set)
+    r.add_get("/admin/v1/tenants", tenants)
+    r.add_post("/admin/v1/tenants", tenant_add)
+    r.add_get("/admin/v1/outages", outages)
+    r.add_post("/admin/v1/exports", export_start)
+    r.add_get("/admin/v1/exports/{job_id}", export_status)
+    r.add_get("/admin/v1/exports/{job_id}/files/{part}", export_file)
+    r.add_post("/admin/v1/factory-reset", factory_reset)
+    r.add_get("/admin/metrics", metrics)

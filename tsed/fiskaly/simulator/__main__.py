@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import signal
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of calls failing")
     parser.add_argument("--error-status", type=int, default=500, help="status of those failures")
     parser.add_argument("--drop-rate", type=float, default=0.0, help="share of dropped calls")
+    parser.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--tls-key", type=Path, help="its private key (PEM)")
     parser.add_argument("--log-level", default="INFO", help="log level (default %(default)s)")
     return parser
 
@@ -65,7 +68,18 @@ async def serve(args: argparse.Namespace) -> int:
         sim.add_api_key(env, key, secret)
         for key, secret, env in zip(args.api_key, args.api_secret, args.env, strict=True)
     ]
-    server = SimulatorServer(sim, host.strip("[]"), int(port))
+    context = None
+    if args.tls_cert is not None or args.tls_key is not None:
+        if args.tls_cert is None or args.tls_key is None:
+            print("tsed-fiskaly-sim: give --tls-cert and --tls-key together", file=sys.stderr)
+            return 2
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as err:
+            print(f"tsed-fiskaly-sim: cannot load the TLS certificate: {err}", file=sys.stderr)
+            return 1
+    server = SimulatorServer(sim, host.strip("[]"), int(port), ssl_context=context)
     try:
         await server.start()
     except OSError as err:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 
 from aiohttp import web
 
@@ -16,16 +17,25 @@ _LOGGER = logging.getLogger(__name__)
 class SimulatorServer:
     """An aiohttp server for the simulator. ``stop()``/``start()`` keep port and state."""
 
-    def __init__(self, simulator: Simulator, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        simulator: Simulator,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.simulator = simulator
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context  # HTTPS, e.g. behind the real fiskaly host names
         self._runner: web.AppRunner | None = None
 
     @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -49,7 +59,7 @@ class SimulatorServer:
         sock.listen(512)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
-        site = web.SockSite(runner, sock)
+        site = web.SockSite(runner, sock, ssl_context=self.ssl_context)
         await site.start()
         self._runner = runner
         _LOGGER.info(

@@ -1,0 +1,479 @@
+// The setup page of the TSE-LAN unit. Every rule is enforced by the daemon; this script only
+// shows its answers. Talks to /setup/api/admin/v1/... (the same admin API tsectl uses).
+"use strict";
+
+const TEXT = {
+  de: {
+    title: "TSE-Einheit-LAN Einrichtung", logout: "Abmelden", login: "Anmelden", password: "Passwort",
+    test_notice: "Die technische Sicherheitseinrichtung (fiskaly-TSE) ist im Test-Modus eingerichtet",
+    no_password: "Es ist noch kein Administrator-Passwort gesetzt. Setzen Sie es an der seriellen Konsole (Befehl „password“) oder auf der Einheit mit „tsectl password“.",
+    config: "Konfiguration (KassenSichV-Fiskaly)", name: "Name", usage: "Verwendung", usage_client: "clientseitig",
+    created: "Erstellt am", url: "URL", mode: "Modus", mode_hint: "Nur der Hersteller schaltet auf LIVE (Freischaltung).",
+    proxy_host: "Proxy-Host", proxy_port: "Proxy-Port", proxy_user: "Proxy-Benutzer", proxy_password: "Proxy-Passwort",
+    api_key: "API-Key", api_secret: "API-Secret", anlegen: "Anlegen", multi: "Mehrere Mandanten in Filialkette",
+    extended: "Erweitertes Logging", tenants: "Mandanten", vat: "USt-IdNr.", add: "Hinzufügen",
+    scope: "Filiale: Geltungsbereich", scope_hint: "Die Konfiguration gilt kettenweit; einzelne Arbeitsplätze (Kassen) können abweichende Einstellungen haben.",
+    wp_filter: "Mit Arbeitsplatzeinstellungen", serial: "Kassen-Seriennummer", deadline: "Frist (s)", tenant: "Mandant",
+    save: "Speichern", test: "Test", activation: "Freischaltung durch den Hersteller", upload: "Einspielen",
+    registers: "Kassen", label: "Bezeichnung", last_seen: "Zuletzt gesehen", pair: "Kopplung öffnen",
+    pair_code: "Kopplungscode", valid_until: "gültig bis", fingerprint: "Zertifikat", tse: "TSE-Status",
+    env: "Umgebung", state: "Zustand", sig_counter: "Signaturzähler", tx_counter: "Transaktionen", open_tx: "Offen",
+    outages: "Ausfalljournal", from: "Von", to: "Bis", reason: "Grund", count: "Belege", export: "TAR-Export",
+    export_start: "Export starten", no: "Nein", yes: "Ja", revoke: "Entfernen", saved: "Gespeichert.",
+    not_saved: "Anlegen ist erst möglich, nachdem die Konfiguration einmal gespeichert wurde.",
+    no_activation: "Die Freischaltung durch den Hersteller fehlt: Anlegen ist erst danach möglich.",
+    have_credentials: "Zugangsdaten sind angelegt.",
+    confirm_anlegen: "Jetzt fiskaly-Zugangsdaten anlegen? Das API-Secret wird nur einmal angezeigt.",
+    created_credentials: "Zugangsdaten angelegt. Notieren Sie das API-Secret – es wird nur jetzt angezeigt. Speichern Sie dann die Konfiguration und starten Sie den Test.",
+    multi_locked: "Gesperrt: Zugangsdaten existieren bereits (ändern nur über Zurücksetzen).",
+    multi_open: "Vor dem Anlegen entscheiden.",
+    activated: "Freigeschaltet für", not_activated: "Noch nicht freigeschaltet.",
+    confirm_revoke: "Kasse entfernen? Sie muss danach neu gekoppelt werden.",
+    never: "nie", running: "läuft", download: "Herunterladen", test_running: "Test läuft …",
+    logged_out: "Abgemeldet.", session_ended: "Die Sitzung ist abgelaufen. Bitte neu anmelden.",
+  },
+  en: {
+    title: "TSE-LAN unit setup", logout: "Log out", login: "Log in", password: "Password",
+    test_notice: "The technical security device (fiskaly TSE) is set up in test mode",
+    no_password: "No admin password is set yet. Set it on the serial console (command 'password') or on the unit with 'tsectl password'.",
+    config: "Configuration (KassenSichV-Fiskaly)", name: "Name", usage: "Usage", usage_client: "client side",
+    created: "Created on", url: "URL", mode: "Mode", mode_hint: "Only the vendor switches to LIVE (activation).",
+    proxy_host: "Proxy host", proxy_port: "Proxy port", proxy_user: "Proxy user", proxy_password: "Proxy password",
+    api_key: "API key", api_secret: "API secret", anlegen: "Create (Anlegen)", multi: "Several tenants in the chain",
+    extended: "Extended logging", tenants: "Tenants", vat: "VAT ID", add: "Add",
+    scope: "Branch: scope", scope_hint: "The configuration applies chain-wide; single workplaces (registers) may have their own settings.",
+    wp_filter: "With workplace settings", serial: "Register serial", deadline: "Deadline (s)", tenant: "Tenant",
+    save: "Save", test: "Test", activation: "Vendor activation", upload: "Import",
+    registers: "Registers", label: "Label", last_seen: "Last seen", pair: "Open pairing",
+    pair_code: "Pairing code", valid_until: "valid until", fingerprint: "Certificate", tse: "TSE status",
+    env: "Environment", state: "State", sig_counter: "Signature counter", tx_counter: "Transactions", open_tx: "Open",
+    outages: "Outage journal", from: "From", to: "To", reason: "Reason", count: "Receipts", export: "TAR export",
+    export_start: "Start export", no: "No", yes: "Yes", revoke: "Remove", saved: "Saved.",
+    not_saved: "'Anlegen' is possible only after the configuration was saved once.",
+    no_activation: "The vendor activation is missing: 'Anlegen' is possible only after it.",
+    have_credentials: "Credentials exist.",
+    confirm_anlegen: "Create the fiskaly credentials now? The API secret is shown only once.",
+    created_credentials: "Credentials created. Write down the API secret – it is shown only now. Then save the configuration and run the test.",
+    multi_locked: "Locked: credentials exist already (change only through a reset).",
+    multi_open: "Decide before 'Anlegen'.",
+    activated: "Activated for", not_activated: "Not activated yet.",
+    confirm_revoke: "Remove the register? It has to be paired again.",
+    never: "never", running: "running", download: "Download", test_running: "Test running …",
+    logged_out: "Logged out.", session_ended: "The session has ended. Please log in again.",
+  },
+};
+
+let lang = localStorage.getItem("tsed-lang") || "de";
+let csrf = null;
+let config = null;
+
+const $ = (id) => document.getElementById(id);
+const t = (key) => (TEXT[lang] && TEXT[lang][key]) || TEXT.de[key] || key;
+const API = "/setup/api/admin/v1";
+
+function applyLanguage() {
+  document.documentElement.lang = lang;
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
+  $("lang").textContent = lang === "de" ? "English" : "Deutsch";
+  if (config) renderConfig(config);
+}
+
+function show(text, kind = "info") {
+  const box = $("message");
+  box.textContent = text;
+  box.className = kind;
+  box.hidden = !text;
+}
+
+function errorText(body, status) {
+  const err = body && body.error;
+  if (!err) return `HTTP ${status}`;
+  return err.hint ? `${err.message} – ${err.hint}` : err.message;
+}
+
+async function call(method, path, body, raw) {
+  const headers = {};
+  if (csrf) headers["X-CSRF-Token"] = csrf;
+  let payload;
+  if (raw !== undefined) {
+    payload = raw;
+  } else if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  const response = await fetch(path, { method, headers, body: payload, credentials: "same-origin" });
+  let data = null;
+  try { data = await response.json(); } catch (_e) { data = null; }
+  if (response.status === 401 && path.startsWith(API)) {
+    csrf = null;
+    showLogin(true);
+    throw new Error(t("session_ended"));
+  }
+  if (!response.ok) throw new Error(errorText(data, response.status));
+  return data;
+}
+
+const api = (method, path, body, raw) => call(method, API + path, body, raw);
+
+async function guarded(action) {
+  try {
+    await action();
+  } catch (err) {
+    show(err.message, "error");
+  }
+}
+
+function time(seconds) {
+  if (!seconds) return "–";
+  return new Date(seconds * 1000).toLocaleString(lang === "de" ? "de-DE" : "en-GB");
+}
+
+function cell(row, text, cls) {
+  const td = row.insertCell();
+  td.textContent = text === null || text === undefined ? "" : String(text);
+  if (cls) td.className = cls;
+  return td;
+}
+
+function setMode(mode) {
+  for (const badge of [$("mode-badge"), $("f-mode")]) {
+    badge.textContent = mode;
+    badge.className = "badge " + (mode === "TEST" ? "badge-test" : "badge-live");
+    badge.hidden = false;
+  }
+  $("test-notice").hidden = mode !== "TEST";
+}
+
+function showLogin(ended) {
+  $("login-view").hidden = false;
+  $("app-view").hidden = true;
+  $("logout").hidden = true;
+  if (ended) show(t("session_ended"), "error");
+}
+
+async function start() {
+  applyLanguage();
+  const session = await call("GET", "/setup/session");
+  if (!session.logged_in) {
+    $("no-password").hidden = session.password_set;
+    showLogin(false);
+    return;
+  }
+  csrf = session.csrf;
+  $("login-view").hidden = true;
+  $("app-view").hidden = false;
+  $("logout").hidden = false;
+  await refresh();
+}
+
+async function refresh() {
+  const [cfg, status] = await Promise.all([api("GET", "/config"), api("GET", "/status")]);
+  config = cfg;
+  renderConfig(cfg);
+  setMode(status.mode);
+  await Promise.all([loadRegisters(), loadTse(), loadOutages()]);
+}
+
+function renderConfig(cfg) {
+  $("unit-name").textContent = cfg.name ? `– ${cfg.name}` : "";
+  if (document.activeElement !== $("f-name")) $("f-name").value = cfg.name || "";
+  $("f-created").textContent = cfg.created_at || "–";
+  $("f-url").textContent = cfg.url || "";
+  const proxy = cfg.proxy || {};
+  $("f-proxy-host").value = proxy.host || "";
+  $("f-proxy-port").value = proxy.port || "";
+  $("f-proxy-user").value = proxy.username || "";
+  $("f-proxy-password").placeholder = cfg.proxy_password_set ? "••••••" : "";
+  $("f-multi").checked = !!cfg.multi_tenant;
+  $("f-multi").disabled = cfg.credentials_created;
+  $("multi-why").textContent = cfg.credentials_created ? t("multi_locked") : t("multi_open");
+  $("f-extended").checked = !!cfg.extended_logging;
+  $("f-api-key").textContent = (cfg.credentials || []).map((c) => `${c.api_key} (${c.tenant})`).join(", ") || "–";
+  const button = $("anlegen");
+  let why = "";
+  if (!cfg.saved) why = t("not_saved");
+  else if (!cfg.activation) why = t("no_activation");
+  else if (cfg.credentials_created && (cfg.credentials || []).length) why = t("have_credentials");
+  button.disabled = why !== "";
+  $("anlegen-why").textContent = why;
+  $("activation-state").textContent = cfg.activation ? `${t("activated")} ${cfg.activation}` : t("not_activated");
+  $("tenants-box").hidden = !cfg.multi_tenant && !$("f-multi").checked;
+  const tbody = $("tenants").tBodies[0];
+  tbody.replaceChildren();
+  const tenants = cfg.tenants || {};
+  for (const [id, tenant] of Object.entries(tenants)) {
+    const row = tbody.insertRow();
+    cell(row, id);
+    cell(row, tenant.name);
+    cell(row, tenant.vat_id || "");
+  }
+  const select = $("x-tenant");
+  select.replaceChildren();
+  const ids = cfg.multi_tenant && Object.keys(tenants).length ? Object.keys(tenants) : ["default"];
+  for (const id of ids) select.add(new Option(id, id));
+  renderWorkplaces(cfg);
+}
+
+function renderWorkplaces(cfg) {
+  const tbody = $("workplaces").tBodies[0];
+  tbody.replaceChildren();
+  const places = { ...(cfg.workplaces || {}) };
+  for (const r of window.tsedRegisters || []) if (!(r.serial in places)) places[r.serial] = {};
+  for (const [serial, wp] of Object.entries(places)) {
+    const has = Object.keys(wp).length > 0;
+    if ($("wp-filter").checked && !has) continue;
+    const row = tbody.insertRow();
+    row.dataset.serial = serial;
+    cell(row, serial, "mono");
+    for (const [key, kind] of [["register_deadline", "number"], ["extended_logging", "bool"], ["tenant", "text"]]) {
+      const td = row.insertCell();
+      const input = document.createElement(kind === "bool" ? "select" : "input");
+      if (kind === "bool") {
+        for (const [value, label] of [["", "–"], ["true", t("yes")], ["false", t("no")]]) input.add(new Option(label, value));
+        input.value = wp[key] === undefined ? "" : String(wp[key]);
+      } else {
+        input.value = wp[key] === undefined ? "" : String(wp[key]);
+        input.placeholder = "–";
+      }
+      input.dataset.key = key;
+      input.setAttribute("aria-label", `${serial} ${key}`);
+      td.append(input);
+    }
+  }
+}
+
+function collectValues() {
+  const values = {
+    name: $("f-name").value.trim(),
+    "proxy.host": $("f-proxy-host").value.trim(),
+    "multi_tenant": $("f-multi").checked ? "true" : "false",
+    "extended_logging": $("f-extended").checked ? "true" : "false",
+  };
+  if (values["proxy.host"]) {
+    values["proxy.port"] = $("f-proxy-port").value.trim();
+    values["proxy.username"] = $("f-proxy-user").value.trim();
+  }
+  const password = $("f-proxy-password").value;
+  if (password) values["proxy.password"] = password;
+  if ($("f-multi").disabled) delete values.multi_tenant;
+  for (const row of $("workplaces").tBodies[0].rows) {
+    for (const input of row.querySelectorAll("[data-key]")) {
+      const before = ((config.workplaces || {})[row.dataset.serial] || {})[input.dataset.key];
+      const now = input.value.trim();
+      if (now !== (before === undefined ? "" : String(before))) values[`workplaces.${row.dataset.serial}.${input.dataset.key}`] = now;
+    }
+  }
+  return values;
+}
+
+async function save(event) {
+  event.preventDefault();
+  await guarded(async () => {
+    config = await api("PUT", "/config", { values: collectValues() });
+    $("f-proxy-password").value = "";
+    renderConfig(config);
+    show(t("saved"), "ok");
+  });
+}
+
+function confirmDialog(text) {
+  return new Promise((resolve) => {
+    const dialog = $("confirm");
+    $("confirm-text").textContent = text;
+    dialog.onclose = () => resolve(dialog.returnValue === "yes");
+    dialog.showModal();
+  });
+}
+
+async function anlegen() {
+  if (!(await confirmDialog(t("confirm_anlegen")))) return;
+  await guarded(async () => {
+    const result = await api("POST", "/credentials", { confirm: true });
+    const created = result.credentials || [];
+    $("f-api-key").textContent = created.map((c) => `${c.api_key} (${c.tenant_id})`).join(", ");
+    const secret = $("f-api-secret");
+    secret.textContent = created.map((c) => c.api_secret).join(", ");
+    secret.classList.add("revealed");
+    show(t("created_credentials"), "ok");
+    const cfg = await api("GET", "/config");
+    config = cfg;
+    setMode(cfg.mode);
+    $("anlegen").disabled = true;
+    $("anlegen-why").textContent = t("have_credentials");
+    $("save").classList.add("attention");
+  });
+}
+
+async function connectionTest() {
+  const list = $("test-result");
+  list.replaceChildren();
+  show(t("test_running"));
+  await guarded(async () => {
+    const report = await api("POST", "/test");
+    for (const step of report.steps) {
+      const li = document.createElement("li");
+      li.className = `verdict-${step.verdict}`;
+      const tenant = step.tenant ? ` [${step.tenant}]` : "";
+      li.textContent = `${step.verdict.toUpperCase()} · ${step.title}${tenant}: ${step.detail || ""}${step.hint ? " → " + step.hint : ""}`;
+      list.append(li);
+    }
+    show(report.lines[0], report.ok ? "ok" : "error");
+  });
+}
+
+async function addTenant() {
+  await guarded(async () => {
+    await api("POST", "/tenants", { id: $("t-id").value.trim(), name: $("t-name").value.trim(), vat_id: $("t-vat").value.trim() || null });
+    for (const id of ["t-id", "t-name", "t-vat"]) $(id).value = "";
+    config = await api("GET", "/config");
+    renderConfig(config);
+  });
+}
+
+async function uploadActivation() {
+  const file = $("activation-file").files[0];
+  if (!file) return;
+  await guarded(async () => {
+    const result = await api("POST", "/activation", undefined, await file.text());
+    show(`${t("activated")} ${result.mode}. ${result.hint || ""}`, "ok");
+    await refresh();
+  });
+}
+
+async function loadRegisters() {
+  const data = await api("GET", "/registers");
+  window.tsedRegisters = data.registers.filter((r) => !r.revoked_at);
+  const tbody = $("registers").tBodies[0];
+  tbody.replaceChildren();
+  for (const r of window.tsedRegisters) {
+    const row = tbody.insertRow();
+    cell(row, r.label || "");
+    cell(row, r.serial, "mono");
+    cell(row, r.tenant_id);
+    cell(row, r.last_seen_at ? time(r.last_seen_at) : t("never"));
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = t("revoke");
+    button.onclick = async () => {
+      if (!(await confirmDialog(t("confirm_revoke")))) return;
+      await guarded(async () => { await api("DELETE", `/registers/${encodeURIComponent(r.id)}`); await loadRegisters(); });
+    };
+    row.insertCell().append(button);
+  }
+  if (config) renderWorkplaces(config);
+}
+
+async function openPairing() {
+  await guarded(async () => {
+    const data = await api("POST", "/pairing", {});
+    $("pairing").hidden = false;
+    $("pair-code").textContent = data.code;
+    $("pair-expires").textContent = time(data.expires_at);
+    $("pair-fp").textContent = data.fingerprint;
+    const img = document.createElement("img");
+    img.alt = "QR";
+    img.src = "data:image/svg+xml;base64," + btoa(data.qr_svg);
+    img.id = "pair-qr-img";
+    $("pair-qr").replaceChildren(img);
+  });
+}
+
+async function loadTse() {
+  const data = await api("GET", "/tss");
+  const tbody = $("tse").tBodies[0];
+  tbody.replaceChildren();
+  for (const [tenant, tss] of Object.entries(data.tss)) {
+    const row = tbody.insertRow();
+    cell(row, tenant);
+    cell(row, tss.tss_id, "mono");
+    cell(row, tss.env);
+    cell(row, tss.error ? `${tss.state} (${tss.error})` : tss.state);
+    cell(row, tss.signature_counter ?? "");
+    cell(row, tss.transaction_counter ?? "");
+    cell(row, tss.active_transactions ?? "");
+  }
+}
+
+async function loadOutages() {
+  const data = await api("GET", "/outages");
+  const tbody = $("outages").tBodies[0];
+  tbody.replaceChildren();
+  for (const o of data.outages) {
+    const row = tbody.insertRow();
+    cell(row, time(o.started_at));
+    cell(row, o.ended_at ? time(o.ended_at) : t("running"));
+    cell(row, o.reason);
+    cell(row, o.count);
+  }
+}
+
+function dateSeconds(id, endOfDay) {
+  const value = $(id).value;
+  if (!value) return null;
+  const date = new Date(value + (endOfDay ? "T23:59:59" : "T00:00:00"));
+  return Math.floor(date.getTime() / 1000);
+}
+
+async function startExport() {
+  await guarded(async () => {
+    const body = { tenant: $("x-tenant").value };
+    const from = dateSeconds("x-from", false);
+    const to = dateSeconds("x-to", true);
+    if (from !== null) body.start_date = from;
+    if (to !== null) body.end_date = to;
+    let job = await api("POST", "/exports", body);
+    const list = $("export-progress");
+    $("export-files").replaceChildren();
+    for (let i = 0; i < 720 && job.state === "running"; i += 1) {
+      list.replaceChildren(...job.progress.map((line) => Object.assign(document.createElement("li"), { textContent: line })));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      job = await api("GET", `/exports/${job.id}`);
+    }
+    list.replaceChildren(...job.progress.map((line) => Object.assign(document.createElement("li"), { textContent: line })));
+    if (job.state !== "done") throw new Error(job.error ? errorText({ error: job.error }) : job.state);
+    for (const file of job.files) {
+      const link = document.createElement("a");
+      link.href = `${API}/exports/${job.id}/files/${file.part}`;
+      link.textContent = `${t("download")}: ${file.name} (${file.size} B)`;
+      link.download = file.name;
+      $("export-files").append(link, document.createElement("br"));
+    }
+  });
+}
+
+async function login(event) {
+  event.preventDefault();
+  await guarded(async () => {
+    const data = await call("POST", "/setup/login", { password: $("login-password").value });
+    $("login-password").value = "";
+    csrf = data.csrf;
+    show("");
+    await start();
+  });
+}
+
+async function logout() {
+  await guarded(async () => {
+    await call("POST", "/setup/logout", {});
+    csrf = null;
+    show(t("logged_out"), "ok");
+    showLogin(false);
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("lang").onclick = () => { lang = lang === "de" ? "en" : "de"; localStorage.setItem("tsed-lang", lang); applyLanguage(); };
+  $("login-form").onsubmit = login;
+  $("logout").onclick = logout;
+  $("config-form").onsubmit = save;
+  $("anlegen").onclick = anlegen;
+  $("test").onclick = connectionTest;
+  $("tenant-add").onclick = addTenant;
+  $("f-multi").onchange = () => { $("tenants-box").hidden = !$("f-multi").checked; };
+  $("wp-filter").onchange = () => config && renderWorkplaces(config);
+  $("activation-upload").onclick = uploadActivation;
+  $("pair").onclick = openPairing;
+  $("export").onclick = startExport;
+  guarded(start);
+});

@@ -1,0 +1,177 @@
+"""The installer's setup page: ``/setup/`` on the register API's TLS listener.
+
+A static page (HTML, CSS and JavaScript shipped in the package, no external assets) that calls
+the admin API (:mod:`tsed.net.admin`, the same routes ``tsectl`` uses) under
+``/setup/api/admin/v1/…``. Instead of the socket's peer check, those routes sit behind a web
+session (:mod:`tsed.net.websession`) with a CSRF token on every state-changing call.
+
+==========================================  ==============================================
+``GET  /setup/``                             the page
+``GET  /setup/static/{name}``                its script and style sheet
+``GET  /setup/session``                      ``{logged_in, password_set, csrf?}``
+``POST /setup/login``                        ``{password}`` → cookie + ``{csrf}``
+``POST /setup/logout``                       ends the session
+``*    /setup/api/admin/v1/…``               the admin API (session + CSRF)
+==========================================  ==============================================
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from tsed.errors import AuthError, ForbiddenError, InputError
+from tsed.net.admin import ACTOR_KEY, AdminOperations, Handler, build_admin_app
+from tsed.net.auth import FailureLimiter
+from tsed.net.http import error_middleware, read_json_object
+from tsed.net.websession import COOKIE, CSRF_HEADER, MAX_SECONDS, WebSessions
+
+_LOGGER = logging.getLogger(__name__)
+
+STATIC = {
+    "setup.js": "application/javascript; charset=utf-8",
+    "setup.css": "text/css; charset=utf-8",
+}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class SetupOperations(AdminOperations, Protocol):
+    async def check_password(self, password: str) -> bool: ...
+
+
+def _asset(name: str) -> bytes:
+    return resources.files("tsed.net").joinpath("static", name).read_bytes()
+
+
+def _source(request: web.Request) -> str:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return str(peer[0]) if peer else "unknown"
+
+
+def build_setup_app(
+    ops: SetupOperations, sessions: WebSessions, limiter: FailureLimiter
+) -> web.Application:
+    """The setup page application, mounted at ``/setup`` of the TLS listener."""
+    page = _asset("setup.html")
+    assets = {name: _asset(name) for name in STATIC}
+
+    @web.middleware
+    async def headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        response.headers.update(SECURITY_HEADERS)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        session = sessions.get(request.cookies.get(COOKIE))
+        if session is None:
+            raise AuthError(
+                "not logged in, or the session has ended",
+                hint="Log in on the setup page with the admin password.",
+            )
+        if request.method not in ("GET", "HEAD") and not sessions.csrf_ok(
+            session, request.headers.get(CSRF_HEADER)
+        ):
+            raise ForbiddenError(
+                "the request has no valid CSRF token",
+                hint="Reload the setup page and try again.",
+            )
+        request[ACTOR_KEY] = session.actor
+        return await handler(request)
+
+    app = web.Application(middlewares=[headers, error_middleware], client_max_size=64 * 1024)
+
+    async def index(_request: web.Request) -> web.Response:
+        return web.Response(body=page, content_type="text/html", charset="utf-8")
+
+    async def static(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in assets:
+            raise web.HTTPNotFound()
+        return web.Response(body=assets[name], headers={"Content-Type": STATIC[name]})
+
+    async def session_info(request: web.Request) -> web.Response:
+        session = sessions.get(request.cookies.get(COOKIE))
+        answer: dict[str, Any] = {
+            "logged_in": session is not None,
+            "password_set": (await ops.password_status())["set"],
+        }
+        if session is not None:
+            answer["csrf"] = session.csrf
+        return web.json_response(answer)
+
+    async def login(request: web.Request) -> web.Response:
+        source = _source(request)
+        limiter.check(source)
+        body = await read_json_object(request)
+        password = body.get("password")
+        if not isinstance(password, str):
+            raise InputError('the body must be {"password": "..."}')
+        if not (await ops.password_status())["set"]:
+            raise AuthError(
+                "no admin password is set yet",
+                hint="Set it first on the unit: tsectl password (or 'password' on the serial "
+                "console).",
+            )
+        if not await ops.check_password(password):
+            limiter.failed(source)
+            _LOGGER.warning(
+                "setup page: wrong admin password from %s",
+                source,
+                extra={"TSED_EVENT": "login_failed", "TSED_SOURCE": source},
+            )
+            raise AuthError("wrong admin password", hint="Check the password and try again.")
+        limiter.succeeded(source)
+        cookie, session = sessions.create(source)
+        _LOGGER.info(
+            "setup page: %s logged in",
+            session.actor,
+            extra={"TSED_EVENT": "login", "TSED_ACTOR": session.actor},
+        )
+        response = web.json_response({"csrf": session.csrf})
+        response.set_cookie(
+            COOKIE,
+            cookie,
+            path="/setup",
+            secure=True,
+            httponly=True,
+            samesite="Strict",
+            max_age=MAX_SECONDS,
+        )
+        return response
+
+    async def logout(request: web.Request) -> web.Response:
+        session = sessions.get(request.cookies.get(COOKIE))
+        if session is not None:
+            if not sessions.csrf_ok(session, request.headers.get(CSRF_HEADER)):
+                raise ForbiddenError("the request has no valid CSRF token")
+            sessions.drop(request.cookies.get(COOKIE))
+            _LOGGER.info("setup page: %s logged out", session.actor,
+                         extra={"TSED_EVENT": "logout", "TSED_ACTOR": session.actor})  # fmt: skip
+        response = web.json_response({"logged_in": False})
+        response.del_cookie(COOKIE, path="/setup")
+        return response
+
+    async def redirect(_request: web.Request) -> web.Response:
+        raise web.HTTPFound("/setup/")
+
+    app.router.add_get("", redirect)
+    app.router.add_get("/", index)
+    app.router.add_get("/static/{name}", static)
+    app.router.add_get("/session", session_info)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    app.add_subapp("/api", build_admin_app(ops, guard=guard))
+    return app
