@@ -14,6 +14,7 @@ the person who has to act::
     │   └── LockedOut               429  too many failures, wait
     ├── ForbiddenError              403  authenticated but not allowed
     ├── ModeError                   409  TEST/LIVE rules (activation missing, mismatch)
+    │   └── ModeMismatch            403  a register's TEST state used in LIVE (the seed's 403)
     └── StorageError                507  the state directory cannot be written (disk full)
 """
 
@@ -31,6 +32,7 @@ __all__ = [
     "InputError",
     "LockedOut",
     "ModeError",
+    "ModeMismatch",
     "NotFoundError",
     "StorageError",
     "TsedError",
@@ -86,6 +88,19 @@ class ModeError(TsedError):
     code: ClassVar[str] = "MODE_MISMATCH"
     default_hint: ClassVar[str] = (
         "TEST and LIVE never mix; reset the register (tsectl reset) and re-initialize."
+    )
+
+
+class ModeMismatch(ModeError):
+    """A register uses state from the other environment (a TEST transaction after the switch
+    to LIVE): caught by the unit before fiskaly would answer 403 "You may not access this TSS"."""
+
+    status: ClassVar[int] = 403
+    code: ClassVar[str] = "MODE_MISMATCH"
+    default_hint: ClassVar[str] = (
+        "This register still holds TEST state: reset it (setup page or tsectl reset "
+        "--register ID) and start a new transaction; TEST transactions cannot be finished "
+        "in LIVE."
     )
 
 

@@ -40,7 +40,7 @@ _KEEP_ON_RESET = (VAULT_MGMT_KEY, VAULT_MGMT_SECRET)
 
 
 class WeakPassword(InputError):
-    code = "password_too_weak"
+    code = "PASSWORD_TOO_WEAK"
     default_hint = (
         f"Choose at least {PASSWORD_MIN} characters; a short sentence is easy to remember."
     )
@@ -99,6 +99,8 @@ class SetupOps:
                 d.vault.delete(PROXY_PASSWORD)
         set_extended(d.config.extended_logging)
         await d.store.audit("admin", "config_saved", {"keys": sorted(values)})
+        if [t.id for t in d.config.tenant_list()] != list(d.upstreams.tenants):
+            await d.reload_backend()  # a tenant more or less: its own TSS and credentials
         return await self.config_show()
 
     async def config_show(self) -> dict[str, Any]:
@@ -278,7 +280,7 @@ class SetupOps:
             f"FP={d.identity.fingerprint_sha256};CODE={code.replace('-', '')}"
         )
         qr = segno.make(text, error="m")
-        return {"qr_text": text, "qr_svg": qr.svg_inline(scale=4, dark="#000", light="#fff")}
+        return {"qr_text": text, "qr_image": qr.svg_data_uri(scale=4, dark="#000", light="#fff")}
 
     # -- factory reset ------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from tsed.breaker import Breaker
 from tsed.completion import BACKGROUND_DEADLINE, Completion
-from tsed.errors import ConflictError, InputError, NotFoundError, TsedError
+from tsed.errors import ConflictError, InputError, ModeMismatch, NotFoundError, TsedError
 from tsed.fiskaly import errors as ferr
 from tsed.metrics import Metrics
 from tsed.outcome import RegisterRef, TxOutcome, outcome_from_row
@@ -255,6 +255,11 @@ class SigningService(Completion):
         row = self._rows.get(local_id) or await self.store.get_tx(local_id)
         if row is None or row.register_id != reg.register_id:
             raise NotFoundError(f"transaction {local_id} does not exist for this register")
+        if row.env != self.mode and row.state in ("journaled", "active"):
+            raise ModeMismatch(
+                f"transaction {local_id} was started in {row.env} mode, but the unit is now "
+                f"in {self.mode} mode (fiskaly would answer 403 'You may not access this TSS')"
+            )
         return row
 
     async def get_transaction(self, reg: RegisterRef, local_id: str) -> TxOutcome:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
+import os
 import random
 import ssl
 import time
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import certifi
 import httpx
 from httpx_aiohttp import HttpxAiohttpClient
 
@@ -184,6 +187,14 @@ def error_from_exception(
     return err.FiskalyUnavailable(f"{what}: cannot reach fiskaly ({host}): {detail}")
 
 
+@functools.lru_cache(maxsize=4)
+def tls_context(cafile: str) -> ssl.SSLContext:
+    """What fiskaly's certificate is checked against: the Mozilla bundle (certifi), or the file
+    named by ``SSL_CERT_FILE`` (OpenSSL's convention: the image's store, or a test CA). The
+    environment is otherwise ignored (``trust_env=False``: no proxy from the environment)."""
+    return ssl.create_default_context(cafile=cafile)
+
+
 class HttpCore:
     """One keep-alive pool to one fiskaly host, with timeouts, retries and error mapping."""
 
@@ -219,6 +230,7 @@ class HttpCore:
             proxy=self.proxy.to_httpx() if self.proxy else None,
             transport=self._transport,
             trust_env=False,
+            verify=tls_context(os.environ.get("SSL_CERT_FILE") or certifi.where()),
             limits=limits,
             timeout=httpx.Timeout(self.timeouts.default, connect=self.timeouts.connect),
             headers={"User-Agent": USER_AGENT},

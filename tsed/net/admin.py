@@ -158,7 +158,8 @@ async def _audit(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return await handler(request)
     route = request.match_info.route.resource
-    action = f"{request.method} {route.canonical if route else request.path}"
+    path = route.canonical if route else request.path
+    action = f"{request.method} {path[path.find('/admin/') :]}"  # the same for socket and page
     status = 500
     try:
         response = await handler(request)

@@ -373,7 +373,7 @@ async function openPairing() {
     $("pair-fp").textContent = data.fingerprint;
     const img = document.createElement("img");
     img.alt = "QR";
-    img.src = "data:image/svg+xml;base64," + btoa(data.qr_svg);
+    img.src = data.qr_image;
     img.id = "pair-qr-img";
     $("pair-qr").replaceChildren(img);
   });

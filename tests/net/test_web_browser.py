@@ -1,0 +1,91 @@
+"""The setup page in a real headless Chromium: first boot to signing LIVE receipts using only
+the page (plus the admin password from tsectl and the vendor's activation file).
+
+Everything runs in a private network + mount namespace created here: loopback only, fiskaly's
+real host names pointed at the simulator (HTTPS, test CA). Screenshots go to
+``tests/artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HELPER = Path(__file__).with_name("browser_flow.py")
+ROOT = HELPER.parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+RED = "rgb(198, 40, 40)"
+GREEN = "rgb(46, 125, 50)"
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for the private namespaces")
+def test_first_boot_to_live_receipts_in_a_real_browser(tmp_path: Path) -> None:
+    assert shutil.which("chromium"), "Debian's chromium is installed by scripts/bootstrap"
+    ARTIFACTS.mkdir(exist_ok=True)
+    hosts = tmp_path / "hosts"
+    hosts.write_text(
+        "127.0.0.1 localhost\n127.0.0.1 kassensichv-middleware.fiskaly.com dashboard.fiskaly.com\n"
+    )
+    script = f'mount --bind {hosts} /etc/hosts && ip link set lo up && exec "$0" "$@"'
+    result = subprocess.run(
+        ["unshare", "-n", "-m", "sh", "-c", script, sys.executable, str(HELPER),
+         str(tmp_path), str(ARTIFACTS)],
+        capture_output=True, text=True, timeout=280, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    logs = "".join(
+        f"\n--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in tmp_path.glob("*.log")
+    )
+    assert result.returncode == 0, result.stderr[-4000:] + logs
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert seen["password"]["set"] is True
+    assert "wrong admin password" in seen["wrong_login"]
+    # TEST: a red badge and the notice
+    assert seen["test_badge"] == {"text": "TEST", "color": RED}
+    assert seen["test_notice"] is True
+    # the mask's rules, shown on the page and enforced by the daemon
+    assert seen["anlegen_before_save"]["disabled"] is True
+    assert "gespeichert" in seen["anlegen_before_save"]["why"]
+    assert seen["saved"] == "Gespeichert."
+    assert seen["anlegen_without_activation"]["disabled"] is True
+    assert "Freischaltung" in seen["anlegen_without_activation"]["why"]
+    # pairing: code, QR and fingerprint; a TEST receipt from the register
+    assert seen["qr_width"] > 50
+    assert seen["fingerprint_shown"] == seen["fingerprint"]
+    assert seen["test_receipt"]["mode"] == "TEST" and seen["test_receipt"]["tse_failure"] is False
+    assert seen["registers_rows"] == 1
+    # LIVE after the vendor's activation, Anlegen, Save, Test
+    assert seen["live_badge"] == {"text": "LIVE", "color": GREEN}
+    assert seen["test_notice_after"] is False
+    assert seen["secret_shown"] >= 32
+    assert seen["test_failures"] == 0, seen["test_lines"]
+    assert len(seen["test_lines"]) >= 6
+    # the register signs in LIVE, on a new client of the LIVE TSS
+    live = seen["live_receipt"]
+    assert live["mode"] == "LIVE" and live["tse_failure"] is False and "notice" not in live
+    assert seen["live_qr_valid"] is True
+    assert (
+        live["result"]["client_serial_number"]
+        != seen["test_receipt"]["result"]["client_serial_number"]
+        or live["result"]["tss_serial_number"]
+        != seen["test_receipt"]["result"]["tss_serial_number"]
+    )
+    # a TEST transaction still open on the register: the seed's 403 case, explained
+    stale = seen["stale_test_tx"]
+    assert stale["status"] == 403 and stale["error"]["code"] == "MODE_MISMATCH"
+    assert "reset" in stale["error"]["hint"]
+    assert any("LIVE" in row for row in seen["tse_rows"])
+    assert seen["export"]["size"] > 0
+    assert seen["english_title"] == "TSE-LAN unit setup"
+    assert seen["after_logout"] == 401
+    assert seen["status"]["mode"] == "LIVE"
+    assert (ARTIFACTS / "setup-page.png").stat().st_size > 10_000
