@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -32,6 +33,7 @@ from tsed.activation_document import (
     sign_document,
 )
 from tsed.fiskaly.tr03151 import verify_qr_code
+from tsed.net.tls import CERT_FILE
 
 HOSTS = ("kassensichv-middleware.fiskaly.com", "dashboard.fiskaly.com")
 PASSWORD = "Einrichtung-Filiale-7"
@@ -89,7 +91,7 @@ def start(work: Path) -> tuple[list[subprocess.Popen[bytes]], dict[str, Path]]:
          "--log-level", "INFO"],
         env=env, stdout=subprocess.DEVNULL, stderr=(work / "tsed.log").open("wb"),
     )  # fmt: skip
-    wait_for(lambda: (state / "admin.sock").exists(), "the unit's admin socket")
+    wait_for((state / "admin.sock").exists, "the unit's admin socket")
     return [unit, sim], {**paths, "state": state}
 
 
@@ -136,7 +138,8 @@ def main() -> None:
         seen["password"] = tsectl(state, "password", stdin=PASSWORD + "\n")
         device = tsectl(state, "status")["device"]
         unit_url = f"https://127.0.0.1:{PORT}"
-        register = httpx.Client(base_url=unit_url, verify=False, timeout=30)  # noqa: S501 - pinned by fingerprint below
+        pinned = ssl.create_default_context(cafile=str(state / CERT_FILE))  # the unit's own cert
+        register = httpx.Client(base_url=unit_url, verify=pinned, timeout=30)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             context = browser.new_context(ignore_https_errors=True, locale="de-DE")
