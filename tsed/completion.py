@@ -41,6 +41,7 @@ class Completion:
     receipts_signed: int
     failures: int
     _clock: Callable[[], float]
+    _born: dict[str, float]
     _rows: dict[str, TxRow]
     _starts: dict[str, asyncio.Task[None]]
     _outage_id: int | None
@@ -48,6 +49,22 @@ class Completion:
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         raise NotImplementedError
+
+    def _note_born(self, row: TxRow) -> None:
+        """Remember when an open transaction began, on the monotonic clock.
+
+        Rows journaled by an earlier run count their wall-clock age at start-up (never
+        negative); from then on a jump of the wall clock changes no transaction's age.
+        """
+        age = max(0.0, self._clock() - row.created_at)
+        self._born.setdefault(row.id, time.monotonic() - age)
+
+    def _age(self, row: TxRow) -> float:
+        born = self._born.get(row.id)
+        if born is None:  # not seen by this run yet
+            self._note_born(row)
+            born = self._born[row.id]
+        return time.monotonic() - born
 
     def _replace(self, row: TxRow, **changes: Any) -> TxRow:
         data = {f: getattr(row, f) for f in TxRow.__slots__}
@@ -157,6 +174,7 @@ class Completion:
             updated_at=self._clock(),
         )
         self._rows.pop(row.id, None)
+        self._born.pop(row.id, None)
         self.receipts_signed += 1
         if late:
             self.metrics.signed_late.inc()
@@ -260,7 +278,7 @@ class Completion:
                 if self.breaker.open:
                     return
                 if row.state in ("journaled", "active"):
-                    if self._clock() - row.created_at < self.abandon_after:
+                    if self._age(row) < self.abandon_after:
                         continue  # a register may still finish it
                     row = self._replace(
                         row, state="cancelling", receipt=json.dumps(CANCELLATION.to_standard_v1())

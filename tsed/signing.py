@@ -77,6 +77,7 @@ class SigningService(Completion):
         )
         self._starts: dict[str, asyncio.Task[None]] = {}
         self._rows: dict[str, TxRow] = {}
+        self._born: dict[str, float] = {}  # open transaction → monotonic start (abandonment)
         self._background: set[asyncio.Task[Any]] = set()
         self._outage_id: int | None = None
         self._drain_lock = asyncio.Lock()
@@ -95,6 +96,9 @@ class SigningService(Completion):
             ["journaled", "active", "finishing", "cancelling", "failed"]
         )
         self.open_transactions = sum(1 for r in open_rows if r.state in ("journaled", "active"))
+        for row in open_rows:
+            if row.state in ("journaled", "active"):
+                self._note_born(row)
         for outage in await self.store.outages():
             if outage.ended_at is None:
                 self._outage_id = outage.id
@@ -213,6 +217,8 @@ class SigningService(Completion):
         idem = IdemRow(reg.register_id, key, fingerprint, row.id, None, now) if key else None
         await self.store.insert_tx(row, idem)
         self._rows[row.id] = row
+        if state == "journaled":
+            self._born[row.id] = time.monotonic()
         return row
 
     async def start_transaction(
@@ -328,6 +334,7 @@ class SigningService(Completion):
         ):
             raise ConflictError(f"transaction {local_id} changed meanwhile; read it again")
         self.open_transactions = max(0, self.open_transactions - 1)
+        self._born.pop(local_id, None)
         row = self._replace(self._rows.get(local_id, row), state=state, receipt=body)
         self._rows[local_id] = row
         start_task = self._starts.pop(local_id, None)
