@@ -8,10 +8,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
+from aiohttp import web
 
 from tests.unit import KEY, SECRET
 
@@ -162,3 +165,52 @@ async def sim_faults(sim_port: int, changes: dict[str, Any] | None = None) -> No
         else:
             response = await http.post("/_sim/faults", json=changes)
         assert response.status_code == 200, response.text
+
+
+@dataclass
+class Recorder:
+    """A recording reverse proxy in front of the simulator: every call with its time."""
+
+    upstream: str
+    calls: list[tuple[float, str, str, int]] = field(default_factory=list)
+    port: int = 0
+    _runner: web.AppRunner | None = None
+    _session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession()
+        app = web.Application(client_max_size=2**20)
+        app.router.add_route("*", "/{tail:.*}", self._forward)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        assert self._session is not None
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host",)}
+        async with self._session.request(
+            request.method, self.upstream + request.path_qs, data=await request.read(),
+            headers=headers,
+        ) as answer:  # fmt: skip
+            body = await answer.read()
+            self.calls.append((time.monotonic(), request.method, request.path, answer.status))
+            kept = {
+                k: v for k, v in answer.headers.items()
+                if k.lower() in ("content-type", "retry-after", "request-id")
+            }  # fmt: skip
+            return web.Response(body=body, status=answer.status, headers=kept)
+
+    def count(self, method: str, path_prefix: str) -> int:
+        return sum(1 for _t, m, p, _s in self.calls if m == method and p.startswith(path_prefix))

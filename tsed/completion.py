@@ -46,6 +46,8 @@ class Completion:
     _starts: dict[str, asyncio.Task[None]]
     _outage_id: int | None
     _drain_lock: asyncio.Lock
+    _outage_lock: asyncio.Lock
+    _stopping: bool
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         raise NotImplementedError
@@ -72,7 +74,11 @@ class Completion:
         return TxRow(**data)
 
     def _after_background(self, task: asyncio.Task[TxRow], local_id: str) -> None:
-        if task.cancelled() or task.exception() is None:
+        if task.cancelled() or self._stopping:
+            return
+        if task.exception() is None:  # signed late by the work the register stopped waiting for
+            if self._outage_id is not None:
+                self._spawn(self._close_outage_if_done(), "tsed-outage-close")
             return
         if not self.breaker.open:
             self._spawn(self._retry_later(local_id), "tsed-retry")
@@ -198,8 +204,12 @@ class Completion:
     ) -> TxRow:
         now = self._clock()
         if self._outage_id is None:
-            self._outage_id = await self.store.open_outage(reason, now)
-            _LOGGER.warning("outage opened: %s", reason, extra={"TSED_EVENT": "outage_opened"})
+            async with self._outage_lock:  # concurrent failures open one outage, not several
+                if self._outage_id is None:
+                    self._outage_id = await self.store.open_outage(reason, now)
+                    _LOGGER.warning(
+                        "outage opened: %s", reason, extra={"TSED_EVENT": "outage_opened"}
+                    )
         failure = Failure(code, reason, failure_receipt_text(code, reason, now), now)
         data = json.dumps(
             {"code": code, "reason": reason, "receipt_text": failure.receipt_text, "at": now}
@@ -314,8 +324,10 @@ class Completion:
                 )
 
     async def _close_outage_if_done(self) -> None:
-        if self._outage_id is None or await self.store.txs_in_states(["failed"]):
-            return
-        await self.store.close_outage(self._outage_id, self._clock())
-        _LOGGER.info("outage %s closed", self._outage_id, extra={"TSED_EVENT": "outage_closed"})
-        self._outage_id = None
+        async with self._outage_lock:
+            outage_id = self._outage_id
+            if outage_id is None or await self.store.txs_in_states(["failed"]):
+                return
+            await self.store.close_outage(outage_id, self._clock())
+            self._outage_id = None
+        _LOGGER.info("outage %s closed", outage_id, extra={"TSED_EVENT": "outage_closed"})
