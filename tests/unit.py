@@ -8,7 +8,8 @@ import socket
 import ssl
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,7 +102,11 @@ class Unit:
 
 @asynccontextmanager
 async def running_unit(
-    state_dir: Path, *, environ: dict[str, str] | None = None, config: str | None = None
+    state_dir: Path,
+    *,
+    environ: dict[str, str] | None = None,
+    config: str | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Unit]:
     state_dir.mkdir(parents=True, exist_ok=True)
     config_path = state_dir / "tsed.toml"
@@ -109,7 +114,7 @@ async def running_unit(
         config_path.write_text(config)
     port = free_port()
     options = DaemonOptions(state_dir, config_path, ListenAddress("127.0.0.1", port))
-    daemon = Daemon(options, environ={"TSED_MDNS": "off", **(environ or {})})
+    daemon = Daemon(options, environ={"TSED_MDNS": "off", **(environ or {})}, clock=clock)
     await daemon.start()
     unit = Unit(daemon, port, state_dir)
     try:

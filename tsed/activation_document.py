@@ -286,7 +286,7 @@ def parse_payload(data: Any) -> ActivationDocument:
             f"activation document: unknown field {sorted(set(data) - expected)[0]}"
         )
     device_id = str(_text(data, "device_id"))
-    if not _DEVICE_RE.match(device_id):
+    if not _DEVICE_RE.fullmatch(device_id):
         raise ActivationMalformed(f"activation document: device_id {device_id!r} is not an id")
     management = data["management"]
     if not isinstance(management, Mapping) or set(management) != {"api_key", "api_secret"}:

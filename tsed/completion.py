@@ -41,13 +41,32 @@ class Completion:
     receipts_signed: int
     failures: int
     _clock: Callable[[], float]
+    _born: dict[str, float]
     _rows: dict[str, TxRow]
     _starts: dict[str, asyncio.Task[None]]
     _outage_id: int | None
     _drain_lock: asyncio.Lock
+    _outage_lock: asyncio.Lock
+    _stopping: bool
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         raise NotImplementedError
+
+    def _note_born(self, row: TxRow) -> None:
+        """Remember when an open transaction began, on the monotonic clock.
+
+        Rows journaled by an earlier run count their wall-clock age at start-up (never
+        negative); from then on a jump of the wall clock changes no transaction's age.
+        """
+        age = max(0.0, self._clock() - row.created_at)
+        self._born.setdefault(row.id, time.monotonic() - age)
+
+    def _age(self, row: TxRow) -> float:
+        born = self._born.get(row.id)
+        if born is None:  # not seen by this run yet
+            self._note_born(row)
+            born = self._born[row.id]
+        return time.monotonic() - born
 
     def _replace(self, row: TxRow, **changes: Any) -> TxRow:
         data = {f: getattr(row, f) for f in TxRow.__slots__}
@@ -55,7 +74,11 @@ class Completion:
         return TxRow(**data)
 
     def _after_background(self, task: asyncio.Task[TxRow], local_id: str) -> None:
-        if task.cancelled() or task.exception() is None:
+        if task.cancelled() or self._stopping:
+            return
+        if task.exception() is None:  # signed late by the work the register stopped waiting for
+            if self._outage_id is not None:
+                self._spawn(self._close_outage_if_done(), "tsed-outage-close")
             return
         if not self.breaker.open:
             self._spawn(self._retry_later(local_id), "tsed-retry")
@@ -157,6 +180,7 @@ class Completion:
             updated_at=self._clock(),
         )
         self._rows.pop(row.id, None)
+        self._born.pop(row.id, None)
         self.receipts_signed += 1
         if late:
             self.metrics.signed_late.inc()
@@ -180,8 +204,12 @@ class Completion:
     ) -> TxRow:
         now = self._clock()
         if self._outage_id is None:
-            self._outage_id = await self.store.open_outage(reason, now)
-            _LOGGER.warning("outage opened: %s", reason, extra={"TSED_EVENT": "outage_opened"})
+            async with self._outage_lock:  # concurrent failures open one outage, not several
+                if self._outage_id is None:
+                    self._outage_id = await self.store.open_outage(reason, now)
+                    _LOGGER.warning(
+                        "outage opened: %s", reason, extra={"TSED_EVENT": "outage_opened"}
+                    )
         failure = Failure(code, reason, failure_receipt_text(code, reason, now), now)
         data = json.dumps(
             {"code": code, "reason": reason, "receipt_text": failure.receipt_text, "at": now}
@@ -260,7 +288,7 @@ class Completion:
                 if self.breaker.open:
                     return
                 if row.state in ("journaled", "active"):
-                    if self._clock() - row.created_at < self.abandon_after:
+                    if self._age(row) < self.abandon_after:
                         continue  # a register may still finish it
                     row = self._replace(
                         row, state="cancelling", receipt=json.dumps(CANCELLATION.to_standard_v1())
@@ -296,8 +324,10 @@ class Completion:
                 )
 
     async def _close_outage_if_done(self) -> None:
-        if self._outage_id is None or await self.store.txs_in_states(["failed"]):
-            return
-        await self.store.close_outage(self._outage_id, self._clock())
-        _LOGGER.info("outage %s closed", self._outage_id, extra={"TSED_EVENT": "outage_closed"})
-        self._outage_id = None
+        async with self._outage_lock:
+            outage_id = self._outage_id
+            if outage_id is None or await self.store.txs_in_states(["failed"]):
+                return
+            await self.store.close_outage(outage_id, self._clock())
+            self._outage_id = None
+        _LOGGER.info("outage %s closed", outage_id, extra={"TSED_EVENT": "outage_closed"})

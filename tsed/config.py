@@ -39,7 +39,7 @@ _HOST_RE = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
-_VAT_RE = re.compile(r"^DE\d{9}$")
+_VAT_RE = re.compile(r"^DE[0-9]{9}$")
 V1_KEYS = {
     "url",
     "base_url",
@@ -172,7 +172,7 @@ def vat_check_digit(first_eight: str) -> int:
 
 def validate_vat_id(value: str, key: str) -> str:
     vat = value.strip().upper().replace(" ", "")
-    if not _VAT_RE.match(vat):
+    if not _VAT_RE.fullmatch(vat):
         raise ConfigError(
             f"{key}: {value!r} is not a German USt-IdNr (rule: 'DE' followed by 9 digits)",
             hint="Write the VAT ID as printed on the tax office's letter, e.g. DE123456789.",
@@ -244,7 +244,7 @@ def validate_host(value: str, key: str) -> str:
         return str(ipaddress.ip_address(host.strip("[]")))
     except ValueError:
         pass
-    if not _HOST_RE.match(host):
+    if not _HOST_RE.fullmatch(host):
         raise invalid(key, value, "must be a host name or an IP address")
     return host.lower()
 
@@ -306,7 +306,7 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
         raise invalid("tenants", raw_tenants, "must be a table of tenants")
     for tenant_id, raw in raw_tenants.items():
         path = f"tenants.{tenant_id}"
-        if not _ID_RE.match(tenant_id):
+        if not _ID_RE.fullmatch(tenant_id):
             raise invalid(path, tenant_id, "tenant ids are 1-32 of a-z, 0-9 and '-'")
         if not isinstance(raw, Mapping):
             raise invalid(path, raw, "must be a table with name and vat_id")

@@ -15,7 +15,8 @@ the person who has to act::
     ├── ForbiddenError              403  authenticated but not allowed
     ├── ModeError                   409  TEST/LIVE rules (activation missing, mismatch)
     │   └── ModeMismatch            403  a register's TEST state used in LIVE (the seed's 403)
-    └── StorageError                507  the state directory cannot be written (disk full)
+    └── StorageError                507  the state directory cannot be written
+        └── StorageFull             507  its file system is full (what to free is in the hint)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "ModeMismatch",
     "NotFoundError",
     "StorageError",
+    "StorageFull",
     "TsedError",
 ]
 
@@ -110,4 +112,16 @@ class StorageError(TsedError):
     default_hint: ClassVar[str] = (
         "The unit cannot write its state directory (disk full or read-only); free space or "
         "call service. No transaction was accepted."
+    )
+
+
+class StorageFull(StorageError):
+    """The state directory's file system is full: new work is refused, nothing is lost."""
+
+    code: ClassVar[str] = "STORAGE_FULL"
+    default_hint: ClassVar[str] = (
+        "The file system of the unit's state directory is full. Free space there: remove TSE "
+        "exports or backups copied onto it, shrink the journal (journalctl --vacuum-size=50M), "
+        "or enlarge the partition. The unit takes receipts again as soon as space is free; "
+        "no restart is needed. No transaction was accepted by this call."
     )

@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from tsed.errors import StorageError
+from tsed.errors import StorageError, StorageFull
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
@@ -43,7 +43,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
 
 def _storage_error(path: Path, err: OSError) -> StorageError:
     if err.errno == errno.ENOSPC:
-        return StorageError(f"cannot write {path}: the disk is full")
+        return StorageFull(f"cannot write {path}: the disk is full")
     if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return StorageError(f"cannot write {path}: {err.strerror}")
     return StorageError(f"cannot write {path}: {err.strerror or err}")

@@ -24,8 +24,8 @@ from tsed.fiskaly.processdata import (
     receipt_process_data,
 )
 
-AMOUNT_RE = re.compile(r"^-?\d{1,12}\.\d{2,5}$")
-CURRENCY_RE = re.compile(r"^[A-Za-z]{3}$")
+AMOUNT_RE = re.compile(r"-?[0-9]{1,12}\.[0-9]{2,5}")  # ASCII digits only; use fullmatch
+CURRENCY_RE = re.compile(r"[A-Za-z]{3}")
 PAYMENT_TYPES = ("CASH", "NON_CASH")
 MAX_VAT_LINES = 20
 MAX_PAYMENT_LINES = 50
@@ -53,7 +53,7 @@ def _object(value: Any, path: str, required: set[str], optional: set[str]) -> Ma
 def _amount(value: Any, path: str) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         raise _invalid(path, value, 'amounts are decimal strings like "11.90", not numbers')
-    if not isinstance(value, str) or not AMOUNT_RE.match(value):
+    if not isinstance(value, str) or not AMOUNT_RE.fullmatch(value):
         raise _invalid(path, value, 'a decimal string with 2 to 5 decimals, e.g. "11.90"')
     return value
 
@@ -142,7 +142,7 @@ def parse_receipt(body: Any, path: str = "receipt") -> Receipt:
         if not isinstance(item["payment_type"], str) or item["payment_type"] not in PAYMENT_TYPES:
             raise _invalid(f"{where}.payment_type", item["payment_type"], "CASH or NON_CASH")
         currency = item.get("currency_code", "EUR")
-        if not isinstance(currency, str) or not CURRENCY_RE.match(currency):
+        if not isinstance(currency, str) or not CURRENCY_RE.fullmatch(currency):
             raise _invalid(f"{where}.currency_code", currency, "an ISO 4217 code like EUR")
         payments.append(
             PaymentAmount(

@@ -7,6 +7,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -125,9 +126,16 @@ class Registers:
 
 
 class Daemon:
-    def __init__(self, options: DaemonOptions, *, environ: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        options: DaemonOptions,
+        *,
+        environ: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.options = options
         self.environ = dict(os.environ if environ is None else environ)
+        self.clock = clock  # the wall clock (deadlines and lockouts use time.monotonic)
         self.state_dir = options.state_dir
         self.notifier = Notifier()
         self._runners: list[web.AppRunner] = []
@@ -166,7 +174,7 @@ class Daemon:
         await self._start_backend()
         self.registers = Registers(self)
         await self.registers.load()
-        self.pairing = PairingManager(on_change=self._pairing_changed)
+        self.pairing = PairingManager(clock=self.clock, on_change=self._pairing_changed)
         self.advertiser: Advertiser | None = None
         self.limiter = FailureLimiter()
         self.web_limiter = FailureLimiter()
@@ -201,6 +209,7 @@ class Daemon:
                 proxy=proxy,
                 timeouts=timeouts,
                 on_auth=on_auth,
+                clock=self.clock,
             )
 
         self.upstreams = UpstreamRegistry(
@@ -231,6 +240,7 @@ class Daemon:
             backend=self.backend,
             deadline=lambda reg: effective(self.config, reg.serial).register_deadline,
             abandon_after=self.config.abandon_minutes * 60,
+            clock=self.clock,
         )
         await self.signing.start()
 

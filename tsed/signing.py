@@ -77,9 +77,12 @@ class SigningService(Completion):
         )
         self._starts: dict[str, asyncio.Task[None]] = {}
         self._rows: dict[str, TxRow] = {}
+        self._born: dict[str, float] = {}  # open transaction → monotonic start (abandonment)
         self._background: set[asyncio.Task[Any]] = set()
+        self._stopping = False
         self._outage_id: int | None = None
         self._drain_lock = asyncio.Lock()
+        self._outage_lock = asyncio.Lock()
         self._housekeeper: asyncio.Task[None] | None = None
         self.metrics = Metrics()
         self.metrics.mode.labels(mode, backend).set(1)
@@ -95,6 +98,9 @@ class SigningService(Completion):
             ["journaled", "active", "finishing", "cancelling", "failed"]
         )
         self.open_transactions = sum(1 for r in open_rows if r.state in ("journaled", "active"))
+        for row in open_rows:
+            if row.state in ("journaled", "active"):
+                self._note_born(row)
         for outage in await self.store.outages():
             if outage.ended_at is None:
                 self._outage_id = outage.id
@@ -108,20 +114,26 @@ class SigningService(Completion):
             self._spawn(self._drain(), "tsed-recovery")
 
     async def stop(self, grace: float = 5.0) -> None:
+        self._stopping = True
         housekeeper, self._housekeeper = self._housekeeper, None
         if housekeeper is not None:
             housekeeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await housekeeper
         await self.breaker.stop()
-        tasks = list(self._background) + list(self._starts.values())
-        if tasks:
-            _done, pending = await asyncio.wait(tasks, timeout=grace)
+        ends = time.monotonic() + grace
+        for task in self._background:  # late signing waiting out a backoff: the journal keeps it
+            if task.get_name() == "tsed-retry":
+                task.cancel()
+        # Tasks may spawn follow-ups while they finish (late signing): until none are left.
+        while tasks := [t for t in (*self._background, *self._starts.values()) if not t.done()]:
+            _done, pending = await asyncio.wait(tasks, timeout=max(0.0, ends - time.monotonic()))
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         self._background.clear()
         self._starts.clear()
+        self._stopping = False
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
@@ -213,6 +225,8 @@ class SigningService(Completion):
         idem = IdemRow(reg.register_id, key, fingerprint, row.id, None, now) if key else None
         await self.store.insert_tx(row, idem)
         self._rows[row.id] = row
+        if state == "journaled":
+            self._born[row.id] = time.monotonic()
         return row
 
     async def start_transaction(
@@ -333,6 +347,7 @@ class SigningService(Completion):
         ):
             raise ConflictError(f"transaction {local_id} changed meanwhile; read it again")
         self.open_transactions = max(0, self.open_transactions - 1)
+        self._born.pop(local_id, None)
         row = self._replace(self._rows.get(local_id, row), state=state, receipt=body)
         self._rows[local_id] = row
         start_task = self._starts.pop(local_id, None)
@@ -383,6 +398,9 @@ class SigningService(Completion):
             )
         except TimeoutError:
             code, reason = "TSE_TIMEOUT", "fiskaly did not answer within the register deadline"
+            last = self.upstreams.client(row.tenant_id).last_failure
+            if isinstance(last, ferr.TssNotReady):  # fiskaly did answer: say what it said
+                code, reason = _failure_code(last)
             self.breaker.failure(reason)
         except ferr.FiskalyError as err:
             code, reason = _failure_code(err)

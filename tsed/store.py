@@ -30,7 +30,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tsed.errors import ConflictError, StorageError
+from tsed.errors import ConflictError, StorageError, StorageFull
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -232,7 +232,13 @@ class Store:
                     self._queue.put(None)
                     break
                 batch.append(more)
-            self._commit(conn, batch)
+            try:
+                self._commit(conn, batch)
+            except Exception as err:  # the writer thread must outlive any one batch
+                _LOGGER.exception("store batch failed", extra={"TSED_EVENT": "storage_failed"})
+                failure = _storage_error(self.path, err)
+                for _fn, future, waiting in batch:
+                    waiting.call_soon_threadsafe(_settle, future, None, failure)
         conn.close()
 
     def _commit(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
@@ -255,8 +261,16 @@ class Store:
             self.commits += 1
         except (sqlite3.Error, OSError) as err:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error as rollback_err:  # SQLite rolled back already (disk full)
+                    _LOGGER.warning("rollback after a failed commit: %s", rollback_err)
             failure = _storage_error(self.path, err)
+            _LOGGER.error(
+                "journal write failed: %s",
+                failure.message,
+                extra={"TSED_EVENT": "storage_failed", "TSED_CODE": failure.code},
+            )
             results = [(future, None, failure, loop) for _fn, future, loop in batch]
         for future, value, outcome, loop in results:
             loop.call_soon_threadsafe(_settle, future, value, outcome)
@@ -473,7 +487,7 @@ def _map(err: Exception, path: Path) -> Exception:
 def _storage_error(path: Path, err: BaseException) -> StorageError:
     text = str(err).lower()
     if "full" in text or getattr(err, "errno", None) == errno.ENOSPC:
-        return StorageError(f"the state directory is full: {path} cannot grow")
+        return StorageFull(f"the state directory {path.parent} is full: {path.name} cannot grow")
     if "readonly" in text or "read-only" in text:
         return StorageError(f"{path} is read-only")
     return StorageError(f"the store {path} failed: {err}")

@@ -121,6 +121,11 @@ class FiskalyClient:
     def proxy(self) -> ProxySettings | None:
         return self._http.proxy
 
+    @property
+    def last_failure(self) -> err.FiskalyError | None:
+        """Why the latest call attempt failed (None once a call succeeded)."""
+        return self._http.last_failure
+
     async def authenticate(self) -> AuthToken:
         """Authenticate now with key and secret (also checks the credentials)."""
         return await self._auth.authenticate()

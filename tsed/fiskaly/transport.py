@@ -210,6 +210,7 @@ class HttpCore:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.proxy = proxy
+        self.last_failure: err.FiskalyError | None = None  # of the latest attempt, if it failed
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
         self._transport = transport
@@ -295,6 +296,7 @@ class HttpCore:
                     extra={"TSED_EVENT": "fiskaly_call", "TSED_HTTP_STATUS": response.status_code},
                 )  # fmt: skip
                 if response.status_code < 400:
+                    self.last_failure = None
                     return response
                 failure = error_from_response(response, what)
                 if isinstance(failure, err.FiskalyRateLimited):
@@ -311,6 +313,7 @@ class HttpCore:
                                "TSED_FISKALY_CODE": getattr(failure, "fiskaly_code", None)},
                     )  # fmt: skip
                     raise failure
+            self.last_failure = failure
             if not idempotent or attempt >= self.retry.attempts:
                 raise failure
             delay = self.retry.delay(attempt)

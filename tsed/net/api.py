@@ -89,7 +89,7 @@ def _idempotency_key(request: web.Request) -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    if not IDEMPOTENCY_RE.match(key):
+    if not IDEMPOTENCY_RE.fullmatch(key):
         raise InputError(
             "Idempotency-Key must be 1 to 128 printable ASCII characters without spaces",
             hint="Use a UUID per request, e.g. 3f1c0a4e-....",
@@ -174,7 +174,7 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
         code, serial = body.get("code"), body.get("register_serial")
         if not isinstance(code, str) or not code.strip():
             raise InputError("code: the pairing code shown by the installer is required")
-        if not isinstance(serial, str) or not SERIAL_RE.match(serial) or "/" in serial:
+        if not isinstance(serial, str) or not SERIAL_RE.fullmatch(serial) or "/" in serial:
             raise InputError(
                 f"register_serial: {serial!r} must be 1 to 70 of A-Z a-z 0-9 space '()+,-.:=? "
                 "(no '/' or '_', no leading or trailing space)",
