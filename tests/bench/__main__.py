@@ -47,7 +47,7 @@ async def run(plan: fig.Plan, only: list[str]) -> tuple[dict[str, float], dict[s
         root = Path(tmp)
         state = root / "unit"
         try:
-            sim = start_simulator(root / "sim")
+            sim = start_simulator()
             procs.append(sim)
             prepare_unit_state(state)
             unit = await asyncio.to_thread(start_unit, state, sim)

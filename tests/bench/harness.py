@@ -67,8 +67,8 @@ class Proc:
                 self.popen.wait(timeout=10)
 
 
-def start_simulator(state: Path) -> Proc:
-    """The standalone fiskaly simulator with the benchmark's API key (plain HTTP)."""
+def start_simulator() -> Proc:
+    """The standalone fiskaly simulator (in memory) with the benchmark's API key, plain HTTP."""
     port = free_port()
     popen = subprocess.Popen(
         [
@@ -77,8 +77,6 @@ def start_simulator(state: Path) -> Proc:
             "tsed.fiskaly.simulator",
             "--listen",
             f"127.0.0.1:{port}",
-            "--state-dir",
-            str(state),
             "--api-key",
             KEY,
             "--api-secret",
@@ -129,9 +127,11 @@ def start_unit(state: Path, sim: Proc) -> Proc:
     }
     env.pop("WATCHDOG_USEC", None)
     started = time.monotonic()
+    profile = os.environ.get("TSED_BENCH_PROFILE")  # cProfile output file for the unit
     popen = subprocess.Popen(
         [
             sys.executable,
+            *(["-m", "cProfile", "-o", profile] if profile else []),
             "-m",
             "tsed.cli",
             "serve",

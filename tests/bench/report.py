@@ -180,7 +180,7 @@ def render_svg(path: Path, figures: dict[str, float], series: dict[str, Any]) ->
     rss = series.get("rss")
     if rss:
         xmax = max(x for x, _ in rss)
-        top = max(max(y for _, y in rss), 80)
+        top = max([y for _, y in rss] + [80.0])
         panel = _Panel(0, _H, "Unit RSS along the memory run", _nice(xmax), _nice(top * 1.1))
         panel.axes("receipts", "RSS (MB)")
         panel.line(rss, _COLORS["rss"], "unit RSS", 0)
