@@ -35,6 +35,18 @@ def test_ready_status_stopping(notify_socket: socket.socket, use_library: bool) 
     assert notify_socket.recv(4096) == b"STOPPING=1"
 
 
+@pytest.mark.parametrize("use_library", [True, False])
+def test_a_vanished_notify_socket_never_fails_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_library: bool
+) -> None:
+    """A status update runs inside request handlers: it must not raise (it answered 500)."""
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "gone.sock"))
+    notifier = sd.Notifier(use_library=use_library)
+    assert notifier.backend == ("systemd-python" if use_library else "fallback")
+    assert notifier.status("x") is False
+    assert notifier.stopping() is False
+
+
 def test_abstract_socket_in_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
     name = f"tsed-test-{os.getpid()}"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

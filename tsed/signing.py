@@ -232,7 +232,7 @@ class SigningService(Completion):
     async def start_transaction(
         self, reg: RegisterRef, *, idempotency_key: str | None = None
     ) -> TxOutcome:
-        fingerprint = _fingerprint("start", None, None)
+        fingerprint = _fingerprint("start", None, None) if idempotency_key else ""
         replay = await self._replay(reg, idempotency_key, fingerprint)
         if replay is not None:
             return replay
@@ -326,7 +326,7 @@ class SigningService(Completion):
     async def _end(
         self, reg: RegisterRef, local_id: str, receipt: Receipt, state: str, key: str | None
     ) -> TxOutcome:
-        fingerprint = _fingerprint(state, local_id, receipt)
+        fingerprint = _fingerprint(state, local_id, receipt) if key else ""
         replay = await self._replay(reg, key, fingerprint)
         if replay is not None:
             return replay
@@ -365,7 +365,7 @@ class SigningService(Completion):
     async def sign_receipt(
         self, reg: RegisterRef, receipt: Receipt, *, idempotency_key: str | None = None
     ) -> TxOutcome:
-        fingerprint = _fingerprint("receipt", None, receipt)
+        fingerprint = _fingerprint("receipt", None, receipt) if idempotency_key else ""
         replay = await self._replay(reg, idempotency_key, fingerprint)
         if replay is not None:
             return replay

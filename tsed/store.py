@@ -272,8 +272,12 @@ class Store:
                 extra={"TSED_EVENT": "storage_failed", "TSED_CODE": failure.code},
             )
             results = [(future, None, failure, loop) for _fn, future, loop in batch]
+        # One wake-up of each waiting loop per batch, not one per request.
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any, Any]]] = {}
         for future, value, outcome, loop in results:
-            loop.call_soon_threadsafe(_settle, future, value, outcome)
+            by_loop.setdefault(loop, []).append((future, value, outcome))
+        for loop, settled in by_loop.items():
+            loop.call_soon_threadsafe(_settle_all, settled)
 
     async def _submit(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._thread is None:
@@ -467,6 +471,11 @@ def _insert_idem(conn: sqlite3.Connection, row: IdemRow) -> None:
             f"Idempotency-Key {row.key!r} is already in use",
             hint="Send the same request again to get its answer, or use a new key.",
         ) from None
+
+
+def _settle_all(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, value, error in settled:
+        _settle(future, value, error)
 
 
 def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:

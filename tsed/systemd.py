@@ -45,13 +45,24 @@ def _fallback_notify(message: str) -> bool:
     return True
 
 
+def _library_notify(message: str) -> bool:
+    # A notify socket that went away must never fail the caller (a status update inside a
+    # request handler would turn into a 500): the same contract as the fallback.
+    assert _sd_daemon is not None
+    try:
+        return bool(_sd_daemon.notify(message))
+    except OSError as err:
+        _LOGGER.debug("sd_notify failed: %s", err)
+        return False
+
+
 class Notifier:
     """Tell systemd what the daemon is doing. ``use_library=False`` forces the fallback."""
 
     def __init__(self, *, use_library: bool = True) -> None:
         self._send: Callable[[str], bool]
         if use_library and _sd_daemon is not None:
-            self._send = lambda message: bool(_sd_daemon.notify(message))
+            self._send = _library_notify
             self.backend = "systemd-python"
         else:
             self._send = _fallback_notify

