@@ -183,6 +183,8 @@ class Advertiser:
         self._info: AsyncServiceInfo | None = None
         self._addresses: list[str] = []
         self._watcher: asyncio.Task[None] | None = None
+        # one change at a time: a TXT update while probing is published after the probe
+        self._lock = asyncio.Lock()
 
     @property
     def instance_name(self) -> str:
@@ -203,23 +205,43 @@ class Advertiser:
             addresses=[socket.inet_aton(a) for a in self._addresses],
         )
 
-    def _sockets_for(self) -> list[str]:
-        return self._addresses or ["0.0.0.0"]  # noqa: S104 - no address yet: the default route
-
     async def start(self) -> None:
-        if self._zc is not None:
+        if self._watcher is not None:
             return
         self._addresses = host_addresses(self._interfaces)
-        self._zc = AsyncZeroconf(interfaces=self._sockets_for(), ip_version=IPVersion.V4Only)
+        if self._addresses:
+            async with self._lock:
+                await self._go_online()
+        else:
+            _LOGGER.warning(
+                "no IPv4 address to announce on yet; announcing as soon as one appears",
+                extra={"TSED_EVENT": "mdns_waiting"},
+            )
+        self._watcher = asyncio.create_task(self._watch(), name="tsed-mdns-watch")
+
+    async def _go_online(self) -> None:
+        self._zc = AsyncZeroconf(interfaces=list(self._addresses), ip_version=IPVersion.V4Only)
+        txt = dict(self._txt)
         info = await self._register(self._zc)
         self._info = info
+        if self._txt != txt:  # changed while probing
+            await self._republish()
         _LOGGER.info(
             "announced %s on %s",
             info.name,
-            ", ".join(self._addresses) or "-",
+            ", ".join(self._addresses),
             extra={"TSED_EVENT": "mdns_announced", "TSED_MDNS_NAME": info.name},
         )
-        self._watcher = asyncio.create_task(self._watch(), name="tsed-mdns-watch")
+
+    async def _go_offline(self) -> None:
+        zc, self._zc = self._zc, None
+        info, self._info = self._info, None
+        if zc is None:
+            return
+        if info is not None:
+            with contextlib.suppress(OSError):
+                await (await zc.async_unregister_service(info))
+        await zc.async_close()
 
     async def _register(self, zc: AsyncZeroconf) -> AsyncServiceInfo:
         """Probe and register; on a conflict try ``"<label> (2)"``, ``(3)``, ...
@@ -259,7 +281,8 @@ class Advertiser:
         if txt == self._txt:
             return
         self._txt = txt
-        await self._republish()
+        async with self._lock:
+            await self._republish()
 
     async def _republish(self) -> None:
         if self._zc is None or self._info is None:
@@ -270,8 +293,12 @@ class Advertiser:
 
     async def refresh_addresses(self) -> bool:
         """Re-read the addresses; when they changed, re-announce. True if they changed."""
+        async with self._lock:
+            return await self._refresh_locked()
+
+    async def _refresh_locked(self) -> bool:
         addresses = host_addresses(self._interfaces)
-        if addresses == self._addresses or self._zc is None:
+        if addresses == self._addresses:
             return False
         _LOGGER.info(
             "addresses changed: %s",
@@ -279,8 +306,13 @@ class Advertiser:
             extra={"TSED_EVENT": "mdns_addresses", "TSED_ADDRESSES": ",".join(addresses)},
         )
         self._addresses = addresses
-        await self._zc.async_update_interfaces(self._sockets_for())
-        await self._republish()
+        if not addresses:
+            await self._go_offline()
+        elif self._zc is None:
+            await self._go_online()
+        else:
+            await self._zc.async_update_interfaces(list(addresses))
+            await self._republish()
         return True
 
     async def _watch(self) -> None:
@@ -306,7 +338,7 @@ class Advertiser:
                     wake.clear()
                 try:
                     await self.refresh_addresses()
-                except (OSError, RuntimeError) as err:
+                except (OSError, RuntimeError, NonUniqueNameException) as err:
                     _LOGGER.warning("mDNS address update failed: %s", err)
         finally:
             if events is not None:
@@ -319,12 +351,8 @@ class Advertiser:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-        zc, self._zc = self._zc, None
-        if zc is not None:
-            if self._info is not None:
-                await (await zc.async_unregister_service(self._info))
-            await zc.async_close()
-        self._info = None
+        async with self._lock:
+            await self._go_offline()
 
 
 async def discover(
