@@ -380,11 +380,14 @@ class Daemon:
 
     async def _announce(self) -> None:
         """mDNS after the listener is bound (READY means: reachable and announced)."""
-        setting = self.environ.get("TSED_MDNS", "on").strip().lower()
-        if setting == "off":
+        setting = self.environ.get("TSED_MDNS", "on").strip()
+        if setting.lower() == "off":
             _LOGGER.info("mDNS announcement is off (TSED_MDNS=off)")
             return
-        interfaces = None if setting in ("on", "") else [a.strip() for a in setting.split(",")]
+        # "on": every address; else addresses or interface names (case matters: eth0, vA)
+        interfaces = (
+            None if setting.lower() in ("on", "") else [a.strip() for a in setting.split(",")]
+        )
         self.advertiser = Advertiser(
             self.config.name,
             self.identity.short_id,

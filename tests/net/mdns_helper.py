@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import sys
 
 from tsed import tsectl
@@ -58,6 +59,37 @@ async def main() -> None:
     )
 
 
+async def conflict() -> None:
+    """Two responders claim the same instance name: the later one becomes "<name> (2)"."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("tsed.net.mdns").addHandler(handler)
+    logging.getLogger("tsed.net.mdns").setLevel(logging.INFO)
+
+    def twin(port: int) -> Advertiser:
+        return Advertiser(
+            "Kasse Filiale 7", "ab12cd", port, mode="TEST", pairing=False,
+            fingerprint="0" * 64, interfaces=["127.0.0.1"],
+        )  # fmt: skip
+
+    first, second, third = twin(8443), twin(9443), twin(10443)
+    # A responder multicasts a record at most once a second (RFC 6762 §6), so the next unit
+    # joins after that: the way a second unit meets the first on a real LAN.
+    await first.start()
+    await asyncio.sleep(1.2)
+    await second.start()
+    await asyncio.sleep(1.2)
+    await third.start()
+    found = await discover(1.5, interfaces=["127.0.0.1"])
+    names = [first.instance_name, second.instance_name, third.instance_name]
+    for advertiser in (third, second, first):
+        await advertiser.stop()
+    renamed = [r.getMessage() for r in records if getattr(r, "TSED_EVENT", "") == "mdns_renamed"]
+    print(json.dumps({"names": names, "renamed_logs": renamed,
+                      "found": sorted((u.name, u.port) for u in found)}))  # fmt: skip
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(conflict() if sys.argv[1:] == ["conflict"] else main())
     sys.exit(0)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tsed.net.mdns import TXT_KEYS, build_txt, instance_label, parse_txt
+from tsed.net.mdns import TXT_KEYS, _renamed, build_txt, instance_label, parse_txt
 
 HELPER = Path(__file__).with_name("mdns_helper.py")
 
@@ -38,14 +38,13 @@ def test_txt_parser_never_fails(properties) -> None:
     assert set(parsed) <= set(TXT_KEYS)
 
 
-@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux)")
-def test_announce_update_rename_and_goodbye_in_a_private_namespace() -> None:
+def _in_private_namespace(*args: str) -> dict:
     script = (
         "ip link set lo up && ip link set lo multicast on && "
-        'ip route add 224.0.0.0/4 dev lo && exec "$0" "$1"'
+        'ip route add 224.0.0.0/4 dev lo && exec "$0" "$@"'
     )
     result = subprocess.run(
-        ["unshare", "-n", "sh", "-c", script, sys.executable, str(HELPER)],
+        ["unshare", "-n", "sh", "-c", script, sys.executable, str(HELPER), *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -53,7 +52,36 @@ def test_announce_update_rename_and_goodbye_in_a_private_namespace() -> None:
         env={**os.environ, "PYTHONPATH": str(HELPER.parents[2])},
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    data = json.loads(result.stdout.strip().splitlines()[-1])
+    data: dict = json.loads(result.stdout.strip().splitlines()[-1])
+    return data
+
+
+def test_renamed_labels_fit_dns() -> None:
+    assert _renamed("Kasse (ab12cd)", 2) == "Kasse (ab12cd) (2)"
+    long = _renamed(instance_label("Ä" * 80, "ab12cd"), 12)
+    assert len(long.encode()) <= 63 and long.endswith(" (12)")
+
+
+def test_a_name_conflict_renames_with_a_number_and_logs_it() -> None:
+    data = _in_private_namespace("conflict")
+    base = "Kasse Filiale 7 (ab12cd)._tsed._tcp.local."
+    assert data["names"] == [
+        base,
+        "Kasse Filiale 7 (ab12cd) (2)._tsed._tcp.local.",
+        "Kasse Filiale 7 (ab12cd) (3)._tsed._tcp.local.",
+    ]
+    assert data["found"] == [
+        ["Kasse Filiale 7 (ab12cd)", 8443],
+        ["Kasse Filiale 7 (ab12cd) (2)", 9443],
+        ["Kasse Filiale 7 (ab12cd) (3)", 10443],
+    ]
+    assert len(data["renamed_logs"]) == 2
+    assert "announced as 'Kasse Filiale 7 (ab12cd) (2)'" in data["renamed_logs"][0]
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux)")
+def test_announce_update_rename_and_goodbye_in_a_private_namespace() -> None:
+    data = _in_private_namespace()
     first = {u["port"]: u for u in data["first"]}
     assert set(first) == {8443, 9443}  # two units on one network
     assert first[8443]["name"] != first[9443]["name"]

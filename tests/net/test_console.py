@@ -1,0 +1,215 @@
+"""The serial console end to end: a real console process on a pty pair, a real admin server.
+
+The installer's side is the pty master (raw); the console opens the slave through a symlink,
+as it opens /dev/ttyGS0 on the unit. Admin routes that are not in the daemon yet come from the
+contract fake in console_support; the routes the daemon has are also checked against the
+real daemon (running_unit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.net.console_support import (
+    FINGERPRINT,
+    PAIRING_CODE,
+    Cable,
+    FakeAdmin,
+    start_console,
+    stop_console,
+)
+from tests.unit import running_unit
+
+
+@dataclass
+class Setup:
+    cable: Cable
+    admin: FakeAdmin
+    proc: object
+    log: str = ""
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[Setup]:
+    admin = FakeAdmin(tmp_path / "admin.sock")
+    admin.start()
+    cable = Cable(tmp_path / "ttyGS0")
+    proc = start_console(cable.path, admin.socket_path)
+    setup = Setup(cable, admin, proc)
+    try:
+        cable.expect("help")
+        cable.expect("> ")
+        yield setup
+    finally:
+        setup.log = stop_console(proc)
+        cable.close()
+        admin.stop()
+
+
+def test_help_is_bilingual_and_lists_every_command(console: Setup) -> None:
+    answer = console.cable.command("help")
+    for name in ("status", "network", "pair", "password", "factory-reset", "help"):
+        assert f"  {name}" in answer
+    assert "Befehle" in answer and "Commands" in answer
+    assert "Unknown command 'frobnicate'" in console.cable.command("frobnicate now")
+
+
+def test_status_shows_mode_addresses_fingerprint_tse_registers(console: Setup) -> None:
+    answer = console.cable.command("status")
+    assert "Mode / Modus:   TEST" in answer and "Test-Modus" in answer
+    assert "192.0.2.10, fe80::1" in answer
+    assert FINGERPRINT in answer
+    assert "FAILING since 2026-01-02T03:04:05Z: timeout" in answer
+    assert "Registers:      3 paired" in answer
+
+
+def test_password_is_never_echoed_and_the_daemon_rules_apply(console: Setup) -> None:
+    cable, secret = console.cable, "correct horse battery"
+    cable.send("password\r")
+    cable.expect("Neues Admin-Passwort: ")
+    cable.send("kurz9\r")
+    cable.expect("Wiederholen: ")
+    cable.send("kurz9\r")
+    answer = cable.expect("\r\n> ")
+    assert "Error: the password needs at least 10 characters Hint: Choose a longer one" in answer
+    # mismatch: nothing is sent to the daemon
+    cable.send("password\r")
+    cable.expect("Passwort: ")
+    cable.send(secret + "\r")
+    cable.expect("Wiederholen: ")
+    cable.send(secret + "x\r")
+    assert "differ" in cable.expect("\r\n> ")
+    # typing mistakes fixed with backspace stay invisible too
+    cable.send("password\r")
+    cable.expect("Passwort: ")
+    cable.send(secret + "zz\x7f\x7f\r")
+    cable.expect("Wiederholen: ")
+    cable.send(secret + "\r")
+    answer = cable.expect("\r\n> ")
+    assert "Admin password set" in answer
+    assert console.admin.password == secret
+    # once set, replacing needs a confirmation; anything but JA/YES keeps the old one
+    cable.send("password\r")
+    cable.expect("YES eingeben: ")
+    cable.send("no\r")
+    assert "Aborted" in cable.expect("\r\n> ")
+    puts = [c for c in console.admin.calls if c[0] == "PUT"]
+    assert [c[2]["password"] for c in puts] == ["kurz9", secret]
+    log = stop_console(console.proc)  # type: ignore[arg-type]
+    seen = cable.transcript.decode(errors="replace")
+    assert "Admin password set" in seen  # the transcript is complete
+    for leaked in (secret, "kurz9", "battery", "zz"):
+        assert leaked not in seen
+        assert leaked not in log
+
+
+def test_pair_shows_code_expiry_fingerprint_and_never_logs_the_code(console: Setup) -> None:
+    answer = console.cable.command("pair")
+    assert f"Pairing code:   {PAIRING_CODE}" in answer
+    assert "Valid until:    2026-01-02T03:09:05Z" in answer
+    assert FINGERPRINT in answer
+    assert "Error: minutes: 'soon' is not 1..60" in console.cable.command("pair soon")
+    console.cable.command("pair 10")
+    bodies = [c[2] for c in console.admin.calls if c[1] == "/admin/v1/pairing"]
+    assert bodies == [{}, {"minutes": "soon"}, {"minutes": 10}]
+    log = stop_console(console.proc)  # type: ignore[arg-type]
+    assert "pairing window opened" in log
+    assert PAIRING_CODE not in log and PAIRING_CODE.replace("-", "") not in log
+
+
+def test_factory_reset_needs_ja_or_yes(console: Setup) -> None:
+    cable = console.cable
+    for answer in ("no", "", "JAA", "\x03"):
+        cable.send("factory-reset\r")
+        cable.expect("eingeben: ")
+        cable.send(answer if answer == "\x03" else answer + "\r")
+        assert "Aborted" in cable.expect("\r\n> ") or answer == "\x03"
+    assert console.admin.resets == 0
+    cable.send("factory-reset\r")
+    cable.expect("eingeben: ")
+    cable.send("JA\r")
+    assert "Factory reset done" in cable.expect("\r\n> ")
+    assert console.admin.resets == 1
+    cable.send("factory-reset\r")
+    cable.expect("eingeben: ")
+    cable.send("yes\r")
+    cable.expect("\r\n> ")
+    assert console.admin.resets == 2
+
+
+def test_garbage_overlong_lines_and_escape_sequences_are_survived(console: Setup) -> None:
+    cable = console.cable
+    cable.send(bytes(range(256)) + b"\xff\xfe\xc3(\r")  # several lines, Ctrl-C, ESC inside
+    cable.send("help\r")
+    cable.expect("Commands / Befehle")
+    cable.expect("\r\n> ")
+    cable.send(b"x" * 5000 + b"\r")
+    assert "line too long" in cable.expect("\r\n> ")
+    cable.send(b"\x1b[A\x1b[B\x1bOPst\x1b[1;5Catus\r")  # arrows and F1 inside the word
+    assert "Mode / Modus:   TEST" in cable.expect("\r\n> ")
+    cable.send("stat\x15help\r")  # Ctrl-U clears the line
+    assert "Commands / Befehle" in cable.expect("\r\n> ")
+    cable.send("pa\x03")
+    cable.expect("^C\r\n> ")
+    assert "Commands" in cable.command("HELP")
+    assert console.proc.poll() is None  # type: ignore[attr-defined]
+
+
+def test_daemon_down_is_reported_with_how_to_check(tmp_path: Path) -> None:
+    cable = Cable(tmp_path / "tty")
+    stale = tmp_path / "admin.sock"  # left behind by a crashed daemon: nothing listens
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(stale))
+    proc = start_console(cable.path, stale)
+    try:
+        cable.expect("> ")
+        for command in ("status", "pair"):
+            answer = cable.command(command)
+            assert "tsed is not running" in answer and "systemctl status tsed" in answer
+            assert "Traceback" not in answer
+        answer = cable.command("network")
+        assert "Mode / Modus:   unknown (tsed is not running" in answer
+        assert "Interfaces:" in answer and "DNS servers:" in answer
+        stale.unlink()  # no socket at all
+        assert "systemctl status tsed" in cable.command("status")
+    finally:
+        log = stop_console(proc)
+        cable.close()
+    assert "Traceback" not in log
+
+
+def test_a_pulled_cable_is_reopened(console: Setup) -> None:
+    console.cable.command("help")
+    console.cable.unplug()
+    console.cable.connect()  # a new pty behind the same path, as a re-enumerated gadget
+    console.cable.send("\r")
+    console.cable.expect("> ")
+    assert "Mode / Modus:   TEST" in console.cable.command("status")
+    log = stop_console(console.proc)  # type: ignore[arg-type]
+    assert "lost" in log or "cannot open" in log
+
+
+async def test_against_the_real_daemon(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "state") as unit:
+        cable = Cable(tmp_path / "tty")
+        proc = start_console(cable.path, unit.daemon.options.admin_socket)
+        try:
+            await asyncio.to_thread(cable.expect, "> ")
+            answer = await asyncio.to_thread(cable.command, "status")
+            assert "Mode / Modus:   TEST" in answer
+            assert unit.daemon.identity.fingerprint_sha256 in answer
+            assert "Registers:      0 paired" in answer
+            answer = await asyncio.to_thread(cable.command, "pair 2")
+            assert "Pairing code:" in answer and unit.daemon.pairing.is_open
+            answer = await asyncio.to_thread(cable.command, "pair 99")
+            assert "Error: minutes: 99 is not a whole number from 1 to 60" in answer
+        finally:
+            log = await asyncio.to_thread(stop_console, proc)
+            cable.close()
+        assert "Traceback" not in log
