@@ -59,7 +59,7 @@ def _print_created(data: Mapping[str, Any], out: TextIO) -> None:
         )
     out.write("Write the API secret down now: it is never shown again.\n")
     if data.get("switch"):
-        out.write(f"The unit now signs in {data['switch'].get('to')} mode.\n")
+        out.write(f"The unit now signs in {data['switch'].get('mode')} mode.\n")
 
 
 def _print_tenants(data: Mapping[str, Any], out: TextIO) -> None:

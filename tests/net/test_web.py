@@ -266,3 +266,39 @@ def test_tsectl_usage_errors_exit_2() -> None:
     out = io.StringIO()
     assert tsectl.main(["--socket", "/nonexistent", "tenants", "add"], out=out) == 2
     assert tsectl.main(["--socket", "/nonexistent", "credentials", "set"], out=out) == 2
+
+
+async def test_every_admin_route_on_the_page_needs_a_session_and_csrf(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tsed.net.admin import build_admin_app
+
+    routes = sorted(
+        {
+            (r.method, r.resource.canonical)
+            for r in build_admin_app(object()).router.routes()  # type: ignore[arg-type]
+            if r.resource is not None and r.method != "HEAD"
+        }
+    )
+    assert len(routes) >= 20  # the enumeration is not empty by accident
+    async with setup_unit(tmp_path) as s, s.browser() as browser:
+        register = await s.unit.pair()
+        await tsectl_stdin(s.unit, monkeypatch, PASSWORD + "\n", "password")
+        for method, template in routes:
+            path = "/setup/api" + template.replace("{register_id}", register.register_id)
+            path = path.replace("{key}", "name").replace("{job_id}", "x").replace("{part}", "1")
+            anonymous = await browser.request(method, path, json={})
+            assert anonymous.status_code == 401, (method, path)
+            bearer = await browser.request(method, path, json={}, headers=register.auth)
+            assert bearer.status_code == 401, (method, path)  # a register is no installer
+        csrf = await login(browser)
+        for method, template in routes:
+            if method == "GET":
+                continue
+            path = "/setup/api" + template.replace("{register_id}", register.register_id)
+            path = path.replace("{key}", "name").replace("{job_id}", "x").replace("{part}", "1")
+            forged = await browser.request(method, path, json={}, headers={"X-CSRF-Token": "x"})
+            assert forged.status_code == 403, (method, path)
+        assert csrf
+        still = await register.receipt()  # nothing above touched the register
+        assert still["tse_failure"] is False

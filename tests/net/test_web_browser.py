@@ -14,14 +14,37 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 HELPER = Path(__file__).with_name("browser_flow.py")
+TSECTL_HELPER = Path(__file__).with_name("tsectl_flow.py")
 ROOT = HELPER.parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 RED = "rgb(198, 40, 40)"
 GREEN = "rgb(46, 125, 50)"
+
+
+def run_in_namespaces(helper: Path, tmp_path: Path, *args: str) -> dict[str, Any]:
+    """Run ``helper`` with only loopback and fiskaly's host names pointing at it."""
+    hosts = tmp_path / "hosts"
+    hosts.write_text(
+        "127.0.0.1 localhost\n127.0.0.1 kassensichv-middleware.fiskaly.com dashboard.fiskaly.com\n"
+    )
+    script = f'mount --bind {hosts} /etc/hosts && ip link set lo up && exec "$0" "$@"'
+    result = subprocess.run(
+        ["unshare", "-n", "-m", "sh", "-c", script, sys.executable, str(helper),
+         str(tmp_path), *args],
+        capture_output=True, text=True, timeout=280, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    logs = "".join(
+        f"\n--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in tmp_path.glob("*.log")
+    )
+    assert result.returncode == 0, result.stderr[-4000:] + logs
+    seen: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return seen
 
 
 @pytest.mark.e2e
@@ -30,22 +53,7 @@ GREEN = "rgb(46, 125, 50)"
 def test_first_boot_to_live_receipts_in_a_real_browser(tmp_path: Path) -> None:
     assert shutil.which("chromium"), "Debian's chromium is installed by scripts/bootstrap"
     ARTIFACTS.mkdir(exist_ok=True)
-    hosts = tmp_path / "hosts"
-    hosts.write_text(
-        "127.0.0.1 localhost\n127.0.0.1 kassensichv-middleware.fiskaly.com dashboard.fiskaly.com\n"
-    )
-    script = f'mount --bind {hosts} /etc/hosts && ip link set lo up && exec "$0" "$@"'
-    result = subprocess.run(
-        ["unshare", "-n", "-m", "sh", "-c", script, sys.executable, str(HELPER),
-         str(tmp_path), str(ARTIFACTS)],
-        capture_output=True, text=True, timeout=280, check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    logs = "".join(
-        f"\n--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in tmp_path.glob("*.log")
-    )
-    assert result.returncode == 0, result.stderr[-4000:] + logs
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    seen = run_in_namespaces(HELPER, tmp_path, str(ARTIFACTS))
 
     assert seen["password"]["set"] is True
     assert "wrong admin password" in seen["wrong_login"]
@@ -89,3 +97,33 @@ def test_first_boot_to_live_receipts_in_a_real_browser(tmp_path: Path) -> None:
     assert seen["after_logout"] == 401
     assert seen["status"]["mode"] == "LIVE"
     assert (ARTIFACTS / "setup-page.png").stat().st_size > 10_000
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for the private namespaces")
+def test_first_boot_to_live_receipts_with_tsectl_only(tmp_path: Path) -> None:
+    seen = run_in_namespaces(TSECTL_HELPER, tmp_path)
+    assert seen["anlegen_unsaved"]["rc"] == 1
+    assert seen["anlegen_unsaved"]["data"]["error"]["code"] == "CONFIG_NOT_SAVED"
+    assert seen["save"]["rc"] == 0
+    assert seen["anlegen_no_activation"]["data"]["error"]["code"] == "ACTIVATION_MISSING"
+    assert seen["logging"]["data"] == {"extended_logging": True}
+    activated = seen["activate"]["data"]
+    assert activated["mode"] == "LIVE" and activated["mode_changed"] is True
+    created = seen["anlegen"]["data"]
+    assert seen["anlegen"]["rc"] == 0 and created["env"] == "LIVE"
+    assert len(created["credentials"][0]["api_secret"]) >= 32
+    assert created["switch"]["mode"] == "LIVE" and created["switch"]["ok"] is True
+    assert seen["anlegen_again"]["rc"] == 1
+    assert seen["multi_locked"]["rc"] == 1
+    assert seen["test"]["rc"] == 0 and seen["test"]["data"]["ok"] is True
+    tss = seen["tss"]["data"]["tss"]["default"]
+    assert tss["env"] == "LIVE" and tss["state"] == "INITIALIZED"
+    receipt = seen["receipt"]
+    assert receipt["mode"] == "LIVE" and receipt["tse_failure"] is False
+    assert seen["registers"]["data"]["registers"][0]["serial"] == "Kasse 9"
+    assert seen["export"]["rc"] == 0 and seen["export_size"] > 0
+    assert seen["status"]["data"]["mode"] == "LIVE"
+    secret = created["credentials"][0]["api_secret"]
+    assert all(secret not in json.dumps(v) for k, v in seen.items() if k != "anlegen")
