@@ -186,6 +186,15 @@ def main() -> None:
             page.reload()
             page.wait_for_selector("#registers tbody tr")
             seen["registers_rows"] = page.locator("#registers tbody tr").count()
+            # a workplace override (Filiale scope) for this register, and the list filter
+            override = "#workplaces tr[data-serial='Kasse 1'] input[data-key=register_deadline]"
+            page.fill(override, "5")
+            page.click("#save")
+            page.wait_for_selector("#message.ok")
+            page.check("#wp-filter")
+            seen["workplace_rows"] = page.locator("#workplaces tbody tr").all_text_contents()
+            seen["workplace_deadline"] = page.input_value(override)
+            page.uncheck("#wp-filter")
             page.screenshot(path=str(shots / "setup-page-test.png"), full_page=True)
             # the vendor's LIVE activation file
             page.set_input_files("#activation-file", str(live_activation(work, device["id"])))

@@ -71,6 +71,8 @@ def test_first_boot_to_live_receipts_in_a_real_browser(tmp_path: Path) -> None:
     assert seen["fingerprint_shown"] == seen["fingerprint"]
     assert seen["test_receipt"]["mode"] == "TEST" and seen["test_receipt"]["tse_failure"] is False
     assert seen["registers_rows"] == 1
+    assert len(seen["workplace_rows"]) == 1 and "Kasse 1" in seen["workplace_rows"][0]
+    assert seen["workplace_deadline"] in ("5", "5.0")
     # LIVE after the vendor's activation, Anlegen, Save, Test
     assert seen["live_badge"] == {"text": "LIVE", "color": GREEN}
     assert seen["test_notice_after"] is False

@@ -117,6 +117,7 @@ async function call(method, path, body, raw) {
 const api = (method, path, body, raw) => call(method, API + path, body, raw);
 
 async function guarded(action) {
+  show("");  // a fresh answer for every action, never the previous one
   try {
     await action();
   } catch (err) {
@@ -308,8 +309,8 @@ async function anlegen() {
 async function connectionTest() {
   const list = $("test-result");
   list.replaceChildren();
-  show(t("test_running"));
   await guarded(async () => {
+    show(t("test_running"));
     const report = await api("POST", "/test");
     for (const step of report.steps) {
       const li = document.createElement("li");
