@@ -95,6 +95,16 @@ def start(work: Path) -> tuple[list[subprocess.Popen[bytes]], dict[str, Path]]:
     return [unit, sim], {**paths, "state": state}
 
 
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def tsectl(state: Path, *args: str, stdin: str | None = None) -> Any:
     result = subprocess.run(
         [sys.executable, "-m", "tsed.tsectl", "--json", "--state-dir", str(state), *args],
@@ -245,13 +255,7 @@ def main() -> None:
         seen["status"] = tsectl(state, "status")
         seen["page_html_has_secret"] = False
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs)
     print(json.dumps(seen, default=str))
 
 

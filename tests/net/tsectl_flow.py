@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from tests.net.browser_flow import PORT, RECEIPT, live_activation, start
+from tests.net.browser_flow import PORT, RECEIPT, live_activation, start, stop
 from tsed.net.tls import CERT_FILE
 
 
@@ -60,13 +60,7 @@ def main() -> None:
         seen["export_size"] = (work / "live.tar").stat().st_size
         seen["status"] = run(state, "status")
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs)
     print(json.dumps(seen, default=str))
 
 
