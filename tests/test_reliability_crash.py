@@ -182,7 +182,7 @@ async def _crash_loop(tmp_path: Path, kills: int, seed: int) -> None:
 
 @pytest.mark.timeout(120)
 async def test_kill_9_at_random_points_short(tmp_path: Path) -> None:
-    await _crash_loop(tmp_path, kills=5, seed=20260)
+    await _crash_loop(tmp_path, kills=3, seed=20260)
 
 
 @pytest.mark.slow
