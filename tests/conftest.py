@@ -83,3 +83,19 @@ async def fail_on_leaked_tasks() -> AsyncIterator[None]:
         await asyncio.gather(*leaked, return_exceptions=True)
         gc.collect()
         pytest.fail(f"test leaked {len(leaked)} asyncio task(s): {leaked!r}")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow", action="store_true", help="also run the long variants (@pytest.mark.slow)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long variants run only with --slow; their short variants always run."""
+    if config.getoption("--slow"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]

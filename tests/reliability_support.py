@@ -30,9 +30,7 @@ def seed_state(state: Path, config: str = "") -> None:
     (state / "tsed.toml").write_text(config)
 
 
-def start_sim_process(
-    state: Path, port: int, *extra: str, log: Path | None = None
-) -> subprocess.Popen[str]:
+def start_sim_process(state: Path, port: int, *extra: str) -> subprocess.Popen[str]:
     """The standalone simulator (``tsed-fiskaly-sim``) on ``port``; returns once it listens."""
     proc = subprocess.Popen(
         [
@@ -41,7 +39,7 @@ def start_sim_process(
             "--env", "TEST", "--log-level", "WARNING", *extra,
         ],
         stdout=subprocess.PIPE,
-        stderr=log.open("ab") if log else subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         text=True,
     )  # fmt: skip
     assert proc.stdout is not None and proc.stdout.readline(), "the simulator did not start"

@@ -52,6 +52,10 @@ def _failure_code(err: BaseException) -> tuple[str, str]:
     return "TSE_UNREACHABLE", type(err).__name__
 
 
+class _Resume(Exception):
+    """An idempotent finish/cancel was recorded but never carried out."""
+
+
 class SigningService(Completion):
     def __init__(
         self,
@@ -147,8 +151,13 @@ class SigningService(Completion):
     # -- idempotency ------------------------------------------------------------------------
 
     async def _replay(
-        self, reg: RegisterRef, key: str | None, fingerprint: str
+        self, reg: RegisterRef, key: str | None, fingerprint: str, *, resumable: bool = False
     ) -> TxOutcome | None:
+        """The answer already given for ``key`` (None: a new request).
+
+        Raises :class:`_Resume` when an earlier finish/cancel with this key was recorded but
+        never took effect (the unit died in between): the caller carries it out now.
+        """
         if key is None:
             return None
         row = await self.store.get_idem(reg.register_id, key)
@@ -162,10 +171,13 @@ class SigningService(Completion):
         if row.response is not None:
             data = json.loads(row.response)
             return outcome_from_row(TxRow(**data), self.mode)
-        if row.local_id is not None:  # the first request is still in flight
+        if row.local_id is not None:  # the first request is still in flight, or was cut off
             for _ in range(100):
                 tx = await self.store.get_tx(row.local_id)
+                if tx is not None and resumable and tx.state in ("journaled", "active"):
+                    raise _Resume
                 if tx is not None and tx.state not in ("finishing", "cancelling"):
+                    await self._remember(reg, key, tx)  # from now on always this answer
                     return outcome_from_row(tx, self.mode)
                 await asyncio.sleep(0.05)
         raise ConflictError(
@@ -327,7 +339,11 @@ class SigningService(Completion):
         self, reg: RegisterRef, local_id: str, receipt: Receipt, state: str, key: str | None
     ) -> TxOutcome:
         fingerprint = _fingerprint(state, local_id, receipt) if key else ""
-        replay = await self._replay(reg, key, fingerprint)
+        recorded = False
+        try:
+            replay = await self._replay(reg, key, fingerprint, resumable=True)
+        except _Resume:
+            replay, recorded = None, True
         if replay is not None:
             return replay
         started = time.monotonic()
@@ -337,7 +353,7 @@ class SigningService(Completion):
                 f"transaction {local_id} is already {row.state}",
                 hint="Read it with GET /api/v1/transactions/{id}; start a new one for a new sale.",
             )
-        if key is not None:
+        if key is not None and not recorded:
             await self.store.put_idem(
                 IdemRow(reg.register_id, key, fingerprint, local_id, None, self._clock())
             )
