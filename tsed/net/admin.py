@@ -10,6 +10,7 @@ application behind its session guard instead of the peer check. Every state-chan
 written to the journal as an audit event (who, what, result; never a body).
 
 ==========================================  =========================================
+``GET    /admin/v1/openapi.json``            the OpenAPI document of these routes
 ``GET    /admin/v1/status``                  mode, TSE state, registers, device identity
 ``POST   /admin/v1/pairing``                 open a pairing window ``{minutes?}``
 ``GET    /admin/v1/registers``               paired registers
@@ -51,6 +52,7 @@ from aiohttp import web
 
 from tsed.errors import AuthError, ForbiddenError, InputError
 from tsed.exports import ExportRange
+from tsed.net.admin_openapi import admin_openapi_document
 from tsed.net.http import error_middleware, read_json_object
 
 _LOGGER = logging.getLogger(__name__)
@@ -410,10 +412,14 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
         body = await read_json_object(request, allow_empty=True)
         return web.json_response(await ops.factory_reset(_confirm(body)))
 
+    async def openapi(_request: web.Request) -> web.Response:
+        return web.json_response(admin_openapi_document())
+
     async def metrics(_request: web.Request) -> web.Response:
         payload, content_type = ops.metrics()
         return web.Response(body=payload, headers={"Content-Type": content_type})
 
+    r.add_get("/admin/v1/openapi.json", openapi)
     r.add_get("/admin/v1/status", status)
     r.add_post("/admin/v1/pairing", pairing)
     r.add_get("/admin/v1/registers", registers)

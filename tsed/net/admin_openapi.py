@@ -1,0 +1,202 @@
+"""The OpenAPI 3.0 description of the admin API (``GET /admin/v1/openapi.json``).
+
+The same routes are served on the admin Unix socket (``tsectl``, the console) and under
+``/setup/api`` for the setup page (session cookie plus ``X-CSRF-Token``). Errors always have
+the body ``{"error": {"status", "code", "message", "hint"}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tsed import __version__
+
+OBJECT: dict[str, Any] = {"type": "object"}
+TEXT: dict[str, Any] = {"type": "string", "maxLength": 4096}
+ERROR: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "mode": {"type": "string", "enum": ["TEST", "LIVE"]},
+        "notice": {"type": "string"},
+        "error": {
+            "type": "object",
+            "required": ["status", "code", "message", "hint"],
+            "properties": {
+                "status": {"type": "integer", "minimum": 400, "maximum": 599},
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "hint": {"type": "string"},
+                "details": {"type": "object"},
+            },
+        },
+    },
+}
+RANGE = {"type": "integer", "minimum": 0}
+
+
+def _body(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _op(
+    summary: str,
+    status: str = "200",
+    *,
+    body: dict[str, Any] | None = None,
+    params: list[str] = (),  # type: ignore[assignment]
+    content: str = "application/json",
+    schema: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    answer = {content: {"schema": schema or OBJECT}}
+    op: dict[str, Any] = {
+        "summary": summary,
+        "responses": {
+            status: {"description": summary, "content": answer},
+            "default": {
+                "description": "An error: what is wrong and what to do (hint)",
+                "content": {"application/json": {"schema": ERROR}},
+            },
+        },
+    }
+    if body is not None:
+        op["requestBody"] = body
+    if params:
+        op["parameters"] = [
+            {"name": name, "in": "path", "required": True,
+             "schema": {"type": "string", "maxLength": 64}}
+            for name in params
+        ]  # fmt: skip
+    return op
+
+
+def admin_openapi_document() -> dict[str, Any]:
+    confirm = _body({"confirm": {"type": "boolean"}})
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "TSE-LAN unit admin API",
+            "version": f"1 ({__version__})",
+            "description": "Installer operations: the admin socket (tsectl, console) and the "
+            "setup page (/setup/api prefix, session + CSRF). See docs/installation.md.",
+        },
+        "paths": {
+            "/admin/v1/openapi.json": {"get": _op("This document")},
+            "/admin/v1/status": {"get": _op("Mode, TSE state, registers, device identity")},
+            "/admin/v1/pairing": {
+                "post": _op(
+                    "Open a pairing window: one-time code, expiry, fingerprint, QR",
+                    "201",
+                    body=_body({"minutes": {"type": "integer", "minimum": 1, "maximum": 60}}),
+                )
+            },
+            "/admin/v1/registers": {"get": _op("Paired registers")},
+            "/admin/v1/registers/{register_id}": {
+                "delete": _op("Revoke a register", params=["register_id"])
+            },
+            "/admin/v1/config": {
+                "get": _op("The configuration (no secrets)"),
+                "put": _op(
+                    "Save several dotted keys at once (all or nothing)",
+                    body=_body(
+                        {"values": {"type": "object", "additionalProperties": TEXT}}, ["values"]
+                    ),
+                ),
+            },
+            "/admin/v1/config/{key}": {
+                "put": _op(
+                    "Set one dotted key",
+                    body=_body({"value": TEXT}, ["value"]),
+                    params=["key"],
+                )
+            },
+            "/admin/v1/test": {"post": _op("The connection test, one line per step")},
+            "/admin/v1/reset": {
+                "post": _op(
+                    "Re-initialize one register or all",
+                    body=_body({"register_id": TEXT, "all": {"type": "boolean"}}),
+                )
+            },
+            "/admin/v1/tss": {
+                "get": _op("TSS per tenant: state, counters, clients"),
+                "post": _op(
+                    "Set up or resume the TSS (new: replace it)",
+                    body=_body({"new": {"type": "boolean"}}),
+                ),
+            },
+            "/admin/v1/activation": {
+                "post": _op(
+                    "Import the vendor's signed activation document",
+                    body={
+                        "required": True,
+                        "content": {"application/json": {"schema": OBJECT}},
+                    },
+                )
+            },
+            "/admin/v1/credentials": {
+                "put": _op(
+                    "Own fiskaly TEST credentials (TEST only)",
+                    body=_body(
+                        {"api_key": TEXT, "api_secret": TEXT, "tenant": TEXT},
+                        ["api_key", "api_secret"],
+                    ),
+                ),
+                "post": _op("'Anlegen': create the credentials (secret once)", "201", body=confirm),
+            },
+            "/admin/v1/password": {
+                "get": _op("Whether the admin password is set"),
+                "put": _op("Set the admin password", body=_body({"password": TEXT}, ["password"])),
+            },
+            "/admin/v1/tenants": {
+                "get": _op("Tenants (Mehrere Mandanten in Filialkette)"),
+                "post": _op(
+                    "Add a tenant",
+                    "201",
+                    body=_body({"id": TEXT, "name": TEXT, "vat_id": TEXT}, ["id", "name"]),
+                ),
+            },
+            "/admin/v1/outages": {"get": _op("The outage journal")},
+            "/admin/v1/exports": {
+                "post": _op(
+                    "Start a TAR export (one kind of range)",
+                    "202",
+                    body=_body(
+                        {
+                            "tenant": TEXT,
+                            "tss_id": TEXT,
+                            "start_date": RANGE,
+                            "end_date": RANGE,
+                            "start_transaction": RANGE,
+                            "end_transaction": RANGE,
+                            "start_signature_counter": RANGE,
+                            "end_signature_counter": RANGE,
+                        }
+                    ),
+                )
+            },
+            "/admin/v1/exports/{job_id}": {
+                "get": _op("An export's state and progress", params=["job_id"])
+            },
+            "/admin/v1/exports/{job_id}/files/{part}": {
+                "get": _op(
+                    "Download part n of a finished export",
+                    params=["job_id", "part"],
+                    content="application/x-tar",
+                    schema={"type": "string", "format": "binary"},
+                )
+            },
+            "/admin/v1/factory-reset": {
+                "post": _op("Back to first boot (confirm: true)", body=confirm)
+            },
+            "/admin/metrics": {
+                "get": _op(
+                    "Prometheus metrics",
+                    content="text/plain",
+                    schema={"type": "string"},
+                )
+            },
+        },
+    }
