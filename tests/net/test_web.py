@@ -132,7 +132,8 @@ async def test_password_login_cookie_csrf_logout(
         cookie = response.headers["set-cookie"]
         for flag in ("Secure", "HttpOnly", "SameSite=Strict", "Path=/setup"):
             assert flag in cookie
-        csrf = response.json()["csrf"]
+        cookie_value = cookie.split(";")[0].split("=", 1)[1]
+        csrf = csrf_first = response.json()["csrf"]
         status = await browser.get(f"{API}/status")
         assert status.status_code == 200 and status.json()["mode"] == "TEST"
         body = {"values": {"name": "Filiale 7"}}
@@ -157,8 +158,16 @@ async def test_password_login_cookie_csrf_logout(
     assert ("PUT /admin/v1/config", "403") not in actions  # refused before the route
     assert any(r.TSED_ACTOR.startswith("web:") for r in audits)  # type: ignore[attr-defined]
     assert any(r.TSED_ACTOR.startswith("uid:") for r in audits)  # type: ignore[attr-defined]
-    text = caplog.text
-    assert PASSWORD not in text and "Ein-neues-Passwort" not in text
+    text = caplog.text + "".join(
+        str(vars(r))
+        for r in caplog.records  # the journal fields too
+    )
+    for secret in (PASSWORD, "Ein-neues-Passwort", cookie_value, csrf_first):
+        assert secret not in text
+    for path in (tmp_path / "state").rglob("*"):  # the vault keeps only a scrypt hash
+        if path.is_file():
+            data = path.read_bytes()
+            assert PASSWORD.encode() not in data and b"Ein-neues-Passwort" not in data
 
 
 async def test_login_lockout_after_repeated_failures(
