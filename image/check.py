@@ -9,6 +9,7 @@ then waits for the guest to run the watchdog check and power off.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -22,8 +23,11 @@ import httpx
 
 from tsed.fiskaly.tr03151 import verify_qr_code
 
-BOOT_TIMEOUT = 600.0  # TCG on 2 shared cores: boot plus first start of the daemon
-TOTAL_TIMEOUT = 840.0
+# TCG on 2 shared cores: boot plus first start of the daemon. The test suite passes what is
+# left of its own time limit, so qemu is always stopped by this script, never orphaned.
+TOTAL_TIMEOUT = float(os.environ.get("TSED_IMAGE_CHECK_TIMEOUT") or 840.0)
+BOOT_TIMEOUT = min(600.0, TOTAL_TIMEOUT)
+CONSOLE_TTY = "ttyS1"  # the USB gadget port /dev/ttyGS0 on a unit; a second UART in qemu
 
 GUEST_SCRIPT = r"""#!/bin/bash
 say() { echo "TSED_CHECK $*"; }
@@ -39,6 +43,12 @@ say "state=$state"
 say "status=$(systemctl show -P StatusText tsed)"
 systemctl status tsed --no-pager 2>&1 | head -6 | sed 's/^/TSED_STATUSLINE /'
 say "journal_fields=$(journalctl -u tsed -o verbose --no-pager | grep -c '^ *TSED_')"
+for i in $(seq 60); do
+    [ "$(systemctl is-active tsed-console)" = active ] && break
+    sleep 1
+done
+say "console=$(systemctl is-active tsed-console)"
+journalctl -u tsed-console --no-pager -n 5 2>&1 | sed 's/^/TSED_CONSOLE /'
 journalctl -u tsed --no-pager -n 15 2>&1 | sed 's/^/TSED_JOURNAL /'
 /opt/tsed/venv/bin/python -c 'import systemd.journal, os; print("journal module ok", os.path.exists("/run/systemd/journal/socket"))' 2>&1 | sed 's/^/TSED_JOURNAL /'
 say "fingerprint=$(status_json | field 'd["device"]["fingerprint"]')"
@@ -104,15 +114,71 @@ def _prepare(out: Path, work: Path) -> Path:
     script.write_text(GUEST_SCRIPT)
     unit = work / "tsed-imagecheck.service"
     unit.write_text(GUEST_UNIT)
+    # The console unit as shipped, moved from the USB gadget port to the second UART.
+    console = work / "tsed-console.service"
+    shipped = Path(__file__).resolve().parents[1] / "systemd" / "tsed-console.service"
+    console.write_text(shipped.read_text().replace("ttyGS0", CONSOLE_TTY))
+    wants = f"/etc/systemd/system/dev-{CONSOLE_TTY}.device.wants"
     _debugfs(
         image,
         f"write {script} /usr/local/sbin/tsed-imagecheck\n"
         "sif /usr/local/sbin/tsed-imagecheck mode 0100755\n"
         f"write {unit} /etc/systemd/system/tsed-imagecheck.service\n"
         "symlink /etc/systemd/system/multi-user.target.wants/tsed-imagecheck.service "
-        "/etc/systemd/system/tsed-imagecheck.service\n",
+        "/etc/systemd/system/tsed-imagecheck.service\n"
+        "rm /etc/systemd/system/tsed-console.service\n"
+        f"write {console} /etc/systemd/system/tsed-console.service\n"
+        f"mkdir {wants}\n"
+        f"symlink {wants}/tsed-console.service /etc/systemd/system/tsed-console.service\n",
     )
     return image
+
+
+class SerialConsole:
+    """The host end of the guest's console UART (a qemu chardev on a Unix socket)."""
+
+    def __init__(self, path: Path) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(1.0)
+        self.sock.connect(str(path))
+        self.received = b""
+
+    def command(self, line: str, until: str = "\r\n> ", timeout: float = 60.0) -> str:
+        self.received = b""
+        self.sock.sendall(line.encode() + b"\r")
+        deadline = time.monotonic() + timeout
+        while until.encode() not in self.received:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"console: no answer to {line!r}: {self.received[-400:]!r}")
+            try:
+                self.received += self.sock.recv(65536)
+            except TimeoutError:
+                continue
+        return self.received.decode("utf-8", "replace")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _console_session(path: Path, fingerprint: str) -> tuple[dict[str, str], str]:
+    """status, network and pair on the serial console; the pairing code it showed."""
+    console = SerialConsole(path)
+    try:
+        console.command("", timeout=120)  # the console may still be starting
+        status = console.command("status")
+        network = console.command("network")
+        pair = console.command("pair")
+        garbage = console.command("\x1b[A\xff" + "x" * 2000)
+    finally:
+        console.close()
+    code = re.search(r"Pairing code:\s+(\S+)", pair)
+    text = status + network + pair + garbage
+    results = {
+        "console_status": str("Mode / Modus:   TEST" in status and fingerprint in status),
+        "console_network": str("10.0.2.15" in network and "DNS servers:" in network),
+        "console_clean": str("Traceback" not in text and "line too long" in garbage),
+    }
+    return results, code.group(1) if code else ""
 
 
 def _wait_for(log: Path, key: str, deadline: float, proc: subprocess.Popen[bytes]) -> str:
@@ -160,6 +226,7 @@ def main(argv: list[str]) -> int:
         work = Path(tmp)
         image = _prepare(out, work)
         log = work / "serial.log"
+        console_sock = work / "console.sock"
         started = time.monotonic()
         cmd = [
             "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", "2",
@@ -169,6 +236,8 @@ def main(argv: list[str]) -> int:
             "-drive", f"file={image},format=raw,if=virtio",
             "-nic", f"user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:{port}-:8443",
             "-serial", f"file:{log}",
+            "-chardev", f"socket,id=console,path={console_sock},server=on,wait=off",
+            "-serial", "chardev:console",
         ]  # fmt: skip
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
         try:
@@ -176,9 +245,12 @@ def main(argv: list[str]) -> int:
             results["state"] = _wait_for(log, "state", deadline, proc)
             results["status"] = _wait_for(log, "status", deadline, proc)
             results["journal_fields"] = _wait_for(log, "journal_fields", deadline, proc)
+            results["console"] = _wait_for(log, "console", deadline, proc)
             fingerprint = _wait_for(log, "fingerprint", deadline, proc)
-            code = _wait_for(log, "pairing_code", deadline, proc)
+            _wait_for(log, "pairing_code", deadline, proc)
             ready_after = time.monotonic() - started
+            console_results, code = _console_session(console_sock, fingerprint)
+            results.update(console_results)
             signed = _sign_receipt(port, code)
             result = signed.get("result") or {}
             qr = str(result.get("qr_code_data", "")) if isinstance(result, dict) else ""
@@ -207,6 +279,11 @@ def main(argv: list[str]) -> int:
             "unit active (READY)": results["state"] == "active",
             "STATUS shows the mode": "TEST" in results["status"] or "LIVE" in results["status"],
             "journal has TSED_ fields": int(results["journal_fields"] or 0) > 0,
+            "console unit active on its tty": results["console"] == "active",
+            "console shows status (mode, fingerprint)": results["console_status"] == "True",
+            "console shows the network": results["console_network"] == "True",
+            "console survives garbage, no traceback": results["console_clean"] == "True",
+            "register paired with the console's code": bool(code),
             "receipt QR verifies": results["qr_verified"] == "True",
             "receipt counted by the unit": int(results["receipts_signed"] or 0) >= 1,
             "watchdog restarted the stopped daemon": int(results["watchdog_restarts"]) >= 1,
