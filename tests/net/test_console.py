@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.net.console_support import (
@@ -209,6 +210,31 @@ async def test_against_the_real_daemon(tmp_path: Path) -> None:
             assert "Pairing code:" in answer and unit.daemon.pairing.is_open
             answer = await asyncio.to_thread(cable.command, "pair 99")
             assert "Error: minutes: 99 is not a whole number from 1 to 60" in answer
+            # first-run password through the console, then the setup page takes it
+            secret = "Konsole-Passwort-42"
+
+            def set_password(first: str, second: str) -> str:
+                cable.send("password\r")
+                cable.expect("Passwort: ")
+                cable.send(first + "\r")
+                cable.expect("Wiederholen: ")
+                cable.send(second + "\r")
+                return cable.expect("\r\n> ")
+
+            short = await asyncio.to_thread(set_password, "kurz", "kurz")
+            assert "at least 10 characters" in short  # the daemon's rule, not the console's
+            assert "Admin password set" in await asyncio.to_thread(set_password, secret, secret)
+            async with httpx.AsyncClient(base_url=unit.base_url, verify=unit.ssl_context()) as web:
+                login = await web.post("/setup/login", json={"password": secret})
+                assert login.status_code == 200
+            answer = await asyncio.to_thread(cable.command, "status")
+            assert any(a in answer for a in unit.daemon.addresses()) or not unit.daemon.addresses()
+            # factory reset: JA erases password and configuration
+            cable.send("factory-reset\r")
+            await asyncio.to_thread(cable.expect, "eingeben: ")
+            cable.send("JA\r")
+            assert "Factory reset done" in await asyncio.to_thread(cable.expect, "\r\n> ")
+            assert (await unit.tsectl("--json", "password", "status"))[1].count("false") == 1
         finally:
             log = await asyncio.to_thread(stop_console, proc)
             cable.close()
