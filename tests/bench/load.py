@@ -130,6 +130,8 @@ class Registers:
         async with self.http.post(path, json=RECEIPT, headers=headers) as r:
             body = await r.json()
             assert r.status == 200, body
+        if not body["tse_failure"]:  # the sale was signed, not something else
+            assert body["result"]["process_data"].startswith("Beleg^11.90"), body["result"]
         return start_time, time.monotonic() - started, bool(body["tse_failure"])
 
     async def one_call(self, register: int) -> tuple[float, bool]:
