@@ -106,6 +106,20 @@ async def test_outage_fail_fast_outage_journal_and_recovery(tmp_path: Path) -> N
         assert (await register.http.get("/api/v1/status")).json()["tse"]["available"] is True
 
 
+async def test_after_one_register_waited_its_deadline_the_next_fails_fast(
+    tmp_path: Path,
+) -> None:
+    """fiskaly silent: the first receipt takes the deadline, the next ones do not wait."""
+    async with running_unit(tmp_path / "s", config=FAST) as unit:
+        register = await unit.pair()
+        await register.receipt()
+        unit.daemon._sim.faults.update({"hang_rate": 1.0, "hang_seconds": 30.0, "route": "tx"})
+        codes = [(await register.receipt())["failure"]["code"] for _ in range(3)]
+        assert codes == ["TSE_TIMEOUT", "TSE_FAIL_FAST", "TSE_FAIL_FAST"]
+        unit.daemon._sim.faults.reset()
+        unit.daemon._sim.fault_engine.release_hangs()
+
+
 async def test_start_does_not_wait_for_the_wan(tmp_path: Path) -> None:
     async with running_unit(tmp_path / "s", config="register_deadline = 3.0\n") as unit:
         register = await unit.pair()

@@ -389,11 +389,12 @@ class SigningService(Completion):
             )
         except TimeoutError:
             code, reason = "TSE_TIMEOUT", "fiskaly did not answer within the register deadline"
-            self.breaker.failure(reason)
+            self.breaker.failure(reason, decisive=True)
         except ferr.FiskalyError as err:
             code, reason = _failure_code(err)
             if not isinstance(err, ferr.TssUnusable | ferr.EnvironmentMismatch):
-                self.breaker.failure(reason)
+                unreachable = isinstance(err, ferr.FiskalyUnavailable | ferr.FiskalyTimeout)
+                self.breaker.failure(reason, decisive=unreachable)
             if isinstance(err, ferr.TssUnusable) and err.fiskaly_code == "E_TSS_DELETED":
                 self._spawn(self._recreate(row.tenant_id), "tsed-tss-recreate")
         self._background.add(work)
