@@ -106,6 +106,20 @@ async def test_outage_fail_fast_outage_journal_and_recovery(tmp_path: Path) -> N
         assert (await register.http.get("/api/v1/status")).json()["tse"]["available"] is True
 
 
+async def test_after_one_register_waited_its_deadline_the_next_fails_fast(
+    tmp_path: Path,
+) -> None:
+    """fiskaly silent: the first receipt takes the deadline, the next ones do not wait."""
+    async with running_unit(tmp_path / "s", config=FAST) as unit:
+        register = await unit.pair()
+        await register.receipt()
+        unit.daemon._sim.faults.update({"hang_rate": 1.0, "hang_seconds": 30.0, "route": "tx"})
+        codes = [(await register.receipt())["failure"]["code"] for _ in range(3)]
+        assert codes == ["TSE_TIMEOUT", "TSE_FAIL_FAST", "TSE_FAIL_FAST"]
+        unit.daemon._sim.faults.reset()
+        unit.daemon._sim.fault_engine.release_hangs()
+
+
 async def test_start_does_not_wait_for_the_wan(tmp_path: Path) -> None:
     async with running_unit(tmp_path / "s", config="register_deadline = 3.0\n") as unit:
         register = await unit.pair()
@@ -117,6 +131,27 @@ async def test_start_does_not_wait_for_the_wan(tmp_path: Path) -> None:
         tx = response.json()["id"]
         finished = await register.call("POST", f"/api/v1/transactions/{tx}/finish", RECEIPT)
         assert finished.json()["result"]["transaction_number"] >= 1
+
+
+async def test_a_finish_sent_while_the_start_is_upstream_signs_the_receipt(
+    tmp_path: Path,
+) -> None:
+    """The usual till: finish right after the start answered, long before fiskaly's answer to
+    the start. The signed transaction is the sale, not a cancellation."""
+    async with running_unit(tmp_path / "s") as unit:
+        register = await unit.pair()
+        unit.daemon._sim.faults.update({"latency_ms": 150})
+        answers = []
+        for _ in range(3):
+            tx = (await register.call("POST", "/api/v1/transactions")).json()["id"]
+            answers.append(
+                (await register.call("POST", f"/api/v1/transactions/{tx}/finish", RECEIPT)).json()
+            )
+        for answer in answers:
+            assert answer["tse_failure"] is False, answer
+            assert answer["result"]["process_data"] == "Beleg^11.90_0.00_0.00_0.00_0.00^11.90:Bar"
+        assert [tx.state for tx in _sim_txs(unit)] == ["FINISHED"] * 3
+        assert not unit.daemon.signing._rows  # nothing left behind in memory
 
 
 async def test_a_crash_leaves_nothing_active_after_recovery(tmp_path: Path) -> None:

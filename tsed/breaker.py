@@ -50,8 +50,10 @@ class Breaker:
             self.reason = None
         self.failures = 0 if not self.open else self.failures
 
-    def failure(self, reason: str) -> None:
-        self.failures += 1
+    def failure(self, reason: str, *, decisive: bool = False) -> None:
+        """Count a failure; a ``decisive`` one (a register already waited its whole deadline,
+        or every retry failed) opens at once so that the next register does not wait too."""
+        self.failures = max(self.failures + 1, self.threshold if decisive else 0)
         if self.failing_since is None:
             self.failing_since = self._clock()
         self.reason = reason

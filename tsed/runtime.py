@@ -26,7 +26,12 @@ from tsed.net.admin import build_admin_app
 from tsed.net.api import RegisterApiDeps, build_register_app
 from tsed.net.auth import FailureLimiter, PairingManager
 from tsed.net.mdns import Advertiser
-from tsed.net.tls import DeviceIdentity, load_or_create_identity, server_ssl_context
+from tsed.net.tls import (
+    DeviceIdentity,
+    limit_tls_buffers,
+    load_or_create_identity,
+    server_ssl_context,
+)
 from tsed.net.web import build_setup_app
 from tsed.net.websession import WebSessions
 from tsed.outcome import RegisterRef
@@ -152,6 +157,7 @@ class Daemon:
             return
         self._started = True
         began = time.monotonic()
+        limit_tls_buffers()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.config = load_config(self.options.config_path)
         handlers: list[logging.Handler] | None = [JournalHandler()] if journal_available() else None

@@ -272,9 +272,20 @@ class SigningService(Completion):
             self.breaker.failure(_failure_code(err)[1])
             return
         self.breaker.success()
-        self._rows[row.id] = row = self._replace(row, state="active", revision=1)
-        await self.store.update_tx(
-            row.id, ["journaled"], state="active", revision=1, updated_at=self._clock()
+        # The register may have sent its finish (or an update) while the start was upstream:
+        # the live row then carries the receipt and a newer state, which must survive. (The
+        # start's own row, written back whole, once sent the receipt as a cancellation.)
+        current = self._rows.get(row.id)
+        if current is not None:
+            state = "active" if current.state == "journaled" else current.state
+            self._rows[row.id] = self._replace(current, state=state, revision=1)
+        # Journaled behind the start: a finish waiting for the start does not wait for the
+        # disk too (recovery reads the revision from fiskaly when the journal lacks it).
+        self._spawn(
+            self.store.update_tx(
+                row.id, ["journaled"], state="active", revision=1, updated_at=self._clock()
+            ),
+            "tsed-start-journal",
         )
 
     async def _owned(self, reg: RegisterRef, local_id: str) -> TxRow:
@@ -417,11 +428,12 @@ class SigningService(Completion):
             last = self.upstreams.client(row.tenant_id).last_failure
             if isinstance(last, ferr.TssNotReady):  # fiskaly did answer: say what it said
                 code, reason = _failure_code(last)
-            self.breaker.failure(reason)
+            self.breaker.failure(reason, decisive=True)
         except ferr.FiskalyError as err:
             code, reason = _failure_code(err)
             if not isinstance(err, ferr.TssUnusable | ferr.EnvironmentMismatch):
-                self.breaker.failure(reason)
+                unreachable = isinstance(err, ferr.FiskalyUnavailable | ferr.FiskalyTimeout)
+                self.breaker.failure(reason, decisive=unreachable)
             if isinstance(err, ferr.TssUnusable) and err.fiskaly_code == "E_TSS_DELETED":
                 self._spawn(self._recreate(row.tenant_id), "tsed-tss-recreate")
         self._background.add(work)

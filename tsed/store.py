@@ -242,21 +242,17 @@ class Store:
         conn.close()
 
     def _commit(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
+        """One transaction per batch, writes back to back (each SQLite call hands the GIL
+        over twice); a batch where a write fails is redone with a savepoint per write."""
         results: list[tuple[Any, Any, BaseException | None, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for index, (fn, future, loop) in enumerate(batch):
-                savepoint = f"sp{index}"
-                conn.execute(f"SAVEPOINT {savepoint}")
-                try:
-                    value = fn(conn)
-                except Exception as err:  # handed to the waiting coroutine
-                    conn.execute(f"ROLLBACK TO {savepoint}")
-                    conn.execute(f"RELEASE {savepoint}")
-                    results.append((future, None, _map(err, self.path), loop))
-                    continue
-                conn.execute(f"RELEASE {savepoint}")
-                results.append((future, value, None, loop))
+            try:
+                results = [(future, fn(conn), None, loop) for fn, future, loop in batch]
+            except Exception:
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                results = self._one_by_one(conn, batch)
             conn.execute("COMMIT")
             self.commits += 1
         except (sqlite3.Error, OSError) as err:
@@ -278,6 +274,24 @@ class Store:
             by_loop.setdefault(loop, []).append((future, value, outcome))
         for loop, settled in by_loop.items():
             loop.call_soon_threadsafe(_settle_all, settled)
+
+    def _one_by_one(
+        self, conn: sqlite3.Connection, batch: list[Any]
+    ) -> list[tuple[Any, Any, BaseException | None, Any]]:
+        results: list[tuple[Any, Any, BaseException | None, Any]] = []
+        for index, (fn, future, loop) in enumerate(batch):
+            savepoint = f"sp{index}"
+            conn.execute(f"SAVEPOINT {savepoint}")
+            try:
+                value = fn(conn)
+            except Exception as err:  # handed to the waiting coroutine
+                conn.execute(f"ROLLBACK TO {savepoint}")
+                conn.execute(f"RELEASE {savepoint}")
+                results.append((future, None, _map(err, self.path), loop))
+                continue
+            conn.execute(f"RELEASE {savepoint}")
+            results.append((future, value, None, loop))
+        return results
 
     async def _submit(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._thread is None:

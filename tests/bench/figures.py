@@ -36,7 +36,7 @@ class Plan:
     outage_receipts: int
 
 
-FULL = Plan(6, 250, (10, 25, 50, 100, 200), 4000, 8.0, 100_000, 420.0, 10_000, 20)
+FULL = Plan(6, 250, (10, 25, 50, 100), 4000, 8.0, 100_000, 600.0, 10_000, 20)
 QUICK = Plan(2, 100, (25, 50), 600, 3.0, 3000, 60.0, 10_000, 8)
 
 
@@ -91,6 +91,7 @@ async def added_latency(bench: Bench) -> dict[str, float]:
             plan.latency_rounds,
             REGISTERS,
             time.monotonic() + 60 * plan.latency_rounds,
+            stagger=2 * WAN_MS / 1000,  # over one receipt's time
         )
     finally:
         await direct.close()
@@ -159,6 +160,7 @@ async def throughput(bench: Bench) -> dict[str, float]:
     figures["unit_cpu_ms_per_receipt"] = cpu["unit"][0] / cpu["unit"][1] * 1000
     figures["forwarder_cpu_ms_per_receipt"] = cpu["forwarder"][0] / cpu["forwarder"][1] * 1000
     figures["throughput_tse_failures"] = float(failures)
+    figures["rss_mb_after_saturation"] = bench.unit.rss_mb()
     return figures
 
 

@@ -23,14 +23,26 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def run_workers(
-    one: Callable[[int], Awaitable[None]], count: int, concurrency: int, deadline: float
+    one: Callable[[int], Awaitable[None]],
+    count: int,
+    concurrency: int,
+    deadline: float,
+    *,
+    stagger: float = 0.0,
 ) -> int:
-    """``count`` calls of ``one(worker)`` spread over ``concurrency`` workers, until deadline."""
+    """``count`` calls of ``one(worker)`` spread over ``concurrency`` workers, until deadline.
+
+    ``stagger`` spreads the workers' first calls evenly over that many seconds: registers in
+    a shop are not synchronized, and 50 workers started at once against a fixed latency stay
+    in lock-step and measure their own bursts.
+    """
     todo = iter(range(count))
     done = 0
 
     async def worker(index: int) -> None:
         nonlocal done
+        if stagger:
+            await asyncio.sleep(stagger * index / concurrency)
         for _ in todo:
             if time.monotonic() > deadline:
                 return
@@ -118,6 +130,8 @@ class Registers:
         async with self.http.post(path, json=RECEIPT, headers=headers) as r:
             body = await r.json()
             assert r.status == 200, body
+        if not body["tse_failure"]:  # the sale was signed, not something else
+            assert body["result"]["process_data"].startswith("Beleg^11.90"), body["result"]
         return start_time, time.monotonic() - started, bool(body["tse_failure"])
 
     async def one_call(self, register: int) -> tuple[float, bool]:
@@ -138,6 +152,7 @@ async def timed_rounds(
     rounds: int,
     concurrency: int,
     deadline: float,
+    stagger: float = 0.0,
 ) -> None:
     """Alternate the kinds round by round (ABAB...; the order flips every round) so that
     machine noise hits all of them alike."""
@@ -147,4 +162,4 @@ async def timed_rounds(
         for name in order:
             if time.monotonic() > deadline:
                 return
-            await run_workers(kinds[name], per_round, concurrency, deadline)
+            await run_workers(kinds[name], per_round, concurrency, deadline, stagger=stagger)

@@ -126,6 +126,11 @@ class _Panel:
             for i, (x, y) in enumerate(points)
         )
         self.parts.append(f'<path d="{path}" stroke="{color}" stroke-width="2" fill="none"/>')
+        if len(points) <= 25:  # few measured points: show where they are
+            self.parts.extend(
+                f'<circle cx="{self.px(x):.1f}" cy="{self.py(y):.1f}" r="3" fill="{color}"/>'
+                for x, y in points
+            )
         lx, ly = self.px(0) + 10, self.py(self.ymax) + 14 + row * 16
         self.parts.append(
             f'<line x1="{lx:.1f}" x2="{lx + 18:.1f}" y1="{ly - 4:.1f}" y2="{ly - 4:.1f}" '

@@ -9,6 +9,8 @@ comes from the pinned key, not from a CA or the expiry date.
 
 from __future__ import annotations
 
+import asyncio
+import asyncio.sslproto
 import hashlib
 import ipaddress
 import json
@@ -145,6 +147,20 @@ def load_or_create_identity(
         cert_path.write_bytes(current.public_bytes(serialization.Encoding.PEM))
         _LOGGER.info("device certificate issued", extra={"TSED_EVENT": "device_cert_issued"})
     return DeviceIdentity(device_id, cert_path, key_path, spki_fingerprint(key.public_key()))
+
+
+TLS_READ_BUFFER = 32 * 1024
+
+
+def limit_tls_buffers(size: int = TLS_READ_BUFFER) -> None:
+    """Give each TLS connection a read buffer of ``size`` instead of asyncio's 256 KiB.
+
+    asyncio allocates (and zero-fills) that buffer for every TLS connection, server and client
+    side: 50 registers plus the pool to fiskaly held over 20 MB of RSS for buffers that never
+    see more than a few KiB per read (a TLS record carries at most 16 KiB). A smaller buffer
+    only means more reads for large bodies, and register bodies are small (64 KiB at most).
+    """
+    asyncio.sslproto.SSLProtocol.max_size = size
 
 
 def server_ssl_context(identity: DeviceIdentity) -> ssl.SSLContext:

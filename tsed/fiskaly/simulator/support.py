@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
 import secrets
 import string
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -71,6 +75,21 @@ def b64url(data: bytes) -> str:
 
 def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def verify_token(secret: bytes, token: str) -> dict[str, Any] | None:
+    """The claims of a token signed with ``secret`` (HS256), or None."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    mac = hmac.new(secret, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256)
+    try:
+        if not hmac.compare_digest(b64url(mac.digest()), parts[2]):
+            return None
+        claims: dict[str, Any] = json.loads(b64url_decode(parts[1]))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return claims if isinstance(claims, dict) else None
 
 
 def make_certificate(key: ec.EllipticCurvePrivateKey, serial_hex: str, now: float) -> str:
