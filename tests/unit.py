@@ -152,6 +152,14 @@ def start_sim(state: Path, port: int) -> subprocess.Popen[str]:
     return proc
 
 
+def serve_argv(state: Path, port: int, log_level: str = "WARNING") -> list[str]:
+    """``tsed serve`` on loopback with its state (and configuration) in ``state``."""
+    return [
+        "-m", "tsed.cli", "serve", "--state-dir", str(state), "--config",
+        str(state / "tsed.toml"), "--listen", f"127.0.0.1:{port}", "--log-level", log_level,
+    ]  # fmt: skip
+
+
 def start_unit_process(state: Path, port: int, sim_port: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -160,20 +168,7 @@ def start_unit_process(state: Path, port: int, sim_port: int) -> subprocess.Pope
     }
     env.pop("NOTIFY_SOCKET", None)
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tsed.cli",
-            "serve",
-            "--state-dir",
-            str(state),
-            "--config",
-            str(state / "tsed.toml"),
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "WARNING",
-        ],
+        [sys.executable, *serve_argv(state, port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -5,6 +5,7 @@ Wiring code (like :mod:`tsed.runtime`): it may use every layer.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -112,7 +113,8 @@ class AdminOps(SetupOps):
             "code": code.grouped,
             "expires_at": code.expires_at,
             "fingerprint": self.d.identity.fingerprint_sha256,
-            **self.pairing_qr(code.grouped, code.expires_at),
+            # ~30 ms of CPU: off the event loop, registers keep signing meanwhile
+            **await asyncio.to_thread(self.pairing_qr, code.grouped, code.expires_at),
         }
 
     async def list_registers(self) -> list[dict[str, Any]]:

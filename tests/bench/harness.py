@@ -19,12 +19,10 @@ from pathlib import Path
 
 import aiohttp
 
+from tests.unit import RECEIPT, serve_argv
+
+__all__ = ["RECEIPT"]
 KEY, SECRET = "test_benchbenchbenchbenchbench_sim", "B" * 43
-RECEIPT = {
-    "receipt_type": "RECEIPT",
-    "amounts_per_vat_rate": [{"vat_rate": "NORMAL", "amount": "11.90"}],
-    "amounts_per_payment_type": [{"payment_type": "CASH", "amount": "11.90"}],
-}
 START_TIMEOUT = 30.0
 
 
@@ -132,17 +130,7 @@ def start_unit(state: Path, sim: Proc) -> Proc:
         [
             sys.executable,
             *(["-m", "cProfile", "-o", profile] if profile else []),
-            "-m",
-            "tsed.cli",
-            "serve",
-            "--state-dir",
-            str(state),
-            "--config",
-            str(state / "tsed.toml"),
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "ERROR",
+            *serve_argv(state, port, "ERROR"),
         ],
         env=env,
         stdout=subprocess.DEVNULL,

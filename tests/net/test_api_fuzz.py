@@ -33,7 +33,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.unit import free_port
+from tests.unit import free_port, serve_argv
 from tsed.net.openapi import openapi_document
 
 CHECKS = [
@@ -68,20 +68,7 @@ def live_unit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveUnit]:
     state.mkdir(mode=0o700)
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tsed.cli",
-            "serve",
-            "--state-dir",
-            str(state),
-            "--config",
-            str(state / "tsed.toml"),
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "WARNING",
-        ],
+        [sys.executable, *serve_argv(state, port)],
         env={"PATH": "/usr/bin:/bin", "TSED_MDNS": "off"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
