@@ -109,6 +109,8 @@ async def test_page_assets_and_security_headers(tmp_path: Path) -> None:
             asset = await browser.get(f"/setup/static/{name}")
             assert asset.status_code == 200 and len(asset.content) > 1000
         assert (await browser.get("/setup/static/../../vault.json")).status_code == 404
+        bare = await browser.get("/setup")
+        assert bare.status_code == 302 and bare.headers["location"] == "/setup/"
         assert "http" not in page.text.split("<body>")[0].replace("http-equiv", "")  # no CDN
 
 

@@ -52,6 +52,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = await handler(request)
     except TsedError as err:
         response = error_response(err)
+    except web.HTTPRedirection:
+        raise  # a redirect is an answer, not an error (keeps its Location header)
     except web.HTTPRequestEntityTooLarge:
         response = _plain(
             413,
