@@ -75,11 +75,12 @@ async def conflict() -> None:
 
     first, second, third = twin(8443), twin(9443), twin(10443)
     # A responder multicasts a record at most once a second (RFC 6762 §6), so the next unit
-    # joins after that: the way a second unit meets the first on a real LAN.
+    # joins well after that (with room for a loaded machine's scheduling): the way a second
+    # unit meets the first on a real LAN.
     await first.start()
-    await asyncio.sleep(1.2)
+    await asyncio.sleep(2.5)
     await second.start()
-    await asyncio.sleep(1.2)
+    await asyncio.sleep(2.5)
     await third.start()
     found = await discover(1.5, interfaces=["127.0.0.1"])
     names = [first.instance_name, second.instance_name, third.instance_name]
