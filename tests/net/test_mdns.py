@@ -62,10 +62,6 @@ def test_renamed_labels_fit_dns() -> None:
     assert len(long.encode()) <= 63 and long.endswith(" (12)")
 
 
-# Opt-in (--slow): in about one run in ten the third unit's probes do not
-# see the others' answers and it keeps the base name (zeroconf checks for conflicts only while
-# probing; RFC 6762 §9 ongoing conflict detection is not implemented). Tracked as open work.
-@pytest.mark.slow
 def test_a_name_conflict_renames_with_a_number_and_logs_it() -> None:
     data = _in_private_namespace("conflict")
     base = "Kasse Filiale 7 (ab12cd)._tsed._tcp.local."

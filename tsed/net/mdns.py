@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ifaddr
-from zeroconf import IPVersion, NonUniqueNameException, ServiceStateChange
+from zeroconf import DNSQuestionType, IPVersion, NonUniqueNameException, ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 _LOGGER = logging.getLogger(__name__)
@@ -250,7 +250,11 @@ class Advertiser:
         cache, so a browse for the service type runs during the probes: every unit already on
         the LAN answers it with its instance name.
         """
-        browser = AsyncServiceBrowser(zc.zeroconf, [SERVICE_TYPE], handlers=[_ignore])
+        # Multicast answers (QM), not unicast (QU): several responders may share one address
+        # and port 5353 (SO_REUSEPORT), and a unicast answer reaches only one of them.
+        browser = AsyncServiceBrowser(
+            zc.zeroconf, [SERVICE_TYPE], handlers=[_ignore], question_type=DNSQuestionType.QM
+        )
         try:
             for number in range(1, MAX_RENAMES + 2):
                 label = self.label if number == 1 else _renamed(self.label, number)
