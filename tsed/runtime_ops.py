@@ -114,7 +114,7 @@ class AdminOps(SetupOps):
             "expires_at": code.expires_at,
             "fingerprint": self.d.identity.fingerprint_sha256,
             # ~30 ms of CPU: off the event loop, registers keep signing meanwhile
-            **await asyncio.to_thread(self.pairing_qr, code.grouped, code.expires_at),
+            **await asyncio.to_thread(self.pairing_qr, code.grouped),
         }
 
     async def list_registers(self) -> list[dict[str, Any]]:

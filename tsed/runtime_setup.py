@@ -110,8 +110,9 @@ class SetupOps:
         data["mode"] = d.mode
         data["saved"] = d.config.saved
         data["proxy_password_set"] = d.vault.get(PROXY_PASSWORD) is not None
-        data["credentials_created"] = self._credentials_created()
         status = credentials_status(d.state_dir, d.vault)
+        # multi_tenant_locked: credentials.json has keys, i.e. credentials_created(state_dir)
+        data["credentials_created"] = self._own_credentials() or status.multi_tenant_locked
         data["activation"] = status.activation_env
         data["credentials"] = [
             {"tenant": t.tenant_id, "api_key": t.api_key, "env": t.env}
@@ -121,12 +122,15 @@ class SetupOps:
         data["url"] = d.upstream_url()
         return data
 
-    def _credentials_created(self) -> bool:
+    def _own_credentials(self) -> bool:
+        """Own TEST credentials entered with tsectl credentials set (not in the record)."""
         d = self.d
-        own = d.backend == "fiskaly" and any(
+        return d.backend == "fiskaly" and any(
             d.vault.get(vault_key(t.id, d.mode, "api_key")) for t in d.config.tenant_list()
         )
-        return own or credentials_created(d.state_dir)
+
+    def _credentials_created(self) -> bool:
+        return self._own_credentials() or credentials_created(self.d.state_dir)
 
     # -- tenants ------------------------------------------------------------------------------
 
@@ -165,24 +169,14 @@ class SetupOps:
         from tsed.provisioning import FiskalyAccess  # noqa: PLC0415
         from tsed.provisioning import create_credentials as create  # noqa: PLC0415
 
-        d = self.d
-        if not d.config.saved:  # the page disables the button; the daemon enforces it
-            from tsed.provisioning import ConfigNotSaved  # noqa: PLC0415
-
-            raise ConfigNotSaved(
-                "'Anlegen' is possible only after the configuration was saved once"
-            )
-        if not confirm:
-            raise ConfirmationRequired(
-                "'Anlegen' creates fiskaly credentials and needs the confirmation 'Ja'"
-            )
+        d = self.d  # create() enforces the rules: saved once, activation, the "Ja"
         access = FiskalyAccess.from_config(d.config, d.vault, d.mode, d.environ)
         result = await create(
             config=d.config,
             state_dir=d.state_dir,
             vault=d.vault,
             access=access,
-            confirm=True,
+            confirm=confirm,
             device_id=d.identity.device_id,
             addresses=_addresses(addresses),
             store=d.store,
@@ -272,7 +266,7 @@ class SetupOps:
             ]
         }  # fmt: skip
 
-    def pairing_qr(self, code: str, expires_at: float) -> dict[str, Any]:
+    def pairing_qr(self, code: str) -> dict[str, Any]:
         """What a register app scans: how to reach the unit and the one-time code."""
         d = self.d
         text = (

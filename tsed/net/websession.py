@@ -77,9 +77,6 @@ class WebSessions:
     def drop_all(self) -> None:
         self._sessions.clear()
 
-    def __len__(self) -> int:
-        return len(self._sessions)
-
     def _expire(self) -> None:
         now = self._clock()
         for key, s in list(self._sessions.items()):
