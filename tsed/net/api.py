@@ -19,7 +19,13 @@ from aiohttp import web
 
 from tsed.errors import AuthError, InputError
 from tsed.net.auth import FailureLimiter, PairingManager, hash_token, issue_token
-from tsed.net.http import MAX_BODY, error_middleware, json_response, read_json_object
+from tsed.net.http import (
+    MAX_BODY,
+    client_source,
+    error_middleware,
+    json_response,
+    read_json_object,
+)
 from tsed.net.openapi import openapi_document
 from tsed.outcome import RegisterRef, TxOutcome
 from tsed.receipt import TEST_NOTICE, Receipt, parse_receipt, qr_png
@@ -81,10 +87,6 @@ class RegisterApiDeps:
     fingerprint: str
 
 
-def _source(request: web.Request) -> str:
-    return request.remote or "unknown"
-
-
 def _idempotency_key(request: web.Request) -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
@@ -118,7 +120,7 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
     ) -> web.StreamResponse:
         if request.path in public or not request.path.startswith("/api/"):
             return await handler(request)
-        source = _source(request)
+        source = client_source(request)
         deps.limiter.check(source)
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
@@ -162,7 +164,7 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
         return json_response(outcome.to_json(), status)
 
     async def pairings(request: web.Request) -> web.Response:
-        source = _source(request)
+        source = client_source(request)
         deps.limiter.check(source)
         body = await read_json_object(request)
         unknown = set(body) - {"code", "register_serial", "label", "tenant"}

@@ -46,6 +46,11 @@ def _plain(status: int, code: str, message: str, hint: str) -> web.Response:
     )
 
 
+def client_source(request: web.Request) -> str:
+    """Who is calling (the peer address), for lockouts and the journal."""
+    return request.remote or "unknown"
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:

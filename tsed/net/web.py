@@ -26,7 +26,7 @@ from aiohttp import web
 from tsed.errors import AuthError, ForbiddenError, InputError
 from tsed.net.admin import ACTOR_KEY, AdminOperations, Handler, build_admin_app
 from tsed.net.auth import FailureLimiter
-from tsed.net.http import error_middleware, read_json_object
+from tsed.net.http import client_source, error_middleware, read_json_object
 from tsed.net.websession import COOKIE, CSRF_HEADER, MAX_SECONDS, WebSessions
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,11 +52,6 @@ class SetupOperations(AdminOperations, Protocol):
 
 def _asset(name: str) -> bytes:
     return resources.files("tsed.net").joinpath("static", name).read_bytes()
-
-
-def _source(request: web.Request) -> str:
-    peer = request.transport.get_extra_info("peername") if request.transport else None
-    return str(peer[0]) if peer else "unknown"
 
 
 def build_setup_app(
@@ -113,7 +108,7 @@ def build_setup_app(
         return web.json_response(answer)
 
     async def login(request: web.Request) -> web.Response:
-        source = _source(request)
+        source = client_source(request)
         limiter.check(source)
         body = await read_json_object(request)
         password = body.get("password")
