@@ -190,19 +190,24 @@ async def _audit(request: web.Request, handler: Handler) -> web.StreamResponse:
         )
 
 
-def _text(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+def _optional_text(body: dict[str, Any], name: str) -> str | None:
     value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str):
-        raise InputError(f"{name}: text expected")
+    if value is not None and not isinstance(value, str):
+        raise InputError(f"{name} must be text")
     return value
 
 
-def _confirm(body: dict[str, Any]) -> bool:
-    value = body.get("confirm", False)
+def _text(body: dict[str, Any], name: str) -> str:
+    value = _optional_text(body, name)
+    if value is None:
+        raise InputError(f"{name} must be text")
+    return value
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name, False)
     if not isinstance(value, bool):
-        raise InputError("confirm must be true or false")
+        raise InputError(f"{name} must be true or false")
     return value
 
 
@@ -310,11 +315,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
 
     async def reset(request: web.Request) -> web.Response:
         body = await read_json_object(request)
-        register_id, everything = body.get("register_id"), body.get("all", False)
-        if register_id is not None and not isinstance(register_id, str):
-            raise InputError("register_id must be text")
-        if not isinstance(everything, bool):
-            raise InputError("all must be true or false")
+        register_id, everything = _optional_text(body, "register_id"), _flag(body, "all")
         return web.json_response(await ops.reset(register_id, everything))
 
     async def tss_status(_request: web.Request) -> web.Response:
@@ -322,10 +323,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
 
     async def tss_setup(request: web.Request) -> web.Response:
         body = await read_json_object(request, allow_empty=True)
-        new = body.get("new", False)
-        if not isinstance(new, bool):
-            raise InputError("new must be true or false")
-        return web.json_response(await ops.tss_setup(new))
+        return web.json_response(await ops.tss_setup(_flag(body, "new")))
 
     async def activate(request: web.Request) -> web.Response:
         document = await request.read()
@@ -337,14 +335,16 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
 
     async def credentials(request: web.Request) -> web.Response:
         body = await read_json_object(request)
-        key, secret, tenant = body.get("api_key"), body.get("api_secret"), body.get("tenant")
+        key, secret, tenant = (
+            body.get("api_key"),
+            body.get("api_secret"),
+            _optional_text(body, "tenant"),
+        )
         if not isinstance(key, str) or not isinstance(secret, str):
             raise InputError(
                 'the body must be {"api_key": "...", "api_secret": "..."}',
                 hint="tsectl credentials set --api-key KEY reads the secret from standard input.",
             )
-        if tenant is not None and not isinstance(tenant, str):
-            raise InputError("tenant must be text")
         return web.json_response(await ops.set_credentials(key, secret, tenant))
 
     async def anlegen(request: web.Request) -> web.Response:
@@ -360,7 +360,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
             raise InputError(
                 'addresses: {"<tenant>": {"street": "...", "zip": "...", "town": "..."}}'
             )
-        answer = await ops.create_credentials(_confirm(body), addresses)
+        answer = await ops.create_credentials(_flag(body, "confirm"), addresses)
         return web.json_response(answer, status=201, headers={"Cache-Control": "no-store"})
 
     async def password_status(_request: web.Request) -> web.Response:
@@ -369,7 +369,6 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
     async def password_set(request: web.Request) -> web.Response:
         body = await read_json_object(request)
         password = _text(body, "password")
-        assert password is not None
         return web.json_response(await ops.set_password(password))
 
     async def tenants(_request: web.Request) -> web.Response:
@@ -378,8 +377,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
     async def tenant_add(request: web.Request) -> web.Response:
         body = await read_json_object(request)
         tenant_id, name = _text(body, "id"), _text(body, "name")
-        vat_id = _text(body, "vat_id", required=False)
-        assert tenant_id is not None and name is not None
+        vat_id = _optional_text(body, "vat_id")
         return web.json_response(await ops.add_tenant(tenant_id, name, vat_id), status=201)
 
     async def outages(_request: web.Request) -> web.Response:
@@ -388,8 +386,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
     async def export_start(request: web.Request) -> web.Response:
         body = await read_json_object(request, allow_empty=True)
         export_range = _export_range(body)
-        tenant = _text(body, "tenant", required=False)
-        tss_id = _text(body, "tss_id", required=False)
+        tenant, tss_id = _optional_text(body, "tenant"), _optional_text(body, "tss_id")
         return web.json_response(await ops.start_export(tenant, tss_id, export_range), status=202)
 
     async def export_status(request: web.Request) -> web.Response:
@@ -410,7 +407,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
 
     async def factory_reset(request: web.Request) -> web.Response:
         body = await read_json_object(request, allow_empty=True)
-        return web.json_response(await ops.factory_reset(_confirm(body)))
+        return web.json_response(await ops.factory_reset(_flag(body, "confirm")))
 
     async def openapi(_request: web.Request) -> web.Response:
         return web.json_response(admin_openapi_document())
