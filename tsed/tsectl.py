@@ -8,7 +8,6 @@ Exit codes: 0 success, 1 failure (with a message and a hint), 2 usage error.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import sys
@@ -20,7 +19,7 @@ import httpx
 
 from tsed import __version__
 from tsed.cli import ADMIN_SOCKET_NAME, DEFAULT_STATE_DIR
-from tsed.tsectl_setup import add_setup_parsers, run_setup_command
+from tsed.tsectl_setup import add_setup_parsers, read_secret, run_setup_command
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -258,9 +257,7 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
         if args.command == "credentials":
             if not args.api_key:
                 raise CommandFailed("credentials set needs --api-key", "", "USAGE")
-            secret = (
-                getpass.getpass("API secret: ") if sys.stdin.isatty() else sys.stdin.readline()
-            ).strip()
+            secret = read_secret("API secret: ").strip()
             if not secret:
                 raise CommandFailed(
                     "no API secret on standard input",

@@ -29,7 +29,8 @@ def _fail(message: str, hint: str = "", code: str = "FAILED") -> Exception:
     return CommandFailed(message, hint, code)
 
 
-def _read_secret(prompt: str, *, twice: bool = False) -> str:
+def read_secret(prompt: str, *, twice: bool = False) -> str:
+    """From the terminal without echo, or one line of standard input (scripts)."""
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\n")
     first = getpass.getpass(prompt)
@@ -154,7 +155,7 @@ def run_setup_command(client: AdminClient, args: argparse.Namespace) -> Result |
     if command == "password":
         if args.action == "status":
             return client.call("GET", "/admin/v1/password"), _print_password
-        password = _read_secret("New admin password: ", twice=True)
+        password = read_secret("New admin password: ", twice=True)
         return client.call("PUT", "/admin/v1/password", {"password": password}), _print_password
     if command == "credentials" and args.action == "create":
         if not _confirmed(args, "Create the fiskaly credentials now (Anlegen)?"):
