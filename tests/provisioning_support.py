@@ -59,24 +59,12 @@ class Unit:
         self, env: str = "TEST", *, mgmt: SimCredentials | None = None, address: bool = True
     ) -> tuple[ActivationResult, SimCredentials]:
         mgmt = mgmt or self.sim.add_api_key(env)  # type: ignore[arg-type]
-        org = ActivationOrganization(
-            "Optik Muster GmbH",
-            mgmt.organization_id,
-            "Hauptstr. 1" if address else None,
-            "10115" if address else None,
-            "Berlin" if address else None,
-        )
-        document = ActivationDocument(
-            document_id=f"doc-{env}",
-            device_id=DEVICE,
-            environment=env,  # type: ignore[arg-type]
-            organization=org,
-            management=ManagementCredentials(mgmt.api_key, mgmt.api_secret),
-            issued_at=datetime.now(UTC) - timedelta(minutes=1),
-            expires_on=date.today() + timedelta(days=30),
-        )
+        signed = signed_activation(
+            self.vendor_key, DEVICE, env, mgmt.api_key, mgmt.api_secret,
+            organization_id=mgmt.organization_id, address=address,
+        )  # fmt: skip
         result = accept_activation(
-            sign_document(self.vendor_key, document), public_key_path=self.vendor_pub,
+            signed, public_key_path=self.vendor_pub,
             device_id=DEVICE, state_dir=self.state_dir, vault=self.vault,
         )  # fmt: skip
         return result, mgmt
@@ -94,6 +82,37 @@ class Unit:
             store=self.store, vault=self.vault, mode=mode, make_client=make_client,
             tenants=["default"],
         )  # fmt: skip
+
+
+def signed_activation(
+    vendor_key: Any,
+    device_id: str,
+    env: str,
+    mgmt_key: str,
+    mgmt_secret: str,
+    *,
+    organization_id: str | None = None,
+    address: bool = True,
+    document_id: str | None = None,
+) -> bytes:
+    """A vendor activation document for ``device_id``, signed with ``vendor_key``."""
+    org = ActivationOrganization(
+        "Optik Muster GmbH",
+        organization_id,
+        "Hauptstr. 1" if address else None,
+        "10115" if address else None,
+        "Berlin" if address else None,
+    )
+    document = ActivationDocument(
+        document_id=document_id or f"doc-{env}",
+        device_id=device_id,
+        environment=env,  # type: ignore[arg-type]
+        organization=org,
+        management=ManagementCredentials(mgmt_key, mgmt_secret),
+        issued_at=datetime.now(UTC) - timedelta(minutes=5),
+        expires_on=date.today() + timedelta(days=30),
+    )
+    return sign_document(vendor_key, document)
 
 
 def saved_config(**changes: Any) -> Config:

@@ -16,7 +16,6 @@ import ssl
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,9 @@ import httpx
 import trustme
 from playwright.sync_api import Page, sync_playwright
 
-from tsed.activation_document import (
-    ActivationDocument,
-    ActivationOrganization,
-    ManagementCredentials,
-    generate_vendor_key,
-    load_private_key,
-    sign_document,
-)
+from tests.provisioning_support import signed_activation
+from tests.unit import RECEIPT
+from tsed.activation_document import generate_vendor_key, load_private_key
 from tsed.fiskaly.tr03151 import verify_qr_code
 from tsed.net.tls import CERT_FILE
 
@@ -39,11 +33,6 @@ HOSTS = ("kassensichv-middleware.fiskaly.com", "dashboard.fiskaly.com")
 PASSWORD = "Einrichtung-Filiale-7"
 PORT = 8443
 MGMT_KEY, MGMT_SECRET = "test_vendormanagementkey0000_live", "V" * 43
-RECEIPT = {
-    "receipt_type": "RECEIPT",
-    "amounts_per_vat_rate": [{"vat_rate": "NORMAL", "amount": "11.90"}],
-    "amounts_per_payment_type": [{"payment_type": "CASH", "amount": "11.90"}],
-}
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -114,20 +103,12 @@ def tsectl(state: Path, *args: str, stdin: str | None = None) -> Any:
 
 
 def live_activation(work: Path, device_id: str) -> Path:
-    document = ActivationDocument(
-        document_id="vendor-live-0001",
-        device_id=device_id,
-        environment="LIVE",
-        organization=ActivationOrganization(
-            "Optik Muster GmbH", None, "Hauptstr. 1", "10115", "Berlin"
-        ),
-        management=ManagementCredentials(MGMT_KEY, MGMT_SECRET),
-        issued_at=datetime.now(UTC) - timedelta(minutes=5),
-        expires_on=date.today() + timedelta(days=30),
-    )
-    path = work / "aktivierung-live.json"
     key = load_private_key((work / "vendor.key").read_bytes())
-    path.write_bytes(sign_document(key, document))
+    path = work / "aktivierung-live.json"
+    path.write_bytes(
+        signed_activation(key, device_id, "LIVE", MGMT_KEY, MGMT_SECRET,
+                          document_id="vendor-live-0001")
+    )  # fmt: skip
     return path
 
 

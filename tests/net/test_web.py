@@ -9,22 +9,18 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.provisioning_support import signed_activation
 from tests.unit import Unit, running_unit
 from tsed import tsectl
 from tsed.activation_document import (
-    ActivationDocument,
-    ActivationOrganization,
-    ManagementCredentials,
     generate_vendor_key,
     load_private_key,
-    sign_document,
 )
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
 from tsed.fiskaly.tr03151 import verify_qr_code
@@ -42,18 +38,10 @@ class Setup:
 
     def activation(self, env: str = "TEST", *, device: str | None = None) -> bytes:
         mgmt = self.sim.add_api_key(env)  # type: ignore[arg-type]
-        document = ActivationDocument(
-            document_id=f"doc-{env}",
-            device_id=device or self.unit.daemon.identity.device_id,
-            environment=env,  # type: ignore[arg-type]
-            organization=ActivationOrganization(
-                "Optik Muster GmbH", mgmt.organization_id, "Hauptstr. 1", "10115", "Berlin"
-            ),
-            management=ManagementCredentials(mgmt.api_key, mgmt.api_secret),
-            issued_at=datetime.now(UTC) - timedelta(minutes=1),
-            expires_on=date.today() + timedelta(days=30),
-        )
-        return sign_document(self.vendor_key, document)
+        return signed_activation(
+            self.vendor_key, device or self.unit.daemon.identity.device_id, env,
+            mgmt.api_key, mgmt.api_secret, organization_id=mgmt.organization_id,
+        )  # fmt: skip
 
     def browser(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
