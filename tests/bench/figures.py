@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench.harness import Proc, https_session, sim_faults, start_unit
-from tests.bench.load import Direct, Registers, pct, run_workers, timed_rounds
+from tests.bench.load import Direct, LeanRegisters, Registers, pct, run_workers, timed_rounds
 
 WAN_MS = 100.0
 REGISTERS = 50
@@ -116,8 +116,8 @@ async def throughput(bench: Bench) -> dict[str, float]:
     """Figure 3: receipts/s with no injected latency, unit and forwarder alternating per level;
     CPU time per receipt of each process."""
     plan = bench.plan
-    unit = Registers(bench.unit, bench.tokens)
-    fwd = Registers(bench.forwarder, bench.tokens)
+    unit = LeanRegisters(bench.unit, bench.tokens)
+    fwd = LeanRegisters(bench.forwarder, bench.tokens)
     await unit.open()
     await fwd.open()
     curve: dict[str, list[tuple[int, float]]] = {"unit": [], "forwarder": []}
@@ -125,7 +125,7 @@ async def throughput(bench: Bench) -> dict[str, float]:
     cpu: dict[str, list[float]] = {"unit": [0.0, 0.0], "forwarder": [0.0, 0.0]}
     failures = 0
 
-    async def measure(name: str, target: Registers, proc: Proc, level: int) -> float:
+    async def measure(name: str, target: LeanRegisters, proc: Proc, level: int) -> float:
         nonlocal failures
 
         async def one(worker: int) -> None:
@@ -178,7 +178,7 @@ def _slope(points: list[tuple[float, float]]) -> float:
 async def memory(bench: Bench) -> dict[str, float]:
     """Figure 4a: RSS of the unit along many one-call receipts; the slope after warm-up."""
     plan = bench.plan
-    registers = Registers(bench.unit, bench.tokens)
+    registers = LeanRegisters(bench.unit, bench.tokens)
     await registers.open()
     samples: list[tuple[float, float]] = [(0.0, bench.unit.rss_mb())]
     done = 0

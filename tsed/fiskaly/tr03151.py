@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from dataclasses import dataclass, field
 
@@ -71,6 +72,7 @@ def der_integer(value: int) -> bytes:
     return _tlv(0x02, _int_bytes(value))
 
 
+@functools.lru_cache(maxsize=16)
 def der_oid(dotted: str) -> bytes:
     parts = [int(part) for part in dotted.split(".")]
     body = bytes([40 * parts[0] + parts[1]])
@@ -109,7 +111,7 @@ def transaction_log_data(
         + _tlv(0x82, process_data)
         + _tlv(0x83, process_type.encode())
         + _tlv(0x85, _int_bytes(tx_number))
-        + _tlv(0x04, hashlib.sha256(public_key).digest())
+        + _tlv(0x04, _key_hash(public_key))
         + _tlv(0x30, der_oid(OID_ECDSA_PLAIN_SHA256))
         + der_integer(signature_counter)
         + der_integer(log_time)
@@ -130,7 +132,7 @@ def system_log_data(
         + der_oid(OID_SYSTEM_LOG)
         + _tlv(0x80, operation.encode())
         + _tlv(0x81, event_data)
-        + _tlv(0x04, hashlib.sha256(public_key).digest())
+        + _tlv(0x04, _key_hash(public_key))
         + _tlv(0x30, der_oid(OID_ECDSA_PLAIN_SHA256))
         + der_integer(signature_counter)
         + der_integer(log_time)
@@ -146,9 +148,18 @@ def public_key_bytes(private_key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _key_hash(public_key: bytes) -> bytes:
+    """SHA-256 of a TSS public key (the same few keys sign every log message)."""
+    return hashlib.sha256(public_key).digest()
+
+
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+
+
 def sign_log(private_key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
     """ECDSA P-256/SHA-256 signature in plain format (r‖s, 64 bytes)."""
-    der = private_key.sign(data, ec.ECDSA(hashes.SHA256()))
+    der = private_key.sign(data, _ECDSA_SHA256)
     r, s = decode_dss_signature(der)
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
@@ -165,7 +176,7 @@ def verify_log(public_key: bytes, data: bytes, signature: bytes) -> bool:
         int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
     )
     try:
-        key.verify(der, data, ec.ECDSA(hashes.SHA256()))
+        key.verify(der, data, _ECDSA_SHA256)
     except InvalidSignature:
         return False
     return True
