@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.proxyserver import ProxyServer
@@ -187,5 +188,49 @@ async def test_own_test_credentials_switch_from_the_simulator(tmp_path: Path, mo
             status = (await register.http.get("/api/v1/status")).json()
             assert status["backend"] == "fiskaly" and status["mode"] == "TEST"
     finally:
+        sim.terminate()
+        sim.communicate(timeout=30)
+
+
+async def test_a_proxy_change_applies_without_a_restart(tmp_path: Path) -> None:
+    """Saved on the page (or with tsectl): the next fiskaly call goes through the new proxy,
+    and after clearing it directly again; no restart, no lost receipt."""
+    sim_port = free_port()
+    sim = start_sim(tmp_path / "sim", sim_port)
+    proxy = ProxyServer(username="shop", password="Pr0xy-Secret")
+    await proxy.start()
+    state = tmp_path / "unit"
+    _vault(state, {"fiskaly.test.default.api_key": KEY, "fiskaly.test.default.api_secret": SECRET})
+    upstream = f"127.0.0.1:{sim_port}"
+    try:
+        async with running_unit(
+            state, environ={"TSED_FISKALY_BASE_URL": f"http://{upstream}"}
+        ) as unit:
+            register = await unit.pair()
+            assert (await register.receipt())["tse_failure"] is False
+            assert proxy.total == 0
+            transport = httpx.AsyncHTTPTransport(uds=str(unit.daemon.options.admin_socket))
+            async with httpx.AsyncClient(transport=transport, base_url="http://unit") as admin:
+                values = {
+                    "proxy.host": "127.0.0.1",
+                    "proxy.port": str(proxy.port),
+                    "proxy.username": "shop",
+                    "proxy.password": "Pr0xy-Secret",
+                }
+                saved = await admin.put("/admin/v1/config", json={"values": values})
+                assert saved.status_code == 200, saved.text
+                answer = await register.receipt()
+                assert answer["tse_failure"] is False
+                assert verify_qr_code(answer["result"]["qr_code_data"]).valid
+                assert proxy.connections[upstream] >= 1
+                assert proxy.refused == 0
+                through = proxy.total
+                cleared = await admin.put("/admin/v1/config", json={"values": {"proxy.host": ""}})
+                assert cleared.status_code == 200, cleared.text
+                assert cleared.json().get("proxy") in (None, {})
+                assert (await register.receipt())["tse_failure"] is False
+                assert proxy.total == through  # directly again
+    finally:
+        await proxy.stop()
         sim.terminate()
         sim.communicate(timeout=30)

@@ -204,7 +204,7 @@ class Daemon:
     async def _start_backend(self) -> None:
         """Upstream (simulator or fiskaly), TSS per tenant and the signing service."""
         tenants = [t.id for t in self.config.tenant_list()]
-        base_url, proxy = await self._backend(tenants)
+        base_url, self.proxy = await self._backend(tenants)
         timeouts = Timeouts(transaction=10.0)  # foreground calls pass the register deadline
 
         def make_client(tenant: str, creds: Credentials, on_auth: Any) -> FiskalyClient:
@@ -212,7 +212,7 @@ class Daemon:
                 api_key=creds.api_key,
                 api_secret=creds.api_secret,
                 base_url=base_url,
-                proxy=proxy,
+                proxy=self.proxy,
                 timeouts=timeouts,
                 on_auth=on_auth,
                 clock=self.clock,
@@ -337,15 +337,30 @@ class Daemon:
             return self._sim_server.base_url, None
         self.backend = "fiskaly"
         urls = fiskaly_urls(self.mode, self.environ)
-        proxy = None
-        if self.config.proxy is not None:
-            proxy = ProxySettings(
-                self.config.proxy.host,
-                self.config.proxy.port,
-                self.config.proxy.username,
-                self.vault.get("proxy.password"),
-            )
-        return urls.sign, proxy
+        return urls.sign, self._proxy_settings()
+
+    def _proxy_settings(self) -> ProxySettings | None:
+        if self.config.proxy is None:
+            return None
+        return ProxySettings(
+            self.config.proxy.host,
+            self.config.proxy.port,
+            self.config.proxy.username,
+            self.vault.get("proxy.password"),
+        )
+
+    async def apply_proxy(self) -> None:
+        """The proxy was changed (page, tsectl, console): every fiskaly client goes through
+        the new one from its next call on, without a restart or a reload of the backend."""
+        if self.backend != "fiskaly":
+            return  # the built-in simulator is reached directly
+        self.proxy = self._proxy_settings()
+        await self.upstreams.set_proxy(self.proxy)
+        _LOGGER.info(
+            "fiskaly is now reached %s",
+            f"through the proxy {self.proxy.display}" if self.proxy else "directly",
+            extra={"TSED_EVENT": "proxy_applied"},
+        )
 
     async def _serve(self) -> None:
         register_app = build_register_app(

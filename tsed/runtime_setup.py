@@ -101,6 +101,8 @@ class SetupOps:
         await d.store.audit("admin", "config_saved", {"keys": sorted(values)})
         if [t.id for t in d.config.tenant_list()] != list(d.upstreams.tenants):
             await d.reload_backend()  # a tenant more or less: its own TSS and credentials
+        elif password is not None or any(key.startswith("proxy.") for key in values):
+            await d.apply_proxy()
         return await self.config_show()
 
     async def config_show(self) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from tsed.errors import ConflictError, ModeError
 from tsed.fiskaly import errors as ferr
-from tsed.fiskaly.client import FiskalyClient
+from tsed.fiskaly.client import FiskalyClient, ProxySettings
 from tsed.fiskaly.models import AuthToken
 from tsed.store import BindingRow, ClientRow, Store
 from tsed.vault import Vault
@@ -76,6 +76,11 @@ class UpstreamRegistry:
         clients, self._clients = self._clients, {}
         for client in clients.values():
             await client.stop()
+
+    async def set_proxy(self, proxy: ProxySettings | None) -> None:
+        """Every tenant's client goes through ``proxy`` from its next call on."""
+        for client in self._clients.values():
+            await client.set_proxy(proxy)
 
     def check_environment(self, token: AuthToken) -> None:
         """Called after every (re-)authentication: the token must match the unit's mode."""

@@ -108,6 +108,10 @@ class FiskalyClient:
     async def stop(self) -> None:
         await self._http.stop()
 
+    async def set_proxy(self, proxy: ProxySettings | None) -> None:
+        """Go through ``proxy`` (None: directly) from the next call on; no restart needed."""
+        await self._http.set_proxy(proxy)
+
     @property
     def token(self) -> AuthToken | None:
         return self._auth.current

@@ -289,6 +289,7 @@ class HttpCore:
         self.host = httpx.URL(self.base_url).host
         self._urls = _UrlMaker(self.base_url)
         self._header_cache: dict[tuple[str | None, bool], httpx.Headers] = {}
+        self._retiring: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         if self._client is not None:
@@ -313,6 +314,29 @@ class HttpCore:
     async def stop(self) -> None:
         client, self._client = self._client, None
         if client is not None:
+            await client.aclose()
+        retiring, self._retiring = self._retiring, set()
+        for task in retiring:
+            task.cancel()  # closes its pool now
+        await asyncio.gather(*retiring, return_exceptions=True)
+
+    async def set_proxy(self, proxy: ProxySettings | None) -> None:
+        """Use ``proxy`` from the next call on (the installer changed it). Calls in flight end
+        on the old pool, which closes once the longest call could have taken."""
+        if proxy == self.proxy:
+            return
+        self.proxy = proxy
+        old, self._client = self._client, None
+        if old is not None:
+            task = asyncio.create_task(self._retire(old), name="tsed-fiskaly-old-pool")
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+
+    async def _retire(self, client: httpx.AsyncClient) -> None:
+        t = self.timeouts
+        try:
+            await asyncio.sleep(max(t.default, t.transaction, t.tss_setup, t.export))
+        finally:
             await client.aclose()
 
     def _headers_for(self, token: str | None, has_body: bool) -> httpx.Headers:
