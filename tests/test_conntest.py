@@ -21,7 +21,7 @@ from tsed.conntest import ConnectionReport, run_connection_test
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
 from tsed.fiskaly.transport import ProxySettings
 from tsed.provisioning import FiskalyAccess
-from tsed.store import BindingRow, RegisterRow
+from tsed.rows import BindingRow, RegisterRow
 from tsed.upstream import UpstreamRegistry, vault_key
 
 __all__ = ["unit"]

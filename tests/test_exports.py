@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import tarfile
 import uuid
@@ -12,6 +14,7 @@ import pytest
 
 from tests.provisioning_support import Unit, unit
 from tsed.errors import InputError
+from tsed.exportjobs import ExportJobs
 from tsed.exports import ExportFailed, ExportProgress, ExportRange, _Pacer, export_tss
 from tsed.fiskaly import errors as ferr
 from tsed.fiskaly.client import FiskalyClient
@@ -178,3 +181,33 @@ async def test_refusals(signed, tmp_path: Path) -> None:
     assert "cannot be split" in caught.value.message
     with pytest.raises(ferr.FiskalyNotFound):
         await export_tss(client, str(uuid.uuid4()), tmp_path, poll_interval=FAST_POLL)
+
+
+async def test_finished_exports_survive_a_restart_and_leftovers_are_removed(
+    signed, tmp_path: Path
+) -> None:
+    client, tss_id = signed
+    root = tmp_path / "exports"
+    jobs = ExportJobs(root, poll_interval=FAST_POLL)
+    job = jobs.start(client, tss_id, "default", ExportRange())
+    for _ in range(400):
+        if job.state != "running":
+            break
+        await asyncio.sleep(0.02)
+    assert job.state == "done", job.error
+    await jobs.stop()
+    leftover = root / str(uuid.uuid4())  # an export cut off by a restart: no job.json
+    leftover.mkdir()
+    (leftover / "part.tar").write_bytes(b"half")
+    stray = root / str(uuid.uuid4())  # a job.json whose file is gone
+    stray.mkdir()
+    (stray / "job.json").write_text(json.dumps({**job.to_record(), "id": stray.name}))
+
+    again = ExportJobs(root, poll_interval=FAST_POLL)
+    restored = again.get(job.id)
+    assert restored.state == "done"
+    assert restored.to_json() == job.to_json()
+    assert again.file(job.id, 1).read_bytes() == job.files[0].path.read_bytes()
+    assert not leftover.exists() and not stray.exists()
+    assert [j.id for j in again.list()] == [job.id]
+    await again.stop()

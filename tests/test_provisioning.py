@@ -40,7 +40,7 @@ from tsed.provisioning import (
     credentials_status,
     set_credentials,
 )
-from tsed.store import BindingRow
+from tsed.rows import BindingRow
 from tsed.upstream import vault_key
 
 __all__ = ["unit"]

@@ -12,7 +12,7 @@ from tsed.errors import InputError, ModeError, NotFoundError
 from tsed.fiskaly.tr03151 import verify_qr_code
 from tsed.provisioning import create_credentials
 from tsed.rebind import reset, switch_mode
-from tsed.store import RegisterRow
+from tsed.rows import RegisterRow
 from tsed.upstream import UpstreamRegistry, vault_key
 
 __all__ = ["unit"]

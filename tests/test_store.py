@@ -8,7 +8,8 @@ import uuid
 from pathlib import Path
 
 from tsed.errors import ConflictError
-from tsed.store import IdemRow, Store, TxRow
+from tsed.rows import IdemRow, TxRow
+from tsed.store import Store
 
 
 def _row(register: str = "r1") -> TxRow:

@@ -22,7 +22,8 @@ from tsed.fiskaly import errors as ferr
 from tsed.metrics import Metrics
 from tsed.outcome import Failure, signed_result
 from tsed.receipt import CANCELLATION, failure_receipt_text
-from tsed.store import Store, TxRow
+from tsed.rows import TxRow
+from tsed.store import Store
 from tsed.upstream import UpstreamRegistry
 
 _LOGGER = logging.getLogger(__name__)

@@ -3,12 +3,15 @@ progress, downloaded when done.
 
 An export can take minutes (fiskaly prepares it, then the unit downloads it; big ranges are
 split), so the admin API answers at once with a job id. Finished files stay in
-``<state_dir>/exports/<job id>/`` until :data:`KEEP_JOBS` newer jobs exist.
+``<state_dir>/exports/<job id>/`` until :data:`KEEP_JOBS` newer jobs exist. A finished job is
+described in ``job.json`` beside its files, so it can still be downloaded after a restart;
+what a previous run left unfinished (no ``job.json``) is removed at start-up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import shutil
 import time
@@ -20,12 +23,14 @@ from typing import Any
 
 from tsed.errors import ConflictError, NotFoundError, TsedError
 from tsed.exports import ExportFile, ExportProgress, ExportRange, export_tss
+from tsed.fileio import atomic_write
 from tsed.fiskaly.client import FiskalyClient
 
 _LOGGER = logging.getLogger(__name__)
 
 KEEP_JOBS = 5
 MAX_RUNNING = 1
+JOB_FILE = "job.json"
 
 
 @dataclass(slots=True)
@@ -56,15 +61,74 @@ class ExportJob:
             "error": self.error,
         }
 
+    def to_record(self) -> dict[str, Any]:
+        """What ``job.json`` keeps of a finished job (file paths relative to its folder)."""
+        return {
+            "id": self.id,
+            "tss_id": self.tss_id,
+            "tenant": self.tenant,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "progress": self.progress[-20:],
+            "files": [{**f.to_json(), "path": f.path.name} for f in self.files],
+        }
+
+    @classmethod
+    def from_record(cls, folder: Path, data: dict[str, Any]) -> ExportJob:
+        files = []
+        for item in data["files"]:
+            path = folder / Path(str(item["path"])).name
+            if not path.is_file():
+                raise ValueError(f"{path.name} is missing")
+            files.append(
+                ExportFile(
+                    path, str(item["export_id"]), int(item["part"]), int(item["size"]),
+                    str(item["sha256"]), {str(k): str(v) for k, v in item["filters"].items()},
+                )
+            )  # fmt: skip
+        return cls(
+            str(data["id"]), str(data["tss_id"]), str(data["tenant"]),
+            float(data["started_at"]), "done", [str(p) for p in data["progress"]], files,
+            None, float(data["finished_at"]),
+        )  # fmt: skip
+
 
 class ExportJobs:
-    """The unit's export jobs (in memory; files on disk)."""
+    """The unit's export jobs: in memory while they run, ``job.json`` once they are done."""
 
     def __init__(self, root: Path, *, poll_interval: float = 5.0) -> None:
         self.root = root
         self.poll_interval = poll_interval
         self._jobs: dict[str, ExportJob] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._load()
+
+    def _load(self) -> None:
+        """Finished jobs of earlier runs come back; unfinished leftovers are removed."""
+        if not self.root.is_dir():
+            return
+        removed = 0
+        for folder in self.root.iterdir():
+            if not folder.is_dir():
+                continue
+            try:
+                data = json.loads((folder / JOB_FILE).read_text(encoding="utf-8"))
+                job = ExportJob.from_record(folder, data)
+                if job.id != folder.name:
+                    raise ValueError("the folder does not match its job")
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+                _LOGGER.info("removing the unfinished export %s (%s)", folder.name, err)
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+                continue
+            self._jobs[job.id] = job
+        self._prune()
+        if removed:
+            _LOGGER.info(
+                "removed %d unfinished export folder(s) of an earlier run",
+                removed,
+                extra={"TSED_EVENT": "exports_cleaned"},
+            )
 
     def start(
         self,
@@ -102,6 +166,9 @@ class ExportJobs:
                     poll_interval=self.poll_interval,
                 )
                 job.files = list(result.files)
+                job.finished_at = time.time()
+                record = json.dumps(job.to_record(), indent=1).encode()
+                await asyncio.to_thread(atomic_write, self.root / job.id / JOB_FILE, record)
                 job.state = "done"
                 _LOGGER.info(
                     "export %s of TSS %s done: %d file(s)",
@@ -129,7 +196,7 @@ class ExportJobs:
                 }
                 _LOGGER.exception("export %s failed", job.id)
             finally:
-                job.finished_at = time.time()
+                job.finished_at = job.finished_at or time.time()
                 if on_done is not None:
                     await on_done(job)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from tsed.fiskaly.models import Transaction
 from tsed.receipt import TEST_NOTICE, SignedResult, iso_time
-from tsed.store import TxRow
+from tsed.rows import TxRow
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,8 @@ from tsed.activation import ActivationDowngrade, Mode, load_activation, read_mod
 from tsed.errors import InputError, ModeError, NotFoundError, TsedError
 from tsed.fiskaly import errors as ferr
 from tsed.fiskaly.client import FiskalyClient
-from tsed.store import ClientRow, RegisterRow, Store
+from tsed.rows import ClientRow, RegisterRow
+from tsed.store import Store
 from tsed.upstream import UpstreamRegistry
 
 _LOGGER = logging.getLogger(__name__)

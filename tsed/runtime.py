@@ -35,9 +35,10 @@ from tsed.net.tls import (
 from tsed.net.web import build_setup_app
 from tsed.net.websession import WebSessions
 from tsed.outcome import RegisterRef
+from tsed.rows import RegisterRow
 from tsed.runtime_ops import AdminOps, SigningProxy
 from tsed.signing import SigningService
-from tsed.store import RegisterRow, Store
+from tsed.store import Store
 from tsed.systemd import JournalHandler, Notifier, journal_available, status_line
 from tsed.upstream import Credentials, UpstreamRegistry, vault_key
 from tsed.vault import Vault

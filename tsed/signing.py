@@ -29,7 +29,8 @@ from tsed.fiskaly import errors as ferr
 from tsed.metrics import Metrics
 from tsed.outcome import RegisterRef, TxOutcome, outcome_from_row
 from tsed.receipt import CANCELLATION, Receipt
-from tsed.store import IdemRow, Store, TxRow
+from tsed.rows import IdemRow, TxRow
+from tsed.store import Store
 from tsed.upstream import UpstreamRegistry
 
 _LOGGER = logging.getLogger(__name__)

@@ -26,11 +26,21 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
 from tsed.errors import ConflictError, StorageError, StorageFull
+from tsed.rows import (
+    BindingRow,
+    ClientRow,
+    IdemRow,
+    OutageRow,
+    RegisterRow,
+    TxRow,
+    columns_of,
+    row_from,
+    values_of,
+)
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,97 +76,6 @@ CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, actor TEXT NOT NULL,
     action TEXT NOT NULL, details TEXT);
 """
-
-
-@dataclass(frozen=True, slots=True)
-class RegisterRow:
-    id: str
-    serial: str
-    label: str | None
-    tenant_id: str
-    token_hash: str
-    created_at: float
-    revoked_at: float | None = None
-    last_seen_at: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BindingRow:
-    tenant_id: str
-    env: str
-    tss_id: str
-    state: str
-    serial: str | None
-    created_at: float
-    archived_at: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ClientRow:
-    register_id: str
-    tss_id: str
-    env: str
-    client_id: str
-    serial: str
-    state: str
-    created_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class TxRow:
-    id: str
-    register_id: str
-    tenant_id: str
-    env: str
-    tss_id: str
-    client_id: str
-    tx_id: str
-    state: str
-    revision: int
-    kind: str  # "transaction" | "receipt"
-    receipt: str | None
-    result: str | None
-    failure: str | None
-    created_at: float
-    updated_at: float
-    signed_late: int = 0
-    outage_id: int | None = None
-
-    def json_field(self, name: str) -> Any:
-        value = getattr(self, name)
-        return None if value is None else json.loads(value)
-
-
-@dataclass(frozen=True, slots=True)
-class IdemRow:
-    register_id: str
-    key: str
-    fingerprint: str
-    local_id: str | None
-    response: str | None
-    created_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class OutageRow:
-    id: int
-    started_at: float
-    ended_at: float | None
-    reason: str
-    count: int
-
-
-def _row(cls: type[T], row: sqlite3.Row | None) -> T | None:
-    return None if row is None else cls(**dict(row))
-
-
-def _values(row: Any) -> tuple[Any, ...]:
-    """The row's fields in column order (flat rows: no deep copy as ``asdict`` makes)."""
-    return tuple(getattr(row, name) for name in row.__slots__)
-
-
-def _columns(cls: type[Any]) -> list[str]:
-    return [f.name for f in fields(cls)]
 
 
 class Store:
@@ -304,9 +223,9 @@ class Store:
     # -- registers --------------------------------------------------------------------------
 
     async def add_register(self, row: RegisterRow) -> None:
-        cols = _columns(RegisterRow)
+        cols = columns_of(RegisterRow)
         sql = f"INSERT INTO registers ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})"
-        await self._submit(lambda c: c.execute(sql, _values(row)))
+        await self._submit(lambda c: c.execute(sql, values_of(row)))
 
     async def list_registers(self) -> list[RegisterRow]:
         rows = await self._submit(
@@ -339,10 +258,10 @@ class Store:
         return [BindingRow(**dict(r)) for r in rows]
 
     async def save_binding(self, row: BindingRow) -> None:
-        cols = _columns(BindingRow)
+        cols = columns_of(BindingRow)
         marks = ",".join("?" * len(cols))
         sql = f"INSERT OR REPLACE INTO bindings ({','.join(cols)}) VALUES ({marks})"
-        await self._submit(lambda c: c.execute(sql, _values(row)))
+        await self._submit(lambda c: c.execute(sql, values_of(row)))
 
     async def archive_bindings(self, env: str, at: float) -> int:
         cursor = await self._submit(
@@ -365,22 +284,22 @@ class Store:
         return [ClientRow(**dict(r)) for r in rows]
 
     async def save_client(self, row: ClientRow) -> None:
-        cols = _columns(ClientRow)
+        cols = columns_of(ClientRow)
         marks = ",".join("?" * len(cols))
         sql = f"INSERT OR REPLACE INTO clients ({','.join(cols)}) VALUES ({marks})"
-        await self._submit(lambda c: c.execute(sql, _values(row)))
+        await self._submit(lambda c: c.execute(sql, values_of(row)))
 
     # -- transactions and idempotency -------------------------------------------------------
 
     async def insert_tx(self, row: TxRow, idem: IdemRow | None = None) -> None:
         """Journal a new transaction (and its idempotency key) in one SQLite transaction."""
-        cols = _columns(TxRow)
+        cols = columns_of(TxRow)
         sql = f"INSERT INTO transactions ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})"
 
         def write(c: sqlite3.Connection) -> None:
             if idem is not None:
                 _insert_idem(c, idem)
-            c.execute(sql, _values(row))
+            c.execute(sql, values_of(row))
 
         await self._submit(write)
 
@@ -400,7 +319,7 @@ class Store:
         row = await self._submit(
             lambda c: c.execute("SELECT * FROM transactions WHERE id = ?", (local_id,)).fetchone()
         )
-        return _row(TxRow, row)
+        return row_from(TxRow, row)
 
     async def txs_in_states(self, states: Iterable[str]) -> list[TxRow]:
         wanted = list(states)
@@ -423,7 +342,7 @@ class Store:
                 "SELECT * FROM idempotency WHERE register_id = ? AND key = ?", (register_id, key)
             ).fetchone()
         )
-        return _row(IdemRow, row)
+        return row_from(IdemRow, row)
 
     async def put_idem(self, row: IdemRow) -> None:
         await self._submit(lambda c: _insert_idem(c, row))
@@ -479,7 +398,7 @@ class Store:
 
 def _insert_idem(conn: sqlite3.Connection, row: IdemRow) -> None:
     try:
-        conn.execute("INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)", _values(row))
+        conn.execute("INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)", values_of(row))
     except sqlite3.IntegrityError:
         raise ConflictError(
             f"Idempotency-Key {row.key!r} is already in use",

@@ -21,7 +21,8 @@ from tsed.errors import ConflictError, ModeError
 from tsed.fiskaly import errors as ferr
 from tsed.fiskaly.client import FiskalyClient, ProxySettings
 from tsed.fiskaly.models import AuthToken
-from tsed.store import BindingRow, ClientRow, Store
+from tsed.rows import BindingRow, ClientRow
+from tsed.store import Store
 from tsed.vault import Vault
 
 _LOGGER = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ from tests.bench.load import Direct, LeanRegisters, Registers, pct, run_workers,
 
 WAN_MS = 100.0
 REGISTERS = 50
+ALONE_RECEIPTS = 20
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,13 @@ async def added_latency(bench: Bench) -> dict[str, float]:
         # one warm-up round each (connections, tokens, caches); not counted
         await run_workers(via_direct, REGISTERS, REGISTERS, time.monotonic() + 30)
         await run_workers(via_unit, REGISTERS, REGISTERS, time.monotonic() + 30)
+        # One register alone, alternating: what the unit's path costs without any queueing.
+        alone: dict[str, list[float]] = {"direct": [], "unit": [], "start": []}
+        for _ in range(ALONE_RECEIPTS):
+            alone["direct"].append(await direct.receipt())
+            start, whole, _failed = await registers.start_finish(0)
+            alone["unit"].append(whole)
+            alone["start"].append(start)
         direct_times.clear()
         unit_times.clear()
         starts.clear()
@@ -98,6 +106,8 @@ async def added_latency(bench: Bench) -> dict[str, float]:
         await registers.close()
         await sim_faults(bench.sim, None)
     figures = {"latency_receipts_each": float(min(len(direct_times), len(unit_times)))}
+    figures["alone_added_ms_p50"] = pct(alone["unit"], 0.5) - pct(alone["direct"], 0.5)
+    figures["alone_start_ms_p50"] = pct(alone["start"], 0.5)
     for q, name in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
         figures[f"direct_ms_{name}"] = pct(direct_times, q)
         figures[f"unit_ms_{name}"] = pct(unit_times, q)

@@ -13,6 +13,8 @@ TARGETS: list[tuple[str, str, str, float | None]] = [
     ("added_ms_p50", "added latency p50 (ms)", "<=", 2.0),
     ("added_ms_p95", "added latency p95 (ms)", "", None),
     ("added_ms_p99", "added latency p99 (ms)", "<=", 10.0),
+    ("alone_added_ms_p50", "one register alone: added p50 (ms)", "", None),
+    ("alone_start_ms_p50", "one register alone: start answered p50 (ms)", "", None),
     ("direct_ms_p50", "direct start+finish p50 (ms)", "", None),
     ("unit_ms_p50", "through unit start+finish p50 (ms)", "", None),
     ("start_ms_p50", "start answered p50 (ms)", "", None),
