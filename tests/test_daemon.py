@@ -74,6 +74,28 @@ async def test_idempotent_retries_never_create_a_second_transaction(tmp_path: Pa
         assert len(finished) == 1
 
 
+async def test_a_start_repeated_with_its_key_answers_the_same_transaction(
+    tmp_path: Path,
+) -> None:
+    async with running_unit(tmp_path / "state") as unit:
+        register = await unit.pair()
+        first = await register.call("POST", "/api/v1/transactions", key="start-1")
+        assert first.status_code == 201, first.text
+        stored = await unit.daemon.store.get_idem(register.register_id, "start-1")
+        assert stored is not None and stored.response is not None  # kept with the journal row
+        again = await asyncio.gather(
+            *(register.call("POST", "/api/v1/transactions", key="start-1") for _ in range(3))
+        )
+        assert {a.status_code for a in again} == {201}
+        assert [a.json() for a in again] == [first.json()] * 3
+        done = await register.call(
+            "POST", f"/api/v1/transactions/{first.json()['id']}/finish", RECEIPT, key="finish-1"
+        )
+        assert done.status_code == 200 and done.json()["tse_failure"] is False
+        replay = await register.call("POST", "/api/v1/transactions", key="start-1")
+        assert replay.json() == first.json()  # the answer given then, not today's state
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "fragment"),
     [

@@ -53,6 +53,11 @@ def _failure_code(err: BaseException) -> tuple[str, str]:
     return "TSE_UNREACHABLE", type(err).__name__
 
 
+def _answer_json(row: TxRow) -> str:
+    """The row an Idempotency-Key answers with (replayed by ``outcome_from_row``)."""
+    return json.dumps({f: getattr(row, f) for f in TxRow.__slots__})
+
+
 class _Resume(Exception):
     """An idempotent finish/cancel was recorded but never carried out."""
 
@@ -187,8 +192,7 @@ class SigningService(Completion):
 
     async def _remember(self, reg: RegisterRef, key: str | None, row: TxRow) -> None:
         if key is not None:
-            data = {f: getattr(row, f) for f in TxRow.__slots__}
-            await self.store.set_idem_response(reg.register_id, key, json.dumps(data))
+            await self.store.set_idem_response(reg.register_id, key, _answer_json(row))
 
     # -- register calls ---------------------------------------------------------------------
 
@@ -235,7 +239,9 @@ class SigningService(Completion):
             created_at=now,
             updated_at=now,
         )
-        idem = IdemRow(reg.register_id, key, fingerprint, row.id, None, now) if key else None
+        # A start's answer is its journaled row: kept with the key in the same commit.
+        answer = _answer_json(row) if state == "journaled" else None
+        idem = IdemRow(reg.register_id, key, fingerprint, row.id, answer, now) if key else None
         await self.store.insert_tx(row, idem)
         self._rows[row.id] = row
         if state == "journaled":
@@ -254,9 +260,7 @@ class SigningService(Completion):
         )
         self.open_transactions += 1
         self._starts[row.id] = asyncio.create_task(self._upstream_start(row), name="tsed-start")
-        outcome = outcome_from_row(row, self.mode)
-        await self._remember(reg, idempotency_key, row)
-        return outcome
+        return outcome_from_row(row, self.mode)
 
     async def _upstream_start(self, row: TxRow) -> None:
         if self.breaker.open:
