@@ -7,6 +7,8 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 from tsed.errors import ConflictError
 from tsed.rows import IdemRow, TxRow
 from tsed.store import Store
@@ -69,6 +71,29 @@ async def test_updates_are_compare_and_set(tmp_path: Path) -> None:
         assert not await store.update_tx(row.id, ["journaled"], state="active", revision=2)
         stored = await store.get_tx(row.id)
         assert stored is not None and (stored.state, stored.revision) == ("active", 1)
+    finally:
+        await store.close()
+
+
+async def test_an_update_with_its_key_writes_both_or_neither(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite")
+    await store.open()
+    try:
+        row = _row()
+        await store.insert_tx(row)
+        finish = IdemRow("r1", "fin-1", "f", row.id, None, time.time())
+        assert await store.update_tx(row.id, ["journaled"], idem=finish, state="finishing")
+        assert (await store.get_idem("r1", "fin-1")) == finish
+        late = IdemRow("r1", "fin-2", "f", row.id, None, time.time())
+        with pytest.raises(ConflictError, match="changed meanwhile"):
+            await store.update_tx(row.id, ["journaled"], idem=late, state="cancelling")
+        assert await store.get_idem("r1", "fin-2") is None  # the key went with it
+        again = IdemRow("r1", "fin-1", "f", row.id, None, time.time())
+        other = _row()
+        await store.insert_tx(other)
+        with pytest.raises(ConflictError, match="already in use"):
+            await store.update_tx(other.id, ["journaled"], idem=again, state="finishing")
+        assert (await store.get_tx(other.id)).state == "journaled"  # type: ignore[union-attr]
     finally:
         await store.close()
 

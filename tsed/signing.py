@@ -369,13 +369,17 @@ class SigningService(Completion):
                 f"transaction {local_id} is already {row.state}",
                 hint="Read it with GET /api/v1/transactions/{id}; start a new one for a new sale.",
             )
-        if key is not None and not recorded:
-            await self.store.put_idem(
-                IdemRow(reg.register_id, key, fingerprint, local_id, None, self._clock())
-            )
+        idem = None
+        if key is not None and not recorded:  # recorded with the new state, in one commit
+            idem = IdemRow(reg.register_id, key, fingerprint, local_id, None, self._clock())
         body = json.dumps(receipt.to_standard_v1())
         if not await self.store.update_tx(
-            local_id, ["journaled", "active"], state=state, receipt=body, updated_at=self._clock()
+            local_id,
+            ["journaled", "active"],
+            idem=idem,
+            state=state,
+            receipt=body,
+            updated_at=self._clock(),
         ):
             raise ConflictError(f"transaction {local_id} changed meanwhile; read it again")
         self.open_transactions = max(0, self.open_transactions - 1)

@@ -303,8 +303,19 @@ class Store:
 
         await self._submit(write)
 
-    async def update_tx(self, tx_id: str, expected: Iterable[str] | None, **changes: Any) -> bool:
-        """Compare-and-set: update only while the row is in one of the ``expected`` states."""
+    async def update_tx(
+        self,
+        tx_id: str,
+        expected: Iterable[str] | None,
+        *,
+        idem: IdemRow | None = None,
+        **changes: Any,
+    ) -> bool:
+        """Compare-and-set: update only while the row is in one of the ``expected`` states.
+
+        With ``idem`` the idempotency key is recorded in the same commit; if the row is no
+        longer in an expected state, neither is written and :class:`ConflictError` is raised.
+        """
         sets = ", ".join(f"{name} = ?" for name in changes)
         args: list[Any] = [*changes.values(), tx_id]
         sql = f"UPDATE transactions SET {sets} WHERE id = ?"
@@ -312,8 +323,16 @@ class Store:
             states = list(expected)
             sql += f" AND state IN ({','.join('?' * len(states))})"
             args.extend(states)
-        cursor = await self._submit(lambda c: c.execute(sql, args))
-        return bool(cursor.rowcount)
+
+        def write(c: sqlite3.Connection) -> int:
+            if idem is not None:
+                _insert_idem(c, idem)
+            count = int(c.execute(sql, args).rowcount)
+            if idem is not None and not count:
+                raise ConflictError(f"transaction {tx_id} changed meanwhile; read it again")
+            return count
+
+        return bool(await self._submit(write))
 
     async def get_tx(self, local_id: str) -> TxRow | None:
         row = await self._submit(
@@ -343,9 +362,6 @@ class Store:
             ).fetchone()
         )
         return row_from(IdemRow, row)
-
-    async def put_idem(self, row: IdemRow) -> None:
-        await self._submit(lambda c: _insert_idem(c, row))
 
     async def set_idem_response(self, register_id: str, key: str, response: str) -> None:
         await self._submit(
