@@ -221,3 +221,39 @@ async def test_abandoned_transactions_are_cancelled_in_the_running_unit(tmp_path
         assert [t.state for t in _sim_txs(unit)] == ["CANCELLED"]
         late = await register.call("POST", f"/api/v1/transactions/{tx}/finish", RECEIPT)
         assert late.status_code == 409
+
+
+async def test_a_signed_answer_is_kept_for_its_key_in_the_signature_commit(
+    tmp_path: Path,
+) -> None:
+    async with running_unit(tmp_path / "s") as unit:
+        register = await unit.pair()
+        store = unit.daemon.store
+        separate: list[str] = []
+        original = store.set_idem_response
+
+        async def spy(register_id: str, key: str, response: str) -> None:
+            separate.append(key)
+            await original(register_id, key, response)
+
+        store.set_idem_response = spy  # type: ignore[method-assign]
+        answer = await register.receipt(key="one-call")
+        started = await register.call("POST", "/api/v1/transactions", key="start")
+        local_id = started.json()["id"]
+        finished = await register.call(
+            "POST", f"/api/v1/transactions/{local_id}/finish", RECEIPT, key="finish"
+        )
+        assert finished.status_code == 200 and finished.json()["tse_failure"] is False
+        assert separate == []  # no second commit for the answers
+        for key, first in (("one-call", answer), ("finish", finished.json())):
+            stored = await store.get_idem(register.register_id, key)
+            assert stored is not None and stored.response is not None
+            if key == "one-call":
+                again = await register.receipt(key=key)
+            else:
+                again = (
+                    await register.call(
+                        "POST", f"/api/v1/transactions/{local_id}/finish", RECEIPT, key=key
+                    )
+                ).json()
+            assert again == first

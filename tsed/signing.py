@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tsed.breaker import Breaker
-from tsed.completion import BACKGROUND_DEADLINE, Completion
+from tsed.completion import BACKGROUND_DEADLINE, Answer, Completion, answer_json
 from tsed.errors import ConflictError, InputError, ModeMismatch, NotFoundError, TsedError
 from tsed.fiskaly import errors as ferr
 from tsed.metrics import Metrics
@@ -51,11 +51,6 @@ def _failure_code(err: BaseException) -> tuple[str, str]:
     if isinstance(err, TsedError):
         return "TSE_REJECTED", err.message
     return "TSE_UNREACHABLE", type(err).__name__
-
-
-def _answer_json(row: TxRow) -> str:
-    """The row an Idempotency-Key answers with (replayed by ``outcome_from_row``)."""
-    return json.dumps({f: getattr(row, f) for f in TxRow.__slots__})
 
 
 class _Resume(Exception):
@@ -192,7 +187,7 @@ class SigningService(Completion):
 
     async def _remember(self, reg: RegisterRef, key: str | None, row: TxRow) -> None:
         if key is not None:
-            await self.store.set_idem_response(reg.register_id, key, _answer_json(row))
+            await self.store.set_idem_response(reg.register_id, key, answer_json(row))
 
     # -- register calls ---------------------------------------------------------------------
 
@@ -240,7 +235,7 @@ class SigningService(Completion):
             updated_at=now,
         )
         # A start's answer is its journaled row: kept with the key in the same commit.
-        answer = _answer_json(row) if state == "journaled" else None
+        answer = answer_json(row) if state == "journaled" else None
         idem = IdemRow(reg.register_id, key, fingerprint, row.id, answer, now) if key else None
         await self.store.insert_tx(row, idem)
         self._rows[row.id] = row
@@ -387,8 +382,7 @@ class SigningService(Completion):
         row = self._replace(self._rows.get(local_id, row), state=state, receipt=body)
         self._rows[local_id] = row
         start_task = self._starts.pop(local_id, None)
-        row = await self._sign_within_deadline(reg, row, started, start_task)
-        await self._remember(reg, key, row)
+        row = await self._sign_within_deadline(reg, row, started, start_task, key)
         self._observe(row, started)
         return outcome_from_row(row, self.mode)
 
@@ -409,46 +403,67 @@ class SigningService(Completion):
         row = await self._journal(
             reg, "finishing", "receipt", receipt, idempotency_key, fingerprint
         )
-        row = await self._sign_within_deadline(reg, row, started, None)
-        await self._remember(reg, idempotency_key, row)
+        row = await self._sign_within_deadline(reg, row, started, None, idempotency_key)
         self._observe(row, started)
         return outcome_from_row(row, self.mode)
 
     # -- signing ----------------------------------------------------------------------------
 
     async def _sign_within_deadline(
-        self, reg: RegisterRef, row: TxRow, started: float, start_task: asyncio.Task[None] | None
+        self,
+        reg: RegisterRef,
+        row: TxRow,
+        started: float,
+        start_task: asyncio.Task[None] | None,
+        key: str | None,
     ) -> TxRow:
+        """The signed row, or a TSE failure once the register's deadline has passed; either
+        is kept as the answer for ``key``."""
         deadline = started + self.deadline_for(reg)
         if self.breaker.open:
-            return await self._fail(
+            failed = await self._fail(
                 row, "TSE_FAIL_FAST", self.breaker.reason or "TSE unavailable", start_task
             )
+            await self._remember(reg, key, failed)
+            return failed
         # The upstream work is not bound by the register's deadline: when the register's
         # answer has to go out first, the same work goes on and signs the transaction late.
         background = time.monotonic() + BACKGROUND_DEADLINE
-        work = asyncio.ensure_future(self._complete(row, start_task, background))
+        answer = Answer(reg.register_id, key) if key is not None else None
+        work = asyncio.ensure_future(self._complete(row, start_task, background, answer=answer))
         try:
-            return await asyncio.wait_for(
+            signed = await asyncio.wait_for(
                 asyncio.shield(work), max(0.0, deadline - time.monotonic())
             )
         except TimeoutError:
+            if answer is not None:
+                answer.open = False  # a late signature is not this key's answer
             code, reason = "TSE_TIMEOUT", "fiskaly did not answer within the register deadline"
             last = self.upstreams.client(row.tenant_id).last_failure
             if isinstance(last, ferr.TssNotReady):  # fiskaly did answer: say what it said
                 code, reason = _failure_code(last)
             self.breaker.failure(reason, decisive=True)
         except ferr.FiskalyError as err:
+            if answer is not None:
+                answer.open = False
             code, reason = _failure_code(err)
             if not isinstance(err, ferr.TssUnusable | ferr.EnvironmentMismatch):
                 unreachable = isinstance(err, ferr.FiskalyUnavailable | ferr.FiskalyTimeout)
                 self.breaker.failure(reason, decisive=unreachable)
             if isinstance(err, ferr.TssUnusable) and err.fiskaly_code == "E_TSS_DELETED":
                 self._spawn(self._recreate(row.tenant_id), "tsed-tss-recreate")
+        else:
+            if answer is None or not answer.written:
+                await self._remember(reg, key, signed)
+            return signed
         self._background.add(work)
         work.add_done_callback(self._background.discard)
         work.add_done_callback(lambda t: self._after_background(t, row.id))
-        return await self._fail(row, code, reason, None)
+        # If the signature was journaled meanwhile, _fail returns it: the answer is what was
+        # stored, and the key keeps exactly that.
+        failed = await self._fail(row, code, reason, None)
+        await self._remember(reg, key, failed)
+        return failed
 
     def status(self) -> dict[str, Any]:
         return {

@@ -309,12 +309,14 @@ class Store:
         expected: Iterable[str] | None,
         *,
         idem: IdemRow | None = None,
+        answer: tuple[str, str, str] | None = None,
         **changes: Any,
     ) -> bool:
         """Compare-and-set: update only while the row is in one of the ``expected`` states.
 
         With ``idem`` the idempotency key is recorded in the same commit; if the row is no
         longer in an expected state, neither is written and :class:`ConflictError` is raised.
+        ``answer`` (register id, key, response) stores a key's answer in the same commit.
         """
         sets = ", ".join(f"{name} = ?" for name in changes)
         args: list[Any] = [*changes.values(), tx_id]
@@ -330,6 +332,8 @@ class Store:
             count = int(c.execute(sql, args).rowcount)
             if idem is not None and not count:
                 raise ConflictError(f"transaction {tx_id} changed meanwhile; read it again")
+            if answer is not None:
+                _set_idem_response(c, *answer)
             return count
 
         return bool(await self._submit(write))
@@ -364,12 +368,7 @@ class Store:
         return row_from(IdemRow, row)
 
     async def set_idem_response(self, register_id: str, key: str, response: str) -> None:
-        await self._submit(
-            lambda c: c.execute(
-                "UPDATE idempotency SET response = ? WHERE register_id = ? AND key = ?",
-                (response, register_id, key),
-            )
-        )
+        await self._submit(lambda c: _set_idem_response(c, register_id, key, response))
 
     # -- outages and audit ------------------------------------------------------------------
 
@@ -420,6 +419,13 @@ def _insert_idem(conn: sqlite3.Connection, row: IdemRow) -> None:
             f"Idempotency-Key {row.key!r} is already in use",
             hint="Send the same request again to get its answer, or use a new key.",
         ) from None
+
+
+def _set_idem_response(conn: sqlite3.Connection, register_id: str, key: str, response: str) -> None:
+    conn.execute(
+        "UPDATE idempotency SET response = ? WHERE register_id = ? AND key = ?",
+        (response, register_id, key),
+    )
 
 
 def _settle_all(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
