@@ -63,15 +63,9 @@ class ExportJob:
 
     def to_record(self) -> dict[str, Any]:
         """What ``job.json`` keeps of a finished job (file paths relative to its folder)."""
-        return {
-            "id": self.id,
-            "tss_id": self.tss_id,
-            "tenant": self.tenant,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "progress": self.progress[-20:],
-            "files": [{**f.to_json(), "path": f.path.name} for f in self.files],
-        }
+        record = self.to_json()
+        record["files"] = [{**f.to_json(), "path": f.path.name} for f in self.files]
+        return record
 
     @classmethod
     def from_record(cls, folder: Path, data: dict[str, Any]) -> ExportJob:
@@ -167,9 +161,9 @@ class ExportJobs:
                 )
                 job.files = list(result.files)
                 job.finished_at = time.time()
-                record = json.dumps(job.to_record(), indent=1).encode()
+                record = json.dumps({**job.to_record(), "state": "done"}, indent=1).encode()
                 await asyncio.to_thread(atomic_write, self.root / job.id / JOB_FILE, record)
-                job.state = "done"
+                job.state = "done"  # only once it is on disk: downloadable after a restart
                 _LOGGER.info(
                     "export %s of TSS %s done: %d file(s)",
                     job.id,
