@@ -148,6 +148,15 @@ class AddressMissing(InputError):
 # -- access to fiskaly ------------------------------------------------------------------------
 
 
+def proxy_settings(config: Config, vault: Vault) -> ProxySettings | None:
+    """The shop's proxy: host, port and user from the configuration, password from the vault."""
+    if config.proxy is None:
+        return None
+    return ProxySettings(
+        config.proxy.host, config.proxy.port, config.proxy.username, vault.get(PROXY_PASSWORD)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class FiskalyAccess:
     """Where and how the unit reaches fiskaly (URLs follow the mode; the proxy is config)."""
@@ -163,15 +172,7 @@ class FiskalyAccess:
         cls, config: Config, vault: Vault, mode: Mode, environ: Mapping[str, str]
     ) -> FiskalyAccess:
         urls = fiskaly_urls(mode, environ)
-        proxy = None
-        if config.proxy is not None:
-            proxy = ProxySettings(
-                config.proxy.host,
-                config.proxy.port,
-                config.proxy.username,
-                vault.get(PROXY_PASSWORD),
-            )
-        return cls(urls.sign, urls.management, proxy)
+        return cls(urls.sign, urls.management, proxy_settings(config, vault))
 
     def sign_client(
         self,

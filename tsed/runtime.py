@@ -35,6 +35,7 @@ from tsed.net.tls import (
 from tsed.net.web import build_setup_app
 from tsed.net.websession import WebSessions
 from tsed.outcome import RegisterRef
+from tsed.provisioning import proxy_settings
 from tsed.rows import RegisterRow
 from tsed.runtime_ops import AdminOps, SigningProxy
 from tsed.signing import SigningService
@@ -338,24 +339,14 @@ class Daemon:
             return self._sim_server.base_url, None
         self.backend = "fiskaly"
         urls = fiskaly_urls(self.mode, self.environ)
-        return urls.sign, self._proxy_settings()
-
-    def _proxy_settings(self) -> ProxySettings | None:
-        if self.config.proxy is None:
-            return None
-        return ProxySettings(
-            self.config.proxy.host,
-            self.config.proxy.port,
-            self.config.proxy.username,
-            self.vault.get("proxy.password"),
-        )
+        return urls.sign, proxy_settings(self.config, self.vault)
 
     async def apply_proxy(self) -> None:
         """The proxy was changed (page, tsectl, console): every fiskaly client goes through
         the new one from its next call on, without a restart or a reload of the backend."""
         if self.backend != "fiskaly":
             return  # the built-in simulator is reached directly
-        self.proxy = self._proxy_settings()
+        self.proxy = proxy_settings(self.config, self.vault)
         await self.upstreams.set_proxy(self.proxy)
         _LOGGER.info(
             "fiskaly is now reached %s",
