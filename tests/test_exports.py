@@ -31,6 +31,7 @@ TX_LOG = re.compile(
     r"^Unixt_\d+_Sig-(\d+)_Log-Tra_No-(\d+)_(Start|Update|Finish)_Client-[^/]+\.log$"
 )
 SYS_LOG = re.compile(r"^Unixt_\d+_Sig-(\d+)_Log-Sys_\w+\.log$")
+AUD_LOG = re.compile(r"^Unixt_\d+_Sig-(\d+)_Log-Aud\.log$")
 CERT = re.compile(r"^[0-9a-f]{64}_X509\.(cer|crt|der|pem)$")
 FAST_POLL = 0.05
 
@@ -81,9 +82,10 @@ async def test_whole_tss_export_is_a_tar_with_tr03151_names(signed, tmp_path: Pa
         (n, op) for n in range(1, 5) for op in ("Start", "Finish")
     }
     assert any(SYS_LOG.match(n) for n in names)  # set-up logs (PIN, admin, state, client)
-    assert sum(1 for n in names if CERT.match(n)) == 1 and "info.csv" in names
-    assert all(TX_LOG.match(n) or SYS_LOG.match(n) or CERT.match(n) or n == "info.csv"
-               for n in names)  # fmt: skip
+    assert any(AUD_LOG.match(n) for n in names)
+    assert sum(1 for n in names if CERT.match(n)) == 2 and "info.csv" in names  # TSS and CA
+    assert all(TX_LOG.match(n) or SYS_LOG.match(n) or AUD_LOG.match(n) or CERT.match(n)
+               or n == "info.csv" for n in names)  # fmt: skip
     kinds = [e.event for e in events]
     assert kinds[0] == "triggered" and kinds[-1] == "downloaded" and "polled" in kinds
     assert events[-1].state == "COMPLETED" and result.to_json()["files"][0]["part"] == 1

@@ -20,8 +20,10 @@ The signature is ECDSA P-256 over SHA-256 of that message, encoded "plain" (raw 
 Start logs carry empty processType and processData (DSFinV-K: type and data are empty at start;
 fiskaly's own Start encoding could not be verified, reference §15.4). System logs (state
 changes, admin login, client registration, ...) use certifiedDataType ``0.4.0.127.0.7.3.7.1.2``
-with ``[0] operationType`` and ``[1] eventData``: the simulator's choice, documented in its
-docstring.
+with ``[0] operationType`` (TR-03151 names: ``initialize``, ``authenticateUser``, ...) and
+``[1] systemOperationData`` (structured per TR-03151 Appendix A, see :mod:`.tr03151_asn1`);
+audit logs ``0.4.0.127.0.7.3.7.1.3`` carry ``seAuditData`` after the algorithm. The parser of
+all three is :mod:`.tr03151_asn1` (asn1crypto).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from tsed.fiskaly.processdata import LOG_TIME_FORMAT, SIGNATURE_ALGORITHM, parse
 
 OID_TRANSACTION_LOG = "0.4.0.127.0.7.3.7.1.1"
 OID_SYSTEM_LOG = "0.4.0.127.0.7.3.7.1.2"
+OID_AUDIT_LOG = "0.4.0.127.0.7.3.7.1.3"
 OID_ECDSA_PLAIN_SHA256 = "0.4.0.127.0.7.1.1.4.1.3"
 LOG_VERSION = 2
 
@@ -126,7 +129,8 @@ def system_log_data(
     signature_counter: int,
     log_time: int,
 ) -> bytes:
-    """The signed part of a system log message (state change, admin login, client, ...)."""
+    """The signed part of a system log message; ``event_data`` is the content of
+    ``systemOperationData`` (:func:`.tr03151_asn1.encode_operation_data`)."""
     return (
         der_integer(LOG_VERSION)
         + der_oid(OID_SYSTEM_LOG)
@@ -134,6 +138,21 @@ def system_log_data(
         + _tlv(0x81, event_data)
         + _tlv(0x04, _key_hash(public_key))
         + _tlv(0x30, der_oid(OID_ECDSA_PLAIN_SHA256))
+        + der_integer(signature_counter)
+        + der_integer(log_time)
+    )
+
+
+def audit_log_data(
+    *, audit_data: bytes, public_key: bytes, signature_counter: int, log_time: int
+) -> bytes:
+    """The signed part of an audit log message (``seAuditData`` after the algorithm)."""
+    return (
+        der_integer(LOG_VERSION)
+        + der_oid(OID_AUDIT_LOG)
+        + _tlv(0x04, _key_hash(public_key))
+        + _tlv(0x30, der_oid(OID_ECDSA_PLAIN_SHA256))
+        + _tlv(0x04, audit_data)
         + der_integer(signature_counter)
         + der_integer(log_time)
     )

@@ -21,7 +21,6 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tsed.fiskaly.simulator.model import (
-    DEPLOY_SIGNATURE_COUNTER,
     ENVS,
     ApiKey,
     Client,
@@ -34,6 +33,7 @@ from tsed.fiskaly.simulator.model import (
     Tss,
 )
 from tsed.fiskaly.simulator.persist import SimPersistence
+from tsed.fiskaly.simulator.signedlogs import ADMIN_USER, deploy_logs, load_ca, system_log
 from tsed.fiskaly.simulator.support import (
     Limits,
     TokenInfo,
@@ -43,7 +43,7 @@ from tsed.fiskaly.simulator.support import (
     random_secret,
     verify_token,
 )
-from tsed.fiskaly.tr03151 import public_key_bytes, sign_log, system_log_data
+from tsed.fiskaly.tr03151 import public_key_bytes
 
 _LOGGER = logging.getLogger(__name__)
 _ALNUM_LOWER = string.ascii_lowercase + string.digits
@@ -84,6 +84,7 @@ class SimState:
             if self.persist:
                 self.persist.set_setting("token_secret", secret)
         self._token_secret = bytes.fromhex(secret)
+        self.ca = load_ca(self.persist, self.clock())
         self._verified: dict[str, dict[str, Any]] = {}
         if self.persist:
             self._load()
@@ -253,28 +254,9 @@ class SimState:
         if self.persist:
             self.persist.save_tss(tss)
 
-    def system_log(self, tss: Tss, operation: str, event: str = "") -> None:
+    def system_log(self, tss: Tss, operation: str, **fields: Any) -> None:
         """Sign a system log (consumes one signature counter, kept for exports)."""
-        tss.signature_counter += 1
-        now = self.now()
-        data = system_log_data(
-            operation=operation,
-            event_data=event.encode(),
-            public_key=tss.public_key,
-            signature_counter=tss.signature_counter,
-            log_time=now,
-        )
-        entry = LogEntry(
-            tss.id,
-            tss.signature_counter,
-            now,
-            f"Unixt_{now}_Sig-{tss.signature_counter}_Log-Sys_{operation}.log",
-            data,
-            sign_log(tss.private_key, data),
-        )
-        self.logs.setdefault(tss.id, []).append(entry)
-        if self.persist:
-            self.persist.save_log(entry)
+        system_log(self, tss, operation, **fields)
 
     def create_tss(self, token: TokenInfo, tss_id: str, metadata: dict[str, str]) -> Tss:
         existing = self.tss.get(tss_id)
@@ -308,7 +290,7 @@ class SimState:
             private_key=key,
             public_key=public,
             serial_number=serial,
-            certificate=make_certificate(key, serial, self.clock()),
+            certificate=make_certificate(key, serial, self.clock(), self.ca),
             time_creation=self.now(),
             admin_puk="".join(secrets.choice(string.digits) for _ in range(10)),
             metadata=dict(metadata),
@@ -369,15 +351,14 @@ class SimState:
             self.require_admin(tss, token)
         now = self.now()
         if state == "UNINITIALIZED":
-            tss.signature_counter = max(tss.signature_counter, DEPLOY_SIGNATURE_COUNTER - 1)
-            self.system_log(tss, "Deploy")
+            deploy_logs(self, tss)
             tss.times["time_uninit"] = now
         elif state == "INITIALIZED":
             tss.description = description or f"fiskaly sign cloud-TSE ({tss.id})"
-            self.system_log(tss, "Initialize")
+            self.system_log(tss, "initialize", description=tss.description)
             tss.times["time_init"] = now
         else:
-            self.system_log(tss, "Disable")
+            self.system_log(tss, "disableSecureElement", time_of_deactivation=now)
             tss.times["time_disable"] = now
         tss.state = state
         tss.metadata.update(metadata)
@@ -393,7 +374,7 @@ class SimState:
         tss.admin_pin = new_pin
         tss.pin_blocked = False
         tss.failed_logins = 0
-        self.system_log(tss, "ChangePin")
+        self.system_log(tss, "unblockUser", user_id=ADMIN_USER, unblock_result="ok")
         self.save_tss(tss)
 
     def admin_login(self, token: TokenInfo, tss: Tss, pin: str) -> None:
@@ -404,18 +385,24 @@ class SimState:
             tss.failed_logins += 1
             if tss.failed_logins >= 5:
                 tss.pin_blocked = True
+            self.system_log(
+                tss, "authenticateUser", user_id=ADMIN_USER, role="admin",
+                authentication_result=False,
+            )  # fmt: skip
             self.save_tss(tss)
             raise SimError(401, "E_UNAUTHORIZED", "wrong admin PIN")
         tss.failed_logins = 0
         tss.admin_sessions.add(token.jti)
-        self.system_log(tss, "AuthenticateUser")
+        self.system_log(
+            tss, "authenticateUser", user_id=ADMIN_USER, role="admin", authentication_result=True
+        )
         self.save_tss(tss)
 
     def admin_logout(self, token: TokenInfo, tss: Tss) -> None:
         self.usable(tss)
         if token.jti in tss.admin_sessions:
             tss.admin_sessions.discard(token.jti)
-            self.system_log(tss, "LogOut")
+            self.system_log(tss, "logOut", user_id=ADMIN_USER, log_out_cause="user")
             self.save_tss(tss)
 
     # -- clients --------------------------------------------------------------------------
@@ -454,7 +441,7 @@ class SimState:
             )
         client = Client(client_id, tss.id, serial, tss.env, self.now(), metadata=dict(metadata))
         self.clients[client_id] = client
-        self.system_log(tss, "RegisterClient", serial)
+        self.system_log(tss, "registerClient", client_id=serial)
         self.save_client(client)
         self.save_tss(tss)
         return client
@@ -477,8 +464,8 @@ class SimState:
                 raise SimError(403, "E_CLIENT_LIMIT_REACHED", "registered client limit reached")
             client.state = state
             self.system_log(
-                tss, "RegisterClient" if state == "REGISTERED" else "DeregisterClient",
-                client.serial_number,
+                tss, "registerClient" if state == "REGISTERED" else "deregisterClient",
+                client_id=client.serial_number,
             )  # fmt: skip
             self.save_tss(tss)
         client.metadata.update(metadata)

@@ -4,22 +4,33 @@ The export advances with time as it is looked at (PENDING for the first 0.2 s, W
 0.5 s, then COMPLETED), so no background task is needed and the states stay observable.
 
 TAR layout (ustar): one file per signed log with the TR-03151 names of reference §7.4, the
-TSS certificate ``<serial>_X509.cer`` (DER) and ``info.csv``. Each ``.log`` file holds the log
-message as fiskaly's TAR does: the DER elements of the signed data followed by the signature
-value, wrapped in one SEQUENCE: ``SEQUENCE { <signed elements> OCTET STRING signature }`` where
-the signature is plain r‖s (64 bytes).
+certificates ``<hex SHA-256 of the public key>_X509.cer`` (DER) of the TSS and of the
+simulator CA that issued it, and ``info.csv``. Each ``.log`` file holds the log message as
+fiskaly's TAR does: the DER elements of the signed data followed by the signature value,
+wrapped in one SEQUENCE: ``SEQUENCE { <signed elements> OCTET STRING signature }`` where the
+signature is plain r‖s (64 bytes).
+
+``info.csv`` (TR-03151 §5.1.1): LF-terminated lines of three quoted key/value pairs,
+``"description:","…","manufacturer:","…","version:","…"``; the first line describes the TSE
+(description = the TSS description, as fiskaly writes it), the next ones its components
+(TR-03153-1: security module with CSP and SMAERS, storage, export interface).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import tarfile
 import time
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
 from tsed.fiskaly.simulator.engine import SimState
 from tsed.fiskaly.simulator.model import (
+    API_VERSION,
     EXPORT_POLLS_PER_MINUTE,
     MAX_EXPORT_RECORDS,
     MAX_EXPORTS_RUNNING,
@@ -221,11 +232,34 @@ def tar_file(state: SimState, tss: Tss, export: Export) -> bytes:
 
         for entry in select_logs(state, export):
             add(entry.file_name, _log_file(entry))
-        add(f"{tss.serial_number}_X509.cer", base64.b64decode(tss.certificate))
-        info_csv = (
-            "manufacturer,model,serial_number,signature_algorithm,log_time_format\r\n"
-            f"tsed simulator,fiskaly SIGN DE V2 simulator,{tss.serial_number},"
-            "ecdsa-plain-SHA256,unixTime\r\n"
-        )
-        add("info.csv", info_csv.encode())
+        for der in (base64.b64decode(tss.certificate), state.ca.certificate):
+            add(f"{certificate_key_hash(der)}_X509.cer", der)
+        add("info.csv", info_csv(tss).encode())
     return buffer.getvalue()
+
+
+MANUFACTURER = "tsed simulator"
+COMPONENTS = (
+    "security module (CSP, SMAERS)",
+    "storage",
+    "export interface (TR-03151 TAR)",
+)
+
+
+def info_csv(tss: Tss) -> str:
+    """``info.csv``: the TSE line, then one line per component (LF line endings)."""
+    version = f"fiskaly SIGN DE V2 simulator {API_VERSION}"
+    rows = [(tss.description or "", MANUFACTURER, version)]
+    rows += [(component, MANUFACTURER, version) for component in COMPONENTS]
+    return "".join(
+        f'"description:","{d}","manufacturer:","{m}","version:","{v}"\n' for d, m, v in rows
+    )
+
+
+def certificate_key_hash(der: bytes) -> str:
+    """The file name stem of a certificate in a TAR: hex SHA-256 of its EC public key point."""
+    key = x509.load_der_x509_certificate(der).public_key()
+    point = key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return hashlib.sha256(point).hexdigest()

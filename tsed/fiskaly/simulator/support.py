@@ -92,23 +92,94 @@ def verify_token(secret: bytes, token: str) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) else None
 
 
-def make_certificate(key: ec.EllipticCurvePrivateKey, serial_hex: str, now: float) -> str:
-    """A self-signed certificate for the TSS key (base64 DER); serial = leading TSS serial."""
+@dataclass(frozen=True, slots=True)
+class SimCa:
+    """The simulator's certificate authority: it issues every TSS certificate, and its own
+    self-signed certificate goes into each TAR export so the chain can be verified."""
+
+    key: ec.EllipticCurvePrivateKey = field(repr=False)
+    certificate: bytes  # DER
+
+    def key_pem(self) -> str:
+        return self.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+
+    @classmethod
+    def restore(cls, key_pem: str, certificate_b64: str) -> SimCa:
+        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError("the simulator CA key is not an EC key")
+        return cls(key, base64.b64decode(certificate_b64))
+
+
+_CA_NAME = x509.Name(
+    [
+        x509.NameAttribute(NameOID.COMMON_NAME, "tsed simulator TSE Test CA"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tsed simulator"),
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"),
+    ]
+)
+
+
+_CA_KEY_USAGE = x509.KeyUsage(
+    digital_signature=False,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=True,
+    crl_sign=True,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
+def make_ca(now: float) -> SimCa:
+    """A new self-signed CA (P-256, valid 20 years)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    start = datetime.fromtimestamp(now, tz=UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_CA_NAME)
+        .issuer_name(_CA_NAME)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start - timedelta(minutes=5))
+        .not_valid_after(start + timedelta(days=20 * 365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_CA_KEY_USAGE, critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return SimCa(key, cert.public_bytes(serialization.Encoding.DER))
+
+
+def make_certificate(
+    key: ec.EllipticCurvePrivateKey, serial_hex: str, now: float, ca: SimCa
+) -> str:
+    """The TSS certificate issued by ``ca`` (base64 DER); the subject's serialNumber is the
+    TSS serial (SHA-256 of the public key), as in fiskaly's certificates."""
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, "fiskaly Test TSE (tsed simulator)"),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tsed simulator"),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, serial_hex),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"),
         ]
     )
+    issuer = x509.load_der_x509_certificate(ca.certificate)
     start = datetime.fromtimestamp(now, tz=UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
-        .issuer_name(name)
+        .issuer_name(issuer.subject)
         .public_key(key.public_key())
         .serial_number(int(serial_hex[:38], 16) or 1)
         .not_valid_before(start - timedelta(minutes=5))
         .not_valid_after(start + timedelta(days=365))
-        .sign(key, hashes.SHA256())
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca.key, hashes.SHA256())
     )
     return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
