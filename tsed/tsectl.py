@@ -20,6 +20,7 @@ import httpx
 from tsed import __version__
 from tsed.cli import ADMIN_SOCKET_NAME, DEFAULT_STATE_DIR
 from tsed.tsectl_setup import add_setup_parsers, read_secret, run_setup_command
+from tsed.tsectl_verify import print_report, run_verify
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -378,6 +379,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     try:
         if args.command == "discover":
             data, printer = _run_discover(args)
+        elif args.command == "export" and args.action == "verify":
+            data, printer = run_verify(args), print_report
         else:
             data, printer = _run_admin(args)
     except CommandFailed as err:
@@ -396,6 +399,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         out.write("\n")
     else:
         printer(data, out)
+    if args.command == "export" and args.action == "verify" and not data["ok"]:
+        return EXIT_FAILURE
     return EXIT_OK
 
 

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from tsed.tsectl_verify import add_verify_arguments
+
 if TYPE_CHECKING:
     from tsed.tsectl import AdminClient
 
@@ -112,6 +114,8 @@ def _date(text: str | None, end: bool) -> int | None:
 
 
 def _export(client: AdminClient, args: argparse.Namespace) -> Result:
+    if not args.output:
+        raise _fail("export needs -o FILE (where to write the TAR)", "", "USAGE")
     body: dict[str, Any] = {"tss_id": args.tss} if args.tss else {}
     if args.tenant:
         body["tenant"] = args.tenant
@@ -195,13 +199,16 @@ def add_setup_parsers(sub: Any) -> None:
     tenants.add_argument("id", nargs="?", help="tenant id (add)")
     tenants.add_argument("--name", help="company name (add)")
     tenants.add_argument("--vat-id", help="USt-IdNr., e.g. DE123456789 (add)")
-    export = sub.add_parser("export", help="TAR export of a TSS to a file")
+    export = sub.add_parser(
+        "export", help="TAR export of a TSS to a file (-o), or verify a TAR file (verify FILE)"
+    )
     export.add_argument("--tss", help="TSS id (default: the TSS of the tenant)")
     export.add_argument("--tenant", help="tenant id (default: the first)")
     export.add_argument("--from", dest="start", help="start date (YYYY-MM-DD, UTC)")
     export.add_argument("--to", dest="end", help="end date, inclusive (YYYY-MM-DD, UTC)")
-    export.add_argument("-o", "--output", required=True, help="where to write the TAR file")
+    export.add_argument("-o", "--output", help="where to write the TAR file")
     export.add_argument("--wait", type=float, default=3600.0, help="give up after (s)")
+    add_verify_arguments(export)
     logging = sub.add_parser("logging", help="extended logging on or off (Erweitertes Logging)")
     logging.add_argument("what", choices=["extended"])
     logging.add_argument("state", choices=["on", "off"])

@@ -34,6 +34,7 @@ import re
 import tarfile
 import warnings
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from tsed.fiskaly.tarreport import Finding, TarReport
 from tsed.fiskaly.tr03151_asn1 import (
     OID_AUDIT_LOG,
     OID_SYSTEM_LOG,
@@ -74,64 +76,6 @@ _KIND_OIDS = {"transaction": OID_TRANSACTION_LOG, "system": OID_SYSTEM_LOG, "aud
 
 
 @dataclass(frozen=True, slots=True)
-class Finding:
-    """One thing wrong with the export: a stable code, what is wrong, and where."""
-
-    code: str
-    message: str
-    file: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "file": self.file}
-
-
-@dataclass(frozen=True, slots=True)
-class TarReport:
-    """What :func:`verify_tar` found; ``ok`` when there is no finding."""
-
-    source: str
-    transaction_logs: int
-    system_logs: int
-    audit_logs: int
-    certificates: int
-    transactions: int
-    first_counter: int | None
-    last_counter: int | None
-    findings: tuple[Finding, ...]
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "ok": self.ok,
-            "transaction_logs": self.transaction_logs,
-            "system_logs": self.system_logs,
-            "audit_logs": self.audit_logs,
-            "certificates": self.certificates,
-            "transactions": self.transactions,
-            "first_counter": self.first_counter,
-            "last_counter": self.last_counter,
-            "findings": [f.to_json() for f in self.findings],
-        }
-
-    def lines(self) -> list[str]:
-        counters = (f"signature counters {self.first_counter}..{self.last_counter}"
-                    if self.first_counter is not None else "no signature counters")  # fmt: skip
-        head = [
-            f"{self.source}: {'OK' if self.ok else f'{len(self.findings)} finding(s)'}",
-            f"  {self.transaction_logs} transaction logs ({self.transactions} transactions), "
-            f"{self.system_logs} system logs, {self.audit_logs} audit logs, "
-            f"{self.certificates} certificates, {counters}",
-        ]
-        return head + [
-            f"  {f.code}: {f.file + ': ' if f.file else ''}{f.message}" for f in self.findings
-        ]
-
-
-@dataclass(frozen=True, slots=True)
 class _Log:
     file: str
     kind: str
@@ -145,37 +89,64 @@ class _Log:
 
 @dataclass(slots=True)
 class _Archive:
-    logs: dict[str, bytes] = field(default_factory=dict)
+    """Certificates and info.csv (small, read first) and the names of the log files."""
+
     certificates: dict[str, bytes] = field(default_factory=dict)
     info_csv: bytes | None = None
+    logs: int = 0
+
+
+def _members(source: Path | bytes) -> Iterator[tuple[str, tarfile.TarFile, tarfile.TarInfo]]:
+    fileobj = io.BytesIO(source) if isinstance(source, bytes) else None
+    with tarfile.open(name=None if fileobj else source, fileobj=fileobj, mode="r:") as tar:
+        for member in tar:
+            yield member.name.removeprefix("./"), tar, member
+
+
+def _payload(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    extracted = tar.extractfile(member)
+    return extracted.read() if extracted else b""
 
 
 def _read(source: Path | bytes, findings: list[Finding]) -> _Archive | None:
+    """First pass: every member but the logs (a TAR of a million logs is not held in memory)."""
     archive = _Archive()
-    fileobj = io.BytesIO(source) if isinstance(source, bytes) else None
     try:
-        with tarfile.open(name=None if fileobj else source, fileobj=fileobj, mode="r:") as tar:
-            for member in tar:
-                name = member.name.removeprefix("./")
-                if member.isdir() and name in (".", ""):
-                    continue  # the archive's own directory entry
-                if not member.isfile() or "/" in name or name.startswith("."):
-                    findings.append(Finding("unexpected_file", "not a flat regular file", name))
-                    continue
-                extracted = tar.extractfile(member)
-                payload = extracted.read() if extracted else b""
-                if name == "info.csv":
-                    archive.info_csv = payload
-                elif name.endswith(".log"):
-                    archive.logs[name] = payload
-                elif CERT_NAME.match(name):
-                    archive.certificates[name] = payload
-                else:
-                    findings.append(Finding("unexpected_file", "no TR-03151 file name", name))
+        for name, tar, member in _members(source):
+            if member.isdir() and name in (".", ""):
+                continue  # the archive's own directory entry
+            if not member.isfile() or "/" in name or name.startswith("."):
+                findings.append(Finding("unexpected_file", "not a flat regular file", name))
+            elif name.endswith(".log"):
+                archive.logs += 1
+            elif name == "info.csv":
+                archive.info_csv = _payload(tar, member)
+            elif CERT_NAME.match(name):
+                archive.certificates[name] = _payload(tar, member)
+            else:
+                findings.append(Finding("unexpected_file", "no TR-03151 file name", name))
     except (tarfile.TarError, EOFError, OSError) as err:
-        findings.append(Finding("not_a_tar", f"cannot read the file as a TAR archive ({err})"))
+        findings.append(Finding(
+            "not_a_tar",
+            f"cannot read the file as a TAR archive ({err}); a TSS export is an "
+            "uncompressed TAR file",
+        ))  # fmt: skip
         return None
     return archive
+
+
+def _read_logs(
+    source: Path | bytes, certs: dict[str, tuple[str, x509.Certificate]],
+    findings: list[Finding],
+) -> list[_Log]:  # fmt: skip
+    """Second pass: each log is parsed and checked as it is read."""
+    logs = []
+    for name, tar, member in _members(source):
+        if member.isfile() and name.endswith(".log") and "/" not in name:
+            log = _parse_log(name, _payload(tar, member), certs, findings)
+            if log is not None:
+                logs.append(log)
+    return logs
 
 
 def _check_info_csv(data: bytes | None, findings: list[Finding]) -> None:
@@ -380,7 +351,11 @@ def _check_counters(
         previous = counter
 
 
-def _check_transactions(logs: list[_Log], partial: bool, findings: list[Finding]) -> int:
+def _check_transactions(
+    logs: list[_Log], partial: bool, filtered: bool, findings: list[Finding]
+) -> int:
+    """Revisions of each transaction in order; Start logs with consecutive numbers (not for
+    a filtered export); a transaction without Start only where the export is complete."""
     by_number: dict[int, list[_Log]] = defaultdict(list)
     for log in logs:
         if log.kind == "transaction" and log.number is not None:
@@ -405,8 +380,11 @@ def _check_transactions(logs: list[_Log], partial: bool, findings: list[Finding]
         if len({r.client for r in revisions}) > 1:
             findings.append(Finding("transaction", f"transaction {number}: several clients",
                                     files))  # fmt: skip
-    starts = sorted((r for r in logs if r.operation == "StartTransaction"),
-                    key=lambda r: r.counter)  # fmt: skip
+    starts = (
+        []
+        if filtered
+        else sorted((r for r in logs if r.operation == "StartTransaction"), key=lambda r: r.counter)
+    )
     for before, after in itertools.pairwise(starts):
         if (
             before.number is not None
@@ -435,10 +413,7 @@ def verify_tar(
         _check_info_csv(archive.info_csv, findings)
         certs = _load_certificates(archive.certificates, findings)
         certificates = len(certs)
-        for log_name, data in sorted(archive.logs.items()):
-            log = _parse_log(log_name, data, certs, findings)
-            if log is not None:
-                logs.append(log)
+        logs = _read_logs(source, certs, findings)
         for key_hash in sorted({log.key for log in logs} & set(certs)):
             cert_name, cert = certs[key_hash]
             if cert_name[:64].lower() != key_hash:  # the TSS certificate is named by its key
@@ -450,11 +425,7 @@ def verify_tar(
                 findings.append(Finding("chain", problem, cert_name))
         partial = filtered or start_counter is not None or end_counter is not None
         _check_counters(logs, start_counter, end_counter, filtered, findings)
-        transactions = (
-            _check_transactions(logs, partial, findings)
-            if not filtered
-            else len({log.number for log in logs if log.kind == "transaction"})
-        )
+        transactions = _check_transactions(logs, partial, filtered, findings)
     else:
         transactions = 0
     counters = [log.counter for log in logs]
