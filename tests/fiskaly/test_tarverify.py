@@ -158,6 +158,14 @@ async def test_info_csv_is_checked(export: RichExport) -> None:
     )
 
 
+async def test_a_cut_off_tar_is_truncated(export: RichExport) -> None:
+    half = export.tar[: len(export.tar) // 2 // 512 * 512]  # ends on a header boundary
+    codes = [f.code for f in verify_tar(half).findings]
+    assert codes[0] == "truncated"
+    assert verify_tar(half).findings[0].message.startswith("the TAR archive ends early")
+    assert verify_tar(export.tar).ok  # the whole file, end-of-archive blocks included
+
+
 @pytest.mark.parametrize("payload", [b"", b"not a tar at all" * 100, b"\x1f\x8b\x08" + b"\0" * 600])
 def test_a_file_that_is_not_a_tar(payload: bytes, tmp_path: Path) -> None:
     path = tmp_path / "export.tar"

@@ -4,6 +4,7 @@
 for what is in the file (a file that is not a TAR is the finding ``not_a_tar``). Checks, each
 with a stable finding code:
 
+- ``truncated``: the archive stops without its end-of-archive blocks (a cut-off file);
 - ``unexpected_file``: a member that is not a regular file with a TR-03151 name (flat
   archive of ``*.log``, ``<hash>_X509.<cer|crt|der|pem>`` and ``info.csv``);
 - ``info_csv``: ``info.csv`` missing, not UTF-8, CR line endings, or a line that is not
@@ -89,11 +90,15 @@ class _Log:
 
 @dataclass(slots=True)
 class _Archive:
-    """Certificates and info.csv (small, read first) and the names of the log files."""
+    """Certificates and info.csv (small, read in the first pass)."""
 
     certificates: dict[str, bytes] = field(default_factory=dict)
     info_csv: bytes | None = None
-    logs: int = 0
+    complete: bool = True
+
+
+class _Truncated(Exception):
+    """The archive stops without its end-of-archive blocks: the file was cut off."""
 
 
 def _members(source: Path | bytes) -> Iterator[tuple[str, tarfile.TarFile, tarfile.TarInfo]]:
@@ -101,6 +106,12 @@ def _members(source: Path | bytes) -> Iterator[tuple[str, tarfile.TarFile, tarfi
     with tarfile.open(name=None if fileobj else source, fileobj=fileobj, mode="r:") as tar:
         for member in tar:
             yield member.name.removeprefix("./"), tar, member
+        raw = tar.fileobj
+        assert raw is not None
+        raw.seek(tar.offset)
+        end = raw.read(2 * tarfile.BLOCKSIZE)
+        if len(end) < 2 * tarfile.BLOCKSIZE or end.strip(b"\0"):
+            raise _Truncated
 
 
 def _payload(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
@@ -118,13 +129,16 @@ def _read(source: Path | bytes, findings: list[Finding]) -> _Archive | None:
             if not member.isfile() or "/" in name or name.startswith("."):
                 findings.append(Finding("unexpected_file", "not a flat regular file", name))
             elif name.endswith(".log"):
-                archive.logs += 1
+                continue  # read in the second pass
             elif name == "info.csv":
                 archive.info_csv = _payload(tar, member)
             elif CERT_NAME.match(name):
                 archive.certificates[name] = _payload(tar, member)
             else:
                 findings.append(Finding("unexpected_file", "no TR-03151 file name", name))
+    except _Truncated:
+        archive.complete = False
+        findings.append(Finding("truncated", _TRUNCATED))
     except (tarfile.TarError, EOFError, OSError) as err:
         findings.append(Finding(
             "not_a_tar",
@@ -135,17 +149,25 @@ def _read(source: Path | bytes, findings: list[Finding]) -> _Archive | None:
     return archive
 
 
+_TRUNCATED = "the TAR archive ends early (no end-of-archive blocks): the file is cut off"
+
+
 def _read_logs(
     source: Path | bytes, certs: dict[str, tuple[str, x509.Certificate]],
     findings: list[Finding],
 ) -> list[_Log]:  # fmt: skip
     """Second pass: each log is parsed and checked as it is read."""
     logs = []
-    for name, tar, member in _members(source):
-        if member.isfile() and name.endswith(".log") and "/" not in name:
-            log = _parse_log(name, _payload(tar, member), certs, findings)
-            if log is not None:
-                logs.append(log)
+    try:
+        for name, tar, member in _members(source):
+            if member.isfile() and name.endswith(".log") and "/" not in name:
+                log = _parse_log(name, _payload(tar, member), certs, findings)
+                if log is not None:
+                    logs.append(log)
+    except _Truncated:
+        pass  # reported by the first pass
+    except (tarfile.TarError, EOFError, OSError) as err:
+        findings.append(Finding("truncated", f"{_TRUNCATED} ({err})"))
     return logs
 
 
