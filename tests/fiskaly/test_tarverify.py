@@ -166,6 +166,21 @@ async def test_a_cut_off_tar_is_truncated(export: RichExport) -> None:
     assert verify_tar(export.tar).ok  # the whole file, end-of-archive blocks included
 
 
+def test_oversized_members_and_odd_names_are_refused_not_read(
+    export: RichExport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tsed.fiskaly import tarverify
+
+    files = members(export.tar)
+    log = _log_names(files)[0]
+    files["info.csv\x1b[2J"] = b"x"
+    monkeypatch.setattr(tarverify, "MAX_MEMBER_BYTES", len(files[log]) - 1)
+    report = verify_tar(build(files))
+    too_big = [f for f in report.findings if "larger than any file" in f.message]
+    assert {f.file for f in too_big} >= {log, "info.csv"}
+    assert "\x1b" not in "\n".join(report.lines())  # control characters are not printed
+
+
 @pytest.mark.parametrize("payload", [b"", b"not a tar at all" * 100, b"\x1f\x8b\x08" + b"\0" * 600])
 def test_a_file_that_is_not_a_tar(payload: bytes, tmp_path: Path) -> None:
     path = tmp_path / "export.tar"

@@ -70,6 +70,11 @@ def report_lines(data: Mapping[str, Any]) -> list[str]:
         f"{data['certificates']} certificates, {counters}",
     ]
     for finding in data["findings"]:
-        where = f"{finding['file']}: " if finding["file"] else ""
+        where = f"{_printable(finding['file'])}: " if finding["file"] else ""
         lines.append(f"  {finding['code']}: {where}{finding['message']}")
     return lines
+
+
+def _printable(name: str) -> str:
+    """A file name from the archive, shown without control characters (terminal safety)."""
+    return "".join(c if c.isprintable() else "?" for c in name)

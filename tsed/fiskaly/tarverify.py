@@ -32,6 +32,7 @@ import hashlib
 import io
 import itertools
 import re
+import sys
 import tarfile
 import warnings
 from collections import defaultdict
@@ -114,7 +115,11 @@ def _members(source: Path | bytes) -> Iterator[tuple[str, tarfile.TarFile, tarfi
             raise _Truncated
 
 
+MAX_MEMBER_BYTES = 4 * 1024 * 1024  # a log message, a certificate, info.csv: far smaller
+
+
 def _payload(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    """A member's content (callers skip members larger than MAX_MEMBER_BYTES)."""
     extracted = tar.extractfile(member)
     return extracted.read() if extracted else b""
 
@@ -130,6 +135,8 @@ def _read(source: Path | bytes, findings: list[Finding]) -> _Archive | None:
                 findings.append(Finding("unexpected_file", "not a flat regular file", name))
             elif name.endswith(".log"):
                 continue  # read in the second pass
+            elif member.size > MAX_MEMBER_BYTES:
+                findings.append(Finding("unexpected_file", _too_big(member), name))
             elif name == "info.csv":
                 archive.info_csv = _payload(tar, member)
             elif CERT_NAME.match(name):
@@ -149,6 +156,10 @@ def _read(source: Path | bytes, findings: list[Finding]) -> _Archive | None:
     return archive
 
 
+def _too_big(member: tarfile.TarInfo) -> str:
+    return f"{member.size} bytes: larger than any file of a TSS export ({MAX_MEMBER_BYTES})"
+
+
 _TRUNCATED = "the TAR archive ends early (no end-of-archive blocks): the file is cut off"
 
 
@@ -161,6 +172,9 @@ def _read_logs(
     try:
         for name, tar, member in _members(source):
             if member.isfile() and name.endswith(".log") and "/" not in name:
+                if member.size > MAX_MEMBER_BYTES:
+                    findings.append(Finding("parse", _too_big(member), name))
+                    continue
                 log = _parse_log(name, _payload(tar, member), certs, findings)
                 if log is not None:
                     logs.append(log)
@@ -276,13 +290,13 @@ def _parse_log(
         return None
     kind = next(k for k, o in _KIND_OIDS.items() if o == oid)
     time_name, log_time = message["log_time"].name, message["log_time"].native
-    log = _Log(
+    log = _Log(  # interned: a million logs share a few keys, operations and clients
         name, kind, int(native["signature_counter"]),
         int(log_time) if time_name == "unix_time" else None,
-        str(native.get("operation_type") or ""),
-        bytes(native["serial_number"]).hex(),
+        sys.intern(str(native.get("operation_type") or "")),
+        sys.intern(bytes(native["serial_number"]).hex()),
         int(native["transaction_number"]) if kind == "transaction" else None,
-        str(native["client_id"]) if kind == "transaction" else None,
+        sys.intern(str(native["client_id"])) if kind == "transaction" else None,
     )  # fmt: skip
     _check_name(log, time_name, findings)
     _check_signature(name, native, signed, certs, findings)
