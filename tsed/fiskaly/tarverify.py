@@ -10,8 +10,8 @@ with a stable finding code:
 - ``info_csv``: ``info.csv`` missing, not UTF-8, CR line endings, or a line that is not
   ``"description:","…","manufacturer:","…","version:","…"``;
 - ``certificate``: a certificate that does not load, or a log-signing (TSS) certificate
-  whose name is not its key's SHA-256 (the TSS serial number; fiskaly names its CA
-  certificates otherwise, so theirs is not checked); ``chain``: a log-signing certificate
+  whose name is not its key's SHA-256 (the TSS serial number; fiskaly's TEST CA certificate
+  is named otherwise, so CA names are not checked); ``chain``: a log-signing certificate
   that does not chain to a self-signed CA certificate in the TAR;
 - ``parse``: a log that is not a TR-03151 log message (asn1crypto structures of
   :mod:`.tr03151_asn1`); ``name_mismatch``: the file name disagrees with the content (log
@@ -63,7 +63,7 @@ TX_NAME = re.compile(
 )
 SYS_NAME = re.compile(rf"^{_TIME}_Log-Sys_(?P<op>[A-Za-z]+){_FC}$")
 AUD_NAME = re.compile(rf"^{_TIME}_Log-Aud{_FC}$")
-CERT_NAME = re.compile(r"^(?P<hash>[0-9A-Fa-f]{64})_X509\.(?:cer|crt|der|pem)$")
+CERT_NAME = re.compile(r"^(?P<hash>[0-9A-Fa-f]{64})_X509(?:_Fc-\d+)?\.(?:cer|crt|der|pem)$")
 INFO_LINE = re.compile(r'^"description:","[^"]*","manufacturer:","[^"]*","version:","[^"]*"$')
 HASHES: dict[str, hashes.HashAlgorithm] = {
     "0.4.0.127.0.7.1.1.4.1.2": hashes.SHA224(),
