@@ -112,6 +112,9 @@ class UpstreamRegistry:
                     "own fiskaly TEST credentials: tsectl credentials set --api-key KEY.",
                 )
             client = self._make_client(tenant_id, creds, self.check_environment)
+            binding = self._bindings.get(tenant_id)
+            if binding is not None:  # a 403 on it is then told apart: TEST/LIVE or not
+                client.note_tss_env(binding.tss_id, binding.env)
             self._clients[tenant_id] = client
         return client
 

@@ -129,7 +129,14 @@ def _tss(request: web.Request) -> tuple[SimState, TokenInfo, Tss]:
     state = request.app[STATE_KEY]
     token = _token(request)
     tss_id = parse_uuid(request.match_info["tss_id"], "tss_id")
-    tss = state.tss_for(token, tss_id)
+    try:
+        tss = state.tss_for(token, tss_id)
+    except SimError as err:
+        wording = request.app[FAULTS_KEY].config.access_denied_message
+        known = state.tss.get(tss_id)
+        if wording and err.code == "E_ACCESS_DENIED" and known and known.env != token.env:
+            raise SimError(403, "E_ACCESS_DENIED", wording) from None
+        raise
     if request.app[FAULTS_KEY].config.tss_locked:
         raise SimError(503, "E_TSS_LOCKED", "The TSS is locked for maintenance", retry_after=1)
     return state, token, tss
@@ -302,13 +309,15 @@ async def put_tx(request: web.Request) -> web.Response:
     revision = _revision_param(request, required=True)
     assert revision is not None
     body = await _body(request)
-    return _json(transactions.upsert(state, token, tss, ref, revision, body))
+    answer = transactions.upsert(state, token, tss, ref, revision, body)
+    return _json(transactions.maybe_pending(request.app[FAULTS_KEY].config, tss, answer))
 
 
 async def get_tx(request: web.Request) -> web.Response:
     state, _token_info, tss = _tss(request)
     revision = _revision_param(request, required=False)
-    return _json(transactions.retrieve(state, tss, request.match_info["tx"], revision))
+    answer = transactions.retrieve(state, tss, request.match_info["tx"], revision)
+    return _json(transactions.maybe_pending(request.app[FAULTS_KEY].config, tss, answer))
 
 
 async def tx_metadata(request: web.Request) -> web.Response:

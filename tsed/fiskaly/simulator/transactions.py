@@ -374,3 +374,19 @@ def retrieve(state: SimState, tss: Tss, id_or_number: str, revision: int | None)
     if not 1 <= revision <= tx.latest.revision:
         raise SimError(400, "E_TX_REVISION_NOT_FOUND", f"revision {revision} does not exist")
     return tx_view(state, tss, tx, tx.revisions[revision - 1])
+
+
+def maybe_pending(faults: Any, tss: Tss, view: dict[str, Any]) -> dict[str, Any]:
+    """The answer as fiskaly's middleware gives it before the backend has the signed log
+    (``MiddlewarePendingTxResponse``: no ``signature``, no ``log.timestamp``), while the
+    fault switch ``pending_tx`` counts down; the transaction itself is signed all the same."""
+    if faults.pending_tx <= 0:
+        return view
+    faults.pending_tx -= 1
+    pending = {k: v for k, v in view.items() if k not in ("signature", "qr_code_data", "time_end")}
+    pending["log"] = {k: v for k, v in view["log"].items() if k != "timestamp"}
+    pending["_middleware"] = {
+        "latest_stored_signature_counter_in_backend": str(max(0, tss.signature_counter - 1)),
+        "smaers_url": "https://smaers.simulator.invalid",
+    }
+    return pending
