@@ -20,6 +20,8 @@ from tsed.fiskaly.processdata import (
     receipt_process_data,
 )
 from tsed.fiskaly.simulator.engine import SimState
+from tsed.fiskaly.simulator.metadata import check as check_metadata
+from tsed.fiskaly.simulator.metadata import initial, merge
 from tsed.fiskaly.simulator.model import (
     LogEntry,
     Revision,
@@ -276,12 +278,7 @@ def upsert(
     req_state = req["state"]
     if req_state not in ("ACTIVE", "FINISHED", "CANCELLED"):
         raise schema_error(f"state {req_state!r} must be ACTIVE, FINISHED or CANCELLED")
-    metadata = req.get("metadata") or {}
-    if not isinstance(metadata, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and len(k) <= 40 and len(v) <= 500
-        for k, v in metadata.items()
-    ):
-        raise schema_error("metadata must map strings (≤ 40 chars) to strings (≤ 500 chars)")
+    metadata = check_metadata(req.get("metadata"))
     client = state.clients.get(str(req["client_id"]))
     if client is None or client.tss_id != tss.id:
         raise SimError(400, "E_CLIENT_NOT_FOUND", f"client {req['client_id']} not found")
@@ -310,7 +307,7 @@ def upsert(
         tss.transaction_counter += 1
         tx = Transaction(
             id_or_number.lower(), tss.id, tss.env, tss.transaction_counter, state.now(),
-            metadata=dict(metadata),
+            metadata=initial(metadata),
         )  # fmt: skip
         if derived:
             tx.process_type = derived[0]
@@ -355,7 +352,7 @@ def upsert(
             OPERATIONS[req_state],
         )  # fmt: skip
         tx.revisions.append(rev)
-        tx.metadata.update(metadata)
+        tx.metadata = merge(tx.metadata, metadata)
         if req_state != "ACTIVE":
             tx.time_end = rev.log_time
             state.active_tx[tss.id] = max(0, state.active_tx.get(tss.id, 0) - 1)
