@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tsed.fiskaly.simulator import exports, management, metadata, transactions
+from tsed.fiskaly.simulator import exports, management, metadata, retention, transactions
 from tsed.fiskaly.simulator.engine import SimState
 from tsed.fiskaly.simulator.faults import FaultAction, FaultEngine
 from tsed.fiskaly.simulator.model import (
@@ -77,6 +77,7 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
             cfg = faults.config
             return _error_response(SimError(cfg.error_status, cfg.error_code, "injected error"))
     try:
+        retention.purge(state)
         if request.content_length and request.content_length > MAX_BODY:
             raise SimError(413, None, "Request Entity Too Large: the body exceeds 1 MB")
         response = await handler(request)
@@ -91,7 +92,6 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
             SimError(405, None, f"method {request.method} not allowed on {request.path}")
         )
     response.headers["request-id"] = str(uuid.uuid4())
-    del state
     return response
 
 

@@ -288,7 +288,10 @@ class SimState:
             return existing
         mine = [t for t in self.tss.values() if t.organization_id == token.organization_id]
         if token.env == "TEST":
-            active = [t for t in mine if t.state in ("CREATED", "UNINITIALIZED", "INITIALIZED")]
+            active = [  # the limit counts TEST TSS only
+                t for t in mine
+                if t.env == "TEST" and t.state in ("CREATED", "UNINITIALIZED", "INITIALIZED")
+            ]  # fmt: skip
             if len(active) >= self.limits.max_test_tss:
                 raise SimError(
                     403,

@@ -54,8 +54,9 @@ def _advance(state: SimState, export: Export) -> None:
         export.time_start = state.now()
     if age >= WORKING_SECONDS:
         records = select_logs(state, export)
-        limit = int(export.params.get("maximum_number_records", MAX_EXPORT_RECORDS))
-        if len(records) > limit:
+        ceiling = state.limits.max_export_records
+        limit = min(ceiling, int(export.params.get("maximum_number_records", ceiling)))
+        if len(records) > limit:  # fiskaly: split the export by signature counter range
             export.state = "ERROR"
             export.exception = "E_TOO_MANY_RECORDS"
             export.time_error = state.now()

@@ -39,6 +39,18 @@ CURRENCY_RE = re.compile(r"^[a-zA-Z]{3}$")
 VAT_RATES = {"NORMAL", "REDUCED_1", "SPECIAL_RATE_1", "SPECIAL_RATE_2", "NULL"}
 DEPRECATED_RATES = {"19", "7", "10.7", "5.5", "0"}
 OPERATIONS = {"ACTIVE": "Update", "FINISHED": "Finish", "CANCELLED": "Finish"}
+# schema.dsfinvtw_v1 processes and the process types the contract names for them; such a
+# transaction may only be started and finished (no update, no cancel; contract 2.1.3)
+DSFINV_TW_PROCESS_TYPES = {
+    "power_up": "Einschalten-V1",
+    "power_off": "Ausschalten-V1",
+    "driver_status": "Fahrer-V1",
+    "trip_receipt": "Fahrtbeleg-V1",
+    "empty_trip": "Frei-V1",
+    "break": "Pause-V1",
+    "other": "SonstigerVorgangTW",
+}
+_TW_TYPES = frozenset(DSFINV_TW_PROCESS_TYPES.values())
 
 
 def _only_keys(obj: Any, where: str, required: set[str], optional: set[str]) -> dict[str, Any]:
@@ -158,8 +170,12 @@ def derive_schema(schema: Any) -> tuple[str, str, dict[str, Any]] | None:
             if not isinstance(value, dict) or len(value) != 1:
                 raise schema_error("dsfinvtw_v1 must contain exactly one process")
             ((sub, content),) = value.items()
+            if sub not in DSFINV_TW_PROCESS_TYPES:
+                raise schema_error(
+                    f"dsfinvtw_v1.{sub}: one of {', '.join(sorted(DSFINV_TW_PROCESS_TYPES))}"
+                )
             data = json.dumps(content, separators=(",", ":"), sort_keys=True)
-            return f"DSFinV-TW-{sub}", data, {"dsfinvtw_v1": value}
+            return DSFINV_TW_PROCESS_TYPES[sub], data, {"dsfinvtw_v1": value}
     except ProcessDataError as err:
         raise schema_error(str(err)) from None
     raise schema_error(f"schema.{kind} is not supported")
@@ -334,6 +350,11 @@ def upsert(
             )
         if tx.state != "ACTIVE":
             raise SimError(400, "E_TX_UPSERT", f"transaction is already {tx.state}")
+        tw = tx.process_type in _TW_TYPES or (derived is not None and derived[0] in _TW_TYPES)
+        if tw and req_state != "FINISHED":
+            raise SimError(
+                400, "E_TX_UPSERT", "a DSFinV-TW transaction is only started and finished"
+            )
         if derived:
             if tx.process_type and tx.process_type != derived[0]:
                 raise SimError(
