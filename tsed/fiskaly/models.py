@@ -193,13 +193,17 @@ class Transaction:
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> Transaction:
         """A transaction answer; a pending one (the contract's ``MiddlewarePendingTxResponse``:
-        no ``signature`` and no ``log.timestamp`` yet) parses with ``pending`` set and empty
+        no signature value and no ``log.timestamp`` yet) parses with ``pending`` set and empty
         signature fields, for the client to poll until it is signed."""
         k = "transaction"
         given_log = data.get("log")
         log: Mapping[str, Any] = given_log if isinstance(given_log, Mapping) else {}
         raw_signature = data.get("signature")
-        pending = not isinstance(raw_signature, Mapping) or log.get("timestamp") is None
+        pending = (
+            not isinstance(raw_signature, Mapping)
+            or raw_signature.get("value") is None
+            or log.get("timestamp") is None
+        )
         signature: Mapping[str, Any] = raw_signature if isinstance(raw_signature, Mapping) else {}
         if pending:
             signature = {"value": "", "counter": 0, "public_key": ""} | _given(signature)

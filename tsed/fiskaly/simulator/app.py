@@ -242,7 +242,7 @@ async def put_client(request: web.Request) -> web.Response:
             "'_', no leading or trailing space",
         )
     client = state.create_client(token, tss, client_id, serial, _metadata(body))
-    return _json(client_view(client))
+    return _json(client_view(client, created=client.time_update is None))
 
 
 async def get_client(request: web.Request) -> web.Response:

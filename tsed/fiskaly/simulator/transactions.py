@@ -396,13 +396,14 @@ def retrieve(state: SimState, tss: Tss, id_or_number: str, revision: int | None)
 
 def maybe_pending(faults: Any, tss: Tss, view: dict[str, Any]) -> dict[str, Any]:
     """The answer as fiskaly's middleware gives it before the backend has the signed log
-    (``MiddlewarePendingTxResponse``: no ``signature``, no ``log.timestamp``), while the
-    fault switch ``pending_tx`` counts down; the transaction itself is signed all the same."""
+    (``MiddlewarePendingTxResponse``: no signature value or counter, no ``log.timestamp``),
+    while the fault switch ``pending_tx`` counts down; the transaction is signed all the same."""
     if faults.pending_tx <= 0:
         return view
     faults.pending_tx -= 1
-    pending = {k: v for k, v in view.items() if k not in ("signature", "qr_code_data", "time_end")}
+    pending = {k: v for k, v in view.items() if k not in ("qr_code_data", "time_end")}
     pending["log"] = {k: v for k, v in view["log"].items() if k != "timestamp"}
+    pending["signature"] = {k: view["signature"][k] for k in ("algorithm", "public_key")}
     pending["_middleware"] = {
         "latest_stored_signature_counter_in_backend": str(max(0, tss.signature_counter - 1)),
         "smaers_url": "https://smaers.simulator.invalid",
