@@ -4,6 +4,7 @@ register's deadline, pending transactions, deregistered clients (real simulator,
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -106,3 +107,23 @@ async def test_a_client_deregistered_at_fiskaly_is_registered_again(tmp_path: Pa
         await _until(registered_and_signed, 30, "client registered again, receipt signed late")
         answer = await register.receipt()
         assert answer["tse_failure"] is False, answer
+
+
+async def test_a_wrong_stored_admin_pin_costs_one_attempt_and_says_so(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "s") as unit:
+        await unit.pair("ERS kasse-1")
+        upstreams = unit.daemon.upstreams
+        tss_id = upstreams.binding("default").tss_id
+        upstreams.vault.set(f"tss.{tss_id}.pin", "999999")  # e.g. a vault restored from a backup
+        code, out = await unit.tsectl("--json", "pair")
+        assert code == 0, out
+        response = await unit.registers[0].http.post(
+            "/api/v1/pairings",
+            json={"code": json.loads(out)["code"], "register_serial": "ERS kasse-2"},
+        )
+        assert response.status_code == 409, response.text
+        error = response.json()["error"]
+        assert error["code"] == "ADMIN_PIN_REJECTED"
+        assert "PIN" in error["hint"] and "API" not in error["hint"]
+        assert "999999" not in response.text
+        assert unit.daemon._sim.state.tss[tss_id].failed_logins == 1  # one attempt, not two
