@@ -261,3 +261,15 @@ def test_the_pending_answer_parses_without_signature_and_log_time() -> None:
          "signature": {"value": "c2ln", "counter": 41, "public_key": "cGs="}}
     )  # fmt: skip
     assert not signed.pending and signed.signature_counter == 41
+
+
+async def test_an_admin_login_is_not_repeated_after_a_server_error(running) -> None:
+    sim, server = running
+    async with _client(server, sim.add_api_key("TEST")) as client:
+        tss_id, _ = await _setup(client)
+        sim.faults.update(
+            {"route": r"admin/auth$", "error_burst": 1, "error_status": 503, "error_code": None}
+        )
+        with pytest.raises(err.FiskalyUnavailable):
+            await client.admin_login(tss_id, PIN)
+        assert sim.stats["POST /api/v2/tss/{tss_id}/admin/auth"] == 2  # setup, this one

@@ -137,8 +137,7 @@ class FiskalyClient:
         return await self._auth.authenticate()
 
     def note_tss_env(self, tss_id: uuid.UUID | str, env: str) -> None:
-        """The environment (TEST/LIVE) the TSS was created in, when the caller knows it (a
-        stored binding); fiskaly's answers teach the client the same on the way."""
+        """The TSS's environment as the caller knows it (a stored binding)."""
         self._envs.note(_id(tss_id), env)
 
     async def _call(
@@ -152,6 +151,7 @@ class FiskalyClient:
         attempt_timeout: float | None = None,
         deadline: float | None = None,
         reauth: bool = True,
+        idempotent: bool = True,
     ) -> httpx.Response:
         """One call. A 401 refusing the token (``E_UNAUTHORIZED`` or no code) authenticates
         again and repeats the call once, unless ``reauth`` is False; other 401s are answers."""
@@ -160,12 +160,11 @@ class FiskalyClient:
             try:
                 return await self._http.request(
                     method, path, what=what, json=json, params=params, token=token,
-                    attempt_timeout=attempt_timeout, deadline=deadline,
+                    attempt_timeout=attempt_timeout, deadline=deadline, idempotent=idempotent,
                 )  # fmt: skip
             except err.BadCredentials as failure:
                 if not reauth or failure.fiskaly_code not in (None, "E_UNAUTHORIZED"):
                     raise
-                # The token was refused (expired early, revoked): authenticate again, once.
                 token = await self._auth.invalidate(token, deadline=deadline)
                 return await self._http.request(
                     method, path, what=what, json=json, params=params, token=token,
@@ -248,14 +247,14 @@ class FiskalyClient:
         )  # fmt: skip
 
     async def admin_login(self, tss_id: uuid.UUID | str, admin_pin: str) -> None:
-        """Log in as the TSS admin. Never repeated: every refused attempt counts towards the
-        five that block the PIN. A 401 is a wrong PIN unless the token itself is refused
-        (checked with a read of the TSS, which costs no PIN attempt)."""
+        """Log in as the TSS admin, never repeated (five refused attempts block the PIN). A 401
+        is a wrong PIN unless a read of the TSS (no PIN attempt) shows the token is refused."""
         path = f"/tss/{_id(tss_id)}/admin/auth"
         try:
             await self._call(
-                "POST", path, what="admin login", json={"admin_pin": admin_pin}, reauth=False
-            )
+                "POST", path, what="admin login", json={"admin_pin": admin_pin}, reauth=False,
+                idempotent=False,  # not even after a timeout: an attempt may have counted
+            )  # fmt: skip
         except err.BadCredentials as failure:
             token = self._auth.current
             try:
@@ -365,7 +364,7 @@ class FiskalyClient:
         return await self._signed(tss_id, Transaction.parse(data), deadline)
 
     async def _signed(
-        self, tss_id: uuid.UUID | str, tx: Transaction, deadline: float | None
+        self, tss_id: str | uuid.UUID, tx: Transaction, deadline: float | None
     ) -> Transaction:
         """``tx`` once signed (a pending answer is read again; see :func:`until_signed`)."""
         if not tx.pending:
