@@ -303,6 +303,18 @@ class Completion:
         except TsedError as err:
             _LOGGER.error("re-creating the TSS failed: %s", err.message)
 
+    async def _reregister(self, row: TxRow) -> None:
+        try:
+            await self.upstreams.reregister(row.register_id, row.tenant_id, row.tss_id)
+        except TsedError as err:
+            _LOGGER.error(
+                "registering the fiskaly client of register %s again failed: %s",
+                row.register_id, err.message,
+                extra={"TSED_EVENT": "client_reregister_failed", "TSED_REGISTER": row.register_id},
+            )  # fmt: skip
+        else:
+            self._spawn(self._drain(), "tsed-drain-after-reregister")
+
     async def _drain(self) -> None:
         """Finish, cancel or late-sign every open row in the journal (oldest first)."""
         async with self._drain_lock:

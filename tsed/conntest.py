@@ -184,6 +184,7 @@ async def _tss_and_clients(
         run.skip(["clients"], "no TSS", tenant)
         return
     binding = bindings[-1]
+    client.note_tss_env(binding.tss_id, binding.env)  # a 403 on it: TEST/LIVE mismatch or not
     found: list[Tss] = []
 
     async def tss_step() -> StepResult:

@@ -452,6 +452,8 @@ class SigningService(Completion):
                 self.breaker.failure(reason, decisive=unreachable)
             if isinstance(err, ferr.TssUnusable) and err.fiskaly_code == "E_TSS_DELETED":
                 self._spawn(self._recreate(row.tenant_id), "tsed-tss-recreate")
+            if isinstance(err, ferr.ClientDeregistered):
+                self._spawn(self._reregister(row), "tsed-client-reregister")
         else:
             if answer is None or not answer.written:
                 await self._remember(reg, key, signed)

@@ -15,12 +15,12 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tsed.errors import ConflictError, ModeError
 from tsed.fiskaly import errors as ferr
 from tsed.fiskaly.client import FiskalyClient, ProxySettings
-from tsed.fiskaly.models import AuthToken
+from tsed.fiskaly.models import AuthToken, Client
 from tsed.rows import BindingRow, ClientRow
 from tsed.store import Store
 from tsed.vault import Vault
@@ -112,6 +112,9 @@ class UpstreamRegistry:
                     "own fiskaly TEST credentials: tsectl credentials set --api-key KEY.",
                 )
             client = self._make_client(tenant_id, creds, self.check_environment)
+            binding = self._bindings.get(tenant_id)
+            if binding is not None:  # a 403 on it is then told apart: TEST/LIVE or not
+                client.note_tss_env(binding.tss_id, binding.env)
             self._clients[tenant_id] = client
         return client
 
@@ -221,8 +224,8 @@ class UpstreamRegistry:
             client_id = existing.client_id if existing else str(uuid.uuid4())
             await client.admin_login(binding.tss_id, pin)
             try:
-                created = await client.create_client(
-                    binding.tss_id, client_id, serial, {"tsed_register": register_id}
+                created = await self._registered_client(
+                    client, binding.tss_id, client_id, serial, register_id
                 )
             finally:
                 await client.admin_logout(binding.tss_id)
@@ -232,6 +235,49 @@ class UpstreamRegistry:
         await self.store.save_client(row)
         self._register_clients[(register_id, binding.tss_id)] = row
         return row
+
+    async def _registered_client(
+        self, client: FiskalyClient, tss_id: str, client_id: str, serial: str, register_id: str
+    ) -> Client:
+        """A REGISTERED fiskaly client for ``serial`` (the admin is logged in).
+
+        createClient is idempotent: for a client that was deregistered it answers the client
+        still DEREGISTERED, which cannot sign, so it is registered again. A serial is unique
+        within a TSS: a register paired again with the serial of a revoked register gets that
+        register's (deregistered) client, registered again; its signed history stays one.
+        """
+        try:
+            created = await client.create_client(
+                tss_id, client_id, serial, {"tsed_register": register_id}
+            )
+        except ferr.FiskalyRejected as err:
+            if err.fiskaly_code != "E_ILLEGAL_CLIENT_SERIAL":
+                raise
+            same = [c for c in await client.list_clients(tss_id) if c.serial_number == serial]
+            if not same:
+                raise  # the serial itself is refused
+            created = same[0]
+            _LOGGER.info(
+                "serial %s already has fiskaly client %s (%s) on TSS %s; register %s takes it",
+                serial, created.id, created.state, tss_id, register_id,
+                extra={"TSED_EVENT": "client_adopted", "TSED_REGISTER": register_id},
+            )  # fmt: skip
+        if created.state != "REGISTERED":
+            created = await client.set_client_state(tss_id, created.id, "REGISTERED")
+            _LOGGER.info(
+                "fiskaly client %s of register %s registered again", created.id, register_id,
+                extra={"TSED_EVENT": "client_reregistered", "TSED_REGISTER": register_id},
+            )  # fmt: skip
+        return created
+
+    async def reregister(self, register_id: str, tenant_id: str, tss_id: str) -> None:
+        """fiskaly answered ``E_CLIENT_DEREGISTERED`` for the register's client (it was
+        deregistered outside the unit, e.g. in fiskaly's dashboard): register it again."""
+        row = self._register_clients.get((register_id, tss_id))
+        if row is None or self._bindings.get(tenant_id) is None:
+            return
+        self._register_clients[(register_id, tss_id)] = replace(row, state="DEREGISTERED")
+        await self.ensure_client(register_id, row.serial, tenant_id)
 
     async def deregister(self, register_id: str, tenant_id: str) -> None:
         binding = self._bindings.get(tenant_id)

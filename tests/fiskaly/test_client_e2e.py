@@ -129,6 +129,10 @@ async def test_environment_mismatch_is_typed(running) -> None:
     async with FiskalyClient(
         api_key=live_creds.api_key, api_secret=live_creds.api_secret, base_url=server.base_url
     ) as live:
+        with pytest.raises(err.AccessDenied) as denied:
+            await live.get_tss(tss_id)  # nothing tells this client which TSS it is
+        assert "environment" in denied.value.hint
+        live.note_tss_env(tss_id, "TEST")  # the unit's stored binding does
         with pytest.raises(err.EnvironmentMismatch) as info:
             await live.get_tss(tss_id)
     assert "tsectl reset" in info.value.hint

@@ -160,11 +160,10 @@ async def test_network_errors_are_retried_then_reported(mock) -> None:
         (error(400, "E_TX_UPSERT"), err.RevisionConflict, 409),
         (error(400, "E_TX_LIMIT_REACHED"), err.TransactionLimitReached, 409),
         (error(403, "E_CLIENT_LIMIT_REACHED"), err.ClientLimitReached, 409),
-        (
-            error(403, "E_ACCESS_DENIED", "You may not access this TSS"),
-            err.EnvironmentMismatch,
-            409,
-        ),
+        # the wording alone is no mismatch: the environments decide (test_client_conformance)
+        (error(403, "E_ACCESS_DENIED", "You may not access this TSS"), err.AccessDenied, 403),
+        (error(401, "E_CLIENT_DEREGISTERED"), err.ClientDeregistered, 409),
+        (error(423, "E_ADMIN_PIN_BLOCKED"), err.AdminPinBlocked, 409),
         (error(400, "E_TSS_NOT_INITIALIZED"), err.TssNotReady, 503),
         (error(400, "E_TSS_DISABLED"), err.TssNotReady, 503),
         (error(423, "E_TSS_DEFECTIVE"), err.TssUnusable, 503),

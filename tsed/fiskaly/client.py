@@ -22,6 +22,7 @@ from typing import Any, Self
 import httpx
 
 from tsed.fiskaly import errors as err
+from tsed.fiskaly.answers import TssEnvironments, until_signed
 from tsed.fiskaly.auth import TokenManager
 from tsed.fiskaly.models import AuthToken, Client, Export, ModelError, Transaction, Tss
 from tsed.fiskaly.transport import HttpCore, ProxySettings, RetryPolicy, Timeouts
@@ -88,6 +89,7 @@ class FiskalyClient:
             self._http, "/auth", api_key, api_secret, on_auth=on_auth, clock=clock
         )
         self.base_url = root
+        self._envs = TssEnvironments()
 
     def __repr__(self) -> str:
         return f"FiskalyClient(base_url={self.base_url!r})"
@@ -134,6 +136,10 @@ class FiskalyClient:
         """Authenticate now with key and secret (also checks the credentials)."""
         return await self._auth.authenticate()
 
+    def note_tss_env(self, tss_id: uuid.UUID | str, env: str) -> None:
+        """The TSS's environment as the caller knows it (a stored binding)."""
+        self._envs.note(_id(tss_id), env)
+
     async def _call(
         self,
         method: str,
@@ -144,29 +150,41 @@ class FiskalyClient:
         params: Any = None,
         attempt_timeout: float | None = None,
         deadline: float | None = None,
+        reauth: bool = True,
+        idempotent: bool = True,
     ) -> httpx.Response:
+        """One call. A 401 refusing the token (``E_UNAUTHORIZED`` or no code) authenticates
+        again and repeats the call once, unless ``reauth`` is False; other 401s are answers."""
         token = await self._auth.token(deadline=deadline)
         try:
-            return await self._http.request(
-                method, path, what=what, json=json, params=params, token=token,
-                attempt_timeout=attempt_timeout, deadline=deadline,
-            )  # fmt: skip
-        except err.BadCredentials:
-            # The token was refused (expired early, revoked): authenticate again, retry once.
-            token = await self._auth.invalidate(token, deadline=deadline)
-            return await self._http.request(
-                method, path, what=what, json=json, params=params, token=token,
-                attempt_timeout=attempt_timeout, deadline=deadline,
-            )  # fmt: skip
+            try:
+                return await self._http.request(
+                    method, path, what=what, json=json, params=params, token=token,
+                    attempt_timeout=attempt_timeout, deadline=deadline, idempotent=idempotent,
+                )  # fmt: skip
+            except err.BadCredentials as failure:
+                if not reauth or failure.fiskaly_code not in (None, "E_UNAUTHORIZED"):
+                    raise
+                token = await self._auth.invalidate(token, deadline=deadline)
+                return await self._http.request(
+                    method, path, what=what, json=json, params=params, token=token,
+                    attempt_timeout=attempt_timeout, deadline=deadline,
+                )  # fmt: skip
+        except err.AccessDenied as failure:
+            if isinstance(failure, err.EnvironmentMismatch):
+                raise
+            raise self._envs.access_denied(failure, path, self.environment) from None
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self._call(method, path, **kwargs)
         if not response.content:
             return {}
         try:
-            return response.json()
+            data = response.json()
         except ValueError:
             raise ModelError(f"{kwargs.get('what')}: fiskaly answered without JSON") from None
+        self._envs.learn(path, data)
+        return data
 
     async def _pages(self, path: str, what: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -229,10 +247,41 @@ class FiskalyClient:
         )  # fmt: skip
 
     async def admin_login(self, tss_id: uuid.UUID | str, admin_pin: str) -> None:
-        await self._call(
-            "POST", f"/tss/{_id(tss_id)}/admin/auth", what="admin login",
-            json={"admin_pin": admin_pin},
-        )  # fmt: skip
+        """Log in as the TSS admin, never repeated (five refused attempts block the PIN). A 401
+        is a wrong PIN unless a read of the TSS (no PIN attempt) shows the token is refused."""
+        path = f"/tss/{_id(tss_id)}/admin/auth"
+        try:
+            await self._call(
+                "POST", path, what="admin login", json={"admin_pin": admin_pin}, reauth=False,
+                idempotent=False,  # not even after a timeout: an attempt may have counted
+            )  # fmt: skip
+        except err.BadCredentials as failure:
+            token = self._auth.current
+            try:
+                await self._http.request(
+                    "GET", f"/tss/{_id(tss_id)}", what="check the access token",
+                    token=token.access_token if token else None,
+                )  # fmt: skip
+            except err.BadCredentials:
+                if token is not None:
+                    await self._auth.invalidate(token.access_token)
+                raise err.BadCredentials(
+                    "admin login: fiskaly refused the access token; the admin PIN was not "
+                    "checked and the login is not repeated",
+                    fiskaly_status=failure.fiskaly_status,
+                    fiskaly_code=failure.fiskaly_code,
+                    fiskaly_message=failure.fiskaly_message,
+                    details=failure.details,
+                    hint="Try again: the unit has authenticated anew.",
+                ) from None
+            raise err.AdminPinRejected(
+                f"admin login on TSS {_id(tss_id)}: fiskaly refused the admin PIN "
+                f"({failure.fiskaly_status} {failure.fiskaly_code or 'without code'})",
+                fiskaly_status=failure.fiskaly_status,
+                fiskaly_code=failure.fiskaly_code,
+                fiskaly_message=failure.fiskaly_message,
+                details=failure.details,
+            ) from None
 
     async def admin_logout(self, tss_id: uuid.UUID | str) -> None:
         await self._call("POST", f"/tss/{_id(tss_id)}/admin/logout", what="admin logout", json={})
@@ -312,7 +361,25 @@ class FiskalyClient:
             json=body, params={"tx_revision": revision}, attempt_timeout=self.timeouts.transaction,
             deadline=deadline,
         )  # fmt: skip
-        return Transaction.parse(data)
+        return await self._signed(tss_id, Transaction.parse(data), deadline)
+
+    async def _signed(
+        self, tss_id: str | uuid.UUID, tx: Transaction, deadline: float | None
+    ) -> Transaction:
+        """``tx`` once signed (a pending answer is read again; see :func:`until_signed`)."""
+        if not tx.pending:
+            return tx
+        give_up = deadline if deadline is not None else time.monotonic() + self.timeouts.default
+
+        async def read(pending: Transaction) -> Transaction:
+            data = await self._json(
+                "GET", f"/tss/{_id(tss_id)}/tx/{_id(pending.id)}",
+                what="read pending transaction", params={"tx_revision": pending.revision},
+                attempt_timeout=self.timeouts.transaction, deadline=give_up,
+            )  # fmt: skip
+            return Transaction.parse(data)
+
+        return await until_signed(tx, read, give_up)
 
     async def start_transaction(
         self,
@@ -381,7 +448,7 @@ class FiskalyClient:
             "GET", f"/tss/{_id(tss_id)}/tx/{_id(str(tx_id_or_number))}", what="read transaction",
             params=params, attempt_timeout=self.timeouts.transaction, deadline=deadline,
         )  # fmt: skip
-        return Transaction.parse(data)
+        return await self._signed(tss_id, Transaction.parse(data), deadline)
 
     async def list_transactions(
         self, tss_id: uuid.UUID | str, states: list[str] | None = None

@@ -20,8 +20,22 @@ Tree (fiskaly part; the service part is drawn in :mod:`tsed.errors`)::
         │   ├── ProxyError
         │   ├── DnsError
         │   └── TlsError
-        ├── FiskalyRateLimited       429, carries retry_after
+        │   ├── FiskalyRateLimited   429, carries retry_after
+        │   └── FiskalyBusy          499, 444 E_MIDDLEWARE_PENDING_REQUEST, a pending answer
         └── FiskalyRejected          a 4xx answer from fiskaly, carries fiskaly's status/code
+            ├── BadCredentials       401: key/secret or the access token refused
+            ├── AdminPinRejected     401 on the admin login: the admin PIN is wrong
+            ├── AdminPinBlocked      423 E_ADMIN_PIN_BLOCKED
+            ├── AccessDenied         403 E_ACCESS_DENIED (not this organization's resource)
+            │   └── EnvironmentMismatch   a TEST resource used with a LIVE token or back
+            ├── ClientDeregistered   E_CLIENT_DEREGISTERED (400 or 401)
+            ├── TssNotReady → TssLocked, TssUnusable
+            ├── LimitReached → ClientLimitReached, TransactionLimitReached
+            ├── RevisionConflict
+            └── FiskalyNotFound
+
+fiskaly's answers are mapped by their ``code`` first, by the HTTP status second, and never
+by the wording of the message (:func:`tsed.fiskaly.transport.error_from_response`).
 """
 
 from __future__ import annotations
@@ -139,6 +153,17 @@ class FiskalyRateLimited(FiskalyUnavailable):
         self.retry_after = retry_after
 
 
+class FiskalyBusy(FiskalyUnavailable):
+    """fiskaly asks to try again: 499 ("can, and should, be retried"), 444
+    ``E_MIDDLEWARE_PENDING_REQUEST`` (a request for the same resource is still running) or a
+    transaction still pending after polling it."""
+
+    code: ClassVar[str] = "FISKALY_BUSY"
+    default_hint: ClassVar[str] = (
+        "fiskaly is still working on an earlier request; the unit retries by itself."
+    )
+
+
 class FiskalyRejected(FiskalyError):
     """fiskaly answered with an error: its status, code and message are kept."""
 
@@ -168,13 +193,50 @@ class BadCredentials(FiskalyRejected):
     )
 
 
-class EnvironmentMismatch(FiskalyRejected):
+class AdminPinRejected(FiskalyRejected):
+    status: ClassVar[int] = 409
+    code: ClassVar[str] = "ADMIN_PIN_REJECTED"
+    default_hint: ClassVar[str] = (
+        "fiskaly refused the TSS admin PIN the unit keeps for this TSS. The unit does not try "
+        "again on its own: five wrong PINs block it. Set a new PIN with the PUK "
+        "(tsectl tss setup), or set up a new TSS."
+    )
+
+
+class AdminPinBlocked(FiskalyRejected):
+    status: ClassVar[int] = 409
+    code: ClassVar[str] = "ADMIN_PIN_BLOCKED"
+    default_hint: ClassVar[str] = (
+        "The TSS admin PIN is blocked (five wrong PINs, or a new TSS): set it again with the "
+        "admin PUK (tsectl tss setup)."
+    )
+
+
+class AccessDenied(FiskalyRejected):
+    status: ClassVar[int] = 403
+    code: ClassVar[str] = "FISKALY_ACCESS_DENIED"
+    default_hint: ClassVar[str] = (
+        "fiskaly says these credentials may not use this TSS: it belongs to another fiskaly "
+        "organization or environment. Check the tenant's credentials (tsectl credentials)."
+    )
+
+
+class ClientDeregistered(FiskalyRejected):
+    status: ClassVar[int] = 409
+    code: ClassVar[str] = "CLIENT_DEREGISTERED"
+    default_hint: ClassVar[str] = (
+        "The register's fiskaly client is deregistered; the unit registers it again. If it "
+        "lasts, pair the register again."
+    )
+
+
+class EnvironmentMismatch(AccessDenied):
     status: ClassVar[int] = 409
     code: ClassVar[str] = "TEST_LIVE_MISMATCH"
     default_hint: ClassVar[str] = (
-        "A register or TSS set up in TEST is used with LIVE credentials (fiskaly: 'You may not "
-        "access this TSS'). Reset the register (tsectl reset --register ID, or --all) and "
-        "re-initialize it."
+        "A register or TSS set up in TEST is used with LIVE credentials, or the other way "
+        "round (fiskaly answers 403 E_ACCESS_DENIED). Reset the register (tsectl reset "
+        "--register ID, or --all) and re-initialize it."
     )
 
 

@@ -36,6 +36,10 @@ def _int(value: Any, key: str, kind: str) -> int:
         raise ModelError(f"fiskaly {kind}: {key} {value!r} is not a number") from None
 
 
+def _given(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if value is not None}
+
+
 def _opt_int(data: Mapping[str, Any], key: str, kind: str) -> int | None:
     value = data.get(key)
     return None if value is None else _int(value, key, kind)
@@ -180,6 +184,7 @@ class Transaction:
     qr_code_data: str | None
     env: str
     metadata: Mapping[str, str] = field(default_factory=dict)
+    pending: bool = False  # fiskaly has not signed this revision yet: no signature, no log time
 
     @property
     def ended(self) -> bool:
@@ -187,9 +192,22 @@ class Transaction:
 
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> Transaction:
+        """A transaction answer; a pending one (the contract's ``MiddlewarePendingTxResponse``:
+        no signature value and no ``log.timestamp`` yet) parses with ``pending`` set and empty
+        signature fields, for the client to poll until it is signed."""
         k = "transaction"
-        log = _req(data, "log", k)
-        signature = _req(data, "signature", k)
+        given_log = data.get("log")
+        log: Mapping[str, Any] = given_log if isinstance(given_log, Mapping) else {}
+        raw_signature = data.get("signature")
+        pending = (
+            not isinstance(raw_signature, Mapping)
+            or raw_signature.get("value") is None
+            or log.get("timestamp") is None
+        )
+        signature: Mapping[str, Any] = raw_signature if isinstance(raw_signature, Mapping) else {}
+        if pending:
+            signature = {"value": "", "counter": 0, "public_key": ""} | _given(signature)
+            log = {"operation": "", "timestamp": 0} | _given(log)
         raw = (data.get("schema") or {}).get("raw") or {}
         process_data: str | None = None
         if raw.get("process_data") is not None:
@@ -221,6 +239,7 @@ class Transaction:
             qr_code_data=data.get("qr_code_data"),
             env=str(data.get("_env", "")),
             metadata=dict(data.get("metadata") or {}),
+            pending=pending,
         )
 
 

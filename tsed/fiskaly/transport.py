@@ -6,10 +6,11 @@ about 7x more requests per second than httpx's default transport (see
 ``trust_env`` is off: the proxy is installer configuration, never inherited from the
 environment, and when it is set every request goes through it.
 
-Retries happen only where they are safe: network errors, 5xx, 429 (honouring ``Retry-After``)
-and ``503 E_TSS_LOCKED``, and only for idempotent calls (every fiskaly PUT/PATCH/GET is
-idempotent by design; ``POST /auth`` is safe to repeat). Backoff is exponential with jitter, and
-no retry ever runs past the call's deadline.
+Retries happen only where they are safe: network errors, 5xx, 429 (honouring
+``Retry-After``), ``503 E_TSS_LOCKED``, 499 and 444 ``E_MIDDLEWARE_PENDING_REQUEST`` (fiskaly
+asks for those to be retried), and only for idempotent calls (every fiskaly PUT/PATCH/GET is
+idempotent by design; ``POST /auth`` is safe to repeat). Backoff is exponential with jitter,
+and no retry ever runs past the call's deadline.
 """
 
 from __future__ import annotations
@@ -117,33 +118,40 @@ def error_from_response(response: httpx.Response, what: str) -> err.FiskalyError
     }
     if status == 407:
         return err.ProxyAuthRequired(f"{what}: the proxy requires authentication (HTTP 407)")
+    # fiskaly's code first: the same code comes with more than one status (E_CLIENT_DEREGISTERED
+    # as 400 and as 401), and one status means different things (401: token, key or admin PIN).
+    if code in _BY_CODE:
+        return _BY_CODE[code](text, **kwargs)
+    if code == "E_MIDDLEWARE_PENDING_REQUEST" or status in (444, 499):
+        return err.FiskalyBusy(text, details=kwargs["details"])
     if status == 429:
         return err.FiskalyRateLimited(text, retry_after=_retry_after(response))
     if status == 401:
         return err.BadCredentials(text, **kwargs)
-    if status == 403 and "may not access this tss" in message.lower():
-        return err.EnvironmentMismatch(text, **kwargs)
-    mapping: dict[str | None, type[err.FiskalyRejected]] = {
-        "E_CLIENT_LIMIT_REACHED": err.ClientLimitReached,
-        "E_TX_LIMIT_REACHED": err.TransactionLimitReached,
-        "E_TSS_LIMIT_REACHED": err.LimitReached,
-        "E_TSS_LIMIT_PER_DAY_REACHED": err.LimitReached,
-        "E_TX_UPSERT": err.RevisionConflict,
-        "E_TSS_NOT_INITIALIZED": err.TssNotReady,
-        "E_TSS_DISABLED": err.TssNotReady,
-        "E_TSS_LOCKED": err.TssLocked,
-        "E_TSS_DEFECTIVE": err.TssUnusable,
-        "E_TSS_DELETED": err.TssUnusable,
-        "E_TSS_EVICTED": err.TssUnusable,
-        "E_CERTIFICATE_EXPIRED": err.TssUnusable,
-    }
-    if code in mapping:
-        return mapping[code](text, **kwargs)
     if status >= 500:
         return err.FiskalyUnavailable(text, details=kwargs["details"])
     if status == 404:
         return err.FiskalyNotFound(text, **kwargs)
     return err.FiskalyRejected(text, **kwargs)
+
+
+_BY_CODE: dict[str, type[err.FiskalyRejected]] = {
+    "E_CLIENT_DEREGISTERED": err.ClientDeregistered,
+    "E_ADMIN_PIN_BLOCKED": err.AdminPinBlocked,
+    "E_ACCESS_DENIED": err.AccessDenied,
+    "E_CLIENT_LIMIT_REACHED": err.ClientLimitReached,
+    "E_TX_LIMIT_REACHED": err.TransactionLimitReached,
+    "E_TSS_LIMIT_REACHED": err.LimitReached,
+    "E_TSS_LIMIT_PER_DAY_REACHED": err.LimitReached,
+    "E_TX_UPSERT": err.RevisionConflict,
+    "E_TSS_NOT_INITIALIZED": err.TssNotReady,
+    "E_TSS_DISABLED": err.TssNotReady,
+    "E_TSS_LOCKED": err.TssLocked,
+    "E_TSS_DEFECTIVE": err.TssUnusable,
+    "E_TSS_DELETED": err.TssUnusable,
+    "E_TSS_EVICTED": err.TssUnusable,
+    "E_CERTIFICATE_EXPIRED": err.TssUnusable,
+}
 
 
 def error_from_exception(

@@ -82,3 +82,28 @@ def test_bad_arguments() -> None:
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert helped.returncode == 0 and "--api-key" in helped.stdout
+
+
+def test_retention_and_export_limit_arguments() -> None:
+    for args, says in (
+        (["--retention-days", "0"], "--retention-days must be positive"),
+        (["--max-export-records", "0"], "--max-export-records must be at least 1"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "tsed.fiskaly.simulator", "--listen", "127.0.0.1:0", *args],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert result.returncode == 2 and says in result.stderr
+    port = _free_port()
+    proc, info = _start(
+        "--listen", f"127.0.0.1:{port}", "--retention-days", "90", "--max-export-records", "10"
+    )  # fmt: skip
+    try:
+        auth = httpx.post(
+            info["base_url"] + "/api/v2/auth",
+            json={"api_key": info["api_key"], "api_secret": info["api_secret"]},
+        )
+        assert auth.status_code == 200
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)

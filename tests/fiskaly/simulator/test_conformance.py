@@ -481,11 +481,12 @@ async def test_export_filters_and_illegal_state(api: Api) -> None:
     await api.ok("PUT", f"/tss/{tss_id}", {})
     early = await api.call("PUT", f"/tss/{tss_id}/export/{uuid.uuid4()}", {})
     _err(early, 409, "E_TSS_ILLEGAL_STATE_TO_PERFORM_EXPORT")
-    tss_id, _client_id = await api.setup_tss()
+    tss_id, client_id = await api.setup_tss()
     bad = await api.call(
         "PUT", f"/tss/{tss_id}/export/{uuid.uuid4()}", {}, start_transaction_number="x"
     )
     _err(bad, 400, "E_PARAMETER_MISMATCH")
+    await api.sale(tss_id, client_id)  # transaction number 1 exists (else 400 E_TX_NOT_FOUND)
     cancel_id = str(uuid.uuid4())
     await api.ok("PUT", f"/tss/{tss_id}/export/{cancel_id}", {}, transaction_number="1")
     cancelled = await api.ok("DELETE", f"/tss/{tss_id}/export/{cancel_id}")

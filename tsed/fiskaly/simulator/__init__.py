@@ -34,11 +34,17 @@ Choices for the reference's open questions:
 * exports: PENDING for 0.2 s, WORKING until 0.5 s, then COMPLETED; files expire after 30 days;
   log files hold ``SEQUENCE { signed log elements, OCTET STRING r‖s }``;
 * system logs are signed over a documented TR-03151-like structure (see
-  :mod:`tsed.fiskaly.tr03151`); they are not part of any QR code.
+  :mod:`tsed.fiskaly.tr03151`); they are not part of any QR code;
+* metadata PATCH: ``null`` removes a key, ``""`` is stored;
+* DSFinV-TW transactions are only started and finished (update or cancel → ``400
+  E_TX_UPSERT``); their processData is the request's JSON;
+* an export over ``Limits.max_export_records`` ends in ERROR with ``E_TOO_MANY_RECORDS``;
+* ``Limits.retention_seconds`` (off by default) forgets ended transactions, exports and logs.
 
-Not simulated: the Backend host (``E_USE_MIDDLEWARE``), DSFinV-TW specifics beyond passing
-them through, EVICTED/DELETED by age (use fault injection), TSS personalization delays (use
-latency injection).
+``docs/simulator.md`` lists what is verified against fiskaly's published contract, what is
+inferred and what is unknown. Not simulated: the Backend host (``E_USE_MIDDLEWARE``), the
+DSFinV-TW record layout, EVICTED/DELETED by age (use fault injection), TSS personalization
+delays (use latency injection), pending answers other than the fault switch ``pending_tx``.
 """
 
 from tsed.fiskaly.simulator.core import Simulator

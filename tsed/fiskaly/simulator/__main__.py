@@ -42,6 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of calls failing")
     parser.add_argument("--error-status", type=int, default=500, help="status of those failures")
     parser.add_argument("--drop-rate", type=float, default=0.0, help="share of dropped calls")
+    parser.add_argument(
+        "--retention-days", type=float, default=None,
+        help="forget ended transactions, exports and logs older than this (fiskaly: about 90)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-export-records", type=int, default=1_000_000,
+        help="signatures one export may hold (E_TOO_MANY_RECORDS above)",
+    )  # fmt: skip
     parser.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", type=Path, help="its private key (PEM)")
     parser.add_argument("--log-level", default="INFO", help="log level (default %(default)s)")
@@ -64,6 +72,15 @@ async def serve(args: argparse.Namespace) -> int:
          "error_rate": args.error_rate, "error_status": args.error_status,
          "drop_rate": args.drop_rate}
     )  # fmt: skip
+    if args.retention_days is not None:
+        if args.retention_days <= 0:
+            print("tsed-fiskaly-sim: --retention-days must be positive", file=sys.stderr)
+            return 2
+        sim.limits.retention_seconds = args.retention_days * 86400
+    if args.max_export_records < 1:
+        print("tsed-fiskaly-sim: --max-export-records must be at least 1", file=sys.stderr)
+        return 2
+    sim.limits.max_export_records = args.max_export_records
     seeded = [
         sim.add_api_key(env, key, secret)
         for key, secret, env in zip(args.api_key, args.api_secret, args.env, strict=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -12,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tsed.fiskaly.simulator import exports, management, transactions
+from tsed.fiskaly.simulator import exports, management, metadata, retention, transactions
 from tsed.fiskaly.simulator.engine import SimState
 from tsed.fiskaly.simulator.faults import FaultAction, FaultEngine
 from tsed.fiskaly.simulator.model import (
@@ -28,6 +29,7 @@ from tsed.fiskaly.simulator.support import TokenInfo
 from tsed.fiskaly.simulator.views import client_view, list_view, paginate, tss_view
 
 _LOGGER = logging.getLogger(__name__)
+TSS_DESCRIPTION_RE = re.compile(r"[A-Za-z0-9 '()+,\-./:=?]{0,100}")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 STATE_KEY: web.AppKey[SimState] = web.AppKey("sim_state", SimState)
 FAULTS_KEY: web.AppKey[FaultEngine] = web.AppKey("sim_faults", FaultEngine)
@@ -75,6 +77,7 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
             cfg = faults.config
             return _error_response(SimError(cfg.error_status, cfg.error_code, "injected error"))
     try:
+        retention.purge(state)
         if request.content_length and request.content_length > MAX_BODY:
             raise SimError(413, None, "Request Entity Too Large: the body exceeds 1 MB")
         response = await handler(request)
@@ -89,7 +92,6 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
             SimError(405, None, f"method {request.method} not allowed on {request.path}")
         )
     response.headers["request-id"] = str(uuid.uuid4())
-    del state
     return response
 
 
@@ -105,14 +107,8 @@ async def _body(request: web.Request) -> Any:
         raise schema_error("request body is not valid JSON") from None
 
 
-def _metadata(body: dict[str, Any]) -> dict[str, str]:
-    metadata = body.get("metadata") or {}
-    if not isinstance(metadata, dict) or len(metadata) > 40:
-        raise schema_error("metadata must be an object with at most 40 keys")
-    for key, value in metadata.items():
-        if not isinstance(value, str) or len(key) > 40 or len(value) > 500:
-            raise schema_error(f"metadata.{key}: string ≤ 500 chars, key ≤ 40 chars")
-    return metadata
+def _metadata(body: dict[str, Any]) -> dict[str, str | None]:
+    return metadata.check(body.get("metadata"))
 
 
 def _token(request: web.Request, api: str = "v2") -> TokenInfo:
@@ -129,7 +125,14 @@ def _tss(request: web.Request) -> tuple[SimState, TokenInfo, Tss]:
     state = request.app[STATE_KEY]
     token = _token(request)
     tss_id = parse_uuid(request.match_info["tss_id"], "tss_id")
-    tss = state.tss_for(token, tss_id)
+    try:
+        tss = state.tss_for(token, tss_id)
+    except SimError as err:
+        wording = request.app[FAULTS_KEY].config.access_denied_message
+        known = state.tss.get(tss_id)
+        if wording and err.code == "E_ACCESS_DENIED" and known and known.env != token.env:
+            raise SimError(403, "E_ACCESS_DENIED", wording) from None
+        raise
     if request.app[FAULTS_KEY].config.tss_locked:
         raise SimError(503, "E_TSS_LOCKED", "The TSS is locked for maintenance", retry_after=1)
     return state, token, tss
@@ -160,16 +163,24 @@ async def get_tss(request: web.Request) -> web.Response:
 
 
 async def patch_tss(request: web.Request) -> web.Response:
+    """updateTss: ``state`` is required, no other properties than state, description and
+    metadata, ``description`` matches the contract's pattern (contract 2.2.2 UpdateTssRequest)."""
     state, token, tss = _tss(request)
     body = await _body(request)
     if not isinstance(body, dict) or set(body) - {"state", "description", "metadata"}:
-        raise schema_error("updateTss accepts state, description, metadata")
+        raise schema_error("updateTss accepts only the properties state, description, metadata")
     new_state = body.get("state")
-    if new_state is not None and new_state not in ("UNINITIALIZED", "INITIALIZED", "DISABLED"):
+    if new_state is None:
+        raise schema_error("updateTss: the property state is required")
+    if new_state not in ("UNINITIALIZED", "INITIALIZED", "DISABLED"):
         raise schema_error("state must be UNINITIALIZED, INITIALIZED or DISABLED")
     description = body.get("description")
-    if description is not None and (not isinstance(description, str) or len(description) > 100):
-        raise schema_error("description must be a string of at most 100 characters")
+    if description is not None and (
+        not isinstance(description, str) or not TSS_DESCRIPTION_RE.fullmatch(description)
+    ):
+        raise schema_error(
+            "description: at most 100 of the characters A-Z a-z 0-9 space ' ( ) + , - . / : = ?"
+        )
     updated = state.update_tss(token, tss, new_state, description, _metadata(body))
     return _json(tss_view(state, updated))
 
@@ -183,14 +194,6 @@ async def list_tss(request: web.Request) -> web.Response:
         if t.organization_id == token.organization_id and t.env == token.env
     ]
     return _json(list_view(paginate(request, items, "time_creation"), "TSS_LIST", token.env))
-
-
-async def tss_metadata(request: web.Request) -> web.Response:
-    state, _token_info, tss = _tss(request)
-    if request.method == "PATCH":
-        tss.metadata.update(_metadata({"metadata": await _body(request)}))
-        state.save_tss(tss)
-    return _json(tss.metadata)
 
 
 async def change_pin(request: web.Request) -> web.Response:
@@ -239,7 +242,7 @@ async def put_client(request: web.Request) -> web.Response:
             "'_', no leading or trailing space",
         )
     client = state.create_client(token, tss, client_id, serial, _metadata(body))
-    return _json(client_view(client))
+    return _json(client_view(client, created=client.time_update is None))
 
 
 async def get_client(request: web.Request) -> web.Response:
@@ -302,38 +305,34 @@ async def put_tx(request: web.Request) -> web.Response:
     revision = _revision_param(request, required=True)
     assert revision is not None
     body = await _body(request)
-    return _json(transactions.upsert(state, token, tss, ref, revision, body))
+    answer = transactions.upsert(state, token, tss, ref, revision, body)
+    return _json(transactions.maybe_pending(request.app[FAULTS_KEY].config, tss, answer))
 
 
 async def get_tx(request: web.Request) -> web.Response:
     state, _token_info, tss = _tss(request)
     revision = _revision_param(request, required=False)
-    return _json(transactions.retrieve(state, tss, request.match_info["tx"], revision))
-
-
-async def tx_metadata(request: web.Request) -> web.Response:
-    state, _token_info, tss = _tss(request)
-    tx = transactions.find_tx(state, tss, request.match_info["tx"])
-    if tx is None:
-        raise SimError(404, "E_TX_NOT_FOUND", "transaction not found")
-    if request.method == "PATCH":
-        tx.metadata.update(_metadata({"metadata": await _body(request)}))
-        if state.persist:
-            state.persist.save_tx(tx)
-    return _json(tx.metadata)
+    answer = transactions.retrieve(state, tss, request.match_info["tx"], revision)
+    return _json(transactions.maybe_pending(request.app[FAULTS_KEY].config, tss, answer))
 
 
 async def list_txs(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     token = _token(request)
+    client_id = request.match_info.get("client_id")
     if "tss_id" in request.match_info:
         _s, _t, tss = _tss(request)
-        calls = state.list_calls.setdefault(tss.id, [])
-        now = time.monotonic()
-        calls[:] = [t for t in calls if now - t < 60]
-        if len(calls) >= LIST_TX_PER_MINUTE:
-            raise SimError(429, None, "listTransactions: 20 requests per minute", retry_after=60)
-        calls.append(now)
+        if client_id is not None:  # listClientTransactions: the client must exist
+            client_id = state.client_for(tss, parse_uuid(client_id, "client_id")).id
+        else:  # only listTransactions has the limit (contract 2.2.2)
+            calls = state.list_calls.setdefault(tss.id, [])
+            now = time.monotonic()
+            calls[:] = [t for t in calls if now - t < 60]
+            if len(calls) >= LIST_TX_PER_MINUTE:
+                raise SimError(
+                    429, None, "listTransactions: 20 requests per minute", retry_after=60
+                )
+            calls.append(now)
         pools = [(tss, state.txs.get(tss.id, {}).values())]
     else:
         pools = [
@@ -341,7 +340,6 @@ async def list_txs(request: web.Request) -> web.Response:
             for t in state.tss.values()
             if t.organization_id == token.organization_id and t.env == token.env
         ]
-    client_id = request.match_info.get("client_id")
     items = []
     for tss_obj, txs in pools:
         for tx in txs:
@@ -398,6 +396,24 @@ async def list_exports(request: web.Request) -> web.Response:
     return _json(list_view(paginate(request, items, "time_request"), "EXPORT_LIST", token.env))
 
 
+async def _metadata_owner(request: web.Request) -> tuple[Any, Callable[[], None]]:
+    """The object whose metadata the path names, and how to store it."""
+    state, _token_info, tss = _tss(request)
+    persist = state.persist
+    if "client_id" in request.match_info:
+        client = state.client_for(tss, parse_uuid(request.match_info["client_id"], "client_id"))
+        return client, lambda: state.save_client(client)
+    if "tx" in request.match_info:
+        tx = transactions.find_tx(state, tss, request.match_info["tx"])
+        if tx is None:
+            raise SimError(404, "E_TX_NOT_FOUND", "transaction not found")
+        return tx, lambda: persist.save_tx(tx) if persist else None
+    if "export_id" in request.match_info:
+        export = exports.find_export(state, tss, request.match_info["export_id"])
+        return export, lambda: persist.save_export(export) if persist else None
+    return tss, lambda: state.save_tss(tss)
+
+
 async def v1_refused(request: web.Request) -> web.Response:
     raise SimError(
         410,
@@ -418,8 +434,6 @@ def build_app(state: SimState, faults: FaultEngine) -> web.Application:
     r.add_put(tss, put_tss)
     r.add_get(tss, get_tss)
     r.add_patch(tss, patch_tss)
-    r.add_route("GET", tss + "/metadata", tss_metadata)
-    r.add_route("PATCH", tss + "/metadata", tss_metadata)
     r.add_patch(tss + "/admin", change_pin)
     r.add_post(tss + "/admin/auth", admin_auth)
     r.add_post(tss + "/admin/logout", admin_logout)
@@ -433,14 +447,13 @@ def build_app(state: SimState, faults: FaultEngine) -> web.Application:
     r.add_get(v2 + "/tx", list_txs)
     r.add_put(tss + "/tx/{tx}", put_tx)
     r.add_get(tss + "/tx/{tx}", get_tx)
-    r.add_route("GET", tss + "/tx/{tx}/metadata", tx_metadata)
-    r.add_route("PATCH", tss + "/tx/{tx}/metadata", tx_metadata)
     r.add_get(tss + "/export", list_exports)
     r.add_get(v2 + "/export", list_exports)
     r.add_put(tss + "/export/{export_id}", put_export)
     r.add_get(tss + "/export/{export_id}", get_export)
     r.add_delete(tss + "/export/{export_id}", delete_export)
     r.add_get(tss + "/export/{export_id}/file", export_file)
+    metadata.add_routes(app, tss, _metadata_owner, _body, _json)
     r.add_route("*", "/api/v1/{tail:.*}", v1_refused)
     management.add_routes(app, auth, _token, _body, _json)
     from tsed.fiskaly.simulator.control import add_control_routes  # noqa: PLC0415

@@ -20,6 +20,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tsed.fiskaly.simulator.metadata import Patch, initial, merge
 from tsed.fiskaly.simulator.model import (
     ENVS,
     ApiKey,
@@ -258,18 +259,21 @@ class SimState:
         """Sign a system log (consumes one signature counter, kept for exports)."""
         system_log(self, tss, operation, **fields)
 
-    def create_tss(self, token: TokenInfo, tss_id: str, metadata: dict[str, str]) -> Tss:
+    def create_tss(self, token: TokenInfo, tss_id: str, metadata: Patch) -> Tss:
         existing = self.tss.get(tss_id)
         if existing is not None:
             self.tss_for(token, tss_id)
             if existing.state != "CREATED":
                 raise SimError(409, "E_TSS_CONFLICT", f"TSS {tss_id} already exists")
-            existing.metadata.update(metadata)
+            existing.metadata = merge(existing.metadata, metadata)
             self.save_tss(existing)
             return existing
         mine = [t for t in self.tss.values() if t.organization_id == token.organization_id]
         if token.env == "TEST":
-            active = [t for t in mine if t.state in ("CREATED", "UNINITIALIZED", "INITIALIZED")]
+            active = [  # the limit counts TEST TSS only
+                t for t in mine
+                if t.env == "TEST" and t.state in ("CREATED", "UNINITIALIZED", "INITIALIZED")
+            ]  # fmt: skip
             if len(active) >= self.limits.max_test_tss:
                 raise SimError(
                     403,
@@ -293,7 +297,7 @@ class SimState:
             certificate=make_certificate(key, serial, self.clock(), self.ca),
             time_creation=self.now(),
             admin_puk="".join(secrets.choice(string.digits) for _ in range(10)),
-            metadata=dict(metadata),
+            metadata=initial(metadata),
         )
         self.tss[tss_id] = tss
         self.save_tss(tss)
@@ -324,13 +328,13 @@ class SimState:
 
     def update_tss(
         self, token: TokenInfo, tss: Tss, state: str | None, description: str | None,
-        metadata: dict[str, str],
+        metadata: Patch,
     ) -> Tss:  # fmt: skip
         self.usable(tss)
         if state is None or state == tss.state:
             if description is not None:
                 raise SimError(400, "E_FAILED_SCHEMA_VALIDATION", "description only on init")
-            tss.metadata.update(metadata)
+            tss.metadata = merge(tss.metadata, metadata)
             self.save_tss(tss)
             return tss
         allowed = {
@@ -361,7 +365,7 @@ class SimState:
             self.system_log(tss, "disableSecureElement", time_of_deactivation=now)
             tss.times["time_disable"] = now
         tss.state = state
-        tss.metadata.update(metadata)
+        tss.metadata = merge(tss.metadata, metadata)
         self.save_tss(tss)
         return tss
 
@@ -417,7 +421,7 @@ class SimState:
         )
 
     def create_client(
-        self, token: TokenInfo, tss: Tss, client_id: str, serial: str, metadata: dict[str, str]
+        self, token: TokenInfo, tss: Tss, client_id: str, serial: str, metadata: Patch
     ) -> Client:
         self.usable(tss, for_tx=True)
         existing = self.clients.get(client_id)
@@ -439,7 +443,7 @@ class SimState:
                 "E_CLIENT_LIMIT_REACHED",
                 f"at most {self.limits.max_clients} registered clients per TSS",
             )
-        client = Client(client_id, tss.id, serial, tss.env, self.now(), metadata=dict(metadata))
+        client = Client(client_id, tss.id, serial, tss.env, self.now(), metadata=initial(metadata))
         self.clients[client_id] = client
         self.system_log(tss, "registerClient", client_id=serial)
         self.save_client(client)
@@ -453,7 +457,7 @@ class SimState:
         return client
 
     def update_client(
-        self, token: TokenInfo, tss: Tss, client: Client, state: str, metadata: dict[str, str]
+        self, token: TokenInfo, tss: Tss, client: Client, state: str, metadata: Patch
     ) -> Client:
         self.usable(tss)
         if tss.state == "DISABLED":
@@ -468,7 +472,7 @@ class SimState:
                 client_id=client.serial_number,
             )  # fmt: skip
             self.save_tss(tss)
-        client.metadata.update(metadata)
+        client.metadata = merge(client.metadata, metadata)
         client.time_update = self.now()
         self.save_client(client)
         return client

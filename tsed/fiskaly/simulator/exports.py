@@ -65,8 +65,9 @@ def _advance(state: SimState, export: Export) -> None:
         export.time_start = state.now()
     if age >= WORKING_SECONDS:
         records = select_logs(state, export)
-        limit = int(export.params.get("maximum_number_records", MAX_EXPORT_RECORDS))
-        if len(records) > limit:
+        ceiling = state.limits.max_export_records
+        limit = min(ceiling, int(export.params.get("maximum_number_records", ceiling)))
+        if len(records) > limit:  # fiskaly: split the export by signature counter range
             export.state = "ERROR"
             export.exception = "E_TOO_MANY_RECORDS"
             export.time_error = state.now()
@@ -168,8 +169,15 @@ def trigger(state: SimState, tss: Tss, export_id: str, params: dict[str, str]) -
         )
     if len(running) >= MAX_EXPORTS_RUNNING:
         raise SimError(409, "E_TOO_MANY_EXPORTS", "at most 10 exports may run per TSS")
-    if "client_id" in params and params["client_id"] not in state.clients:
-        raise SimError(400, "E_CLIENT_NOT_FOUND", f"client {params['client_id']} not found")
+    if "client_id" in params:
+        client = state.clients.get(params["client_id"].lower())
+        if client is None or client.tss_id != tss.id:  # a client of this TSS
+            raise SimError(400, "E_CLIENT_NOT_FOUND", f"client {params['client_id']} not found")
+    number = _int_param(params, "transaction_number")
+    if number is not None and not any(
+        tx.number == number for tx in state.txs.get(tss.id, {}).values()
+    ):
+        raise SimError(400, "E_TX_NOT_FOUND", f"transaction number {number} not found")
     export = Export(export_id, tss.id, tss.env, state.now(), dict(params), time.monotonic())
     exports[export_id] = export
     if state.persist:

@@ -30,6 +30,7 @@ class FaultConfig:
     error_rate: float = 0.0
     error_status: int = 500
     error_code: str | None = "E_INTERNAL"
+    error_burst: int = 0  # the next N matching requests answer error_status / error_code
     rate_limit_burst: int = 0  # the next N matching requests answer 429
     retry_after: int = 1
     drop_rate: float = 0.0  # close the connection without an answer
@@ -37,6 +38,8 @@ class FaultConfig:
     hang_seconds: float = 3600.0
     down_until: float = 0.0  # time.time() until which every connection is dropped
     tss_locked: bool = False
+    pending_tx: int = 0  # the next N transaction answers are pending (not signed yet)
+    access_denied_message: str | None = None  # other wording of the TEST/LIVE 403
     _route_re: re.Pattern[str] | None = field(default=None, repr=False)
 
     def matches(self, key: str) -> bool:
@@ -62,6 +65,8 @@ class FaultConfig:
                 value = int(value)
             elif isinstance(current, float):
                 value = float(value)
+            elif name in ("error_code", "access_denied_message", "route") and value is not None:
+                value = str(value)
             setattr(self, name, value)
         if self.route is not None:
             re.compile(self.route)
@@ -120,6 +125,9 @@ class FaultEngine:
         if cfg.rate_limit_burst > 0:
             cfg.rate_limit_burst -= 1
             return self._note(FaultAction.RATE_LIMIT, key)
+        if cfg.error_burst > 0:
+            cfg.error_burst -= 1
+            return self._note(FaultAction.ERROR, key, "burst")
         if cfg.drop_rate and random.random() < cfg.drop_rate:  # noqa: S311
             return self._note(FaultAction.DROP, key)
         if cfg.hang_rate and random.random() < cfg.hang_rate:  # noqa: S311

@@ -150,6 +150,14 @@ class SimPersistence:
             ),
         )
 
+    def forget(self, kind: str, obj_ids: list[str]) -> None:
+        self._db.executemany(
+            "DELETE FROM objects WHERE kind = ? AND id = ?", [(kind, i) for i in obj_ids]
+        )
+
+    def forget_logs(self, tss_id: str, before: int) -> None:
+        self._db.execute("DELETE FROM logs WHERE tss_id = ? AND log_time < ?", (tss_id, before))
+
     def load(self, kind: str) -> list[dict[str, Any]]:
         rows = self._db.execute("SELECT body FROM objects WHERE kind = ?", (kind,)).fetchall()
         return [json.loads(row[0]) for row in rows]

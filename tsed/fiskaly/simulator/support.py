@@ -20,6 +20,7 @@ from cryptography.x509.oid import NameOID
 from tsed.fiskaly.simulator.model import (
     MAX_ACTIVE_TX,
     MAX_CLIENTS,
+    MAX_EXPORT_RECORDS,
     MAX_TEST_TSS,
     MAX_TSS_PER_DAY,
     Env,
@@ -58,6 +59,8 @@ class Limits:
     max_active_tx: int = MAX_ACTIVE_TX
     max_test_tss: int = MAX_TEST_TSS
     max_tss_per_day: int = MAX_TSS_PER_DAY
+    max_export_records: int = MAX_EXPORT_RECORDS  # signatures in one export
+    retention_seconds: float | None = None  # None: data stays (the embedded default)
 
 
 def random_key(name: str = "sim") -> str:

@@ -20,6 +20,8 @@ from tsed.fiskaly.processdata import (
     receipt_process_data,
 )
 from tsed.fiskaly.simulator.engine import SimState
+from tsed.fiskaly.simulator.metadata import check as check_metadata
+from tsed.fiskaly.simulator.metadata import initial, merge
 from tsed.fiskaly.simulator.model import (
     LogEntry,
     Revision,
@@ -37,6 +39,18 @@ CURRENCY_RE = re.compile(r"^[a-zA-Z]{3}$")
 VAT_RATES = {"NORMAL", "REDUCED_1", "SPECIAL_RATE_1", "SPECIAL_RATE_2", "NULL"}
 DEPRECATED_RATES = {"19", "7", "10.7", "5.5", "0"}
 OPERATIONS = {"ACTIVE": "Update", "FINISHED": "Finish", "CANCELLED": "Finish"}
+# schema.dsfinvtw_v1 processes and the process types the contract names for them; such a
+# transaction may only be started and finished (no update, no cancel; contract 2.1.3)
+DSFINV_TW_PROCESS_TYPES = {
+    "power_up": "Einschalten-V1",
+    "power_off": "Ausschalten-V1",
+    "driver_status": "Fahrer-V1",
+    "trip_receipt": "Fahrtbeleg-V1",
+    "empty_trip": "Frei-V1",
+    "break": "Pause-V1",
+    "other": "SonstigerVorgangTW",
+}
+_TW_TYPES = frozenset(DSFINV_TW_PROCESS_TYPES.values())
 
 
 def _only_keys(obj: Any, where: str, required: set[str], optional: set[str]) -> dict[str, Any]:
@@ -156,8 +170,12 @@ def derive_schema(schema: Any) -> tuple[str, str, dict[str, Any]] | None:
             if not isinstance(value, dict) or len(value) != 1:
                 raise schema_error("dsfinvtw_v1 must contain exactly one process")
             ((sub, content),) = value.items()
+            if sub not in DSFINV_TW_PROCESS_TYPES:
+                raise schema_error(
+                    f"dsfinvtw_v1.{sub}: one of {', '.join(sorted(DSFINV_TW_PROCESS_TYPES))}"
+                )
             data = json.dumps(content, separators=(",", ":"), sort_keys=True)
-            return f"DSFinV-TW-{sub}", data, {"dsfinvtw_v1": value}
+            return DSFINV_TW_PROCESS_TYPES[sub], data, {"dsfinvtw_v1": value}
     except ProcessDataError as err:
         raise schema_error(str(err)) from None
     raise schema_error(f"schema.{kind} is not supported")
@@ -276,12 +294,7 @@ def upsert(
     req_state = req["state"]
     if req_state not in ("ACTIVE", "FINISHED", "CANCELLED"):
         raise schema_error(f"state {req_state!r} must be ACTIVE, FINISHED or CANCELLED")
-    metadata = req.get("metadata") or {}
-    if not isinstance(metadata, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and len(k) <= 40 and len(v) <= 500
-        for k, v in metadata.items()
-    ):
-        raise schema_error("metadata must map strings (≤ 40 chars) to strings (≤ 500 chars)")
+    metadata = check_metadata(req.get("metadata"))
     client = state.clients.get(str(req["client_id"]))
     if client is None or client.tss_id != tss.id:
         raise SimError(400, "E_CLIENT_NOT_FOUND", f"client {req['client_id']} not found")
@@ -310,7 +323,7 @@ def upsert(
         tss.transaction_counter += 1
         tx = Transaction(
             id_or_number.lower(), tss.id, tss.env, tss.transaction_counter, state.now(),
-            metadata=dict(metadata),
+            metadata=initial(metadata),
         )  # fmt: skip
         if derived:
             tx.process_type = derived[0]
@@ -337,6 +350,11 @@ def upsert(
             )
         if tx.state != "ACTIVE":
             raise SimError(400, "E_TX_UPSERT", f"transaction is already {tx.state}")
+        tw = tx.process_type in _TW_TYPES or (derived is not None and derived[0] in _TW_TYPES)
+        if tw and req_state != "FINISHED":
+            raise SimError(
+                400, "E_TX_UPSERT", "a DSFinV-TW transaction is only started and finished"
+            )
         if derived:
             if tx.process_type and tx.process_type != derived[0]:
                 raise SimError(
@@ -355,7 +373,7 @@ def upsert(
             OPERATIONS[req_state],
         )  # fmt: skip
         tx.revisions.append(rev)
-        tx.metadata.update(metadata)
+        tx.metadata = merge(tx.metadata, metadata)
         if req_state != "ACTIVE":
             tx.time_end = rev.log_time
             state.active_tx[tss.id] = max(0, state.active_tx.get(tss.id, 0) - 1)
@@ -374,3 +392,20 @@ def retrieve(state: SimState, tss: Tss, id_or_number: str, revision: int | None)
     if not 1 <= revision <= tx.latest.revision:
         raise SimError(400, "E_TX_REVISION_NOT_FOUND", f"revision {revision} does not exist")
     return tx_view(state, tss, tx, tx.revisions[revision - 1])
+
+
+def maybe_pending(faults: Any, tss: Tss, view: dict[str, Any]) -> dict[str, Any]:
+    """The answer as fiskaly's middleware gives it before the backend has the signed log
+    (``MiddlewarePendingTxResponse``: no signature value or counter, no ``log.timestamp``),
+    while the fault switch ``pending_tx`` counts down; the transaction is signed all the same."""
+    if faults.pending_tx <= 0:
+        return view
+    faults.pending_tx -= 1
+    pending = {k: v for k, v in view.items() if k not in ("qr_code_data", "time_end")}
+    pending["log"] = {k: v for k, v in view["log"].items() if k != "timestamp"}
+    pending["signature"] = {k: view["signature"][k] for k in ("algorithm", "public_key")}
+    pending["_middleware"] = {
+        "latest_stored_signature_counter_in_backend": str(max(0, tss.signature_counter - 1)),
+        "smaers_url": "https://smaers.simulator.invalid",
+    }
+    return pending

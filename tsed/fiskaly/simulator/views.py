@@ -51,7 +51,10 @@ def tss_view(state: SimState, tss: Tss, *, with_puk: bool = False) -> dict[str, 
     return view
 
 
-def client_view(client: Client) -> dict[str, Any]:
+def client_view(client: Client, *, created: bool = False) -> dict[str, Any]:
+    """A client as fiskaly shows it. Retrieve, list and update answers require ``time_update``
+    (contract ClientResponse, UpdateClientResponse): before any update it is the creation time
+    (inferred); the create answer has none."""
     view: dict[str, Any] = {
         "_id": client.id,
         "_type": "CLIENT",
@@ -65,6 +68,8 @@ def client_view(client: Client) -> dict[str, Any]:
     }
     if client.time_update is not None:
         view["time_update"] = client.time_update
+    elif not created:
+        view["time_update"] = client.time_creation
     return view
 
 
