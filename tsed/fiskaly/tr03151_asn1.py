@@ -204,7 +204,10 @@ def parse_operation_data(operation: str, data: bytes) -> dict[str, Any]:
     if spec is None:
         return {}
     parsed = spec.load(_sequence_header(len(data)) + data, strict=True)
-    native: dict[str, Any] = dict(parsed.native)
+    try:
+        native: dict[str, Any] = dict(parsed.native)
+    except (KeyError, TypeError) as exc:  # an enumeration value the TR does not define
+        raise ValueError(f"systemOperationData of {operation} does not parse: {exc!r}") from exc
     return native
 
 
