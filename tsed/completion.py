@@ -197,10 +197,14 @@ class Completion:
         if answer is not None and answer.open:  # decided now, before the write is queued
             keep = (answer.register_id, answer.key, answer_json(signed))
             answer.written = True
+        # One rule on every path: once a register was answered with a TSE failure, the
+        # signature is late. The journal decides at the commit (the failure may be written
+        # by the register's call while this signature is on its way).
         await self.store.update_tx(
             row.id,
             None,
             answer=keep,
+            late_if_failed=True,
             state=final,
             result=result,
             signed_late=late,

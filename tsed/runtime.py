@@ -79,18 +79,25 @@ class Registers:
             if row is not None:
                 self.rows[register_id] = replace(row, last_seen_at=at)
 
-    async def enroll(
-        self, serial: str, label: str | None, tenant: str | None, token_hash: str
-    ) -> RegisterRef:
-        daemon = self._daemon
-        tenant_id = tenant or effective(daemon.config, serial).tenant
-        daemon.config.tenant(tenant_id)  # refuses unknown tenants with a hint
+    def check_enroll(self, serial: str, tenant: str | None) -> str:
+        """The tenant a new register with ``serial`` joins; refuses a serial already paired
+        (with how to replace that register) and an unknown tenant."""
+        tenant_id = tenant or effective(self._daemon.config, serial).tenant
+        self._daemon.config.tenant(tenant_id)  # refuses unknown tenants with a hint
         for row in self.rows.values():
             if row.serial == serial and row.revoked_at is None:
                 raise ConflictError(
                     f"a register with serial {serial!r} is already paired ({row.id})",
-                    hint=f"Revoke it first (tsectl registers revoke {row.id}), then pair again.",
+                    hint=f"To replace that register, revoke it first (tsectl registers revoke "
+                    f"{row.id}), then pair again; the pairing window stays open.",
                 )
+        return tenant_id
+
+    async def enroll(
+        self, serial: str, label: str | None, tenant: str | None, token_hash: str
+    ) -> RegisterRef:
+        daemon = self._daemon
+        tenant_id = self.check_enroll(serial, tenant)
         register_id = str(uuid.uuid4())
         await daemon.upstreams.ensure_client(register_id, serial, tenant_id)
         row = RegisterRow(register_id, serial, label, tenant_id, token_hash, time.time())

@@ -74,6 +74,11 @@ class SigningProxy:
     async def get_transaction(self, reg: RegisterRef, local_id: str) -> TxOutcome:
         return await self._d.signing.get_transaction(reg, local_id)
 
+    async def list_transactions(
+        self, reg: RegisterRef, states: tuple[str, ...] | None, limit: int, before: str | None
+    ) -> list[TxOutcome]:
+        return await self._d.signing.list_transactions(reg, states, limit, before)
+
     def status(self) -> dict[str, Any]:
         return self._d.signing.status()
 

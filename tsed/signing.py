@@ -34,6 +34,9 @@ from tsed.store import Store
 from tsed.upstream import UpstreamRegistry
 
 _LOGGER = logging.getLogger(__name__)
+# Receipt types whose processData is AVBelegabbruch: the only ones a cancel may carry, so a
+# cancelled transaction never carries the signature of a sale.
+ABORT_TYPES = ("CANCELLATION", "ABORT")
 
 
 def _fingerprint(operation: str, local_id: str | None, receipt: Receipt | None) -> str:
@@ -304,6 +307,21 @@ class SigningService(Completion):
         stored = await self.store.get_tx(local_id) or row
         return outcome_from_row(stored, self.mode)
 
+    async def list_transactions(
+        self,
+        reg: RegisterRef,
+        states: tuple[str, ...] | None,
+        limit: int,
+        before: str | None,
+    ) -> list[TxOutcome]:
+        """The calling register's transactions, newest first (recovery after a crash)."""
+        if before is not None:  # an unknown cursor is a 404, not an empty page
+            cursor = await self.store.get_tx(before)
+            if cursor is None or cursor.register_id != reg.register_id:
+                raise NotFoundError(f"transaction {before} does not exist for this register")
+        rows = await self.store.txs_of_register(reg.register_id, states, limit, before)
+        return [outcome_from_row(row, self.mode) for row in rows]
+
     async def update_transaction(
         self,
         reg: RegisterRef,
@@ -342,6 +360,15 @@ class SigningService(Completion):
         *,
         idempotency_key: str | None = None,
     ) -> TxOutcome:
+        if receipt is not None and receipt.receipt_type not in ABORT_TYPES:
+            error = InputError(
+                f"receipt.receipt_type: {receipt.receipt_type!r} cannot be cancelled; a cancel is "
+                "always signed as an abort (AVBelegabbruch)",
+                hint="Send no body, or receipt_type CANCELLATION with the amounts rung up so "
+                "far. To void a finished sale, sign a new RECEIPT with the amounts negated.",
+            )
+            error.details["field"] = "receipt.receipt_type"
+            raise error
         return await self._end(
             reg, local_id, receipt or CANCELLATION, "cancelling", idempotency_key
         )

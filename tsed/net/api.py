@@ -33,6 +33,8 @@ from tsed.receipt import TEST_NOTICE, Receipt, parse_receipt, qr_png
 _LOGGER = logging.getLogger(__name__)
 IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
 SERIAL_RE = re.compile(r"^(?!\s)[A-Za-z0-9 '()+,\-.:=?]{1,70}(?<!\s)$")
+TX_STATES = ("journaled", "active", "finishing", "cancelling", "finished", "cancelled", "failed")
+DEFAULT_PAGE, MAX_PAGE = 50, 200
 REGISTER_KEY: web.RequestKey[RegisterRef] = web.RequestKey("register", RegisterRef)
 
 
@@ -68,11 +70,15 @@ class SigningApi(Protocol):
         self, reg: RegisterRef, receipt: Receipt, *, idempotency_key: str | None = None
     ) -> TxOutcome: ...
     async def get_transaction(self, reg: RegisterRef, local_id: str) -> TxOutcome: ...
+    async def list_transactions(
+        self, reg: RegisterRef, states: tuple[str, ...] | None, limit: int, before: str | None
+    ) -> list[TxOutcome]: ...
     def status(self) -> dict[str, Any]: ...
 
 
 class RegisterDirectory(Protocol):
     def lookup(self, token_hash: str) -> RegisterRef | None: ...
+    def check_enroll(self, serial: str, tenant: str | None) -> str: ...
     async def enroll(
         self, serial: str, label: str | None, tenant: str | None, token_hash: str
     ) -> RegisterRef: ...
@@ -108,6 +114,37 @@ def _local_id(request: web.Request) -> str:
             f"transaction id {value!r} is not a UUID",
             hint="Use the id returned by POST /api/v1/transactions.",
         ) from None
+
+
+def _list_query(request: web.Request) -> tuple[tuple[str, ...] | None, int, str | None]:
+    """``state`` (repeated or comma-separated), ``limit`` and ``before`` of the list call."""
+    unknown = sorted(set(request.query) - {"state", "limit", "before"})
+    if unknown:
+        raise InputError(
+            f"unknown query parameter {unknown[0]!r}", hint="Use state, limit and before."
+        )
+    states = tuple(
+        part.strip() for value in request.query.getall("state", []) for part in value.split(",")
+    )
+    for state in states:
+        if state not in TX_STATES:
+            raise InputError(
+                f"state: {state!r} is not a transaction state",
+                hint=f"Use one or more of {', '.join(TX_STATES)}.",
+            )
+    raw = request.query.get("limit", str(DEFAULT_PAGE))
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise InputError(f"limit: {raw!r} must be a whole number from 1 to {MAX_PAGE}")
+    before = request.query.get("before")
+    if before is not None:
+        try:
+            before = str(uuid.UUID(before))
+        except ValueError:
+            raise InputError(
+                f"before: {before!r} is not a transaction id",
+                hint="Send the 'next' value of the previous page.",
+            ) from None
+    return (states or None), int(raw), before
 
 
 def build_register_app(deps: RegisterApiDeps) -> web.Application:
@@ -187,10 +224,14 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
             if value is not None and (not isinstance(value, str) or len(value) > 64):
                 raise InputError(f"{name}: text of at most 64 characters expected")
         try:
-            deps.pairing.redeem(code)
+            deps.pairing.check(code)
         except AuthError:
             deps.limiter.failed(source)
             raise
+        # A known serial or an unknown tenant is refused before the code is used up: the
+        # installer's window stays open for the corrected request.
+        deps.registers.check_enroll(serial, tenant)
+        deps.pairing.redeem(code)
         deps.limiter.succeeded(source)
         token, token_hash = issue_token()
         register = await deps.registers.enroll(serial, label, tenant, token_hash)
@@ -271,6 +312,18 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
             await signing.get_transaction(request[REGISTER_KEY], _local_id(request))
         )
 
+    async def transactions(request: web.Request) -> web.Response:
+        states, limit, before = _list_query(request)
+        page = await signing.list_transactions(request[REGISTER_KEY], states, limit + 1, before)
+        more = len(page) > limit
+        page = page[:limit]
+        return json_response(
+            {
+                "transactions": [outcome.to_json() for outcome in page],
+                "next": page[-1].local_id if more else None,
+            }
+        )
+
     async def qr(request: web.Request) -> web.Response:
         outcome = await signing.get_transaction(request[REGISTER_KEY], _local_id(request))
         if outcome.result is None or not outcome.result.qr_code_data:
@@ -286,6 +339,7 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
     r.add_get("/api/v1/openapi.json", openapi)
     r.add_post("/api/v1/receipts", receipts)
     r.add_post("/api/v1/transactions", start)
+    r.add_get("/api/v1/transactions", transactions)
     r.add_put("/api/v1/transactions/{tx_id}", update)
     r.add_get("/api/v1/transactions/{tx_id}", get)
     r.add_post("/api/v1/transactions/{tx_id}/finish", finish)

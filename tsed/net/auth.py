@@ -98,6 +98,11 @@ class PairingManager:
 
     def redeem(self, text: str) -> None:
         """Consume the code; raises AuthError (wrong) or ConflictError (no window)."""
+        self.check(text)
+        self.close()
+
+    def check(self, text: str) -> None:
+        """Check the code without consuming it (the window stays open); raises as redeem."""
         if self._code is None or self._code.expires_at <= self._clock():
             self.close()
             raise ConflictError(
@@ -109,7 +114,6 @@ class PairingManager:
                 "the pairing code is wrong",
                 hint="Type the code exactly as shown by tsectl pair (dashes optional).",
             )
-        self.close()
 
 
 @dataclass(slots=True)
