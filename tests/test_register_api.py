@@ -369,3 +369,45 @@ async def test_the_list_never_shows_another_registers_transactions(tmp_path: Pat
         finally:
             await anonymous.aclose()
         assert str(uuid.UUID(theirs)) == theirs
+
+
+# -- item 11: the headers the status codes promise ------------------------------------------
+
+
+async def test_405_names_allow_401_names_the_scheme_429_waits_what_it_says(
+    tmp_path: Path,
+) -> None:
+    async with running_unit(tmp_path / "s") as unit:
+        register = await unit.pair()
+        wrong = await register.call("DELETE", "/api/v1/receipts")
+        assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST"
+        assert "POST" in wrong.json()["error"]["hint"]
+        listing = await register.call("DELETE", "/api/v1/transactions")
+        assert listing.headers["Allow"] == "GET, HEAD, POST"
+        anonymous = await register.http.get("/api/v1/transactions")
+        assert anonymous.status_code == 401
+        assert anonymous.headers["WWW-Authenticate"].startswith("Bearer ")
+        for _ in range(5):
+            await register.http.get(
+                "/api/v1/transactions", headers={"Authorization": "Bearer tsed_wrong"}
+            )
+        locked = await register.http.get(
+            "/api/v1/transactions", headers={"Authorization": "Bearer tsed_wrong"}
+        )
+        assert locked.status_code == 429, locked.text
+        seconds = int(locked.headers["Retry-After"])
+        assert f"try again in {seconds} s" in locked.json()["error"]["message"]
+
+
+async def test_a_malformed_idempotency_key_is_refused_with_the_rule(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "s") as unit:
+        register = await unit.pair()
+        for key in (b"with space", b"x" * 129, "ümlaut".encode()):
+            response = await register.http.post(
+                "/api/v1/receipts",
+                json=RECEIPT,
+                headers={**register.auth, "Idempotency-Key": key},  # type: ignore[dict-item]
+            )
+            assert response.status_code == 400, key
+            assert "printable ASCII" in response.json()["error"]["message"]
+        assert not _sim_txs(unit)

@@ -361,6 +361,7 @@ class SigningService(Completion):
         idempotency_key: str | None = None,
     ) -> TxOutcome:
         if receipt is not None and receipt.receipt_type not in ABORT_TYPES:
+            await self._owned(reg, local_id)  # another register's id stays a 404
             error = InputError(
                 f"receipt.receipt_type: {receipt.receipt_type!r} cannot be cancelled; a cancel is "
                 "always signed as an abort (AVBelegabbruch)",

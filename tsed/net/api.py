@@ -180,6 +180,8 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
     ) -> web.StreamResponse:
         """Error answers carry the mode too (registers show TEST in red on every screen)."""
         response = await handler(request)
+        if response.status == 401:  # RFC 9110 11.6.1: a 401 names the scheme to use
+            response.headers["WWW-Authenticate"] = 'Bearer realm="tsed register API"'
         if response.status >= 400 and isinstance(response, web.Response) and response.text:
             try:
                 body = json.loads(response.text)
