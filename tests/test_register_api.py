@@ -411,3 +411,34 @@ async def test_a_malformed_idempotency_key_is_refused_with_the_rule(tmp_path: Pa
             assert response.status_code == 400, key
             assert "printable ASCII" in response.json()["error"]["message"]
         assert not _sim_txs(unit)
+
+
+# -- item 12: a register developer drives TSE failures through the unit -----------------------
+
+
+async def test_the_simulator_fault_switches_are_reachable_through_the_register_api(
+    tmp_path: Path,
+) -> None:
+    async with running_unit(tmp_path / "s", config=FAST) as unit:
+        register = await unit.pair()
+        status = (await register.http.get("/api/v1/status")).json()
+        assert status["backend"] == "simulator"
+        faults = status["simulator"]["faults"]
+        assert (await register.http.post(faults, json={"latency_ms": 1})).status_code == 401
+        bad = await register.call("POST", faults, {"latency_ms": 1, "lag": 2})
+        assert bad.status_code == 400 and "lag" in bad.json()["error"]["message"]
+        assert "latency_ms" in bad.json()["error"]["hint"]
+        assert (await register.call("GET", faults)).json()["latency_ms"] == 0  # all or nothing
+        bad_route = await register.call("POST", faults, {"route": "("})
+        assert bad_route.status_code == 400
+        changed = await register.call("POST", faults, {"latency_ms": 1500, "route": "tx"})
+        assert changed.status_code == 200 and changed.json()["latency_ms"] == 1500
+        failed = await register.receipt()
+        assert failed["tse_failure"] and failed["failure"]["code"] == "TSE_TIMEOUT"
+        reset = await register.call("DELETE", faults)
+        assert reset.json()["latency_ms"] == 0 and reset.json()["route"] is None
+        _assert_late(await _late_body(register, failed["id"]), "TSE_TIMEOUT")
+        locked = await register.call("POST", faults, {"tss_locked": True})
+        assert locked.json()["tss_locked"] is True
+        assert (await register.receipt())["tse_failure"] is True
+        await register.call("DELETE", faults)

@@ -36,6 +36,19 @@ def answer_json(row: TxRow) -> str:
     return json.dumps({f: getattr(row, f) for f in TxRow.__slots__})
 
 
+def failure_code(err: BaseException) -> tuple[str, str]:
+    """The register-facing failure code and reason for an error on the way to fiskaly."""
+    if isinstance(err, ferr.FiskalyTimeout | TimeoutError):
+        return "TSE_TIMEOUT", "fiskaly did not answer within the register deadline"
+    if isinstance(err, ferr.TssNotReady):
+        return "TSE_NOT_READY", getattr(err, "message", str(err))
+    if isinstance(err, ferr.FiskalyUnavailable):
+        return "TSE_UNREACHABLE", getattr(err, "message", str(err))
+    if isinstance(err, TsedError):
+        return "TSE_REJECTED", err.message
+    return "TSE_UNREACHABLE", type(err).__name__
+
+
 @dataclass(slots=True)
 class Answer:
     """The register call waiting for a transaction: while ``open``, the signed row is kept as

@@ -119,6 +119,9 @@ class Receipt:
 
 
 CANCELLATION = Receipt("CANCELLATION", (), ())
+# Receipt types whose processData is AVBelegabbruch: the only ones a cancel may carry, so a
+# cancelled transaction never carries the signature of a sale.
+ABORT_TYPES = ("CANCELLATION", "ABORT")
 
 
 def parse_receipt(body: Any, path: str = "receipt") -> Receipt:

@@ -37,7 +37,7 @@ from tsed.net.websession import WebSessions
 from tsed.outcome import RegisterRef
 from tsed.provisioning import proxy_settings
 from tsed.rows import RegisterRow
-from tsed.runtime_ops import AdminOps, SigningProxy
+from tsed.runtime_ops import AdminOps, SigningProxy, SimulatorSwitches
 from tsed.signing import SigningService
 from tsed.store import Store
 from tsed.systemd import JournalHandler, Notifier, journal_available, status_line
@@ -369,6 +369,7 @@ class Daemon:
                 pairing=self.pairing,
                 limiter=self.limiter,
                 fingerprint=self.identity.fingerprint_sha256,
+                simulator=SimulatorSwitches(self),
             )
         )
         ops = AdminOps(self)

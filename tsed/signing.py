@@ -23,37 +23,22 @@ from collections.abc import Callable
 from typing import Any
 
 from tsed.breaker import Breaker
-from tsed.completion import BACKGROUND_DEADLINE, Answer, Completion, answer_json
-from tsed.errors import ConflictError, InputError, ModeMismatch, NotFoundError, TsedError
+from tsed.completion import BACKGROUND_DEADLINE, Answer, Completion, answer_json, failure_code
+from tsed.errors import ConflictError, InputError, ModeMismatch, NotFoundError
 from tsed.fiskaly import errors as ferr
 from tsed.metrics import Metrics
 from tsed.outcome import RegisterRef, TxOutcome, outcome_from_row
-from tsed.receipt import CANCELLATION, Receipt
+from tsed.receipt import ABORT_TYPES, CANCELLATION, Receipt
 from tsed.rows import IdemRow, TxRow
 from tsed.store import Store
 from tsed.upstream import UpstreamRegistry
 
 _LOGGER = logging.getLogger(__name__)
-# Receipt types whose processData is AVBelegabbruch: the only ones a cancel may carry, so a
-# cancelled transaction never carries the signature of a sale.
-ABORT_TYPES = ("CANCELLATION", "ABORT")
 
 
 def _fingerprint(operation: str, local_id: str | None, receipt: Receipt | None) -> str:
     payload = json.dumps([operation, local_id, receipt.to_standard_v1() if receipt else None])
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def _failure_code(err: BaseException) -> tuple[str, str]:
-    if isinstance(err, ferr.FiskalyTimeout | TimeoutError):
-        return "TSE_TIMEOUT", "fiskaly did not answer within the register deadline"
-    if isinstance(err, ferr.TssNotReady):
-        return "TSE_NOT_READY", getattr(err, "message", str(err))
-    if isinstance(err, ferr.FiskalyUnavailable):
-        return "TSE_UNREACHABLE", getattr(err, "message", str(err))
-    if isinstance(err, TsedError):
-        return "TSE_REJECTED", err.message
-    return "TSE_UNREACHABLE", type(err).__name__
 
 
 class _Resume(Exception):
@@ -272,7 +257,7 @@ class SigningService(Completion):
                 deadline=time.monotonic() + BACKGROUND_DEADLINE,
             )
         except ferr.FiskalyError as err:
-            self.breaker.failure(_failure_code(err)[1])
+            self.breaker.failure(failure_code(err)[1])
             return
         self.breaker.success()
         # The register may have sent its finish (or an update) while the start was upstream:
@@ -469,12 +454,12 @@ class SigningService(Completion):
             code, reason = "TSE_TIMEOUT", "fiskaly did not answer within the register deadline"
             last = self.upstreams.client(row.tenant_id).last_failure
             if isinstance(last, ferr.TssNotReady):  # fiskaly did answer: say what it said
-                code, reason = _failure_code(last)
+                code, reason = failure_code(last)
             self.breaker.failure(reason, decisive=True)
         except ferr.FiskalyError as err:
             if answer is not None:
                 answer.open = False
-            code, reason = _failure_code(err)
+            code, reason = failure_code(err)
             if not isinstance(err, ferr.TssUnusable | ferr.EnvironmentMismatch):
                 unreachable = isinstance(err, ferr.FiskalyUnavailable | ferr.FiskalyTimeout)
                 self.breaker.failure(reason, decisive=unreachable)

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from tsed.errors import AuthError, InputError
+from tsed.errors import AuthError, ConflictError, InputError
 from tsed.net.auth import FailureLimiter, PairingManager, hash_token, issue_token
 from tsed.net.http import (
     MAX_BODY,
@@ -35,6 +35,7 @@ IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
 SERIAL_RE = re.compile(r"^(?!\s)[A-Za-z0-9 '()+,\-.:=?]{1,70}(?<!\s)$")
 TX_STATES = ("journaled", "active", "finishing", "cancelling", "finished", "cancelled", "failed")
 DEFAULT_PAGE, MAX_PAGE = 50, 200
+SIM_FAULTS = "/api/v1/simulator/faults"
 REGISTER_KEY: web.RequestKey[RegisterRef] = web.RequestKey("register", RegisterRef)
 
 
@@ -84,6 +85,16 @@ class RegisterDirectory(Protocol):
     ) -> RegisterRef: ...
 
 
+class SimulatorControl(Protocol):
+    """The built-in simulator's fault switches (raises ConflictError without a simulator)."""
+
+    @property
+    def available(self) -> bool: ...
+    def faults(self) -> dict[str, Any]: ...
+    def set_faults(self, changes: dict[str, Any]) -> dict[str, Any]: ...
+    def reset_faults(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RegisterApiDeps:
     signing: SigningApi
@@ -91,6 +102,7 @@ class RegisterApiDeps:
     pairing: PairingManager
     limiter: FailureLimiter
     fingerprint: str
+    simulator: SimulatorControl | None = None
 
 
 def _idempotency_key(request: web.Request) -> str | None:
@@ -256,6 +268,9 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
             "notice": TEST_NOTICE if data["mode"] == "TEST" else None,
             "pairing_open": deps.pairing.is_open,
             "api_version": 1,
+            "simulator": {"faults": SIM_FAULTS}
+            if deps.simulator is not None and deps.simulator.available
+            else None,
         }
         return json_response(body)
 
@@ -335,7 +350,25 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
             )
         return web.Response(body=qr_png(outcome.result.qr_code_data), content_type="image/png")
 
+    def simulator() -> SimulatorControl:
+        if deps.simulator is None:
+            raise ConflictError("this unit has no built-in simulator")
+        return deps.simulator
+
+    async def get_faults(_request: web.Request) -> web.Response:
+        return json_response(simulator().faults())
+
+    async def set_faults(request: web.Request) -> web.Response:
+        body = await read_json_object(request)
+        return json_response(simulator().set_faults(body))
+
+    async def reset_faults(_request: web.Request) -> web.Response:
+        return json_response(simulator().reset_faults())
+
     r = app.router
+    r.add_get(SIM_FAULTS, get_faults)
+    r.add_post(SIM_FAULTS, set_faults)
+    r.add_delete(SIM_FAULTS, reset_faults)
     r.add_post("/api/v1/pairings", pairings)
     r.add_get("/api/v1/status", status)
     r.add_get("/api/v1/openapi.json", openapi)

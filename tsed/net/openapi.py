@@ -263,6 +263,29 @@ def openapi_document() -> dict[str, Any]:
                     "void a finished sale, sign a new RECEIPT with negated amounts (Storno).",
                 )
             },
+            "/api/v1/simulator/faults": {
+                "get": _op(
+                    "getSimulatorFaults",
+                    "The built-in simulator's fault switches",
+                    {"200": _json(_ref("Faults"), "The switches")},
+                    "401 405 409 429",
+                ),
+                "post": _op(
+                    "setSimulatorFaults",
+                    "Change fault switches (drive TSE failures while testing)",
+                    {"200": _json(_ref("Faults"), "The switches after the change")},
+                    "400 401 405 409 413 429",
+                    body="FaultSettings",
+                    description="Only while the unit signs with its built-in simulator "
+                    "(409 otherwise). Affects every register of the unit.",
+                ),
+                "delete": _op(
+                    "resetSimulatorFaults",
+                    "All fault switches off; hanging calls are let go",
+                    {"200": _json(_ref("Faults"), "The switches after the reset")},
+                    "401 405 409 429",
+                ),
+            },
             "/api/v1/transactions/{tx_id}/qr.png": {
                 "get": _op(
                     "getTransactionQr",
