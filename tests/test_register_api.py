@@ -442,3 +442,45 @@ async def test_the_simulator_fault_switches_are_reachable_through_the_register_a
         assert locked.json()["tss_locked"] is True
         assert (await register.receipt())["tse_failure"] is True
         await register.call("DELETE", faults)
+
+
+# -- item 9: the certificate carries the unit's names and follows address changes -------------
+
+
+def _served_certificate(port: int) -> Any:
+    import ssl as ssl_module
+
+    from cryptography import x509
+
+    pem = ssl_module.get_server_certificate(("127.0.0.1", port))
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
+async def test_the_certificate_follows_address_and_name_changes_with_the_same_key(
+    tmp_path: Path,
+) -> None:
+    import ipaddress
+    import socket
+
+    from cryptography import x509
+
+    from tsed.net.tls import spki_fingerprint
+
+    async with running_unit(tmp_path / "s") as unit:
+        register = await unit.pair()
+        first = await asyncio.to_thread(_served_certificate, unit.port)
+        names = first.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert socket.gethostname() in names.get_values_for_type(x509.DNSName)
+        fingerprint = unit.daemon.identity.fingerprint_sha256
+        assert spki_fingerprint(first) == fingerprint
+        changed = await unit.daemon.certificate.check(["192.0.2.77"], hostname="kasse-tse")
+        assert changed is True
+        second = await asyncio.to_thread(_served_certificate, unit.port)
+        names = second.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert ipaddress.ip_address("192.0.2.77") in names.get_values_for_type(x509.IPAddress)
+        assert {"kasse-tse", "kasse-tse.local"} <= set(names.get_values_for_type(x509.DNSName))
+        assert spki_fingerprint(second) == fingerprint  # a pinned key keeps matching
+        assert second.serial_number != first.serial_number
+        assert await unit.daemon.certificate.check(["192.0.2.77"], hostname="kasse-tse") is False
+        # The register's open client keeps signing across the change.
+        assert (await register.receipt())["result"] is not None

@@ -27,6 +27,7 @@ from tsed.net.api import RegisterApiDeps, build_register_app
 from tsed.net.auth import FailureLimiter, PairingManager
 from tsed.net.mdns import Advertiser
 from tsed.net.tls import (
+    CertificateFollower,
     DeviceIdentity,
     limit_tls_buffers,
     load_or_create_identity,
@@ -383,13 +384,11 @@ class Daemon:
         await runner.setup()
         self._runners.append(runner)
         listen = self.options.listen
-        site = web.TCPSite(
-            runner,
-            listen.host,
-            listen.port,
-            ssl_context=server_ssl_context(self.identity),
-            backlog=512,
+        context = server_ssl_context(self.identity)
+        self.certificate = CertificateFollower(
+            self.identity, context, name=self.config.name, addresses=_local_addresses()
         )
+        site = web.TCPSite(runner, listen.host, listen.port, ssl_context=context, backlog=512)
         await site.start()
         admin = web.AppRunner(build_admin_app(ops), access_log=None, handle_signals=False)
         await admin.setup()
@@ -463,6 +462,7 @@ class Daemon:
                 await self.registers.flush_seen()
             except TsedError as err:
                 _LOGGER.warning("recording last-seen times failed: %s", err.message)
+            await self.certificate.check(_local_addresses())  # names follow address changes
             text = self._status_text()
             if text != last:
                 self.notifier.status(text)
