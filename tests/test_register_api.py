@@ -484,3 +484,41 @@ async def test_the_certificate_follows_address_and_name_changes_with_the_same_ke
         assert await unit.daemon.certificate.check(["192.0.2.77"], hostname="kasse-tse") is False
         # The register's open client keeps signing across the change.
         assert (await register.receipt())["result"] is not None
+
+
+async def test_tsectl_pair_shows_the_pairing_qr_on_a_terminal(tmp_path: Path) -> None:
+    import os
+    import pty
+    import threading
+
+    from tsed import tsectl
+
+    async with running_unit(tmp_path / "s") as unit:
+        _rc, out = await unit.tsectl("--json", "pair")
+        data = json.loads(out)
+    master, slave = pty.openpty()
+    received = bytearray()
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            received.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    with open(slave, "w", encoding="utf-8", closefd=True) as terminal:
+        assert terminal.isatty()
+        tsectl._print_pairing(data, terminal)
+    reader.join(timeout=10)
+    os.close(master)
+    shown = received.decode("utf-8", "replace")
+    assert f"Pairing code:  {data['code']}" in shown
+    assert shown.count("\u2588") + shown.count("\u2580") + shown.count("\u2584") > 100, shown
+    piped = __import__("io").StringIO()
+    tsectl._print_pairing(data, piped)  # not a terminal: text only, no block characters
+    assert "\u2588" not in piped.getvalue() and data["code"] in piped.getvalue()
