@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tests.test_register_api import FAST, _assert_late, _late_body, _sim_txs
 from tests.unit import RECEIPT, running_unit
 
@@ -177,3 +179,34 @@ async def test_tsectl_pair_shows_the_pairing_qr_on_a_terminal(tmp_path: Path) ->
     piped = __import__("io").StringIO()
     tsectl._print_pairing(data, piped)  # not a terminal: text only, no block characters
     assert "\u2588" not in piped.getvalue() and data["code"] in piped.getvalue()
+
+
+async def test_every_operation_answers_its_documented_405_and_401(tmp_path: Path) -> None:
+    import uuid
+
+    from tsed.net.openapi import openapi_document
+
+    methods = {"get", "put", "post", "delete"}
+    checked: list[tuple[str, str]] = []
+    async with running_unit(tmp_path / "s") as unit:
+        register = await unit.pair()
+        for path, item in openapi_document()["paths"].items():
+            url = path.replace("{tx_id}", str(uuid.uuid4()))
+            missing = sorted(methods - set(item))
+            assert missing, path
+            wrong = await register.call(missing[0].upper(), url)
+            assert wrong.status_code == 405, (path, missing[0])
+            assert set(wrong.headers["Allow"].lower().split(", ")) - {"head"} == set(item)
+            for method, op in item.items():
+                if "401" not in op["responses"] or op.get("security") == []:
+                    continue
+                source = f"127.0.9.{len(checked) + 1}"  # 401s from one address lock it out
+                transport = httpx.AsyncHTTPTransport(
+                    local_address=source, verify=unit.ssl_context()
+                )
+                async with httpx.AsyncClient(base_url=unit.base_url, transport=transport) as http:
+                    anonymous = await http.request(method.upper(), url)
+                checked.append((method, path))
+                assert anonymous.status_code == 401, (method, path)
+                assert anonymous.headers["WWW-Authenticate"].startswith("Bearer ")
+    assert len(checked) == 11  # every call behind a token

@@ -1,8 +1,9 @@
 """The OpenAPI 3.0 description of the register API v1 (served at /api/v1/openapi.json).
 
 Every operation has an ``operationId`` (generated clients name their functions after it) and
-lists the errors it really answers with; ``tests/test_openapi_contract.py`` drives each one
-against a running unit and generates a client from this document.
+lists the errors it answers with: the fuzz test (``tests/net/test_api_fuzz.py``) fails on any
+status a call answers that is not listed, ``tests/test_register_api_contract.py`` drives the
+listed 401/405 of every call, and ``tests/test_openapi_client.py`` generates a client from it.
 """
 
 from __future__ import annotations
