@@ -210,3 +210,9 @@ async def test_every_operation_answers_its_documented_405_and_401(tmp_path: Path
                 assert anonymous.status_code == 401, (method, path)
                 assert anonymous.headers["WWW-Authenticate"].startswith("Bearer ")
     assert len(checked) == 11  # every call behind a token
+
+
+async def test_tsectl_status_names_the_simulator_switches(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "s") as unit:
+        _rc, shown = await unit.tsectl("status")
+    assert "Backend:       simulator (fault switches: /api/v1/simulator/faults" in shown

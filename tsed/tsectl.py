@@ -143,7 +143,10 @@ def _print_status(data: Mapping[str, Any], out: TextIO) -> None:
         if mode == "TEST"
         else "\n"
     )
-    out.write(f"Backend:       {data.get('backend', '?')}\n")
+    backend = data.get("backend", "?")
+    if backend == "simulator":  # where register developers drive TSE failures
+        backend = "simulator (fault switches: /api/v1/simulator/faults, register token)"
+    out.write(f"Backend:       {backend}\n")
     if tse.get("available"):
         out.write("TSE:           reachable\n")
     else:
