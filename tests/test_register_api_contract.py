@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.test_register_api import FAST, _assert_late, _late_body, _sim_txs
 from tests.unit import RECEIPT, running_unit
@@ -216,3 +217,25 @@ async def test_tsectl_status_names_the_simulator_switches(tmp_path: Path) -> Non
     async with running_unit(tmp_path / "s") as unit:
         _rc, shown = await unit.tsectl("status")
     assert "Backend:       simulator (fault switches: /api/v1/simulator/faults" in shown
+
+
+@pytest.mark.parametrize(
+    ("switches", "codes"),
+    [
+        ({"tss_locked": True}, {"TSE_NOT_READY"}),
+        ({"error_rate": 1, "error_status": 400, "route": "tx"}, {"TSE_REJECTED"}),
+        ({"down_for": 30}, {"TSE_UNREACHABLE", "TSE_TIMEOUT"}),
+    ],
+)
+async def test_each_documented_switch_gives_its_failure_code(
+    tmp_path: Path, switches: dict[str, Any], codes: set[str]
+) -> None:
+    """What docs/register-api.md section 5 promises for each switch."""
+    async with running_unit(tmp_path / "s", config=FAST) as unit:
+        register = await unit.pair()
+        await register.receipt()
+        faults = "/api/v1/simulator/faults"
+        assert (await register.call("POST", faults, switches)).status_code == 200
+        answer = await register.receipt()
+        assert answer["tse_failure"] is True and answer["failure"]["code"] in codes, answer
+        await register.call("DELETE", faults)
