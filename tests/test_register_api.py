@@ -254,17 +254,26 @@ async def _state_is(register: Any, tx_id: str, state: str) -> bool:
     return bool(body["state"] == state)
 
 
-async def test_signed_late_after_tse_not_ready(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("switches", "code"),
+    [
+        ({"tss_locked": True}, "TSE_NOT_READY"),
+        ({"error_rate": 1.0, "error_status": 400, "route": "tx"}, "TSE_REJECTED"),
+    ],
+)
+async def test_signed_late_after_not_ready_and_rejected(
+    tmp_path: Path, switches: dict[str, Any], code: str
+) -> None:
     async with running_unit(tmp_path / "s", config=FAST) as unit:
         register = await unit.pair()
         sim = unit.daemon._sim
         assert sim is not None
         await register.receipt()
-        sim.faults.update({"tss_locked": True})
+        sim.faults.update(switches)
         answer = await register.receipt()
-        assert answer["tse_failure"] is True and answer["failure"]["code"] == "TSE_NOT_READY"
+        assert answer["tse_failure"] is True and answer["failure"]["code"] == code
         sim.faults.reset()
-        _assert_late(await _late_body(register, answer["id"]), "TSE_NOT_READY")
+        _assert_late(await _late_body(register, answer["id"]), code)
 
 
 async def test_a_signature_within_the_deadline_is_never_late(tmp_path: Path) -> None:
