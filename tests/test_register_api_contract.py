@@ -239,3 +239,21 @@ async def test_each_documented_switch_gives_its_failure_code(
         answer = await register.receipt()
         assert answer["tse_failure"] is True and answer["failure"]["code"] in codes, answer
         await register.call("DELETE", faults)
+
+
+async def test_a_certificate_that_cannot_be_written_keeps_the_old_one_serving(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_unit(tmp_path / "s") as unit:
+        register = await unit.pair()
+        blocker = unit.daemon.identity.cert_path.with_suffix(".tmp")
+        blocker.mkdir()  # the new certificate cannot be written (even by root)
+        before = unit.daemon.identity.cert_path.read_bytes()
+        try:
+            changed = await unit.daemon.certificate.check(["192.0.2.78"], hostname="kasse-x")
+        finally:
+            blocker.rmdir()
+        assert changed is False
+        assert unit.daemon.identity.cert_path.read_bytes() == before
+        assert "re-issuing the device certificate failed" in caplog.text
+        assert (await register.receipt())["result"] is not None

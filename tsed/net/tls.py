@@ -174,18 +174,28 @@ class CertificateFollower:
         if (wanted, hostname) == self._names:
             return False
         identity = self._identity
-        before = identity.cert_path.read_bytes()
-        await asyncio.to_thread(
-            load_or_create_identity,
-            identity.cert_path.parent,
-            name=self._name,
-            addresses=wanted,
-            hostname=hostname,
-        )
-        self._names = (wanted, hostname)
-        if identity.cert_path.read_bytes() == before:
+        try:
+            before = identity.cert_path.read_bytes()
+            await asyncio.to_thread(
+                load_or_create_identity,
+                identity.cert_path.parent,
+                name=self._name,
+                addresses=wanted,
+                hostname=hostname,
+            )
+            self._names = (wanted, hostname)
+            if identity.cert_path.read_bytes() == before:
+                return False
+            self._context.load_cert_chain(identity.cert_path, identity.key_path)
+        except (OSError, ValueError, ssl.SSLError) as err:  # the old certificate keeps serving
+            self._names = (wanted, hostname)  # once per change, not every status tick
+            _LOGGER.warning(
+                "re-issuing the device certificate failed (the old one keeps serving; tried "
+                "again at the next address change or restart): %s",
+                err,
+                extra={"TSED_EVENT": "device_cert_failed"},
+            )
             return False
-        self._context.load_cert_chain(identity.cert_path, identity.key_path)
         _LOGGER.info(
             "device certificate follows the addresses: %s",
             ", ".join(wanted) or "-",
