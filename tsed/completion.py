@@ -36,6 +36,19 @@ def answer_json(row: TxRow) -> str:
     return json.dumps({f: getattr(row, f) for f in TxRow.__slots__})
 
 
+def failure_code(err: BaseException) -> tuple[str, str]:
+    """The register-facing failure code and reason for an error on the way to fiskaly."""
+    if isinstance(err, ferr.FiskalyTimeout | TimeoutError):
+        return "TSE_TIMEOUT", "fiskaly did not answer within the register deadline"
+    if isinstance(err, ferr.TssNotReady):
+        return "TSE_NOT_READY", getattr(err, "message", str(err))
+    if isinstance(err, ferr.FiskalyUnavailable):
+        return "TSE_UNREACHABLE", getattr(err, "message", str(err))
+    if isinstance(err, TsedError):
+        return "TSE_REJECTED", err.message
+    return "TSE_UNREACHABLE", type(err).__name__
+
+
 @dataclass(slots=True)
 class Answer:
     """The register call waiting for a transaction: while ``open``, the signed row is kept as
@@ -197,10 +210,14 @@ class Completion:
         if answer is not None and answer.open:  # decided now, before the write is queued
             keep = (answer.register_id, answer.key, answer_json(signed))
             answer.written = True
+        # One rule on every path: once a register was answered with a TSE failure, the
+        # signature is late. The journal decides at the commit (the failure may be written
+        # by the register's call while this signature is on its way).
         await self.store.update_tx(
             row.id,
             None,
             answer=keep,
+            late_if_failed=True,
             state=final,
             result=result,
             signed_late=late,

@@ -71,6 +71,7 @@ class TxOutcome:
             "mode": self.mode,
             "tse_failure": self.failure is not None,
             "signed_late": self.signed_late,
+            "created_at": iso_time(self.created_at),
         }
         if self.mode == "TEST":
             body["notice"] = TEST_NOTICE

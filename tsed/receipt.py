@@ -24,7 +24,10 @@ from tsed.fiskaly.processdata import (
     receipt_process_data,
 )
 
-AMOUNT_RE = re.compile(r"-?[0-9]{1,12}\.[0-9]{2,5}")  # ASCII digits only; use fullmatch
+AMOUNT_RE = re.compile(r"-?[0-9]{1,12}\.[0-9]{2}")  # ASCII digits only; use fullmatch
+# fiskaly accepts up to 5 decimals and cuts processData to 2: a signature over 11.90 for a
+# receipt printed as 11.91. The unit refuses what it would have to change (stricter on purpose).
+DECIMALS_RE = re.compile(r"-?[0-9]{1,12}\.[0-9]{3,}")
 CURRENCY_RE = re.compile(r"[A-Za-z]{3}")
 PAYMENT_TYPES = ("CASH", "NON_CASH")
 MAX_VAT_LINES = 20
@@ -53,8 +56,20 @@ def _object(value: Any, path: str, required: set[str], optional: set[str]) -> Ma
 def _amount(value: Any, path: str) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         raise _invalid(path, value, 'amounts are decimal strings like "11.90", not numbers')
+    if isinstance(value, str) and DECIMALS_RE.fullmatch(value):
+        error = _invalid(
+            path,
+            value,
+            "more than two decimals; the signature would cover a different amount than the one "
+            "printed",
+        )
+        error.hint = (
+            "Round to cents exactly as the receipt prints it and send that amount "
+            '(e.g. "11.91"): the unit never cuts decimals off.'
+        )
+        raise error
     if not isinstance(value, str) or not AMOUNT_RE.fullmatch(value):
-        raise _invalid(path, value, 'a decimal string with 2 to 5 decimals, e.g. "11.90"')
+        raise _invalid(path, value, 'a decimal string with exactly two decimals, e.g. "11.90"')
     return value
 
 
@@ -104,6 +119,9 @@ class Receipt:
 
 
 CANCELLATION = Receipt("CANCELLATION", (), ())
+# Receipt types whose processData is AVBelegabbruch: the only ones a cancel may carry, so a
+# cancelled transaction never carries the signature of a sale.
+ABORT_TYPES = ("CANCELLATION", "ABORT")
 
 
 def parse_receipt(body: Any, path: str = "receipt") -> Receipt:

@@ -27,6 +27,7 @@ from tsed.net.api import RegisterApiDeps, build_register_app
 from tsed.net.auth import FailureLimiter, PairingManager
 from tsed.net.mdns import Advertiser
 from tsed.net.tls import (
+    CertificateFollower,
     DeviceIdentity,
     limit_tls_buffers,
     load_or_create_identity,
@@ -37,7 +38,7 @@ from tsed.net.websession import WebSessions
 from tsed.outcome import RegisterRef
 from tsed.provisioning import proxy_settings
 from tsed.rows import RegisterRow
-from tsed.runtime_ops import AdminOps, SigningProxy
+from tsed.runtime_ops import AdminOps, SigningProxy, SimulatorSwitches
 from tsed.signing import SigningService
 from tsed.store import Store
 from tsed.systemd import JournalHandler, Notifier, journal_available, status_line
@@ -79,18 +80,25 @@ class Registers:
             if row is not None:
                 self.rows[register_id] = replace(row, last_seen_at=at)
 
-    async def enroll(
-        self, serial: str, label: str | None, tenant: str | None, token_hash: str
-    ) -> RegisterRef:
-        daemon = self._daemon
-        tenant_id = tenant or effective(daemon.config, serial).tenant
-        daemon.config.tenant(tenant_id)  # refuses unknown tenants with a hint
+    def check_enroll(self, serial: str, tenant: str | None) -> str:
+        """The tenant a new register with ``serial`` joins; refuses a serial already paired
+        (with how to replace that register) and an unknown tenant."""
+        tenant_id = tenant or effective(self._daemon.config, serial).tenant
+        self._daemon.config.tenant(tenant_id)  # refuses unknown tenants with a hint
         for row in self.rows.values():
             if row.serial == serial and row.revoked_at is None:
                 raise ConflictError(
                     f"a register with serial {serial!r} is already paired ({row.id})",
-                    hint=f"Revoke it first (tsectl registers revoke {row.id}), then pair again.",
+                    hint=f"To replace that register, revoke it first (tsectl registers revoke "
+                    f"{row.id}), then pair again; the pairing window stays open.",
                 )
+        return tenant_id
+
+    async def enroll(
+        self, serial: str, label: str | None, tenant: str | None, token_hash: str
+    ) -> RegisterRef:
+        daemon = self._daemon
+        tenant_id = self.check_enroll(serial, tenant)
         register_id = str(uuid.uuid4())
         await daemon.upstreams.ensure_client(register_id, serial, tenant_id)
         row = RegisterRow(register_id, serial, label, tenant_id, token_hash, time.time())
@@ -362,6 +370,7 @@ class Daemon:
                 pairing=self.pairing,
                 limiter=self.limiter,
                 fingerprint=self.identity.fingerprint_sha256,
+                simulator=SimulatorSwitches(self),
             )
         )
         ops = AdminOps(self)
@@ -375,13 +384,11 @@ class Daemon:
         await runner.setup()
         self._runners.append(runner)
         listen = self.options.listen
-        site = web.TCPSite(
-            runner,
-            listen.host,
-            listen.port,
-            ssl_context=server_ssl_context(self.identity),
-            backlog=512,
+        context = server_ssl_context(self.identity)
+        self.certificate = CertificateFollower(
+            self.identity, context, name=self.config.name, addresses=_local_addresses()
         )
+        site = web.TCPSite(runner, listen.host, listen.port, ssl_context=context, backlog=512)
         await site.start()
         admin = web.AppRunner(build_admin_app(ops), access_log=None, handle_signals=False)
         await admin.setup()
@@ -455,6 +462,7 @@ class Daemon:
                 await self.registers.flush_seen()
             except TsedError as err:
                 _LOGGER.warning("recording last-seen times failed: %s", err.message)
+            await self.certificate.check(_local_addresses())  # names follow address changes
             text = self._status_text()
             if text != last:
                 self.notifier.status(text)

@@ -271,8 +271,11 @@ class SetupOps:
     def pairing_qr(self, code: str) -> dict[str, Any]:
         """What a register app scans: how to reach the unit and the one-time code."""
         d = self.d
+        listen = d.options.listen
+        wildcard = listen.host in ("", "0.0.0.0", "::")  # noqa: S104 - compared, not bound
+        addresses = d.addresses() if wildcard else [listen.host]
         text = (
-            f"TSED:1;ID={d.identity.short_id};PORT={d.options.listen.port};"
+            f"TSED:1;ID={d.identity.short_id};ADDR={','.join(addresses)};PORT={listen.port};"
             f"FP={d.identity.fingerprint_sha256};CODE={code.replace('-', '')}"
         )
         qr = segno.make(text, error="m")

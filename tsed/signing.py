@@ -23,12 +23,12 @@ from collections.abc import Callable
 from typing import Any
 
 from tsed.breaker import Breaker
-from tsed.completion import BACKGROUND_DEADLINE, Answer, Completion, answer_json
-from tsed.errors import ConflictError, InputError, ModeMismatch, NotFoundError, TsedError
+from tsed.completion import BACKGROUND_DEADLINE, Answer, Completion, answer_json, failure_code
+from tsed.errors import ConflictError, InputError, ModeMismatch, NotFoundError
 from tsed.fiskaly import errors as ferr
 from tsed.metrics import Metrics
 from tsed.outcome import RegisterRef, TxOutcome, outcome_from_row
-from tsed.receipt import CANCELLATION, Receipt
+from tsed.receipt import ABORT_TYPES, CANCELLATION, Receipt
 from tsed.rows import IdemRow, TxRow
 from tsed.store import Store
 from tsed.upstream import UpstreamRegistry
@@ -39,18 +39,6 @@ _LOGGER = logging.getLogger(__name__)
 def _fingerprint(operation: str, local_id: str | None, receipt: Receipt | None) -> str:
     payload = json.dumps([operation, local_id, receipt.to_standard_v1() if receipt else None])
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def _failure_code(err: BaseException) -> tuple[str, str]:
-    if isinstance(err, ferr.FiskalyTimeout | TimeoutError):
-        return "TSE_TIMEOUT", "fiskaly did not answer within the register deadline"
-    if isinstance(err, ferr.TssNotReady):
-        return "TSE_NOT_READY", getattr(err, "message", str(err))
-    if isinstance(err, ferr.FiskalyUnavailable):
-        return "TSE_UNREACHABLE", getattr(err, "message", str(err))
-    if isinstance(err, TsedError):
-        return "TSE_REJECTED", err.message
-    return "TSE_UNREACHABLE", type(err).__name__
 
 
 class _Resume(Exception):
@@ -269,7 +257,7 @@ class SigningService(Completion):
                 deadline=time.monotonic() + BACKGROUND_DEADLINE,
             )
         except ferr.FiskalyError as err:
-            self.breaker.failure(_failure_code(err)[1])
+            self.breaker.failure(failure_code(err)[1])
             return
         self.breaker.success()
         # The register may have sent its finish (or an update) while the start was upstream:
@@ -303,6 +291,21 @@ class SigningService(Completion):
         row = await self._owned(reg, local_id)
         stored = await self.store.get_tx(local_id) or row
         return outcome_from_row(stored, self.mode)
+
+    async def list_transactions(
+        self,
+        reg: RegisterRef,
+        states: tuple[str, ...] | None,
+        limit: int,
+        before: str | None,
+    ) -> list[TxOutcome]:
+        """The calling register's transactions, newest first (recovery after a crash)."""
+        if before is not None:  # an unknown cursor is a 404, not an empty page
+            cursor = await self.store.get_tx(before)
+            if cursor is None or cursor.register_id != reg.register_id:
+                raise NotFoundError(f"transaction {before} does not exist for this register")
+        rows = await self.store.txs_of_register(reg.register_id, states, limit, before)
+        return [outcome_from_row(row, self.mode) for row in rows]
 
     async def update_transaction(
         self,
@@ -342,6 +345,16 @@ class SigningService(Completion):
         *,
         idempotency_key: str | None = None,
     ) -> TxOutcome:
+        if receipt is not None and receipt.receipt_type not in ABORT_TYPES:
+            await self._owned(reg, local_id)  # another register's id stays a 404
+            error = InputError(
+                f"receipt.receipt_type: {receipt.receipt_type!r} cannot be cancelled; a cancel is "
+                "always signed as an abort (AVBelegabbruch)",
+                hint="Send no body, or receipt_type CANCELLATION with the amounts rung up so "
+                "far. To void a finished sale, sign a new RECEIPT with the amounts negated.",
+            )
+            error.details["field"] = "receipt.receipt_type"
+            raise error
         return await self._end(
             reg, local_id, receipt or CANCELLATION, "cancelling", idempotency_key
         )
@@ -441,12 +454,12 @@ class SigningService(Completion):
             code, reason = "TSE_TIMEOUT", "fiskaly did not answer within the register deadline"
             last = self.upstreams.client(row.tenant_id).last_failure
             if isinstance(last, ferr.TssNotReady):  # fiskaly did answer: say what it said
-                code, reason = _failure_code(last)
+                code, reason = failure_code(last)
             self.breaker.failure(reason, decisive=True)
         except ferr.FiskalyError as err:
             if answer is not None:
                 answer.open = False
-            code, reason = _failure_code(err)
+            code, reason = failure_code(err)
             if not isinstance(err, ferr.TssUnusable | ferr.EnvironmentMismatch):
                 unreachable = isinstance(err, ferr.FiskalyUnavailable | ferr.FiskalyTimeout)
                 self.breaker.failure(reason, decisive=unreachable)

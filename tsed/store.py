@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS transactions (
     created_at REAL NOT NULL, updated_at REAL NOT NULL, signed_late INTEGER NOT NULL DEFAULT 0,
     outage_id INTEGER);
 CREATE INDEX IF NOT EXISTS transactions_state ON transactions (state);
+CREATE INDEX IF NOT EXISTS transactions_register ON transactions (register_id, created_at);
 CREATE TABLE IF NOT EXISTS idempotency (
     register_id TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
     local_id TEXT, response TEXT, created_at REAL NOT NULL, PRIMARY KEY (register_id, key));
@@ -310,6 +311,7 @@ class Store:
         *,
         idem: IdemRow | None = None,
         answer: tuple[str, str, str] | None = None,
+        late_if_failed: bool = False,
         **changes: Any,
     ) -> bool:
         """Compare-and-set: update only while the row is in one of the ``expected`` states.
@@ -317,9 +319,16 @@ class Store:
         With ``idem`` the idempotency key is recorded in the same commit; if the row is no
         longer in an expected state, neither is written and :class:`ConflictError` is raised.
         ``answer`` (register id, key, response) stores a key's answer in the same commit.
+        ``late_if_failed`` sets ``signed_late`` when the row carries a failure at the moment of
+        the commit (a register was answered with a TSE failure, whatever raced with it).
         """
+        late = changes.pop("signed_late", 0) if late_if_failed else None
         sets = ", ".join(f"{name} = ?" for name in changes)
-        args: list[Any] = [*changes.values(), tx_id]
+        args: list[Any] = [*changes.values()]
+        if late is not None:
+            sets += ", signed_late = CASE WHEN failure IS NOT NULL THEN 1 ELSE ? END"
+            args.append(late)
+        args.append(tx_id)
         sql = f"UPDATE transactions SET {sets} WHERE id = ?"
         if expected is not None:
             states = list(expected)
@@ -351,6 +360,28 @@ class Store:
             "ORDER BY created_at"
         )
         rows = await self._submit(lambda c: c.execute(sql, wanted).fetchall())
+        return [TxRow(**dict(r)) for r in rows]
+
+    async def txs_of_register(
+        self, register_id: str, states: Iterable[str] | None, limit: int, before: str | None
+    ) -> list[TxRow]:
+        """A register's transactions, newest first; ``before`` (an id) continues a page."""
+        where, args = ["register_id = ?"], [register_id]
+        if states is not None:
+            wanted = list(states)
+            where.append(f"state IN ({','.join('?' * len(wanted))})")
+            args.extend(wanted)
+        if before is not None:
+            where.append(
+                "(created_at, id) < (SELECT created_at, id FROM transactions "
+                "WHERE id = ? AND register_id = ?)"
+            )
+            args.extend([before, register_id])
+        sql = (
+            f"SELECT * FROM transactions WHERE {' AND '.join(where)} "
+            "ORDER BY created_at DESC, id DESC LIMIT ?"
+        )
+        rows = await self._submit(lambda c: c.execute(sql, [*args, limit]).fetchall())
         return [TxRow(**dict(r)) for r in rows]
 
     async def count_open(self) -> int:

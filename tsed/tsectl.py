@@ -144,7 +144,10 @@ def _print_status(data: Mapping[str, Any], out: TextIO) -> None:
         if mode == "TEST"
         else "\n"
     )
-    out.write(f"Backend:       {data.get('backend', '?')}\n")
+    backend = data.get("backend", "?")
+    if backend == "simulator":  # where register developers drive TSE failures
+        backend = "simulator (fault switches: /api/v1/simulator/faults, register token)"
+    out.write(f"Backend:       {backend}\n")
     if tse.get("available"):
         out.write("TSE:           reachable\n")
     else:
@@ -170,6 +173,15 @@ def _print_pairing(data: Mapping[str, Any], out: TextIO) -> None:
     out.write(f"Valid until:   {data['expires_at']}\n")
     out.write(f"Fingerprint:   {data['fingerprint']}\n")
     out.write("Enter the code at the register (or scan the QR code); it works once.\n")
+    replaces = data.get("replaces")
+    if replaces:
+        out.write(
+            f"Serial {replaces['serial']!r} is already paired as register {replaces['id']}.\n"
+            f"To replace that register: tsectl registers revoke {replaces['id']}\n"
+            "then pair the new one with this code while the window is open.\n"
+        )
+    else:
+        out.write("Replacing a register? Revoke the old one first (tsectl registers revoke ID).\n")
     if data.get("qr_text") and out.isatty():
         import segno  # noqa: PLC0415
 
@@ -223,8 +235,22 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
         if args.command == "status":
             return client.call("GET", "/admin/v1/status"), _print_status
         if args.command == "pair":
+            known = None
+            if args.serial:
+                registers = client.call("GET", "/admin/v1/registers").get("registers", [])
+                known = next(
+                    (
+                        r
+                        for r in registers
+                        if r.get("serial") == args.serial and not r.get("revoked_at")
+                    ),
+                    None,
+                )
             body = {"minutes": args.minutes} if args.minutes else {}
-            return client.call("POST", "/admin/v1/pairing", body), _print_pairing
+            data = dict(client.call("POST", "/admin/v1/pairing", body))
+            if known is not None:
+                data["replaces"] = {"id": known["id"], "serial": known["serial"]}
+            return data, _print_pairing
         if args.command == "registers":
             if args.action == "revoke":
                 if not args.register_id:
@@ -331,6 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="mode, TSE state, registers, device fingerprint")
     pair = sub.add_parser("pair", help="open a pairing window and show the one-time code")
     pair.add_argument("--minutes", type=int, help="how long the window stays open (default 5)")
+    pair.add_argument(
+        "--serial", help="the serial of the register to pair (says so if it is already paired)"
+    )
     registers = sub.add_parser("registers", help="list paired registers, or revoke one")
     registers.add_argument("action", nargs="?", choices=["list", "revoke"], default="list")
     registers.add_argument("register_id", nargs="?", help="register id (for revoke)")

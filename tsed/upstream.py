@@ -219,9 +219,27 @@ class UpstreamRegistry:
         existing = self._register_clients.get((register_id, binding.tss_id))
         if existing is not None and existing.state == "REGISTERED":
             return existing
+        # A replaced register (the old one revoked, the new one paired with the same serial)
+        # takes over the old client: fiskaly keeps a serial for good, deregistered or not.
+        previous = next(
+            (
+                row
+                for row in self._register_clients.values()
+                if row.tss_id == binding.tss_id
+                and row.serial == serial
+                and row.state == "DEREGISTERED"
+                and row.register_id != register_id
+            ),
+            None,
+        )
         async with self._lock(f"admin:{binding.tss_id}"):
             client, pin = await self.admin(tenant_id, binding.tss_id)
-            client_id = existing.client_id if existing else str(uuid.uuid4())
+            if previous is not None:
+                client_id = previous.client_id
+            elif existing is not None:
+                client_id = existing.client_id
+            else:
+                client_id = str(uuid.uuid4())
             await client.admin_login(binding.tss_id, pin)
             try:
                 created = await self._registered_client(

@@ -69,3 +69,37 @@ def test_example_outcome_matches_the_schema() -> None:
     assert set(schema["required"]) <= set(body)
     assert set(body) <= set(schema["properties"])
     assert body["state"] in schema["properties"]["state"]["enum"]
+
+
+def test_every_operation_has_a_unique_operation_id_and_the_405() -> None:
+    ids = []
+    for path, item in openapi_document()["paths"].items():
+        for method, op in item.items():
+            assert re.fullmatch(r"[a-z][A-Za-z]+", op.get("operationId", "")), (method, path)
+            ids.append(op["operationId"])
+            assert "405" in op["responses"], (method, path)
+            assert "Allow" in op["responses"]["405"]["headers"]
+            if "401" in op["responses"]:
+                assert "WWW-Authenticate" in op["responses"]["401"]["headers"]
+            if "429" in op["responses"]:
+                assert "Retry-After" in op["responses"]["429"]["headers"]
+    assert len(ids) == len(set(ids))
+
+
+def test_the_examples_have_every_required_field_of_their_schema() -> None:
+    schemas = openapi_document()["components"]["schemas"]
+    for name in ("Transaction", "Receipt"):
+        example = schemas[name]["example"]
+        assert set(schemas[name]["required"]) <= set(example), name
+        assert set(example) <= set(schemas[name]["properties"]), name
+    result = schemas["Transaction"]["example"]["result"]
+    assert set(schemas["SignedResult"]["required"]) == set(result)
+
+
+def test_the_idempotency_key_rule_is_the_enforced_one() -> None:
+    from tsed.net.api import IDEMPOTENCY_RE
+
+    op = openapi_document()["paths"]["/api/v1/receipts"]["post"]
+    (param,) = [p for p in op["parameters"] if p["name"] == "Idempotency-Key"]
+    assert param["schema"]["pattern"] == "^" + IDEMPOTENCY_RE.pattern.strip("^$") + "$"
+    assert param["required"] is False

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from tsed.errors import AuthError, InputError
+from tsed.errors import AuthError, ConflictError, InputError
 from tsed.net.auth import FailureLimiter, PairingManager, hash_token, issue_token
 from tsed.net.http import (
     MAX_BODY,
@@ -33,6 +33,9 @@ from tsed.receipt import TEST_NOTICE, Receipt, parse_receipt, qr_png
 _LOGGER = logging.getLogger(__name__)
 IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
 SERIAL_RE = re.compile(r"^(?!\s)[A-Za-z0-9 '()+,\-.:=?]{1,70}(?<!\s)$")
+TX_STATES = ("journaled", "active", "finishing", "cancelling", "finished", "cancelled", "failed")
+DEFAULT_PAGE, MAX_PAGE = 50, 200
+SIM_FAULTS = "/api/v1/simulator/faults"
 REGISTER_KEY: web.RequestKey[RegisterRef] = web.RequestKey("register", RegisterRef)
 
 
@@ -68,14 +71,28 @@ class SigningApi(Protocol):
         self, reg: RegisterRef, receipt: Receipt, *, idempotency_key: str | None = None
     ) -> TxOutcome: ...
     async def get_transaction(self, reg: RegisterRef, local_id: str) -> TxOutcome: ...
+    async def list_transactions(
+        self, reg: RegisterRef, states: tuple[str, ...] | None, limit: int, before: str | None
+    ) -> list[TxOutcome]: ...
     def status(self) -> dict[str, Any]: ...
 
 
 class RegisterDirectory(Protocol):
     def lookup(self, token_hash: str) -> RegisterRef | None: ...
+    def check_enroll(self, serial: str, tenant: str | None) -> str: ...
     async def enroll(
         self, serial: str, label: str | None, tenant: str | None, token_hash: str
     ) -> RegisterRef: ...
+
+
+class SimulatorControl(Protocol):
+    """The built-in simulator's fault switches (raises ConflictError without a simulator)."""
+
+    @property
+    def available(self) -> bool: ...
+    def faults(self) -> dict[str, Any]: ...
+    def set_faults(self, changes: dict[str, Any]) -> dict[str, Any]: ...
+    def reset_faults(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +102,7 @@ class RegisterApiDeps:
     pairing: PairingManager
     limiter: FailureLimiter
     fingerprint: str
+    simulator: SimulatorControl | None = None
 
 
 def _idempotency_key(request: web.Request) -> str | None:
@@ -108,6 +126,37 @@ def _local_id(request: web.Request) -> str:
             f"transaction id {value!r} is not a UUID",
             hint="Use the id returned by POST /api/v1/transactions.",
         ) from None
+
+
+def _list_query(request: web.Request) -> tuple[tuple[str, ...] | None, int, str | None]:
+    """``state`` (repeated or comma-separated), ``limit`` and ``before`` of the list call."""
+    unknown = sorted(set(request.query) - {"state", "limit", "before"})
+    if unknown:
+        raise InputError(
+            f"unknown query parameter {unknown[0]!r}", hint="Use state, limit and before."
+        )
+    states = tuple(
+        part.strip() for value in request.query.getall("state", []) for part in value.split(",")
+    )
+    for state in states:
+        if state not in TX_STATES:
+            raise InputError(
+                f"state: {state!r} is not a transaction state",
+                hint=f"Use one or more of {', '.join(TX_STATES)}.",
+            )
+    raw = request.query.get("limit", str(DEFAULT_PAGE))
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise InputError(f"limit: {raw!r} must be a whole number from 1 to {MAX_PAGE}")
+    before = request.query.get("before")
+    if before is not None:
+        try:
+            before = str(uuid.UUID(before))
+        except ValueError:
+            raise InputError(
+                f"before: {before!r} is not a transaction id",
+                hint="Send the 'next' value of the previous page.",
+            ) from None
+    return (states or None), int(raw), before
 
 
 def build_register_app(deps: RegisterApiDeps) -> web.Application:
@@ -143,6 +192,8 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
     ) -> web.StreamResponse:
         """Error answers carry the mode too (registers show TEST in red on every screen)."""
         response = await handler(request)
+        if response.status == 401:  # RFC 9110 11.6.1: a 401 names the scheme to use
+            response.headers["WWW-Authenticate"] = 'Bearer realm="tsed register API"'
         if response.status >= 400 and isinstance(response, web.Response) and response.text:
             try:
                 body = json.loads(response.text)
@@ -187,10 +238,14 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
             if value is not None and (not isinstance(value, str) or len(value) > 64):
                 raise InputError(f"{name}: text of at most 64 characters expected")
         try:
-            deps.pairing.redeem(code)
+            deps.pairing.check(code)
         except AuthError:
             deps.limiter.failed(source)
             raise
+        # A known serial or an unknown tenant is refused before the code is used up: the
+        # installer's window stays open for the corrected request.
+        deps.registers.check_enroll(serial, tenant)
+        deps.pairing.redeem(code)
         deps.limiter.succeeded(source)
         token, token_hash = issue_token()
         register = await deps.registers.enroll(serial, label, tenant, token_hash)
@@ -213,6 +268,9 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
             "notice": TEST_NOTICE if data["mode"] == "TEST" else None,
             "pairing_open": deps.pairing.is_open,
             "api_version": 1,
+            "simulator": {"faults": SIM_FAULTS}
+            if deps.simulator is not None and deps.simulator.available
+            else None,
         }
         return json_response(body)
 
@@ -271,6 +329,18 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
             await signing.get_transaction(request[REGISTER_KEY], _local_id(request))
         )
 
+    async def transactions(request: web.Request) -> web.Response:
+        states, limit, before = _list_query(request)
+        page = await signing.list_transactions(request[REGISTER_KEY], states, limit + 1, before)
+        more = len(page) > limit
+        page = page[:limit]
+        return json_response(
+            {
+                "transactions": [outcome.to_json() for outcome in page],
+                "next": page[-1].local_id if more else None,
+            }
+        )
+
     async def qr(request: web.Request) -> web.Response:
         outcome = await signing.get_transaction(request[REGISTER_KEY], _local_id(request))
         if outcome.result is None or not outcome.result.qr_code_data:
@@ -280,12 +350,31 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
             )
         return web.Response(body=qr_png(outcome.result.qr_code_data), content_type="image/png")
 
+    def simulator() -> SimulatorControl:
+        if deps.simulator is None:
+            raise ConflictError("this unit has no built-in simulator")
+        return deps.simulator
+
+    async def get_faults(_request: web.Request) -> web.Response:
+        return json_response(simulator().faults())
+
+    async def set_faults(request: web.Request) -> web.Response:
+        body = await read_json_object(request)
+        return json_response(simulator().set_faults(body))
+
+    async def reset_faults(_request: web.Request) -> web.Response:
+        return json_response(simulator().reset_faults())
+
     r = app.router
+    r.add_get(SIM_FAULTS, get_faults)
+    r.add_post(SIM_FAULTS, set_faults)
+    r.add_delete(SIM_FAULTS, reset_faults)
     r.add_post("/api/v1/pairings", pairings)
     r.add_get("/api/v1/status", status)
     r.add_get("/api/v1/openapi.json", openapi)
     r.add_post("/api/v1/receipts", receipts)
     r.add_post("/api/v1/transactions", start)
+    r.add_get("/api/v1/transactions", transactions)
     r.add_put("/api/v1/transactions/{tx_id}", update)
     r.add_get("/api/v1/transactions/{tx_id}", get)
     r.add_post("/api/v1/transactions/{tx_id}/finish", finish)

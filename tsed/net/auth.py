@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -98,6 +99,11 @@ class PairingManager:
 
     def redeem(self, text: str) -> None:
         """Consume the code; raises AuthError (wrong) or ConflictError (no window)."""
+        self.check(text)
+        self.close()
+
+    def check(self, text: str) -> None:
+        """Check the code without consuming it (the window stays open); raises as redeem."""
         if self._code is None or self._code.expires_at <= self._clock():
             self.close()
             raise ConflictError(
@@ -109,7 +115,6 @@ class PairingManager:
                 "the pairing code is wrong",
                 hint="Type the code exactly as shown by tsectl pair (dashes optional).",
             )
-        self.close()
 
 
 @dataclass(slots=True)
@@ -139,12 +144,12 @@ class FailureLimiter:
     def check(self, source: str) -> None:
         entry = self._sources.get(source)
         if entry is not None and entry.locked_until > self._clock():
-            wait = entry.locked_until - self._clock()
+            wait = math.ceil(entry.locked_until - self._clock())  # the same number twice
             error = LockedOut(
-                f"too many failed attempts from {source}; try again in {wait:.0f} s",
+                f"too many failed attempts from {source}; try again in {wait} s",
                 hint="Wait, then use the right code, token or password.",
             )
-            error.details["retry_after"] = int(wait) + 1
+            error.details["retry_after"] = wait
             raise error
 
     def failed(self, source: str) -> None:

@@ -81,6 +81,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             f"{request.method} is not allowed on {request.path}",
             f"Use {allowed}.",
         )
+        response.headers["Allow"] = allowed  # RFC 9110 15.5.6: a 405 names what is allowed
     except web.HTTPException as exc:
         response = _plain(exc.status, "HTTP_ERROR", exc.reason, "See the API description.")
     except Exception:

@@ -1,234 +1,83 @@
-"""The OpenAPI 3.0 description of the register API v1 (served at /api/v1/openapi.json)."""
+"""The OpenAPI 3.0 description of the register API v1 (served at /api/v1/openapi.json).
+
+Every operation has an ``operationId`` (generated clients name their functions after it) and
+lists the errors it answers with: the fuzz test (``tests/net/test_api_fuzz.py``) fails on any
+status a call answers that is not listed, ``tests/test_register_api_contract.py`` drives the
+listed 401/405 of every call, and ``tests/test_openapi_client.py`` generates a client from it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from tsed import __version__
+from tsed.net.openapi_schemas import (
+    FAILED_EXAMPLE,
+    PENDING_EXAMPLE,
+    RECEIPT_EXAMPLE,
+    SCHEMAS,
+    SIGNED_EXAMPLE,
+    TX_STATES,
+)
 
-RECEIPT_TYPES = [
-    "RECEIPT",
-    "TRAINING",
-    "TRANSFER",
-    "ORDER",
-    "CANCELLATION",
-    "ABORT",
-    "BENEFIT_IN_KIND",
-    "INVOICE",
-    "OTHER",
-    "ANNULATION",
-]
-VAT_RATES = ["NORMAL", "REDUCED_1", "SPECIAL_RATE_1", "SPECIAL_RATE_2", "NULL"]
-AMOUNT = {"type": "string", "pattern": r"^-?\d{1,12}\.\d{2,5}$", "example": "11.90"}
+IDEMPOTENCY_PATTERN = r"^[\x21-\x7e]{1,128}$"
 
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json(
+    schema: dict[str, Any], description: str, examples: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": schema}
+    if examples:
+        media["examples"] = {name: {"value": value} for name, value in examples.items()}
+    return {"description": description, "content": {"application/json": media}}
 
 
-ERRORS = {
-    "400": _json(_ref("Error"), "Malformed request: the message names the field and the rule"),
-    "401": _json(_ref("Error"), "Missing, unknown or revoked token"),
-    "404": _json(_ref("Error"), "Unknown transaction id (or not this register's)"),
-    "409": _json(_ref("Error"), "Wrong order of calls, or an Idempotency-Key reused"),
-    "413": _json(_ref("Error"), "Body larger than 64 KiB"),
-    "429": _json(_ref("Error"), "Too many failures: locked out for a while (Retry-After)"),
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = _json(_ref("Error"), description)
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+_HEADER = {"schema": {"type": "string"}}
+ERRORS: dict[str, dict[str, Any]] = {
+    "400": _error("Malformed request: the message names the field and the rule"),
+    "401": _error(
+        "Missing, unknown or revoked token (pairing: wrong code)",
+        {"WWW-Authenticate": {**_HEADER, "description": 'Bearer realm="tsed register API"'}},
+    ),
+    "403": _error("The transaction was started in the other mode (TEST/LIVE)"),
+    "404": _error("Unknown transaction id (or another register's)"),
+    "405": _error(
+        "This method is not defined on the path",
+        {"Allow": {**_HEADER, "description": "the methods the path has"}},
+    ),
+    "409": _error("Wrong order of calls, state does not allow it, Idempotency-Key reused"),
+    "413": _error("Body larger than 64 KiB"),
+    "429": _error(
+        "Too many failed attempts from this address: locked out for a while",
+        {
+            "Retry-After": {
+                "schema": {"type": "integer"},
+                "description": "seconds to wait (the same number as in the message)",
+            }
+        },
+    ),
+    "507": _error("The unit cannot write its journal (disk full or failing)"),
 }
-
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error", "mode"],
-        "properties": {
-            "mode": {"type": "string", "enum": ["TEST", "LIVE"]},
-            "notice": {"type": "string", "description": "TEST only: show in red"},
-            "error": {
-                "type": "object",
-                "required": ["status", "code", "message", "hint"],
-                "properties": {
-                    "status": {"type": "integer"},
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "hint": {"type": "string"},
-                    "details": {"type": "object"},
-                },
-            },
-        },
-    },
-    "Receipt": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["receipt_type", "amounts_per_vat_rate"],
-        "properties": {
-            "receipt_type": {"type": "string", "enum": RECEIPT_TYPES},
-            "amounts_per_vat_rate": {
-                "type": "array",
-                "maxItems": 20,
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["vat_rate", "amount"],
-                    "properties": {
-                        "vat_rate": {"type": "string", "enum": VAT_RATES},
-                        "amount": AMOUNT,
-                    },
-                },
-            },
-            "amounts_per_payment_type": {
-                "type": "array",
-                "maxItems": 50,
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["payment_type", "amount"],
-                    "properties": {
-                        "payment_type": {"type": "string", "enum": ["CASH", "NON_CASH"]},
-                        "amount": AMOUNT,
-                        "currency_code": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
-                    },
-                },
-            },
-        },
-    },
-    "SignedResult": {
-        "type": "object",
-        "required": [
-            "transaction_number",
-            "signature_counter",
-            "time_start",
-            "time_end",
-            "signature",
-            "public_key",
-            "tss_serial_number",
-            "signature_algorithm",
-            "log_time_format",
-            "client_serial_number",
-            "process_type",
-            "process_data",
-            "qr_code_data",
-        ],
-        "properties": {
-            "transaction_number": {"type": "integer"},
-            "signature_counter": {"type": "integer"},
-            "time_start": {"type": "string", "format": "date-time"},
-            "time_end": {"type": "string", "format": "date-time"},
-            "signature": {"type": "string"},
-            "public_key": {"type": "string"},
-            "tss_serial_number": {"type": "string"},
-            "signature_algorithm": {"type": "string"},
-            "log_time_format": {"type": "string"},
-            "client_serial_number": {"type": "string"},
-            "process_type": {"type": "string"},
-            "process_data": {"type": "string"},
-            "qr_code_data": {"type": "string"},
-        },
-    },
-    "Failure": {
-        "type": "object",
-        "required": ["code", "reason", "receipt_text", "at"],
-        "properties": {
-            "code": {
-                "type": "string",
-                "enum": [
-                    "TSE_TIMEOUT",
-                    "TSE_UNREACHABLE",
-                    "TSE_REJECTED",
-                    "TSE_NOT_READY",
-                    "TSE_FAIL_FAST",
-                ],
-            },
-            "reason": {"type": "string"},
-            "receipt_text": {"type": "string"},
-            "at": {"type": "string", "format": "date-time"},
-        },
-    },
-    "Transaction": {
-        "type": "object",
-        "required": [
-            "id",
-            "state",
-            "pending",
-            "mode",
-            "tse_failure",
-            "signed_late",
-            "failure",
-            "result",
-        ],
-        "properties": {
-            "id": {"type": "string", "format": "uuid"},
-            "state": {
-                "type": "string",
-                "enum": [
-                    "journaled",
-                    "active",
-                    "finishing",
-                    "cancelling",
-                    "finished",
-                    "cancelled",
-                    "failed",
-                ],
-            },
-            "pending": {"type": "boolean"},
-            "mode": {"type": "string", "enum": ["TEST", "LIVE"]},
-            "notice": {"type": "string", "description": "TEST only: show in red"},
-            "tse_failure": {"type": "boolean"},
-            "signed_late": {"type": "boolean"},
-            "failure": {"nullable": True, "allOf": [_ref("Failure")]},
-            "result": {"nullable": True, "allOf": [_ref("SignedResult")]},
-        },
-    },
-    "Status": {
-        "type": "object",
-        "required": ["mode", "backend", "tse", "pairing_open", "api_version"],
-        "properties": {
-            "mode": {"type": "string", "enum": ["TEST", "LIVE"]},
-            "backend": {"type": "string", "enum": ["simulator", "fiskaly"]},
-            "tse": {
-                "type": "object",
-                "properties": {
-                    "available": {"type": "boolean"},
-                    "since": {"type": "number", "nullable": True},
-                    "reason": {"type": "string", "nullable": True},
-                },
-            },
-            "notice": {"type": "string", "nullable": True},
-            "pairing_open": {"type": "boolean"},
-            "api_version": {"type": "integer"},
-        },
-    },
-    "PairingRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["code", "register_serial"],
-        "properties": {
-            "code": {"type": "string"},
-            "register_serial": {"type": "string", "maxLength": 70},
-            "label": {"type": "string", "maxLength": 64},
-            "tenant": {"type": "string", "maxLength": 64},
-        },
-    },
-    "Pairing": {
-        "type": "object",
-        "required": ["token", "register_id", "tenant", "fingerprint"],
-        "properties": {
-            "token": {"type": "string"},
-            "register_id": {"type": "string"},
-            "tenant": {"type": "string"},
-            "fingerprint": {"type": "string"},
-        },
-    },
-}
-
 IDEMPOTENCY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "maxLength": 128},
-    "description": "Same key → same answer; never a second transaction",
+    "schema": {"type": "string", "pattern": IDEMPOTENCY_PATTERN, "maxLength": 128},
+    "description": "Recommended on every mutating call: 1 to 128 printable ASCII characters "
+    "without spaces (a UUID). A retry with the same key gets the first answer and never a "
+    "second transaction; the same key with another request answers 409.",
+    "example": "3f1c0a4e-8d2b-4a61-9c1e-5b7f2d9e0a11",
 }
 TX_ID = {
     "name": "tx_id",
@@ -236,18 +85,51 @@ TX_ID = {
     "required": True,
     "schema": {"type": "string", "format": "uuid"},
 }
+LIST_PARAMS = [
+    {
+        "name": "state",
+        "in": "query",
+        "required": False,
+        "style": "form",
+        "explode": True,
+        "schema": {"type": "array", "items": {"type": "string", "enum": TX_STATES}},
+        "description": "only these states (repeat the parameter, or separate by commas)",
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+    },
+    {
+        "name": "before",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "format": "uuid"},
+        "description": "the 'next' of the previous page",
+    },
+]
 
 
 def _op(
+    operation_id: str,
     summary: str,
     ok: dict[str, Any],
+    errors: str,
     *,
     body: str | None = None,
     params: list[Any] | None = None,
     public: bool = False,
     body_required: bool = True,
+    description: str | None = None,
 ) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "responses": {**ok, **ERRORS}}
+    op: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": summary,
+        "responses": {**ok, **{status: ERRORS[status] for status in errors.split()}},
+    }
+    if description:
+        op["description"] = description
     if params:
         op["parameters"] = params
     if body:
@@ -261,7 +143,12 @@ def _op(
 
 
 def openapi_document() -> dict[str, Any]:
-    tx = {"200": _json(_ref("Transaction"), "The transaction, with the TSE data when signed")}
+    tx = _json(
+        _ref("Transaction"),
+        "The transaction; with the TSE data when signed, with a failure (print its "
+        "receipt_text) when the TSE did not sign in time",
+        {"signed": SIGNED_EXAMPLE, "tse_failure": FAILED_EXAMPLE},
+    )
     return {
         "openapi": "3.0.3",
         "info": {
@@ -278,71 +165,146 @@ def openapi_document() -> dict[str, Any]:
         "paths": {
             "/api/v1/pairings": {
                 "post": _op(
+                    "pairRegister",
                     "Redeem the one-time pairing code",
-                    {"201": _json(_ref("Pairing"), "Paired")},
+                    {"201": _json(_ref("Pairing"), "Paired: keep the token secret")},
+                    "400 401 405 409 413 429 507",
                     body="PairingRequest",
                     public=True,
+                    description="409 when no window is open or the serial is already paired "
+                    "(the window then stays open: revoke the old register, then pair).",
                 )
             },
             "/api/v1/status": {
                 "get": _op(
+                    "getStatus",
                     "Mode, backend and TSE availability",
                     {"200": _json(_ref("Status"), "Status")},
+                    "405",
                     public=True,
                 )
             },
             "/api/v1/openapi.json": {
                 "get": _op(
-                    "This document", {"200": _json({"type": "object"}, "OpenAPI 3")}, public=True
+                    "getOpenApi",
+                    "This document",
+                    {"200": _json({"type": "object"}, "OpenAPI 3")},
+                    "405",
+                    public=True,
                 )
             },
             "/api/v1/receipts": {
                 "post": _op(
+                    "signReceipt",
                     "Sign a receipt in one call (start + finish)",
-                    tx,
+                    {"200": tx},
+                    "400 401 405 409 413 429 507",
                     body="Receipt",
                     params=[IDEMPOTENCY],
                 )
             },
             "/api/v1/transactions": {
                 "post": _op(
+                    "startTransaction",
                     "Start a transaction (answers once journaled; pending)",
-                    {"201": _json(_ref("Transaction"), "Started (pending)")},
+                    {
+                        "201": _json(
+                            _ref("Transaction"), "Started (pending)", {"started": PENDING_EXAMPLE}
+                        )
+                    },
+                    "400 401 405 409 429 507",
                     params=[IDEMPOTENCY],
-                )
+                ),
+                "get": _op(
+                    "listTransactions",
+                    "This register's transactions, newest first (recovery at start-up)",
+                    {"200": _json(_ref("TransactionList"), "One page")},
+                    "400 401 404 405 429",
+                    params=LIST_PARAMS,
+                ),
             },
             "/api/v1/transactions/{tx_id}": {
-                "get": _op("Read a transaction (recover a lost answer)", tx, params=[TX_ID]),
+                "get": _op(
+                    "getTransaction",
+                    "Read a transaction (recover a lost answer)",
+                    {"200": tx},
+                    "400 401 404 405 429",
+                    params=[TX_ID],
+                ),
                 "put": _op(
+                    "updateTransaction",
                     "Update the receipt of an open transaction",
-                    tx,
+                    {"200": tx},
+                    "400 401 403 404 405 409 413 429 507",
                     body="Receipt",
                     params=[TX_ID, IDEMPOTENCY],
                 ),
             },
             "/api/v1/transactions/{tx_id}/finish": {
                 "post": _op(
+                    "finishTransaction",
                     "Finish with the receipt: TSE data and qr_code_data",
-                    tx,
+                    {"200": tx},
+                    "400 401 403 404 405 409 413 429 507",
                     body="Receipt",
                     params=[TX_ID, IDEMPOTENCY],
                 )
             },
             "/api/v1/transactions/{tx_id}/cancel": {
                 "post": _op(
-                    "Cancel (signed as cancelled)",
-                    tx,
+                    "cancelTransaction",
+                    "Abort an open transaction (signed as AVBelegabbruch)",
+                    {"200": tx},
+                    "400 401 403 404 405 409 413 429 507",
                     body="Receipt",
                     params=[TX_ID, IDEMPOTENCY],
                     body_required=False,
+                    description="No body, or receipt_type CANCELLATION (or ABORT) with the "
+                    "amounts rung up so far; any other receipt_type is refused with 400. To "
+                    "void a finished sale, sign a new RECEIPT with negated amounts (Storno).",
                 )
+            },
+            "/api/v1/simulator/faults": {
+                "get": _op(
+                    "getSimulatorFaults",
+                    "The built-in simulator's fault switches",
+                    {"200": _json(_ref("Faults"), "The switches")},
+                    "401 405 409 429",
+                ),
+                "post": _op(
+                    "setSimulatorFaults",
+                    "Change fault switches (drive TSE failures while testing)",
+                    {"200": _json(_ref("Faults"), "The switches after the change")},
+                    "400 401 405 409 413 429",
+                    body="FaultSettings",
+                    description="Only while the unit signs with its built-in simulator "
+                    "(409 otherwise). Affects every register of the unit.",
+                ),
+                "delete": _op(
+                    "resetSimulatorFaults",
+                    "All fault switches off; hanging calls are let go",
+                    {"200": _json(_ref("Faults"), "The switches after the reset")},
+                    "401 405 409 429",
+                ),
             },
             "/api/v1/transactions/{tx_id}/qr.png": {
                 "get": _op(
+                    "getTransactionQr",
                     "The receipt's QR code as PNG",
-                    {"200": {"description": "PNG", "content": {"image/png": {}}}},
+                    {
+                        "200": {
+                            "description": "PNG",
+                            "content": {
+                                "image/png": {"schema": {"type": "string", "format": "binary"}}
+                            },
+                        }
+                    },
+                    "400 401 404 405 429",
                     params=[TX_ID],
                 )
             },
         },
     }
+
+
+__all__ = ["RECEIPT_EXAMPLE", "openapi_document"]

@@ -144,9 +144,64 @@ def load_or_create_identity(
             current = None
     if current is None:
         current = _issue(key, f"{name} ({short})", names)
-        cert_path.write_bytes(current.public_bytes(serialization.Encoding.PEM))
+        temporary = cert_path.with_suffix(".tmp")  # a reader never sees half a certificate
+        temporary.write_bytes(current.public_bytes(serialization.Encoding.PEM))
+        temporary.replace(cert_path)
         _LOGGER.info("device certificate issued", extra={"TSED_EVENT": "device_cert_issued"})
     return DeviceIdentity(device_id, cert_path, key_path, spki_fingerprint(key.public_key()))
+
+
+class CertificateFollower:
+    """Keeps the served certificate's names on the unit's current addresses.
+
+    When an address appears or goes, the certificate is issued again with the **same key**
+    (the pinned fingerprint stays) and loaded into the live server context: new connections
+    get it, open ones keep theirs.
+    """
+
+    def __init__(
+        self, identity: DeviceIdentity, context: ssl.SSLContext, *, name: str, addresses: list[str]
+    ) -> None:
+        self._identity = identity
+        self._context = context
+        self._name = name
+        self._names = (sorted(set(addresses)), socket.gethostname())
+
+    async def check(self, addresses: list[str], hostname: str | None = None) -> bool:
+        """Re-issue if the addresses or the host name changed; True when it did."""
+        wanted = sorted(set(addresses))
+        hostname = hostname or socket.gethostname()
+        if (wanted, hostname) == self._names:
+            return False
+        identity = self._identity
+        try:
+            before = identity.cert_path.read_bytes()
+            await asyncio.to_thread(
+                load_or_create_identity,
+                identity.cert_path.parent,
+                name=self._name,
+                addresses=wanted,
+                hostname=hostname,
+            )
+            self._names = (wanted, hostname)
+            if identity.cert_path.read_bytes() == before:
+                return False
+            self._context.load_cert_chain(identity.cert_path, identity.key_path)
+        except (OSError, ValueError, ssl.SSLError) as err:  # the old certificate keeps serving
+            self._names = (wanted, hostname)  # once per change, not every status tick
+            _LOGGER.warning(
+                "re-issuing the device certificate failed (the old one keeps serving; tried "
+                "again at the next address change or restart): %s",
+                err,
+                extra={"TSED_EVENT": "device_cert_failed"},
+            )
+            return False
+        _LOGGER.info(
+            "device certificate follows the addresses: %s",
+            ", ".join(wanted) or "-",
+            extra={"TSED_EVENT": "device_cert_reissued", "TSED_ADDRESSES": ",".join(wanted)},
+        )
+        return True
 
 
 TLS_READ_BUFFER = 32 * 1024
