@@ -24,8 +24,10 @@ from tsed.fiskaly.transport import ProxySettings, Timeouts
 from tsed.logs import setup_logging
 from tsed.net.admin import build_admin_app
 from tsed.net.api import RegisterApiDeps, build_register_app
-from tsed.net.auth import FailureLimiter, PairingManager
+from tsed.net.auth import PairingManager
+from tsed.net.lockout import AttemptRate, FailureLimiter
 from tsed.net.mdns import Advertiser
+from tsed.net.passwords import PasswordHasher
 from tsed.net.tls import (
     DeviceIdentity,
     limit_tls_buffers,
@@ -184,8 +186,11 @@ class Daemon:
         await self.registers.load()
         self.pairing = PairingManager(clock=self.clock, on_change=self._pairing_changed)
         self.advertiser: Advertiser | None = None
-        self.limiter = FailureLimiter()
-        self.web_limiter = FailureLimiter()
+        attempts = AttemptRate()  # pairings and setup-page logins share one global rate
+        self.limiter = FailureLimiter(rate=attempts)
+        self.web_limiter = FailureLimiter(rate=attempts)
+        self.console_limiter = FailureLimiter()  # the current password asked on the console
+        self.hasher = PasswordHasher()
         self.web_sessions = WebSessions()
         self.exports = ExportJobs(self.state_dir / "exports")
         await self._serve()
@@ -305,6 +310,8 @@ class Daemon:
         await self._stop_backend()
         if hasattr(self, "store"):
             await self.store.close()
+        if hasattr(self, "hasher"):
+            self.hasher.close()
         _LOGGER.info("tsed stopped", extra={"TSED_EVENT": "stopped"})
 
     # -- pieces -----------------------------------------------------------------------------

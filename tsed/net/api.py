@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from tsed.errors import AuthError, InputError
-from tsed.net.auth import FailureLimiter, PairingManager, hash_token, issue_token
+from tsed.errors import AuthError, ConflictError, InputError
+from tsed.net.auth import PairingManager, hash_token, issue_token
 from tsed.net.http import (
     MAX_BODY,
     client_source,
@@ -26,6 +26,7 @@ from tsed.net.http import (
     json_response,
     read_json_object,
 )
+from tsed.net.lockout import FailureLimiter
 from tsed.net.openapi import openapi_document
 from tsed.outcome import RegisterRef, TxOutcome
 from tsed.receipt import TEST_NOTICE, Receipt, parse_receipt, qr_png
@@ -110,6 +111,30 @@ def _local_id(request: web.Request) -> str:
         ) from None
 
 
+def _pairing_fields(body: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    """register_serial, label and tenant of a pairing body (the code is checked apart)."""
+    unknown = set(body) - {"code", "register_serial", "label", "tenant"}
+    if unknown:
+        raise InputError(
+            f"unknown field {sorted(unknown)[0]!r}",
+            hint="Send code, register_serial and optionally label, tenant.",
+        )
+    code, serial = body.get("code"), body.get("register_serial")
+    if not isinstance(code, str) or not code.strip():
+        raise InputError("code: the pairing code shown by the installer is required")
+    if not isinstance(serial, str) or not SERIAL_RE.fullmatch(serial) or "/" in serial:
+        raise InputError(
+            f"register_serial: {serial!r} must be 1 to 70 of A-Z a-z 0-9 space '()+,-.:=? "
+            "(no '/' or '_', no leading or trailing space)",
+            hint="Use the register's serial number as printed on receipts.",
+        )
+    label, tenant = body.get("label"), body.get("tenant")
+    for name, value in (("label", label), ("tenant", tenant)):
+        if value is not None and (not isinstance(value, str) or len(value) > 64):
+            raise InputError(f"{name}: text of at most 64 characters expected")
+    return serial, label, tenant
+
+
 def build_register_app(deps: RegisterApiDeps) -> web.Application:
     """The register API application (mounted at the root of the TLS listener)."""
     public = {"/api/v1/pairings", "/api/v1/status", "/api/v1/openapi.json"}
@@ -120,12 +145,14 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
     ) -> web.StreamResponse:
         if request.path in public or not request.path.startswith("/api/"):
             return await handler(request)
-        source = client_source(request)
-        deps.limiter.check(source)
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         register = deps.registers.lookup(hash_token(token.strip())) if scheme == "Bearer" else None
         if register is None:
+            # Only a request without a valid token is throttled: a paired register behind
+            # the same address as a failing host (NAT, terminal server) always gets through.
+            source = client_source(request)
+            deps.limiter.check(source)
             deps.limiter.failed(source)
             raise AuthError(
                 "missing, unknown or revoked register token"
@@ -164,34 +191,18 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
         return json_response(outcome.to_json(), status)
 
     async def pairings(request: web.Request) -> web.Response:
-        source = client_source(request)
-        deps.limiter.check(source)
-        body = await read_json_object(request)
-        unknown = set(body) - {"code", "register_serial", "label", "tenant"}
-        if unknown:
-            raise InputError(
-                f"unknown field {sorted(unknown)[0]!r}",
-                hint="Send code, register_serial and optionally label, tenant.",
-            )
-        code, serial = body.get("code"), body.get("register_serial")
-        if not isinstance(code, str) or not code.strip():
-            raise InputError("code: the pairing code shown by the installer is required")
-        if not isinstance(serial, str) or not SERIAL_RE.fullmatch(serial) or "/" in serial:
-            raise InputError(
-                f"register_serial: {serial!r} must be 1 to 70 of A-Z a-z 0-9 space '()+,-.:=? "
-                "(no '/' or '_', no leading or trailing space)",
-                hint="Use the register's serial number as printed on receipts.",
-            )
-        label, tenant = body.get("label"), body.get("tenant")
-        for name, value in (("label", label), ("tenant", tenant)):
-            if value is not None and (not isinstance(value, str) or len(value) > 64):
-                raise InputError(f"{name}: text of at most 64 characters expected")
-        try:
-            deps.pairing.redeem(code)
-        except AuthError:
-            deps.limiter.failed(source)
-            raise
-        deps.limiter.succeeded(source)
+        with deps.limiter.attempt(client_source(request)) as attempt:  # before any await
+            body = await read_json_object(request)
+            serial, label, tenant = _pairing_fields(body)
+            try:
+                deps.pairing.redeem(body["code"])
+            except AuthError:
+                attempt.failed()
+                raise
+            except ConflictError:
+                attempt.uncounted()  # no window open: nothing was guessed
+                raise
+            attempt.succeeded()
         token, token_hash = issue_token()
         register = await deps.registers.enroll(serial, label, tenant, token_hash)
         return json_response(

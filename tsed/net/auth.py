@@ -5,8 +5,8 @@
 * A redeemed code yields a per-register bearer token of 256 bits. Only its SHA-256 is stored:
   with that much entropy a fast hash is safe (no dictionary to try), and lookups stay cheap.
   Comparisons use ``hmac.compare_digest``.
-* Failures (wrong codes, wrong tokens, wrong admin passwords) are counted per source address;
-  after ``max_failures`` the source is locked out for a period that doubles each time.
+* Failures (wrong codes, wrong tokens, wrong admin passwords) are counted per source address
+  by :mod:`tsed.net.lockout`; the admin password's hash is :mod:`tsed.net.passwords`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tsed.errors import AuthError, ConflictError, LockedOut
+from tsed.errors import AuthError, ConflictError
 from tsed.logs import register_secret
 
 _LOGGER = logging.getLogger(__name__)
@@ -110,79 +110,3 @@ class PairingManager:
                 hint="Type the code exactly as shown by tsectl pair (dashes optional).",
             )
         self.close()
-
-
-@dataclass(slots=True)
-class _Failures:
-    count: int = 0
-    locked_until: float = 0.0
-    lockouts: int = 0
-
-
-class FailureLimiter:
-    """Counts failures per source; locks a source out after ``max_failures``."""
-
-    def __init__(
-        self,
-        *,
-        max_failures: int = 5,
-        base_lockout: float = 30.0,
-        max_lockout: float = 3600.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.max_failures = max_failures
-        self.base_lockout = base_lockout
-        self.max_lockout = max_lockout
-        self._clock = clock
-        self._sources: dict[str, _Failures] = {}
-
-    def check(self, source: str) -> None:
-        entry = self._sources.get(source)
-        if entry is not None and entry.locked_until > self._clock():
-            wait = entry.locked_until - self._clock()
-            error = LockedOut(
-                f"too many failed attempts from {source}; try again in {wait:.0f} s",
-                hint="Wait, then use the right code, token or password.",
-            )
-            error.details["retry_after"] = int(wait) + 1
-            raise error
-
-    def failed(self, source: str) -> None:
-        entry = self._sources.setdefault(source, _Failures())
-        entry.count += 1
-        if entry.count >= self.max_failures:
-            entry.lockouts += 1
-            period = min(self.max_lockout, self.base_lockout * 2 ** (entry.lockouts - 1))
-            entry.locked_until = self._clock() + period
-            entry.count = 0
-            _LOGGER.warning(
-                "locked out %s for %.0f s after repeated failures",
-                source,
-                period,
-                extra={"TSED_EVENT": "lockout", "TSED_SOURCE": source},
-            )
-        if len(self._sources) > 10000:  # bounded memory under a scan
-            self._sources.pop(next(iter(self._sources)))
-
-    def succeeded(self, source: str) -> None:
-        entry = self._sources.get(source)
-        if entry is not None and entry.locked_until <= self._clock():
-            del self._sources[source]
-
-
-def hash_password(password: str, *, salt: bytes | None = None) -> str:
-    """scrypt hash for the admin password: ``scrypt$<salt hex>$<hash hex>``."""
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        kind, salt_hex, digest_hex = stored.split("$")
-    except ValueError:
-        return False
-    if kind != "scrypt":
-        return False
-    check = hash_password(password, salt=bytes.fromhex(salt_hex))
-    return hmac.compare_digest(check.split("$")[2], digest_hex)
