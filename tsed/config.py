@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import tomli_w
 
-from tsed.errors import ConfigError
+from tsed.errors import ConfigError, TenantMismatch
 from tsed.fileio import atomic_write
 
 _LOGGER = logging.getLogger(__name__)
@@ -150,6 +150,24 @@ def effective(config: Config, workplace_id: str | None) -> EffectiveSettings:
         place.extended_logging if place.extended_logging is not None else config.extended_logging,
         place.tenant or default_tenant,
     )
+
+
+def bound_tenant(
+    config: Config, serial: str, window_tenant: str | None, requested: str | None
+) -> str:
+    """The tenant a pairing register is bound to: the installer decides, never the register.
+
+    The workplace setting wins, then the tenant the pairing window was opened for, then the
+    first tenant. A register that asks for a different one is refused (TenantMismatch)."""
+    place = config.workplace(serial)
+    tenant = (place.tenant if place else None) or window_tenant or effective(config, None).tenant
+    config.tenant(tenant)  # refuses unknown tenants with a hint
+    if requested is not None and requested != tenant:
+        raise TenantMismatch(
+            f"tenant: this register is bound to tenant {tenant!r} by the installer; it asked "
+            f"for {requested[:64]!r}"
+        )
+    return tenant
 
 
 def workplaces_with_overrides(config: Config) -> tuple[Workplace, ...]:

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from tsed import __version__
 from tsed.cli import DaemonOptions
-from tsed.config import Config, Mode, effective, fiskaly_urls, load_config
+from tsed.config import Config, Mode, bound_tenant, effective, fiskaly_urls, load_config
 from tsed.errors import ConflictError, NotFoundError, TsedError
 from tsed.exportjobs import ExportJobs
 from tsed.fiskaly.client import FiskalyClient
@@ -80,6 +80,9 @@ class Registers:
             row = self.rows.get(register_id)
             if row is not None:
                 self.rows[register_id] = replace(row, last_seen_at=at)
+
+    def bound_tenant(self, serial: str, window_tenant: str | None, requested: str | None) -> str:
+        return bound_tenant(self._daemon.config, serial, window_tenant, requested)
 
     async def enroll(
         self, serial: str, label: str | None, tenant: str | None, token_hash: str

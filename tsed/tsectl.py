@@ -168,6 +168,8 @@ def _print_pairing(data: Mapping[str, Any], out: TextIO) -> None:
     out.write(f"Pairing code:  {data['code']}\n")
     out.write(f"Valid until:   {data['expires_at']}\n")
     out.write(f"Fingerprint:   {data['fingerprint']}\n")
+    if data.get("tenant"):
+        out.write(f"Tenant:        {data['tenant']}\n")
     out.write("Enter the code at the register (or scan the QR code); it works once.\n")
     if data.get("qr_text") and out.isatty():
         import segno  # noqa: PLC0415
@@ -222,7 +224,9 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
         if args.command == "status":
             return client.call("GET", "/admin/v1/status"), _print_status
         if args.command == "pair":
-            body = {"minutes": args.minutes} if args.minutes else {}
+            body: dict[str, Any] = {"minutes": args.minutes} if args.minutes else {}
+            if args.tenant:
+                body["tenant"] = args.tenant
             return client.call("POST", "/admin/v1/pairing", body), _print_pairing
         if args.command == "registers":
             if args.action == "revoke":
@@ -330,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="mode, TSE state, registers, device fingerprint")
     pair = sub.add_parser("pair", help="open a pairing window and show the one-time code")
     pair.add_argument("--minutes", type=int, help="how long the window stays open (default 5)")
+    pair.add_argument(
+        "--tenant", help="the tenant the register is bound to (multi-tenant; default: the first)"
+    )
     registers = sub.add_parser("registers", help="list paired registers, or revoke one")
     registers.add_argument("action", nargs="?", choices=["list", "revoke"], default="list")
     registers.add_argument("register_id", nargs="?", help="register id (for revoke)")

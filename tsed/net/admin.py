@@ -12,7 +12,7 @@ written to the journal as an audit event (who, what, result; never a body).
 ==========================================  =========================================
 ``GET    /admin/v1/openapi.json``            the OpenAPI document of these routes
 ``GET    /admin/v1/status``                  mode, TSE state, registers, device identity
-``POST   /admin/v1/pairing``                 open a pairing window ``{minutes?}``
+``POST   /admin/v1/pairing``                 open a pairing window ``{minutes?, tenant?}``
 ``GET    /admin/v1/registers``               paired registers
 ``DELETE /admin/v1/registers/{id}``          revoke a register
 ``GET    /admin/v1/config``                  the configuration (no secrets)
@@ -72,7 +72,9 @@ class AdminOperations(Protocol):
 
     async def status(self) -> dict[str, Any]: ...
 
-    async def open_pairing(self, minutes: int | None) -> dict[str, Any]: ...
+    async def open_pairing(
+        self, minutes: int | None, tenant: str | None = None
+    ) -> dict[str, Any]: ...
 
     async def list_registers(self) -> list[dict[str, Any]]: ...
 
@@ -289,7 +291,8 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
                 f"minutes: {minutes!r} is not a whole number from 1 to 60",
                 hint="Leave it out for the configured default (5 minutes).",
             )
-        return web.json_response(await ops.open_pairing(minutes), status=201)
+        tenant = _optional_text(body, "tenant")
+        return web.json_response(await ops.open_pairing(minutes, tenant), status=201)
 
     async def registers(_request: web.Request) -> web.Response:
         return web.json_response({"registers": await ops.list_registers()})

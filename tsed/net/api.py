@@ -74,6 +74,9 @@ class SigningApi(Protocol):
 
 class RegisterDirectory(Protocol):
     def lookup(self, token_hash: str) -> RegisterRef | None: ...
+    def bound_tenant(
+        self, serial: str, window_tenant: str | None, requested: str | None
+    ) -> str: ...
     async def enroll(
         self, serial: str, label: str | None, tenant: str | None, token_hash: str
     ) -> RegisterRef: ...
@@ -193,9 +196,9 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
     async def pairings(request: web.Request) -> web.Response:
         with deps.limiter.attempt(client_source(request)) as attempt:  # before any await
             body = await read_json_object(request)
-            serial, label, tenant = _pairing_fields(body)
+            serial, label, requested = _pairing_fields(body)
             try:
-                deps.pairing.redeem(body["code"])
+                window = deps.pairing.check(body["code"])
             except AuthError:
                 attempt.failed()
                 raise
@@ -203,6 +206,10 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
                 attempt.uncounted()  # no window open: nothing was guessed
                 raise
             attempt.succeeded()
+        # The installer's choice (workplace, then window) binds; the window stays open when
+        # the register asks for another tenant, so the right register can still pair.
+        tenant = deps.registers.bound_tenant(serial, window.tenant, requested)
+        deps.pairing.close()  # consumed: no await since the code was checked
         token, token_hash = issue_token()
         register = await deps.registers.enroll(serial, label, tenant, token_hash)
         return json_response(

@@ -49,6 +49,7 @@ def issue_token() -> tuple[str, str]:
 class PairingCode:
     code: str = field(repr=False)
     expires_at: float
+    tenant: str | None = None  # the installer's choice; None: the workplace's or the default
 
     @property
     def grouped(self) -> str:
@@ -76,9 +77,9 @@ class PairingManager:
     def expires_at(self) -> float | None:
         return self._code.expires_at if self.is_open and self._code else None
 
-    def open(self, minutes: float) -> PairingCode:
+    def open(self, minutes: float, *, tenant: str | None = None) -> PairingCode:
         code = "".join(secrets.choice(CROCKFORD) for _ in range(CODE_CHARS))
-        self._code = PairingCode(code, self._clock() + minutes * 60)
+        self._code = PairingCode(code, self._clock() + minutes * 60, tenant)
         register_secret(self._code.grouped)
         register_secret(code)
         _LOGGER.info(
@@ -96,8 +97,9 @@ class PairingManager:
         if was_open and self._on_change:
             self._on_change(False)
 
-    def redeem(self, text: str) -> None:
-        """Consume the code; raises AuthError (wrong) or ConflictError (no window)."""
+    def check(self, text: str) -> PairingCode:
+        """The open window if ``text`` is its code (not consumed yet); raises AuthError (wrong)
+        or ConflictError (no window)."""
         if self._code is None or self._code.expires_at <= self._clock():
             self.close()
             raise ConflictError(
@@ -109,4 +111,10 @@ class PairingManager:
                 "the pairing code is wrong",
                 hint="Type the code exactly as shown by tsectl pair (dashes optional).",
             )
+        return self._code
+
+    def redeem(self, text: str) -> PairingCode:
+        """Check and consume the code (see :meth:`check`)."""
+        window = self.check(text)
         self.close()
+        return window

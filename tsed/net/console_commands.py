@@ -24,7 +24,7 @@ HELP = """\
 Commands / Befehle:
   status          mode, addresses, fingerprint, TSE, registers / Zustand der Einheit
   network         interfaces, default route, DNS servers / Netzwerk
-  pair [MINUTES]  open a pairing window for a register / Kasse koppeln
+  pair [MIN] [TENANT]  open a pairing window (for a tenant) / Kasse koppeln
   password        set the admin password (asks the current one) / Admin-Passwort setzen
   factory-reset   erase registers, settings, credentials (asks the password) /
                   Werkseinstellungen (fragt das Passwort)
@@ -166,10 +166,14 @@ class Commands:
         if args:
             # The daemon validates the range; a non-number goes as text so it can say why.
             body["minutes"] = int(args[0]) if args[0].isascii() and args[0].isdigit() else args[0]
+        if len(args) > 1:
+            body["tenant"] = args[1]  # the daemon refuses unknown tenants with the known ones
         data = self.call("POST", "/admin/v1/pairing", body)
         self.say(f"Pairing code:   {data.get('code', '?')}")
         self.say(f"Valid until:    {data.get('expires_at', '?')}")
         self.say(f"Fingerprint:    {data.get('fingerprint', '?')}")
+        if data.get("tenant"):
+            self.say(f"Tenant / Mandant: {_printable(str(data['tenant']), 64)}")
         self.say("Enter the code at the register; it works once. / Code an der Kasse eingeben.")
         _LOGGER.info("pairing window opened from the console", extra={"TSED_EVENT": "console_pair"})
 

@@ -213,6 +213,10 @@ function renderConfig(cfg) {
   select.replaceChildren();
   const ids = cfg.multi_tenant && Object.keys(tenants).length ? Object.keys(tenants) : ["default"];
   for (const id of ids) select.add(new Option(id, id));
+  const pairTenant = $("pair-tenant");
+  pairTenant.replaceChildren();
+  for (const id of ids) pairTenant.add(new Option(id, id));
+  pairTenant.hidden = ids.length < 2;
   renderWorkplaces(cfg);
 }
 
@@ -367,7 +371,8 @@ async function loadRegisters() {
 
 async function openPairing() {
   await guarded(async () => {
-    const data = await api("POST", "/pairing", {});
+    const tenant = $("pair-tenant");
+    const data = await api("POST", "/pairing", tenant.hidden || !tenant.value ? {} : { tenant: tenant.value });
     $("pairing").hidden = false;
     $("pair-code").textContent = data.code;
     $("pair-expires").textContent = time(data.expires_at);
