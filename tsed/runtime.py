@@ -15,7 +15,7 @@ from aiohttp import web
 
 from tsed import __version__
 from tsed.cli import DaemonOptions
-from tsed.config import Config, Mode, bound_tenant, effective, fiskaly_urls, load_config
+from tsed.config import Config, Mode, effective, fiskaly_urls, load_config
 from tsed.errors import ConflictError, NotFoundError, TsedError
 from tsed.exportjobs import ExportJobs
 from tsed.fiskaly.client import FiskalyClient
@@ -43,6 +43,7 @@ from tsed.runtime_ops import AdminOps, SigningProxy
 from tsed.signing import SigningService
 from tsed.store import Store
 from tsed.systemd import JournalHandler, Notifier, journal_available, status_line
+from tsed.tenancy import bound_tenant
 from tsed.upstream import Credentials, UpstreamRegistry, vault_key
 from tsed.vault import Vault
 
@@ -256,6 +257,7 @@ class Daemon:
             backend=self.backend,
             deadline=lambda reg: effective(self.config, reg.serial).register_deadline,
             abandon_after=self.config.abandon_minutes * 60,
+            max_open=lambda: self.config.max_open_per_register,
             clock=self.clock,
         )
         await self.signing.start()

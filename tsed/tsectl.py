@@ -19,6 +19,7 @@ import httpx
 
 from tsed import __version__
 from tsed.cli import ADMIN_SOCKET_NAME, DEFAULT_STATE_DIR
+from tsed.textcheck import shown
 from tsed.tsectl_setup import add_setup_parsers, read_secret, run_setup_command
 
 EXIT_OK = 0
@@ -185,15 +186,17 @@ def _print_registers(data: Mapping[str, Any], out: TextIO) -> None:
     out.write(f"{'ID':36}  {'SERIAL':24}  {'TENANT':12}  {'STATE':8}  LAST SEEN / LABEL\n")
     for reg in registers:
         state = "revoked" if reg.get("revoked_at") else "active"
+        serial, tenant = shown(str(reg.get("serial", ""))), shown(str(reg.get("tenant_id", "")))
+        label = shown(str(reg.get("label") or ""))  # escaped: a label cannot fake a line
         out.write(
-            f"{reg['id']:36}  {reg.get('serial', ''):24}  {reg.get('tenant_id', ''):12}  "
-            f"{state:8}  {reg.get('last_seen_at') or '-'}  {reg.get('label') or ''}\n"
+            f"{shown(str(reg['id'])):36}  {serial:24}  {tenant:12}  "
+            f"{state:8}  {reg.get('last_seen_at') or '-'}  {label}\n"
         )
 
 
 def _print_lines(data: Mapping[str, Any], out: TextIO) -> None:
     for line in data.get("lines", []):
-        out.write(f"{line}\n")
+        out.write(f"{shown(str(line))}\n")
 
 
 def _print_mapping(data: Mapping[str, Any], out: TextIO, prefix: str = "") -> None:
@@ -202,12 +205,12 @@ def _print_mapping(data: Mapping[str, Any], out: TextIO, prefix: str = "") -> No
         if isinstance(value, Mapping) and value:
             _print_mapping(value, out, f"{name}.")
         elif isinstance(value, list):
-            out.write(f"{name} = {json.dumps(value, ensure_ascii=False)}\n")
+            out.write(f"{shown(name)} = {shown(json.dumps(value, ensure_ascii=False))}\n")
         else:
-            shown = "" if value is None else value
+            text = "" if value is None else str(value)
             if isinstance(value, bool):
-                shown = "true" if value else "false"
-            out.write(f"{name} = {shown}\n")
+                text = "true" if value else "false"
+            out.write(f"{shown(name)} = {shown(text)}\n")
 
 
 # -- commands ---------------------------------------------------------------------------------

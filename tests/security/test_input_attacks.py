@@ -6,6 +6,8 @@ never a traceback in the log.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -117,3 +119,50 @@ def test_request_bodies_go_through_the_one_parser() -> None:
     api = (net / "api.py").read_text(encoding="utf-8")
     assert api.count("json.loads(") == 1 and "json.loads(response.text)" in api
     assert json.loads("{}") == {}
+
+
+FAKE_LINE = "\x1b[2K\rdeadbeef  ERS chef  default  active\n\u202egnal"
+
+
+async def test_a_label_cannot_fake_a_line_of_tsectl_registers(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "state") as unit:
+        await unit.pair("ERS kasse-1", label=FAKE_LINE)
+        label = next(iter(unit.daemon.registers.rows.values())).label
+        assert label is not None and "\x1b" not in label and "\u202e" not in label
+        assert "\r" not in label and "\n" not in label
+        # a label stored before the rule (or by other means) is escaped on output
+        row = next(iter(unit.daemon.registers.rows.values()))
+        unit.daemon.registers.rows[row.id] = dataclasses.replace(row, label=FAKE_LINE)
+        _code, out = await unit.tsectl("registers")
+        lines = out.splitlines()
+        assert len(lines) == 2, out  # the header and exactly one register
+        assert "\x1b" not in out and "\u202e" not in out and "\\x1b" in out and "\\u202e" in out
+
+
+async def test_one_register_cannot_open_every_transaction_of_the_tss(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "state", config="max_open_per_register = 3\n") as unit:
+        greedy, other = await unit.pair("ERS gierig"), await unit.pair("ERS andere")
+        answers = await asyncio.gather(
+            *(greedy.call("POST", "/api/v1/transactions") for _ in range(10))
+        )
+        opened = [a for a in answers if a.status_code == 201]
+        refused = [a for a in answers if a.status_code != 201]
+        assert len(opened) <= 3 and len(opened) + len(refused) == 10
+        for answer in refused:
+            assert answer.status_code == 409, answer.text
+            error = answer.json()["error"]
+            assert error["code"] == "TOO_MANY_OPEN_TRANSACTIONS"
+            assert "at most 3" in error["message"] and "max_open_per_register" in error["hint"]
+        while len(opened) < 3:  # concurrency may have refused early; sequentially up to 3
+            answer = await greedy.call("POST", "/api/v1/transactions")
+            assert answer.status_code == 201, answer.text
+            opened.append(answer)
+        assert (await greedy.call("POST", "/api/v1/transactions")).status_code == 409
+        # another register of the same TSS is not affected
+        assert (await other.call("POST", "/api/v1/transactions")).status_code == 201
+        assert (await other.call("POST", "/api/v1/receipts", RECEIPT)).status_code == 200
+        # ending one makes room again
+        tx_id = opened[0].json()["id"]
+        done = await greedy.call("POST", f"/api/v1/transactions/{tx_id}/finish", RECEIPT)
+        assert done.status_code == 200, done.text
+        assert (await greedy.call("POST", "/api/v1/transactions")).status_code == 201

@@ -30,6 +30,7 @@ from tsed.net.lockout import FailureLimiter
 from tsed.net.openapi import openapi_document
 from tsed.outcome import RegisterRef, TxOutcome
 from tsed.receipt import TEST_NOTICE, Receipt, parse_receipt, qr_png
+from tsed.textcheck import clean_register_text, has_control
 
 _LOGGER = logging.getLogger(__name__)
 IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -135,6 +136,10 @@ def _pairing_fields(body: dict[str, Any]) -> tuple[str, str | None, str | None]:
     for name, value in (("label", label), ("tenant", tenant)):
         if value is not None and (not isinstance(value, str) or len(value) > 64):
             raise InputError(f"{name}: text of at most 64 characters expected")
+    if label is not None:  # control and bidi characters removed: shown on terminals later
+        label = clean_register_text(label) or None
+    if tenant is not None and has_control(tenant):
+        raise InputError("tenant: a tenant id has no control characters")
     return serial, label, tenant
 
 
