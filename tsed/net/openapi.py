@@ -34,9 +34,16 @@ ERRORS = {
     "400": _json(_ref("Error"), "Malformed request: the message names the field and the rule"),
     "401": _json(_ref("Error"), "Missing, unknown or revoked token"),
     "404": _json(_ref("Error"), "Unknown transaction id (or not this register's)"),
-    "409": _json(_ref("Error"), "Wrong order of calls, or an Idempotency-Key reused"),
+    "409": _json(
+        _ref("Error"),
+        "Wrong order of calls, an Idempotency-Key reused, or TOO_MANY_OPEN_TRANSACTIONS",
+    ),
     "413": _json(_ref("Error"), "Body larger than 64 KiB"),
-    "429": _json(_ref("Error"), "Too many failures: locked out for a while (Retry-After)"),
+    "429": _json(
+        _ref("Error"),
+        "Too many failures without a valid token: locked out for a while (Retry-After); a "
+        "request with a valid token is never refused so",
+    ),
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -279,7 +286,10 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/pairings": {
                 "post": _op(
                     "Redeem the one-time pairing code",
-                    {"201": _json(_ref("Pairing"), "Paired")},
+                    {
+                        "201": _json(_ref("Pairing"), "Paired"),
+                        "403": _json(_ref("Error"), "TENANT_MISMATCH: the installer bound another"),
+                    },
                     body="PairingRequest",
                     public=True,
                 )
