@@ -69,3 +69,17 @@ def test_a_flood_of_sources_cannot_flush_a_lockout() -> None:
         assert len(limiter) <= 100
     with pytest.raises(LockedOut):
         limiter.check("192.0.2.66")
+
+
+def test_right_attempts_give_their_share_of_the_global_rate_back() -> None:
+    clock = Clock()
+    rate = AttemptRate(rate=1.0, burst=2, clock=clock)
+    limiter = FailureLimiter(rate=rate, clock=clock)
+    for n in range(50):  # an installer pairing 50 registers in a row, no time passing
+        with limiter.attempt(f"192.0.2.{n}") as attempt:
+            attempt.succeeded()
+    for n in range(2):
+        with limiter.attempt(f"198.51.100.{n}") as attempt:
+            attempt.failed()
+    with pytest.raises(RateLimited), limiter.attempt("198.51.100.9"):
+        pass

@@ -10,10 +10,11 @@ same address did (terminal servers, NAT and one PC running two tills share an ad
   the handler awaits anything; an attempt in flight counts as a failure until it succeeds, and a
   source has at most one attempt in flight (a second concurrent one gets 429 at once). So 100
   concurrent wrong passwords from one address are 1 check and 99 refusals, never 100 checks.
-* **Global rate**: all sources together get at most :data:`GLOBAL_RATE` attempts per second
-  (burst :data:`GLOBAL_BURST`) of the kinds that share one :class:`AttemptRate` (setup-page
-  logins and pairings): a host with many addresses cannot turn the unit into a password-hashing
-  oracle, and signing keeps its CPU.
+* **Global rate**: all sources together get at most :data:`GLOBAL_RATE` failed attempts per
+  second (burst :data:`GLOBAL_BURST`) of the kinds that share one :class:`AttemptRate`
+  (setup-page logins and pairings): a host with many addresses cannot turn the unit into a
+  password-hashing oracle, and signing keeps its CPU. A right attempt gives its share back, so
+  an installer pairing 50 registers in a row is never slowed down.
 * **Bounded memory**: at most :data:`MAX_SOURCES` sources are remembered; when full, forgotten
   first are sources that are not locked out, then the lockouts that end soonest.
 """
@@ -79,6 +80,10 @@ class AttemptRate:
             error.details["retry_after"] = max(1, int(wait + 0.999))
             raise error
         self._tokens -= 1.0
+
+    def refund(self) -> None:
+        """Give back what an attempt took that turned out right (or checked nothing)."""
+        self._tokens = min(float(self.burst), self._tokens + 1.0)
 
 
 @dataclass(slots=True)
@@ -170,8 +175,11 @@ class FailureLimiter:
             entry.in_flight = False
             if attempt.outcome in (None, "failed"):
                 self.failed(source)
-            elif attempt.outcome == "succeeded":
-                self.succeeded(source)
+            else:  # right, or nothing checked: costs no share of the global rate
+                if self.rate is not None:
+                    self.rate.refund()
+                if attempt.outcome == "succeeded":
+                    self.succeeded(source)
 
     def failed(self, source: str) -> None:
         entry = self._entry(source)
