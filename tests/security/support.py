@@ -23,12 +23,6 @@ async def set_admin_password(unit: Unit, password: str = ADMIN_PASSWORD) -> None
     assert response.status_code == 200, response.text
 
 
-def client_from(unit: Unit, address: str) -> httpx.AsyncClient:
-    """A client whose connections come from ``address`` (any 127.0.0.0/8 address works)."""
-    transport = httpx.AsyncHTTPTransport(verify=unit.ssl_context(), local_address=address)
-    return httpx.AsyncClient(transport=transport, base_url=unit.base_url, timeout=60)
-
-
 async def web_login(unit: Unit, password: str = ADMIN_PASSWORD) -> tuple[httpx.AsyncClient, str]:
     """A logged-in setup-page client and its CSRF token."""
     client = httpx.AsyncClient(base_url=unit.base_url, verify=unit.ssl_context(), timeout=30)
