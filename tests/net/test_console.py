@@ -126,8 +126,14 @@ def test_pair_shows_code_expiry_fingerprint_and_never_logs_the_code(console: Set
     assert FINGERPRINT in answer
     assert "Error: minutes: 'soon' is not 1..60" in console.cable.command("pair soon")
     console.cable.command("pair 10")
+    console.cable.command("pair 10 firma-a")  # a window for one tenant (issue 13 item 4)
     bodies = [c[2] for c in console.admin.calls if c[1] == "/admin/v1/pairing"]
-    assert bodies == [{}, {"minutes": "soon"}, {"minutes": 10}]
+    assert bodies == [
+        {},
+        {"minutes": "soon"},
+        {"minutes": 10},
+        {"minutes": 10, "tenant": "firma-a"},
+    ]
     log = stop_console(console.proc)  # type: ignore[arg-type]
     assert "pairing window opened" in log
     assert PAIRING_CODE not in log and PAIRING_CODE.replace("-", "") not in log
