@@ -60,6 +60,10 @@ def test_proxy_user_and_tenant_names_are_plain_text_of_limited_length() -> None:
         with pytest.raises(ConfigError, match=r"tenants\.nord\.name"):
             config_from_dict({"tenants": {"nord": {"name": bad}}})
     assert config_from_dict({"tenants": {"nord": {"name": "Nord GmbH & Co. KG"}}}).tenants
+    for serial in ("ERS\x1b[2Kkasse", "E" * 71):
+        with pytest.raises(ConfigError, match="workplaces"):
+            config_from_dict({"workplaces": {serial: {"register_deadline": 2.0}}})
+    assert config_from_dict({"workplaces": {"ERS kasse-1": {"register_deadline": 2.0}}})
 
 
 @given(st.text(max_size=80))

@@ -350,7 +350,7 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
         raise invalid("workplaces", raw_places, "must be a table of workplaces")
     tenant_ids = {t.id for t in tenants} or {DEFAULT_TENANT}
     for place_id, raw in raw_places.items():
-        path = f"workplaces.{place_id}"
+        path = f"workplaces.{setting_text('workplaces.<serial>', place_id, 'workplaces.*')}"
         if not isinstance(raw, Mapping):
             raise invalid(path, raw, "must be a table of overrides")
         check_keys(raw, {"register_deadline", "extended_logging", "tenant"}, path + ".")

@@ -28,6 +28,7 @@ LIMITS: dict[str, int] = {
     "console_port": 200,
     "proxy.username": 128,
     "tenants.*.name": 100,
+    "workplaces.*": 70,  # a register serial (the register API allows 1-70 characters)
 }
 
 # pyserial URL schemes that make sense for the installer's console: a local serial device
