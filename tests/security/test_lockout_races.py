@@ -185,3 +185,13 @@ async def test_a_login_flood_from_60_addresses_hashes_on_one_thread_only(
             f"{statistics.median(latencies) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms; "
             f"flood answers {flood_statuses}; scrypt runs {scrypt_concurrency['calls']}"
         )
+
+
+async def test_pairing_many_registers_in_a_row_is_never_rate_limited(tmp_path: Path) -> None:
+    """The global rate limits failures; 30 right pairings in a row (more than the burst) pass."""
+    async with running_unit(tmp_path / "state") as unit:
+        assert unit.daemon.limiter.rate is not None
+        unit.daemon.limiter.rate.rate = 0.001  # no refill while it runs: only the burst is left
+        for n in range(unit.daemon.limiter.rate.burst + 10):
+            await unit.pair(f"ERS kasse-{n}")  # asserts 201
+        assert len(unit.daemon.registers.rows) == unit.daemon.limiter.rate.burst + 10
