@@ -20,7 +20,7 @@ from tsed.config import Config, config_to_dict, save_config
 from tsed.configedit import set_value
 from tsed.credentials import RECORD_FILE as CREDENTIALS_RECORD
 from tsed.credentials import credentials_created, credentials_status
-from tsed.errors import AuthError, ConflictError, InputError, NotFoundError
+from tsed.errors import ConflictError, ForbiddenError, InputError, NotFoundError
 from tsed.exports import ExportRange
 from tsed.logs import register_secret, set_extended
 from tsed.net.admin import PasswordProof
@@ -44,6 +44,14 @@ class WeakPassword(InputError):
     default_hint = (
         f"Choose at least {PASSWORD_MIN} characters; a short sentence is easy to remember."
     )
+
+
+class WrongPassword(ForbiddenError):
+    """The current admin password, asked again to replace it or to reset: it is wrong. (403, not
+    401: the caller's session, if any, is still valid.)"""
+
+    code = "PASSWORD_WRONG"
+    default_hint = "Type the current admin password."
 
 
 class SetupOps:
@@ -111,7 +119,7 @@ class SetupOps:
                     proof.source,
                     extra={"TSED_EVENT": "password_proof_failed", "TSED_SOURCE": proof.source},
                 )
-                raise AuthError(
+                raise WrongPassword(
                     "the current admin password is wrong; nothing changed",
                     hint="Type the current admin password. Forgotten: tsectl password as root "
                     "on the unit sets a new one.",

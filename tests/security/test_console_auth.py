@@ -91,11 +91,12 @@ async def test_the_admin_api_checks_a_current_password_it_is_sent(tmp_path: Path
         wrong = await admin_call(
             unit, "PUT", "/admin/v1/password", {"password": NEW, "current": "falsch-falsch"}
         )
-        assert wrong.status_code == 401 and "nothing changed" in wrong.json()["error"]["message"]
+        assert wrong.status_code == 403 and "nothing changed" in wrong.json()["error"]["message"]
+        assert wrong.json()["error"]["code"] == "PASSWORD_WRONG"
         reset = await admin_call(
             unit, "POST", "/admin/v1/factory-reset", {"confirm": True, "password": "falsch"}
         )
-        assert reset.status_code == 401
+        assert reset.status_code == 403
         assert unit.daemon.vault.get(PASSWORD_KEY) is not None
         # root on the unit (tsectl, no proof sent) may still set a forgotten password
         assert (await admin_call(unit, "PUT", "/admin/v1/password", {"password": NEW})).is_success
@@ -116,7 +117,9 @@ async def test_the_setup_page_changes_the_password_only_with_the_current_one(
             wrong = await web.put(
                 path, json={"password": NEW, "current": "falsch-falsch"}, headers=headers
             )
-            assert wrong.status_code == 401
+            assert wrong.status_code == 403  # not 401: the session stays valid
+            still = await web.get("/setup/api/admin/v1/status")
+            assert still.status_code == 200
             reset = await web.post(
                 "/setup/api/admin/v1/factory-reset", json={"confirm": True}, headers=headers
             )
