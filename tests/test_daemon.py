@@ -160,8 +160,13 @@ async def test_tokens_are_required_and_lockout_after_failures(tmp_path: Path) ->
                 "/api/v1/receipts", json=RECEIPT, headers={"Authorization": "Bearer tsed_wrong"}
             )
             assert wrong.status_code == 401
-        locked = await http.post("/api/v1/receipts", json=RECEIPT, headers=register.auth)
+        locked = await http.post(
+            "/api/v1/receipts", json=RECEIPT, headers={"Authorization": "Bearer tsed_wrong"}
+        )
         assert locked.status_code == 429 and "Retry-After" in locked.headers
+        # the lockout throttles only attempts without a valid token (issue 15, bug 1)
+        signed = await http.post("/api/v1/receipts", json=RECEIPT, headers=register.auth)
+        assert signed.status_code == 200
 
 
 async def test_pairing_codes_work_once_and_are_checked(tmp_path: Path) -> None:

@@ -84,9 +84,11 @@ class Unit:
         return code, out.getvalue()
 
     async def pair(self, serial: str = "ERS kasse-1", **extra: Any) -> Register:
+        """Pair a register; a ``tenant`` given opens the window for it (the installer binds)."""
         import json
 
-        code, out = await self.tsectl("--json", "pair")
+        tenant = ["--tenant", extra["tenant"]] if extra.get("tenant") else []
+        code, out = await self.tsectl("--json", "pair", *tenant)
         assert code == 0, out
         pairing_code = json.loads(out)["code"]
         http = httpx.AsyncClient(base_url=self.base_url, verify=self.ssl_context(), timeout=20)

@@ -81,7 +81,7 @@ def parse_listen(value: str, *, source: str = "--listen") -> ListenAddress:
                 f"{source}: {host!r} is not an IP address",
                 hint="Use an IP address of this unit, 0.0.0.0 for all IPv4 addresses or [::].",
             ) from None
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+    if not (port_text.isascii() and port_text.isdigit()) or not 1 <= int(port_text) <= 65535:
         raise ConfigError(
             f"{source}: port {port_text!r} is not a number from 1 to 65535",
             hint="Use a free TCP port, e.g. 8443.",

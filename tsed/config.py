@@ -24,6 +24,7 @@ import tomli_w
 
 from tsed.errors import ConfigError
 from tsed.fileio import atomic_write
+from tsed.textcheck import checked_setting, setting_text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class Config:
     extended_logging: bool = False
     pairing_minutes: int = 5
     abandon_minutes: float = 60.0
+    max_open_per_register: int = 100  # open transactions per register (a TSS allows 2000)
     console_port: str = "/dev/ttyGS0"
     vendor_public_key: str = "/usr/share/tsed/vendor.pub"
     multi_tenant: bool = False
@@ -211,6 +213,15 @@ def _number(
     return float(value)
 
 
+def _whole(
+    data: Mapping[str, Any], key: str, default: int, low: int, high: int, unit: str = ""
+) -> float:
+    value = _number(data, key, key, default, low, high)
+    if value is None or value != int(value):
+        raise invalid(key, value, f"a whole number{unit} from {low} to {high}")
+    return value
+
+
 def _bool(data: Mapping[str, Any], key: str, path: str, default: bool | None) -> bool | None:
     value = data.get(key, default)
     if value is None:
@@ -256,6 +267,7 @@ _TOP = {
     "extended_logging",
     "pairing_minutes",
     "abandon_minutes",
+    "max_open_per_register",
     "console_port",
     "vendor_public_key",
     "multi_tenant",
@@ -298,7 +310,7 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
             proxy = Proxy(
                 validate_host(host, "proxy.host"),
                 int(raw["port"]),
-                _string(raw, "username", "proxy.username", None),
+                checked_setting(_string(raw, "username", "proxy.username", None), "proxy.username"),
             )
     tenants = []
     raw_tenants = data.get("tenants", {})
@@ -314,6 +326,7 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
         tname = _string(raw, "name", path + ".name", None)
         if not tname:
             raise invalid(path + ".name", tname, "a tenant needs a name")
+        setting_text(path + ".name", tname, "tenants.*.name")
         vat = _string(raw, "vat_id", path + ".vat_id", None)
         tenants.append(
             Tenant(tenant_id, tname, validate_vat_id(vat, path + ".vat_id") if vat else None)
@@ -337,7 +350,7 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
         raise invalid("workplaces", raw_places, "must be a table of workplaces")
     tenant_ids = {t.id for t in tenants} or {DEFAULT_TENANT}
     for place_id, raw in raw_places.items():
-        path = f"workplaces.{place_id}"
+        path = f"workplaces.{setting_text('workplaces.<serial>', place_id, 'workplaces.*')}"
         if not isinstance(raw, Mapping):
             raise invalid(path, raw, "must be a table of overrides")
         check_keys(raw, {"register_deadline", "extended_logging", "tenant"}, path + ".")
@@ -352,9 +365,7 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
                 tenant,
             )
         )
-    minutes = _number(data, "pairing_minutes", "pairing_minutes", 5, 1, 60)
-    if minutes is None or minutes != int(minutes):
-        raise invalid("pairing_minutes", minutes, "a whole number of minutes from 1 to 60")
+    minutes = _whole(data, "pairing_minutes", 5, 1, 60, " of minutes")
     return Config(
         name=name,
         created_at=created,
@@ -364,7 +375,11 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
         pairing_minutes=int(minutes),
         abandon_minutes=_number(data, "abandon_minutes", "abandon_minutes", 60.0, 0.01, 1440.0)
         or 60.0,
-        console_port=_string(data, "console_port", "console_port", "/dev/ttyGS0") or "",
+        max_open_per_register=int(_whole(data, "max_open_per_register", 100, 1, 1000)),
+        console_port=checked_setting(
+            _string(data, "console_port", "console_port", "/dev/ttyGS0"), "console_port"
+        )
+        or "",
         vendor_public_key=_string(
             data, "vendor_public_key", "vendor_public_key", "/usr/share/tsed/vendor.pub"
         )
@@ -384,6 +399,7 @@ def config_to_dict(config: Config) -> dict[str, Any]:
         "extended_logging": config.extended_logging,
         "pairing_minutes": config.pairing_minutes,
         "abandon_minutes": config.abandon_minutes,
+        "max_open_per_register": config.max_open_per_register,
         "console_port": config.console_port,
         "vendor_public_key": config.vendor_public_key,
         "multi_tenant": config.multi_tenant,

@@ -32,6 +32,7 @@ _TYPES: dict[str, str] = {
     "extended_logging": "bool",
     "pairing_minutes": "int",
     "abandon_minutes": "float",
+    "max_open_per_register": "int",
     "console_port": "str",
     "vendor_public_key": "str",
     "multi_tenant": "bool",

@@ -156,7 +156,7 @@ async def _connect_tunnel(
         if (await reader.readline()) in (b"\r\n", b"\n", b""):
             break
     parts = status_line.split(" ", 2)
-    if len(parts) < 2 or not parts[1].isdigit():
+    if len(parts) < 2 or not (parts[1].isascii() and parts[1].isdigit()):
         writer.close()
         return reader, writer, 0, status_line or "connection closed without an answer"
     return reader, writer, int(parts[1]), parts[2] if len(parts) > 2 else ""

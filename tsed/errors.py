@@ -13,6 +13,7 @@ the person who has to act::
     ├── AuthError                   401  missing/wrong token, session or pairing code
     │   └── LockedOut               429  too many failures, wait
     ├── ForbiddenError              403  authenticated but not allowed
+    │   └── TenantMismatch          403  a register asks for another tenant than it is bound to
     ├── ModeError                   409  TEST/LIVE rules (activation missing, mismatch)
     │   └── ModeMismatch            403  a register's TEST state used in LIVE (the seed's 403)
     └── StorageError                507  the state directory cannot be written
@@ -37,6 +38,7 @@ __all__ = [
     "NotFoundError",
     "StorageError",
     "StorageFull",
+    "TenantMismatch",
     "TsedError",
 ]
 
@@ -83,6 +85,18 @@ class ForbiddenError(TsedError):
     status: ClassVar[int] = 403
     code: ClassVar[str] = "FORBIDDEN"
     default_hint: ClassVar[str] = "This credential may not do that."
+
+
+class TenantMismatch(ForbiddenError):
+    """The installer bound the register to one tenant (pairing window or workplace setting);
+    the register asked for another. The register never chooses the company it signs for."""
+
+    code: ClassVar[str] = "TENANT_MISMATCH"
+    default_hint: ClassVar[str] = (
+        "Leave 'tenant' out of the pairing request (the unit binds the register as the "
+        "installer decided), or ask the installer to open the window for the right tenant "
+        "(tsectl pair --tenant ID, the setup page or the console)."
+    )
 
 
 class ModeError(TsedError):

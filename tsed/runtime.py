@@ -24,8 +24,10 @@ from tsed.fiskaly.transport import ProxySettings, Timeouts
 from tsed.logs import setup_logging
 from tsed.net.admin import build_admin_app
 from tsed.net.api import RegisterApiDeps, build_register_app
-from tsed.net.auth import FailureLimiter, PairingManager
+from tsed.net.auth import PairingManager
+from tsed.net.lockout import AttemptRate, FailureLimiter
 from tsed.net.mdns import Advertiser
+from tsed.net.passwords import PasswordHasher
 from tsed.net.tls import (
     CertificateFollower,
     DeviceIdentity,
@@ -42,6 +44,7 @@ from tsed.runtime_ops import AdminOps, SigningProxy, SimulatorSwitches
 from tsed.signing import SigningService
 from tsed.store import Store
 from tsed.systemd import JournalHandler, Notifier, journal_available, status_line
+from tsed.tenancy import bound_tenant
 from tsed.upstream import Credentials, UpstreamRegistry, vault_key
 from tsed.vault import Vault
 
@@ -79,6 +82,9 @@ class Registers:
             row = self.rows.get(register_id)
             if row is not None:
                 self.rows[register_id] = replace(row, last_seen_at=at)
+
+    def bound_tenant(self, serial: str, window_tenant: str | None, requested: str | None) -> str:
+        return bound_tenant(self._daemon.config, serial, window_tenant, requested)
 
     def check_enroll(self, serial: str, tenant: str | None) -> str:
         """The tenant a new register with ``serial`` joins; refuses a serial already paired
@@ -192,8 +198,11 @@ class Daemon:
         await self.registers.load()
         self.pairing = PairingManager(clock=self.clock, on_change=self._pairing_changed)
         self.advertiser: Advertiser | None = None
-        self.limiter = FailureLimiter()
-        self.web_limiter = FailureLimiter()
+        attempts = AttemptRate()  # pairings and setup-page logins share one global rate
+        self.limiter = FailureLimiter(rate=attempts)
+        self.web_limiter = FailureLimiter(rate=attempts)
+        self.console_limiter = FailureLimiter()  # the current password asked on the console
+        self.hasher = PasswordHasher()
         self.web_sessions = WebSessions()
         self.exports = ExportJobs(self.state_dir / "exports")
         await self._serve()
@@ -256,6 +265,7 @@ class Daemon:
             backend=self.backend,
             deadline=lambda reg: effective(self.config, reg.serial).register_deadline,
             abandon_after=self.config.abandon_minutes * 60,
+            max_open=lambda: self.config.max_open_per_register,
             clock=self.clock,
         )
         await self.signing.start()
@@ -313,6 +323,8 @@ class Daemon:
         await self._stop_backend()
         if hasattr(self, "store"):
             await self.store.close()
+        if hasattr(self, "hasher"):
+            self.hasher.close()
         _LOGGER.info("tsed stopped", extra={"TSED_EVENT": "stopped"})
 
     # -- pieces -----------------------------------------------------------------------------

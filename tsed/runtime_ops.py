@@ -199,11 +199,14 @@ class AdminOps(SetupOps):
             },
         }
 
-    async def open_pairing(self, minutes: int | None) -> dict[str, Any]:
-        code = self.d.pairing.open(minutes or self.d.config.pairing_minutes)
-        await self.d.store.audit("admin", "pairing_opened", {})
+    async def open_pairing(self, minutes: int | None, tenant: str | None = None) -> dict[str, Any]:
+        if tenant is not None:
+            self.d.config.tenant(tenant)  # refuses an unknown tenant, naming the known ones
+        code = self.d.pairing.open(minutes or self.d.config.pairing_minutes, tenant=tenant)
+        await self.d.store.audit("admin", "pairing_opened", {"tenant": tenant})
         return {
             "code": code.grouped,
+            "tenant": tenant,
             "expires_at": code.expires_at,
             "fingerprint": self.d.identity.fingerprint_sha256,
             # ~30 ms of CPU: off the event loop, registers keep signing meanwhile

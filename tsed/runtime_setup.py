@@ -8,7 +8,6 @@ these): every rule lives in the service modules (:mod:`tsed.provisioning`,
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from pathlib import Path
@@ -21,10 +20,11 @@ from tsed.config import Config, config_to_dict, save_config
 from tsed.configedit import set_value
 from tsed.credentials import RECORD_FILE as CREDENTIALS_RECORD
 from tsed.credentials import credentials_created, credentials_status
-from tsed.errors import ConflictError, InputError, NotFoundError
+from tsed.errors import ConflictError, ForbiddenError, InputError, NotFoundError
 from tsed.exports import ExportRange
 from tsed.logs import register_secret, set_extended
-from tsed.net.auth import hash_password, verify_password
+from tsed.net.admin import PasswordProof
+from tsed.net.passwords import needs_rehash
 from tsed.provisioning import PROXY_PASSWORD, ConfirmationRequired, OrgAddress
 from tsed.upstream import vault_key
 
@@ -46,6 +46,14 @@ class WeakPassword(InputError):
     )
 
 
+class WrongPassword(ForbiddenError):
+    """The current admin password, asked again to replace it or to reset: it is wrong. (403, not
+    401: the caller's session, if any, is still valid.)"""
+
+    code = "PASSWORD_WRONG"
+    default_hint = "Type the current admin password."
+
+
 class SetupOps:
     """Set-up operations; ``self.d`` is the running :class:`~tsed.runtime.Daemon`."""
 
@@ -56,7 +64,9 @@ class SetupOps:
     async def password_status(self) -> dict[str, Any]:
         return {"set": self.d.vault.get(PASSWORD_KEY) is not None}
 
-    async def set_password(self, password: str) -> dict[str, Any]:
+    async def set_password(
+        self, password: str, proof: PasswordProof | None = None
+    ) -> dict[str, Any]:
         if len(password) < PASSWORD_MIN:
             raise WeakPassword(
                 f"the admin password needs at least {PASSWORD_MIN} characters "
@@ -67,7 +77,8 @@ class SetupOps:
                 f"the admin password must be at most {PASSWORD_MAX} printable characters"
             )
         register_secret(password)
-        stored = await asyncio.to_thread(hash_password, password)
+        await self._prove(proof, "current")
+        stored = await self.d.hasher.hash(password)
         self.d.vault.set(PASSWORD_KEY, stored)
         self.d.web_sessions.drop_all()  # a new password ends every web session
         await self.d.store.audit("admin", "password_set", {})
@@ -78,7 +89,42 @@ class SetupOps:
         stored = self.d.vault.get(PASSWORD_KEY)
         if stored is None or not password:
             return False
-        return await asyncio.to_thread(verify_password, password[:PASSWORD_MAX], stored)
+        ok = await self.d.hasher.verify(password[:PASSWORD_MAX], stored)
+        if ok and needs_rehash(stored):  # older cost parameters: store with today's
+            self.d.vault.set(PASSWORD_KEY, await self.d.hasher.hash(password[:PASSWORD_MAX]))
+            _LOGGER.info("admin password re-hashed", extra={"TSED_EVENT": "password_rehashed"})
+        return ok
+
+    async def _prove(self, proof: PasswordProof | None, field_name: str) -> None:
+        """Check the current password when the caller sent it or must send it.
+
+        Failures count towards a lockout: per address for the setup page, for the admin
+        socket's user (the serial console) otherwise."""
+        if proof is None or self.d.vault.get(PASSWORD_KEY) is None:
+            return  # no password yet: the first one may be set (the first-boot path)
+        if proof.current is None and not proof.required:
+            return  # root or the service user on the unit (tsectl)
+        limiter = self.d.web_limiter if proof.required else self.d.console_limiter
+        with limiter.attempt(proof.source) as attempt:
+            if proof.current is None:
+                attempt.uncounted()
+                raise InputError(
+                    f"{field_name}: the current admin password is needed for this",
+                    hint=f"Send the current admin password as {field_name!r}.",
+                )
+            if not await self.check_password(proof.current):
+                attempt.failed()
+                _LOGGER.warning(
+                    "wrong current admin password from %s",
+                    proof.source,
+                    extra={"TSED_EVENT": "password_proof_failed", "TSED_SOURCE": proof.source},
+                )
+                raise WrongPassword(
+                    "the current admin password is wrong; nothing changed",
+                    hint="Type the current admin password. Forgotten: tsectl password as root "
+                    "on the unit sets a new one.",
+                )
+            attempt.succeeded()
 
     # -- configuration as a whole (the page's "Speichern") ------------------------------------
 
@@ -283,7 +329,9 @@ class SetupOps:
 
     # -- factory reset ------------------------------------------------------------------------
 
-    async def factory_reset(self, confirm: bool) -> dict[str, Any]:
+    async def factory_reset(
+        self, confirm: bool, proof: PasswordProof | None = None
+    ) -> dict[str, Any]:
         """Back to first boot for a new shop. Kept: the device identity, the vendor activation
         and mode (a LIVE unit stays LIVE), and the journal with every signed receipt."""
         d = self.d
@@ -292,6 +340,7 @@ class SetupOps:
                 "a factory reset erases the configuration, credentials, paired registers and "
                 "the admin password; it needs the confirmation"
             )
+        await self._prove(proof, "password")
         pending = await d.store.count_open()
         if pending:
             raise ConflictError(

@@ -27,6 +27,7 @@ from tsed.completion import BACKGROUND_DEADLINE, Answer, Completion, answer_json
 from tsed.errors import ConflictError, InputError, ModeMismatch, NotFoundError
 from tsed.fiskaly import errors as ferr
 from tsed.metrics import Metrics
+from tsed.opencap import OpenCap
 from tsed.outcome import RegisterRef, TxOutcome, outcome_from_row
 from tsed.receipt import ABORT_TYPES, CANCELLATION, Receipt
 from tsed.rows import IdemRow, TxRow
@@ -57,7 +58,9 @@ class SigningService(Completion):
         clock: Callable[[], float] = time.time,
         probe_interval: float = 2.0,
         abandon_after: float = 3600.0,
+        max_open: Callable[[], int] | int = 100,
     ) -> None:
+        self.open_cap = OpenCap(store.count_started, max_open)
         self.store = store
         self.upstreams = upstreams
         self.mode = mode
@@ -238,9 +241,10 @@ class SigningService(Completion):
         replay = await self._replay(reg, idempotency_key, fingerprint)
         if replay is not None:
             return replay
-        row = await self._journal(
-            reg, "journaled", "transaction", None, idempotency_key, fingerprint
-        )
+        async with self.open_cap.reserve(reg.register_id):
+            row = await self._journal(
+                reg, "journaled", "transaction", None, idempotency_key, fingerprint
+            )
         self.open_transactions += 1
         self._starts[row.id] = asyncio.create_task(self._upstream_start(row), name="tsed-start")
         return outcome_from_row(row, self.mode)

@@ -384,6 +384,12 @@ class Store:
         rows = await self._submit(lambda c: c.execute(sql, [*args, limit]).fetchall())
         return [TxRow(**dict(r)) for r in rows]
 
+    async def count_started(self, register_id: str) -> int:
+        """Transactions of one register that are started and not finished or cancelled."""
+        sql = "SELECT COUNT(*) FROM transactions WHERE state IN (?, ?) AND register_id = ?"
+        args = ("journaled", "active", register_id)
+        return int(await self._submit(lambda c: c.execute(sql, args).fetchone()[0]))
+
     async def count_open(self) -> int:
         sql = (
             f"SELECT COUNT(*) FROM transactions WHERE state IN ({','.join('?' * len(OPEN_STATES))})"

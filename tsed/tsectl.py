@@ -19,6 +19,7 @@ import httpx
 
 from tsed import __version__
 from tsed.cli import ADMIN_SOCKET_NAME, DEFAULT_STATE_DIR
+from tsed.textcheck import shown
 from tsed.tsectl_setup import add_setup_parsers, read_secret, run_setup_command
 from tsed.tsectl_verify import print_report, run_verify
 
@@ -172,6 +173,8 @@ def _print_pairing(data: Mapping[str, Any], out: TextIO) -> None:
     out.write(f"Pairing code:  {data['code']}\n")
     out.write(f"Valid until:   {data['expires_at']}\n")
     out.write(f"Fingerprint:   {data['fingerprint']}\n")
+    if data.get("tenant"):
+        out.write(f"Tenant:        {data['tenant']}\n")
     out.write("Enter the code at the register (or scan the QR code); it works once.\n")
     replaces = data.get("replaces")
     if replaces:
@@ -196,15 +199,17 @@ def _print_registers(data: Mapping[str, Any], out: TextIO) -> None:
     out.write(f"{'ID':36}  {'SERIAL':24}  {'TENANT':12}  {'STATE':8}  LAST SEEN / LABEL\n")
     for reg in registers:
         state = "revoked" if reg.get("revoked_at") else "active"
+        serial, tenant = shown(str(reg.get("serial", ""))), shown(str(reg.get("tenant_id", "")))
+        label = shown(str(reg.get("label") or ""))  # escaped: a label cannot fake a line
         out.write(
-            f"{reg['id']:36}  {reg.get('serial', ''):24}  {reg.get('tenant_id', ''):12}  "
-            f"{state:8}  {reg.get('last_seen_at') or '-'}  {reg.get('label') or ''}\n"
+            f"{shown(str(reg['id'])):36}  {serial:24}  {tenant:12}  "
+            f"{state:8}  {reg.get('last_seen_at') or '-'}  {label}\n"
         )
 
 
 def _print_lines(data: Mapping[str, Any], out: TextIO) -> None:
     for line in data.get("lines", []):
-        out.write(f"{line}\n")
+        out.write(f"{shown(str(line))}\n")
 
 
 def _print_mapping(data: Mapping[str, Any], out: TextIO, prefix: str = "") -> None:
@@ -213,12 +218,12 @@ def _print_mapping(data: Mapping[str, Any], out: TextIO, prefix: str = "") -> No
         if isinstance(value, Mapping) and value:
             _print_mapping(value, out, f"{name}.")
         elif isinstance(value, list):
-            out.write(f"{name} = {json.dumps(value, ensure_ascii=False)}\n")
+            out.write(f"{shown(name)} = {shown(json.dumps(value, ensure_ascii=False))}\n")
         else:
-            shown = "" if value is None else value
+            text = "" if value is None else str(value)
             if isinstance(value, bool):
-                shown = "true" if value else "false"
-            out.write(f"{name} = {shown}\n")
+                text = "true" if value else "false"
+            out.write(f"{shown(name)} = {shown(text)}\n")
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -246,7 +251,9 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
                     ),
                     None,
                 )
-            body = {"minutes": args.minutes} if args.minutes else {}
+            body: dict[str, Any] = {"minutes": args.minutes} if args.minutes else {}
+            if args.tenant:
+                body["tenant"] = args.tenant
             data = dict(client.call("POST", "/admin/v1/pairing", body))
             if known is not None:
                 data["replaces"] = {"id": known["id"], "serial": known["serial"]}
@@ -359,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     pair.add_argument("--minutes", type=int, help="how long the window stays open (default 5)")
     pair.add_argument(
         "--serial", help="the serial of the register to pair (says so if it is already paired)"
+    )
+    pair.add_argument(
+        "--tenant", help="the tenant the register is bound to (multi-tenant; default: the first)"
     )
     registers = sub.add_parser("registers", help="list paired registers, or revoke one")
     registers.add_argument("action", nargs="?", choices=["list", "revoke"], default="list")

@@ -229,6 +229,24 @@ def main() -> None:
             seen["english_title"] = page.text_content("h1 [data-i18n=title]")
             page.click("#lang")
             page.screenshot(path=str(shots / "setup-page.png"), full_page=True)
+            # changing the password needs the current one; a wrong one keeps the session
+            new_password = PASSWORD + "-neu"
+            for field, value in (("#pw-current", "falsch-falsch-falsch"), ("#pw-new", new_password),
+                                 ("#pw-repeat", new_password)):  # fmt: skip
+                page.fill(field, value)
+            page.click("#pw-change")
+            page.wait_for_selector("#message.error")
+            seen["pw_wrong"] = page.text_content("#message")
+            seen["pw_wrong_still_in"] = page.is_visible("#app-view")
+            for field, value in (("#pw-current", PASSWORD), ("#pw-new", new_password),
+                                 ("#pw-repeat", new_password)):  # fmt: skip
+                page.fill(field, value)
+            page.click("#pw-change")
+            page.wait_for_selector("#login-view:not([hidden])")
+            seen["pw_changed"] = page.text_content("#message")
+            page.fill("#login-password", new_password)
+            page.click("#login-form button[type=submit]")
+            page.wait_for_selector("#app-view:not([hidden])")
             page.click("#logout")
             page.wait_for_selector("#login-view:not([hidden])")
             seen["after_logout"] = register.get(f"{unit_url}/setup/api/admin/v1/status").status_code

@@ -1,9 +1,9 @@
 """Test helpers for the serial console: a pty "cable", the console process, a fake admin API.
 
-The fake admin API stands in for the daemon's routes that are not merged yet (password,
-factory reset); it follows the contract in tsed.net.admin: JSON bodies, errors as
-``{"error": {"code", "message", "hint"}}``. It runs a real aiohttp server on a Unix socket in
-a thread of its own.
+The fake admin API stands in for the daemon where a test is about the line protocol only
+(tests/security/test_console_auth.py drives the real daemon); it follows the contract in
+tsed.net.admin: JSON bodies, errors as ``{"error": {"code", "message", "hint"}}``. It runs a
+real aiohttp server on a Unix socket in a thread of its own.
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ class FakeAdmin:
                     f"the password needs at least {MIN_PASSWORD} characters",
                     "Choose a longer one; a short sentence works well.",
                 )
+            if self.password is not None and body.get("current") != self.password:
+                return error(401, "UNAUTHORIZED", "the current admin password is wrong", "")
             self.password = password
             return web.json_response({"set": True})
 

@@ -95,13 +95,22 @@ def test_password_is_never_echoed_and_the_daemon_rules_apply(console: Setup) -> 
     answer = cable.expect("\r\n> ")
     assert "Admin password set" in answer
     assert console.admin.password == secret
-    # once set, replacing needs a confirmation; anything but JA/YES keeps the old one
+    # once set, replacing asks the current one first (not echoed); an empty answer aborts
     cable.send("password\r")
-    cable.expect("YES eingeben: ")
-    cable.send("no\r")
+    cable.expect("Aktuelles Admin-Passwort: ")
+    cable.send("\r")
     assert "Aborted" in cable.expect("\r\n> ")
+    cable.send("password\r")
+    cable.expect("Aktuelles Admin-Passwort: ")
+    cable.send(secret + "\r")
+    cable.expect("Neues Admin-Passwort: ")
+    cable.send(secret + "2\r")
+    cable.expect("Wiederholen: ")
+    cable.send(secret + "2\r")
+    assert "Admin password set" in cable.expect("\r\n> ")
     puts = [c for c in console.admin.calls if c[0] == "PUT"]
-    assert [c[2]["password"] for c in puts] == ["kurz9", secret]
+    assert [c[2]["password"] for c in puts] == ["kurz9", secret, secret + "2"]
+    assert puts[-1][2]["current"] == secret  # the daemon checks it (tests/security)
     log = stop_console(console.proc)  # type: ignore[arg-type]
     seen = cable.transcript.decode(errors="replace")
     assert "Admin password set" in seen  # the transcript is complete
@@ -117,8 +126,14 @@ def test_pair_shows_code_expiry_fingerprint_and_never_logs_the_code(console: Set
     assert FINGERPRINT in answer
     assert "Error: minutes: 'soon' is not 1..60" in console.cable.command("pair soon")
     console.cable.command("pair 10")
+    console.cable.command("pair 10 firma-a")  # a window for one tenant (issue 13 item 4)
     bodies = [c[2] for c in console.admin.calls if c[1] == "/admin/v1/pairing"]
-    assert bodies == [{}, {"minutes": "soon"}, {"minutes": 10}]
+    assert bodies == [
+        {},
+        {"minutes": "soon"},
+        {"minutes": 10},
+        {"minutes": 10, "tenant": "firma-a"},
+    ]
     log = stop_console(console.proc)  # type: ignore[arg-type]
     assert "pairing window opened" in log
     assert PAIRING_CODE not in log and PAIRING_CODE.replace("-", "") not in log
@@ -229,8 +244,10 @@ async def test_against_the_real_daemon(tmp_path: Path) -> None:
                 assert login.status_code == 200
             answer = await asyncio.to_thread(cable.command, "status")
             assert any(a in answer for a in unit.daemon.addresses()) or not unit.daemon.addresses()
-            # factory reset: JA erases password and configuration
+            # factory reset: the password, then JA, erase password and configuration
             cable.send("factory-reset\r")
+            await asyncio.to_thread(cable.expect, "Aktuelles Admin-Passwort: ")
+            cable.send(secret + "\r")
             await asyncio.to_thread(cable.expect, "eingeben: ")
             cable.send("JA\r")
             assert "Factory reset done" in await asyncio.to_thread(cable.expect, "\r\n> ")

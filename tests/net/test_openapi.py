@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 from tsed.net.api import RegisterApiDeps, build_register_app
-from tsed.net.auth import FailureLimiter, PairingManager
+from tsed.net.auth import PairingManager
+from tsed.net.lockout import FailureLimiter
 from tsed.net.openapi import openapi_document
 from tsed.outcome import TxOutcome
 

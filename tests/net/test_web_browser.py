@@ -97,6 +97,8 @@ def test_first_boot_to_live_receipts_in_a_real_browser(tmp_path: Path) -> None:
     assert seen["export"]["size"] > 0
     assert seen["english_title"] == "TSE-LAN unit setup"
     assert seen["after_logout"] == 401
+    assert "current admin password is wrong" in seen["pw_wrong"] and seen["pw_wrong_still_in"]
+    assert "Passwort geändert" in seen["pw_changed"]
     assert seen["status"]["mode"] == "LIVE"
     assert (ARTIFACTS / "setup-page.png").stat().st_size > 10_000
 

@@ -12,7 +12,7 @@ written to the journal as an audit event (who, what, result; never a body).
 ==========================================  =========================================
 ``GET    /admin/v1/openapi.json``            the OpenAPI document of these routes
 ``GET    /admin/v1/status``                  mode, TSE state, registers, device identity
-``POST   /admin/v1/pairing``                 open a pairing window ``{minutes?}``
+``POST   /admin/v1/pairing``                 open a pairing window ``{minutes?, tenant?}``
 ``GET    /admin/v1/registers``               paired registers
 ``DELETE /admin/v1/registers/{id}``          revoke a register
 ``GET    /admin/v1/config``                  the configuration (no secrets)
@@ -26,14 +26,14 @@ written to the journal as an audit event (who, what, result; never a body).
 ``POST   /admin/v1/credentials``             "Anlegen" ``{confirm, addresses?}`` (secret once)
 ``PUT    /admin/v1/config``                  save several keys at once ``{values}``
 ``GET    /admin/v1/password``                whether the admin password is set
-``PUT    /admin/v1/password``                set the admin password ``{password}``
+``PUT    /admin/v1/password``                set the admin password ``{password, current?}``
 ``GET    /admin/v1/tenants``                 tenants (multi-tenant)
 ``POST   /admin/v1/tenants``                 add a tenant ``{id, name, vat_id?}``
 ``GET    /admin/v1/outages``                 the outage journal
 ``POST   /admin/v1/exports``                 start a TAR export ``{tss_id|tenant, range}``
 ``GET    /admin/v1/exports/{id}``            its progress
 ``GET    /admin/v1/exports/{id}/files/{n}``  download part n
-``POST   /admin/v1/factory-reset``           back to first boot ``{confirm: true}``
+``POST   /admin/v1/factory-reset``           back to first boot ``{confirm: true, password?}``
 ``GET    /admin/metrics``                    Prometheus metrics
 ==========================================  =========================================
 """
@@ -45,6 +45,7 @@ import os
 import socket
 import struct
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,11 +53,16 @@ from aiohttp import web
 
 from tsed.errors import AuthError, ForbiddenError, InputError
 from tsed.exports import ExportRange
+from tsed.logs import register_secret
 from tsed.net.admin_openapi import admin_openapi_document
-from tsed.net.http import error_middleware, read_json_object
+from tsed.net.http import client_source, error_middleware, read_json_object
 
 _LOGGER = logging.getLogger(__name__)
 ACTOR_KEY: web.RequestKey[str] = web.RequestKey("actor", str)
+# Set by a guard whose callers must prove the admin password to change it or to reset the unit
+# (the setup page). On the socket the proof is optional: root on the unit may always do both,
+# and the serial console sends it (see tsed.net.console_commands).
+PROOF_REQUIRED_KEY: web.RequestKey[bool] = web.RequestKey("proof_required", bool)
 AUDIT_MESSAGE_ID = "5f3c2a8e9b1d4c7e8a6b0d2f4e1c9a37"  # journalctl MESSAGE_ID=... for audits
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -66,7 +72,9 @@ class AdminOperations(Protocol):
 
     async def status(self) -> dict[str, Any]: ...
 
-    async def open_pairing(self, minutes: int | None) -> dict[str, Any]: ...
+    async def open_pairing(
+        self, minutes: int | None, tenant: str | None = None
+    ) -> dict[str, Any]: ...
 
     async def list_registers(self) -> list[dict[str, Any]]: ...
 
@@ -98,7 +106,9 @@ class AdminOperations(Protocol):
 
     async def password_status(self) -> dict[str, Any]: ...
 
-    async def set_password(self, password: str) -> dict[str, Any]: ...
+    async def set_password(
+        self, password: str, proof: PasswordProof | None = None
+    ) -> dict[str, Any]: ...
 
     async def list_tenants(self) -> dict[str, Any]: ...
 
@@ -114,9 +124,29 @@ class AdminOperations(Protocol):
 
     async def export_file(self, job_id: str, part: int) -> Path: ...
 
-    async def factory_reset(self, confirm: bool) -> dict[str, Any]: ...
+    async def factory_reset(
+        self, confirm: bool, proof: PasswordProof | None = None
+    ) -> dict[str, Any]: ...
 
     def metrics(self) -> tuple[bytes, str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordProof:
+    """The current admin password as a caller proved it (``None``: not sent)."""
+
+    current: str | None = field(repr=False)
+    required: bool
+    source: str  # whose failures count towards the lockout: the web peer or "console"
+
+
+def _proof(request: web.Request, body: dict[str, Any], name: str) -> PasswordProof:
+    current = _optional_text(body, name)
+    required = request.get(PROOF_REQUIRED_KEY, False)
+    if current is not None:
+        register_secret(current)
+    source = client_source(request) if required else request.get(ACTOR_KEY, "unknown")
+    return PasswordProof(current, required, source)
 
 
 def peer_uid(request: web.Request) -> int | None:
@@ -261,7 +291,8 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
                 f"minutes: {minutes!r} is not a whole number from 1 to 60",
                 hint="Leave it out for the configured default (5 minutes).",
             )
-        return web.json_response(await ops.open_pairing(minutes), status=201)
+        tenant = _optional_text(body, "tenant")
+        return web.json_response(await ops.open_pairing(minutes, tenant), status=201)
 
     async def registers(_request: web.Request) -> web.Response:
         return web.json_response({"registers": await ops.list_registers()})
@@ -369,7 +400,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
     async def password_set(request: web.Request) -> web.Response:
         body = await read_json_object(request)
         password = _text(body, "password")
-        return web.json_response(await ops.set_password(password))
+        return web.json_response(await ops.set_password(password, _proof(request, body, "current")))
 
     async def tenants(_request: web.Request) -> web.Response:
         return web.json_response(await ops.list_tenants())
@@ -394,7 +425,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
 
     async def export_file(request: web.Request) -> web.StreamResponse:
         part_text = request.match_info["part"]
-        if not part_text.isdigit() or len(part_text) > 6:
+        if not (part_text.isascii() and part_text.isdigit()) or len(part_text) > 6:
             raise InputError(f"part {part_text!r} is not a number")
         path = await ops.export_file(request.match_info["job_id"], int(part_text))
         return web.FileResponse(
@@ -407,7 +438,8 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
 
     async def factory_reset(request: web.Request) -> web.Response:
         body = await read_json_object(request, allow_empty=True)
-        return web.json_response(await ops.factory_reset(_flag(body, "confirm")))
+        proof = _proof(request, body, "password")
+        return web.json_response(await ops.factory_reset(_flag(body, "confirm"), proof))
 
     async def openapi(_request: web.Request) -> web.Response:
         return web.json_response(admin_openapi_document())

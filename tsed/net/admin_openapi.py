@@ -90,7 +90,12 @@ def admin_openapi_document() -> dict[str, Any]:
                 "post": _op(
                     "Open a pairing window: one-time code, expiry, fingerprint, QR",
                     "201",
-                    body=_body({"minutes": {"type": "integer", "minimum": 1, "maximum": 60}}),
+                    body=_body(
+                        {
+                            "minutes": {"type": "integer", "minimum": 1, "maximum": 60},
+                            "tenant": TEXT,
+                        }
+                    ),
                 )
             },
             "/admin/v1/registers": {"get": _op("Paired registers")},
@@ -148,7 +153,10 @@ def admin_openapi_document() -> dict[str, Any]:
             },
             "/admin/v1/password": {
                 "get": _op("Whether the admin password is set"),
-                "put": _op("Set the admin password", body=_body({"password": TEXT}, ["password"])),
+                "put": _op(
+                    "Set the admin password (current: the one set now; the setup page needs it)",
+                    body=_body({"password": TEXT, "current": TEXT}, ["password"]),
+                ),
             },
             "/admin/v1/tenants": {
                 "get": _op("Tenants (Mehrere Mandanten in Filialkette)"),
@@ -189,7 +197,10 @@ def admin_openapi_document() -> dict[str, Any]:
                 )
             },
             "/admin/v1/factory-reset": {
-                "post": _op("Back to first boot (confirm: true)", body=confirm)
+                "post": _op(
+                    "Back to first boot (confirm: true; password: the setup page needs it)",
+                    body=_body({"confirm": {"type": "boolean"}, "password": TEXT}),
+                )
             },
             "/admin/metrics": {
                 "get": _op(

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from tsed.errors import AuthError, ConflictError, InputError
-from tsed.net.auth import FailureLimiter, PairingManager, hash_token, issue_token
+from tsed.net.auth import PairingManager, hash_token, issue_token
 from tsed.net.http import (
     MAX_BODY,
     client_source,
@@ -26,9 +26,11 @@ from tsed.net.http import (
     json_response,
     read_json_object,
 )
+from tsed.net.lockout import FailureLimiter
 from tsed.net.openapi import openapi_document
 from tsed.outcome import RegisterRef, TxOutcome
 from tsed.receipt import TEST_NOTICE, Receipt, parse_receipt, qr_png
+from tsed.textcheck import clean_register_text, has_control
 
 _LOGGER = logging.getLogger(__name__)
 IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -80,6 +82,9 @@ class SigningApi(Protocol):
 class RegisterDirectory(Protocol):
     def lookup(self, token_hash: str) -> RegisterRef | None: ...
     def check_enroll(self, serial: str, tenant: str | None) -> str: ...
+    def bound_tenant(
+        self, serial: str, window_tenant: str | None, requested: str | None
+    ) -> str: ...
     async def enroll(
         self, serial: str, label: str | None, tenant: str | None, token_hash: str
     ) -> RegisterRef: ...
@@ -159,6 +164,34 @@ def _list_query(request: web.Request) -> tuple[tuple[str, ...] | None, int, str 
     return (states or None), int(raw), before
 
 
+def _pairing_fields(body: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    """register_serial, label and tenant of a pairing body (the code is checked apart)."""
+    unknown = set(body) - {"code", "register_serial", "label", "tenant"}
+    if unknown:
+        raise InputError(
+            f"unknown field {sorted(unknown)[0]!r}",
+            hint="Send code, register_serial and optionally label, tenant.",
+        )
+    code, serial = body.get("code"), body.get("register_serial")
+    if not isinstance(code, str) or not code.strip():
+        raise InputError("code: the pairing code shown by the installer is required")
+    if not isinstance(serial, str) or not SERIAL_RE.fullmatch(serial) or "/" in serial:
+        raise InputError(
+            f"register_serial: {serial!r} must be 1 to 70 of A-Z a-z 0-9 space '()+,-.:=? "
+            "(no '/' or '_', no leading or trailing space)",
+            hint="Use the register's serial number as printed on receipts.",
+        )
+    label, tenant = body.get("label"), body.get("tenant")
+    for name, value in (("label", label), ("tenant", tenant)):
+        if value is not None and (not isinstance(value, str) or len(value) > 64):
+            raise InputError(f"{name}: text of at most 64 characters expected")
+    if label is not None:  # control and bidi characters removed: shown on terminals later
+        label = clean_register_text(label) or None
+    if tenant is not None and has_control(tenant):
+        raise InputError("tenant: a tenant id has no control characters")
+    return serial, label, tenant
+
+
 def build_register_app(deps: RegisterApiDeps) -> web.Application:
     """The register API application (mounted at the root of the TLS listener)."""
     public = {"/api/v1/pairings", "/api/v1/status", "/api/v1/openapi.json"}
@@ -169,12 +202,14 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
     ) -> web.StreamResponse:
         if request.path in public or not request.path.startswith("/api/"):
             return await handler(request)
-        source = client_source(request)
-        deps.limiter.check(source)
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         register = deps.registers.lookup(hash_token(token.strip())) if scheme == "Bearer" else None
         if register is None:
+            # Only a request without a valid token is throttled: a paired register behind
+            # the same address as a failing host (NAT, terminal server) always gets through.
+            source = client_source(request)
+            deps.limiter.check(source)
             deps.limiter.failed(source)
             raise AuthError(
                 "missing, unknown or revoked register token"
@@ -215,38 +250,25 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
         return json_response(outcome.to_json(), status)
 
     async def pairings(request: web.Request) -> web.Response:
-        source = client_source(request)
-        deps.limiter.check(source)
-        body = await read_json_object(request)
-        unknown = set(body) - {"code", "register_serial", "label", "tenant"}
-        if unknown:
-            raise InputError(
-                f"unknown field {sorted(unknown)[0]!r}",
-                hint="Send code, register_serial and optionally label, tenant.",
-            )
-        code, serial = body.get("code"), body.get("register_serial")
-        if not isinstance(code, str) or not code.strip():
-            raise InputError("code: the pairing code shown by the installer is required")
-        if not isinstance(serial, str) or not SERIAL_RE.fullmatch(serial) or "/" in serial:
-            raise InputError(
-                f"register_serial: {serial!r} must be 1 to 70 of A-Z a-z 0-9 space '()+,-.:=? "
-                "(no '/' or '_', no leading or trailing space)",
-                hint="Use the register's serial number as printed on receipts.",
-            )
-        label, tenant = body.get("label"), body.get("tenant")
-        for name, value in (("label", label), ("tenant", tenant)):
-            if value is not None and (not isinstance(value, str) or len(value) > 64):
-                raise InputError(f"{name}: text of at most 64 characters expected")
-        try:
-            deps.pairing.check(code)
-        except AuthError:
-            deps.limiter.failed(source)
-            raise
+        with deps.limiter.attempt(client_source(request)) as attempt:  # before any await
+            body = await read_json_object(request)
+            serial, label, requested = _pairing_fields(body)
+            try:
+                window = deps.pairing.check(body["code"])
+            except AuthError:
+                attempt.failed()
+                raise
+            except ConflictError:
+                attempt.uncounted()  # no window open: nothing was guessed
+                raise
+            attempt.succeeded()
+        # The installer's choice (workplace, then window) binds; the window stays open when
+        # the register asks for another tenant, so the right register can still pair.
+        tenant = deps.registers.bound_tenant(serial, window.tenant, requested)
         # A known serial or an unknown tenant is refused before the code is used up: the
         # installer's window stays open for the corrected request.
         deps.registers.check_enroll(serial, tenant)
-        deps.pairing.redeem(code)
-        deps.limiter.succeeded(source)
+        deps.pairing.close()  # consumed: no await since the code was checked
         token, token_hash = issue_token()
         register = await deps.registers.enroll(serial, label, tenant, token_hash)
         return json_response(

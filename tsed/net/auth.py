@@ -5,8 +5,8 @@
 * A redeemed code yields a per-register bearer token of 256 bits. Only its SHA-256 is stored:
   with that much entropy a fast hash is safe (no dictionary to try), and lookups stay cheap.
   Comparisons use ``hmac.compare_digest``.
-* Failures (wrong codes, wrong tokens, wrong admin passwords) are counted per source address;
-  after ``max_failures`` the source is locked out for a period that doubles each time.
+* Failures (wrong codes, wrong tokens, wrong admin passwords) are counted per source address
+  by :mod:`tsed.net.lockout`; the admin password's hash is :mod:`tsed.net.passwords`.
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import math
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tsed.errors import AuthError, ConflictError, LockedOut
+from tsed.errors import AuthError, ConflictError
 from tsed.logs import register_secret
 
 _LOGGER = logging.getLogger(__name__)
@@ -50,6 +49,7 @@ def issue_token() -> tuple[str, str]:
 class PairingCode:
     code: str = field(repr=False)
     expires_at: float
+    tenant: str | None = None  # the installer's choice; None: the workplace's or the default
 
     @property
     def grouped(self) -> str:
@@ -77,9 +77,9 @@ class PairingManager:
     def expires_at(self) -> float | None:
         return self._code.expires_at if self.is_open and self._code else None
 
-    def open(self, minutes: float) -> PairingCode:
+    def open(self, minutes: float, *, tenant: str | None = None) -> PairingCode:
         code = "".join(secrets.choice(CROCKFORD) for _ in range(CODE_CHARS))
-        self._code = PairingCode(code, self._clock() + minutes * 60)
+        self._code = PairingCode(code, self._clock() + minutes * 60, tenant)
         register_secret(self._code.grouped)
         register_secret(code)
         _LOGGER.info(
@@ -97,13 +97,9 @@ class PairingManager:
         if was_open and self._on_change:
             self._on_change(False)
 
-    def redeem(self, text: str) -> None:
-        """Consume the code; raises AuthError (wrong) or ConflictError (no window)."""
-        self.check(text)
-        self.close()
-
-    def check(self, text: str) -> None:
-        """Check the code without consuming it (the window stays open); raises as redeem."""
+    def check(self, text: str) -> PairingCode:
+        """The open window if ``text`` is its code (not consumed yet); raises AuthError (wrong)
+        or ConflictError (no window)."""
         if self._code is None or self._code.expires_at <= self._clock():
             self.close()
             raise ConflictError(
@@ -115,79 +111,10 @@ class PairingManager:
                 "the pairing code is wrong",
                 hint="Type the code exactly as shown by tsectl pair (dashes optional).",
             )
+        return self._code
 
-
-@dataclass(slots=True)
-class _Failures:
-    count: int = 0
-    locked_until: float = 0.0
-    lockouts: int = 0
-
-
-class FailureLimiter:
-    """Counts failures per source; locks a source out after ``max_failures``."""
-
-    def __init__(
-        self,
-        *,
-        max_failures: int = 5,
-        base_lockout: float = 30.0,
-        max_lockout: float = 3600.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.max_failures = max_failures
-        self.base_lockout = base_lockout
-        self.max_lockout = max_lockout
-        self._clock = clock
-        self._sources: dict[str, _Failures] = {}
-
-    def check(self, source: str) -> None:
-        entry = self._sources.get(source)
-        if entry is not None and entry.locked_until > self._clock():
-            wait = math.ceil(entry.locked_until - self._clock())  # the same number twice
-            error = LockedOut(
-                f"too many failed attempts from {source}; try again in {wait} s",
-                hint="Wait, then use the right code, token or password.",
-            )
-            error.details["retry_after"] = wait
-            raise error
-
-    def failed(self, source: str) -> None:
-        entry = self._sources.setdefault(source, _Failures())
-        entry.count += 1
-        if entry.count >= self.max_failures:
-            entry.lockouts += 1
-            period = min(self.max_lockout, self.base_lockout * 2 ** (entry.lockouts - 1))
-            entry.locked_until = self._clock() + period
-            entry.count = 0
-            _LOGGER.warning(
-                "locked out %s for %.0f s after repeated failures",
-                source,
-                period,
-                extra={"TSED_EVENT": "lockout", "TSED_SOURCE": source},
-            )
-        if len(self._sources) > 10000:  # bounded memory under a scan
-            self._sources.pop(next(iter(self._sources)))
-
-    def succeeded(self, source: str) -> None:
-        entry = self._sources.get(source)
-        if entry is not None and entry.locked_until <= self._clock():
-            del self._sources[source]
-
-
-def hash_password(password: str, *, salt: bytes | None = None) -> str:
-    """scrypt hash for the admin password: ``scrypt$<salt hex>$<hash hex>``."""
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        kind, salt_hex, digest_hex = stored.split("$")
-    except ValueError:
-        return False
-    if kind != "scrypt":
-        return False
-    check = hash_password(password, salt=bytes.fromhex(salt_hex))
-    return hmac.compare_digest(check.split("$")[2], digest_hex)
+    def redeem(self, text: str) -> PairingCode:
+        """Check and consume the code (see :meth:`check`)."""
+        window = self.check(text)
+        self.close()
+        return window

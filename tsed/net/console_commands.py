@@ -24,9 +24,10 @@ HELP = """\
 Commands / Befehle:
   status          mode, addresses, fingerprint, TSE, registers / Zustand der Einheit
   network         interfaces, default route, DNS servers / Netzwerk
-  pair [MINUTES]  open a pairing window for a register / Kasse koppeln
-  password        set the admin password / Admin-Passwort setzen
-  factory-reset   erase registers, settings and credentials / Werkseinstellungen
+  pair [MIN] [TENANT]  open a pairing window (for a tenant) / Kasse koppeln
+  password        set the admin password (asks the current one) / Admin-Passwort setzen
+  factory-reset   erase registers, settings, credentials (asks the password) /
+                  Werkseinstellungen (fragt das Passwort)
   help            this text / diese Hilfe
 Ctrl-C cancels a prompt / Strg-C bricht ab.
 """
@@ -164,11 +165,15 @@ class Commands:
         body: dict[str, Any] = {}
         if args:
             # The daemon validates the range; a non-number goes as text so it can say why.
-            body["minutes"] = int(args[0]) if args[0].isdigit() else args[0]
+            body["minutes"] = int(args[0]) if args[0].isascii() and args[0].isdigit() else args[0]
+        if len(args) > 1:
+            body["tenant"] = args[1]  # the daemon refuses unknown tenants with the known ones
         data = self.call("POST", "/admin/v1/pairing", body)
         self.say(f"Pairing code:   {data.get('code', '?')}")
         self.say(f"Valid until:    {data.get('expires_at', '?')}")
         self.say(f"Fingerprint:    {data.get('fingerprint', '?')}")
+        if data.get("tenant"):
+            self.say(f"Tenant / Mandant: {_printable(str(data['tenant']), 64)}")
         self.say("Enter the code at the register; it works once. / Code an der Kasse eingeben.")
         _LOGGER.info("pairing window opened from the console", extra={"TSED_EVENT": "console_pair"})
 
@@ -177,13 +182,23 @@ class Commands:
         answer = self.term.read_line()
         return answer is not None and answer.strip().upper() in CONFIRM_WORDS
 
+    def _current_password(self) -> str | None:
+        """Ask for the current admin password (not echoed); ``None`` when cancelled."""
+        self.term.write("Current admin password / Aktuelles Admin-Passwort: ")
+        current = self.term.read_line(echo=False)
+        return current or None
+
     def password(self, _args: list[str]) -> None:
         state = self.call("GET", "/admin/v1/password")
-        if state.get("set") and not self._confirm(
-            "An admin password is already set. Replace it? / Passwort ersetzen?"
-        ):
-            self.say("Aborted, nothing changed. / Abgebrochen.")
-            return
+        body: dict[str, Any] = {}
+        if state.get("set"):
+            # Whoever holds the cable must know the password to replace it; the daemon checks
+            # it and counts failures towards a lockout.
+            current = self._current_password()
+            if current is None:
+                self.say("Aborted, nothing changed. / Abgebrochen.")
+                return
+            body["current"] = current
         self.term.write("New admin password / Neues Admin-Passwort: ")
         first = self.term.read_line(echo=False)
         if not first:
@@ -197,7 +212,7 @@ class Commands:
         if first != second:
             self.say("Error: the two entries differ; nothing changed. / Eingaben verschieden.")
             return
-        self.call("PUT", "/admin/v1/password", {"password": first})
+        self.call("PUT", "/admin/v1/password", {**body, "password": first})
         self.say("Admin password set. / Admin-Passwort gesetzt.")
         _LOGGER.info("admin password set from the console", extra={"TSED_EVENT": "console_pw"})
 
@@ -206,10 +221,17 @@ class Commands:
             "Factory reset erases paired registers, settings and credentials on this unit. / "
             "Setzt die Einheit auf Werkseinstellungen zurück."
         )
+        body: dict[str, Any] = {"confirm": True}
+        if self.call("GET", "/admin/v1/password").get("set"):
+            current = self._current_password()
+            if current is None:
+                self.say("Aborted, nothing changed. / Abgebrochen.")
+                return
+            body["password"] = current
         if not self._confirm("Continue? / Fortfahren?"):
             self.say("Aborted, nothing changed. / Abgebrochen.")
             return
-        data = self.call("POST", "/admin/v1/factory-reset", {"confirm": True})
+        data = self.call("POST", "/admin/v1/factory-reset", body)
         if data.get("reset"):
             self.say("Factory reset done. / Auf Werkseinstellungen zurückgesetzt.")
         else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,6 +20,9 @@ from tsed.errors import InputError, TsedError
 _LOGGER = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 64 * 1024
+MAX_JSON_DEPTH = 20
+# A JSON string (skipped) or one bracket: the nesting depth needs only the brackets.
+_STRUCTURE_RE = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
 
 
 def json_response(
@@ -102,6 +106,65 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in ``text`` (strings are skipped), in one pass."""
+    depth = deepest = 0
+    for match in _STRUCTURE_RE.finditer(text):
+        found = match.group()
+        if found in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif found in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """The one JSON parser for request bodies of every server of the unit.
+
+    Stricter than :func:`json.loads`: nesting deeper than :data:`MAX_JSON_DEPTH` and a key
+    repeated within one object are refused with :class:`InputError` (a fiscal record must not
+    be ambiguous: with ``json.loads`` the last of two ``receipt_type`` keys would win).
+    """
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise InputError("the request body is not UTF-8") from None
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise InputError(
+            f"the request body nests {depth} levels deep; at most {MAX_JSON_DEPTH} are allowed",
+            hint="Send the documented flat structure; no request needs deep nesting.",
+        )
+    try:
+        return json.loads(text, object_pairs_hook=_unique_object)
+    except _DuplicateKey as err:
+        raise InputError(
+            f"the key {err.key[:64]!r} appears more than once in one JSON object",
+            hint="Send each field once; the unit does not guess which of two values you meant.",
+        ) from None
+    except (ValueError, RecursionError) as err:
+        raise InputError(
+            f"the request body is not valid JSON: {str(err)[:200]}",
+            hint='Send a JSON object, e.g. {"receipt_type": "RECEIPT", ...}.',
+        ) from None
+
+
 async def read_json_object(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
     """The request body as a JSON object, or a clear 4xx."""
     raw = await request.read()
@@ -114,15 +177,7 @@ async def read_json_object(request: web.Request, *, allow_empty: bool = False) -
             f"Content-Type {request.content_type} is not supported",
             hint="Send JSON with Content-Type: application/json.",
         )
-    try:
-        data = json.loads(raw)
-    except UnicodeDecodeError:
-        raise InputError("the request body is not UTF-8") from None
-    except ValueError as err:
-        raise InputError(
-            f"the request body is not valid JSON: {err}",
-            hint='Send a JSON object, e.g. {"receipt_type": "RECEIPT", ...}.',
-        ) from None
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise InputError(f"the request body must be a JSON object, not {type(data).__name__}")
     return data

@@ -56,10 +56,14 @@ ERRORS: dict[str, dict[str, Any]] = {
         "This method is not defined on the path",
         {"Allow": {**_HEADER, "description": "the methods the path has"}},
     ),
-    "409": _error("Wrong order of calls, state does not allow it, Idempotency-Key reused"),
+    "409": _error(
+        "Wrong order of calls, state does not allow it, Idempotency-Key reused, or "
+        "TOO_MANY_OPEN_TRANSACTIONS"
+    ),
     "413": _error("Body larger than 64 KiB"),
     "429": _error(
-        "Too many failed attempts from this address: locked out for a while",
+        "Too many failures without a valid token: locked out for a while; a request with a "
+        "valid token is never refused so",
         {
             "Retry-After": {
                 "schema": {"type": "integer"},
@@ -167,7 +171,12 @@ def openapi_document() -> dict[str, Any]:
                 "post": _op(
                     "pairRegister",
                     "Redeem the one-time pairing code",
-                    {"201": _json(_ref("Pairing"), "Paired: keep the token secret")},
+                    {
+                        "201": _json(_ref("Pairing"), "Paired: keep the token secret"),
+                        "403": _error(
+                            "TENANT_MISMATCH: the installer bound this register to another tenant"
+                        ),
+                    },
                     "400 401 405 409 413 429 507",
                     body="PairingRequest",
                     public=True,

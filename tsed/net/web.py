@@ -24,9 +24,15 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from tsed.errors import AuthError, ForbiddenError, InputError
-from tsed.net.admin import ACTOR_KEY, AdminOperations, Handler, build_admin_app
-from tsed.net.auth import FailureLimiter
+from tsed.net.admin import (
+    ACTOR_KEY,
+    PROOF_REQUIRED_KEY,
+    AdminOperations,
+    Handler,
+    build_admin_app,
+)
 from tsed.net.http import client_source, error_middleware, read_json_object
+from tsed.net.lockout import FailureLimiter
 from tsed.net.websession import COOKIE, CSRF_HEADER, MAX_SECONDS, WebSessions
 
 _LOGGER = logging.getLogger(__name__)
@@ -84,6 +90,7 @@ def build_setup_app(
                 hint="Reload the setup page and try again.",
             )
         request[ACTOR_KEY] = session.actor
+        request[PROOF_REQUIRED_KEY] = True  # a session alone may not replace the password
         return await handler(request)
 
     app = web.Application(middlewares=[headers, error_middleware], client_max_size=64 * 1024)
@@ -109,26 +116,27 @@ def build_setup_app(
 
     async def login(request: web.Request) -> web.Response:
         source = client_source(request)
-        limiter.check(source)
-        body = await read_json_object(request)
-        password = body.get("password")
-        if not isinstance(password, str):
-            raise InputError('the body must be {"password": "..."}')
-        if not (await ops.password_status())["set"]:
-            raise AuthError(
-                "no admin password is set yet",
-                hint="Set it first on the unit: tsectl password (or 'password' on the serial "
-                "console).",
-            )
-        if not await ops.check_password(password):
-            limiter.failed(source)
-            _LOGGER.warning(
-                "setup page: wrong admin password from %s",
-                source,
-                extra={"TSED_EVENT": "login_failed", "TSED_SOURCE": source},
-            )
-            raise AuthError("wrong admin password", hint="Check the password and try again.")
-        limiter.succeeded(source)
+        with limiter.attempt(source) as attempt:  # checked and counted before any await
+            body = await read_json_object(request)
+            password = body.get("password")
+            if not isinstance(password, str):
+                raise InputError('the body must be {"password": "..."}')
+            if not (await ops.password_status())["set"]:
+                attempt.uncounted()
+                raise AuthError(
+                    "no admin password is set yet",
+                    hint="Set it first on the unit: tsectl password (or 'password' on the "
+                    "serial console).",
+                )
+            if not await ops.check_password(password):
+                attempt.failed()
+                _LOGGER.warning(
+                    "setup page: wrong admin password from %s",
+                    source,
+                    extra={"TSED_EVENT": "login_failed", "TSED_SOURCE": source},
+                )
+                raise AuthError("wrong admin password", hint="Check the password and try again.")
+            attempt.succeeded()
         cookie, session = sessions.create(source)
         _LOGGER.info(
             "setup page: %s logged in",

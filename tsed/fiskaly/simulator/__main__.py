@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def serve(args: argparse.Namespace) -> int:
     host, _, port = args.listen.rpartition(":")
-    if not host or not port.isdigit():
+    if not host or not (port.isascii() and port.isdigit()):
         print(f"tsed-fiskaly-sim: --listen {args.listen!r} is not HOST:PORT", file=sys.stderr)
         return 2
     if not (len(args.api_key) == len(args.api_secret) == len(args.env)):

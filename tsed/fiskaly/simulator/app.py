@@ -292,7 +292,7 @@ def _revision_param(request: web.Request, required: bool) -> int | None:
         if required:
             raise schema_error("query parameter tx_revision is required")
         return None
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise schema_error(f"tx_revision must be an integer ≥ 1, got {raw!r}")
     return int(raw)
 
@@ -300,7 +300,7 @@ def _revision_param(request: web.Request, required: bool) -> int | None:
 async def put_tx(request: web.Request) -> web.Response:
     state, token, tss = _tss(request)
     ref = request.match_info["tx"]
-    if not ref.isdigit():
+    if not (ref.isascii() and ref.isdigit()):
         ref = parse_uuid(ref, "tx_id")
     revision = _revision_param(request, required=True)
     assert revision is not None

@@ -104,7 +104,7 @@ def _int_param(params: dict[str, str], name: str) -> int | None:
     value = params.get(name)
     if value is None:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise SimError(400, "E_PARAMETER_MISMATCH", f"{name} must be digits, got {value!r}")
     return int(value)
 

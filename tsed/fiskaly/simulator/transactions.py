@@ -239,7 +239,7 @@ def tx_view(state: SimState, tss: Tss, tx: Transaction, revision: Revision) -> d
 
 def find_tx(state: SimState, tss: Tss, id_or_number: str) -> Transaction | None:
     txs = state.txs.get(tss.id, {})
-    if id_or_number.isdigit():
+    if id_or_number.isascii() and id_or_number.isdigit():
         tx_id = state.tx_numbers.get(tss.id, {}).get(int(id_or_number))
         return txs.get(tx_id) if tx_id else None
     return txs.get(id_or_number.lower())
@@ -304,7 +304,7 @@ def upsert(
     fp = fingerprint(req)
     tx = find_tx(state, tss, id_or_number)
     if tx is None:
-        if id_or_number.isdigit():
+        if id_or_number.isascii() and id_or_number.isdigit():
             raise SimError(404, "E_TX_NOT_FOUND", f"transaction {id_or_number} not found")
         if revision != 1:
             raise SimError(

@@ -20,6 +20,9 @@ const TEXT = {
     env: "Umgebung", state: "Zustand", sig_counter: "Signaturzähler", tx_counter: "Transaktionen", open_tx: "Offen",
     outages: "Ausfalljournal", from: "Von", to: "Bis", reason: "Grund", count: "Belege", export: "TAR-Export",
     export_start: "Export starten", no: "Nein", yes: "Ja", revoke: "Entfernen", saved: "Gespeichert.",
+    pw_title: "Admin-Passwort ändern", pw_current: "Aktuelles Passwort", pw_new: "Neues Passwort",
+    pw_repeat: "Wiederholen", pw_change: "Passwort ändern", pw_differ: "Die beiden Eingaben sind verschieden.",
+    pw_changed: "Passwort geändert. Bitte mit dem neuen Passwort anmelden.",
     not_saved: "Anlegen ist erst möglich, nachdem die Konfiguration einmal gespeichert wurde.",
     no_activation: "Die Freischaltung durch den Hersteller fehlt: Anlegen ist erst danach möglich.",
     have_credentials: "Zugangsdaten sind angelegt.",
@@ -49,6 +52,9 @@ const TEXT = {
     env: "Environment", state: "State", sig_counter: "Signature counter", tx_counter: "Transactions", open_tx: "Open",
     outages: "Outage journal", from: "From", to: "To", reason: "Reason", count: "Receipts", export: "TAR export",
     export_start: "Start export", no: "No", yes: "Yes", revoke: "Remove", saved: "Saved.",
+    pw_title: "Change the admin password", pw_current: "Current password", pw_new: "New password",
+    pw_repeat: "Repeat", pw_change: "Change password", pw_differ: "The two entries differ.",
+    pw_changed: "Password changed. Please log in with the new password.",
     not_saved: "'Anlegen' is possible only after the configuration was saved once.",
     no_activation: "The vendor activation is missing: 'Anlegen' is possible only after it.",
     have_credentials: "Credentials exist.",
@@ -213,6 +219,10 @@ function renderConfig(cfg) {
   select.replaceChildren();
   const ids = cfg.multi_tenant && Object.keys(tenants).length ? Object.keys(tenants) : ["default"];
   for (const id of ids) select.add(new Option(id, id));
+  const pairTenant = $("pair-tenant");
+  pairTenant.replaceChildren();
+  for (const id of ids) pairTenant.add(new Option(id, id));
+  pairTenant.hidden = ids.length < 2;
   renderWorkplaces(cfg);
 }
 
@@ -367,7 +377,8 @@ async function loadRegisters() {
 
 async function openPairing() {
   await guarded(async () => {
-    const data = await api("POST", "/pairing", {});
+    const tenant = $("pair-tenant");
+    const data = await api("POST", "/pairing", tenant.hidden || !tenant.value ? {} : { tenant: tenant.value });
     $("pairing").hidden = false;
     $("pair-code").textContent = data.code;
     $("pair-expires").textContent = time(data.expires_at);
@@ -454,6 +465,22 @@ async function login(event) {
   });
 }
 
+async function changePassword() {
+  const fields = ["pw-current", "pw-new", "pw-repeat"].map((id) => $(id));
+  const [current, next, repeat] = fields.map((el) => el.value);
+  if (next !== repeat) { show(t("pw_differ"), "error"); return; }
+  await guarded(async () => {
+    try {
+      await api("PUT", "/password", { password: next, current });  // the daemon checks current
+    } finally {
+      for (const el of fields) el.value = "";
+    }
+    csrf = null;  // a new password ends every session, this one too
+    showLogin(false);
+    show(t("pw_changed"), "ok");
+  });
+}
+
 async function logout() {
   await guarded(async () => {
     await call("POST", "/setup/logout", {});
@@ -475,6 +502,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("wp-filter").onchange = () => config && renderWorkplaces(config);
   $("activation-upload").onclick = uploadActivation;
   $("pair").onclick = openPairing;
+  $("pw-change").onclick = changePassword;
   $("export").onclick = startExport;
   guarded(start);
 });

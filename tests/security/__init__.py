@@ -1,0 +1,1 @@
+"""Attack scripts against a unit on loopback: each bounded in count and time."""
