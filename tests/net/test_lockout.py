@@ -38,7 +38,7 @@ def test_five_failures_lock_out_and_an_exception_counts_as_one() -> None:
         raise ValueError("malformed body")  # no outcome: a failure, not a free retry
     with pytest.raises(LockedOut) as caught, limiter.attempt("192.0.2.1"):
         pass
-    assert caught.value.details["retry_after"] == 31
+    assert caught.value.details["retry_after"] == 30  # the message says 30 s too
     clock.now += 31
     with limiter.attempt("192.0.2.1") as attempt:
         attempt.succeeded()
