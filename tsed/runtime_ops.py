@@ -6,7 +6,6 @@ Wiring code (like :mod:`tsed.runtime`): it may use every layer.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tsed import __version__
@@ -211,7 +210,7 @@ class AdminOps(SetupOps):
         d = self.d
         result = accept_activation(
             document,
-            public_key_path=Path(d.config.vendor_public_key),
+            public_key_path=d.options.vendor_key,
             device_id=d.identity.device_id,
             state_dir=d.state_dir,
             vault=d.vault,

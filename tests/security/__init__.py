@@ -1,0 +1,1 @@
+"""Attack scripts against a real unit on loopback (issue 13), bounded in count and time."""
