@@ -25,6 +25,7 @@ from tsed.logs import setup_logging
 from tsed.net.admin import build_admin_app
 from tsed.net.api import RegisterApiDeps, build_register_app
 from tsed.net.auth import FailureLimiter, PairingManager
+from tsed.net.http import hide_server_banner
 from tsed.net.mdns import Advertiser
 from tsed.net.tls import (
     DeviceIdentity,
@@ -160,6 +161,7 @@ class Daemon:
         self._started = True
         began = time.monotonic()
         limit_tls_buffers()
+        hide_server_banner()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.config = load_config(self.options.config_path)
         handlers: list[logging.Handler] | None = [JournalHandler()] if journal_available() else None
