@@ -23,9 +23,10 @@ from tsed.fiskaly.simulator import Simulator, SimulatorServer
 from tsed.fiskaly.transport import ProxySettings, Timeouts
 from tsed.logs import setup_logging
 from tsed.net.admin import build_admin_app
-from tsed.net.api import RegisterApiDeps, build_register_app
+from tsed.net.api import REGISTER_KEY, RegisterApiDeps, build_register_app
 from tsed.net.auth import FailureLimiter, PairingManager
 from tsed.net.http import hide_server_banner
+from tsed.net.limits import ConnectionLimits, GuardedListener
 from tsed.net.mdns import Advertiser
 from tsed.net.tls import (
     DeviceIdentity,
@@ -301,6 +302,8 @@ class Daemon:
         if getattr(self, "advertiser", None) is not None:
             assert self.advertiser is not None
             await self.advertiser.stop()
+        if hasattr(self, "listener"):
+            await self.listener.stop()
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
@@ -368,23 +371,21 @@ class Daemon:
         )
         ops = AdminOps(self)
         register_app.add_subapp("/setup", build_setup_app(ops, self.web_sessions, self.web_limiter))
+        limits = ConnectionLimits.for_file_limit()
+        self.listener = GuardedListener(server_ssl_context(self.identity), limits)
+        register_app.middlewares.append(self.listener.middleware(REGISTER_KEY))
         runner = web.AppRunner(
             register_app,
             access_log=None,
             handle_signals=False,
             shutdown_timeout=self.config.register_deadline + 1,
+            keepalive_timeout=limits.idle_timeout,
         )
         await runner.setup()
         self._runners.append(runner)
+        assert runner.server is not None
         listen = self.options.listen
-        site = web.TCPSite(
-            runner,
-            listen.host,
-            listen.port,
-            ssl_context=server_ssl_context(self.identity),
-            backlog=512,
-        )
-        await site.start()
+        await self.listener.start(runner.server, listen.host, listen.port, backlog=512)
         admin = web.AppRunner(build_admin_app(ops), access_log=None, handle_signals=False)
         await admin.setup()
         self._runners.append(admin)
