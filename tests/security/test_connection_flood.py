@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import ssl
@@ -244,6 +245,49 @@ def test_limits_follow_the_file_limit() -> None:
     tiny = ConnectionLimits.for_file_limit(64)
     assert tiny.max_connections == 16 and tiny.per_source < tiny.max_connections
     assert ConnectionLimits.for_file_limit(65536).max_connections == 1024
+
+
+def _drain(child: subprocess.Popen[str]) -> tuple[str, str]:
+    assert child.stdout is not None and child.stderr is not None
+    with child.stdout, child.stderr:
+        out = child.stdout.read()
+        err = child.stderr.read()
+    child.wait(timeout=60)
+    return out, err
+
+
+async def test_running_out_of_descriptors_evicts_and_logs_once_per_interval(
+    tmp_path: Path,
+) -> None:
+    """Accepting fails with EMFILE: no log storm, no busy loop, unauthenticated ones go."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.security.listener_child", "48", str(tmp_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        port = int(await asyncio.to_thread(child.stdout.readline))
+        writers = []
+        for _ in range(120):  # bounded; far more than the child's 48 descriptors
+            with contextlib.suppress(OSError):
+                _reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.2", 0)), 5
+                )
+                writers.append(writer)
+        await asyncio.sleep(3)  # the child keeps hitting its limit meanwhile
+        _close_all(writers)
+        child.stdin.close()
+        out, err = await asyncio.to_thread(_drain, child)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            _drain(child)
+    stats = json.loads(out.strip().splitlines()[-1])
+    lines = [line for line in err.splitlines() if "cannot accept" in line]
+    print(f"accept errors {stats['accept_errors']}, evicted {stats['evicted']}, log lines {lines}")
+    assert stats["accept_errors"] >= 1 and stats["evicted"] >= 1, stats
+    assert 1 <= len(lines) <= 2, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
 
 
 def test_the_service_unit_is_sized_for_the_full_cap() -> None:
