@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import ssl
 import statistics
 import subprocess
@@ -32,7 +33,7 @@ import pytest
 from aiohttp import web
 
 from tests.reliability_support import pair_token, stop, wait_for, wait_ready
-from tests.unit import RECEIPT, free_port, serve_argv
+from tests.unit import RECEIPT, free_port, running_unit, serve_argv
 from tsed.net.limits import MAX_CONNECTIONS, ConnectionLimits, GuardedListener, RateLimitedLog
 from tsed.net.tls import load_or_create_identity, server_ssl_context
 
@@ -222,6 +223,33 @@ async def test_handshake_header_and_idle_timeouts_close_connections(tmp_path: Pa
         writer.close()
         await _settle(listener, lambda s: s.open == 0, "timed-out connections freed")
         print(f"slow head closed after {sent} trickled bytes (~{sent * 0.1:.1f} s)")
+
+
+async def test_malformed_requests_do_not_flood_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = (b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", b"\x00\x01garbage\r\n\r\n")
+
+    def send(port: int, data: bytes) -> bytes:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+            _client_context().wrap_socket(raw, server_hostname="tsed") as tls,
+        ):
+            tls.sendall(data)
+            with contextlib.suppress(OSError):
+                return tls.recv(4096)
+            return b""
+
+    async with running_unit(tmp_path / "state") as unit:
+        caplog.clear()
+        caplog.set_level(logging.DEBUG)
+        answers = [await asyncio.to_thread(send, unit.port, bad[n % 2]) for n in range(100)]
+        assert all(a.startswith(b"HTTP/1.") and b" 400 " in a[:20] for a in answers)
+        noisy = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        text = "\n".join(r.getMessage() for r in noisy)
+        assert len(noisy) <= 2, text
+        assert not any(r.exc_info for r in noisy) and "Bad Header" not in text, text
+        print(f"100 malformed requests: {len(noisy)} log line(s): {text}")
 
 
 def test_the_log_is_rate_limited(caplog: pytest.LogCaptureFixture) -> None:

@@ -17,6 +17,9 @@ accept loop to asyncio, so every connection is counted and judged *before* its T
   request head within that time after the handshake or between two requests;
 - **accept errors** (out of file descriptors or memory) make the loop evict an untrusted
   connection and back off, and are logged at most once per :data:`LOG_INTERVAL` with a count;
+- **malformed requests** answered by aiohttp's parser itself (400 before any middleware) are
+  logged by aiohttp with a traceback each: :class:`MalformedRequestLog` turns them into one
+  line per :data:`LOG_INTERVAL` with a count and the error's class (no attacker bytes);
 - **memory comes back**: when a crowd of connections has gone (fewer than a quarter of the
   peak are left), glibc's ``malloc_trim`` returns the freed heap to the system, at most once per
   :data:`TRIM_INTERVAL` (without it, RSS stayed at the flood's peak).
@@ -121,6 +124,34 @@ class RateLimitedLog:
         )
 
 
+class MalformedRequestLog(logging.Filter):
+    """Filter for ``aiohttp.server``: its per-request error tracebacks become rate-limited lines."""
+
+    def __init__(self, log: RateLimitedLog | None = None) -> None:
+        super().__init__()
+        self._log = log or RateLimitedLog()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Error handling request"):
+            return True
+        error = record.exc_info[1] if record.exc_info else None
+        source = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+        self._log.emit(
+            "malformed_request",
+            "a request from %s could not be handled (%s); the connection was closed",
+            source,
+            type(error).__name__ if error is not None else "unknown error",
+        )
+        return False
+
+    @classmethod
+    def install(cls) -> None:
+        """Once per process, on the ``aiohttp.server`` logger."""
+        logger = logging.getLogger("aiohttp.server")
+        if not any(isinstance(f, cls) for f in logger.filters):
+            logger.addFilter(cls())
+
+
 @dataclass(slots=True, eq=False)
 class _Connection:
     source: str
@@ -210,6 +241,7 @@ class GuardedListener:
     ) -> None:
         """Listen on ``host:port``; ``factory`` makes the HTTP protocol (aiohttp's server)."""
         self._factory = factory
+        MalformedRequestLog.install()
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         seen: set[tuple[Any, ...]] = set()
         for family, kind, proto, _name, address in infos:
