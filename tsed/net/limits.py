@@ -332,7 +332,9 @@ class GuardedListener:
                     err.strerror or err,
                     len(self._open),
                 )
-                if not freed:
+                if freed:
+                    await asyncio.sleep(0.01)  # let the evicted socket close before retrying
+                else:
                     delay = min(1.0, max(0.05, delay * 2))
                     await asyncio.sleep(delay)
                 continue
@@ -382,15 +384,15 @@ class GuardedListener:
                 ssl=self._ssl,
                 ssl_handshake_timeout=self.limits.handshake_timeout,
             )
-        except (OSError, ssl.SSLError, TimeoutError, EOFError) as err:
-            self.stats.handshake_failed += 1
-            _LOGGER.debug("TLS handshake with %s failed: %s", record.source, err)
-            sock.close()
-            self._release(record)
         except asyncio.CancelledError:
             sock.close()
             self._release(record)
             raise
+        except Exception as err:  # any failure of one handshake frees its slot
+            self.stats.handshake_failed += 1
+            _LOGGER.debug("TLS handshake with %s failed: %r", record.source, err)
+            sock.close()
+            self._release(record)
         finally:
             record.task = None
 
