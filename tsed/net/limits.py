@@ -20,9 +20,10 @@ accept loop to asyncio, so every connection is counted and judged *before* its T
 - **malformed requests** answered by aiohttp's parser itself (400 before any middleware) are
   logged by aiohttp with a traceback each: :class:`MalformedRequestLog` turns them into one
   line per :data:`LOG_INTERVAL` with a count and the error's class (no attacker bytes);
-- **memory comes back**: when a crowd of connections has gone (fewer than a quarter of the
-  peak are left), glibc's ``malloc_trim`` returns the freed heap to the system, at most once per
-  :data:`TRIM_INTERVAL` (without it, RSS stayed at the flood's peak).
+- **memory comes back**: once :data:`TRIM_AFTER` connections have closed since the last time
+  (and once more for the stragglers after that), glibc's ``malloc_trim`` returns the freed heap
+  to the system, at most once per :data:`TRIM_INTERVAL` (without it, RSS stayed at the flood's
+  peak).
 
 The aiohttp server still owns the HTTP side: :class:`GuardedListener` hands each accepted
 socket to ``loop.connect_accepted_socket`` with the runner's protocol factory, wrapped so that
@@ -58,7 +59,7 @@ IDLE_TIMEOUT = 15.0
 LOG_INTERVAL = 10.0
 KNOWN_SOURCES = 4096
 TRIM_INTERVAL = 5.0
-TRIM_PEAK = 32  # below this many connections, there is little to give back
+TRIM_AFTER = 32  # closed connections; fewer leave little to give back
 _RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
@@ -230,7 +231,8 @@ class GuardedListener:
         self._known: OrderedDict[str, None] = OrderedDict()
         self._log = RateLimitedLog(clock=clock)
         self._trim = _malloc_trim()
-        self._trim_peak = 0
+        self._closed_since_trim = 0
+        self._trim_trailing = False
         self._trim_at = 0.0
         self._trim_handle: asyncio.TimerHandle | None = None
 
@@ -372,7 +374,6 @@ class GuardedListener:
         self._per_source[source] = self._per_source.get(source, 0) + 1
         self.stats.accepted += 1
         self.stats.peak = max(self.stats.peak, len(self._open))
-        self._trim_peak = max(self._trim_peak, len(self._open))
         record.task = asyncio.create_task(self._handshake(sock, record))
 
     async def _handshake(self, sock: socket.socket, record: _Connection) -> None:
@@ -408,11 +409,11 @@ class GuardedListener:
             self._per_source[record.source] = left
         else:
             self._per_source.pop(record.source, None)
+        self._closed_since_trim += 1
         if (
             self._trim is not None
             and self._trim_handle is None
-            and self._trim_peak >= TRIM_PEAK
-            and len(self._open) * 4 < self._trim_peak
+            and (self._closed_since_trim >= TRIM_AFTER or self._trim_trailing)
         ):
             delay = max(0.5, self._trim_at + TRIM_INTERVAL - self._clock())
             self._trim_handle = asyncio.get_running_loop().call_later(delay, self._give_back)
@@ -421,7 +422,8 @@ class GuardedListener:
         """Return the heap freed by closed connections to the system (see module docstring)."""
         self._trim_handle = None
         self._trim_at = self._clock()
-        self._trim_peak = len(self._open)
+        self._trim_trailing = self._closed_since_trim >= TRIM_AFTER  # one more for the tail
+        self._closed_since_trim = 0
         if self._trim is not None:
             self._trim()
 
