@@ -26,7 +26,13 @@ from tsed.net.admin import build_admin_app
 from tsed.net.api import REGISTER_KEY, RegisterApiDeps, build_register_app
 from tsed.net.auth import FailureLimiter, PairingManager
 from tsed.net.http import hide_server_banner
-from tsed.net.limits import ConnectionLimits, GuardedListener
+from tsed.net.limits import (
+    REGISTER_SOURCES_FILE,
+    ConnectionLimits,
+    GuardedListener,
+    load_known_sources,
+    save_known_sources,
+)
 from tsed.net.mdns import Advertiser
 from tsed.net.tls import (
     DeviceIdentity,
@@ -372,7 +378,13 @@ class Daemon:
         ops = AdminOps(self)
         register_app.add_subapp("/setup", build_setup_app(ops, self.web_sessions, self.web_limiter))
         limits = ConnectionLimits.for_file_limit()
-        self.listener = GuardedListener(server_ssl_context(self.identity), limits)
+        sources = self.state_dir / REGISTER_SOURCES_FILE
+        self.listener = GuardedListener(
+            server_ssl_context(self.identity),
+            limits,
+            known_sources=load_known_sources(sources),
+            on_new_source=lambda known: save_known_sources(sources, known),
+        )
         register_app.middlewares.append(self.listener.middleware(REGISTER_KEY))
         runner = web.AppRunner(
             register_app,

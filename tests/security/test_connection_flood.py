@@ -34,7 +34,8 @@ from aiohttp import web
 
 from tests.reliability_support import pair_token, stop, wait_for, wait_ready
 from tests.unit import RECEIPT, free_port, running_unit, serve_argv
-from tsed.net.limits import MAX_CONNECTIONS, ConnectionLimits, GuardedListener, RateLimitedLog
+from tsed.net.limits import MAX_CONNECTIONS, ConnectionLimits, GuardedListener
+from tsed.net.ratelog import RateLimitedLog
 from tsed.net.tls import load_or_create_identity, server_ssl_context
 
 TOKEN = "good"
@@ -180,6 +181,29 @@ async def test_a_paired_register_gets_in_while_unknown_hosts_fill_the_unit(tmp_p
         await _settle(listener, lambda s: s.open == 0, "all slots free after close")
 
 
+async def test_register_addresses_survive_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    async with running_unit(state) as unit:
+        assert unit.daemon.listener.known_sources == ()
+        register = await unit.pair()
+        assert unit.daemon.listener.known_sources == ()  # pairing is not yet signing
+        await register.receipt()
+        assert unit.daemon.listener.known_sources == ("127.0.0.1",)
+    assert json.loads((state / "register_sources.json").read_text()) == ["127.0.0.1"]
+    async with running_unit(state) as unit:  # known before its first request
+        assert unit.daemon.listener.known_sources == ("127.0.0.1",)
+        transport = httpx.AsyncHTTPTransport(uds=str(unit.daemon.options.admin_socket))
+        async with httpx.AsyncClient(transport=transport, base_url="http://tsed") as admin:
+            reset = await admin.post("/admin/v1/factory-reset", json={"confirm": True})
+        assert reset.status_code == 200, reset.text
+        assert unit.daemon.listener.known_sources == ()  # its registers are gone
+    assert json.loads((state / "register_sources.json").read_text()) == []
+    (state / "register_sources.json").write_text("{broken")
+    async with running_unit(state) as unit:  # damaged: no priority until the next receipt
+        assert unit.daemon.listener.known_sources == ()
+        assert (await unit.pair("ERS kasse-2")) is not None
+
+
 async def test_handshake_header_and_idle_timeouts_close_connections(tmp_path: Path) -> None:
     limits = ConnectionLimits(
         40, per_source=8, register_headroom=8, handshake_timeout=0.5, idle_timeout=0.5
@@ -255,7 +279,7 @@ async def test_malformed_requests_do_not_flood_the_log(
 def test_the_log_is_rate_limited(caplog: pytest.LogCaptureFixture) -> None:
     now = [0.0]
     log = RateLimitedLog(interval=10, clock=lambda: now[0])
-    caplog.set_level(logging.WARNING, "tsed.net.limits")
+    caplog.set_level(logging.WARNING, "tsed.net.ratelog")
     for _ in range(10_000):  # bounded; a flood's worth of accept errors within 1 s
         log.emit("accept_failed", "cannot accept: %s", "Too many open files")
         now[0] += 0.0001

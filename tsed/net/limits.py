@@ -11,15 +11,17 @@ accept loop to asyncio, so every connection is counted and judged *before* its T
   are kept for addresses a paired register has called from (a connection is *trusted* once a
   request on it carried a valid register token; its address is remembered). When even those
   are full, a register's new connection evicts the oldest connection that never carried a
-  token;
+  token. The addresses are kept in ``<state_dir>/register_sources.json``
+  (:func:`load_known_sources`, :func:`save_known_sources`), so the priority holds right after a
+  restart too;
 - **timeouts**: the TLS handshake must finish within ``handshake_timeout``; aiohttp's keep-alive
   timer (``idle_timeout``, set on the runner) then closes a connection that sends no complete
   request head within that time after the handshake or between two requests;
 - **accept errors** (out of file descriptors or memory) make the loop evict an untrusted
-  connection and back off, and are logged at most once per :data:`LOG_INTERVAL` with a count;
+  connection and back off, and are logged at most once per 10 s with a count;
 - **malformed requests** answered by aiohttp's parser itself (400 before any middleware) are
   logged by aiohttp with a traceback each: :class:`MalformedRequestLog` turns them into one
-  line per :data:`LOG_INTERVAL` with a count and the error's class (no attacker bytes);
+  line per 10 s with a count and the error's class (no attacker bytes; :mod:`tsed.net.ratelog`);
 - **memory comes back**: once :data:`TRIM_AFTER` connections have closed since the last time
   (and once more for the stragglers after that), glibc's ``malloc_trim`` returns the freed heap
   to the system, at most once per :data:`TRIM_INTERVAL` (without it, RSS stayed at the flood's
@@ -37,17 +39,24 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
+import ipaddress
+import json
 import logging
 import resource
 import socket
 import ssl
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from tsed.errors import TsedError
+from tsed.fileio import atomic_write
+from tsed.net.ratelog import MalformedRequestLog, RateLimitedLog
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -56,8 +65,8 @@ PER_SOURCE = 32
 RESERVED_FDS = 96
 HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 15.0
-LOG_INTERVAL = 10.0
 KNOWN_SOURCES = 4096
+REGISTER_SOURCES_FILE = "register_sources.json"
 TRIM_INTERVAL = 5.0
 TRIM_AFTER = 32  # closed connections; fewer leave little to give back
 _RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
@@ -102,55 +111,30 @@ class ConnectionLimits:
         )
 
 
-class RateLimitedLog:
-    """At most one record per ``interval`` and kind; the next one says how many were held back."""
-
-    def __init__(self, interval: float = LOG_INTERVAL, clock: Callable[[], float] = time.monotonic):
-        self._interval = interval
-        self._clock = clock
-        self._last: dict[str, float] = {}
-        self._held: dict[str, int] = {}
-
-    def emit(self, kind: str, message: str, *args: object) -> None:
-        now = self._clock()
-        last = self._last.get(kind)
-        if last is not None and now - last < self._interval:
-            self._held[kind] = self._held.get(kind, 0) + 1
-            return
-        held = self._held.pop(kind, 0)
-        self._last[kind] = now
-        suffix = f" ({held} more like it in the last {self._interval:.0f} s)" if held else ""
+def load_known_sources(path: Path) -> tuple[str, ...]:
+    """The addresses paired registers signed from (a damaged file counts as none, with a note)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, list):
+            raise ValueError("not a list")
+        return tuple(str(ipaddress.ip_address(item)) for item in data[-KNOWN_SOURCES:])
+    except FileNotFoundError:
+        return ()
+    except (OSError, ValueError, TypeError) as err:
         _LOGGER.warning(
-            "%s%s", message % args, suffix, extra={"TSED_EVENT": kind, "TSED_HELD_BACK": held}
+            "%s is unreadable (%s): registers get their priority back with their next receipt",
+            path,
+            err,
+            extra={"TSED_EVENT": "register_sources_damaged"},
         )
+        return ()
 
 
-class MalformedRequestLog(logging.Filter):
-    """Filter for ``aiohttp.server``: its per-request error tracebacks become rate-limited lines."""
-
-    def __init__(self, log: RateLimitedLog | None = None) -> None:
-        super().__init__()
-        self._log = log or RateLimitedLog()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not str(record.msg).startswith("Error handling request"):
-            return True
-        error = record.exc_info[1] if record.exc_info else None
-        source = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
-        self._log.emit(
-            "malformed_request",
-            "a request from %s could not be handled (%s); the connection was closed",
-            source,
-            type(error).__name__ if error is not None else "unknown error",
-        )
-        return False
-
-    @classmethod
-    def install(cls) -> None:
-        """Once per process, on the ``aiohttp.server`` logger."""
-        logger = logging.getLogger("aiohttp.server")
-        if not any(isinstance(f, cls) for f in logger.filters):
-            logger.addFilter(cls())
+def save_known_sources(path: Path, sources: Iterable[str]) -> None:
+    try:
+        atomic_write(path, (json.dumps(list(sources)) + "\n").encode(), mode=0o600)
+    except TsedError as err:  # the priority is a help, never a reason to fail a receipt
+        _LOGGER.warning("%s", err.message, extra={"TSED_EVENT": "register_sources_not_saved"})
 
 
 @dataclass(slots=True, eq=False)
@@ -216,6 +200,8 @@ class GuardedListener:
         ssl_context: ssl.SSLContext,
         limits: ConnectionLimits,
         *,
+        known_sources: Iterable[str] = (),
+        on_new_source: Callable[[tuple[str, ...]], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limits = limits
@@ -228,7 +214,8 @@ class GuardedListener:
         self._open: OrderedDict[_Connection, None] = OrderedDict()  # oldest first
         self._per_source: dict[str, int] = {}
         self._by_transport: dict[asyncio.BaseTransport, _Connection] = {}
-        self._known: OrderedDict[str, None] = OrderedDict()
+        self._known: OrderedDict[str, None] = OrderedDict.fromkeys(known_sources)
+        self._on_new_source = on_new_source
         self._log = RateLimitedLog(clock=clock)
         self._trim = _malloc_trim()
         self._closed_since_trim = 0
@@ -296,10 +283,23 @@ class GuardedListener:
         if record is None or record.trusted:
             return
         record.trusted = True
+        new = record.source not in self._known
         self._known[record.source] = None
         self._known.move_to_end(record.source)
         while len(self._known) > KNOWN_SOURCES:
             self._known.popitem(last=False)
+        if new and self._on_new_source is not None:
+            self._on_new_source(tuple(self._known))
+
+    @property
+    def known_sources(self) -> tuple[str, ...]:
+        return tuple(self._known)
+
+    def forget_sources(self) -> None:
+        """No address has priority any more (factory reset: the registers are gone)."""
+        self._known.clear()
+        if self._on_new_source is not None:
+            self._on_new_source(())
 
     def middleware(self, register_key: web.RequestKey[Any]) -> Callable[..., Awaitable[Any]]:
         """aiohttp middleware (innermost): marks the connection of an authenticated request."""
