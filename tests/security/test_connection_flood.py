@@ -479,7 +479,11 @@ async def test_a_flood_from_lan_hosts_does_not_stop_a_paired_register(
             return _fds(unit.pid) <= fds_before + 4
 
         await wait_for(drained, 30, "file descriptors back")
-        rss_after = _rss_kb(unit.pid)
+        for _ in range(40):  # bounded: the unit gives memory back within 5 s of the closes
+            rss_after = _rss_kb(unit.pid)
+            if rss_after - rss_before < 10 * 1024:
+                break
+            await asyncio.sleep(0.5)
         grown = log.stat().st_size - log_before
         latencies = sorted(seconds for _ok, seconds in receipts)
         print(
