@@ -392,6 +392,7 @@ class Daemon:
             handle_signals=False,
             shutdown_timeout=self.config.register_deadline + 1,
             keepalive_timeout=limits.idle_timeout,
+            lingering_time=limits.lingering_time,
         )
         await runner.setup()
         self._runners.append(runner)

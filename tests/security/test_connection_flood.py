@@ -66,9 +66,18 @@ async def guarded(tmp_path: Path, limits: ConnectionLimits) -> AsyncIterator[Gua
     app = web.Application(middlewares=[auth])
     listener = GuardedListener(server_ssl_context(identity), limits)
     app.middlewares.append(listener.middleware(REGISTER))
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response({"bytes": len(await request.read())})
+
     app.router.add_get("/", hello)
+    app.router.add_post("/echo", echo)
     runner = web.AppRunner(
-        app, keepalive_timeout=limits.idle_timeout, access_log=None, handle_signals=False
+        app,
+        keepalive_timeout=limits.idle_timeout,
+        lingering_time=limits.lingering_time,
+        access_log=None,
+        handle_signals=False,
     )
     await runner.setup()
     assert runner.server is not None
@@ -179,6 +188,29 @@ async def test_a_paired_register_gets_in_while_unknown_hosts_fill_the_unit(tmp_p
         assert stats.evicted == 1 and stats.sources["127.0.0.2"] == 3, stats
         _close_all(writers)
         await _settle(listener, lambda s: s.open == 0, "all slots free after close")
+
+
+async def test_a_trickling_body_gets_408_and_the_connection_closes(tmp_path: Path) -> None:
+    limits = ConnectionLimits(40, per_source=8, register_headroom=8, body_timeout=0.5)
+    async with guarded(tmp_path, limits) as listener:
+        reader, writer = await _tls(listener.port, "127.0.0.2")
+        writer.write(b"POST /echo HTTP/1.1\r\nHost: tsed\r\nContent-Length: 4\r\n\r\nabcd")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert head.startswith(b"HTTP/1.1 200"), head  # a body sent at once is read normally
+        await asyncio.wait_for(reader.readuntil(b"}"), 10)
+        writer.write(b"POST /echo HTTP/1.1\r\nHost: tsed\r\nContent-Length: 100\r\n\r\n")
+        answer = b""
+        for _ in range(100):  # bounded: one byte every 0.1 s, 10 s at most
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
+                writer.write(b"x")
+            with contextlib.suppress(asyncio.TimeoutError):
+                answer += await asyncio.wait_for(reader.read(4096), 0.1)
+            if b"BODY_TIMEOUT" in answer:
+                break
+        assert answer.startswith(b"HTTP/1.1 408") and b"BODY_TIMEOUT" in answer, answer
+        assert await _closed_by_server(reader)
+        writer.transport.abort()
+        await _settle(listener, lambda s: s.open == 0, "the slot is free")
 
 
 async def test_register_addresses_survive_a_restart(tmp_path: Path) -> None:

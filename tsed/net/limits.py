@@ -17,6 +17,10 @@ accept loop to asyncio, so every connection is counted and judged *before* its T
 - **timeouts**: the TLS handshake must finish within ``handshake_timeout``; aiohttp's keep-alive
   timer (``idle_timeout``, set on the runner) then closes a connection that sends no complete
   request head within that time after the handshake or between two requests;
+- **request bodies** must arrive within ``body_timeout`` once the head is in
+  (:meth:`GuardedListener.middleware` reads them under that deadline; the answer is a 408 and
+  the connection is closed after ``lingering_time``, set on the runner), so a body trickling in
+  does not hold a slot either;
 - **accept errors** (out of file descriptors or memory) make the loop evict an untrusted
   connection and back off, and are logged at most once per 10 s with a count;
 - **malformed requests** answered by aiohttp's parser itself (400 before any middleware) are
@@ -50,12 +54,13 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 
-from tsed.errors import TsedError
+from tsed.errors import InputError, TsedError
 from tsed.fileio import atomic_write
+from tsed.net.http import error_response
 from tsed.net.ratelog import MalformedRequestLog, RateLimitedLog
 
 _LOGGER = logging.getLogger(__name__)
@@ -65,6 +70,7 @@ PER_SOURCE = 32
 RESERVED_FDS = 96
 HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 15.0
+BODY_TIMEOUT = 10.0
 KNOWN_SOURCES = 4096
 REGISTER_SOURCES_FILE = "register_sources.json"
 TRIM_INTERVAL = 5.0
@@ -92,6 +98,10 @@ class ConnectionLimits:
     register_headroom: int = MAX_CONNECTIONS // 8
     handshake_timeout: float = HANDSHAKE_TIMEOUT
     idle_timeout: float = IDLE_TIMEOUT
+    body_timeout: float = BODY_TIMEOUT
+    # how long aiohttp still reads (and drops) a body the answer did not need before it closes
+    # (its default is 10 s; a trickling body would hold the slot that long)
+    lingering_time: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.register_headroom < self.max_connections or self.per_source < 1:
@@ -158,6 +168,14 @@ class ListenerStats:
     open: int = 0
     peak: int = 0
     sources: dict[str, int] = field(default_factory=dict)
+
+
+class BodyTimeout(InputError):
+    status: ClassVar[int] = 408
+    code: ClassVar[str] = "BODY_TIMEOUT"
+    default_hint: ClassVar[str] = (
+        "Send the whole request body at once (it is at most 64 KiB); the connection was closed."
+    )
 
 
 class _Tracked(asyncio.Protocol):
@@ -302,7 +320,8 @@ class GuardedListener:
             self._on_new_source(())
 
     def middleware(self, register_key: web.RequestKey[Any]) -> Callable[..., Awaitable[Any]]:
-        """aiohttp middleware (innermost): marks the connection of an authenticated request."""
+        """aiohttp middleware (innermost): marks the connection of an authenticated request and
+        reads the body under ``body_timeout`` (the handler then gets it from aiohttp's cache)."""
 
         @web.middleware
         async def mark_registers(
@@ -311,6 +330,19 @@ class GuardedListener:
         ) -> web.StreamResponse:
             if register_key in request:
                 self.trust(request.transport)
+            if request.body_exists:
+                try:
+                    async with asyncio.timeout(self.limits.body_timeout):
+                        await request.read()
+                except TimeoutError:
+                    response = error_response(
+                        BodyTimeout(
+                            f"the request body did not arrive within "
+                            f"{self.limits.body_timeout:.0f} s"
+                        )
+                    )
+                    response.force_close()
+                    return response
             return await handler(request)
 
         return mark_registers
