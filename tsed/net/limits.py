@@ -249,7 +249,9 @@ class GuardedListener:
         """Listen on ``host:port``; ``factory`` makes the HTTP protocol (aiohttp's server)."""
         self._factory = factory
         MalformedRequestLog.install()
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
         seen: set[tuple[Any, ...]] = set()
         for family, kind, proto, _name, address in infos:
             if (family, address) in seen:
