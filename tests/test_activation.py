@@ -21,6 +21,7 @@ from tsed.activation import (
     ActivationNotYetValid,
     ActivationOrganization,
     ActivationOtherDevice,
+    ActivationReplayed,
     ManagementCredentials,
     accept_activation,
     generate_vendor_key,
@@ -100,12 +101,14 @@ def test_test_document_keeps_test_mode_and_enables_anlegen(keys, state):
     assert load_activation(state[0]) is not None
 
 
-def test_accepting_the_same_document_twice_is_harmless(keys, state):
+def test_accepting_the_same_document_twice_is_refused(keys, state):
     private, pub = keys
     data = sign_document(private, _document())
     _accept(data, pub, state)
-    again = _accept(data, pub, state)
-    assert again.mode == "LIVE" and not again.mode_changed
+    with pytest.raises(ActivationReplayed) as caught:
+        _accept(data, pub, state)
+    assert caught.value.code == "ACTIVATION_REPLAYED" and caught.value.status == 403
+    assert read_mode(state[0]) == "LIVE"
 
 
 def test_signature_of_another_vendor_key_is_refused(keys, state):
@@ -204,7 +207,7 @@ def test_missing_or_wrong_vendor_key_file(keys, state, tmp_path):
     data = sign_document(private, _document())
     with pytest.raises(ActivationKeyMissing) as caught:
         _accept(data, tmp_path / "nope.pub", state)
-    assert "vendor_public_key" in caught.value.message
+    assert "nope" not in caught.value.message and "image" in caught.value.hint
     bad = tmp_path / "bad.pub"
     bad.write_text("garbage")
     with pytest.raises(ActivationKeyMissing):
@@ -214,8 +217,9 @@ def test_missing_or_wrong_vendor_key_file(keys, state, tmp_path):
 def test_live_unit_refuses_a_test_document(keys, state):
     private, pub = keys
     _accept(sign_document(private, _document()), pub, state)
+    later = _document(environment="TEST", document_id="d2", issued_at=NOW - timedelta(minutes=5))
     with pytest.raises(ActivationDowngrade) as caught:
-        _accept(sign_document(private, _document(environment="TEST", document_id="d2")), pub, state)
+        _accept(sign_document(private, later), pub, state)
     assert isinstance(caught.value, ModeError) and read_mode(state[0]) == "LIVE"
 
 

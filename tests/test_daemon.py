@@ -302,8 +302,7 @@ async def test_tsectl_reset_tss_status_and_activation(tmp_path: Path) -> None:
 
     private_pem, public_pem = generate_vendor_key()
     (tmp_path / "vendor.pub").write_bytes(public_pem)
-    config = f'vendor_public_key = "{tmp_path / "vendor.pub"}"\n'
-    async with running_unit(tmp_path / "state", config=config) as unit:
+    async with running_unit(tmp_path / "state", vendor_key=tmp_path / "vendor.pub") as unit:
         register = await unit.pair()
         before = (await register.receipt())["result"]["client_serial_number"]
         code, out = await unit.tsectl("--json", "tss", "status")

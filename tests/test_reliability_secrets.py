@@ -29,7 +29,7 @@ from tests.reliability_support import (
     tsectl_json,
     wait_ready,
 )
-from tests.unit import RECEIPT, SECRET, free_port
+from tests.unit import RECEIPT, SECRET, free_port, serve_argv
 from tsed.activation import (
     ActivationDocument,
     ActivationOrganization,
@@ -61,7 +61,6 @@ async def test_no_secret_in_logs_answers_txt_or_state_files(tmp_path: Path) -> N
     seed_state(
         state,
         "extended_logging = true\nregister_deadline = 1.0\n"
-        f'vendor_public_key = "{tmp_path / "vendor.pub"}"\n'
         f'[proxy]\nhost = "127.0.0.1"\nport = {proxy.port}\nusername = "shop"\n',
     )
     vault = json.loads((state / "vault.json").read_text())
@@ -76,9 +75,7 @@ async def test_no_secret_in_logs_answers_txt_or_state_files(tmp_path: Path) -> N
     }
     env.pop("NOTIFY_SOCKET", None)
     unit = subprocess.Popen(
-        [sys.executable, "-m", "tsed.cli", "serve", "--state-dir", str(state),
-         "--config", str(state / "tsed.toml"), "--listen", f"127.0.0.1:{port}",
-         "--log-level", "DEBUG"],
+        [sys.executable, *serve_argv(state, port, "DEBUG", tmp_path / "vendor.pub")],
         env=env, stdout=subprocess.DEVNULL, stderr=log_handle,
     )  # fmt: skip
     answers: list[str] = []

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -109,13 +109,17 @@ async def running_unit(
     environ: dict[str, str] | None = None,
     config: str | None = None,
     clock: Callable[[], float] = time.time,
+    vendor_key: Path | None = None,
 ) -> AsyncIterator[Unit]:
+    """The daemon in process; ``vendor_key`` replaces the image's fixed vendor public key."""
     state_dir.mkdir(parents=True, exist_ok=True)
     config_path = state_dir / "tsed.toml"
     if config is not None:
         config_path.write_text(config)
     port = free_port()
     options = DaemonOptions(state_dir, config_path, ListenAddress("127.0.0.1", port))
+    if vendor_key is not None:
+        options = replace(options, vendor_key=vendor_key)
     daemon = Daemon(options, environ={"TSED_MDNS": "off", **(environ or {})}, clock=clock)
     await daemon.start()
     unit = Unit(daemon, port, state_dir)
@@ -154,10 +158,19 @@ def start_sim(state: Path, port: int) -> subprocess.Popen[str]:
     return proc
 
 
-def serve_argv(state: Path, port: int, log_level: str = "WARNING") -> list[str]:
-    """``tsed serve`` on loopback with its state (and configuration) in ``state``."""
+def serve_argv(
+    state: Path, port: int, log_level: str = "WARNING", vendor_key: Path | None = None
+) -> list[str]:
+    """``tsed serve`` on loopback with its state (and configuration) in ``state``.
+
+    With ``vendor_key`` through :mod:`tests.unit_process` (the only way to replace the image's
+    vendor key).
+    """
+    entry = ["-m", "tsed.cli"]
+    if vendor_key is not None:
+        entry = ["-m", "tests.unit_process", "--vendor-key", str(vendor_key)]
     return [
-        "-m", "tsed.cli", "serve", "--state-dir", str(state), "--config",
+        *entry, "serve", "--state-dir", str(state), "--config",
         str(state / "tsed.toml"), "--listen", f"127.0.0.1:{port}", "--log-level", log_level,
     ]  # fmt: skip
 

@@ -9,6 +9,11 @@ sets the unit's mode (``<state_dir>/mode``) to the document's environment ("mode
 allowed environment"; :func:`tsed.rebind.switch_mode` then archives the TEST bindings and sets
 up the LIVE TSS). A LIVE unit never goes back to TEST. Expiry only limits *acceptance*: an
 accepted activation stays in force.
+
+A document is accepted once: the record keeps its ``document_id`` and ``issued_at`` (written
+atomically), and a later document must carry another id and a strictly later ``issued_at``
+(:class:`ActivationReplayed` otherwise), so replaying an old file cannot roll the management
+credentials back.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from tsed.activation_document import (
     ActivationNotYetValid,
     ActivationOrganization,
     ActivationOtherDevice,
+    ActivationReplayed,
     ManagementCredentials,
     Mode,
     generate_vendor_key,
@@ -62,6 +68,7 @@ __all__ = [
     "ActivationOrganization",
     "ActivationOtherDevice",
     "ActivationRecord",
+    "ActivationReplayed",
     "ActivationResult",
     "ManagementCredentials",
     "Mode",
@@ -217,6 +224,43 @@ def management_credentials(vault: Vault) -> ManagementCredentials | None:
     return ManagementCredentials(key, secret)
 
 
+def _accepted_before(state_dir: Path) -> ActivationRecord | None:
+    try:
+        return load_activation(state_dir)
+    except ActivationMalformed as err:
+        # Only root or the service user can damage the record; let a new document repair it.
+        _LOGGER.warning(
+            "%s: accepting a new activation document without the replay check",
+            err.message,
+            extra={"TSED_EVENT": "activation_record_damaged"},
+        )
+        return None
+
+
+def _refuse_replay(document: ActivationDocument, accepted: ActivationRecord | None) -> None:
+    if accepted is None:
+        return
+    if document.document_id == accepted.document_id:
+        raise ActivationReplayed(
+            f"activation document {document.document_id} was accepted already "
+            f"(on {accepted.accepted_at})"
+        )
+    try:
+        before = datetime.fromisoformat(accepted.issued_at.replace("Z", "+00:00"))
+    except ValueError:
+        _LOGGER.warning(
+            "the stored activation record has no readable issued_at; accepting a new document",
+            extra={"TSED_EVENT": "activation_record_damaged"},
+        )
+        return
+    if document.issued_at <= before:
+        raise ActivationReplayed(
+            f"activation document {document.document_id} was issued "
+            f"{document.issued_at.strftime('%Y-%m-%dT%H:%M:%SZ')}, not after the document in "
+            f"force ({accepted.document_id}, issued {accepted.issued_at})"
+        )
+
+
 def accept_activation(
     data: bytes,
     *,
@@ -229,6 +273,7 @@ def accept_activation(
     """Verify and accept an activation document (see the module docstring for the effects)."""
     public_key = load_public_key(public_key_path)
     document = verify_document(data, public_key, device_id=device_id, now=now)
+    _refuse_replay(document, _accepted_before(state_dir))
     previous = read_mode(state_dir)
     if previous == "LIVE" and document.environment == "TEST":
         raise ActivationDowngrade(

@@ -1,8 +1,15 @@
 """Activation documents: the file format, vendor keys, signing and verification (pure).
 
 Vendor staff sign an activation document with the vendor's Ed25519 key (``tsed-vendor sign``);
-the unit verifies it against the vendor public key installed with the image
-(:mod:`tsed.activation` accepts it). Each refusal has its own error code.
+the unit verifies it against the vendor public key installed with the image at the fixed,
+root-owned path ``/usr/share/tsed/vendor.pub`` (:data:`tsed.cli.VENDOR_KEY_PATH`;
+:mod:`tsed.activation` accepts it). The key is not a
+setting: no configuration key, admin route or environment variable of the running unit can
+point the unit at another one. Each refusal has its own error code.
+
+The key file is parsed strictly (:func:`parse_public_key`): exactly one ``PUBLIC KEY`` PEM block
+and nothing else (surrounding whitespace aside), Ed25519 only, so a key embedded in some other
+text file is never accepted.
 
 File format (JSON, UTF-8)::
 
@@ -49,6 +56,10 @@ Mode = Literal["TEST", "LIVE"]
 FORMAT = "tsed-activation/1"
 CLOCK_TOLERANCE = timedelta(minutes=10)
 MAX_DOCUMENT_BYTES = 64 * 1024
+MAX_KEY_BYTES = 4096
+_PEM_RE = re.compile(
+    rb"-----BEGIN PUBLIC KEY-----\r?\n((?:[A-Za-z0-9+/=]{1,76}\r?\n){1,20})-----END PUBLIC KEY-----"
+)
 _DEVICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 # -- errors -----------------------------------------------------------------------------------
@@ -65,8 +76,16 @@ class ActivationMalformed(ConfigError):
 class ActivationKeyMissing(ConfigError):
     code: ClassVar[str] = "ACTIVATION_NO_VENDOR_KEY"
     default_hint: ClassVar[str] = (
-        "The vendor public key is missing or unreadable: check the setting vendor_public_key "
-        "(it ships with the image) or reinstall the image."
+        "The vendor public key installed with the image is missing or damaged: it is not a "
+        "setting; reinstall the unit's image (or ask the vendor for a fixed one)."
+    )
+
+
+class ActivationReplayed(ForbiddenError):
+    code: ClassVar[str] = "ACTIVATION_REPLAYED"
+    default_hint: ClassVar[str] = (
+        "An activation document is accepted once, and only one issued after the document in "
+        "force: ask the vendor for a new document."
     )
 
 
@@ -195,21 +214,40 @@ def load_private_key(pem: bytes) -> Ed25519PrivateKey:
     return key
 
 
-def load_public_key(path: Path) -> Ed25519PublicKey:
-    """The vendor public key the unit trusts (PEM, Ed25519)."""
+_KEY_UNUSABLE = "the vendor public key of this unit cannot be used (missing or not Ed25519)"
+
+
+def parse_public_key(pem: bytes) -> Ed25519PublicKey:
+    """The Ed25519 public key in ``pem``: exactly one PEM block, nothing else around it.
+
+    Raises :class:`ActivationKeyMissing` with one message for every defect, so the answer
+    says nothing about the file's content.
+    """
+    text = pem.strip()
+    match = _PEM_RE.fullmatch(text) if len(pem) <= MAX_KEY_BYTES else None
     try:
-        pem = path.read_bytes()
-    except OSError as err:
-        raise ActivationKeyMissing(
-            f"vendor_public_key: cannot read the vendor public key {path} ({err.strerror})"
-        ) from None
-    try:
-        key = serialization.load_pem_public_key(pem)
-    except (ValueError, TypeError):
-        raise ActivationKeyMissing(f"vendor_public_key: {path} is not a PEM public key") from None
+        if match is None:
+            raise ValueError("not exactly one PEM block")
+        der = base64.b64decode(b"".join(match.group(1).split()), validate=True)
+        key = serialization.load_der_public_key(der)
+    except (ValueError, TypeError, binascii.Error):
+        raise ActivationKeyMissing(_KEY_UNUSABLE) from None
     if not isinstance(key, Ed25519PublicKey):
-        raise ActivationKeyMissing(f"vendor_public_key: {path} is not an Ed25519 key")
+        raise ActivationKeyMissing(_KEY_UNUSABLE)
     return key
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """The vendor public key in the file ``path`` (strict PEM, Ed25519).
+
+    Whether the file is missing, unreadable or of the wrong content gives the same message.
+    """
+    try:
+        with path.open("rb") as handle:
+            pem = handle.read(MAX_KEY_BYTES + 1)
+    except (OSError, ValueError):
+        raise ActivationKeyMissing(_KEY_UNUSABLE) from None
+    return parse_public_key(pem)
 
 
 # -- sign / verify ----------------------------------------------------------------------------

@@ -6,6 +6,11 @@ then built-in default::
     --state-dir  TSED_STATE_DIR  /var/lib/tsed
     --config     TSED_CONFIG     /etc/tsed/tsed.toml
     --listen     TSED_LISTEN     0.0.0.0:8443
+
+The vendor public key that signs activations is not among them: it is fixed at
+:data:`VENDOR_KEY_PATH`, installed root-owned with the image, so nothing an installer or a LAN
+host can reach (setup page, ``tsectl``, console, configuration file) changes which key makes the
+unit LIVE.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ DEFAULT_STATE_DIR = "/var/lib/tsed"
 DEFAULT_CONFIG = "/etc/tsed/tsed.toml"
 DEFAULT_LISTEN = "0.0.0.0:8443"
 ADMIN_SOCKET_NAME = "admin.sock"
+# The vendor public key, installed root-owned by the image build (image/build, option
+# TSED_VENDOR_PUBKEY). Not a setting of the running unit.
+VENDOR_KEY_PATH = Path("/usr/share/tsed/vendor.pub")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +55,9 @@ class DaemonOptions:
     config_path: Path
     listen: ListenAddress
     log_level: str = "INFO"
+    # Fixed in production: neither a flag nor an environment variable sets it. Only code that
+    # builds DaemonOptions itself (tests, tests/unit_process.py) can point it elsewhere.
+    vendor_key: Path = VENDOR_KEY_PATH
 
     @property
     def admin_socket(self) -> Path:

@@ -35,6 +35,9 @@ SIGN_URL = "https://kassensichv-middleware.fiskaly.com"
 MANAGEMENT_URL = "https://dashboard.fiskaly.com"
 URL_OVERRIDE_ENV = "TSED_FISKALY_BASE_URL"
 DEFAULT_TENANT = "default"
+# Once a setting; now ignored with a warning (the vendor key is fixed in the image, see
+# tsed.cli.VENDOR_KEY_PATH) and dropped at the next save.
+LEGACY_VENDOR_KEY = "vendor_public_key"
 
 _HOST_RE = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
@@ -94,7 +97,6 @@ class Config:
     abandon_minutes: float = 60.0
     max_open_per_register: int = 100  # open transactions per register (a TSS allows 2000)
     console_port: str = "/dev/ttyGS0"
-    vendor_public_key: str = "/usr/share/tsed/vendor.pub"
     multi_tenant: bool = False
     proxy: Proxy | None = None
     tenants: tuple[Tenant, ...] = ()
@@ -269,7 +271,7 @@ _TOP = {
     "abandon_minutes",
     "max_open_per_register",
     "console_port",
-    "vendor_public_key",
+    LEGACY_VENDOR_KEY,
     "multi_tenant",
     "proxy",
     "tenants",
@@ -280,6 +282,13 @@ _TOP = {
 def config_from_dict(data: Mapping[str, Any]) -> Config:
     """Validate a TOML-shaped mapping into a :class:`Config` (the single validation path)."""
     check_keys(data, _TOP, "")
+    if LEGACY_VENDOR_KEY in data:
+        _LOGGER.warning(
+            "the configuration still has %s: it is ignored (the unit trusts only the vendor key "
+            "installed with its image) and removed at the next save",
+            LEGACY_VENDOR_KEY,
+            extra={"TSED_EVENT": "config_legacy_key", "TSED_KEY": LEGACY_VENDOR_KEY},
+        )
     name = _string(data, "name", "name", DEFAULT_NAME) or DEFAULT_NAME
     if not 1 <= len(name.encode()) <= 48 or not name.isprintable():
         raise invalid("name", name, "1 to 48 bytes of printable text (it is the mDNS label)")
@@ -380,10 +389,6 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
             _string(data, "console_port", "console_port", "/dev/ttyGS0"), "console_port"
         )
         or "",
-        vendor_public_key=_string(
-            data, "vendor_public_key", "vendor_public_key", "/usr/share/tsed/vendor.pub"
-        )
-        or "",
         multi_tenant=multi,
         proxy=proxy,
         tenants=tuple(tenants),
@@ -401,7 +406,6 @@ def config_to_dict(config: Config) -> dict[str, Any]:
         "abandon_minutes": config.abandon_minutes,
         "max_open_per_register": config.max_open_per_register,
         "console_port": config.console_port,
-        "vendor_public_key": config.vendor_public_key,
         "multi_tenant": config.multi_tenant,
     }
     if config.created_at:

@@ -9,7 +9,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tsed.config import V1_KEYS, Config, check_keys, config_from_dict, config_to_dict, invalid
+from tsed.config import (
+    LEGACY_VENDOR_KEY,
+    V1_KEYS,
+    Config,
+    check_keys,
+    config_from_dict,
+    config_to_dict,
+    invalid,
+)
 from tsed.errors import ConfigError
 
 # -- editing ----------------------------------------------------------------------------------
@@ -34,7 +42,6 @@ _TYPES: dict[str, str] = {
     "abandon_minutes": "float",
     "max_open_per_register": "int",
     "console_port": "str",
-    "vendor_public_key": "str",
     "multi_tenant": "bool",
     "proxy.host": "str",
     "proxy.port": "int",
@@ -77,6 +84,13 @@ def set_value(config: Config, key: str, raw: str, *, credentials_created: bool =
     if key == "created_at":
         raise ConfigError(
             "created_at is read-only: it is set when the configuration is first saved"
+        )
+    if key == LEGACY_VENDOR_KEY:
+        raise ConfigError(
+            f"{LEGACY_VENDOR_KEY} is not a setting: the unit trusts only the vendor key "
+            "installed with its image",
+            hint="Only the vendor switches a unit to LIVE; a different vendor key needs a "
+            "different image.",
         )
     if parts[0].lower() in V1_KEYS:
         check_keys({parts[0]: raw}, set(), "")

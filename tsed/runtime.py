@@ -23,8 +23,16 @@ from tsed.fiskaly.simulator import Simulator, SimulatorServer
 from tsed.fiskaly.transport import ProxySettings, Timeouts
 from tsed.logs import setup_logging
 from tsed.net.admin import build_admin_app
-from tsed.net.api import RegisterApiDeps, build_register_app
+from tsed.net.api import REGISTER_KEY, RegisterApiDeps, build_register_app
 from tsed.net.auth import PairingManager
+from tsed.net.http import hide_server_banner
+from tsed.net.limits import (
+    REGISTER_SOURCES_FILE,
+    ConnectionLimits,
+    GuardedListener,
+    load_known_sources,
+    save_known_sources,
+)
 from tsed.net.lockout import AttemptRate, FailureLimiter
 from tsed.net.mdns import Advertiser
 from tsed.net.passwords import PasswordHasher
@@ -174,6 +182,7 @@ class Daemon:
         self._started = True
         began = time.monotonic()
         limit_tls_buffers()
+        hide_server_banner()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.config = load_config(self.options.config_path)
         handlers: list[logging.Handler] | None = [JournalHandler()] if journal_available() else None
@@ -317,6 +326,8 @@ class Daemon:
         if getattr(self, "advertiser", None) is not None:
             assert self.advertiser is not None
             await self.advertiser.stop()
+        if hasattr(self, "listener"):
+            await self.listener.stop()
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
@@ -387,21 +398,32 @@ class Daemon:
         )
         ops = AdminOps(self)
         register_app.add_subapp("/setup", build_setup_app(ops, self.web_sessions, self.web_limiter))
+        limits = ConnectionLimits.for_file_limit()
+        sources = self.state_dir / REGISTER_SOURCES_FILE
+        context = server_ssl_context(self.identity)
+        self.certificate = CertificateFollower(
+            self.identity, context, name=self.config.name, addresses=_local_addresses()
+        )
+        self.listener = GuardedListener(
+            context,
+            limits,
+            known_sources=load_known_sources(sources),
+            on_new_source=lambda known: save_known_sources(sources, known),
+        )
+        register_app.middlewares.append(self.listener.middleware(REGISTER_KEY))
         runner = web.AppRunner(
             register_app,
             access_log=None,
             handle_signals=False,
             shutdown_timeout=self.config.register_deadline + 1,
+            keepalive_timeout=limits.idle_timeout,
+            lingering_time=limits.lingering_time,
         )
         await runner.setup()
         self._runners.append(runner)
+        assert runner.server is not None
         listen = self.options.listen
-        context = server_ssl_context(self.identity)
-        self.certificate = CertificateFollower(
-            self.identity, context, name=self.config.name, addresses=_local_addresses()
-        )
-        site = web.TCPSite(runner, listen.host, listen.port, ssl_context=context, backlog=512)
-        await site.start()
+        await self.listener.start(runner.server, listen.host, listen.port, backlog=512)
         admin = web.AppRunner(build_admin_app(ops), access_log=None, handle_signals=False)
         await admin.setup()
         self._runners.append(admin)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tsed import __version__
@@ -307,7 +306,7 @@ class AdminOps(SetupOps):
         d = self.d
         result = accept_activation(
             document,
-            public_key_path=Path(d.config.vendor_public_key),
+            public_key_path=d.options.vendor_key,
             device_id=d.identity.device_id,
             state_dir=d.state_dir,
             vault=d.vault,

@@ -362,6 +362,7 @@ class SetupOps:
         set_extended(False)
         d.pairing.close()
         d.web_sessions.drop_all()
+        d.listener.forget_sources()
         await d.store.audit("admin", "factory_reset", {"archived": archived})
         _LOGGER.warning(
             "factory reset: configuration, credentials, registers and password erased",

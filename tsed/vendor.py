@@ -11,7 +11,7 @@
 ``--mgmt-secret -`` reads the secret from standard input (keeps it out of the shell history
 and the process list). The signed file contains the management credentials: it is written
 with mode 0600; hand it over like a password. The public key ships with the unit's image
-(setting ``vendor_public_key``).
+(root-owned at ``/usr/share/tsed/vendor.pub``; it is not a setting of the unit).
 
 Exit codes: 0 done / valid, 1 refused or failed (the reason and what to do are printed),
 2 wrong usage.

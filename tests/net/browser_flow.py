@@ -70,12 +70,13 @@ def start(work: Path) -> tuple[list[subprocess.Popen[bytes]], dict[str, Path]]:
     (work / "vendor.key").write_bytes(private_pem)
     state = work / "state"
     state.mkdir()
-    (state / "tsed.toml").write_text(f'vendor_public_key = "{work / "vendor.pub"}"\n')
+    (state / "tsed.toml").write_text("")
     env = {**os.environ, "SSL_CERT_FILE": str(paths["ca"]), "TSED_MDNS": "off"}
     env.pop("TSED_FISKALY_BASE_URL", None)
     env.pop("NOTIFY_SOCKET", None)
     unit = subprocess.Popen(
-        [sys.executable, "-m", "tsed.cli", "serve", "--state-dir", str(state),
+        [sys.executable, "-m", "tests.unit_process", "--vendor-key", str(work / "vendor.pub"),
+         "serve", "--state-dir", str(state),
          "--config", str(state / "tsed.toml"), "--listen", f"0.0.0.0:{PORT}",
          "--log-level", "INFO"],
         env=env, stdout=subprocess.DEVNULL, stderr=(work / "tsed.log").open("wb"),

@@ -60,10 +60,11 @@ async def setup_unit(tmp_path: Path) -> AsyncIterator[Setup]:
     await server.start()
     private_pem, public_pem = generate_vendor_key()
     (tmp_path / "vendor.pub").write_bytes(public_pem)
-    config = f'vendor_public_key = "{tmp_path / "vendor.pub"}"\n'
     try:
         async with running_unit(
-            tmp_path / "state", config=config, environ={"TSED_FISKALY_BASE_URL": server.base_url}
+            tmp_path / "state",
+            environ={"TSED_FISKALY_BASE_URL": server.base_url},
+            vendor_key=tmp_path / "vendor.pub",
         ) as unit:
             unit.daemon.exports.poll_interval = 0.1
             yield Setup(unit, sim, load_private_key(private_pem), tmp_path)

@@ -1,5 +1,9 @@
 """Shared HTTP plumbing of the unit's servers: JSON errors, body parsing, security headers.
 
+No listener announces ``Server: Python/... aiohttp/...``: :func:`hide_server_banner` replaces
+the banner for every response of the process, also the ones aiohttp's parser sends itself
+(a malformed request line gets its 400 before any application middleware runs).
+
 Every error becomes ``{"error": {status, code, message, hint}}`` with its status. Unknown
 routes, wrong methods and oversized bodies answer in the same JSON shape; anything unexpected
 is logged with its traceback and answered as a generic 500 without internals.
@@ -13,7 +17,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import web, web_response
 
 from tsed.errors import InputError, TsedError
 
@@ -23,6 +27,14 @@ MAX_BODY = 64 * 1024
 MAX_JSON_DEPTH = 20
 # A JSON string (skipped) or one bracket: the nesting depth needs only the brackets.
 _STRUCTURE_RE = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
+SERVER_BANNER = "tsed"
+
+
+def hide_server_banner() -> None:
+    """Answer ``Server: tsed`` instead of the Python and aiohttp versions (whole process)."""
+    # aiohttp sets the header with ``setdefault(SERVER, SERVER_SOFTWARE)`` when it prepares any
+    # response, read from the module at that moment; tests/security/test_tls.py pins this.
+    setattr(web_response, "SERVER_SOFTWARE", SERVER_BANNER)  # noqa: B010
 
 
 def json_response(

@@ -218,9 +218,19 @@ def limit_tls_buffers(size: int = TLS_READ_BUFFER) -> None:
     asyncio.sslproto.SSLProtocol.max_size = size
 
 
+# TLS 1.2: ECDHE key exchange with an AEAD cipher only (the device key is P-256, so in practice
+# the ECDSA variants); no CBC, no static RSA, no DHE, no SHA-1 MACs. TLS 1.3 suites are all
+# AEAD and stay at OpenSSL's defaults.
+TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!PSK:!SRP:!DSS"
+
+
 def server_ssl_context(identity: DeviceIdentity) -> ssl.SSLContext:
+    """The register API's TLS: 1.2 with ECDHE-AEAD suites or 1.3; no compression, no renego."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(TLS12_CIPHERS)
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
+    context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
     context.load_cert_chain(identity.cert_path, identity.key_path)
     return context
 
