@@ -23,7 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -394,6 +394,13 @@ FLOOD_SECONDS = 30.0
 FLOODS = {"one host": (1, 300), "ten hosts": (10, 36)}
 
 
+def _drained_to(pid: int, most: int) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return _fds(pid) <= most
+
+    return check
+
+
 def _rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -490,6 +497,23 @@ async def test_a_flood_from_lan_hosts_does_not_stop_a_paired_register(
         token = await pair_token(port, state, "ERS kasse-1")
         warm = await _register_loop(port, token, time.monotonic() + 5)  # warm-up, known source
         assert all(ok for ok, _ in warm)
+        if hosts > 1:
+            fds0 = _fds(unit.pid)
+            # Many hosts at once: the allocator's arenas grow with the number of handshakes
+            # in flight and stay mapped (fragmentation, not a leak). The case (one
+            # host) compares with the unit's first state; this one asks that a second flood
+            # leaves no more behind than the first did: a leak shows as growth here too.
+            until = time.monotonic() + 5
+            counts0 = {"tcp": 0, "idle": 0, "slow": 0, "refused": 0}
+            modes0 = ("tcp", "idle", "slow")
+            await asyncio.gather(
+                *(
+                    _flooder(port, source, modes0[n % 3], until, counts0)
+                    for source in sources
+                    for n in range(per_host)
+                )
+            )
+            await wait_for(_drained_to(unit.pid, fds0 + 4), 30, "pre-flood drained")
         rss_before, fds_before, log_before = _rss_kb(unit.pid), _fds(unit.pid), log.stat().st_size
         until = time.monotonic() + FLOOD_SECONDS
         counts = {"tcp": 0, "idle": 0, "slow": 0, "refused": 0}
