@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.bench.profile_quiet import categorize, per_receipt, split_own_time, summarize
+from tests.bench.profile_quiet import (
+    categorize,
+    per_receipt,
+    split_own_time,
+    spy_shares,
+    summarize,
+)
 
 LOOP = ("/usr/lib/python3.11/asyncio/base_events.py", 1845, "_run_once")
 EXECUTE = ("~", 0, "<method 'execute' of 'sqlite3.Connection' objects>")
@@ -68,3 +74,24 @@ def test_one_receipt_is_the_difference_of_two_runs() -> None:
     assert events["event-loop iterations (_run_once)"] == pytest.approx(30.0)
     assert events["SQLite execute calls"] == pytest.approx(20.0)
     assert events["log calls (Logger._log)"] == 0.0
+
+
+def test_py_spy_samples_go_to_the_category_of_their_innermost_frame() -> None:
+    raw = "\n".join(
+        [
+            "<module> (tsed/cli.py:163);_run_once (/x/asyncio/base_events.py:1845) 30",
+            "_commit (/x/tsed/store.py:163);<lambda> (/x/tsed/store.py:300) 10",
+            "data_received (/v/aiohttp/web_protocol.py:438) 60",
+            "garbage-without-a-count",
+        ]
+    )
+    shares = spy_shares(raw)
+    assert shares == pytest.approx(
+        {
+            "aiohttp server (register side)": 0.6,
+            "event loop: wake-ups and callbacks": 0.3,
+            "journal: tsed.store / rows": 0.1,
+        }
+    )
+    assert next(iter(shares)) == "aiohttp server (register side)"
+    assert spy_shares("") == {}

@@ -23,6 +23,10 @@ import asyncio
 import json
 import os
 import pstats
+import re
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -211,10 +215,46 @@ def _load(path: Path) -> dict[Func, Row]:
     }
 
 
+_FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*):(?P<line>\d+)\)$")
+
+
+def spy_shares(raw: str) -> dict[str, float]:
+    """Category shares of py-spy's raw (collapsed) samples, by each sample's innermost frame
+    (py-spy charges C code to the Python function that called it)."""
+    counts: dict[str, float] = {}
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        leaf = stack.rsplit(";", 1)[-1]
+        match = _FRAME.match(leaf)
+        func = (match["file"], int(match["line"]), match["name"]) if match else ("", 0, leaf)
+        key = categorize(func)
+        counts[key] = counts.get(key, 0.0) + int(count)
+    total = sum(counts.values())
+    return {k: v / total for k, v in sorted(counts.items(), key=lambda kv: -kv[1])} if total else {}
+
+
+async def _receipts(registers: ShopRegisters, count: int, kind: str, deadline: float) -> None:
+    for _ in range(count):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the profile run took longer than 10 minutes")
+        if kind == "one-call":
+            await registers.one_call(0)
+        else:
+            await registers.start_finish(0)
+
+
 async def _run_unit(
-    root: Path, sim: Proc, proxy: Proc, receipts: int, kind: str, profile: Path | None
+    root: Path,
+    proxy: Proc,
+    receipts: int,
+    kind: str,
+    profile: Path | None,
+    spy: tuple[str, Path] | None = None,
 ) -> float:
-    """One unit, one register, ``receipts`` in sequence: the unit's CPU seconds for them."""
+    """One unit, one register, ``WARM`` and then ``receipts`` in sequence: the unit's CPU
+    seconds for the latter. ``spy``: (py-spy binary, output) samples the latter."""
     state = root / f"state-{receipts}-{profile is not None}"
     prepare_unit_state(state)
     unit = await asyncio.to_thread(start_unit, state, proxy, profile)
@@ -222,33 +262,44 @@ async def _run_unit(
         tokens = await pair(unit, state, ["ERS profile-00"])
         registers = ShopRegisters(unit, tokens)
         await registers.open()
+        spying: subprocess.Popen[bytes] | None = None
         try:
             deadline = time.monotonic() + 600
+            await _receipts(registers, WARM, kind, deadline)
+            if spy is not None:
+                spying = subprocess.Popen(
+                    [spy[0], "record", "--pid", str(unit.pid), "--rate", "250", "--format",
+                     "raw", "--output", str(spy[1]), "--nonblocking"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+                await asyncio.sleep(1.0)  # attached
             cpu0 = unit.cpu_seconds()
-            for _ in range(receipts):
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the profile run took longer than 10 minutes")
-                if kind == "one-call":
-                    await registers.one_call(0)
-                else:
-                    await registers.start_finish(0)
+            await _receipts(registers, receipts, kind, deadline)
             return unit.cpu_seconds() - cpu0
         finally:
+            if spying is not None:
+                spying.send_signal(signal.SIGINT)
+                await asyncio.to_thread(spying.wait, 30)
             await registers.close()
     finally:
         unit.stop()
 
 
-async def profile(receipts: int, kind: str, delay_ms: float, out: Path) -> dict[str, Any]:
+async def profile(
+    receipts: int, kind: str, delay_ms: float, out: Path, spy_binary: str | None
+) -> dict[str, Any]:
+    spy = (spy_binary, out.with_suffix(".py-spy.txt")) if spy_binary else None
     with tempfile.TemporaryDirectory(prefix="tsed-profile-") as tmp:
         root = Path(tmp)
         sim = start_simulator()
         proxy = await asyncio.to_thread(start_wan_proxy, sim.base_url, delay_ms)
         try:
-            plain_cpu = await _run_unit(root, sim, proxy, WARM + receipts, kind, None)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            plain_cpu = await _run_unit(root, proxy, receipts, kind, None, spy)
             base_path, full_path = root / "base.pstats", root / "full.pstats"
-            await _run_unit(root, sim, proxy, WARM, kind, base_path)
-            await _run_unit(root, sim, proxy, WARM + receipts, kind, full_path)
+            await _run_unit(root, proxy, 0, kind, base_path)
+            await _run_unit(root, proxy, receipts, kind, full_path)
         finally:
             proxy.stop()
             sim.stop()
@@ -257,7 +308,10 @@ async def profile(receipts: int, kind: str, delay_ms: float, out: Path) -> dict[
         summary = summarize(
             per_receipt(_load(base_path), _load(out.with_suffix(".pstats")), receipts)
         )
-    summary["unit_cpu_ms_per_receipt_without_profiler"] = plain_cpu / (WARM + receipts) * 1000
+    summary["unit_cpu_ms_per_receipt_without_profiler"] = plain_cpu / receipts * 1000
+    summary["py_spy_shares"] = (
+        spy_shares(spy[1].read_text()) if spy is not None and spy[1].exists() else {}
+    )
     summary["receipts"], summary["kind"], summary["wan_ms"] = receipts, kind, delay_ms
     summary["loadavg_1min"] = round(os.getloadavg()[0], 2)
     return summary
@@ -275,6 +329,10 @@ def render(summary: dict[str, Any]) -> str:
     ]
     for row in summary["categories"]:
         lines.append(f"{row['category']:44s} {row['ms']:10.3f} {row['share']:7.1%}")
+    if summary["py_spy_shares"]:
+        lines += ["", "py-spy (no profiler in the unit: its samples while it ran Python code)"]
+        for key, share in summary["py_spy_shares"].items():
+            lines.append(f"{key:44s} {share:18.1%}")
     lines += ["", f"{'per receipt':52s} {'count':>8s}"]
     for label, count in summary["events_per_receipt"].items():
         lines.append(f"{label:52s} {count:8.1f}")
@@ -290,10 +348,16 @@ def main() -> int:
     parser.add_argument("--kind", choices=["start-finish", "one-call"], default="start-finish")
     parser.add_argument("--wan-ms", type=float, default=100.0)
     parser.add_argument("--out", type=Path, default=Path("build/profile-quiet.json"))
+    parser.add_argument(
+        "--py-spy",
+        default=shutil.which("py-spy") or shutil.which("py-spy", path=Path(sys.executable).parent),
+        help="py-spy binary for a sampled run beside cProfile (default: found on PATH or in "
+        "the venv; it is not a locked dependency: pip install py-spy for a one-off run)",
+    )
     args = parser.parse_args()
     if not 1 <= args.receipts <= 5000:
         parser.error("--receipts must be between 1 and 5000")
-    summary = asyncio.run(profile(args.receipts, args.kind, args.wan_ms, args.out))
+    summary = asyncio.run(profile(args.receipts, args.kind, args.wan_ms, args.out, args.py_spy))
     args.out.write_text(json.dumps(summary, indent=1) + "\n")
     print(render(summary))
     print(f"\nJSON: {args.out}   pstats of the full run: {args.out.with_suffix('.pstats')}")
