@@ -80,6 +80,7 @@ def test_figures_compare_percentiles_of_one_run() -> None:
         "onecall": [0.205] * 5,
         "nowan_direct": [0.002] * 5,
         "nowan_onecall": [0.013] * 5,
+        "nowan_forwarder": [0.004] * 5,
     }
     s.add_cpu("unit", 0.5, 100)
     s.add_cpu("unit", 0.25, 50)
@@ -95,6 +96,7 @@ def test_figures_compare_percentiles_of_one_run() -> None:
     assert f["shop_alone_added_ms_p50"] == pytest.approx(50.0)
     assert f["shop_alone_onecall_added_ms_p50"] == pytest.approx(5.0)
     assert f["shop_nowan_added_ms_p50"] == pytest.approx(11.0)
+    assert f["shop_nowan_forwarder_ms_p50"] == pytest.approx(4.0)
     assert f["shop_cpu_ms_per_receipt_unit"] == pytest.approx(5.0)
     assert math.isnan(f["shop_cpu_ms_per_receipt_proxy"])  # nothing measured, not zero
     assert f["shop_unit_idle_cpu_ms_per_s"] == pytest.approx(2.0)

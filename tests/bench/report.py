@@ -35,6 +35,12 @@ TARGETS: list[tuple[str, str, str, float | None]] = [
         "",
         None,
     ),
+    (
+        "shop_cpu_ms_per_receipt_forwarder_alone_nowan",
+        "shop: forwarder CPU/receipt alone, no WAN (ms)",
+        "",
+        None,
+    ),
     ("unit_receipts_per_s", "throughput, unit (receipts/s)", ">=", 1000.0),
     ("forwarder_receipts_per_s", "throughput, bare forwarder (receipts/s)", "", None),
     ("unit_cpu_ms_per_receipt", "unit CPU per receipt (ms)", "", None),

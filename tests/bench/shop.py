@@ -11,7 +11,8 @@ the machine's noise hits both; added = percentile through the unit − same perc
 
 Also measured, one register alone, alternating: start + finish and one-call receipts through
 the unit against the direct path (with the WAN delay), and one-call receipts against the
-simulator without any delay; CPU per receipt of every process from ``/proc``.
+simulator without any delay, through the unit and through the bare forwarder (the yardstick
+of DESIGN §7); CPU per receipt of every process from ``/proc``.
 
 Run:  .venv/bin/python -m tests.bench --only shop   (``--quick`` for a short one)
 """
@@ -148,6 +149,7 @@ def shop_figures(s: Samples) -> dict[str, float]:
         f["shop_nowan_added_ms_p50"] = (
             f["shop_nowan_onecall_ms_p50"] - f["shop_nowan_direct_ms_p50"]
         )
+        f["shop_nowan_forwarder_ms_p50"] = pct(a.get("nowan_forwarder", []), 0.5)
     for name, (seconds, receipts) in sorted(s.cpu.items()):
         f[f"shop_cpu_ms_per_receipt_{name}"] = (
             seconds / receipts * 1000 if receipts else float("nan")
@@ -220,11 +222,12 @@ async def shop_load(bench: Bench) -> dict[str, float]:
     direct, nowan = Direct(proxy), Direct(bench.sim)
     registers: ShopRegisters | None = None
     nowan_registers = ShopRegisters(bench.unit, bench.tokens[:1])
+    forwarder = ShopRegisters(bench.forwarder, bench.tokens[:1])  # the yardstick, no WAN
     try:
         unit = await asyncio.to_thread(start_unit, state, proxy)
         tokens = await pair(unit, state, [f"ERS shop-{i:02d}" for i in range(REGISTERS)])
         registers = ShopRegisters(unit, tokens)
-        for opened in (direct, nowan, registers, nowan_registers):
+        for opened in (direct, nowan, registers, nowan_registers, forwarder):
             await opened.open()
         reg = registers
 
@@ -244,6 +247,7 @@ async def shop_load(bench: Bench) -> dict[str, float]:
         for warmed in (s.direct, s.unit, s.start):
             warmed.clear()
         await nowan_registers.one_call(0)
+        await forwarder.one_call(0)
         await nowan.receipt()
 
         # the unit idle: its own timers and probes, per second
@@ -266,6 +270,10 @@ async def shop_load(bench: Bench) -> dict[str, float]:
             seconds, _failed = await nowan_registers.one_call(0)
             s.add_cpu("unit_alone_nowan", bench.unit.cpu_seconds() - cpu0, 1)
             s.alone_list("nowan_onecall").append(seconds)
+            cpu0 = bench.forwarder.cpu_seconds()
+            seconds, _failed = await forwarder.one_call(0)
+            s.add_cpu("forwarder_alone_nowan", bench.forwarder.cpu_seconds() - cpu0, 1)
+            s.alone_list("nowan_forwarder").append(seconds)
 
         # 50 registers, open loop, direct and unit rounds alternating
         procs = {"unit": unit, "simulator": bench.sim, "proxy": proxy}
@@ -287,7 +295,7 @@ async def shop_load(bench: Bench) -> dict[str, float]:
                     s.add_cpu(prefix + name, p.cpu_seconds() - before[name], done)
                 s.add_cpu(prefix + "loadgen", _self_cpu() - own, done)
     finally:
-        for closing in (direct, nowan, registers, nowan_registers):
+        for closing in (direct, nowan, registers, nowan_registers, forwarder):
             if closing is not None:
                 await closing.close()
         if unit is not None:
