@@ -81,7 +81,7 @@ def test_py_spy_samples_go_to_the_category_of_their_innermost_frame() -> None:
         [
             "<module> (tsed/cli.py:163);_run_once (/x/asyncio/base_events.py:1845) 30",
             "_commit (/x/tsed/store.py:163);<lambda> (/x/tsed/store.py:300) 10",
-            "data_received (/v/aiohttp/web_protocol.py:438) 60",
+            "RequestHandler.data_received (aiohttp/web_protocol.py:438) 60",
             "garbage-without-a-count",
         ]
     )

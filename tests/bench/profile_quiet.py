@@ -220,7 +220,9 @@ _FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*):(?P<line>\d+)\)$")
 
 def spy_shares(raw: str) -> dict[str, float]:
     """Category shares of py-spy's raw (collapsed) samples, by each sample's innermost frame
-    (py-spy charges C code to the Python function that called it)."""
+    (py-spy charges C code to the Python function that called it). Sampled with ``--gil``:
+    only the thread holding the GIL, so a thread waiting (epoll, the store's queue) is not
+    counted."""
     counts: dict[str, float] = {}
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
@@ -228,7 +230,11 @@ def spy_shares(raw: str) -> dict[str, float]:
             continue
         leaf = stack.rsplit(";", 1)[-1]
         match = _FRAME.match(leaf)
-        func = (match["file"], int(match["line"]), match["name"]) if match else ("", 0, leaf)
+        if match:  # py-spy: "Class.method (package/module.py:line)"
+            file = match["file"] if match["file"].startswith(("/", "<")) else "/" + match["file"]
+            func = (file, int(match["line"]), match["name"].rsplit(".", 1)[-1])
+        else:
+            func = ("", 0, leaf)
         key = categorize(func)
         counts[key] = counts.get(key, 0.0) + int(count)
     total = sum(counts.values())
@@ -269,7 +275,7 @@ async def _run_unit(
             if spy is not None:
                 spying = subprocess.Popen(
                     [spy[0], "record", "--pid", str(unit.pid), "--rate", "250", "--format",
-                     "raw", "--output", str(spy[1]), "--nonblocking"],
+                     "raw", "--gil", "--output", str(spy[1]), "--nonblocking"],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )  # fmt: skip
