@@ -121,7 +121,7 @@ EVENTS: list[tuple[str, Callable[[str, str], bool]]] = [
     ("SQLite execute calls", lambda f, n: "execute' of 'sqlite3" in n),
     ("timers armed (call_at)", lambda f, n: n == "call_at"),
     ("timers cancelled", lambda f, n: n == "_timer_handle_cancelled"),
-    ("tasks created", lambda f, n: "create_task" in n),
+    ("tasks created", lambda f, n: f.endswith("base_events.py") and n == "create_task"),
     ("TLS records written (SSLObject.write)", lambda f, n: "write' of '_ssl._SSLSocket" in n),
     ("TLS reads (SSLObject.read)", lambda f, n: "read' of '_ssl._SSLSocket" in n),
     ("socket sends", lambda f, n: "send' of '_socket" in n),
