@@ -69,6 +69,7 @@ def test_figures_compare_percentiles_of_one_run() -> None:
         direct=[0.200 + i / 10000 for i in range(100)],  # 200..209.9 ms
         unit=[0.210 + i / 5000 for i in range(100)],  # 210..229.8 ms
         start=[0.002 + i / 100000 for i in range(100)],
+        forwarder=[0.201 + i / 10000 for i in range(100)],  # 201..210.9 ms
         lag=[0.0] * 99 + [0.004],
         offered=100,
         failures=1,
@@ -92,6 +93,8 @@ def test_figures_compare_percentiles_of_one_run() -> None:
     assert f["shop_added_ms_p50"] == pytest.approx(15.0)
     assert f["shop_added_ms_p99"] == pytest.approx(229.8 - 209.9)
     assert f["shop_start_ms_p99"] == pytest.approx(2.99)
+    assert f["shop_forwarder_added_ms_p50"] == pytest.approx(1.0)
+    assert f["shop_forwarder_ms_p99"] == pytest.approx(210.9)
     assert f["shop_arrival_lag_ms_p99"] == pytest.approx(4.0)
     assert f["shop_alone_added_ms_p50"] == pytest.approx(50.0)
     assert f["shop_alone_onecall_added_ms_p50"] == pytest.approx(5.0)
@@ -103,6 +106,7 @@ def test_figures_compare_percentiles_of_one_run() -> None:
     assert (f["shop_receipts_offered"], f["shop_receipts_each"]) == (100.0, 100.0)
     assert f["shop_tse_failures"] == 1.0
     assert "shop_alone_direct_ms_p50" not in shop_figures(Samples())
+    assert "shop_forwarder_ms_p50" not in shop_figures(Samples())
 
 
 def test_the_table_judges_the_shop_targets() -> None:

@@ -29,6 +29,8 @@ TARGETS: list[tuple[str, str, str, float | None]] = [
     ("shop_added_ms_p99", "shop: added latency p99 (ms)", "<=", 10.0),
     ("shop_start_ms_p99", "shop: start answered p99 (ms)", "<=", 5.0),
     ("shop_cpu_ms_per_receipt_unit", "shop: unit CPU per receipt (ms)", "<=", 1.5),
+    ("shop_cpu_ms_per_receipt_at_load_forwarder", "shop: forwarder CPU per receipt (ms)", "", None),
+    ("shop_forwarder_added_ms_p50", "shop: forwarder added latency p50 (ms)", "", None),
     (
         "shop_cpu_ms_per_receipt_unit_alone_nowan",
         "shop: unit CPU/receipt alone, no WAN (ms)",

@@ -12,7 +12,10 @@ the machine's noise hits both; added = percentile through the unit − same perc
 Also measured, one register alone, alternating: start + finish and one-call receipts through
 the unit against the direct path (with the WAN delay), and one-call receipts against the
 simulator without any delay, through the unit and through the bare forwarder (the yardstick
-of DESIGN §7); CPU per receipt of every process from ``/proc``.
+of DESIGN §7); CPU per receipt of every process from ``/proc``. A third kind of round sends
+the same open loop of one-call receipts through a bare forwarder behind the same proxy: the
+stack's own cost at that load (one register request per receipt, the unit's start + finish
+has two).
 
 Run:  .venv/bin/python -m tests.bench --only shop   (``--quick`` for a short one)
 """
@@ -36,6 +39,7 @@ from tests.bench.harness import (
     https_session,
     pair,
     prepare_unit_state,
+    start_forwarder,
     start_unit,
     start_wan_proxy,
 )
@@ -107,6 +111,7 @@ class Samples:
     direct: list[float] = field(default_factory=list)
     unit: list[float] = field(default_factory=list)
     start: list[float] = field(default_factory=list)
+    forwarder: list[float] = field(default_factory=list)  # one-call, bare forwarder
     lag: list[float] = field(default_factory=list)
     alone: dict[str, list[float]] = field(default_factory=dict)
     cpu: dict[str, list[float]] = field(default_factory=dict)
@@ -135,6 +140,9 @@ def shop_figures(s: Samples) -> dict[str, float]:
         f[f"shop_unit_ms_{name}"] = pct(s.unit, q)
         f[f"shop_added_ms_{name}"] = pct(s.unit, q) - pct(s.direct, q)
         f[f"shop_start_ms_{name}"] = pct(s.start, q)
+        if s.forwarder:
+            f[f"shop_forwarder_ms_{name}"] = pct(s.forwarder, q)
+            f[f"shop_forwarder_added_ms_{name}"] = pct(s.forwarder, q) - pct(s.direct, q)
     a = s.alone
     if a:
         direct = pct(a.get("direct", []), 0.5)
@@ -219,6 +227,8 @@ async def shop_load(bench: Bench) -> dict[str, float]:
     state = bench.state.parent / "shop-unit"
     prepare_unit_state(state)
     unit: Proc | None = None
+    fwd: Proc | None = None
+    fwd_registers: ShopRegisters | None = None
     direct, nowan = Direct(proxy), Direct(bench.sim)
     registers: ShopRegisters | None = None
     nowan_registers = ShopRegisters(bench.unit, bench.tokens[:1])
@@ -227,9 +237,11 @@ async def shop_load(bench: Bench) -> dict[str, float]:
         unit = await asyncio.to_thread(start_unit, state, proxy)
         tokens = await pair(unit, state, [f"ERS shop-{i:02d}" for i in range(REGISTERS)])
         registers = ShopRegisters(unit, tokens)
-        for opened in (direct, nowan, registers, nowan_registers, forwarder):
+        fwd = await asyncio.to_thread(start_forwarder, proxy, bench.state.parent / "shop-fwd")
+        fwd_registers = ShopRegisters(fwd, tokens)  # the forwarder ignores the tokens
+        for opened in (direct, nowan, registers, nowan_registers, forwarder, fwd_registers):
             await opened.open()
-        reg = registers
+        reg, fwd_reg = registers, fwd_registers
 
         async def via_direct(_register: int) -> None:
             s.direct.append(await direct.receipt())
@@ -240,11 +252,15 @@ async def shop_load(bench: Bench) -> dict[str, float]:
             s.unit.append(whole)
             s.failures += failed
 
+        async def via_forwarder(register: int) -> None:
+            s.forwarder.append((await fwd_reg.one_call(register))[0])
+
         # warm-up (connections, tokens, caches), not counted
         warm = arrivals(REGISTERS, RATE_PER_REGISTER, 2.0, rng)
         await open_loop(warm, via_direct)
         await open_loop(warm, via_unit)
-        for warmed in (s.direct, s.unit, s.start):
+        await open_loop(warm, via_forwarder)
+        for warmed in (s.direct, s.unit, s.start, s.forwarder):
             warmed.clear()
         await nowan_registers.one_call(0)
         await forwarder.one_call(0)
@@ -275,30 +291,34 @@ async def shop_load(bench: Bench) -> dict[str, float]:
             s.add_cpu("forwarder_alone_nowan", bench.forwarder.cpu_seconds() - cpu0, 1)
             s.alone_list("nowan_forwarder").append(seconds)
 
-        # 50 registers, open loop, direct and unit rounds alternating
-        procs = {"unit": unit, "simulator": bench.sim, "proxy": proxy}
+        # 50 registers, open loop, the paths alternating (the order flips every round)
+        kinds = {
+            "direct": (via_direct, s.direct, {"simulator": bench.sim, "proxy": proxy}),
+            "unit": (via_unit, s.unit, {"unit": unit, "simulator": bench.sim, "proxy": proxy}),
+            "forwarder": (via_forwarder, s.forwarder, {"forwarder": fwd}),
+        }
+        prefixes = {"direct": "direct_", "unit": "", "forwarder": "at_load_"}
         for index in range(plan.shop_rounds):
-            order = ["direct", "unit"] if index % 2 == 0 else ["unit", "direct"]
+            order = list(kinds) if index % 2 == 0 else list(reversed(kinds))
             for path in order:
+                fire, samples, procs = kinds[path]
                 schedule = arrivals(REGISTERS, RATE_PER_REGISTER, plan.shop_round_seconds, rng)
                 s.offered += len(schedule) if path == "unit" else 0
-                samples = s.unit if path == "unit" else s.direct
                 before = {name: p.cpu_seconds() for name, p in procs.items()}
                 own, count = _self_cpu(), len(samples)
-                lags = await open_loop(schedule, via_unit if path == "unit" else via_direct)
+                lags = await open_loop(schedule, fire)
                 done = len(samples) - count
                 s.lag.extend(lags)
-                prefix = "" if path == "unit" else "direct_"
                 for name, p in procs.items():
-                    if path == "direct" and name == "unit":
-                        continue
-                    s.add_cpu(prefix + name, p.cpu_seconds() - before[name], done)
-                s.add_cpu(prefix + "loadgen", _self_cpu() - own, done)
+                    s.add_cpu(prefixes[path] + name, p.cpu_seconds() - before[name], done)
+                if path != "forwarder":
+                    s.add_cpu(prefixes[path] + "loadgen", _self_cpu() - own, done)
     finally:
-        for closing in (direct, nowan, registers, nowan_registers, forwarder):
+        for closing in (direct, nowan, registers, nowan_registers, forwarder, fwd_registers):
             if closing is not None:
                 await closing.close()
-        if unit is not None:
-            unit.stop()
+        for stopping in (unit, fwd):
+            if stopping is not None:
+                stopping.stop()
         proxy.stop()
     return shop_figures(s)
