@@ -30,9 +30,11 @@ from tests.bench.harness import (
     start_unit,
 )
 from tests.bench.report import render_svg, table, write_json
+from tests.bench.shop import shop_load
 
 MEASUREMENTS: dict[str, Callable[[fig.Bench], Awaitable[dict[str, float]]]] = {
     "latency": fig.added_latency,
+    "shop": shop_load,  # open loop, 50 registers × 1 receipt/s, WAN through a delaying proxy
     "memory": fig.memory,  # before the saturation run: a shop's 50 registers, not 100
     "throughput": fig.throughput,
     "coldstart": fig.cold_start,

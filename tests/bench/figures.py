@@ -35,10 +35,13 @@ class Plan:
     memory_seconds: float
     journal_rows: int
     outage_receipts: int
+    shop_rounds: int = 4  # shop load: rounds per path (direct, unit alternating)
+    shop_round_seconds: float = 20.0  # of arrivals per round (50 registers × 1/s)
+    shop_alone: int = 30  # one register alone: receipts per kind
 
 
 FULL = Plan(6, 250, (10, 25, 50, 100), 4000, 8.0, 100_000, 600.0, 10_000, 20)
-QUICK = Plan(2, 100, (25, 50), 600, 3.0, 3000, 60.0, 10_000, 8)
+QUICK = Plan(2, 100, (25, 50), 600, 3.0, 3000, 60.0, 10_000, 8, 2, 6.0, 10)
 
 
 @dataclass

@@ -107,10 +107,11 @@ def prepare_unit_state(state: Path) -> None:
         vault.chmod(0o600)
 
 
-def start_unit(state: Path, sim: Proc) -> Proc:
+def start_unit(state: Path, sim: Proc, profile_threads: Path | None = None) -> Proc:
     """``tsed serve`` against the simulator; returns once it told us READY=1.
 
     ``extra["start_to_ready_s"]`` is the time from spawning the process to READY.
+    ``profile_threads``: run it under cProfile in every thread (``profiled.py``), stats there.
     """
     port = free_port()
     notify_path = state.parent / f"notify-{port}.sock"
@@ -126,12 +127,13 @@ def start_unit(state: Path, sim: Proc) -> Proc:
     env.pop("WATCHDOG_USEC", None)
     started = time.monotonic()
     profile = os.environ.get("TSED_BENCH_PROFILE")  # cProfile output file for the unit
+    argv = serve_argv(state, port, "ERROR")
+    if profile_threads is not None:
+        argv = ["-m", "tests.bench.profiled", str(profile_threads), *argv[2:]]  # no -m tsed.cli
+    elif profile:
+        argv = ["-m", "cProfile", "-o", profile, *argv]
     popen = subprocess.Popen(
-        [
-            sys.executable,
-            *(["-m", "cProfile", "-o", profile] if profile else []),
-            *serve_argv(state, port, "ERROR"),
-        ],
+        [sys.executable, *argv],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=None if os.environ.get("TSED_BENCH_LOG") else subprocess.DEVNULL,
@@ -217,3 +219,32 @@ async def sim_faults(sim: Proc, changes: dict[str, object] | None) -> None:
         method = "DELETE" if changes is None else "POST"
         async with http.request(method, "/_sim/faults", json=changes) as response:
             await response.read()
+
+
+def start_wan_proxy(upstream_url: str, delay_ms: float) -> Proc:
+    """The delaying proxy (``tests/bench/wan_proxy.py``) in front of ``http://host:port``
+    (the simulator): the WAN."""
+    port = free_port()
+    upstream = upstream_url.removeprefix("http://")
+    popen = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.bench.wan_proxy",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--upstream",
+            upstream,
+            "--delay-ms",
+            str(delay_ms),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert popen.stdout is not None
+    line = popen.stdout.readline()
+    popen.stdout.close()  # it prints nothing else
+    if not line:
+        popen.wait(timeout=10)
+        raise RuntimeError("the WAN proxy did not start")
+    return Proc("wan-proxy", popen, f"http://127.0.0.1:{port}")
