@@ -94,6 +94,7 @@ class Cut:
     recovery: float = 0.0
     first_answers: list[str] = field(default_factory=list)
     in_flight: list[str] = field(default_factory=list)  # operations the cut fell into
+    daemon_ready: float = 0.0  # READY after the kernel started (the guest's clock)
 
 
 class Guest:
@@ -344,6 +345,7 @@ def run(out: Path, cuts: int, seed: int, mode: str, moments: tuple[str, ...] = M
                 if boot:
                     plan[boot - 1].recovery = recovery
                     plan[boot - 1].first_answers = first
+                    plan[boot - 1].daemon_ready = float(lines.get("ready_after") or 0)
                 else:
                     report["first_boot_ready"] = round(recovery, 1)
                     report["mount"] = lines.get("mount")
@@ -355,6 +357,8 @@ def run(out: Path, cuts: int, seed: int, mode: str, moments: tuple[str, ...] = M
                 if boot:
                     found += _verify_receipts(port, answers, boot)
                 problems += [f"{label}: {p}" for p in found]
+                for problem in found:  # at once: a later time-out must not hide the moment
+                    print(f"FAIL  {label}: {problem}", file=sys.stderr, flush=True)
                 if boot == 0:
                     for index in range(REGISTERS):
                         code = guest.wait(f"pairing_code_{index}", deadline)
@@ -383,6 +387,10 @@ def run(out: Path, cuts: int, seed: int, mode: str, moments: tuple[str, ...] = M
                       f"{cut.receipts} receipts answered, {cut.pending_sectors} cached sectors "
                       f"lost, in flight: {','.join(cut.in_flight) or '-'}",
                       file=sys.stderr, flush=True)  # fmt: skip
+        except SystemExit as stop:
+            where = f"boot {boot}" + (f" after cut {boot - 1}: {vars(plan[boot - 1])}" if boot else "")
+            print(f"FAIL  {where}: {stop}", flush=True)
+            raise
         finally:
             if guest is not None:
                 guest.kill()
