@@ -63,6 +63,10 @@ class VolatileDisk:
         self.cut_pending = 0  # cached sectors at the last cut
         self.cut_kept = 0  # of which reached the image (subset mode)
         self._trigger: tuple[int, str, int] | None = None
+        self._flush_trigger: tuple[str, int] | None = None
+        self.powered_off = threading.Event()
+        self.writes = 0  # counted since the last power-on: plain writes, with FUA, flushes
+        self.fua_writes = 0
         socket_path.unlink(missing_ok=True)
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._server.bind(str(socket_path))
@@ -76,6 +80,8 @@ class VolatileDisk:
         """Power off: the write cache is lost (``drop``) or partly written back (``subset``)."""
         with self._lock:
             self._powered = False
+            self._flush_trigger = None
+            self.powered_off.set()
             self.cut_pending = len(self._cache)
             self.cut_kept = 0
             if mode == "subset" and self._cache:
@@ -90,6 +96,12 @@ class VolatileDisk:
                 raise ValueError(f"unknown cut mode {mode!r}")
             self._cache.clear()
 
+    def cut_at_next_flush(self, mode: str = "drop", seed: int = 0) -> None:
+        """Cut the power when the guest next asks for a flush: the moment with the most
+        acknowledged writes in the cache, and the one an fsync waits for."""
+        with self._lock:
+            self._flush_trigger = (mode, seed)
+
     def cut_on_read(self, offset: int, mode: str = "drop", seed: int = 0) -> None:
         """Cut the power when the guest reads ``offset``: a cut at an exact moment (tests)."""
         self._trigger = (offset, mode, seed)
@@ -98,6 +110,8 @@ class VolatileDisk:
         with self._lock:
             self._cache.clear()
             self._powered = True
+            self.powered_off.clear()
+            self.writes = self.fua_writes = self.flushes = 0
 
     def close(self) -> None:
         self.cut()
@@ -131,6 +145,8 @@ class VolatileDisk:
             if not self._powered:
                 raise _Cut
             self._writes += 1
+            self.writes += 1
+            self.fua_writes += fua
             first = offset // SECTOR
             for index in range(len(data) // SECTOR):
                 chunk = data[index * SECTOR : (index + 1) * SECTOR]
@@ -142,6 +158,11 @@ class VolatileDisk:
                 os.pwrite(self._fd, data, offset)
 
     def _flush(self) -> None:
+        with self._lock:
+            trigger = self._flush_trigger
+        if trigger is not None:
+            self.cut(*trigger)
+            raise _Cut
         with self._lock:
             if not self._powered:
                 raise _Cut

@@ -136,7 +136,7 @@ def report(args: dict[str, str]) -> None:
                  if line.split()[1] == "/")  # fmt: skip
     cache = Path("/sys/block/vda/queue/write_cache").read_text().strip().replace(" ", "_")
     ext4 = Path("/proc/fs/ext4/vda/options")  # every option, the defaults too
-    options = ",".join(ext4.read_text().split()) if ext4.exists() else mount.split()[3]
+    options = ",".join([mount.split()[3], *(ext4.read_text().split() if ext4.exists() else [])])
     say(mount=options, write_cache=cache)
     say(integrity_store=integrity(STATE / "tsed.sqlite"),
         integrity_simulator=integrity(STATE / "simulator" / "simulator.sqlite"))  # fmt: skip

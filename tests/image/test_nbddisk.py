@@ -88,3 +88,14 @@ def test_a_subset_cut_writes_back_whole_writes_chosen_by_the_seed(tmp_path: Path
             assert block in (bytes(8192), bytes([index + 1]) * 8192)
         kept.append([block != bytes(8192) for block in blocks])
     assert kept[0] == kept[1] and 0 < sum(kept[0]) < 16  # the seed replays the same cut
+
+
+def test_a_cut_at_the_next_flush_loses_everything_since_the_last(disk: VolatileDisk) -> None:
+    disk.cut_at_next_flush("drop")
+    args = ["-c", "write -P 0x33 0 64k", "-c", "flush", "-c", "write -P 0x44 64k 4k"]
+    subprocess.run(
+        ["qemu-io", "-t", "writeback", "-f", "raw", *args, f"nbd+unix:///?socket={disk.socket_path}"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert disk.powered_off.is_set() and disk.cut_pending == 128 and disk.flushes == 0
+    assert _on_image(disk, 0, 65536 + 4096) == bytes(65536 + 4096)
