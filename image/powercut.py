@@ -313,7 +313,7 @@ def _prepare(out: Path, work: Path) -> Path:
 
 def run(out: Path, cuts: int, seed: int, mode: str, moments: tuple[str, ...] = MOMENTS) -> int:  # noqa: C901, PLR0912, PLR0915
     rng = random.Random(seed)
-    plan = [Cut(n, moments[n % len(moments)], rng.randrange(2**32), rng.uniform(5.0, 45.0))
+    plan = [Cut(n, moments[n % len(moments)], rng.randrange(2**32), rng.uniform(10.0, 60.0))
             for n in range(cuts)]  # fmt: skip
     answers: list[Answer] = []
     problems: list[str] = []

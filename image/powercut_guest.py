@@ -19,6 +19,7 @@ port as lines ``TSED_PC key=value``. What it does comes from the kernel command 
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import sqlite3
@@ -29,7 +30,8 @@ import tomllib
 from pathlib import Path
 
 from tsed.net.auth import verify_password
-from tsed.tsectl import AdminClient
+from tsed.tsectl import AdminClient, CommandFailed
+from tsed.tsectl_setup import _export
 
 STATE = Path("/var/lib/tsed")
 OWN = Path("/var/lib/tsed-powercut")  # what tsectl downloaded
@@ -172,16 +174,21 @@ def pair(count: int) -> None:
 def step(moment: str, number: int, admin: AdminClient) -> None:
     """One configuration save, vault write or export, reported when begun and when done."""
     say(**{f"{moment}_started": number})
-    if moment == "config":
-        if tsectl("config", "set", "name", f"Powercut {number}").returncode == 0:
+    try:
+        if moment == "config":  # what `tsectl config set name ...` sends, without its start-up
+            admin.call("PUT", "/admin/v1/config/name", {"value": f"Powercut {number}"})
             say(config_acked=number)
-    elif moment == "vault":
-        admin.call("PUT", "/admin/v1/password", {"password": f"powercut-pw-{number}"})
-        say(vault_acked=number)
-    elif moment == "export":
-        target = OWN / f"export-{number}.tar"
-        if tsectl("export", "-o", str(target), "--wait", "600").returncode == 0:
+        elif moment == "vault":
+            admin.call("PUT", "/admin/v1/password", {"password": f"powercut-pw-{number}"})
+            say(vault_acked=number)
+        elif moment == "export":  # `tsectl export -o ...`: start, wait, download
+            target = OWN / f"export-{number}.tar"
+            options = argparse.Namespace(tss=None, tenant=None, start=None, end=None,
+                                         output=str(target), wait=600.0)  # fmt: skip
+            _export(admin, options)
             say(export_acked=f"export-{number}:{sha256(target)}")
+    except CommandFailed as err:
+        say(**{f"{moment}_error": err.code})
 
 
 def loop(moment: str, start: int) -> None:
