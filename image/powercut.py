@@ -225,10 +225,17 @@ class Load:
                 answer = Answer(key, token, body, None, boot)
                 with self._lock:
                     self._answers.append(answer)
-                try:
-                    reply = client.post("/api/v1/receipts", json=body, headers=_headers(token, key))
-                except httpx.HTTPError:
-                    return  # the power went
+                reply = None
+                for _ in range(3):  # a register retries with the same key
+                    try:
+                        reply = client.post("/api/v1/receipts", json=body,
+                                            headers=_headers(token, key))  # fmt: skip
+                        break
+                    except httpx.HTTPError:
+                        if self.stop.wait(1.0):
+                            return  # the power went
+                if reply is None:
+                    return
                 if reply.status_code in (200, 201):
                     answer.data = reply.json()
 
@@ -245,10 +252,25 @@ def _headers(token: str, key: str | None = None) -> dict[str, str]:
     return headers
 
 
+class _Retrying(httpx.Client):
+    """A register's client: a dropped keep-alive connection is retried, a few times."""
+
+    def request(self, *args: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+        for attempt in range(5):
+            try:
+                return super().request(*args, **kwargs)
+            except httpx.TransportError:
+                if attempt == 4:
+                    raise
+                time.sleep(1.0)
+        raise AssertionError("unreachable")
+
+
 def _verify_receipts(port: int, answers: list[Answer], boot: int) -> list[str]:
     """Every answered receipt by id and by replay; the unanswered ones replayed twice."""
     problems: list[str] = []
-    with _client(port) as client:
+    with _Retrying(base_url=f"https://127.0.0.1:{port}", verify=False, timeout=60.0,  # noqa: S501 - pinned by _fingerprint
+                   trust_env=False) as client:  # fmt: skip
         for answer in answers:
             if answer.data is None:
                 first = client.post("/api/v1/receipts", json=answer.body,
@@ -373,8 +395,15 @@ def run(out: Path, cuts: int, seed: int, mode: str, moments: tuple[str, ...] = M
                         pinned = pinned or paired.json()["fingerprint"]
                     if pinned != fingerprint:
                         problems.append(f"{label}: pairing fingerprint {pinned} != {fingerprint}")
-                if cut is None:
+                if cut is None:  # the last receipt tells the guest the host is done
+                    with _Retrying(base_url=f"https://127.0.0.1:{port}", verify=False,  # noqa: S501
+                                   timeout=60.0, trust_env=False) as client:  # fmt: skip
+                        client.post("/api/v1/receipts", json=RECEIPT,
+                                    headers=_headers(tokens[0], "powercut-final"))  # fmt: skip
                     guest.wait("done", deadline)
+                    final = guest.lines()
+                    problems += [f"{label} (at the end): {p}" for p in _check_state(
+                        final, acked, downloads, pinned)]  # fmt: skip
                     report["poweroff_clean"] = guest.proc.wait(timeout=300) == 0
                     break
                 guest.wait("moment_started", deadline)

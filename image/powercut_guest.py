@@ -213,6 +213,16 @@ def workload(moment: str, start: int) -> None:
         time.sleep(60)
 
 
+def wait_for_host() -> None:
+    """The host signs a last receipt with the key ``powercut-final`` once it is done."""
+    for _ in range(1800):
+        with sqlite3.connect(f"file:{STATE / 'tsed.sqlite'}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT 1 FROM idempotency WHERE key = 'powercut-final'").fetchone()
+        if row:
+            return
+        time.sleep(1)
+
+
 def main() -> None:
     args = cmdline()
     say(boot=args.get("boot", "?"), moment=args.get("moment", "?"))
@@ -221,6 +231,8 @@ def main() -> None:
     if int(args.get("pair", "0")):
         pair(int(args["pair"]))
     if args.get("moment") == "final":
+        wait_for_host()
+        report(args)  # once more, after the host's checks
         say(done=1)
         subprocess.run(["systemctl", "--no-block", "poweroff"], check=False)
         return
