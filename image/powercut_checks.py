@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+
 @dataclass
 class Answer:
     key: str
