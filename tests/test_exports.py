@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import tarfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.provisioning_support import Unit, unit
-from tsed.errors import InputError
+from tsed.errors import InputError, NotFoundError
 from tsed.exportjobs import ExportJobs
 from tsed.exports import ExportFailed, ExportProgress, ExportRange, _Pacer, export_tss
 from tsed.fiskaly import errors as ferr
@@ -212,4 +214,51 @@ async def test_finished_exports_survive_a_restart_and_leftovers_are_removed(
     assert again.file(job.id, 1).read_bytes() == job.files[0].path.read_bytes()
     assert not leftover.exists() and not stray.exists()
     assert [j.id for j in again.list()] == [job.id]
+    await again.stop()
+
+
+async def _finished_job(client: FiskalyClient, tss_id: str, root: Path) -> tuple[ExportJobs, Any]:
+    jobs = ExportJobs(root, poll_interval=FAST_POLL)
+    job = jobs.start(client, tss_id, "default", ExportRange())
+    for _ in range(400):
+        if job.state != "running":
+            break
+        await asyncio.sleep(0.02)
+    assert job.state == "done", job.error
+    return jobs, job
+
+
+async def test_export_files_reach_the_disk_before_their_job_counts_as_done(
+    signed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power cut must not leave job.json naming a TAR that never reached the disk."""
+    client, tss_id = signed
+    flushed: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        flushed.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    jobs, job = await _finished_job(client, tss_id, tmp_path / "exports")
+    await jobs.stop()
+    tar = str(job.files[0].path)
+    record = next(i for i, name in enumerate(flushed) if ".job.json." in name)
+    assert tar + ".part" in flushed[:record], flushed  # the TAR's data, before the record
+    assert str(job.files[0].path.parent) in flushed[:record]  # and its rename
+
+
+async def test_an_export_file_cut_short_is_not_counted_as_done(signed, tmp_path: Path) -> None:
+    client, tss_id = signed
+    root = tmp_path / "exports"
+    jobs, job = await _finished_job(client, tss_id, root)
+    await jobs.stop()
+    path = job.files[0].path
+    path.write_bytes(path.read_bytes()[: job.files[0].size // 2])  # what a power cut can leave
+
+    again = ExportJobs(root, poll_interval=FAST_POLL)
+    with pytest.raises(NotFoundError):
+        again.get(job.id)
+    assert again.list() == [] and not path.parent.exists()
     await again.stop()

@@ -74,6 +74,8 @@ class ExportJob:
             path = folder / Path(str(item["path"])).name
             if not path.is_file():
                 raise ValueError(f"{path.name} is missing")
+            if path.stat().st_size != int(item["size"]):  # cut off by a power loss
+                raise ValueError(f"{path.name} is not whole")
             files.append(
                 ExportFile(
                     path, str(item["export_id"]), int(item["part"]), int(item["size"]),

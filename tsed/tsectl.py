@@ -66,7 +66,14 @@ class AdminClient:
                 with partial.open("wb") as out:
                     for chunk in response.iter_bytes():
                         out.write(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())  # whole on the disk once it says "written"
             partial.replace(dest)
+            folder = os.open(dest.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
         except OSError as err:
             partial.unlink(missing_ok=True)
             raise CommandFailed(

@@ -302,3 +302,30 @@ async def test_every_admin_route_on_the_page_needs_a_session_and_csrf(
         assert csrf
         still = await register.receipt()  # nothing above touched the register
         assert still["tse_failure"] is False
+
+
+async def test_tsectl_export_is_on_the_disk_once_it_says_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power cut right after ``tsectl export`` answered must not leave an empty file."""
+    import os
+
+    flushed: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        flushed.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    async with setup_unit(tmp_path) as s:
+        register = await s.unit.pair()
+        await register.receipt()
+        target = tmp_path / "download" / "export.tar"
+        target.parent.mkdir()
+        monkeypatch.setattr(os, "fsync", recording_fsync)
+        code, out = await s.unit.tsectl("--json", "export", "-o", str(target))
+        monkeypatch.undo()
+        assert code == 0, out
+    assert json.loads(out)["written"][0]["size"] == target.stat().st_size
+    partial = flushed.index(str(target) + ".partial")
+    assert str(target.parent) in flushed[partial:]  # then the rename

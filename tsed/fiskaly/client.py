@@ -12,6 +12,7 @@ The same client talks to fiskaly and to the built-in simulator (only ``base_url`
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -57,6 +58,24 @@ def check_v2_url(base_url: str) -> str:
     for suffix in ("/api/v2", "/api/v0"):
         root = root.removesuffix(suffix)
     return root
+
+
+def write_durably(dest: Path, payload: bytes) -> None:
+    """``dest`` whole or not at all, also across a power cut: written under a temporary name,
+    flushed to the disk, then renamed, and the rename flushed too. Without the first flush a
+    cut after the rename can leave the name on an empty or short file (ext4 allocates the
+    data later than it commits the rename)."""
+    tmp = dest.with_name(dest.name + ".part")
+    with tmp.open("wb") as out:
+        out.write(payload)
+        out.flush()
+        os.fsync(out.fileno())
+    tmp.replace(dest)
+    folder = os.open(dest.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def _id(value: uuid.UUID | str) -> str:
@@ -493,7 +512,5 @@ class FiskalyClient:
         )  # fmt: skip
         payload = response.content
         if dest is not None:
-            tmp = dest.with_name(dest.name + ".part")
-            tmp.write_bytes(payload)
-            tmp.replace(dest)
+            write_durably(dest, payload)
         return payload

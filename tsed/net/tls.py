@@ -15,7 +15,6 @@ import hashlib
 import ipaddress
 import json
 import logging
-import os
 import socket
 import ssl
 import uuid
@@ -27,6 +26,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tsed.fileio import atomic_write
 
 _LOGGER = logging.getLogger(__name__)
 KEY_FILE = "device.key"
@@ -112,7 +113,7 @@ def load_or_create_identity(
         device_id = str(json.loads(id_path.read_text())["device_id"])
     else:
         device_id = str(uuid.uuid4())
-        id_path.write_text(json.dumps({"device_id": device_id}))
+        atomic_write(id_path, json.dumps({"device_id": device_id}).encode(), mode=0o644)
     if key_path.exists():
         loaded = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         if not isinstance(loaded, ec.EllipticCurvePrivateKey):
@@ -125,9 +126,8 @@ def load_or_create_identity(
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        handle = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(handle, "wb") as out:
-            out.write(pem)
+        # On the disk before a register can pin it: a power cut must not take the key away.
+        atomic_write(key_path, pem, mode=0o600)
         _LOGGER.info("device key created", extra={"TSED_EVENT": "device_key_created"})
     names = _names(hostname or socket.gethostname(), addresses or [])
     short = device_id.replace("-", "")[-6:]
@@ -144,9 +144,7 @@ def load_or_create_identity(
             current = None
     if current is None:
         current = _issue(key, f"{name} ({short})", names)
-        temporary = cert_path.with_suffix(".tmp")  # a reader never sees half a certificate
-        temporary.write_bytes(current.public_bytes(serialization.Encoding.PEM))
-        temporary.replace(cert_path)
+        atomic_write(cert_path, current.public_bytes(serialization.Encoding.PEM), mode=0o644)
         _LOGGER.info("device certificate issued", extra={"TSED_EVENT": "device_cert_issued"})
     return DeviceIdentity(device_id, cert_path, key_path, spki_fingerprint(key.public_key()))
 

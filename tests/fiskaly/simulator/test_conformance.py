@@ -565,6 +565,19 @@ async def test_state_survives_a_restart(tmp_path) -> None:
         sim2.close()
 
 
+def test_every_change_is_on_the_disk_before_the_simulator_answers(tmp_path) -> None:
+    """WAL with synchronous=FULL: a commit is flushed, so a power cut cannot take back what
+    the unit already answered a register with (the power-cut test on the device image)."""
+    sim = Simulator(state_dir=tmp_path)
+    try:
+        assert sim.state.persist is not None
+        db = sim.state.persist._db
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        sim.close()
+
+
 @pytest.mark.parametrize("count", [3])
 async def test_every_qr_code_verifies(api: Api, count: int) -> None:
     tss_id, client_id = await api.setup_tss()

@@ -1,0 +1,243 @@
+"""Guest half of the power-cut test (``image/powercut.py``): test image only.
+
+Runs at every boot as a oneshot unit after ``tsed.service`` and reports on its own serial
+port as lines ``TSED_PC key=value``. What it does comes from the kernel command line
+(``tsed_pc.*``, set by the host for each boot):
+
+1. waits for READY, then reports what survived the last cut: ``PRAGMA integrity_check`` of
+   the unit's store and of the simulator, transactions left ACTIVE at the simulator, the
+   configured name, which admin password the vault holds, the export jobs counted as done
+   (every file's size and SHA-256 against its record), the exports ``tsectl`` downloaded,
+   the mount options of ``/`` and the disk's write cache mode;
+2. on the first boot opens pairing windows for the host's registers, one after the other;
+3. runs the moment's workload until the power goes: ``config`` saves the configuration in a
+   loop, ``vault`` sets the admin password in a loop, ``export`` exports the TSS with
+   ``tsectl export`` in a loop, ``all`` the three loops side by side, ``receipts`` only the
+   host's load; each step is reported when it begins and once it was acknowledged.
+   ``final`` powers off cleanly instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sqlite3
+import subprocess
+import threading
+import time
+import tomllib
+from pathlib import Path
+
+from tsed.net.auth import verify_password
+from tsed.tsectl import AdminClient, CommandFailed
+from tsed.tsectl_setup import _export
+
+STATE = Path("/var/lib/tsed")
+OWN = Path("/var/lib/tsed-powercut")  # what tsectl downloaded
+SOCKET = STATE / "admin.sock"
+CONFIG = Path("/etc/tsed/tsed.toml")
+STEPS = 10_000  # every loop is bounded; the cut ends it long before
+
+
+def say(**values: object) -> None:
+    print("TSED_PC " + " ".join(f"{k}={v}" for k, v in values.items()), flush=True)
+
+
+def cmdline() -> dict[str, str]:
+    words = Path("/proc/cmdline").read_text().split()
+    pairs = (word.split("=", 1) for word in words if word.startswith("tsed_pc."))
+    return {key.removeprefix("tsed_pc."): value for key, value in pairs}
+
+
+def tsectl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["/usr/local/bin/tsectl", "--json", *args], capture_output=True, text=True, check=False
+    )
+
+
+def wait_ready() -> None:
+    for tick in range(1200):
+        active = subprocess.run(["systemctl", "is-active", "--quiet", "tsed"], check=False)
+        if active.returncode == 0:
+            break
+        if tick % 60 == 59:  # every 30 s: what the daemon is doing (for a failing run)
+            journal = subprocess.run(["journalctl", "-u", "tsed", "-n", "3", "--no-pager"],
+                                     capture_output=True, text=True, check=False)  # fmt: skip
+            for line in journal.stdout.splitlines():
+                print(f"TSED_PC_JOURNAL {line}", flush=True)
+        time.sleep(0.5)
+    ready = subprocess.run(
+        ["systemctl", "show", "-P", "ActiveEnterTimestampMonotonic", "tsed"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    say(ready_after=f"{int(ready.stdout.strip() or 0) / 1e6:.1f}")
+
+
+def integrity(path: Path) -> str:
+    if not path.exists():
+        return "missing"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        return str(db.execute("PRAGMA integrity_check").fetchone()[0]).replace(" ", "_")
+
+
+def simulator_active() -> int:
+    path = STATE / "simulator" / "simulator.sqlite"
+    if not path.exists():
+        return 0
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT body FROM objects WHERE kind = 'tx'").fetchall()
+    return sum(1 for (body,) in rows if json.loads(body).get("state") == "ACTIVE")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def exports() -> tuple[int, int]:
+    done = bad = 0
+    for record in sorted((STATE / "exports").glob("*/job.json")):
+        done += 1
+        try:
+            data = json.loads(record.read_text())
+            for item in data["files"]:
+                path = record.parent / Path(str(item["path"])).name
+                content = path.read_bytes()
+                if len(content) != int(item["size"]) or sha256(path) != item["sha256"]:
+                    raise ValueError(path.name)
+        except (OSError, ValueError, KeyError, TypeError):
+            bad += 1
+    return done, bad
+
+
+def config_name() -> str:
+    try:
+        data = tomllib.loads(CONFIG.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "unsaved"
+    except (OSError, ValueError):
+        return "unreadable"
+    return str(data.get("name", "unset")).replace(" ", "_")
+
+
+def vault_password(candidates: list[int]) -> str:
+    try:
+        stored = json.loads((STATE / "vault.json").read_text()).get("admin.password_hash")
+    except (OSError, ValueError):
+        return "unreadable"
+    if not stored:
+        return "none"
+    for number in candidates:
+        if number >= 0 and verify_password(f"powercut-pw-{number}", stored):
+            return str(number)
+    return "other"
+
+
+def report(args: dict[str, str]) -> None:
+    mount = next(line for line in Path("/proc/mounts").read_text().splitlines()
+                 if line.split()[1] == "/")  # fmt: skip
+    cache = Path("/sys/block/vda/queue/write_cache").read_text().strip().replace(" ", "_")
+    ext4 = Path("/proc/fs/ext4/vda/options")  # every option, the defaults too
+    options = ",".join([mount.split()[3], *(ext4.read_text().split() if ext4.exists() else [])])
+    say(mount=options, write_cache=cache)
+    say(integrity_store=integrity(STATE / "tsed.sqlite"),
+        integrity_simulator=integrity(STATE / "simulator" / "simulator.sqlite"))  # fmt: skip
+    active, waited = simulator_active(), 0.0
+    while active and waited < 120:  # the daemon finishes or cancels them in the background
+        time.sleep(1)
+        waited += 1
+        active = simulator_active()
+    say(simulator_active=active, active_waited=f"{waited:.0f}")
+    say(config_name=config_name())
+    candidates = [int(args.get("vault_acked", "-1")), int(args.get("vault_next", "-1"))]
+    say(vault_password=vault_password(candidates))
+    done, bad = exports()
+    say(exports_done=done, exports_bad=bad)
+    for path in sorted(OWN.glob("export-*.tar")):
+        say(download=f"{path.stem}:{sha256(path)}")
+    status = tsectl("status")
+    fingerprint = json.loads(status.stdout)["device"]["fingerprint"] if status.returncode == 0 else ""
+    say(fingerprint=fingerprint, checked=1)
+
+
+def pair(count: int) -> None:
+    for index in range(count):
+        opened = tsectl("pair")
+        say(**{f"pairing_code_{index}": json.loads(opened.stdout)["code"]})
+        for _ in range(600):
+            listed = tsectl("registers")
+            if listed.returncode == 0 and len(json.loads(listed.stdout)["registers"]) > index:
+                break
+            time.sleep(0.5)
+
+
+def step(moment: str, number: int, admin: AdminClient) -> None:
+    """One configuration save, vault write or export, reported when begun and when done."""
+    say(**{f"{moment}_started": number})
+    try:
+        if moment == "config":  # what `tsectl config set name ...` sends, without its start-up
+            admin.call("PUT", "/admin/v1/config/name", {"value": f"Powercut {number}"})
+            say(config_acked=number)
+        elif moment == "vault":
+            admin.call("PUT", "/admin/v1/password", {"password": f"powercut-pw-{number}"})
+            say(vault_acked=number)
+        elif moment == "export":  # `tsectl export -o ...`: start, wait, download
+            target = OWN / f"export-{number}.tar"
+            options = argparse.Namespace(tss=None, tenant=None, start=None, end=None,
+                                         output=str(target), wait=600.0)  # fmt: skip
+            _export(admin, options)
+            say(export_acked=f"export-{number}:{sha256(target)}")
+    except CommandFailed as err:
+        say(**{f"{moment}_error": err.code})
+
+
+def loop(moment: str, start: int) -> None:
+    admin = AdminClient(SOCKET, timeout=600)
+    for number in range(start, start + STEPS):
+        step(moment, number, admin)
+        time.sleep(0.5)  # an installer, not a flood: the registers' receipts go on
+
+
+def workload(moment: str, start: int) -> None:
+    """The moment's loop, or all three side by side (``all``); ``receipts``: only the load."""
+    OWN.mkdir(exist_ok=True)
+    moments = ["config", "vault", "export"] if moment == "all" else [moment]
+    moments = [m for m in moments if m in ("config", "vault", "export")]
+    threads = [threading.Thread(target=loop, args=(m, start)) for m in moments]
+    for thread in threads:
+        thread.start()
+    say(moment_started=moment)
+    for thread in threads:
+        thread.join()
+    while True:  # receipts only: the host's load runs until the cut
+        time.sleep(60)
+
+
+def wait_for_host() -> None:
+    """The host signs a last receipt with the key ``powercut-final`` once it is done."""
+    for _ in range(1800):
+        with sqlite3.connect(f"file:{STATE / 'tsed.sqlite'}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT 1 FROM idempotency WHERE key = 'powercut-final'").fetchone()
+        if row:
+            return
+        time.sleep(1)
+
+
+def main() -> None:
+    args = cmdline()
+    say(boot=args.get("boot", "?"), moment=args.get("moment", "?"))
+    wait_ready()
+    report(args)
+    if int(args.get("pair", "0")):
+        pair(int(args["pair"]))
+    if args.get("moment") == "final":
+        wait_for_host()
+        report(args)  # once more, after the host's checks
+        say(done=1)
+        subprocess.run(["systemctl", "--no-block", "poweroff"], check=False)
+        return
+    workload(args.get("moment", "receipts"), int(args.get("start", "0")))
+
+
+if __name__ == "__main__":
+    main()
