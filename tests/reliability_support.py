@@ -171,6 +171,7 @@ class Recorder:
 
     upstream: str
     calls: list[tuple[float, str, str, int]] = field(default_factory=list)
+    auths: list[tuple[str, int]] = field(default_factory=list)  # ("key"|"refresh", status)
     port: int = 0
     _runner: web.AppRunner | None = None
     _session: aiohttp.ClientSession | None = None
@@ -198,12 +199,15 @@ class Recorder:
     async def _forward(self, request: web.Request) -> web.Response:
         assert self._session is not None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host",)}
+        sent = await request.read()
         async with self._session.request(
-            request.method, self.upstream + request.path_qs, data=await request.read(),
-            headers=headers,
-        ) as answer:  # fmt: skip
+            request.method, self.upstream + request.path_qs, data=sent, headers=headers
+        ) as answer:
             body = await answer.read()
             self.calls.append((time.monotonic(), request.method, request.path, answer.status))
+            if request.method == "POST" and request.path == "/api/v2/auth":
+                kind = "refresh" if b'"refresh_token"' in sent else "key"
+                self.auths.append((kind, answer.status))
             kept = {
                 k: v for k, v in answer.headers.items()
                 if k.lower() in ("content-type", "retry-after", "request-id")

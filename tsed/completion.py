@@ -29,6 +29,7 @@ from tsed.upstream import UpstreamRegistry
 
 _LOGGER = logging.getLogger(__name__)
 BACKGROUND_DEADLINE = 30.0
+RETRY_AFTER_CAP = 300.0  # the longest fiskaly's Retry-After keeps a transaction waiting
 
 
 def answer_json(row: TxRow) -> str:
@@ -76,6 +77,8 @@ class Completion:
     _born: dict[str, float]
     _rows: dict[str, TxRow]
     _starts: dict[str, asyncio.Task[None]]
+    _working: dict[str, int]  # transaction → completions of it on their way
+    _not_before: dict[str, float]  # transaction → monotonic end of fiskaly's Retry-After
     _outage_id: int | None
     _drain_lock: asyncio.Lock
     _outage_lock: asyncio.Lock
@@ -115,14 +118,31 @@ class Completion:
         if not self.breaker.open:
             self._spawn(self._retry_later(local_id), "tsed-retry")
 
+    def _busy(self, local_id: str) -> bool:
+        """Whether the transaction is left alone for now: a completion of it is on its way
+        (the register's own work may be waiting out a ``Retry-After``), or fiskaly's last
+        answer for it asked to wait and that time has not passed."""
+        if self._working.get(local_id):
+            return True
+        not_before = self._not_before.get(local_id)
+        if not_before is None:
+            return False
+        if time.monotonic() >= not_before:
+            del self._not_before[local_id]
+            return False
+        return True
+
     async def _retry_later(self, local_id: str, attempts: int = 8) -> None:
         """Sign a failed transaction late with backoff (the drain takes over after outages)."""
         delay = 1.0
         for _ in range(attempts):
-            await asyncio.sleep(delay)
+            wait = self._not_before.get(local_id, 0.0) - time.monotonic()
+            await asyncio.sleep(max(delay, wait))
             delay = min(delay * 2, 30.0)
             if self.breaker.open:
                 return
+            if self._busy(local_id):  # another flow has it (the drain): not a second call
+                continue
             row = await self.store.get_tx(local_id)
             if row is None or row.state != "failed":
                 return
@@ -151,7 +171,33 @@ class Completion:
         metadata: dict[str, str] | None = None,
         answer: Answer | None = None,
     ) -> TxRow:
-        """Drive the transaction to its signed end at fiskaly (idempotent; resumable)."""
+        """Drive the transaction to its signed end at fiskaly (idempotent; resumable).
+
+        While it runs the transaction counts as busy: the drain and late signing leave it
+        alone, so one transaction never has two flows at fiskaly (a second one would ask
+        again before the ``Retry-After`` the first is waiting out). A ``429`` that ends it
+        keeps the transaction busy until its ``Retry-After`` has passed.
+        """
+        self._working[row.id] = self._working.get(row.id, 0) + 1
+        try:
+            return await self._complete_once(row, start_task, deadline, metadata, answer)
+        except ferr.FiskalyRateLimited as err:
+            wait = err.retry_after if err.retry_after is not None else 1.0
+            self._not_before[row.id] = time.monotonic() + min(wait, RETRY_AFTER_CAP)
+            raise
+        finally:
+            left = self._working.pop(row.id) - 1
+            if left:
+                self._working[row.id] = left
+
+    async def _complete_once(
+        self,
+        row: TxRow,
+        start_task: asyncio.Task[None] | None,
+        deadline: float | None,
+        metadata: dict[str, str] | None,
+        answer: Answer | None,
+    ) -> TxRow:
         client = self.upstreams.client(row.tenant_id)
         if start_task is not None:
             with contextlib.suppress(Exception):
@@ -226,6 +272,7 @@ class Completion:
         )
         self._rows.pop(row.id, None)
         self._born.pop(row.id, None)
+        self._not_before.pop(row.id, None)
         self.receipts_signed += 1
         if late:
             self.metrics.signed_late.inc()
@@ -342,6 +389,8 @@ class Completion:
             for row in rows:
                 if self.breaker.open:
                     return
+                if self._busy(row.id):  # its own flow is still on it, or fiskaly said wait
+                    continue
                 if row.state in ("journaled", "active"):
                     if self._age(row) < self.abandon_after:
                         continue  # a register may still finish it

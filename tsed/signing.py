@@ -73,6 +73,7 @@ class SigningService(Completion):
         )
         self._starts: dict[str, asyncio.Task[None]] = {}
         self._rows: dict[str, TxRow] = {}
+        self._working, self._not_before = {}, {}  # flows on their way; ends of Retry-After
         self._born: dict[str, float] = {}  # open transaction → monotonic start (abandonment)
         self._background: set[asyncio.Task[Any]] = set()
         self._stopping = False

@@ -16,8 +16,10 @@ from cryptography.hazmat.primitives import serialization
 
 from tests.fiskaly.simulator.conftest import PIN, Api
 from tests.fiskaly.tar_support import members, rich_export
+from tests.fiskaly.test_tr03151_asn1 import START as REAL_START
 from tsed.fiskaly.simulator.engine import SimState
-from tsed.fiskaly.tr03151 import verify_log
+from tsed.fiskaly.tarverify import verify_tar
+from tsed.fiskaly.tr03151 import verify_log, verify_qr_code
 from tsed.fiskaly.tr03151_asn1 import (
     AuditLogMessage,
     SystemLogMessage,
@@ -121,6 +123,36 @@ async def test_asn1crypto_reads_every_log_the_simulator_writes(api: Api) -> None
         (2, "FinishTransaction"), (2, "StartTransaction"),
         (3, "FinishTransaction"), (3, "StartTransaction"), (3, "UpdateTransaction"),
     ]  # fmt: skip
+
+
+def _tlv(tag: int, value: bytes) -> bytes:
+    assert len(value) < 128
+    return bytes([tag, len(value)]) + value
+
+
+async def test_start_logs_sign_process_type_and_data_as_fiskaly_does(api: Api) -> None:
+    """A Start without a schema signs processType " " and an empty processData, byte for byte
+    as in a real fiskaly Start log; the API's answers and the finish's QR code are as before."""
+    real = load_message(REAL_START)[0].native
+    assert real["process_type"] == " " and real["process_data"] == b""
+    real_fields = _tlv(0x82, b"") + _tlv(0x83, b" ")  # [2] processData, [3] processType
+    assert _tlv(0x81, real["client_id"].encode()) + real_fields in REAL_START
+    tss_id, client_id = await api.setup_tss()
+    sale = await api.sale(tss_id, client_id)
+    assert verify_qr_code(sale["qr_code_data"]).valid
+    assert sale["qr_code_data"].split(";")[2] == "Kassenbeleg-V1"
+    started = await api.ok("GET", f"/tss/{tss_id}/tx/{sale['_id']}", tx_revision=1)
+    assert started["state"] == "ACTIVE" and "raw" not in started["schema"]
+    export = await rich_export(api)
+    starts = {n: d for n, d in _logs(export.tar).items() if "_Start_" in n}
+    assert len(starts) == 3
+    for name, raw in starts.items():
+        native = load_message(raw)[0].native
+        assert native["operation_type"] == "StartTransaction", name
+        assert native["process_type"] == real["process_type"], name
+        assert native["process_data"] == real["process_data"], name
+        assert _tlv(0x81, native["client_id"].encode()) + real_fields in raw, name
+    assert verify_tar(export.tar).ok
 
 
 async def test_tss_certificate_is_issued_by_the_simulator_ca_in_the_tar(api: Api) -> None:

@@ -39,6 +39,9 @@ CURRENCY_RE = re.compile(r"^[a-zA-Z]{3}$")
 VAT_RATES = {"NORMAL", "REDUCED_1", "SPECIAL_RATE_1", "SPECIAL_RATE_2", "NULL"}
 DEPRECATED_RATES = {"19", "7", "10.7", "5.5", "0"}
 OPERATIONS = {"ACTIVE": "Update", "FINISHED": "Finish", "CANCELLED": "Finish"}
+# A Start without a schema: fiskaly's Start logs sign processType " " (one space) and an
+# empty processData (the log bytes of a real export); the API shows no process type.
+START_PROCESS_TYPE = " "
 # schema.dsfinvtw_v1 processes and the process types the contract names for them; such a
 # transaction may only be started and finished (no update, no cancel; contract 2.1.3)
 DSFINV_TW_PROCESS_TYPES = {
@@ -250,12 +253,13 @@ def _sign_revision(
     client_serial: str, derived: tuple[str, str, dict[str, Any]] | None, fp: str, operation: str,
 ) -> Revision:  # fmt: skip
     process_type, process_data, schema = derived if derived else ("", "", {})
+    signed_type = process_type or (START_PROCESS_TYPE if operation == "Start" else "")
     tss.signature_counter += 1
     now = state.now()
     data = transaction_log_data(
         operation=operation,
         client_serial=client_serial,
-        process_type=process_type,
+        process_type=signed_type,
         process_data=process_data.encode(),
         tx_number=tx.number,
         public_key=tss.public_key,
