@@ -33,7 +33,7 @@ from tsed.upstream import Credentials, UpstreamRegistry
 from tsed.vault import Vault
 
 DEVICE = "5e0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d"
-# Valid German USt-IdNr (check digit computed with tsed.config.vat_check_digit).
+# Valid German USt-IdNr (check digit computed with tsed.configcheck.vat_check_digit).
 VAT_A = "DE136695976"
 VAT_B = "DE811569869"
 FAST = RetryPolicy(attempts=1)

@@ -22,10 +22,9 @@ from tsed.config import (
     fiskaly_urls,
     load_config,
     save_config,
-    validate_vat_id,
-    vat_check_digit,
     workplaces_with_overrides,
 )
+from tsed.configcheck import validate_vat_id, vat_check_digit
 from tsed.configedit import set_value
 from tsed.errors import ConfigError
 

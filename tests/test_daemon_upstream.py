@@ -13,7 +13,7 @@ import pytest
 
 from tests.proxyserver import ProxyServer
 from tests.unit import KEY, SECRET, free_port, running_unit, start_sim
-from tsed.config import vat_check_digit
+from tsed.configcheck import vat_check_digit
 from tsed.fiskaly.tr03151 import verify_qr_code
 
 UPSTREAM = "fiskaly-upstream.invalid"

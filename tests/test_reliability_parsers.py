@@ -17,7 +17,8 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tsed.config import Config, config_from_dict, config_to_dict, validate_vat_id
+from tsed.config import Config, config_from_dict, config_to_dict
+from tsed.configcheck import validate_vat_id
 from tsed.configedit import set_value
 from tsed.errors import ConfigError, InputError
 from tsed.fiskaly.processdata import (

@@ -10,7 +10,6 @@ SIGN DE API V2 is supported; a configuration asking for V1 is refused.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import tomllib
@@ -22,6 +21,16 @@ from typing import Any, Literal
 
 import tomli_w
 
+from tsed.configcheck import (
+    bool_value,
+    check_keys,
+    invalid,
+    number_value,
+    text_value,
+    validate_host,
+    validate_vat_id,
+    whole_value,
+)
 from tsed.errors import ConfigError
 from tsed.fileio import atomic_write
 from tsed.textcheck import checked_setting, setting_text
@@ -39,22 +48,7 @@ DEFAULT_TENANT = "default"
 # tsed.cli.VENDOR_KEY_PATH) and dropped at the next save.
 LEGACY_VENDOR_KEY = "vendor_public_key"
 
-_HOST_RE = re.compile(
-    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
-)
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
-_VAT_RE = re.compile(r"^DE[0-9]{9}$")
-V1_KEYS = {
-    "url",
-    "base_url",
-    "fiskaly_url",
-    "api_url",
-    "api_version",
-    "kassensichv_url",
-    "fiskaly_base_url",
-    "version",
-    "endpoint",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,107 +155,6 @@ def workplaces_with_overrides(config: Config) -> tuple[Workplace, ...]:
     return tuple(w for w in config.workplaces if w.has_overrides)
 
 
-# -- validation -------------------------------------------------------------------------------
-
-
-def vat_check_digit(first_eight: str) -> int:
-    """Check digit of a German USt-IdNr (ISO 7064, MOD 11,10) from its first 8 digits."""
-    product = 10
-    for char in first_eight:
-        total = (int(char) + product) % 10 or 10
-        product = (2 * total) % 11
-    check = 11 - product
-    return 0 if check == 10 else check
-
-
-def validate_vat_id(value: str, key: str) -> str:
-    vat = value.strip().upper().replace(" ", "")
-    if not _VAT_RE.fullmatch(vat):
-        raise ConfigError(
-            f"{key}: {value!r} is not a German USt-IdNr (rule: 'DE' followed by 9 digits)",
-            hint="Write the VAT ID as printed on the tax office's letter, e.g. DE123456789.",
-        )
-    if vat_check_digit(vat[2:10]) != int(vat[10]):
-        raise ConfigError(
-            f"{key}: {value!r} fails the USt-IdNr check digit (rule: ISO 7064 MOD 11,10)",
-            hint="A digit is probably mistyped; compare with the tax office's letter.",
-        )
-    return vat
-
-
-def invalid(key: str, value: Any, rule: str, hint: str | None = None) -> ConfigError:
-    return ConfigError(f"{key}: {value!r} is not valid ({rule})", hint=hint)
-
-
-def _string(data: Mapping[str, Any], key: str, path: str, default: str | None) -> str | None:
-    value = data.get(key, default)
-    if value is None or (isinstance(value, str) and value == "" and default is None):
-        return None
-    if not isinstance(value, str):
-        raise invalid(path, value, "must be text")
-    return value
-
-
-def _number(
-    data: Mapping[str, Any], key: str, path: str, default: float | None, low: float, high: float
-) -> float | None:
-    value = data.get(key, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise invalid(path, value, f"must be a number from {low} to {high}")
-    if not low <= float(value) <= high:
-        raise invalid(path, value, f"must be from {low} to {high}")
-    return float(value)
-
-
-def _whole(
-    data: Mapping[str, Any], key: str, default: int, low: int, high: int, unit: str = ""
-) -> float:
-    value = _number(data, key, key, default, low, high)
-    if value is None or value != int(value):
-        raise invalid(key, value, f"a whole number{unit} from {low} to {high}")
-    return value
-
-
-def _bool(data: Mapping[str, Any], key: str, path: str, default: bool | None) -> bool | None:
-    value = data.get(key, default)
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        raise invalid(path, value, "must be true or false")
-    return value
-
-
-def check_keys(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    for key in data:
-        path = f"{where}{key}"
-        if key.lower() in V1_KEYS or (
-            isinstance(data[key], str) and ("/api/v1" in data[key] or "kassensichv.io" in data[key])
-        ):
-            raise ConfigError(
-                f"{path}: only fiskaly SIGN DE API V2 is supported; the fiskaly URL is not a "
-                "setting (it follows from the mode) and fiskaly V1 is no longer supported",
-                hint=f"Remove '{path}' from the configuration.",
-            )
-        if key not in allowed:
-            raise ConfigError(
-                f"{path}: unknown setting",
-                hint=f"Check the spelling; known settings here: {', '.join(sorted(allowed))}.",
-            )
-
-
-def validate_host(value: str, key: str) -> str:
-    host = value.strip()
-    try:
-        return str(ipaddress.ip_address(host.strip("[]")))
-    except ValueError:
-        pass
-    if not _HOST_RE.fullmatch(host):
-        raise invalid(key, value, "must be a host name or an IP address")
-    return host.lower()
-
-
 _TOP = {
     "name",
     "created_at",
@@ -289,10 +182,10 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
             LEGACY_VENDOR_KEY,
             extra={"TSED_EVENT": "config_legacy_key", "TSED_KEY": LEGACY_VENDOR_KEY},
         )
-    name = _string(data, "name", "name", DEFAULT_NAME) or DEFAULT_NAME
+    name = text_value(data, "name", "name", DEFAULT_NAME) or DEFAULT_NAME
     if not 1 <= len(name.encode()) <= 48 or not name.isprintable():
         raise invalid("name", name, "1 to 48 bytes of printable text (it is the mDNS label)")
-    created = _string(data, "created_at", "created_at", None)
+    created = text_value(data, "created_at", "created_at", None)
     if created is not None:
         try:
             datetime.fromisoformat(created.replace("Z", "+00:00"))
@@ -304,7 +197,7 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
         if not isinstance(raw, Mapping):
             raise invalid("proxy", raw, "must be a table with host and port")
         check_keys(raw, {"host", "port", "username"}, "proxy.")
-        host = _string(raw, "host", "proxy.host", None)
+        host = text_value(raw, "host", "proxy.host", None)
         port = raw.get("port")
         if (host or port is not None) and (
             isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535
@@ -319,7 +212,9 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
             proxy = Proxy(
                 validate_host(host, "proxy.host"),
                 int(raw["port"]),
-                checked_setting(_string(raw, "username", "proxy.username", None), "proxy.username"),
+                checked_setting(
+                    text_value(raw, "username", "proxy.username", None), "proxy.username"
+                ),
             )
     tenants = []
     raw_tenants = data.get("tenants", {})
@@ -332,15 +227,15 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
         if not isinstance(raw, Mapping):
             raise invalid(path, raw, "must be a table with name and vat_id")
         check_keys(raw, {"name", "vat_id"}, path + ".")
-        tname = _string(raw, "name", path + ".name", None)
+        tname = text_value(raw, "name", path + ".name", None)
         if not tname:
             raise invalid(path + ".name", tname, "a tenant needs a name")
         setting_text(path + ".name", tname, "tenants.*.name")
-        vat = _string(raw, "vat_id", path + ".vat_id", None)
+        vat = text_value(raw, "vat_id", path + ".vat_id", None)
         tenants.append(
             Tenant(tenant_id, tname, validate_vat_id(vat, path + ".vat_id") if vat else None)
         )
-    multi = bool(_bool(data, "multi_tenant", "multi_tenant", False))
+    multi = bool(bool_value(data, "multi_tenant", "multi_tenant", False))
     if multi:
         vats = [t.vat_id for t in tenants]
         if any(v is None for v in vats):
@@ -363,30 +258,34 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
         if not isinstance(raw, Mapping):
             raise invalid(path, raw, "must be a table of overrides")
         check_keys(raw, {"register_deadline", "extended_logging", "tenant"}, path + ".")
-        tenant = _string(raw, "tenant", path + ".tenant", None)
+        tenant = text_value(raw, "tenant", path + ".tenant", None)
         if tenant is not None and tenant not in tenant_ids:
             raise invalid(path + ".tenant", tenant, f"must be one of {sorted(tenant_ids)}")
         workplaces.append(
             Workplace(
                 place_id,
-                _number(raw, "register_deadline", path + ".register_deadline", None, 0.5, 30.0),
-                _bool(raw, "extended_logging", path + ".extended_logging", None),
+                number_value(
+                    raw, "register_deadline", path + ".register_deadline", None, 0.5, 30.0
+                ),
+                bool_value(raw, "extended_logging", path + ".extended_logging", None),
                 tenant,
             )
         )
-    minutes = _whole(data, "pairing_minutes", 5, 1, 60, " of minutes")
+    minutes = whole_value(data, "pairing_minutes", 5, 1, 60, " of minutes")
     return Config(
         name=name,
         created_at=created,
-        register_deadline=_number(data, "register_deadline", "register_deadline", 3.0, 0.5, 30.0)
+        register_deadline=number_value(
+            data, "register_deadline", "register_deadline", 3.0, 0.5, 30.0
+        )
         or 3.0,
-        extended_logging=bool(_bool(data, "extended_logging", "extended_logging", False)),
+        extended_logging=bool(bool_value(data, "extended_logging", "extended_logging", False)),
         pairing_minutes=int(minutes),
-        abandon_minutes=_number(data, "abandon_minutes", "abandon_minutes", 60.0, 0.01, 1440.0)
+        abandon_minutes=number_value(data, "abandon_minutes", "abandon_minutes", 60.0, 0.01, 1440.0)
         or 60.0,
-        max_open_per_register=int(_whole(data, "max_open_per_register", 100, 1, 1000)),
+        max_open_per_register=int(whole_value(data, "max_open_per_register", 100, 1, 1000)),
         console_port=checked_setting(
-            _string(data, "console_port", "console_port", "/dev/ttyGS0"), "console_port"
+            text_value(data, "console_port", "console_port", "/dev/ttyGS0"), "console_port"
         )
         or "",
         multi_tenant=multi,

@@ -9,15 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tsed.config import (
-    LEGACY_VENDOR_KEY,
-    V1_KEYS,
-    Config,
-    check_keys,
-    config_from_dict,
-    config_to_dict,
-    invalid,
-)
+from tsed.config import LEGACY_VENDOR_KEY, Config, config_from_dict, config_to_dict
+from tsed.configcheck import V1_KEYS, check_keys, invalid
 from tsed.errors import ConfigError
 
 # -- editing ----------------------------------------------------------------------------------

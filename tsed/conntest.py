@@ -39,7 +39,8 @@ from tsed.conntest_steps import (
 )
 from tsed.errors import TsedError
 from tsed.fiskaly import errors as ferr
-from tsed.fiskaly.client import FiskalyClient, check_v2_url
+from tsed.fiskaly.calls import check_v2_url
+from tsed.fiskaly.client import FiskalyClient
 from tsed.fiskaly.models import AuthToken, Tss
 from tsed.fiskaly.transport import HttpCore, RetryPolicy, Timeouts
 from tsed.provisioning import FiskalyAccess

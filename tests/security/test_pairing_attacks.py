@@ -9,7 +9,7 @@ import httpx
 
 from tests.security.support import admin_call
 from tests.unit import Unit, running_unit
-from tsed.config import vat_check_digit
+from tsed.configcheck import vat_check_digit
 
 VAT_A = f"DE12345678{vat_check_digit('12345678')}"
 VAT_B = f"DE13669597{vat_check_digit('13669597')}"

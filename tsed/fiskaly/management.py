@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from tsed.fiskaly.auth import TokenManager
-from tsed.fiskaly.client import check_v2_url
+from tsed.fiskaly.calls import check_v2_url
 from tsed.fiskaly.errors import BadCredentials
 from tsed.fiskaly.models import ApiKey, AuthToken, ModelError, Organization
 from tsed.fiskaly.transport import HttpCore, ProxySettings, RetryPolicy, Timeouts
