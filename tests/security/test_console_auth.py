@@ -136,6 +136,16 @@ async def test_console_pair_needs_the_password_and_shares_the_lockout(
             unit.daemon.console_limiter._sources.clear()  # the 30 s have passed
             answer = await asyncio.to_thread(pair, ADMIN_PASSWORD)
             assert "Pairing code:" in answer and unit.daemon.pairing.is_open
+            # the setup page's session and root's tsectl still pair without the password
+            web, csrf = await web_login(unit)
+            try:
+                opened = await web.post(
+                    "/setup/api/admin/v1/pairing", json={}, headers={"X-CSRF-Token": csrf}
+                )
+                assert opened.status_code == 201, opened.text
+            finally:
+                await web.aclose()
+            assert (await admin_call(unit, "POST", "/admin/v1/pairing", {})).status_code == 201
         finally:
             log = await asyncio.to_thread(stop_console, proc)
             cable.close()
