@@ -48,7 +48,7 @@ class ClientInMaking:
 class _Plan:
     """The clients a TSS re-creation will make, fixed before the new TSS exists."""
 
-    old_tss: str | None
+    new_tss: str
     clients: dict[str, str]  # register id → client id
     done: asyncio.Event
 
@@ -157,8 +157,8 @@ class UpstreamRegistry:
         if making is not None:
             return ClientInMaking(binding.tss_id, *making)
         plan = self._plans.get(tenant_id)
-        if plan is not None and binding.tss_id != plan.old_tss and register_id in plan.clients:
-            return ClientInMaking(binding.tss_id, plan.clients[register_id], plan.done)
+        if plan is not None and register_id in plan.clients:
+            return ClientInMaking(plan.new_tss, plan.clients[register_id], plan.done)
         return None
 
     def _lock(self, name: str) -> asyncio.Lock:
@@ -166,8 +166,11 @@ class UpstreamRegistry:
 
     # -- TSS set-up -------------------------------------------------------------------------
 
-    async def ensure_tss(self, tenant_id: str, *, replace: bool = False) -> BindingRow:
-        """An INITIALIZED TSS for the tenant in the unit's mode (set up or resumed)."""
+    async def ensure_tss(
+        self, tenant_id: str, *, replace: bool = False, tss_id: str | None = None
+    ) -> BindingRow:
+        """An INITIALIZED TSS for the tenant in the unit's mode (set up or resumed); a new one
+        gets ``tss_id`` when given."""
         async with self._lock(f"tss:{tenant_id}"):
             binding = self._bindings.get(tenant_id)
             if binding is not None and binding.env != self.mode:
@@ -180,11 +183,10 @@ class UpstreamRegistry:
             if binding is None or replace:
                 if binding is not None:
                     await self.store.archive_bindings_of(binding.tss_id, time.time())
-                binding = await self._create(client, tenant_id)
+                binding = await self._create(client, tenant_id, tss_id or str(uuid.uuid4()))
             return await self._advance(client, binding)
 
-    async def _create(self, client: FiskalyClient, tenant_id: str) -> BindingRow:
-        tss_id = str(uuid.uuid4())
+    async def _create(self, client: FiskalyClient, tenant_id: str, tss_id: str) -> BindingRow:
         binding = BindingRow(tenant_id, self.mode, tss_id, "CREATING", None, time.time())
         await self.store.save_binding(binding)  # recorded before the call: resumable
         self._bindings[tenant_id] = binding
@@ -380,6 +382,12 @@ class UpstreamRegistry:
         The registers' client ids are fixed first: a receipt while the TSS or the clients are
         being made is a TSE failure on the new client, signed late (never a 409).
         """
+        running = self._plans.get(tenant_id)
+        if running is not None:  # a second receipt on the deleted TSS: one new TSS, not two
+            await running.done.wait()
+            binding = self._bindings.get(tenant_id)
+            if binding is not None and binding.tss_id == running.new_tss:
+                return binding
         old = self._bindings.get(tenant_id)
         moving = [
             (register_id, row.serial)
@@ -387,7 +395,7 @@ class UpstreamRegistry:
             if old is not None and tss_id == old.tss_id
         ]
         plan = _Plan(
-            old.tss_id if old else None,
+            str(uuid.uuid4()),
             {register_id: str(uuid.uuid4()) for register_id, _serial in moving},
             asyncio.Event(),
         )
@@ -407,7 +415,7 @@ class UpstreamRegistry:
         moving: list[tuple[str, str]],
         plan: _Plan,
     ) -> BindingRow:
-        binding = await self.ensure_tss(tenant_id, replace=True)
+        binding = await self.ensure_tss(tenant_id, replace=True, tss_id=plan.new_tss)
         why = reason or "deleted by fiskaly (idle TEST TSS are wiped)"
         notice = (
             f"The TSS {old.tss_id if old else '?'} was {why}; a new TSS {binding.tss_id} "
