@@ -28,6 +28,7 @@ from tsed.fiskaly.tr03151 import verify_qr_code
 TOTAL_TIMEOUT = float(os.environ.get("TSED_IMAGE_CHECK_TIMEOUT") or 840.0)
 BOOT_TIMEOUT = min(600.0, TOTAL_TIMEOUT)
 CONSOLE_TTY = "ttyS1"  # the USB gadget port /dev/ttyGS0 on a unit; a second UART in qemu
+CONSOLE_PASSWORD = "Abnahme-Konsole-42"  # noqa: S105 - a test password, set on first boot
 
 GUEST_SCRIPT = r"""#!/bin/bash
 say() { echo "TSED_CHECK $*"; }
@@ -167,7 +168,12 @@ def _console_session(path: Path, fingerprint: str) -> tuple[dict[str, str], str]
         console.command("", timeout=120)  # the console may still be starting
         status = console.command("status")
         network = console.command("network")
-        pair = console.command("pair")
+        # The first admin password (first boot: no current one asked), then pair asks for it.
+        console.command("password", until="Neues Admin-Passwort: ")
+        console.command(CONSOLE_PASSWORD, until="Wiederholen: ")
+        password_set = console.command(CONSOLE_PASSWORD)
+        console.command("pair", until="Aktuelles Admin-Passwort: ")
+        pair = console.command(CONSOLE_PASSWORD)
         garbage = console.command("\x1b[A\xff" + "x" * 2000)
     finally:
         console.close()
@@ -176,6 +182,9 @@ def _console_session(path: Path, fingerprint: str) -> tuple[dict[str, str], str]
     results = {
         "console_status": str("Mode / Modus:   TEST" in status and fingerprint in status),
         "console_network": str("10.0.2.15" in network and "DNS servers:" in network),
+        "console_pair_password": str(
+            "Admin password set" in password_set and "Pairing code:" in pair
+        ),
         "console_clean": str("Traceback" not in text and "line too long" in garbage),
     }
     return results, code.group(1) if code else ""
@@ -282,6 +291,9 @@ def main(argv: list[str]) -> int:
             "console unit active on its tty": results["console"] == "active",
             "console shows status (mode, fingerprint)": results["console_status"] == "True",
             "console shows the network": results["console_network"] == "True",
+            "console pairs with the admin password": (
+                results["console_pair_password"] == "True"  # noqa: S105 - a check result
+            ),
             "console survives garbage, no traceback": results["console_clean"] == "True",
             "register paired with the console's code": bool(code),
             "receipt QR verifies": results["qr_verified"] == "True",

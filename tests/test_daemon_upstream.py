@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.proxyserver import ProxyServer
-from tests.unit import KEY, SECRET, free_port, running_unit, start_sim
+from tests.unit import KEY, RECEIPT, SECRET, free_port, running_unit, start_sim
 from tsed.configcheck import vat_check_digit
 from tsed.fiskaly.tr03151 import verify_qr_code
 
@@ -100,16 +100,73 @@ async def test_a_deleted_test_tss_is_recreated(tmp_path: Path) -> None:
         unit.daemon._sim.set_tss_state(old_tss, "DELETED")
         failed = await register.receipt()
         assert failed["tse_failure"] is True
-        deadline = time.monotonic() + 10
-        while unit.daemon.upstreams.binding("default").tss_id == old_tss:
+        upstreams = unit.daemon.upstreams
+        deadline = time.monotonic() + 15
+        while (
+            upstreams.binding("default").tss_id == old_tss
+            or upstreams.binding("default").state != "INITIALIZED"
+            or upstreams.register_client(register.register_id, upstreams.binding("default").tss_id)
+            is None
+        ):  # the new TSS and the register's client on it exist
             assert time.monotonic() < deadline
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.2)
         again = await register.receipt()
         assert again["tse_failure"] is False
         assert again["result"]["tss_serial_number"] != first["result"]["tss_serial_number"]
         _code, out = await unit.tsectl("--json", "status")
         assert any("deleted" in n for n in json.loads(out)["notices"])
+
+
+@pytest.mark.parametrize(
+    "held",
+    [r"^PUT /api/v2/tss/[^/]+/client/[^/]+$", r"^PUT /api/v2/tss/[^/]+$"],
+    ids=["client-creation", "tss-creation"],
+)
+async def test_a_receipt_while_the_tss_is_recreated_is_a_tse_failure_signed_late(
+    tmp_path: Path, held: str
+) -> None:
+    """fiskaly deleted the TEST TSS; while the unit creates the new TSS or the register's
+    client on it (held at the simulator), a receipt is a TSE failure, not a 409 telling the
+    installer to pair again, and it is signed late on the new TSS once the client exists."""
+    async with running_unit(tmp_path / "s", config="register_deadline = 1.0\n") as unit:
+        register = await unit.pair()
+        first = await register.receipt()
+        upstreams, sim = unit.daemon.upstreams, unit.daemon._sim
+        old_tss = upstreams.binding("default").tss_id
+        sim.faults.update({"hang_rate": 1.0, "route": held})
+        sim.set_tss_state(old_tss, "DELETED")
+        both = await asyncio.gather(register.receipt(), register.receipt())  # on the old TSS
+        assert all(answer["tse_failure"] for answer in both)  # the first starts the re-creation
+        ends = time.monotonic() + 15
+        while not sim.fault_engine.injected["hang"]:
+            assert time.monotonic() < ends, "the held call never came"
+            await asyncio.sleep(0.02)
+        response = await register.call("POST", "/api/v1/receipts", RECEIPT, "in-the-window")
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert answer["tse_failure"] is True, answer
+        assert answer["failure"]["code"] == "TSE_NOT_READY", answer
+        assert "TSE" in answer["failure"]["receipt_text"]
+        row = await unit.daemon.store.get_tx(answer["id"])
+        assert row is not None and row.state == "failed" and row.tss_id != old_tss
+        sim.faults.reset()
+        sim.fault_engine.release_hangs()
+        ends = time.monotonic() + 30
+        while (body := (await register.call("GET", f"/api/v1/transactions/{answer['id']}")).json())[
+            "result"
+        ] is None:
+            assert time.monotonic() < ends, body
+            await asyncio.sleep(0.05)
+        assert body["signed_late"] is True and body["state"] == "finished", body
+        new_serial = body["result"]["tss_serial_number"]
+        assert new_serial != first["result"]["tss_serial_number"]
+        assert verify_qr_code(body["result"]["qr_code_data"]).valid
+        again = await register.receipt()
+        assert again["tse_failure"] is False
+        assert again["result"]["tss_serial_number"] == new_serial
+        assert set(sim.state.tss) == {old_tss, upstreams.binding("default").tss_id}  # one new
+        replay = await register.call("POST", "/api/v1/receipts", RECEIPT, "in-the-window")
+        assert replay.json()["id"] == answer["id"]  # the key keeps its one transaction
 
 
 async def test_multi_tenant_registers_sign_on_their_own_tss(tmp_path: Path) -> None:

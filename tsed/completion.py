@@ -25,7 +25,7 @@ from tsed.outcome import Failure, signed_result
 from tsed.receipt import CANCELLATION, failure_receipt_text
 from tsed.rows import TxRow
 from tsed.store import Store
-from tsed.upstream import UpstreamRegistry
+from tsed.upstream import ClientInMaking, UpstreamRegistry
 
 _LOGGER = logging.getLogger(__name__)
 BACKGROUND_DEADLINE = 30.0
@@ -71,6 +71,8 @@ class Completion:
     breaker: Breaker
     metrics: Metrics
     abandon_after: float
+    backend: str
+    open_transactions: int
     receipts_signed: int
     failures: int
     _clock: Callable[[], float]
@@ -86,6 +88,21 @@ class Completion:
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         raise NotImplementedError
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "backend": self.backend,
+            "tse": {
+                "available": self.breaker.available,
+                "since": self.breaker.failing_since,
+                "reason": self.breaker.reason,
+            },
+            "open_transactions": self.open_transactions,
+            "receipts_signed": self.receipts_signed,
+            "failures": self.failures,
+            "notices": list(self.upstreams.notices),
+        }
 
     def _note_born(self, row: TxRow) -> None:
         """Remember when an open transaction began, on the monotonic clock.
@@ -338,6 +355,23 @@ class Completion:
         )
         self._rows[row.id] = failed
         return failed
+
+    def _in_making(self, row: TxRow) -> ClientInMaking | None:
+        making = self.upstreams.client_in_making(row.register_id, row.tenant_id)
+        return making if making is not None and making.client_id == row.client_id else None
+
+    async def _fail_while_made(self, row: TxRow, making: ClientInMaking) -> TxRow:
+        """The register's client is still being created (a new TSS): a TSE failure now,
+        signed late once the client exists."""
+        failed = await self._fail(
+            row, "TSE_NOT_READY", "the unit is setting up this register's client on the TSS", None
+        )
+        self._spawn(self._sign_once_made(row.id, making.done), "tsed-retry")
+        return failed
+
+    async def _sign_once_made(self, local_id: str, done: asyncio.Event) -> None:
+        await done.wait()
+        await self._retry_later(local_id)
 
     # -- background: probe, recovery, late signing ------------------------------------------
 

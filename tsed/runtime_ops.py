@@ -17,6 +17,7 @@ from tsed.receipt import Receipt
 from tsed.runtime_setup import SetupOps
 
 if TYPE_CHECKING:
+    from tsed.net.admin import PasswordProof
     from tsed.runtime import Daemon
 
 _LOGGER = logging.getLogger(__name__)
@@ -198,7 +199,10 @@ class AdminOps(SetupOps):
             },
         }
 
-    async def open_pairing(self, minutes: int | None, tenant: str | None = None) -> dict[str, Any]:
+    async def open_pairing(
+        self, minutes: int | None, tenant: str | None = None, proof: PasswordProof | None = None
+    ) -> dict[str, Any]:
+        await self._prove(proof, "password")  # sent by the serial console once one is set
         if tenant is not None:
             self.d.config.tenant(tenant)  # refuses an unknown tenant, naming the known ones
         code = self.d.pairing.open(minutes or self.d.config.pairing_minutes, tenant=tenant)

@@ -185,6 +185,9 @@ class SigningService(Completion):
 
     def _route(self, reg: RegisterRef) -> tuple[str, str]:
         binding = self.upstreams.binding(reg.tenant_id)
+        making = self.upstreams.client_in_making(reg.register_id, reg.tenant_id)
+        if making is not None:  # a TSE failure, signed late once the client exists
+            return making.tss_id, making.client_id
         if binding is None or binding.state != "INITIALIZED":
             raise ConflictError(
                 f"the TSS of tenant {reg.tenant_id} is not set up",
@@ -251,7 +254,7 @@ class SigningService(Completion):
         return outcome_from_row(row, self.mode)
 
     async def _upstream_start(self, row: TxRow) -> None:
-        if self.breaker.open:
+        if self.breaker.open or self._in_making(row) is not None:
             return  # handled at finish or by late signing
         client = self.upstreams.client(row.tenant_id)
         try:
@@ -438,6 +441,11 @@ class SigningService(Completion):
         """The signed row, or a TSE failure once the register's deadline has passed; either
         is kept as the answer for ``key``."""
         deadline = started + self.deadline_for(reg)
+        making = self._in_making(row)
+        if making is not None:
+            failed = await self._fail_while_made(row, making)
+            await self._remember(reg, key, failed)
+            return failed
         if self.breaker.open:
             failed = await self._fail(
                 row, "TSE_FAIL_FAST", self.breaker.reason or "TSE unavailable", start_task
@@ -484,21 +492,6 @@ class SigningService(Completion):
         failed = await self._fail(row, code, reason, None)
         await self._remember(reg, key, failed)
         return failed
-
-    def status(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "backend": self.backend,
-            "tse": {
-                "available": self.breaker.available,
-                "since": self.breaker.failing_since,
-                "reason": self.breaker.reason,
-            },
-            "open_transactions": self.open_transactions,
-            "receipts_signed": self.receipts_signed,
-            "failures": self.failures,
-            "notices": list(self.upstreams.notices),
-        }
 
 
 __all__ = ["InputError", "RegisterRef", "SigningService", "TxOutcome"]

@@ -34,6 +34,25 @@ class Credentials:
     api_secret: str
 
 
+@dataclass(frozen=True, slots=True)
+class ClientInMaking:
+    """A register client the unit is creating (or about to create on a new TSS): a receipt
+    meanwhile is journaled on it as a TSE failure and signed late once ``done`` is set."""
+
+    tss_id: str
+    client_id: str
+    done: asyncio.Event
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The clients a TSS re-creation will make, fixed before the new TSS exists."""
+
+    new_tss: str
+    clients: dict[str, str]  # register id → client id
+    done: asyncio.Event
+
+
 def vault_key(tenant_id: str, env: str, what: str) -> str:
     return f"fiskaly.{env.lower()}.{tenant_id}.{what}"
 
@@ -61,6 +80,8 @@ class UpstreamRegistry:
         self._bindings: dict[str, BindingRow] = {}
         self._register_clients: dict[tuple[str, str], ClientRow] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._making: dict[tuple[str, str], tuple[str, asyncio.Event]] = {}
+        self._plans: dict[str, _Plan] = {}
         self.notices: list[str] = []
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -127,13 +148,29 @@ class UpstreamRegistry:
     def register_client(self, register_id: str, tss_id: str) -> ClientRow | None:
         return self._register_clients.get((register_id, tss_id))
 
+    def client_in_making(self, register_id: str, tenant_id: str) -> ClientInMaking | None:
+        """The register's client while the unit creates it (or the TSS it goes on)."""
+        binding = self._bindings.get(tenant_id)
+        if binding is None:
+            return None
+        making = self._making.get((register_id, binding.tss_id))
+        if making is not None:
+            return ClientInMaking(binding.tss_id, *making)
+        plan = self._plans.get(tenant_id)
+        if plan is not None and register_id in plan.clients:
+            return ClientInMaking(plan.new_tss, plan.clients[register_id], plan.done)
+        return None
+
     def _lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())
 
     # -- TSS set-up -------------------------------------------------------------------------
 
-    async def ensure_tss(self, tenant_id: str, *, replace: bool = False) -> BindingRow:
-        """An INITIALIZED TSS for the tenant in the unit's mode (set up or resumed)."""
+    async def ensure_tss(
+        self, tenant_id: str, *, replace: bool = False, tss_id: str | None = None
+    ) -> BindingRow:
+        """An INITIALIZED TSS for the tenant in the unit's mode (set up or resumed); a new one
+        gets ``tss_id`` when given."""
         async with self._lock(f"tss:{tenant_id}"):
             binding = self._bindings.get(tenant_id)
             if binding is not None and binding.env != self.mode:
@@ -146,11 +183,10 @@ class UpstreamRegistry:
             if binding is None or replace:
                 if binding is not None:
                     await self.store.archive_bindings_of(binding.tss_id, time.time())
-                binding = await self._create(client, tenant_id)
+                binding = await self._create(client, tenant_id, tss_id or str(uuid.uuid4()))
             return await self._advance(client, binding)
 
-    async def _create(self, client: FiskalyClient, tenant_id: str) -> BindingRow:
-        tss_id = str(uuid.uuid4())
+    async def _create(self, client: FiskalyClient, tenant_id: str, tss_id: str) -> BindingRow:
         binding = BindingRow(tenant_id, self.mode, tss_id, "CREATING", None, time.time())
         await self.store.save_binding(binding)  # recorded before the call: resumable
         self._bindings[tenant_id] = binding
@@ -213,8 +249,14 @@ class UpstreamRegistry:
             raise ConflictError(f"the admin PIN of TSS {tss_id} is missing from the vault")
         return self.client(tenant_id), pin
 
-    async def ensure_client(self, register_id: str, serial: str, tenant_id: str) -> ClientRow:
-        """The register's fiskaly client on its tenant's TSS (created with admin login)."""
+    async def ensure_client(
+        self, register_id: str, serial: str, tenant_id: str, client_id: str | None = None
+    ) -> ClientRow:
+        """The register's fiskaly client on its tenant's TSS (created with admin login).
+
+        ``client_id`` is the id for a new client (one is made up without it). While it is
+        being created, :meth:`client_in_making` names it.
+        """
         binding = await self.ensure_tss(tenant_id)
         existing = self._register_clients.get((register_id, binding.tss_id))
         if existing is not None and existing.state == "REGISTERED":
@@ -232,26 +274,34 @@ class UpstreamRegistry:
             ),
             None,
         )
-        async with self._lock(f"admin:{binding.tss_id}"):
-            client, pin = await self.admin(tenant_id, binding.tss_id)
-            if previous is not None:
-                client_id = previous.client_id
-            elif existing is not None:
-                client_id = existing.client_id
-            else:
-                client_id = str(uuid.uuid4())
-            await client.admin_login(binding.tss_id, pin)
-            try:
-                created = await self._registered_client(
-                    client, binding.tss_id, client_id, serial, register_id
-                )
-            finally:
-                await client.admin_logout(binding.tss_id)
-        row = ClientRow(
-            register_id, binding.tss_id, self.mode, created.id, serial, created.state, time.time()
-        )
-        await self.store.save_client(row)
-        self._register_clients[(register_id, binding.tss_id)] = row
+        if previous is not None:
+            client_id = previous.client_id
+        elif existing is not None:
+            client_id = existing.client_id
+        else:
+            client_id = client_id or str(uuid.uuid4())
+        key, done = (register_id, binding.tss_id), asyncio.Event()
+        self._making[key] = (client_id, done)
+        try:
+            async with self._lock(f"admin:{binding.tss_id}"):
+                client, pin = await self.admin(tenant_id, binding.tss_id)
+                await client.admin_login(binding.tss_id, pin)
+                try:
+                    created = await self._registered_client(
+                        client, binding.tss_id, client_id, serial, register_id
+                    )
+                finally:
+                    await client.admin_logout(binding.tss_id)
+            row = ClientRow(
+                register_id, binding.tss_id, self.mode, created.id, serial, created.state,
+                time.time(),
+            )  # fmt: skip
+            await self.store.save_client(row)
+            self._register_clients[key] = row
+        finally:
+            if self._making.get(key) == (client_id, done):
+                del self._making[key]
+            done.set()
         return row
 
     async def _registered_client(
@@ -327,9 +377,45 @@ class UpstreamRegistry:
         self, tenant_id: str, reason: str | None = None
     ) -> BindingRow:
         """A new TSS for the tenant (fiskaly wiped the old TEST TSS, or the installer asked)
-        and new clients for its registers on it."""
+        and new clients for its registers on it.
+
+        The registers' client ids are fixed first: a receipt while the TSS or the clients are
+        being made is a TSE failure on the new client, signed late (never a 409).
+        """
+        running = self._plans.get(tenant_id)
+        if running is not None:  # a second receipt on the deleted TSS: one new TSS, not two
+            await running.done.wait()
+            binding = self._bindings.get(tenant_id)
+            if binding is not None and binding.tss_id == running.new_tss:
+                return binding
         old = self._bindings.get(tenant_id)
-        binding = await self.ensure_tss(tenant_id, replace=True)
+        moving = [
+            (register_id, row.serial)
+            for (register_id, tss_id), row in list(self._register_clients.items())
+            if old is not None and tss_id == old.tss_id
+        ]
+        plan = _Plan(
+            str(uuid.uuid4()),
+            {register_id: str(uuid.uuid4()) for register_id, _serial in moving},
+            asyncio.Event(),
+        )
+        self._plans[tenant_id] = plan
+        try:
+            return await self._recreate(tenant_id, old, reason, moving, plan)
+        finally:
+            if self._plans.get(tenant_id) is plan:
+                del self._plans[tenant_id]
+            plan.done.set()
+
+    async def _recreate(
+        self,
+        tenant_id: str,
+        old: BindingRow | None,
+        reason: str | None,
+        moving: list[tuple[str, str]],
+        plan: _Plan,
+    ) -> BindingRow:
+        binding = await self.ensure_tss(tenant_id, replace=True, tss_id=plan.new_tss)
         why = reason or "deleted by fiskaly (idle TEST TSS are wiped)"
         notice = (
             f"The TSS {old.tss_id if old else '?'} was {why}; a new TSS {binding.tss_id} "
@@ -337,7 +423,6 @@ class UpstreamRegistry:
         )
         self.notices.append(notice)
         _LOGGER.warning(notice, extra={"TSED_EVENT": "tss_recreated", "TSED_TSS": binding.tss_id})
-        for (register_id, tss_id), row in list(self._register_clients.items()):
-            if old is not None and tss_id == old.tss_id:
-                await self.ensure_client(register_id, row.serial, tenant_id)
+        for register_id, serial in moving:
+            await self.ensure_client(register_id, serial, tenant_id, plan.clients[register_id])
         return binding

@@ -87,6 +87,8 @@ class FakeAdmin:
             minutes = (body or {}).get("minutes")
             if minutes is not None and (not isinstance(minutes, int) or not 1 <= minutes <= 60):
                 return error(400, "INVALID_INPUT", f"minutes: {minutes!r} is not 1..60", "")
+            if self.password is not None and (body or {}).get("password") != self.password:
+                return error(403, "PASSWORD_WRONG", "the current admin password is wrong", "")
             return web.json_response(
                 {"code": PAIRING_CODE, "expires_at": "2026-01-02T03:09:05Z",
                  "fingerprint": FINGERPRINT},

@@ -139,6 +139,33 @@ def test_pair_shows_code_expiry_fingerprint_and_never_logs_the_code(console: Set
     assert PAIRING_CODE not in log and PAIRING_CODE.replace("-", "") not in log
 
 
+def test_pair_asks_the_admin_password_once_one_is_set(console: Setup) -> None:
+    console.admin.password = "Kabel-Passwort-77"
+    console.cable.send("pair 5\r")
+    console.cable.expect("Aktuelles Admin-Passwort: ")
+    console.cable.send("\x03")  # Ctrl-C: nothing is opened
+    assert "no pairing window opened" in console.cable.expect("\r\n> ")
+    console.cable.send("pair 5\r")
+    console.cable.expect("Aktuelles Admin-Passwort: ")
+    console.cable.send("falsch-falsch\r")
+    answer = console.cable.expect("\r\n> ")
+    assert "Error: the current admin password is wrong" in answer and "Pairing code" not in answer
+    console.cable.send("pair 5\r")
+    console.cable.expect("Aktuelles Admin-Passwort: ")
+    console.cable.send("Kabel-Passwort-77\r")
+    assert f"Pairing code:   {PAIRING_CODE}" in console.cable.expect("\r\n> ")
+    assert "Mode / Modus:   TEST" in console.cable.command("status")  # status stays open
+    bodies = [c[2] for c in console.admin.calls if c[1] == "/admin/v1/pairing"]
+    assert bodies == [
+        {"minutes": 5, "password": "falsch-falsch"},
+        {"minutes": 5, "password": "Kabel-Passwort-77"},
+    ]
+    seen = console.cable.transcript.decode(errors="replace")
+    log = stop_console(console.proc)  # type: ignore[arg-type]
+    assert "Kabel-Passwort-77" not in seen and "falsch-falsch" not in seen
+    assert "Kabel-Passwort-77" not in log and "falsch-falsch" not in log
+
+
 def test_factory_reset_needs_ja_or_yes(console: Setup) -> None:
     cable = console.cable
     for answer in ("no", "", "JAA", "\x03"):

@@ -85,6 +85,75 @@ async def test_console_password_and_factory_reset_need_the_current_password(
         assert secret not in seen and secret not in log and secret not in caplog.text
 
 
+async def test_console_pair_needs_the_password_and_shares_the_lockout(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whoever holds the cable pairs a register only with the admin password (once one is
+    set); wrong ones open no window and count towards the console's one lockout."""
+    caplog.set_level(logging.DEBUG)
+    async with running_unit(tmp_path / "state") as unit:
+        cable = Cable(tmp_path / "tty")
+        proc = start_console(cable.path, unit.daemon.options.admin_socket)
+
+        def pair(password: str | None) -> str:
+            cable.send("pair 5\r")
+            if password is None:
+                return cable.expect("\r\n> ")
+            cable.expect("Aktuelles Admin-Passwort: ")
+            cable.send(password + "\r")
+            return cable.expect("\r\n> ")
+
+        def replace(current: str) -> str:
+            cable.send("password\r")
+            cable.expect("Aktuelles Admin-Passwort: ")
+            cable.send(current + "\r")
+            cable.expect("Neues Admin-Passwort: ")
+            cable.send(NEW + "\r")
+            cable.expect("Wiederholen: ")
+            cable.send(NEW + "\r")
+            return cable.expect("\r\n> ")
+
+        try:
+            await asyncio.to_thread(cable.expect, "> ")
+            # first boot: no password yet, pair asks for none
+            assert "Pairing code:" in await asyncio.to_thread(pair, None)
+            unit.daemon.pairing.close()
+            await set_admin_password(unit)
+            answer = await asyncio.to_thread(pair, "geraten-111111")
+            assert "current admin password is wrong" in answer and "Pairing code" not in answer
+            assert not unit.daemon.pairing.is_open
+            # pair and password failures count towards one lockout (5 failures)
+            for n in range(2):
+                await asyncio.to_thread(replace, f"geraten-{n:06}")
+            for n in range(2):
+                await asyncio.to_thread(pair, f"geraten-2{n:05}")
+            answer = await asyncio.to_thread(pair, ADMIN_PASSWORD)
+            assert "too many failed attempts" in answer, answer
+            assert not unit.daemon.pairing.is_open
+            # status and network stay open, locked out or not
+            assert "Mode / Modus:   TEST" in await asyncio.to_thread(cable.command, "status")
+            assert "Interfaces:" in await asyncio.to_thread(cable.command, "network")
+            unit.daemon.console_limiter._sources.clear()  # the 30 s have passed
+            answer = await asyncio.to_thread(pair, ADMIN_PASSWORD)
+            assert "Pairing code:" in answer and unit.daemon.pairing.is_open
+            # the setup page's session and root's tsectl still pair without the password
+            web, csrf = await web_login(unit)
+            try:
+                opened = await web.post(
+                    "/setup/api/admin/v1/pairing", json={}, headers={"X-CSRF-Token": csrf}
+                )
+                assert opened.status_code == 201, opened.text
+            finally:
+                await web.aclose()
+            assert (await admin_call(unit, "POST", "/admin/v1/pairing", {})).status_code == 201
+        finally:
+            log = await asyncio.to_thread(stop_console, proc)
+            cable.close()
+    seen = cable.transcript.decode(errors="replace")
+    for secret in (ADMIN_PASSWORD, "geraten-111111"):
+        assert secret not in seen and secret not in log and secret not in caplog.text
+
+
 async def test_the_admin_api_checks_a_current_password_it_is_sent(tmp_path: Path) -> None:
     async with running_unit(tmp_path / "state") as unit:
         await set_admin_password(unit)

@@ -12,7 +12,7 @@ written to the journal as an audit event (who, what, result; never a body).
 ==========================================  =========================================
 ``GET    /admin/v1/openapi.json``            the OpenAPI document of these routes
 ``GET    /admin/v1/status``                  mode, TSE state, registers, device identity
-``POST   /admin/v1/pairing``                 open a pairing window ``{minutes?, tenant?}``
+``POST   /admin/v1/pairing``                 open a window ``{minutes?, tenant?, password?}``
 ``GET    /admin/v1/registers``               paired registers
 ``DELETE /admin/v1/registers/{id}``          revoke a register
 ``GET    /admin/v1/config``                  the configuration (no secrets)
@@ -73,7 +73,7 @@ class AdminOperations(Protocol):
     async def status(self) -> dict[str, Any]: ...
 
     async def open_pairing(
-        self, minutes: int | None, tenant: str | None = None
+        self, minutes: int | None, tenant: str | None = None, proof: PasswordProof | None = None
     ) -> dict[str, Any]: ...
 
     async def list_registers(self) -> list[dict[str, Any]]: ...
@@ -140,9 +140,12 @@ class PasswordProof:
     source: str  # whose failures count towards the lockout: the web peer or "console"
 
 
-def _proof(request: web.Request, body: dict[str, Any], name: str) -> PasswordProof:
+def _proof(
+    request: web.Request, body: dict[str, Any], name: str, *, required: bool | None = None
+) -> PasswordProof:
     current = _optional_text(body, name)
-    required = request.get(PROOF_REQUIRED_KEY, False)
+    if required is None:
+        required = request.get(PROOF_REQUIRED_KEY, False)
     if current is not None:
         register_secret(current)
     source = client_source(request) if required else request.get(ACTOR_KEY, "unknown")
@@ -292,7 +295,9 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
                 hint="Leave it out for the configured default (5 minutes).",
             )
         tenant = _optional_text(body, "tenant")
-        return web.json_response(await ops.open_pairing(minutes, tenant), status=201)
+        # A setup-page session may pair without it; the serial console sends it once set.
+        proof = _proof(request, body, "password", required=False)
+        return web.json_response(await ops.open_pairing(minutes, tenant, proof), status=201)
 
     async def registers(_request: web.Request) -> web.Response:
         return web.json_response({"registers": await ops.list_registers()})

@@ -94,6 +94,7 @@ def admin_openapi_document() -> dict[str, Any]:
                         {
                             "minutes": {"type": "integer", "minimum": 1, "maximum": 60},
                             "tenant": TEXT,
+                            "password": TEXT,
                         }
                     ),
                 )

@@ -24,7 +24,7 @@ HELP = """\
 Commands / Befehle:
   status          mode, addresses, fingerprint, TSE, registers / Zustand der Einheit
   network         interfaces, default route, DNS servers / Netzwerk
-  pair [MIN] [TENANT]  open a pairing window (for a tenant) / Kasse koppeln
+  pair [MIN] [TENANT]  open a pairing window (asks the password) / Kasse koppeln
   password        set the admin password (asks the current one) / Admin-Passwort setzen
   factory-reset   erase registers, settings, credentials (asks the password) /
                   Werkseinstellungen (fragt das Passwort)
@@ -168,6 +168,14 @@ class Commands:
             body["minutes"] = int(args[0]) if args[0].isascii() and args[0].isdigit() else args[0]
         if len(args) > 1:
             body["tenant"] = args[1]  # the daemon refuses unknown tenants with the known ones
+        if self.call("GET", "/admin/v1/password").get("set"):
+            # Whoever holds the cable pairs a register only with the password; the daemon
+            # checks it and counts failures towards the console's lockout.
+            current = self._current_password()
+            if current is None:
+                self.say("Aborted, no pairing window opened. / Abgebrochen.")
+                return
+            body["password"] = current
         data = self.call("POST", "/admin/v1/pairing", body)
         self.say(f"Pairing code:   {data.get('code', '?')}")
         self.say(f"Valid until:    {data.get('expires_at', '?')}")
