@@ -14,6 +14,7 @@ import pytest
 
 from tests.test_register_api import FAST, _assert_late, _late_body, _sim_txs
 from tests.unit import RECEIPT, running_unit
+from tsed.net import tls
 
 
 async def test_the_pairing_qr_carries_the_address_the_register_connects_to(
@@ -242,17 +243,17 @@ async def test_each_documented_switch_gives_its_failure_code(
 
 
 async def test_a_certificate_that_cannot_be_written_keeps_the_old_one_serving(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with running_unit(tmp_path / "s") as unit:
         register = await unit.pair()
-        blocker = unit.daemon.identity.cert_path.with_suffix(".tmp")
-        blocker.mkdir()  # the new certificate cannot be written (even by root)
+
+        def disk_fails(*_args: object, **_kwargs: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(tls, "atomic_write", disk_fails)  # the new one cannot be written
         before = unit.daemon.identity.cert_path.read_bytes()
-        try:
-            changed = await unit.daemon.certificate.check(["192.0.2.78"], hostname="kasse-x")
-        finally:
-            blocker.rmdir()
+        changed = await unit.daemon.certificate.check(["192.0.2.78"], hostname="kasse-x")
         assert changed is False
         assert unit.daemon.identity.cert_path.read_bytes() == before
         assert "re-issuing the device certificate failed" in caplog.text

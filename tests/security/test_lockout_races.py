@@ -27,11 +27,16 @@ from tests.unit import RECEIPT, running_unit
 WRONG = {"Authorization": "Bearer tsed_wrong"}
 
 
+ONE_ADDRESS = httpx.Limits(max_connections=30)
+
+
 async def test_100_concurrent_wrong_logins_are_at_most_5_checks(tmp_path: Path) -> None:
     async with running_unit(tmp_path / "state") as unit:
         await set_admin_password(unit)
+        # 30 connections at once: under the listener's cap of 32 per address, so every
+        # attempt reaches the lockout and none is refused at the door
         async with httpx.AsyncClient(
-            base_url=unit.base_url, verify=unit.ssl_context(), timeout=60
+            base_url=unit.base_url, verify=unit.ssl_context(), timeout=60, limits=ONE_ADDRESS
         ) as web:
             answers = await asyncio.gather(
                 *(web.post("/setup/login", json={"password": f"falsch-{i:03}"}) for i in range(100))
@@ -60,7 +65,7 @@ async def test_concurrent_wrong_pairing_codes_cannot_outrun_the_lockout(tmp_path
     async with running_unit(tmp_path / "state") as unit:
         await unit.tsectl("pair")
         async with httpx.AsyncClient(
-            base_url=unit.base_url, verify=unit.ssl_context(), timeout=60
+            base_url=unit.base_url, verify=unit.ssl_context(), timeout=60, limits=ONE_ADDRESS
         ) as http:
             answers = await asyncio.gather(
                 *(

@@ -336,6 +336,11 @@ class GuardedListener:
                 try:
                     async with asyncio.timeout(self.limits.body_timeout):
                         await request.read()
+                except ConnectionError as err:  # the peer went away mid-body
+                    raise InputError(
+                        "the connection closed before the request body arrived",
+                        hint="Send the request again on a new connection.",
+                    ) from err
                 except TimeoutError:
                     response = error_response(
                         BodyTimeout(
