@@ -259,7 +259,7 @@ def _prepare(out: Path, work: Path) -> Path:
     return image
 
 
-def run(out: Path, cuts: int, seed: int, mode: str, moments: tuple[str, ...] = MOMENTS) -> int:  # noqa: C901, PLR0912, PLR0915
+def run(out: Path, cuts: int, seed: int, mode: str, moments: tuple[str, ...] = MOMENTS) -> int:
     rng = random.Random(seed)
     plan = [Cut(n, moments[n % len(moments)], rng.randrange(2**32), rng.uniform(10.0, 60.0))
             for n in range(cuts)]  # fmt: skip
@@ -322,7 +322,7 @@ def run(out: Path, cuts: int, seed: int, mode: str, moments: tuple[str, ...] = M
                     if pinned != fingerprint:
                         problems.append(f"{label}: pairing fingerprint {pinned} != {fingerprint}")
                 if cut is None:  # the last receipt tells the guest the host is done
-                    with Retrying(base_url=f"https://127.0.0.1:{port}", verify=False,  # noqa: S501
+                    with Retrying(base_url=f"https://127.0.0.1:{port}", verify=False,
                                    timeout=60.0, trust_env=False) as client:  # fmt: skip
                         client.post("/api/v1/receipts", json=RECEIPT,
                                     headers=headers(tokens[0], "powercut-final"))  # fmt: skip

@@ -47,7 +47,7 @@ class Retrying(httpx.Client):
 def verify_receipts(port: int, answers: list[Answer], boot: int) -> list[str]:
     """Every answered receipt by id and by replay; the unanswered ones replayed twice."""
     problems: list[str] = []
-    with Retrying(base_url=f"https://127.0.0.1:{port}", verify=False, timeout=60.0,  # noqa: S501 - pinned by _fingerprint
+    with Retrying(base_url=f"https://127.0.0.1:{port}", verify=False, timeout=60.0,
                    trust_env=False) as client:  # fmt: skip
         for answer in answers:
             if answer.data is None:

@@ -29,9 +29,9 @@ import time
 import tomllib
 from pathlib import Path
 
+from tsed.cli.adminclient import AdminClient, CommandFailed
+from tsed.cli.tsectl_setup import _export
 from tsed.net.auth import verify_password
-from tsed.tsectl import AdminClient, CommandFailed
-from tsed.tsectl_setup import _export
 
 STATE = Path("/var/lib/tsed")
 OWN = Path("/var/lib/tsed-powercut")  # what tsectl downloaded

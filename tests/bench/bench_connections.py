@@ -23,8 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.reliability_support import stop, wait_ready
-from tests.unit import free_port, serve_argv
+from tests.support.reliability import stop, wait_ready
+from tests.support.unit import free_port, serve_argv
 
 
 def _rss_kb(pid: int) -> int:

@@ -17,7 +17,7 @@ import uuid
 import httpx
 
 from tests.fiskaly.simulator.conftest import Api
-from tests.fiskaly.tar_support import download_export
+from tests.support.tar import download_export
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
 from tsed.fiskaly.tarverify import verify_tar
 

@@ -1,7 +1,7 @@
 """The reference for throughput: a bare aiohttp forwarder doing the same two upstream calls.
 
 ``POST /api/v1/receipts`` over the same TLS set-up as the unit (a device certificate from
-``tsed.net.tls``), forwarded as start (``PUT .../tx/{id}?tx_revision=1``, ACTIVE) and finish
+``tsed.net.identity``), forwarded as start (``PUT .../tx/{id}?tx_revision=1``, ACTIVE) and finish
 (revision 2, FINISHED, the receipt) to the simulator over one keep-alive pool. No journal, no
 validation, no idempotency: what any forwarder must at least do.
 
@@ -22,7 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from tests.bench.harness import KEY, SECRET
-from tsed.net.tls import load_or_create_identity, server_ssl_context
+from tsed.net.identity import load_or_create_identity, server_ssl_context
 
 
 async def serve(listen: str, upstream: str, state: Path) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.unit import RECEIPT, serve_argv
+from tests.support.unit import RECEIPT, serve_argv
 
 __all__ = ["RECEIPT"]
 KEY, SECRET = "test_benchbenchbenchbenchbench_sim", "B" * 43
@@ -129,7 +129,12 @@ def start_unit(state: Path, sim: Proc, profile_threads: Path | None = None) -> P
     profile = os.environ.get("TSED_BENCH_PROFILE")  # cProfile output file for the unit
     argv = serve_argv(state, port, "ERROR")
     if profile_threads is not None:
-        argv = ["-m", "tests.bench.profiled", str(profile_threads), *argv[2:]]  # no -m tsed.cli
+        argv = [
+            "-m",
+            "tests.bench.profiled",
+            str(profile_threads),
+            *argv[2:],
+        ]  # no -m tsed.cli.tsed
     elif profile:
         argv = ["-m", "cProfile", "-o", profile, *argv]
     popen = subprocess.Popen(

@@ -50,7 +50,10 @@ Func = tuple[str, int, str]
 # (category, test on (file, function name)); the first that matches wins
 CATEGORIES: list[tuple[str, Callable[[str, str], bool]]] = [
     ("journal: SQLite calls", lambda f, n: "sqlite3." in n),
-    ("journal: tsed.store / rows", lambda f, n: f.endswith(("tsed/store.py", "tsed/rows.py"))),
+    (
+        "journal: tsed.state.store / rows",
+        lambda f, n: f.endswith(("tsed/state/store.py", "tsed/state/rows.py")),
+    ),
     (
         "hand-over to/from the store thread",
         lambda f, n: (
@@ -82,7 +85,7 @@ CATEGORIES: list[tuple[str, Callable[[str, str], bool]]] = [
         lambda f, n: f.endswith(("asyncio/sslproto.py", "/ssl.py")) or "_ssl." in n,
     ),
     ("logging", lambda f, n: "/logging/" in f or f.endswith("tsed/logs.py")),
-    ("metrics", lambda f, n: f.endswith("tsed/metrics.py") or "prometheus" in f),
+    ("metrics", lambda f, n: f.endswith("tsed/signing/metrics.py") or "prometheus" in f),
     ("JSON", lambda f, n: "/json/" in f or "_json." in n or "orjson" in n),
     (
         "idempotency bookkeeping",
@@ -108,7 +111,7 @@ CATEGORIES: list[tuple[str, Callable[[str, str], bool]]] = [
 
 
 def _store(file: str, name: str, method: str) -> bool:
-    return file.endswith("tsed/store.py") and name == method
+    return file.endswith("tsed/state/store.py") and name == method
 
 
 # counts per receipt: (label, test on (file, function name))

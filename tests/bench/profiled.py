@@ -1,11 +1,11 @@
-"""Run ``tsed.cli`` with cProfile in every thread (the event loop and the store's writer).
+"""Run ``tsed.cli.tsed`` with cProfile in every thread (the event loop and the store's writer).
 
 ``python -m cProfile`` sees only the main thread; the journal's work runs in the store
 thread. Here each thread started after this module gets its own profiler, and at exit all
 of them are merged into one pstats file. The clock is each thread's CPU time: a thread
 waiting (the store thread on its queue, the event loop in epoll) costs nothing.
 
-    python -m tests.bench.profiled OUT.pstats serve --state-dir ... (the ``tsed.cli`` argv)
+    python -m tests.bench.profiled OUT.pstats serve --state-dir ... (the ``tsed.cli.tsed`` argv)
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def main() -> None:
     sys.argv = ["tsed", *argv]
     main_profile.enable()
     try:
-        runpy.run_module("tsed.cli", run_name="__main__", alter_sys=True)
+        runpy.run_module("tsed.cli.tsed", run_name="__main__", alter_sys=True)
     except SystemExit:
         pass
     finally:

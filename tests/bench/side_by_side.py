@@ -45,7 +45,7 @@ async def compare(other: Path, rounds: int) -> dict[str, tuple[float, int]]:
         cwd = Path.cwd()
         try:
             for name, tree in trees.items():
-                os.chdir(tree)  # the unit's ``python -m tsed.cli`` imports this tree's tsed
+                os.chdir(tree)  # the unit's ``python -m tsed.cli.tsed`` imports this tree's tsed
                 state = root / f"state-{name}"
                 prepare_unit_state(state)
                 unit = await asyncio.to_thread(start_unit, state, sim)

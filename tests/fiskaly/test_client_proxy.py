@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.proxyserver import ProxyServer
+from tests.support.proxyserver import ProxyServer
 from tsed.fiskaly import errors as err
 from tsed.fiskaly.client import FiskalyClient
 from tsed.fiskaly.simulator import Simulator, SimulatorServer

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
 from tests.fiskaly.simulator.conftest import PIN, Api, api, server, sim  # noqa: F401 - fixtures
-from tests.fiskaly.tar_support import RichExport, build, download_export, members, rich_export
+from tests.support.tar import RichExport, build, download_export, members, rich_export
 from tsed.fiskaly.simulator import Simulator
 from tsed.fiskaly.tarverify import Finding, verify_tar
 

@@ -15,7 +15,7 @@ from asn1crypto import core
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.fiskaly.tar_support import build
+from tests.support.tar import build
 from tsed.fiskaly.tarverify import verify_tar
 from tsed.fiskaly.tr03151 import verify_log
 from tsed.fiskaly.tr03151_asn1 import (

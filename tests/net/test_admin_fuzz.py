@@ -29,7 +29,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.unit import free_port, start_unit_process
+from tests.support.unit import free_port, start_unit_process
 from tsed.net.admin import build_admin_app
 from tsed.net.admin_openapi import admin_openapi_document
 

@@ -33,7 +33,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.unit import free_port, serve_argv
+from tests.support.unit import free_port, serve_argv
 from tsed.net.openapi import openapi_document
 
 CHECKS = [

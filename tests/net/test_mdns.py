@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from tsed.net.mdns import TXT_KEYS, _renamed, build_txt, instance_label, parse_txt
 
-HELPER = Path(__file__).with_name("mdns_helper.py")
+HELPER = Path(__file__).parents[1] / "support" / "mdns_helper.py"
 
 
 def test_labels_fit_dns_and_keep_the_id() -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.net.avahi_support import Browsed, Lan, missing_tools
+from tests.support.avahi import Browsed, Lan, missing_tools
+from tsed.cli.adminclient import AdminClient, CommandFailed
 from tsed.net.mdns import TXT_KEYS
-from tsed.tsectl import AdminClient, CommandFailed
 
 pytestmark = [
     pytest.mark.e2e,
@@ -54,7 +54,7 @@ def test_avahi_finds_the_unit_sees_pairing_and_a_new_address(lan: Lan, tmp_path:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TSED_", "NOTIFY_"))}
     env["TSED_MDNS"] = "vA,vA2"  # the unit's two LAN ports, by interface name
     unit = lan.spawn(
-        ["ip", "netns", "exec", lan.a, sys.executable, "-m", "tsed.cli", "serve",
+        ["ip", "netns", "exec", lan.a, sys.executable, "-m", "tsed.cli.tsed", "serve",
          "--state-dir", str(state), "--config", str(state / "tsed.toml"),
          "--listen", "0.0.0.0:8443"],
         log="unit.log", env=env,

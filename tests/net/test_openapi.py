@@ -9,7 +9,7 @@ from tsed.net.api import RegisterApiDeps, build_register_app
 from tsed.net.auth import PairingManager
 from tsed.net.lockout import FailureLimiter
 from tsed.net.openapi import openapi_document
-from tsed.outcome import TxOutcome
+from tsed.signing.outcome import TxOutcome
 
 
 def _refs(node: Any) -> list[str]:

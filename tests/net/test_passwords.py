@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.support import web_login
-from tests.unit import running_unit
+from tests.support.security import web_login
+from tests.support.unit import running_unit
 from tsed.errors import LockedOut
 from tsed.net.passwords import (
     COST,
@@ -22,7 +22,7 @@ from tsed.net.passwords import (
     parse_stored,
     verify_password,
 )
-from tsed.runtime_setup import PASSWORD_KEY
+from tsed.unit.setup_ops import PASSWORD_KEY
 
 SECRET = "ein ganzer Satz als Passwort"
 

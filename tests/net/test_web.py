@@ -15,15 +15,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.provisioning_support import signed_activation
-from tests.unit import Unit, running_unit
-from tsed import tsectl
-from tsed.activation_document import (
+from tests.support.provisioning import signed_activation
+from tests.support.unit import Unit, running_unit
+from tsed.cli import tsectl
+from tsed.fiskaly.simulator import Simulator, SimulatorServer
+from tsed.fiskaly.tr03151 import verify_qr_code
+from tsed.provisioning.document import (
     generate_vendor_key,
     load_private_key,
 )
-from tsed.fiskaly.simulator import Simulator, SimulatorServer
-from tsed.fiskaly.tr03151 import verify_qr_code
 
 PASSWORD = "Kassen-Passwort-2026"
 API = "/setup/api/admin/v1"

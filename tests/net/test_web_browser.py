@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-HELPER = Path(__file__).with_name("browser_flow.py")
-TSECTL_HELPER = Path(__file__).with_name("tsectl_flow.py")
+HELPER = Path(__file__).parents[1] / "support" / "browser_flow.py"
+TSECTL_HELPER = Path(__file__).parents[1] / "support" / "tsectl_flow.py"
 ROOT = HELPER.parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 RED = "rgb(198, 40, 40)"

@@ -19,8 +19,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.unit import Unit, running_unit
-from tsed.activation import (
+from tests.support.unit import Unit, running_unit
+from tsed.config.model import load_config
+from tsed.provisioning.activation import (
     ActivationDocument,
     ActivationKeyMissing,
     ActivationOrganization,
@@ -31,16 +32,15 @@ from tsed.activation import (
     management_credentials,
     read_mode,
 )
-from tsed.activation_document import (
+from tsed.provisioning.document import (
     generate_vendor_key,
     load_private_key,
     load_public_key,
     parse_public_key,
     sign_document,
 )
-from tsed.cli import VENDOR_KEY_PATH, DaemonOptions
-from tsed.config import load_config
-from tsed.vault import Vault
+from tsed.state.vault import Vault
+from tsed.unit.options import VENDOR_KEY_PATH, DaemonOptions
 
 DEVICE = "tsed-0123456789ab"
 
@@ -142,7 +142,8 @@ async def test_a_legacy_config_with_vendor_public_key_loads_with_a_warning_and_i
 
 
 def test_production_options_always_use_the_image_key() -> None:
-    from tsed.cli import build_parser, resolve_options
+    from tsed.cli.tsed import build_parser
+    from tsed.unit.options import resolve_options
 
     environ = {"TSED_VENDOR_KEY": "/tmp/x.pub", "TSED_VENDOR_PUBKEY": "/tmp/x.pub"}
     options = resolve_options(build_parser().parse_args(["serve"]), environ)

@@ -32,11 +32,11 @@ import httpx
 import pytest
 from aiohttp import web
 
-from tests.reliability_support import pair_token, stop, wait_for, wait_ready
-from tests.unit import RECEIPT, free_port, running_unit, serve_argv
+from tests.support.reliability import pair_token, stop, wait_for, wait_ready
+from tests.support.unit import RECEIPT, free_port, running_unit, serve_argv
+from tsed.net.identity import load_or_create_identity, server_ssl_context
 from tsed.net.limits import MAX_CONNECTIONS, ConnectionLimits, GuardedListener
 from tsed.net.ratelog import RateLimitedLog
-from tsed.net.tls import load_or_create_identity, server_ssl_context
 
 TOKEN = "good"
 REGISTER: web.RequestKey[str] = web.RequestKey("register", str)
@@ -345,7 +345,7 @@ async def test_running_out_of_descriptors_evicts_and_logs_once_per_interval(
 ) -> None:
     """Accepting fails with EMFILE: no log storm, no busy loop, unauthenticated ones go."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.security.listener_child", "48", str(tmp_path)],
+        [sys.executable, "-m", "tests.support.listener_child", "48", str(tmp_path)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert child.stdin is not None and child.stdout is not None

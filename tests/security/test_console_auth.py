@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.net.console_support import Cable, start_console, stop_console
-from tests.security.support import ADMIN_PASSWORD, admin_call, set_admin_password, web_login
-from tests.unit import running_unit
+from tests.support.console import Cable, start_console, stop_console
+from tests.support.security import ADMIN_PASSWORD, admin_call, set_admin_password, web_login
+from tests.support.unit import running_unit
 from tsed.net.passwords import verify_password
-from tsed.runtime_setup import PASSWORD_KEY
+from tsed.unit.setup_ops import PASSWORD_KEY
 
 NEW = "ganz-neues-Passwort-7"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.security.support import admin_call, set_admin_password, web_login
-from tests.unit import RECEIPT, running_unit
+from tests.support.security import admin_call, set_admin_password, web_login
+from tests.support.unit import RECEIPT, running_unit
 from tsed.net.http import MAX_JSON_DEPTH, json_depth, parse_json
 
 DEEP = b"[" * 2000 + b"]" * 2000

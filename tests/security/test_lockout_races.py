@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.security.support import ADMIN_PASSWORD, set_admin_password
-from tests.unit import RECEIPT, running_unit
+from tests.support.security import ADMIN_PASSWORD, set_admin_password
+from tests.support.unit import RECEIPT, running_unit
 
 WRONG = {"Authorization": "Bearer tsed_wrong"}
 
@@ -164,7 +164,7 @@ async def test_a_login_flood_from_60_addresses_hashes_on_one_thread_only(
         quiet = await sign()  # the same receipts without the flood, for comparison
         cafile = str(unit.daemon.identity.cert_path)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.security.flood", unit.base_url, cafile, "60", "4",
+            sys.executable, "-m", "tests.support.flood", unit.base_url, cafile, "60", "4",
             stdout=asyncio.subprocess.PIPE,
             cwd=Path(__file__).parents[2],
         )  # fmt: skip

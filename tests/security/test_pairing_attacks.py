@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.security.support import admin_call
-from tests.unit import Unit, running_unit
-from tsed.configcheck import vat_check_digit
+from tests.support.security import admin_call
+from tests.support.unit import Unit, running_unit
+from tsed.config.check import vat_check_digit
 
 VAT_A = f"DE12345678{vat_check_digit('12345678')}"
 VAT_B = f"DE13669597{vat_check_digit('13669597')}"

@@ -52,16 +52,16 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from tsed.errors import AuthError, ForbiddenError, InputError
-from tsed.exports import ExportRange
 from tsed.logs import register_secret
 from tsed.net.admin_openapi import admin_openapi_document
 from tsed.net.http import client_source, error_middleware, read_json_object
+from tsed.tss.exports import ExportRange
 
 _LOGGER = logging.getLogger(__name__)
 ACTOR_KEY: web.RequestKey[str] = web.RequestKey("actor", str)
 # Set by a guard whose callers must prove the admin password to change it or to reset the unit
 # (the setup page). On the socket the proof is optional: root on the unit may always do both,
-# and the serial console sends it (see tsed.net.console_commands).
+# and the serial console sends it (see tsed.cli.console_commands).
 PROOF_REQUIRED_KEY: web.RequestKey[bool] = web.RequestKey("proof_required", bool)
 AUDIT_MESSAGE_ID = "5f3c2a8e9b1d4c7e8a6b0d2f4e1c9a37"  # journalctl MESSAGE_ID=... for audits
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

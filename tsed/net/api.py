@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from tsed.config.text import clean_register_text, has_control
 from tsed.errors import AuthError, ConflictError, InputError
 from tsed.net.auth import PairingManager, hash_token, issue_token
 from tsed.net.http import (
@@ -28,9 +29,8 @@ from tsed.net.http import (
 )
 from tsed.net.lockout import FailureLimiter
 from tsed.net.openapi import openapi_document
-from tsed.outcome import RegisterRef, TxOutcome
-from tsed.receipt import TEST_NOTICE, Receipt, parse_receipt, qr_png
-from tsed.textcheck import clean_register_text, has_control
+from tsed.signing.outcome import RegisterRef, TxOutcome
+from tsed.signing.receipt import TEST_NOTICE, Receipt, parse_receipt, qr_png
 
 _LOGGER = logging.getLogger(__name__)
 IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,128}$")

@@ -59,9 +59,9 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from tsed.errors import InputError, TsedError
-from tsed.fileio import atomic_write
 from tsed.net.http import error_response
 from tsed.net.ratelog import MalformedRequestLog, RateLimitedLog
+from tsed.state.files import atomic_write
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -2,8 +2,9 @@
 
 Every operation has an ``operationId`` (generated clients name their functions after it) and
 lists the errors it answers with: the fuzz test (``tests/net/test_api_fuzz.py``) fails on any
-status a call answers that is not listed, ``tests/test_register_api_contract.py`` drives the
-listed 401/405 of every call, and ``tests/test_openapi_client.py`` generates a client from it.
+status a call answers that is not listed, ``tests/contract/test_register_api.py`` drives the
+listed 401/405 of every call, and ``tests/contract/test_openapi_client.py`` generates a client from
+it.
 """
 
 from __future__ import annotations

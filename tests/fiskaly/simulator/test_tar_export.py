@@ -15,8 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.fiskaly.simulator.conftest import PIN, Api
-from tests.fiskaly.tar_support import members, rich_export
 from tests.fiskaly.test_tr03151_asn1 import START as REAL_START
+from tests.support.tar import members, rich_export
 from tsed.fiskaly.simulator.engine import SimState
 from tsed.fiskaly.tarverify import verify_tar
 from tsed.fiskaly.tr03151 import verify_log, verify_qr_code

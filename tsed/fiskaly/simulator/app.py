@@ -14,10 +14,13 @@ from typing import Any
 from aiohttp import web
 
 from tsed.fiskaly.simulator import exports, management, metadata, retention, transactions
+from tsed.fiskaly.simulator.control import add_control_routes
 from tsed.fiskaly.simulator.engine import SimState
 from tsed.fiskaly.simulator.faults import FaultAction, FaultEngine
+from tsed.fiskaly.simulator.keys import FAULTS_KEY, STATE_KEY
 from tsed.fiskaly.simulator.model import (
     API_VERSION,
+    CLIENT_SERIAL_RE,
     LIST_TX_PER_MINUTE,
     MAX_BODY,
     SimError,
@@ -31,8 +34,6 @@ from tsed.fiskaly.simulator.views import client_view, list_view, paginate, tss_v
 _LOGGER = logging.getLogger(__name__)
 TSS_DESCRIPTION_RE = re.compile(r"[A-Za-z0-9 '()+,\-./:=?]{0,100}")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-STATE_KEY: web.AppKey[SimState] = web.AppKey("sim_state", SimState)
-FAULTS_KEY: web.AppKey[FaultEngine] = web.AppKey("sim_faults", FaultEngine)
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -232,8 +233,6 @@ async def put_client(request: web.Request) -> web.Response:
     if not isinstance(body, dict) or set(body) - {"serial_number", "metadata"}:
         raise schema_error("createClient accepts serial_number and metadata")
     serial = body.get("serial_number")
-    from tsed.fiskaly.simulator.model import CLIENT_SERIAL_RE  # noqa: PLC0415
-
     if not isinstance(serial, str) or not CLIENT_SERIAL_RE.match(serial) or "/" in serial:
         raise SimError(
             400,
@@ -456,8 +455,6 @@ def build_app(state: SimState, faults: FaultEngine) -> web.Application:
     metadata.add_routes(app, tss, _metadata_owner, _body, _json)
     r.add_route("*", "/api/v1/{tail:.*}", v1_refused)
     management.add_routes(app, auth, _token, _body, _json)
-    from tsed.fiskaly.simulator.control import add_control_routes  # noqa: PLC0415
-
     add_control_routes(app)
     _LOGGER.debug("simulator app built (API %s)", API_VERSION)
     return app

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tsed.fiskaly.simulator.keys import FAULTS_KEY, STATE_KEY
 from tsed.fiskaly.simulator.model import TSS_STATES
 
 _LOGGER = logging.getLogger(__name__)
@@ -18,8 +19,6 @@ def _answer(data: Any, status: int = 200) -> web.Response:
 
 
 def add_control_routes(app: web.Application) -> None:
-    from tsed.fiskaly.simulator.app import FAULTS_KEY, STATE_KEY  # noqa: PLC0415
-
     async def get_faults(request: web.Request) -> web.Response:
         return _answer(request.app[FAULTS_KEY].config.to_json())
 

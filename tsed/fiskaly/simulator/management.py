@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tsed.fiskaly.simulator.keys import STATE_KEY
 from tsed.fiskaly.simulator.model import MANAGEMENT_VERSION, Organization, SimError, schema_error
 
 ORG_REQUIRED = {"name", "address_line1", "zip", "town", "country_code"}
@@ -51,8 +52,6 @@ def add_routes(
     body_of: Callable[[web.Request], Awaitable[Any]],
     as_json: Callable[..., web.Response],
 ) -> None:
-    from tsed.fiskaly.simulator.app import STATE_KEY  # noqa: PLC0415
-
     def visible(request: web.Request, org_id: str) -> Organization:
         state = request.app[STATE_KEY]
         token = token_of(request, "v0")

@@ -26,7 +26,7 @@ simulator's own: ``SEQUENCE { [0] IMPLICIT INTEGER time, [1] IMPLICIT PrintableS
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from asn1crypto import core
 
@@ -36,8 +36,15 @@ from tsed.fiskaly.simulator.support import SimCa, make_ca
 from tsed.fiskaly.tr03151 import audit_log_data, sign_log, system_log_data
 from tsed.fiskaly.tr03151_asn1 import encode_operation_data
 
-if TYPE_CHECKING:
-    from tsed.fiskaly.simulator.engine import SimState
+
+class SimState(Protocol):
+    """What the signed logs need of the simulator's state (the engine's ``SimState``)."""
+
+    logs: dict[str, list[LogEntry]]
+    persist: SimPersistence | None
+
+    def now(self) -> int: ...
+
 
 ADMIN_USER = "admin"
 

@@ -1,0 +1,89 @@
+"""`tsed` option resolution: flag, then environment variable, then default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tsed.cli.tsed import build_parser, main
+from tsed.errors import ConfigError
+from tsed.unit.options import (
+    DEFAULT_CONFIG,
+    DEFAULT_STATE_DIR,
+    ListenAddress,
+    parse_listen,
+    resolve_options,
+)
+
+
+def _resolve(argv: list[str], environ: dict[str, str]):
+    args = build_parser().parse_args(["serve", *argv])
+    return resolve_options(args, environ)
+
+
+def test_defaults() -> None:
+    options = _resolve([], {})
+    assert options.state_dir == Path(DEFAULT_STATE_DIR)
+    assert options.config_path == Path(DEFAULT_CONFIG)
+    assert options.listen == ListenAddress("0.0.0.0", 8443)
+    assert options.admin_socket == Path(DEFAULT_STATE_DIR) / "admin.sock"
+
+
+def test_environment_beats_default() -> None:
+    env = {"TSED_STATE_DIR": "/srv/s", "TSED_CONFIG": "/srv/c.toml", "TSED_LISTEN": "127.0.0.1:9"}
+    options = _resolve([], env)
+    assert options.state_dir == Path("/srv/s")
+    assert options.config_path == Path("/srv/c.toml")
+    assert options.listen == ListenAddress("127.0.0.1", 9)
+
+
+def test_flag_beats_environment() -> None:
+    env = {"TSED_STATE_DIR": "/srv/s", "TSED_CONFIG": "/srv/c.toml", "TSED_LISTEN": "127.0.0.1:9"}
+    options = _resolve(["--state-dir", "/a", "--config", "/b.toml", "--listen", "[::1]:8444"], env)
+    assert options.state_dir == Path("/a")
+    assert options.config_path == Path("/b.toml")
+    assert options.listen == ListenAddress("::1", 8444)
+    assert str(options.listen) == "[::1]:8444"
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("8443", "HOST:PORT"),
+        ("0.0.0.0:0", "1 to 65535"),
+        ("0.0.0.0:70000", "1 to 65535"),
+        ("0.0.0.0:http", "1 to 65535"),
+        ("shop.example:8443", "not an IP address"),
+        ("[::1:8443", "HOST:PORT"),
+    ],
+)
+def test_bad_listen_names_the_problem(value: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_listen(value, source="TSED_LISTEN")
+    assert fragment in info.value.message
+    assert "TSED_LISTEN" in info.value.message
+    assert info.value.hint
+
+
+def test_bad_listen_from_environment_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    os.environ["TSED_LISTEN"] = "nonsense"
+    try:
+        assert main(["serve"]) == 1
+    finally:
+        del os.environ["TSED_LISTEN"]
+    err = capsys.readouterr().err
+    assert "TSED_LISTEN" in err and "hint:" in err
+    assert "Traceback" not in err
+
+
+def test_help_and_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    assert "serve" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        main(["frobnicate"])
+    assert info.value.code == 2

@@ -1,0 +1,74 @@
+"""The ``tsed`` command: run the daemon (``tsed serve``).
+
+The options themselves (flag, then environment variable, then default) are
+:mod:`tsed.unit.options`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from tsed import __version__
+from tsed.errors import TsedError
+from tsed.unit.options import DEFAULT_CONFIG, DEFAULT_LISTEN, DEFAULT_STATE_DIR, resolve_options
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tsed",
+        description="TSE-LAN unit daemon: local KassenSichV signing API backed by fiskaly "
+        "SIGN DE V2 (or, without credentials, by the built-in simulator in TEST mode).",
+    )
+    parser.add_argument("--version", action="version", version=f"tsed {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the daemon", description="Run the daemon.")
+    serve.add_argument(
+        "--state-dir",
+        help="device state: store, vault, identity "
+        f"(env TSED_STATE_DIR, default {DEFAULT_STATE_DIR})",
+    )
+    serve.add_argument(
+        "--config", help=f"configuration file (env TSED_CONFIG, default {DEFAULT_CONFIG})"
+    )
+    serve.add_argument(
+        "--listen",
+        help=f"register API address HOST:PORT (env TSED_LISTEN, default {DEFAULT_LISTEN})",
+    )
+    serve.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level (default INFO; extended logging is a configuration setting)",
+    )
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            args.listen = args.listen or None
+            options = resolve_options(args, os.environ)
+            from tsed.unit.daemon import run  # noqa: PLC0415 - keep `tsed --help` fast
+
+            return int(asyncio.run(run(options)))
+    except TsedError as err:
+        print(f"tsed: {err.message}\n  hint: {err.hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {args.command!r}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

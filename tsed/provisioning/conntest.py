@@ -1,0 +1,422 @@
+"""The connection test (the mask's "Test" button): one line per step, each with a verdict.
+
+Steps, in order: configuration saved → DNS for the fiskaly host → proxy reachable and accepting
+(when set) → TLS → authentication → token environment matches the mode → TSS exists, its state
+and environment → registered clients → clock offset. Authentication and the TSS steps run per
+tenant. Each step says ``ok``, ``warn``, ``fail`` or ``skipped``, and on trouble what to do.
+A failure that makes later steps meaningless marks them ``skipped`` (with the reason).
+
+Clock offset: the unit's clock is compared with the server's ``Date`` header and with the
+server time implied by the authentication answer (``access_token_expires_at`` minus
+``access_token_expires_in``); the larger of the two offsets counts (warn above 5 s), so neither
+a proxy rewriting headers nor a cached token can hide a wrong clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from tsed.config.model import Config
+from tsed.errors import TsedError
+from tsed.fiskaly import errors as ferr
+from tsed.fiskaly.calls import check_v2_url
+from tsed.fiskaly.client import FiskalyClient
+from tsed.fiskaly.models import AuthToken, Tss
+from tsed.fiskaly.transport import HttpCore, RetryPolicy, Timeouts
+from tsed.provisioning.activation import Mode
+from tsed.provisioning.conntest_steps import (
+    StepResult,
+    Verdict,
+    check_dns,
+    check_proxy,
+    check_tls,
+    error_hint,
+    error_text,
+    timed,
+)
+from tsed.state.store import Store
+from tsed.state.vault import Vault
+from tsed.tss.access import FiskalyAccess
+from tsed.tss.registry import vault_key
+
+_LOGGER = logging.getLogger(__name__)
+MAX_SKEW = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionReport:
+    mode: str
+    sign_url: str
+    steps: tuple[StepResult, ...]
+    started_at: float
+    clock_offset: float | None = None
+
+    @property
+    def verdict(self) -> Verdict:
+        verdicts = {s.verdict for s in self.steps}
+        return "fail" if "fail" in verdicts else "warn" if "warn" in verdicts else "ok"
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict != "fail"
+
+    def step(self, name: str, tenant: str | None = None) -> StepResult:
+        for item in self.steps:
+            if item.step == name and (tenant is None or item.tenant == tenant):
+                return item
+        raise KeyError(name)
+
+    def lines(self) -> list[str]:
+        head = f"Connection test ({self.mode}, {self.sign_url}): {self.verdict.upper()}"
+        return [head, *(s.line() for s in self.steps)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "url": self.sign_url,
+            "verdict": self.verdict,
+            "ok": self.ok,
+            "started_at": self.started_at,
+            "clock_offset": self.clock_offset,
+            "steps": [s.to_json() for s in self.steps],
+        }
+
+
+@dataclass
+class _Run:
+    """Mutable state of one test run (steps so far, what later steps may use)."""
+
+    steps: list[StepResult] = field(default_factory=list)
+    offsets: list[float] = field(default_factory=list)
+
+    def add(self, step: StepResult) -> StepResult:
+        self.steps.append(step)
+        return step
+
+    def skip(self, names: list[str], why: str, tenant: str | None = None) -> None:
+        for name in names:
+            self.steps.append(StepResult(name, "skipped", why, tenant=tenant))
+
+
+# -- fiskaly steps ----------------------------------------------------------------------------
+
+
+async def _auth(
+    access: FiskalyAccess, key: str, secret: str, step_timeout: float, clock: Callable[[], float]
+) -> tuple[AuthToken, list[float]]:
+    """Authenticate like the daemon does; also returns the clock offset estimates."""
+    core = HttpCore(
+        check_v2_url(access.sign_url) + "/api/v2", proxy=access.proxy,
+        timeouts=Timeouts(default=step_timeout, connect=min(5.0, step_timeout)),
+        retry=RetryPolicy(attempts=1),
+    )  # fmt: skip
+    try:
+        before = clock()
+        response = await core.request(
+            "POST", "/auth", what="authentication", json={"api_key": key, "api_secret": secret}
+        )
+        local = (before + clock()) / 2
+    finally:
+        await core.stop()
+    data = response.json()
+    token = AuthToken.parse(data, local)
+    return token, _offsets(response, data, local)
+
+
+def _offsets(response: httpx.Response, data: dict[str, Any], local: float) -> list[float]:
+    offsets = []
+    date = response.headers.get("Date")
+    if date:
+        with contextlib.suppress(TypeError, ValueError, IndexError):
+            offsets.append(email.utils.parsedate_to_datetime(date).timestamp() + 0.5 - local)
+    expires_at, expires_in = (
+        data.get("access_token_expires_at"),
+        data.get("access_token_expires_in"),
+    )
+    if isinstance(expires_at, int | float) and isinstance(expires_in, int | float):
+        offsets.append(float(expires_at) - float(expires_in) + 0.5 - local)
+    return offsets
+
+
+def _tss_verdict(tss: Tss, mode: str) -> StepResult:
+    detail = f"TSS {tss.id} is {tss.state} ({tss.env or '?'})"
+    if tss.env and tss.env != mode:
+        return StepResult(
+            "tss",
+            "fail",
+            f"{detail}, but the unit is in {mode} mode",
+            ferr.EnvironmentMismatch.default_hint,
+        )
+    if tss.state == "INITIALIZED":
+        return StepResult("tss", "ok", f"{detail}, serial {tss.serial_number[:16]}…")
+    if tss.state in ("CREATED", "UNINITIALIZED"):
+        return StepResult(
+            "tss",
+            "warn",
+            f"{detail}: its set-up is not finished",
+            "Finish the set-up: tsectl tss setup (or restart the service).",
+        )
+    return StepResult("tss", "fail", f"{detail} and cannot sign", ferr.TssUnusable.default_hint)
+
+
+async def _tss_and_clients(
+    client: FiskalyClient, store: Store, tenant: str, mode: str, run: _Run, step_timeout: float
+) -> None:
+    bindings = [b for b in await store.bindings() if b.tenant_id == tenant and b.env == mode]
+    if not bindings:
+        run.add(
+            StepResult(
+                "tss",
+                "fail",
+                f"no {mode} TSS is set up for this tenant yet",
+                "Set it up: tsectl tss setup (the service also does it at start).",
+                tenant=tenant,
+            )
+        )
+        run.skip(["clients"], "no TSS", tenant)
+        return
+    binding = bindings[-1]
+    client.note_tss_env(binding.tss_id, binding.env)  # a 403 on it: TEST/LIVE mismatch or not
+    found: list[Tss] = []
+
+    async def tss_step() -> StepResult:
+        try:
+            found.append(await client.get_tss(binding.tss_id))
+        except ferr.FiskalyNotFound:
+            return StepResult(
+                "tss",
+                "fail",
+                f"TSS {binding.tss_id} does not exist at fiskaly",
+                "Set up a new TSS: tsectl tss setup --new, then tsectl reset --all.",
+            )
+        except TsedError as err:
+            return StepResult("tss", "fail", error_text(err), error_hint(err))
+        return _tss_verdict(found[0], mode)
+
+    tss_result = run.add(await timed("tss", tenant, step_timeout, tss_step))
+    if tss_result.verdict == "fail" or not found:
+        run.skip(["clients"], "the TSS is not usable", tenant)
+        return
+
+    async def clients_step() -> StepResult:
+        registers = [
+            r
+            for r in await store.list_registers()
+            if r.revoked_at is None and r.tenant_id == tenant
+        ]
+        rows = {c.register_id: c for c in await store.clients() if c.tss_id == binding.tss_id}
+        try:
+            remote = {c.id: c for c in await client.list_clients(binding.tss_id)}
+        except TsedError as err:
+            return StepResult("clients", "fail", error_text(err), error_hint(err))
+        registered = sum(1 for c in remote.values() if c.state == "REGISTERED")
+        if not registers:
+            return StepResult(
+                "clients", "ok", f"no registers paired yet ({registered} client(s) on the TSS)"
+            )
+        missing = [
+            r.id for r in registers
+            if r.id not in rows or remote.get(rows[r.id].client_id) is None
+            or remote[rows[r.id].client_id].state != "REGISTERED"
+        ]  # fmt: skip
+        if missing:
+            return StepResult(
+                "clients", "warn",
+                f"{len(missing)} of {len(registers)} register(s) have no registered client on "
+                f"this TSS: {', '.join(missing[:5])}",
+                "Reset them: tsectl reset --register ID (or --all).",
+            )  # fmt: skip
+        limit = found[0].max_clients or 199
+        detail = f"{len(registers)} register(s), all registered ({registered} of {limit} clients)"
+        if registered > limit - 10:
+            return StepResult(
+                "clients",
+                "warn",
+                detail,
+                "The TSS is close to its client limit; revoke unused registers.",
+            )
+        return StepResult("clients", "ok", detail)
+
+    run.add(await timed("clients", tenant, step_timeout, clients_step))
+
+
+# -- the test ---------------------------------------------------------------------------------
+
+
+async def run_connection_test(
+    *,
+    config: Config,
+    mode: Mode,
+    vault: Vault,
+    store: Store,
+    access: FiskalyAccess,
+    step_timeout: float = 10.0,
+    clock: Callable[[], float] = time.time,
+    ssl_context: ssl.SSLContext | None = None,
+    credential_names: tuple[str, str] = ("api_key", "api_secret"),
+    max_skew: float = MAX_SKEW,
+) -> ConnectionReport:
+    """Run every step (bounded by ``timeout`` each) and return the report; never raises for
+    a failing step."""
+    started = clock()
+    run = _Run()
+    url = httpx.URL(check_v2_url(access.sign_url))
+    host = url.host
+    port = url.port or (443 if url.scheme == "https" else 80)
+    network = ["dns", "proxy", "tls", "auth", "environment", "tss", "clients", "clock"]
+    if not config.saved:
+        run.add(
+            StepResult(
+                "config",
+                "fail",
+                "the configuration has not been saved yet",
+                "Save the configuration first; the test checks the saved one.",
+            )
+        )
+        run.skip(network, "the configuration is not saved")
+        return ConnectionReport(mode, access.sign_url, tuple(run.steps), started)
+    run.add(StepResult("config", "ok", f"saved {config.created_at}, {mode} mode"))
+    dns = run.add(
+        await timed("dns", None, step_timeout, lambda: check_dns(host, port, access.proxy))
+    )
+    if dns.verdict == "fail":
+        run.skip(network[1:], "the fiskaly host cannot be resolved")
+        return ConnectionReport(mode, access.sign_url, tuple(run.steps), started)
+    proxy = access.proxy
+    if proxy is None:
+        run.add(StepResult("proxy", "skipped", "no proxy configured (direct connection)"))
+    else:
+        result = run.add(
+            await timed("proxy", None, step_timeout, lambda: check_proxy(proxy, host, port))
+        )
+        if result.verdict == "fail":
+            run.skip(network[2:], "the proxy does not let the unit through")
+            return ConnectionReport(mode, access.sign_url, tuple(run.steps), started)
+    if url.scheme != "https":
+        run.add(
+            StepResult(
+                "tls", "skipped", f"{access.sign_url} is plain HTTP (simulator or test URL): no TLS"
+            )
+        )
+    else:
+        context = ssl_context or ssl.create_default_context()
+        tls = run.add(
+            await timed("tls", None, step_timeout, lambda: check_tls(host, port, proxy, context))
+        )
+        if tls.verdict == "fail":
+            run.skip(network[3:], "no TLS connection")
+            return ConnectionReport(mode, access.sign_url, tuple(run.steps), started)
+    for tenant in [t.id for t in config.tenant_list()]:
+        await _tenant(
+            run, access, vault, store, tenant, mode, step_timeout, clock, credential_names
+        )
+    offset = _clock_step(run, max_skew)
+    report = ConnectionReport(mode, access.sign_url, tuple(run.steps), started, offset)
+    _LOGGER.info(
+        "connection test: %s (%s)", report.verdict,
+        "; ".join(f"{s.title} {s.verdict}" for s in report.steps),
+        extra={"TSED_EVENT": "connection_test", "TSED_VERDICT": report.verdict},
+    )  # fmt: skip
+    return report
+
+
+async def _tenant(
+    run: _Run,
+    access: FiskalyAccess,
+    vault: Vault,
+    store: Store,
+    tenant: str,
+    mode: str,
+    step_timeout: float,
+    clock: Callable[[], float],
+    names: tuple[str, str],
+) -> None:
+    key = vault.get(vault_key(tenant, mode, names[0]))
+    secret = vault.get(vault_key(tenant, mode, names[1]))
+    later = ["environment", "tss", "clients"]
+    if key is None or secret is None:
+        run.add(
+            StepResult(
+                "auth",
+                "fail",
+                f"no fiskaly {mode} credentials for this tenant",
+                "Create them: 'Anlegen' (needs the vendor's activation), or own TEST "
+                "credentials: tsectl credentials set.",
+                tenant,
+            )
+        )
+        run.skip(later, "no credentials", tenant)
+        return
+    tokens: list[AuthToken] = []
+
+    async def auth_step() -> StepResult:
+        try:
+            token, offsets = await _auth(access, key, secret, step_timeout, clock)
+        except TsedError as err:
+            return StepResult("auth", "fail", error_text(err), error_hint(err))
+        tokens.append(token)
+        run.offsets.extend(offsets)
+        return StepResult(
+            "auth", "ok", f"API key {key} accepted (organization {token.organization_id or '?'})"
+        )
+
+    auth = run.add(await timed("auth", tenant, step_timeout, auth_step))
+    if auth.verdict == "fail" or not tokens:
+        run.skip(later, "authentication failed", tenant)
+        return
+    env = tokens[0].env
+    if env != mode:
+        run.add(
+            StepResult(
+                "environment",
+                "fail",
+                f"the credentials are for {env}, but the unit is in {mode} mode",
+                "TEST and LIVE never mix: use credentials of the unit's mode ('Anlegen'); "
+                "registers set up in TEST must be reset (tsectl reset --all).",
+                tenant,
+            )
+        )
+        run.skip(later[1:], "TEST/LIVE mismatch", tenant)
+        return
+    run.add(
+        StepResult("environment", "ok", f"token environment {env} matches the mode", tenant=tenant)
+    )
+    client = FiskalyClient(
+        api_key=key, api_secret=secret, base_url=access.sign_url, proxy=access.proxy,
+        timeouts=Timeouts(default=step_timeout, connect=min(5.0, step_timeout)),
+        retry=RetryPolicy(attempts=1),
+    )  # fmt: skip
+    try:
+        await _tss_and_clients(client, store, tenant, mode, run, step_timeout)
+    finally:
+        await client.stop()
+
+
+def _clock_step(run: _Run, max_skew: float) -> float | None:
+    if not run.offsets:
+        run.add(StepResult("clock", "skipped", "no answer from fiskaly to compare with"))
+        return None
+    offset = max(run.offsets, key=abs)
+    detail = f"the unit's clock is {offset:+.1f} s off fiskaly's"
+    if abs(offset) > max_skew:
+        run.add(
+            StepResult(
+                "clock",
+                "warn",
+                detail,
+                "Enable time synchronisation (NTP, systemd-timesyncd) and check the "
+                "unit's time zone settings; receipts show fiskaly's times.",
+            )
+        )
+    else:
+        run.add(StepResult("clock", "ok", detail))
+    return offset

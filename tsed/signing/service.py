@@ -1,0 +1,503 @@
+"""The signing service: what a register's call does, and why the till never blocks.
+
+* Start answers as soon as the start is journaled (``pending: true``); the upstream start runs
+  in the background and update/finish wait for it.
+* Finish (and the one-call receipt) are journaled before they go upstream. If fiskaly cannot
+  sign within the register's deadline, the answer says ``tse_failure`` with the text to print,
+  the transaction joins the outage journal and is signed late once fiskaly answers again.
+* After repeated failures the unit fails fast and probes in the background (:mod:`.breaker`).
+* An ``Idempotency-Key`` returns the stored answer of the first request: never a second
+  transaction, never a different answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from tsed.errors import ConflictError, InputError, ModeMismatch, NotFoundError
+from tsed.fiskaly import errors as ferr
+from tsed.signing.breaker import Breaker
+from tsed.signing.completion import (
+    BACKGROUND_DEADLINE,
+    Answer,
+    Completion,
+    answer_json,
+    failure_code,
+)
+from tsed.signing.metrics import Metrics
+from tsed.signing.opencap import OpenCap
+from tsed.signing.outcome import RegisterRef, TxOutcome, outcome_from_row
+from tsed.signing.receipt import ABORT_TYPES, CANCELLATION, Receipt
+from tsed.state.rows import IdemRow, TxRow
+from tsed.state.store import Store
+from tsed.tss.registry import UpstreamRegistry
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def _fingerprint(operation: str, local_id: str | None, receipt: Receipt | None) -> str:
+    payload = json.dumps([operation, local_id, receipt.to_standard_v1() if receipt else None])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class _Resume(Exception):
+    """An idempotent finish/cancel was recorded but never carried out."""
+
+
+class SigningService(Completion):
+    def __init__(
+        self,
+        *,
+        store: Store,
+        upstreams: UpstreamRegistry,
+        mode: str,
+        backend: str,
+        deadline: Callable[[RegisterRef], float] | float = 3.0,
+        clock: Callable[[], float] = time.time,
+        probe_interval: float = 2.0,
+        abandon_after: float = 3600.0,
+        max_open: Callable[[], int] | int = 100,
+    ) -> None:
+        self.open_cap = OpenCap(store.count_started, max_open)
+        self.store = store
+        self.upstreams = upstreams
+        self.mode = mode
+        self.backend = backend
+        self._deadline = deadline
+        self._clock = clock
+        self.abandon_after = abandon_after
+        self.breaker = Breaker(
+            probe=self._probe, on_recover=self._recover, probe_interval=probe_interval, clock=clock
+        )
+        self._starts: dict[str, asyncio.Task[None]] = {}
+        self._rows: dict[str, TxRow] = {}
+        self._working, self._not_before = {}, {}  # flows on their way; ends of Retry-After
+        self._born: dict[str, float] = {}  # open transaction → monotonic start (abandonment)
+        self._background: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+        self._outage_id: int | None = None
+        self._drain_lock = asyncio.Lock()
+        self._outage_lock = asyncio.Lock()
+        self._housekeeper: asyncio.Task[None] | None = None
+        self.metrics = Metrics()
+        self.metrics.mode.labels(mode, backend).set(1)
+        self.receipts_signed = 0
+        self.failures = 0
+        self.open_transactions = 0
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Crash recovery: everything left open is finished, cancelled or signed late."""
+        open_rows = await self.store.txs_in_states(
+            ["journaled", "active", "finishing", "cancelling", "failed"]
+        )
+        self.open_transactions = sum(1 for r in open_rows if r.state in ("journaled", "active"))
+        for row in open_rows:
+            if row.state in ("journaled", "active"):
+                self._note_born(row)
+        for outage in await self.store.outages():
+            if outage.ended_at is None:
+                self._outage_id = outage.id
+        self._housekeeper = asyncio.create_task(self._housekeeping(), name="tsed-housekeeping")
+        if open_rows:
+            _LOGGER.info(
+                "recovering %d open transaction(s) from the journal",
+                len(open_rows),
+                extra={"TSED_EVENT": "recovery_started"},
+            )
+            self._spawn(self._drain(), "tsed-recovery")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        self._stopping = True
+        housekeeper, self._housekeeper = self._housekeeper, None
+        if housekeeper is not None:
+            housekeeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeper
+        await self.breaker.stop()
+        ends = time.monotonic() + grace
+        for task in self._background:  # late signing waiting out a backoff: the journal keeps it
+            if task.get_name() == "tsed-retry":
+                task.cancel()
+        # Tasks may spawn follow-ups while they finish (late signing): until none are left.
+        while tasks := [t for t in (*self._background, *self._starts.values()) if not t.done()]:
+            _done, pending = await asyncio.wait(tasks, timeout=max(0.0, ends - time.monotonic()))
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._background.clear()
+        self._starts.clear()
+        self._stopping = False
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    def deadline_for(self, reg: RegisterRef) -> float:
+        return self._deadline(reg) if callable(self._deadline) else self._deadline
+
+    # -- idempotency ------------------------------------------------------------------------
+
+    async def _replay(
+        self, reg: RegisterRef, key: str | None, fingerprint: str, *, resumable: bool = False
+    ) -> TxOutcome | None:
+        """The answer already given for ``key`` (None: a new request).
+
+        Raises :class:`_Resume` when an earlier finish/cancel with this key was recorded but
+        never took effect (the unit died in between): the caller carries it out now.
+        """
+        if key is None:
+            return None
+        row = await self.store.get_idem(reg.register_id, key)
+        if row is None:
+            return None
+        if row.fingerprint != fingerprint:
+            raise ConflictError(
+                f"Idempotency-Key {key!r} was used for a different request",
+                hint="Use a new key for a new request; repeat a request with its own key.",
+            )
+        if row.response is not None:
+            data = json.loads(row.response)
+            return outcome_from_row(TxRow(**data), self.mode)
+        if row.local_id is not None:  # the first request is still in flight, or was cut off
+            for _ in range(100):
+                tx = await self.store.get_tx(row.local_id)
+                if tx is not None and resumable and tx.state in ("journaled", "active"):
+                    raise _Resume
+                if tx is not None and tx.state not in ("finishing", "cancelling"):
+                    await self._remember(reg, key, tx)  # from now on always this answer
+                    return outcome_from_row(tx, self.mode)
+                await asyncio.sleep(0.05)
+        raise ConflictError(
+            f"the request with Idempotency-Key {key!r} is still running", hint="Retry in a moment."
+        )
+
+    async def _remember(self, reg: RegisterRef, key: str | None, row: TxRow) -> None:
+        if key is not None:
+            await self.store.set_idem_response(reg.register_id, key, answer_json(row))
+
+    # -- register calls ---------------------------------------------------------------------
+
+    def _route(self, reg: RegisterRef) -> tuple[str, str]:
+        binding = self.upstreams.binding(reg.tenant_id)
+        making = self.upstreams.client_in_making(reg.register_id, reg.tenant_id)
+        if making is not None:  # a TSE failure, signed late once the client exists
+            return making.tss_id, making.client_id
+        if binding is None or binding.state != "INITIALIZED":
+            raise ConflictError(
+                f"the TSS of tenant {reg.tenant_id} is not set up",
+                hint="Run the TSS set-up (tsectl tss setup) or the connection test.",
+            )
+        client = self.upstreams.register_client(reg.register_id, binding.tss_id)
+        if client is None or client.state != "REGISTERED":
+            raise ConflictError(
+                "this register has no client on the current TSS",
+                hint="Reset the register (tsectl reset --register ID) and pair it again.",
+            )
+        return binding.tss_id, client.client_id
+
+    async def _journal(
+        self,
+        reg: RegisterRef,
+        state: str,
+        kind: str,
+        receipt: Receipt | None,
+        key: str | None,
+        fingerprint: str,
+    ) -> TxRow:
+        tss_id, client_id = self._route(reg)
+        now = self._clock()
+        row = TxRow(
+            id=str(uuid.uuid4()),
+            register_id=reg.register_id,
+            tenant_id=reg.tenant_id,
+            env=self.mode,
+            tss_id=tss_id,
+            client_id=client_id,
+            tx_id=str(uuid.uuid4()),
+            state=state,
+            revision=0,
+            kind=kind,
+            receipt=json.dumps(receipt.to_standard_v1()) if receipt else None,
+            result=None,
+            failure=None,
+            created_at=now,
+            updated_at=now,
+        )
+        # A start's answer is its journaled row: kept with the key in the same commit.
+        answer = answer_json(row) if state == "journaled" else None
+        idem = IdemRow(reg.register_id, key, fingerprint, row.id, answer, now) if key else None
+        await self.store.insert_tx(row, idem)
+        self._rows[row.id] = row
+        if state == "journaled":
+            self._born[row.id] = time.monotonic()
+        return row
+
+    async def start_transaction(
+        self, reg: RegisterRef, *, idempotency_key: str | None = None
+    ) -> TxOutcome:
+        fingerprint = _fingerprint("start", None, None) if idempotency_key else ""
+        replay = await self._replay(reg, idempotency_key, fingerprint)
+        if replay is not None:
+            return replay
+        async with self.open_cap.reserve(reg.register_id):
+            row = await self._journal(
+                reg, "journaled", "transaction", None, idempotency_key, fingerprint
+            )
+        self.open_transactions += 1
+        self._starts[row.id] = asyncio.create_task(self._upstream_start(row), name="tsed-start")
+        return outcome_from_row(row, self.mode)
+
+    async def _upstream_start(self, row: TxRow) -> None:
+        if self.breaker.open or self._in_making(row) is not None:
+            return  # handled at finish or by late signing
+        client = self.upstreams.client(row.tenant_id)
+        try:
+            await client.start_transaction(
+                row.tss_id,
+                row.tx_id,
+                row.client_id,
+                deadline=time.monotonic() + BACKGROUND_DEADLINE,
+            )
+        except ferr.FiskalyError as err:
+            self.breaker.failure(failure_code(err)[1])
+            return
+        self.breaker.success()
+        # The register may have sent its finish (or an update) while the start was upstream:
+        # the live row then carries the receipt and a newer state, which must survive. (The
+        # start's own row, written back whole, once sent the receipt as a cancellation.)
+        current = self._rows.get(row.id)
+        if current is not None:
+            state = "active" if current.state == "journaled" else current.state
+            self._rows[row.id] = self._replace(current, state=state, revision=1)
+        # Journaled behind the start: a finish waiting for the start does not wait for the
+        # disk too (recovery reads the revision from fiskaly when the journal lacks it).
+        self._spawn(
+            self.store.update_tx(
+                row.id, ["journaled"], state="active", revision=1, updated_at=self._clock()
+            ),
+            "tsed-start-journal",
+        )
+
+    async def _owned(self, reg: RegisterRef, local_id: str) -> TxRow:
+        row = self._rows.get(local_id) or await self.store.get_tx(local_id)
+        if row is None or row.register_id != reg.register_id:
+            raise NotFoundError(f"transaction {local_id} does not exist for this register")
+        if row.env != self.mode and row.state in ("journaled", "active"):
+            raise ModeMismatch(
+                f"transaction {local_id} was started in {row.env} mode, but the unit is now "
+                f"in {self.mode} mode (fiskaly would answer 403 'You may not access this TSS')"
+            )
+        return row
+
+    async def get_transaction(self, reg: RegisterRef, local_id: str) -> TxOutcome:
+        row = await self._owned(reg, local_id)
+        stored = await self.store.get_tx(local_id) or row
+        return outcome_from_row(stored, self.mode)
+
+    async def list_transactions(
+        self,
+        reg: RegisterRef,
+        states: tuple[str, ...] | None,
+        limit: int,
+        before: str | None,
+    ) -> list[TxOutcome]:
+        """The calling register's transactions, newest first (recovery after a crash)."""
+        if before is not None:  # an unknown cursor is a 404, not an empty page
+            cursor = await self.store.get_tx(before)
+            if cursor is None or cursor.register_id != reg.register_id:
+                raise NotFoundError(f"transaction {before} does not exist for this register")
+        rows = await self.store.txs_of_register(reg.register_id, states, limit, before)
+        return [outcome_from_row(row, self.mode) for row in rows]
+
+    async def update_transaction(
+        self,
+        reg: RegisterRef,
+        local_id: str,
+        receipt: Receipt,
+        *,
+        idempotency_key: str | None = None,
+    ) -> TxOutcome:
+        row = await self._owned(reg, local_id)
+        if row.state not in ("journaled", "active"):
+            raise ConflictError(f"transaction {local_id} is {row.state}; it cannot change now")
+        await self.store.update_tx(
+            local_id,
+            ["journaled", "active"],
+            receipt=json.dumps(receipt.to_standard_v1()),
+            updated_at=self._clock(),
+        )
+        self._rows[local_id] = self._replace(row, receipt=json.dumps(receipt.to_standard_v1()))
+        return outcome_from_row(self._rows[local_id], self.mode)
+
+    async def finish_transaction(
+        self,
+        reg: RegisterRef,
+        local_id: str,
+        receipt: Receipt,
+        *,
+        idempotency_key: str | None = None,
+    ) -> TxOutcome:
+        return await self._end(reg, local_id, receipt, "finishing", idempotency_key)
+
+    async def cancel_transaction(
+        self,
+        reg: RegisterRef,
+        local_id: str,
+        receipt: Receipt | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> TxOutcome:
+        if receipt is not None and receipt.receipt_type not in ABORT_TYPES:
+            await self._owned(reg, local_id)  # another register's id stays a 404
+            error = InputError(
+                f"receipt.receipt_type: {receipt.receipt_type!r} cannot be cancelled; a cancel is "
+                "always signed as an abort (AVBelegabbruch)",
+                hint="Send no body, or receipt_type CANCELLATION with the amounts rung up so "
+                "far. To void a finished sale, sign a new RECEIPT with the amounts negated.",
+            )
+            error.details["field"] = "receipt.receipt_type"
+            raise error
+        return await self._end(
+            reg, local_id, receipt or CANCELLATION, "cancelling", idempotency_key
+        )
+
+    async def _end(
+        self, reg: RegisterRef, local_id: str, receipt: Receipt, state: str, key: str | None
+    ) -> TxOutcome:
+        fingerprint = _fingerprint(state, local_id, receipt) if key else ""
+        recorded = False
+        try:
+            replay = await self._replay(reg, key, fingerprint, resumable=True)
+        except _Resume:
+            replay, recorded = None, True
+        if replay is not None:
+            return replay
+        started = time.monotonic()
+        row = await self._owned(reg, local_id)
+        if row.state not in ("journaled", "active"):
+            raise ConflictError(
+                f"transaction {local_id} is already {row.state}",
+                hint="Read it with GET /api/v1/transactions/{id}; start a new one for a new sale.",
+            )
+        idem = None
+        if key is not None and not recorded:  # recorded with the new state, in one commit
+            idem = IdemRow(reg.register_id, key, fingerprint, local_id, None, self._clock())
+        body = json.dumps(receipt.to_standard_v1())
+        if not await self.store.update_tx(
+            local_id,
+            ["journaled", "active"],
+            idem=idem,
+            state=state,
+            receipt=body,
+            updated_at=self._clock(),
+        ):
+            raise ConflictError(f"transaction {local_id} changed meanwhile; read it again")
+        self.open_transactions = max(0, self.open_transactions - 1)
+        self._born.pop(local_id, None)
+        row = self._replace(self._rows.get(local_id, row), state=state, receipt=body)
+        self._rows[local_id] = row
+        start_task = self._starts.pop(local_id, None)
+        row = await self._sign_within_deadline(reg, row, started, start_task, key)
+        self._observe(row, started)
+        return outcome_from_row(row, self.mode)
+
+    def _observe(self, row: TxRow, started: float) -> None:
+        self.metrics.latency.observe(time.monotonic() - started)
+        self.metrics.receipts.labels("failed" if row.state == "failed" else "signed").inc()
+        self.metrics.open_transactions.set(self.open_transactions)
+        self.metrics.tse_available.set(1 if self.breaker.available else 0)
+
+    async def sign_receipt(
+        self, reg: RegisterRef, receipt: Receipt, *, idempotency_key: str | None = None
+    ) -> TxOutcome:
+        fingerprint = _fingerprint("receipt", None, receipt) if idempotency_key else ""
+        replay = await self._replay(reg, idempotency_key, fingerprint)
+        if replay is not None:
+            return replay
+        started = time.monotonic()
+        row = await self._journal(
+            reg, "finishing", "receipt", receipt, idempotency_key, fingerprint
+        )
+        row = await self._sign_within_deadline(reg, row, started, None, idempotency_key)
+        self._observe(row, started)
+        return outcome_from_row(row, self.mode)
+
+    # -- signing ----------------------------------------------------------------------------
+
+    async def _sign_within_deadline(
+        self,
+        reg: RegisterRef,
+        row: TxRow,
+        started: float,
+        start_task: asyncio.Task[None] | None,
+        key: str | None,
+    ) -> TxRow:
+        """The signed row, or a TSE failure once the register's deadline has passed; either
+        is kept as the answer for ``key``."""
+        deadline = started + self.deadline_for(reg)
+        making = self._in_making(row)
+        if making is not None:
+            failed = await self._fail_while_made(row, making)
+            await self._remember(reg, key, failed)
+            return failed
+        if self.breaker.open:
+            failed = await self._fail(
+                row, "TSE_FAIL_FAST", self.breaker.reason or "TSE unavailable", start_task
+            )
+            await self._remember(reg, key, failed)
+            return failed
+        # The upstream work is not bound by the register's deadline: when the register's
+        # answer has to go out first, the same work goes on and signs the transaction late.
+        background = time.monotonic() + BACKGROUND_DEADLINE
+        answer = Answer(reg.register_id, key) if key is not None else None
+        work = asyncio.ensure_future(self._complete(row, start_task, background, answer=answer))
+        try:
+            signed = await asyncio.wait_for(
+                asyncio.shield(work), max(0.0, deadline - time.monotonic())
+            )
+        except TimeoutError:
+            if answer is not None:
+                answer.open = False  # a late signature is not this key's answer
+            code, reason = "TSE_TIMEOUT", "fiskaly did not answer within the register deadline"
+            last = self.upstreams.client(row.tenant_id).last_failure
+            if isinstance(last, ferr.TssNotReady):  # fiskaly did answer: say what it said
+                code, reason = failure_code(last)
+            self.breaker.failure(reason, decisive=True)
+        except ferr.FiskalyError as err:
+            if answer is not None:
+                answer.open = False
+            code, reason = failure_code(err)
+            if not isinstance(err, ferr.TssUnusable | ferr.EnvironmentMismatch):
+                unreachable = isinstance(err, ferr.FiskalyUnavailable | ferr.FiskalyTimeout)
+                self.breaker.failure(reason, decisive=unreachable)
+            if isinstance(err, ferr.TssUnusable) and err.fiskaly_code == "E_TSS_DELETED":
+                self._spawn(self._recreate(row.tenant_id), "tsed-tss-recreate")
+            if isinstance(err, ferr.ClientDeregistered):
+                self._spawn(self._reregister(row), "tsed-client-reregister")
+        else:
+            if answer is None or not answer.written:
+                await self._remember(reg, key, signed)
+            return signed
+        self._background.add(work)
+        work.add_done_callback(self._background.discard)
+        work.add_done_callback(lambda t: self._after_background(t, row.id))
+        # If the signature was journaled meanwhile, _fail returns it: the answer is what was
+        # stored, and the key keeps exactly that.
+        failed = await self._fail(row, code, reason, None)
+        await self._remember(reg, key, failed)
+        return failed
+
+
+__all__ = ["InputError", "RegisterRef", "SigningService", "TxOutcome"]
