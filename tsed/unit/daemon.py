@@ -62,9 +62,11 @@ from tsed.systemd import JournalHandler, Notifier, journal_available, status_lin
 from tsed.tss.access import proxy_settings
 from tsed.tss.exportjobs import ExportJobs
 from tsed.tss.registry import Credentials, UpstreamRegistry, vault_key
-from tsed.unit.admin_ops import AdminOps, SigningProxy, SimulatorSwitches
+from tsed.unit.admin_ops import AdminOps
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
+from tsed.unit.signing_ops import SigningProxy
+from tsed.unit.simswitches import SimulatorSwitches
 
 _LOGGER = logging.getLogger(__name__)
 
