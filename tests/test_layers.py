@@ -2,7 +2,8 @@
 
 The folders of :mod:`tsed` are its domains. Imports run one way, from the top down::
 
-    cli → unit → net → {signing, provisioning} → tss → config → state → {errors, logs, systemd}
+    cli → unit → net → {signing, provisioning} → archive → tss → config → state
+        → {errors, logs, systemd}
 
 with :mod:`tsed.fiskaly` at the bottom (it imports nothing else of tsed). A module may import
 its own folder and any folder below its own; ``signing`` and ``provisioning`` never import each
@@ -31,12 +32,15 @@ RANK = {
     "state": 2,
     "config": 3,
     "tss": 4,
-    "signing": 5, "provisioning": 5,
-    "net": 6,
-    "unit": 7,
-    "cli": 8,
+    "archive": 5,
+    "signing": 6, "provisioning": 6,
+    "net": 7,
+    "unit": 8,
+    "cli": 9,
 }  # fmt: skip
-FOLDERS = {"fiskaly", "state", "config", "tss", "signing", "provisioning", "net", "unit", "cli"}
+FOLDERS = {
+    "fiskaly", "state", "config", "tss", "archive", "signing", "provisioning", "net", "unit", "cli",
+}  # fmt: skip
 LEAVES = {"errors", "logs", "systemd"}
 CLIENT_BUILDS = re.compile(r"\b(FiskalyClient|ManagementClient)\(")
 
