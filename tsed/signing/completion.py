@@ -1,10 +1,9 @@
 """Driving transactions to their signed end at fiskaly, in the foreground and behind it.
 
 What the signing service (:mod:`tsed.signing.service`) hands a transaction to once it is
-journaled: completing a
-transaction (idempotently, resuming from fiskaly's state), recording TSE failures in the outage
-journal, signing late with backoff, the housekeeping that cancels abandoned transactions, and
-the drain that runs when fiskaly answers again after an outage.
+journaled: completing it (idempotently, resuming from fiskaly's state), recording TSE failures
+in the outage journal, signing late with backoff, the housekeeping that cancels abandoned
+transactions, and the drain that runs when fiskaly answers again after an outage.
 """
 
 from __future__ import annotations
