@@ -74,7 +74,7 @@ async def test_clock_jumps_neither_mass_cancel_nor_immortalise_open_transactions
         clock.offset = 25 * HOURS
         await _receipts(register, 20)
         assert _auths(unit) - auths == 1
-        await signing._drain()  # what the housekeeping runs
+        await signing.completion.drain()  # what the housekeeping runs
         assert await _states(register, open_ids) == ["active"] * 6
         assert signing.breaker.available
 
@@ -82,7 +82,7 @@ async def test_clock_jumps_neither_mass_cancel_nor_immortalise_open_transactions
         # accepts it; the transactions are still open and can be finished normally.
         clock.offset = -25 * HOURS
         await _receipts(register, 10)
-        await signing._drain()
+        await signing.completion.drain()
         assert await _states(register, open_ids) == ["active"] * 6
         for local_id in open_ids[:3]:
             done = await register.call("POST", f"/api/v1/transactions/{local_id}/finish", RECEIPT)
@@ -90,14 +90,14 @@ async def test_clock_jumps_neither_mass_cancel_nor_immortalise_open_transactions
 
         # Abandonment still happens, on monotonic time, although every row's wall-clock age
         # is now negative.
-        signing.abandon_after = 0.3
+        signing.completion.abandon_after = 0.3
         await asyncio.sleep(0.4)
-        await signing._drain()
+        await signing.completion.drain()
         assert await _states(register, open_ids) == ["finished"] * 3 + ["cancelled"] * 3
         sim_states = _sim_states(unit)
         assert "ACTIVE" not in sim_states.values()
         assert sorted(sim_states.values()).count("CANCELLED") == 3
-        assert signing.failures == 0
+        assert signing.status()["failures"] == 0
 
 
 async def test_rows_from_before_a_restart_keep_their_age(tmp_path: Path) -> None:
@@ -112,11 +112,11 @@ async def test_rows_from_before_a_restart_keep_their_age(tmp_path: Path) -> None
     async with running_unit(state, clock=clock) as unit:
         signing = unit.daemon.signing
         clock.offset = 6 * HOURS
-        await signing._drain()
+        await signing.completion.drain()
         row = await unit.daemon.store.get_tx(kept)
         assert row is not None and row.state == "active"
-        signing.abandon_after = 0.3
+        signing.completion.abandon_after = 0.3
         await asyncio.sleep(0.4)
-        await signing._drain()
+        await signing.completion.drain()
         row = await unit.daemon.store.get_tx(kept)
         assert row is not None and row.state == "cancelled"

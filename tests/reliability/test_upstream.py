@@ -219,7 +219,7 @@ async def test_no_second_flow_while_the_register_work_waits_out_retry_after(
                 return not signing.breaker.open
 
             await wait_for(breaker_closed, 30, "the probe finds fiskaly answering")
-            await signing._drain()  # once more, as the housekeeping does
+            await signing.completion.drain()  # once more, as the housekeeping does
             await _settled(unit)
             got = (await register.call("GET", f"/api/v1/transactions/{answer['id']}")).json()
             assert got["state"] == "finished" and got["signed_late"] is True, got
@@ -342,6 +342,6 @@ async def test_tss_locked_then_defective(tmp_path: Path) -> None:
             assert status.status_code == 200
             code, out = await unit.tsectl("--json", "status")
             assert code == 0, out
-            assert unit.daemon.signing.failures >= len(broken)
+            assert unit.daemon.signing.status()["failures"] >= len(broken)
     finally:
         stop(sim)

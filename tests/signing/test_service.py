@@ -151,7 +151,7 @@ async def test_a_finish_sent_while_the_start_is_upstream_signs_the_receipt(
             assert answer["tse_failure"] is False, answer
             assert answer["result"]["process_data"] == "Beleg^11.90_0.00_0.00_0.00_0.00^11.90:Bar"
         assert [tx.state for tx in _sim_txs(unit)] == ["FINISHED"] * 3
-        assert not unit.daemon.signing._rows  # nothing left behind in memory
+        assert not unit.daemon.signing.inflight.rows  # nothing left behind in memory
 
 
 async def test_a_crash_leaves_nothing_active_after_recovery(tmp_path: Path) -> None:
@@ -171,11 +171,11 @@ async def test_a_crash_leaves_nothing_active_after_recovery(tmp_path: Path) -> N
         unit.daemon._sim.faults.reset()
         finished_answer = await finish
         assert finished_answer.status_code == 200
-        unit.daemon.signing.abandon_after = 0.0
+        unit.daemon.signing.completion.abandon_after = 0.0
     # Restart on the same state: recovery finishes or cancels every open transaction.
     async with running_unit(state, config=FAST) as unit:
-        unit.daemon.signing.abandon_after = 0.0
-        await unit.daemon.signing._drain()
+        unit.daemon.signing.completion.abandon_after = 0.0
+        await unit.daemon.signing.completion.drain()
 
         async def settled() -> bool:
             return not await unit.daemon.store.txs_in_states(

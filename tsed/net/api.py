@@ -29,8 +29,9 @@ from tsed.net.http import (
 )
 from tsed.net.lockout import FailureLimiter
 from tsed.net.openapi import openapi_document
+from tsed.signing.operations import SigningOperations
 from tsed.signing.outcome import RegisterRef, TxOutcome
-from tsed.signing.receipt import TEST_NOTICE, Receipt, parse_receipt, qr_png
+from tsed.signing.receipt import TEST_NOTICE, parse_receipt, qr_png
 
 _LOGGER = logging.getLogger(__name__)
 IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -39,44 +40,6 @@ TX_STATES = ("journaled", "active", "finishing", "cancelling", "finished", "canc
 DEFAULT_PAGE, MAX_PAGE = 50, 200
 SIM_FAULTS = "/api/v1/simulator/faults"
 REGISTER_KEY: web.RequestKey[RegisterRef] = web.RequestKey("register", RegisterRef)
-
-
-class SigningApi(Protocol):
-    async def start_transaction(
-        self, reg: RegisterRef, *, idempotency_key: str | None = None
-    ) -> TxOutcome: ...
-    async def update_transaction(
-        self,
-        reg: RegisterRef,
-        local_id: str,
-        receipt: Receipt,
-        *,
-        idempotency_key: str | None = None,
-    ) -> TxOutcome: ...
-    async def finish_transaction(
-        self,
-        reg: RegisterRef,
-        local_id: str,
-        receipt: Receipt,
-        *,
-        idempotency_key: str | None = None,
-    ) -> TxOutcome: ...
-    async def cancel_transaction(
-        self,
-        reg: RegisterRef,
-        local_id: str,
-        receipt: Receipt | None = None,
-        *,
-        idempotency_key: str | None = None,
-    ) -> TxOutcome: ...
-    async def sign_receipt(
-        self, reg: RegisterRef, receipt: Receipt, *, idempotency_key: str | None = None
-    ) -> TxOutcome: ...
-    async def get_transaction(self, reg: RegisterRef, local_id: str) -> TxOutcome: ...
-    async def list_transactions(
-        self, reg: RegisterRef, states: tuple[str, ...] | None, limit: int, before: str | None
-    ) -> list[TxOutcome]: ...
-    def status(self) -> dict[str, Any]: ...
 
 
 class RegisterDirectory(Protocol):
@@ -102,7 +65,7 @@ class SimulatorControl(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RegisterApiDeps:
-    signing: SigningApi
+    signing: SigningOperations
     registers: RegisterDirectory
     pairing: PairingManager
     limiter: FailureLimiter

@@ -1,2 +1,3 @@
-"""Signing receipts: the service the register API calls, the completion of late receipts,
-the breaker, the receipt and outcome shapes, metrics. Never imports :mod:`tsed.provisioning`."""
+"""Signing receipts: the operations the register API calls (:mod:`.operations`), the service
+that does them and the completion it holds (late signing, recovery), idempotency, the breaker,
+the receipt and outcome shapes, metrics. Never imports :mod:`tsed.provisioning`."""

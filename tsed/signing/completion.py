@@ -1,9 +1,9 @@
 """Driving transactions to their signed end at fiskaly, in the foreground and behind it.
 
-The part of the signing service that talks to fiskaly after journaling: completing a
-transaction (idempotently, resuming from fiskaly's state), recording TSE failures in the outage
-journal, signing late with backoff, the housekeeping that cancels abandoned transactions, and
-the drain that runs when fiskaly answers again after an outage.
+What the signing service (:mod:`tsed.signing.service`) hands a transaction to once it is
+journaled: completing it (idempotently, resuming from fiskaly's state), recording TSE failures
+in the outage journal, signing late with backoff, the housekeeping that cancels abandoned
+transactions, and the drain that runs when fiskaly answers again after an outage.
 """
 
 from __future__ import annotations
@@ -14,15 +14,18 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 from tsed.errors import TsedError
 from tsed.fiskaly import errors as ferr
 from tsed.signing.breaker import Breaker
+from tsed.signing.idempotency import Answer, answer_json
+from tsed.signing.inflight import InFlight
 from tsed.signing.metrics import Metrics
 from tsed.signing.outcome import Failure, signed_result
 from tsed.signing.receipt import CANCELLATION, failure_receipt_text
+from tsed.signing.tasks import Background
 from tsed.state.rows import TxRow
 from tsed.state.store import Store
 from tsed.tss.registry import ClientInMaking, UpstreamRegistry
@@ -30,11 +33,6 @@ from tsed.tss.registry import ClientInMaking, UpstreamRegistry
 _LOGGER = logging.getLogger(__name__)
 BACKGROUND_DEADLINE = 30.0
 RETRY_AFTER_CAP = 300.0  # the longest fiskaly's Retry-After keeps a transaction waiting
-
-
-def answer_json(row: TxRow) -> str:
-    """The row an Idempotency-Key answers with (replayed by ``outcome_from_row``)."""
-    return json.dumps({f: getattr(row, f) for f in TxRow.__slots__})
 
 
 def failure_code(err: BaseException) -> tuple[str, str]:
@@ -50,91 +48,71 @@ def failure_code(err: BaseException) -> tuple[str, str]:
     return "TSE_UNREACHABLE", type(err).__name__
 
 
-@dataclass(slots=True)
-class Answer:
-    """The register call waiting for a transaction: while ``open``, the signed row is kept as
-    the answer of its Idempotency-Key in the same commit as the signature (one fsync less).
-    The caller closes it before answering anything else (a TSE failure after its deadline)."""
-
-    register_id: str
-    key: str
-    open: bool = True
-    written: bool = False
-
-
 class Completion:
-    """Base of :class:`tsed.signing.service.SigningService`: everything behind the register's
-    call."""
+    """Everything behind the register's call: the signing service holds one and hands it the
+    transactions it journaled; recovery, late signing and housekeeping run here alone."""
 
-    store: Store
-    upstreams: UpstreamRegistry
-    mode: str
-    breaker: Breaker
-    metrics: Metrics
-    abandon_after: float
-    backend: str
-    open_transactions: int
-    receipts_signed: int
-    failures: int
-    _clock: Callable[[], float]
-    _born: dict[str, float]
-    _rows: dict[str, TxRow]
-    _starts: dict[str, asyncio.Task[None]]
-    _working: dict[str, int]  # transaction → completions of it on their way
-    _not_before: dict[str, float]  # transaction → monotonic end of fiskaly's Retry-After
-    _outage_id: int | None
-    _drain_lock: asyncio.Lock
-    _outage_lock: asyncio.Lock
-    _stopping: bool
+    def __init__(
+        self,
+        *,
+        store: Store,
+        upstreams: UpstreamRegistry,
+        mode: str,
+        breaker: Breaker,
+        metrics: Metrics,
+        background: Background,
+        inflight: InFlight,
+        clock: Callable[[], float],
+        abandon_after: float,
+    ) -> None:
+        self._store = store
+        self._upstreams = upstreams
+        self._mode = mode
+        self._breaker = breaker
+        self._metrics = metrics
+        self._background = background
+        self._inflight = inflight
+        self._clock = clock
+        self.abandon_after = abandon_after  # seconds an open transaction waits for its register
+        self.receipts_signed = 0
+        self.failures = 0
+        self._working: dict[str, int] = {}  # transaction → completions of it on their way
+        self._not_before: dict[str, float] = {}  # transaction → monotonic end of Retry-After
+        self._outage_id: int | None = None
+        self._drain_lock = asyncio.Lock()
+        self._outage_lock = asyncio.Lock()
+        self._housekeeper: asyncio.Task[None] | None = None
 
-    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
-        raise NotImplementedError
+    # -- lifecycle --------------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "backend": self.backend,
-            "tse": {
-                "available": self.breaker.available,
-                "since": self.breaker.failing_since,
-                "reason": self.breaker.reason,
-            },
-            "open_transactions": self.open_transactions,
-            "receipts_signed": self.receipts_signed,
-            "failures": self.failures,
-            "notices": list(self.upstreams.notices),
-        }
+    async def start(self, *, recover: bool) -> None:
+        """Pick up the open outage and start the housekeeping; ``recover``: drain the journal
+        now (a run before this one left transactions open)."""
+        for outage in await self._store.outages():
+            if outage.ended_at is None:
+                self._outage_id = outage.id
+        self._housekeeper = asyncio.create_task(self._housekeeping(), name="tsed-housekeeping")
+        if recover:
+            self._background.spawn(self.drain(), "tsed-recovery")
 
-    def _note_born(self, row: TxRow) -> None:
-        """Remember when an open transaction began, on the monotonic clock.
+    async def stop(self) -> None:
+        housekeeper, self._housekeeper = self._housekeeper, None
+        if housekeeper is not None:
+            housekeeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeper
 
-        Rows journaled by an earlier run count their wall-clock age at start-up (never
-        negative); from then on a jump of the wall clock changes no transaction's age.
-        """
-        age = max(0.0, self._clock() - row.created_at)
-        self._born.setdefault(row.id, time.monotonic() - age)
+    # -- completing -------------------------------------------------------------------------
 
-    def _age(self, row: TxRow) -> float:
-        born = self._born.get(row.id)
-        if born is None:  # not seen by this run yet
-            self._note_born(row)
-            born = self._born[row.id]
-        return time.monotonic() - born
-
-    def _replace(self, row: TxRow, **changes: Any) -> TxRow:
-        data = {f: getattr(row, f) for f in TxRow.__slots__}
-        data.update(changes)
-        return TxRow(**data)
-
-    def _after_background(self, task: asyncio.Task[TxRow], local_id: str) -> None:
-        if task.cancelled() or self._stopping:
+    def after_background(self, task: asyncio.Task[TxRow], local_id: str) -> None:
+        if task.cancelled() or self._background.stopping:
             return
         if task.exception() is None:  # signed late by the work the register stopped waiting for
             if self._outage_id is not None:
-                self._spawn(self._close_outage_if_done(), "tsed-outage-close")
+                self._background.spawn(self._close_outage_if_done(), "tsed-outage-close")
             return
-        if not self.breaker.open:
-            self._spawn(self._retry_later(local_id), "tsed-retry")
+        if not self._breaker.open:
+            self._background.spawn(self._retry_later(local_id), "tsed-retry")
 
     def _busy(self, local_id: str) -> bool:
         """Whether the transaction is left alone for now: a completion of it is on its way
@@ -157,15 +135,15 @@ class Completion:
             wait = self._not_before.get(local_id, 0.0) - time.monotonic()
             await asyncio.sleep(max(delay, wait))
             delay = min(delay * 2, 30.0)
-            if self.breaker.open:
+            if self._breaker.open:
                 return
             if self._busy(local_id):  # another flow has it (the drain): not a second call
                 continue
-            row = await self.store.get_tx(local_id)
+            row = await self._store.get_tx(local_id)
             if row is None or row.state != "failed":
                 return
             try:
-                await self._complete(
+                await self.complete(
                     row, None, time.monotonic() + BACKGROUND_DEADLINE, self._late_metadata(row)
                 )
             except ferr.FiskalyError as err:
@@ -181,7 +159,7 @@ class Completion:
         reason = str(json.loads(row.failure)["reason"])[:480]
         return {"tsed_signed_late": "true", "tsed_outage_reason": reason}
 
-    async def _complete(
+    async def complete(
         self,
         row: TxRow,
         start_task: asyncio.Task[None] | None,
@@ -216,11 +194,11 @@ class Completion:
         metadata: dict[str, str] | None,
         answer: Answer | None,
     ) -> TxRow:
-        client = self.upstreams.client(row.tenant_id)
+        client = self._upstreams.client(row.tenant_id)
         if start_task is not None:
             with contextlib.suppress(Exception):
                 await start_task
-            row = self._rows.get(row.id, row)
+            row = self._inflight.rows.get(row.id, row)
         revision = row.revision
         if revision == 0:
             try:
@@ -259,17 +237,15 @@ class Completion:
             tx = await client.get_transaction(row.tss_id, row.tx_id, deadline=deadline)
             if not tx.ended:
                 raise
-        self.breaker.success()
+        self._breaker.success()
         return await self._signed(row, tx, answer)
 
     async def _signed(self, row: TxRow, tx: Any, answer: Answer | None = None) -> TxRow:
         result = json.dumps(signed_result(tx).to_json())
         final = "cancelled" if tx.state == "CANCELLED" else "finished"
-        live = self._rows.get(row.id)
+        live = self._inflight.rows.get(row.id)
         late = 1 if row.failure or (live is not None and live.failure) else 0
-        signed = self._replace(
-            row, state=final, result=result, signed_late=late, revision=tx.revision
-        )
+        signed = replace(row, state=final, result=result, signed_late=late, revision=tx.revision)
         keep = None
         if answer is not None and answer.open:  # decided now, before the write is queued
             keep = (answer.register_id, answer.key, answer_json(signed))
@@ -277,7 +253,7 @@ class Completion:
         # One rule on every path: once a register was answered with a TSE failure, the
         # signature is late. The journal decides at the commit (the failure may be written
         # by the register's call while this signature is on its way).
-        await self.store.update_tx(
+        await self._store.update_tx(
             row.id,
             None,
             answer=keep,
@@ -288,12 +264,12 @@ class Completion:
             revision=tx.revision,
             updated_at=self._clock(),
         )
-        self._rows.pop(row.id, None)
-        self._born.pop(row.id, None)
+        self._inflight.rows.pop(row.id, None)
+        self._inflight.ended(row.id)
         self._not_before.pop(row.id, None)
         self.receipts_signed += 1
         if late:
-            self.metrics.signed_late.inc()
+            self._metrics.signed_late.inc()
         if late:
             _LOGGER.info(
                 "transaction %s signed late (TSE number %s)",
@@ -307,14 +283,14 @@ class Completion:
             )
         return signed
 
-    async def _fail(
+    async def fail(
         self, row: TxRow, code: str, reason: str, start_task: asyncio.Task[None] | None
     ) -> TxRow:
         now = self._clock()
         if self._outage_id is None:
             async with self._outage_lock:  # concurrent failures open one outage, not several
                 if self._outage_id is None:
-                    self._outage_id = await self.store.open_outage(reason, now)
+                    self._outage_id = await self._store.open_outage(reason, now)
                     _LOGGER.warning(
                         "outage opened: %s", reason, extra={"TSED_EVENT": "outage_opened"}
                     )
@@ -323,7 +299,7 @@ class Completion:
             {"code": code, "reason": reason, "receipt_text": failure.receipt_text, "at": now}
         )
         kind = "cancel" if row.state == "cancelling" else row.kind
-        failed_now = await self.store.update_tx(
+        failed_now = await self._store.update_tx(
             row.id,
             ["journaled", "active", "finishing", "cancelling"],
             state="failed",
@@ -333,11 +309,11 @@ class Completion:
             updated_at=now,
         )
         if not failed_now:  # signed meanwhile: the register gets the signature after all
-            stored = await self.store.get_tx(row.id)
+            stored = await self._store.get_tx(row.id)
             if stored is not None:
                 return stored
         self.failures += 1
-        self.metrics.failures.labels(code).inc()
+        self._metrics.failures.labels(code).inc()
         _LOGGER.warning(
             "TSE failure for transaction %s: %s",
             row.id,
@@ -347,64 +323,54 @@ class Completion:
                 "TSED_TX": row.id,
                 "TSED_REGISTER": row.register_id,
                 "TSED_TSS": row.tss_id,
-                "TSED_MODE": self.mode,
+                "TSED_MODE": self._mode,
                 "TSED_CODE": code,
             },
         )
-        failed = self._replace(
-            row, state="failed", failure=data, kind=kind, outage_id=self._outage_id
-        )
-        self._rows[row.id] = failed
+        failed = replace(row, state="failed", failure=data, kind=kind, outage_id=self._outage_id)
+        self._inflight.rows[row.id] = failed
         return failed
 
-    def _in_making(self, row: TxRow) -> ClientInMaking | None:
-        making = self.upstreams.client_in_making(row.register_id, row.tenant_id)
+    def in_making(self, row: TxRow) -> ClientInMaking | None:
+        making = self._upstreams.client_in_making(row.register_id, row.tenant_id)
         return making if making is not None and making.client_id == row.client_id else None
 
-    async def _fail_while_made(self, row: TxRow, making: ClientInMaking) -> TxRow:
+    async def fail_while_made(self, row: TxRow, making: ClientInMaking) -> TxRow:
         """The register's client is still being created (a new TSS): a TSE failure now,
         signed late once the client exists."""
-        failed = await self._fail(
+        failed = await self.fail(
             row, "TSE_NOT_READY", "the unit is setting up this register's client on the TSS", None
         )
-        self._spawn(self._sign_once_made(row.id, making.done), "tsed-retry")
+        self._background.spawn(self._sign_once_made(row.id, making.done), "tsed-retry")
         return failed
 
     async def _sign_once_made(self, local_id: str, done: asyncio.Event) -> None:
         await done.wait()
         await self._retry_later(local_id)
 
-    # -- background: probe, recovery, late signing ------------------------------------------
-
-    async def _probe(self) -> None:
-        for tenant_id, binding in self.upstreams.all_bindings().items():
-            await self.upstreams.client(tenant_id).get_tss(binding.tss_id)
-            return
+    # -- background: recovery, late signing, housekeeping ------------------------------------
 
     async def _housekeeping(self) -> None:
         """Now and then: cancel abandoned transactions, sign what is still open."""
         interval = max(0.5, min(30.0, self.abandon_after / 2))
         while True:
             await asyncio.sleep(interval)
-            if self.breaker.open or self._drain_lock.locked():
+            if self._breaker.open or self._drain_lock.locked():
                 continue
             try:
-                await self._drain()
+                await self.drain()
             except TsedError as err:
                 _LOGGER.warning("housekeeping failed: %s", err.message)
 
-    async def _recover(self) -> None:
-        self._spawn(self._drain(), "tsed-late-signing")
-
-    async def _recreate(self, tenant_id: str) -> None:
+    async def recreate(self, tenant_id: str) -> None:
         try:
-            await self.upstreams.recreate_after_deletion(tenant_id)
+            await self._upstreams.recreate_after_deletion(tenant_id)
         except TsedError as err:
             _LOGGER.error("re-creating the TSS failed: %s", err.message)
 
-    async def _reregister(self, row: TxRow) -> None:
+    async def reregister(self, row: TxRow) -> None:
         try:
-            await self.upstreams.reregister(row.register_id, row.tenant_id, row.tss_id)
+            await self._upstreams.reregister(row.register_id, row.tenant_id, row.tss_id)
         except TsedError as err:
             _LOGGER.error(
                 "registering the fiskaly client of register %s again failed: %s",
@@ -412,47 +378,45 @@ class Completion:
                 extra={"TSED_EVENT": "client_reregister_failed", "TSED_REGISTER": row.register_id},
             )  # fmt: skip
         else:
-            self._spawn(self._drain(), "tsed-drain-after-reregister")
+            self._background.spawn(self.drain(), "tsed-drain-after-reregister")
 
-    async def _drain(self) -> None:
+    async def drain(self) -> None:
         """Finish, cancel or late-sign every open row in the journal (oldest first)."""
         async with self._drain_lock:
-            rows = await self.store.txs_in_states(
+            rows = await self._store.txs_in_states(
                 ["journaled", "active", "finishing", "cancelling", "failed"]
             )
             done = 0
             for row in rows:
-                if self.breaker.open:
+                if self._breaker.open:
                     return
                 if self._busy(row.id):  # its own flow is still on it, or fiskaly said wait
                     continue
                 if row.state in ("journaled", "active"):
-                    if self._age(row) < self.abandon_after:
+                    if self._inflight.age(row) < self.abandon_after:
                         continue  # a register may still finish it
-                    row = self._replace(
+                    row = replace(
                         row, state="cancelling", receipt=json.dumps(CANCELLATION.to_standard_v1())
                     )
                     # Abandoned: only if no register call moved it on meanwhile.
-                    if not await self.store.update_tx(
+                    if not await self._store.update_tx(
                         row.id, ["journaled", "active"], state="cancelling", receipt=row.receipt
                     ):
                         continue
-                    start = self._starts.pop(row.id, None)
+                    start = self._inflight.starts.pop(row.id, None)
                     if start is not None:
                         with contextlib.suppress(Exception):
                             await start
-                        row = self._replace(row, revision=self._rows.get(row.id, row).revision)
-                    self._rows[row.id] = row
+                        row = replace(row, revision=self._inflight.rows.get(row.id, row).revision)
+                    self._inflight.rows[row.id] = row
                 metadata = self._late_metadata(row)
                 try:
-                    await self._complete(
-                        row, None, time.monotonic() + BACKGROUND_DEADLINE, metadata
-                    )
+                    await self.complete(row, None, time.monotonic() + BACKGROUND_DEADLINE, metadata)
                     done += 1
                 except ferr.FiskalyError as err:
                     _LOGGER.warning("background completion of %s failed: %s", row.id, err.message)
                     if isinstance(err, ferr.FiskalyUnavailable):
-                        self.breaker.failure(err.message)
+                        self._breaker.failure(err.message)
                         return
             await self._close_outage_if_done()
             if done:
@@ -465,8 +429,8 @@ class Completion:
     async def _close_outage_if_done(self) -> None:
         async with self._outage_lock:
             outage_id = self._outage_id
-            if outage_id is None or await self.store.txs_in_states(["failed"]):
+            if outage_id is None or await self._store.txs_in_states(["failed"]):
                 return
-            await self.store.close_outage(outage_id, self._clock())
+            await self._store.close_outage(outage_id, self._clock())
             self._outage_id = None
         _LOGGER.info("outage %s closed", outage_id, extra={"TSED_EVENT": "outage_closed"})

@@ -7,52 +7,48 @@
   the transaction joins the outage journal and is signed late once fiskaly answers again.
 * After repeated failures the unit fails fast and probes in the background (:mod:`.breaker`).
 * An ``Idempotency-Key`` returns the stored answer of the first request: never a second
-  transaction, never a different answer.
+  transaction, never a different answer (:mod:`.idempotency`).
+
+What happens at fiskaly after journaling (completion, late signing, recovery, housekeeping) is
+:mod:`.completion`; the service holds one :class:`~tsed.signing.completion.Completion` and
+shares with it, explicitly, the store, the upstreams, the breaker, the metrics, the background
+tasks and the in-flight rows.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
 import json
 import logging
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from tsed.errors import ConflictError, InputError, ModeMismatch, NotFoundError
 from tsed.fiskaly import errors as ferr
 from tsed.signing.breaker import Breaker
-from tsed.signing.completion import (
-    BACKGROUND_DEADLINE,
-    Answer,
-    Completion,
-    answer_json,
-    failure_code,
-)
+from tsed.signing.completion import BACKGROUND_DEADLINE, Completion, failure_code
+from tsed.signing.idempotency import Answer, Idempotency, Resume, answer_json, request_fingerprint
+from tsed.signing.inflight import InFlight
 from tsed.signing.metrics import Metrics
 from tsed.signing.opencap import OpenCap
+from tsed.signing.operations import SigningOperations
 from tsed.signing.outcome import RegisterRef, TxOutcome, outcome_from_row
 from tsed.signing.receipt import ABORT_TYPES, CANCELLATION, Receipt
+from tsed.signing.tasks import Background
 from tsed.state.rows import IdemRow, TxRow
 from tsed.state.store import Store
 from tsed.tss.registry import UpstreamRegistry
 
 _LOGGER = logging.getLogger(__name__)
+OPEN_STATES = ["journaled", "active", "finishing", "cancelling", "failed"]
 
 
-def _fingerprint(operation: str, local_id: str | None, receipt: Receipt | None) -> str:
-    payload = json.dumps([operation, local_id, receipt.to_standard_v1() if receipt else None])
-    return hashlib.sha256(payload.encode()).hexdigest()
+class SigningService:
+    """The register's calls (:class:`~tsed.signing.operations.SigningOperations`)."""
 
-
-class _Resume(Exception):
-    """An idempotent finish/cancel was recorded but never carried out."""
-
-
-class SigningService(Completion):
     def __init__(
         self,
         *,
@@ -73,119 +69,79 @@ class SigningService(Completion):
         self.backend = backend
         self._deadline = deadline
         self._clock = clock
-        self.abandon_after = abandon_after
         self.breaker = Breaker(
-            probe=self._probe, on_recover=self._recover, probe_interval=probe_interval, clock=clock
+            probe=self._probe,
+            on_recover=self._recovered,
+            probe_interval=probe_interval,
+            clock=clock,
         )
-        self._starts: dict[str, asyncio.Task[None]] = {}
-        self._rows: dict[str, TxRow] = {}
-        self._working, self._not_before = {}, {}  # flows on their way; ends of Retry-After
-        self._born: dict[str, float] = {}  # open transaction → monotonic start (abandonment)
-        self._background: set[asyncio.Task[Any]] = set()
-        self._stopping = False
-        self._outage_id: int | None = None
-        self._drain_lock = asyncio.Lock()
-        self._outage_lock = asyncio.Lock()
-        self._housekeeper: asyncio.Task[None] | None = None
         self.metrics = Metrics()
         self.metrics.mode.labels(mode, backend).set(1)
-        self.receipts_signed = 0
-        self.failures = 0
+        self.background = Background()
+        self.inflight = InFlight(clock)
+        self.idempotency = Idempotency(store, mode)
+        self.completion = Completion(
+            store=store,
+            upstreams=upstreams,
+            mode=mode,
+            breaker=self.breaker,
+            metrics=self.metrics,
+            background=self.background,
+            inflight=self.inflight,
+            clock=clock,
+            abandon_after=abandon_after,
+        )
         self.open_transactions = 0
 
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Crash recovery: everything left open is finished, cancelled or signed late."""
-        open_rows = await self.store.txs_in_states(
-            ["journaled", "active", "finishing", "cancelling", "failed"]
-        )
+        open_rows = await self.store.txs_in_states(OPEN_STATES)
         self.open_transactions = sum(1 for r in open_rows if r.state in ("journaled", "active"))
         for row in open_rows:
             if row.state in ("journaled", "active"):
-                self._note_born(row)
-        for outage in await self.store.outages():
-            if outage.ended_at is None:
-                self._outage_id = outage.id
-        self._housekeeper = asyncio.create_task(self._housekeeping(), name="tsed-housekeeping")
+                self.inflight.note_born(row)
         if open_rows:
             _LOGGER.info(
                 "recovering %d open transaction(s) from the journal",
                 len(open_rows),
                 extra={"TSED_EVENT": "recovery_started"},
             )
-            self._spawn(self._drain(), "tsed-recovery")
+        await self.completion.start(recover=bool(open_rows))
 
     async def stop(self, grace: float = 5.0) -> None:
-        self._stopping = True
-        housekeeper, self._housekeeper = self._housekeeper, None
-        if housekeeper is not None:
-            housekeeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await housekeeper
+        await self.completion.stop()
         await self.breaker.stop()
-        ends = time.monotonic() + grace
-        for task in self._background:  # late signing waiting out a backoff: the journal keeps it
-            if task.get_name() == "tsed-retry":
-                task.cancel()
-        # Tasks may spawn follow-ups while they finish (late signing): until none are left.
-        while tasks := [t for t in (*self._background, *self._starts.values()) if not t.done()]:
-            _done, pending = await asyncio.wait(tasks, timeout=max(0.0, ends - time.monotonic()))
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        self._background.clear()
-        self._starts.clear()
-        self._stopping = False
+        # Late signing waiting out a backoff is cancelled at once: the journal keeps it.
+        await self.background.stop(grace, cancel="tsed-retry", also=self.inflight.starts.values)
+        self.inflight.starts.clear()
 
-    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro, name=name)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
+    async def _probe(self) -> None:
+        for tenant_id, binding in self.upstreams.all_bindings().items():
+            await self.upstreams.client(tenant_id).get_tss(binding.tss_id)
+            return
+
+    async def _recovered(self) -> None:
+        self.background.spawn(self.completion.drain(), "tsed-late-signing")
 
     def deadline_for(self, reg: RegisterRef) -> float:
         return self._deadline(reg) if callable(self._deadline) else self._deadline
 
-    # -- idempotency ------------------------------------------------------------------------
-
-    async def _replay(
-        self, reg: RegisterRef, key: str | None, fingerprint: str, *, resumable: bool = False
-    ) -> TxOutcome | None:
-        """The answer already given for ``key`` (None: a new request).
-
-        Raises :class:`_Resume` when an earlier finish/cancel with this key was recorded but
-        never took effect (the unit died in between): the caller carries it out now.
-        """
-        if key is None:
-            return None
-        row = await self.store.get_idem(reg.register_id, key)
-        if row is None:
-            return None
-        if row.fingerprint != fingerprint:
-            raise ConflictError(
-                f"Idempotency-Key {key!r} was used for a different request",
-                hint="Use a new key for a new request; repeat a request with its own key.",
-            )
-        if row.response is not None:
-            data = json.loads(row.response)
-            return outcome_from_row(TxRow(**data), self.mode)
-        if row.local_id is not None:  # the first request is still in flight, or was cut off
-            for _ in range(100):
-                tx = await self.store.get_tx(row.local_id)
-                if tx is not None and resumable and tx.state in ("journaled", "active"):
-                    raise _Resume
-                if tx is not None and tx.state not in ("finishing", "cancelling"):
-                    await self._remember(reg, key, tx)  # from now on always this answer
-                    return outcome_from_row(tx, self.mode)
-                await asyncio.sleep(0.05)
-        raise ConflictError(
-            f"the request with Idempotency-Key {key!r} is still running", hint="Retry in a moment."
-        )
-
-    async def _remember(self, reg: RegisterRef, key: str | None, row: TxRow) -> None:
-        if key is not None:
-            await self.store.set_idem_response(reg.register_id, key, answer_json(row))
+    def status(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "backend": self.backend,
+            "tse": {
+                "available": self.breaker.available,
+                "since": self.breaker.failing_since,
+                "reason": self.breaker.reason,
+            },
+            "open_transactions": self.open_transactions,
+            "receipts_signed": self.completion.receipts_signed,
+            "failures": self.completion.failures,
+            "notices": list(self.upstreams.notices),
+        }
 
     # -- register calls ---------------------------------------------------------------------
 
@@ -239,16 +195,16 @@ class SigningService(Completion):
         answer = answer_json(row) if state == "journaled" else None
         idem = IdemRow(reg.register_id, key, fingerprint, row.id, answer, now) if key else None
         await self.store.insert_tx(row, idem)
-        self._rows[row.id] = row
+        self.inflight.rows[row.id] = row
         if state == "journaled":
-            self._born[row.id] = time.monotonic()
+            self.inflight.born_now(row.id)
         return row
 
     async def start_transaction(
         self, reg: RegisterRef, *, idempotency_key: str | None = None
     ) -> TxOutcome:
-        fingerprint = _fingerprint("start", None, None) if idempotency_key else ""
-        replay = await self._replay(reg, idempotency_key, fingerprint)
+        fingerprint = request_fingerprint("start", None, None) if idempotency_key else ""
+        replay = await self.idempotency.replay(reg, idempotency_key, fingerprint)
         if replay is not None:
             return replay
         async with self.open_cap.reserve(reg.register_id):
@@ -256,11 +212,13 @@ class SigningService(Completion):
                 reg, "journaled", "transaction", None, idempotency_key, fingerprint
             )
         self.open_transactions += 1
-        self._starts[row.id] = asyncio.create_task(self._upstream_start(row), name="tsed-start")
+        self.inflight.starts[row.id] = asyncio.create_task(
+            self._upstream_start(row), name="tsed-start"
+        )
         return outcome_from_row(row, self.mode)
 
     async def _upstream_start(self, row: TxRow) -> None:
-        if self.breaker.open or self._in_making(row) is not None:
+        if self.breaker.open or self.completion.in_making(row) is not None:
             return  # handled at finish or by late signing
         client = self.upstreams.client(row.tenant_id)
         try:
@@ -277,13 +235,13 @@ class SigningService(Completion):
         # The register may have sent its finish (or an update) while the start was upstream:
         # the live row then carries the receipt and a newer state, which must survive. (The
         # start's own row, written back whole, once sent the receipt as a cancellation.)
-        current = self._rows.get(row.id)
+        current = self.inflight.rows.get(row.id)
         if current is not None:
             state = "active" if current.state == "journaled" else current.state
-            self._rows[row.id] = self._replace(current, state=state, revision=1)
+            self.inflight.rows[row.id] = replace(current, state=state, revision=1)
         # Journaled behind the start: a finish waiting for the start does not wait for the
         # disk too (recovery reads the revision from fiskaly when the journal lacks it).
-        self._spawn(
+        self.background.spawn(
             self.store.update_tx(
                 row.id, ["journaled"], state="active", revision=1, updated_at=self._clock()
             ),
@@ -291,7 +249,7 @@ class SigningService(Completion):
         )
 
     async def _owned(self, reg: RegisterRef, local_id: str) -> TxRow:
-        row = self._rows.get(local_id) or await self.store.get_tx(local_id)
+        row = self.inflight.rows.get(local_id) or await self.store.get_tx(local_id)
         if row is None or row.register_id != reg.register_id:
             raise NotFoundError(f"transaction {local_id} does not exist for this register")
         if row.env != self.mode and row.state in ("journaled", "active"):
@@ -338,8 +296,8 @@ class SigningService(Completion):
             receipt=json.dumps(receipt.to_standard_v1()),
             updated_at=self._clock(),
         )
-        self._rows[local_id] = self._replace(row, receipt=json.dumps(receipt.to_standard_v1()))
-        return outcome_from_row(self._rows[local_id], self.mode)
+        self.inflight.rows[local_id] = replace(row, receipt=json.dumps(receipt.to_standard_v1()))
+        return outcome_from_row(self.inflight.rows[local_id], self.mode)
 
     async def finish_transaction(
         self,
@@ -376,11 +334,11 @@ class SigningService(Completion):
     async def _end(
         self, reg: RegisterRef, local_id: str, receipt: Receipt, state: str, key: str | None
     ) -> TxOutcome:
-        fingerprint = _fingerprint(state, local_id, receipt) if key else ""
+        fingerprint = request_fingerprint(state, local_id, receipt) if key else ""
         recorded = False
         try:
-            replay = await self._replay(reg, key, fingerprint, resumable=True)
-        except _Resume:
+            replay = await self.idempotency.replay(reg, key, fingerprint, resumable=True)
+        except Resume:
             replay, recorded = None, True
         if replay is not None:
             return replay
@@ -405,10 +363,10 @@ class SigningService(Completion):
         ):
             raise ConflictError(f"transaction {local_id} changed meanwhile; read it again")
         self.open_transactions = max(0, self.open_transactions - 1)
-        self._born.pop(local_id, None)
-        row = self._replace(self._rows.get(local_id, row), state=state, receipt=body)
-        self._rows[local_id] = row
-        start_task = self._starts.pop(local_id, None)
+        self.inflight.ended(local_id)
+        row = replace(self.inflight.rows.get(local_id, row), state=state, receipt=body)
+        self.inflight.rows[local_id] = row
+        start_task = self.inflight.starts.pop(local_id, None)
         row = await self._sign_within_deadline(reg, row, started, start_task, key)
         self._observe(row, started)
         return outcome_from_row(row, self.mode)
@@ -422,8 +380,8 @@ class SigningService(Completion):
     async def sign_receipt(
         self, reg: RegisterRef, receipt: Receipt, *, idempotency_key: str | None = None
     ) -> TxOutcome:
-        fingerprint = _fingerprint("receipt", None, receipt) if idempotency_key else ""
-        replay = await self._replay(reg, idempotency_key, fingerprint)
+        fingerprint = request_fingerprint("receipt", None, receipt) if idempotency_key else ""
+        replay = await self.idempotency.replay(reg, idempotency_key, fingerprint)
         if replay is not None:
             return replay
         started = time.monotonic()
@@ -447,22 +405,24 @@ class SigningService(Completion):
         """The signed row, or a TSE failure once the register's deadline has passed; either
         is kept as the answer for ``key``."""
         deadline = started + self.deadline_for(reg)
-        making = self._in_making(row)
+        making = self.completion.in_making(row)
         if making is not None:
-            failed = await self._fail_while_made(row, making)
-            await self._remember(reg, key, failed)
+            failed = await self.completion.fail_while_made(row, making)
+            await self.idempotency.remember(reg, key, failed)
             return failed
         if self.breaker.open:
-            failed = await self._fail(
+            failed = await self.completion.fail(
                 row, "TSE_FAIL_FAST", self.breaker.reason or "TSE unavailable", start_task
             )
-            await self._remember(reg, key, failed)
+            await self.idempotency.remember(reg, key, failed)
             return failed
         # The upstream work is not bound by the register's deadline: when the register's
         # answer has to go out first, the same work goes on and signs the transaction late.
         background = time.monotonic() + BACKGROUND_DEADLINE
         answer = Answer(reg.register_id, key) if key is not None else None
-        work = asyncio.ensure_future(self._complete(row, start_task, background, answer=answer))
+        work = asyncio.ensure_future(
+            self.completion.complete(row, start_task, background, answer=answer)
+        )
         try:
             signed = await asyncio.wait_for(
                 asyncio.shield(work), max(0.0, deadline - time.monotonic())
@@ -483,21 +443,20 @@ class SigningService(Completion):
                 unreachable = isinstance(err, ferr.FiskalyUnavailable | ferr.FiskalyTimeout)
                 self.breaker.failure(reason, decisive=unreachable)
             if isinstance(err, ferr.TssUnusable) and err.fiskaly_code == "E_TSS_DELETED":
-                self._spawn(self._recreate(row.tenant_id), "tsed-tss-recreate")
+                self.background.spawn(self.completion.recreate(row.tenant_id), "tsed-tss-recreate")
             if isinstance(err, ferr.ClientDeregistered):
-                self._spawn(self._reregister(row), "tsed-client-reregister")
+                self.background.spawn(self.completion.reregister(row), "tsed-client-reregister")
         else:
             if answer is None or not answer.written:
-                await self._remember(reg, key, signed)
+                await self.idempotency.remember(reg, key, signed)
             return signed
-        self._background.add(work)
-        work.add_done_callback(self._background.discard)
-        work.add_done_callback(lambda t: self._after_background(t, row.id))
-        # If the signature was journaled meanwhile, _fail returns it: the answer is what was
+        self.background.adopt(work)
+        work.add_done_callback(lambda t: self.completion.after_background(t, row.id))
+        # If the signature was journaled meanwhile, fail returns it: the answer is what was
         # stored, and the key keeps exactly that.
-        failed = await self._fail(row, code, reason, None)
-        await self._remember(reg, key, failed)
+        failed = await self.completion.fail(row, code, reason, None)
+        await self.idempotency.remember(reg, key, failed)
         return failed
 
 
-__all__ = ["InputError", "RegisterRef", "SigningService", "TxOutcome"]
+_: type[SigningOperations] = SigningService  # mypy: the service does every operation

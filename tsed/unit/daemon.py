@@ -305,7 +305,7 @@ class Daemon:
     async def _serve(self) -> None:
         register_app = build_register_app(
             RegisterApiDeps(
-                signing=SigningProxy(self),
+                signing=SigningProxy(lambda: self.signing),
                 registers=self.registers,
                 pairing=self.pairing,
                 limiter=self.limiter,

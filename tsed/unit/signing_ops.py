@@ -1,75 +1,59 @@
-"""The register API's view of the signing service, which a reload of the backend may replace."""
+"""The register API's view of the signing service, which a reload of the backend may replace.
+
+The listener is built once, the signing service again with every reload of the backend: the
+API holds a :class:`SigningProxy`, which asks for the current service on every call. Each
+operation is forwarded by name from :class:`~tsed.signing.operations.SigningOperations`, so
+its signature is spelled once, in the Protocol, and mypy checks the forwarding against it.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Concatenate, Generic, ParamSpec, TypeVar, overload
 
-from tsed.signing.outcome import RegisterRef, TxOutcome
-from tsed.signing.receipt import Receipt
+from tsed.signing.operations import SigningOperations
 
-if TYPE_CHECKING:
-    from tsed.unit.daemon import Daemon
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+class _Forward(Generic[_P, _R]):
+    """A proxy's operation: the current service's method of the same name."""
+
+    def __init__(self, operation: Callable[Concatenate[SigningOperations, _P], _R]) -> None:
+        self.name = operation.__name__
+
+    def __set_name__(self, owner: type[SigningProxy], name: str) -> None:
+        if name != self.name:  # update and finish look alike to mypy: names must match too
+            raise TypeError(f"{owner.__name__}.{name} forwards {self.name}")
+
+    @overload
+    def __get__(self, proxy: None, owner: type[SigningProxy]) -> _Forward[_P, _R]: ...
+    @overload
+    def __get__(self, proxy: SigningProxy, owner: type[SigningProxy]) -> Callable[_P, _R]: ...
+    def __get__(
+        self, proxy: SigningProxy | None, owner: type[SigningProxy]
+    ) -> _Forward[_P, _R] | Callable[_P, _R]:
+        if proxy is None:
+            return self
+        method: Callable[_P, _R] = getattr(proxy.current(), self.name)
+        return method
 
 
 class SigningProxy:
-    """The register API's view of the signing service, which a reload may replace."""
+    """The signing operations of whichever service ``current`` returns at the time of a call."""
 
-    def __init__(self, daemon: Daemon) -> None:
-        self._d = daemon
+    def __init__(self, current: Callable[[], SigningOperations]) -> None:
+        self.current = current
 
-    async def start_transaction(
-        self, reg: RegisterRef, *, idempotency_key: str | None = None
-    ) -> TxOutcome:
-        return await self._d.signing.start_transaction(reg, idempotency_key=idempotency_key)
+    start_transaction = _Forward(SigningOperations.start_transaction)
+    update_transaction = _Forward(SigningOperations.update_transaction)
+    finish_transaction = _Forward(SigningOperations.finish_transaction)
+    cancel_transaction = _Forward(SigningOperations.cancel_transaction)
+    sign_receipt = _Forward(SigningOperations.sign_receipt)
+    get_transaction = _Forward(SigningOperations.get_transaction)
+    list_transactions = _Forward(SigningOperations.list_transactions)
+    status = _Forward(SigningOperations.status)
 
-    async def update_transaction(
-        self,
-        reg: RegisterRef,
-        local_id: str,
-        receipt: Receipt,
-        *,
-        idempotency_key: str | None = None,
-    ) -> TxOutcome:
-        return await self._d.signing.update_transaction(
-            reg, local_id, receipt, idempotency_key=idempotency_key
-        )
 
-    async def finish_transaction(
-        self,
-        reg: RegisterRef,
-        local_id: str,
-        receipt: Receipt,
-        *,
-        idempotency_key: str | None = None,
-    ) -> TxOutcome:
-        return await self._d.signing.finish_transaction(
-            reg, local_id, receipt, idempotency_key=idempotency_key
-        )
-
-    async def cancel_transaction(
-        self,
-        reg: RegisterRef,
-        local_id: str,
-        receipt: Receipt | None = None,
-        *,
-        idempotency_key: str | None = None,
-    ) -> TxOutcome:
-        return await self._d.signing.cancel_transaction(
-            reg, local_id, receipt, idempotency_key=idempotency_key
-        )
-
-    async def sign_receipt(
-        self, reg: RegisterRef, receipt: Receipt, *, idempotency_key: str | None = None
-    ) -> TxOutcome:
-        return await self._d.signing.sign_receipt(reg, receipt, idempotency_key=idempotency_key)
-
-    async def get_transaction(self, reg: RegisterRef, local_id: str) -> TxOutcome:
-        return await self._d.signing.get_transaction(reg, local_id)
-
-    async def list_transactions(
-        self, reg: RegisterRef, states: tuple[str, ...] | None, limit: int, before: str | None
-    ) -> list[TxOutcome]:
-        return await self._d.signing.list_transactions(reg, states, limit, before)
-
-    def status(self) -> dict[str, Any]:
-        return self._d.signing.status()
+_: type[SigningOperations] = SigningProxy  # mypy: the proxy forwards every operation
