@@ -32,7 +32,6 @@ from tsed.fiskaly.calls import check_v2_url
 from tsed.fiskaly.client import FiskalyClient
 from tsed.fiskaly.models import AuthToken, Tss
 from tsed.fiskaly.transport import HttpCore, RetryPolicy, Timeouts
-from tsed.provisioning.activation import Mode
 from tsed.provisioning.conntest_steps import (
     StepResult,
     Verdict,
@@ -43,6 +42,7 @@ from tsed.provisioning.conntest_steps import (
     error_text,
     timed,
 )
+from tsed.state.mode import Mode
 from tsed.state.store import Store
 from tsed.state.vault import Vault
 from tsed.tss.access import FiskalyAccess

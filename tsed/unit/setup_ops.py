@@ -24,8 +24,8 @@ from tsed.net.admin import PasswordProof
 from tsed.net.passwords import needs_rehash
 from tsed.provisioning.activation import VAULT_MGMT_KEY, VAULT_MGMT_SECRET
 from tsed.provisioning.anlegen import ConfirmationRequired, OrgAddress
-from tsed.provisioning.credentials import RECORD_FILE as CREDENTIALS_RECORD
 from tsed.provisioning.credentials import credentials_created, credentials_status
+from tsed.state.paths import CREDENTIALS_FILE as CREDENTIALS_RECORD
 from tsed.tss.access import PROXY_PASSWORD
 from tsed.tss.exports import ExportRange
 from tsed.tss.registry import vault_key
