@@ -3,7 +3,7 @@ switch to LIVE, exports, factory reset).
 
 Wiring code like :mod:`tsed.unit.admin_ops` (whose :class:`~tsed.unit.admin_ops.AdminOps` inherits
 these): every rule lives in the service modules (:mod:`tsed.provisioning.anlegen`,
-:mod:`tsed.provisioning.rebind`, :mod:`tsed.config.edit`, …); this only connects them to the
+:mod:`tsed.provisioning.modeswitch`, :mod:`tsed.config.edit`, …); this only connects them to the
 running unit.
 """
 
@@ -246,7 +246,7 @@ class SetupOps:
         return await self._bind_live()
 
     async def _bind_live(self) -> dict[str, Any] | None:
-        from tsed.provisioning.rebind import switch_mode  # noqa: PLC0415
+        from tsed.provisioning.modeswitch import switch_mode  # noqa: PLC0415
 
         d = self.d
         if d.mode != "LIVE" or d.backend != "fiskaly":
