@@ -20,7 +20,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -390,11 +390,11 @@ async def _tenant(
     run.add(
         StepResult("environment", "ok", f"token environment {env} matches the mode", tenant=tenant)
     )
-    client = FiskalyClient(
-        api_key=key, api_secret=secret, base_url=access.sign_url, proxy=access.proxy,
+    client = replace(
+        access,
         timeouts=Timeouts(default=step_timeout, connect=min(5.0, step_timeout)),
         retry=RetryPolicy(attempts=1),
-    )  # fmt: skip
+    ).sign_client(key, secret)
     try:
         await _tss_and_clients(client, store, tenant, mode, run, step_timeout)
     finally:
