@@ -28,9 +28,9 @@ import httpx
 from tsed.config.model import Config
 from tsed.errors import TsedError
 from tsed.fiskaly import errors as ferr
-from tsed.fiskaly.calls import check_v2_url
 from tsed.fiskaly.client import FiskalyClient
 from tsed.fiskaly.models import AuthToken, Tss
+from tsed.fiskaly.session import check_v2_url
 from tsed.fiskaly.transport import HttpCore, RetryPolicy, Timeouts
 from tsed.provisioning.conntest_steps import (
     StepResult,
