@@ -8,9 +8,9 @@ import pytest
 
 from tsed.cli.tsed import build_parser, main
 from tsed.errors import ConfigError
+from tsed.state.paths import ADMIN_SOCKET_NAME, DEFAULT_STATE_DIR
 from tsed.unit.options import (
     DEFAULT_CONFIG,
-    DEFAULT_STATE_DIR,
     ListenAddress,
     parse_listen,
     resolve_options,
@@ -27,7 +27,7 @@ def test_defaults() -> None:
     assert options.state_dir == Path(DEFAULT_STATE_DIR)
     assert options.config_path == Path(DEFAULT_CONFIG)
     assert options.listen == ListenAddress("0.0.0.0", 8443)
-    assert options.admin_socket == Path(DEFAULT_STATE_DIR) / "admin.sock"
+    assert options.admin_socket == Path(DEFAULT_STATE_DIR) / ADMIN_SOCKET_NAME
 
 
 def test_environment_beats_default() -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tsed.cli.vendor import main
-from tsed.provisioning.activation import accept_activation, management_credentials, read_mode
+from tsed.provisioning.activation import accept_activation, management_credentials
+from tsed.state.mode import read_mode
 from tsed.state.vault import Vault
 
 DEVICE = "a1b2c3d4-1111-4222-8333-444455556666"

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tsed.net.identity import CERT_FILE, ID_FILE, KEY_FILE, load_or_create_identity
+from tsed.net.identity import load_or_create_identity
+from tsed.state.paths import DEVICE_CERT_FILE as CERT_FILE
+from tsed.state.paths import DEVICE_ID_FILE as ID_FILE
+from tsed.state.paths import DEVICE_KEY_FILE as KEY_FILE
 
 
 def test_the_identity_is_on_the_disk_before_a_register_can_pin_it(

@@ -29,9 +29,9 @@ from tsed.provisioning.activation import (
     load_activation,
     load_private_key,
     management_credentials,
-    read_mode,
     sign_document,
 )
+from tsed.state.mode import read_mode
 from tsed.state.vault import Vault
 
 DEVICE = "3f2c9a1e-0000-4000-8000-00000000abcd"

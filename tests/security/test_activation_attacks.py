@@ -30,7 +30,6 @@ from tsed.provisioning.activation import (
     accept_activation,
     load_activation,
     management_credentials,
-    read_mode,
 )
 from tsed.provisioning.document import (
     generate_vendor_key,
@@ -39,6 +38,7 @@ from tsed.provisioning.document import (
     parse_public_key,
     sign_document,
 )
+from tsed.state.mode import read_mode
 from tsed.state.vault import Vault
 from tsed.unit.options import VENDOR_KEY_PATH, DaemonOptions
 

@@ -26,8 +26,8 @@ from playwright.sync_api import Page, sync_playwright
 from tests.support.provisioning import signed_activation
 from tests.support.unit import RECEIPT
 from tsed.fiskaly.tr03151 import verify_qr_code
-from tsed.net.identity import CERT_FILE
 from tsed.provisioning.document import generate_vendor_key, load_private_key
+from tsed.state.paths import DEVICE_CERT_FILE as CERT_FILE
 
 HOSTS = ("kassensichv-middleware.fiskaly.com", "dashboard.fiskaly.com")
 PASSWORD = "Einrichtung-Filiale-7"

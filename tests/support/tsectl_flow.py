@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from tests.support.browser_flow import PORT, RECEIPT, live_activation, start, stop
-from tsed.net.identity import CERT_FILE
+from tsed.state.paths import DEVICE_CERT_FILE as CERT_FILE
 
 
 def run(state: Path, *args: str) -> dict[str, Any]:

@@ -32,11 +32,11 @@ from typing import Any, Protocol
 import serial
 
 from tsed import __version__
-from tsed.cli import console_commands
+from tsed.cli import common, console_commands
 from tsed.cli.adminclient import AdminClient
+from tsed.cli.common import add_config, add_log_level, add_socket, add_state_dir
 from tsed.cli.console_commands import Commands
 from tsed.errors import TsedError
-from tsed.unit.options import ADMIN_SOCKET_NAME, DEFAULT_CONFIG, DEFAULT_STATE_DIR
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -258,17 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="serial port or pyserial URL (default: console_port of the configuration, "
         f"else {console_commands.DEFAULT_PORT})",
     )
-    parser.add_argument(
-        "--config", help=f"configuration file (env TSED_CONFIG, default {DEFAULT_CONFIG})"
-    )
-    parser.add_argument(
-        "--state-dir",
-        help=f"state directory of tsed (env TSED_STATE_DIR, default {DEFAULT_STATE_DIR})",
-    )
-    parser.add_argument("--socket", help="admin socket of tsed (default: STATE_DIR/admin.sock)")
-    parser.add_argument(
-        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
-    )
+    add_config(parser)
+    add_state_dir(parser)
+    add_socket(parser)
+    add_log_level(parser)
     return parser
 
 
@@ -279,10 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handlers: list[logging.Handler] | None = [JournalHandler()] if journal_available() else None
     setup_logging(level=args.log_level, handlers=handlers)
-    state_dir = Path(args.state_dir or os.environ.get("TSED_STATE_DIR") or DEFAULT_STATE_DIR)
-    socket_path = Path(args.socket) if args.socket else state_dir / ADMIN_SOCKET_NAME
-    config_path = Path(args.config or os.environ.get("TSED_CONFIG") or DEFAULT_CONFIG)
-    port_url = args.port or _configured_port(config_path)
+    admin_socket = common.socket_path(args, os.environ)
+    port_url = args.port or _configured_port(common.config_path(args, os.environ))
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: Any) -> None:
@@ -290,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    serve(port_url, lambda: AdminClient(socket_path, timeout=60.0), stop)
+    serve(port_url, lambda: AdminClient(admin_socket, timeout=60.0), stop)
     _LOGGER.info("console stopped", extra={"TSED_EVENT": "console_stopped"})
     return 0
 

@@ -17,10 +17,10 @@ from typing import Any, TextIO
 
 from tsed import __version__
 from tsed.cli.adminclient import AdminClient, CommandFailed
+from tsed.cli.common import add_socket, add_state_dir, socket_path
 from tsed.cli.tsectl_setup import add_setup_parsers, read_secret, run_setup_command
 from tsed.cli.tsectl_verify import print_report, run_verify
 from tsed.config.text import shown
-from tsed.unit.options import ADMIN_SOCKET_NAME, DEFAULT_STATE_DIR
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -251,11 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tsectl {__version__}")
     parser.add_argument("--json", action="store_true", help="print JSON (for scripts)")
-    parser.add_argument("--socket", help="admin socket of tsed (default: STATE_DIR/admin.sock)")
-    parser.add_argument(
-        "--state-dir",
-        help=f"state directory of tsed (env TSED_STATE_DIR, default {DEFAULT_STATE_DIR})",
-    )
+    add_socket(parser)
+    add_state_dir(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("status", help="mode, TSE state, registers, device fingerprint")
     pair = sub.add_parser("pair", help="open a pairing window and show the one-time code")
@@ -309,8 +306,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     out = out or sys.stdout
     parser = build_parser()
     args = parser.parse_args(argv)
-    state_dir = Path(args.state_dir or os.environ.get("TSED_STATE_DIR") or DEFAULT_STATE_DIR)
-    args.socket_path = Path(args.socket) if args.socket else state_dir / ADMIN_SOCKET_NAME
+    args.socket_path = socket_path(args, os.environ)
     try:
         if args.command == "discover":
             data, printer = _run_discover(args)

@@ -14,8 +14,9 @@ import sys
 from collections.abc import Sequence
 
 from tsed import __version__
+from tsed.cli.common import add_config, add_log_level, add_state_dir
 from tsed.errors import TsedError
-from tsed.unit.options import DEFAULT_CONFIG, DEFAULT_LISTEN, DEFAULT_STATE_DIR, resolve_options
+from tsed.unit.options import DEFAULT_LISTEN, resolve_options
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -30,24 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the daemon", description="Run the daemon.")
-    serve.add_argument(
-        "--state-dir",
-        help="device state: store, vault, identity "
-        f"(env TSED_STATE_DIR, default {DEFAULT_STATE_DIR})",
-    )
-    serve.add_argument(
-        "--config", help=f"configuration file (env TSED_CONFIG, default {DEFAULT_CONFIG})"
-    )
+    add_state_dir(serve, "device state: store, vault, identity")
+    add_config(serve)
     serve.add_argument(
         "--listen",
         help=f"register API address HOST:PORT (env TSED_LISTEN, default {DEFAULT_LISTEN})",
     )
-    serve.add_argument(
-        "--log-level",
-        default="INFO",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="log level (default INFO; extended logging is a configuration setting)",
-    )
+    add_log_level(serve, "log level (default INFO; extended logging is a configuration setting)")
 
     return parser
 

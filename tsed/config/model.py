@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import tomli_w
 
@@ -34,10 +34,10 @@ from tsed.config.check import (
 from tsed.config.text import checked_setting, setting_text
 from tsed.errors import ConfigError
 from tsed.state.files import atomic_write
+from tsed.state.mode import Mode
 
 _LOGGER = logging.getLogger(__name__)
 
-Mode = Literal["TEST", "LIVE"]
 DEFAULT_NAME = "KassenSichV-Fiskaly"
 USAGE = "clientseitig"
 SIGN_URL = "https://kassensichv-middleware.fiskaly.com"

@@ -1,5 +1,6 @@
-"""The call core under the fiskaly SIGN DE API V2 client: the V2 address, the access token,
-one repeat after a refused token, the TSS environments learnt from answers, paging.
+"""The call core under the fiskaly SIGN DE API V2 client: the V2 address, the access token
+(both :class:`~tsed.fiskaly.session.ApiSession`), one repeat after a refused token, the TSS
+environments learnt from answers, paging.
 
 :class:`~tsed.fiskaly.client.FiskalyClient` adds the operations on top of it.
 """
@@ -7,19 +8,17 @@ one repeat after a refused token, the TSS environments learnt from answers, pagi
 from __future__ import annotations
 
 import logging
-import time
 import uuid
-from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Self
+from functools import cached_property
+from typing import Any, ClassVar
 
 import httpx
 
 from tsed.fiskaly import errors as err
 from tsed.fiskaly.answers import TssEnvironments
-from tsed.fiskaly.auth import TokenManager
 from tsed.fiskaly.models import AuthToken, ModelError
-from tsed.fiskaly.transport import HttpCore, ProxySettings, RetryPolicy, Timeouts
+from tsed.fiskaly.session import ApiSession
+from tsed.fiskaly.transport import ProxySettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -27,23 +26,7 @@ DEFAULT_BASE_URL = "https://kassensichv-middleware.fiskaly.com"
 API_PREFIX = "/api/v2"
 PAGE_SIZE = 100
 
-__all__ = ["DEFAULT_BASE_URL", "FiskalyCalls", "check_v2_url", "path_id"]
-
-
-def check_v2_url(base_url: str) -> str:
-    """Refuse fiskaly V1 URLs; returns the host root without a trailing slash."""
-    lowered = base_url.lower()
-    if "/api/v1" in lowered or "kassensichv.io" in lowered:
-        raise err.UnsupportedApiVersion(
-            f"{base_url!r} is a fiskaly SIGN DE V1 address; only SIGN DE API V2 is supported"
-        )
-    url = httpx.URL(base_url)
-    if url.scheme not in ("http", "https") or not url.host:
-        raise err.UnsupportedApiVersion(f"{base_url!r} is not an http(s) URL")
-    root = base_url.rstrip("/")
-    for suffix in ("/api/v2", "/api/v0"):
-        root = root.removesuffix(suffix)
-    return root
+__all__ = ["DEFAULT_BASE_URL", "FiskalyCalls", "path_id"]
 
 
 def path_id(value: uuid.UUID | str) -> str:
@@ -51,53 +34,16 @@ def path_id(value: uuid.UUID | str) -> str:
     return str(value).lower()
 
 
-class FiskalyCalls:
+class FiskalyCalls(ApiSession):
     """The call core of :class:`~tsed.fiskaly.client.FiskalyClient` (one warm keep-alive pool
     per client): token, environments, a repeated call after a refused token, paging."""
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        api_secret: str,
-        base_url: str = DEFAULT_BASE_URL,
-        proxy: ProxySettings | None = None,
-        timeouts: Timeouts | None = None,
-        retry: RetryPolicy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        on_auth: Callable[[AuthToken], None] | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        root = check_v2_url(base_url)
-        self.timeouts = timeouts or Timeouts()
-        self._http = HttpCore(
-            root + API_PREFIX, proxy=proxy, timeouts=self.timeouts, retry=retry,
-            transport=transport,
-        )  # fmt: skip
-        self._auth = TokenManager(
-            self._http, "/auth", api_key, api_secret, on_auth=on_auth, clock=clock
-        )
-        self.base_url = root
-        self._envs = TssEnvironments()
+    DEFAULT_BASE_URL: ClassVar[str] = DEFAULT_BASE_URL
+    API_PREFIX: ClassVar[str] = API_PREFIX
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r})"
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:  # fmt: skip
-        await self.stop()
-
-    async def start(self) -> None:
-        await self._http.start()
-
-    async def stop(self) -> None:
-        await self._http.stop()
+    @cached_property
+    def _envs(self) -> TssEnvironments:
+        return TssEnvironments()
 
     async def set_proxy(self, proxy: ProxySettings | None) -> None:
         """Go through ``proxy`` (None: directly) from the next call on; no restart needed."""
@@ -120,10 +66,6 @@ class FiskalyCalls:
     def last_failure(self) -> err.FiskalyError | None:
         """Why the latest call attempt failed (None once a call succeeded)."""
         return self._http.last_failure
-
-    async def authenticate(self) -> AuthToken:
-        """Authenticate now with key and secret (also checks the credentials)."""
-        return await self._auth.authenticate()
 
     def note_tss_env(self, tss_id: uuid.UUID | str, env: str) -> None:
         """The TSS's environment as the caller knows it (a stored binding)."""

@@ -6,55 +6,22 @@ management token get that token's environment (TEST or LIVE).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-import httpx
-
-from tsed.fiskaly.auth import TokenManager
-from tsed.fiskaly.calls import check_v2_url
 from tsed.fiskaly.errors import BadCredentials
-from tsed.fiskaly.models import ApiKey, AuthToken, ModelError, Organization
-from tsed.fiskaly.transport import HttpCore, ProxySettings, RetryPolicy, Timeouts
+from tsed.fiskaly.models import ApiKey, ModelError, Organization
+from tsed.fiskaly.session import ApiSession
 
 DEFAULT_MANAGEMENT_URL = "https://dashboard.fiskaly.com"
 API_PREFIX = "/api/v0"
 
 
-class ManagementClient:
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        api_secret: str,
-        base_url: str = DEFAULT_MANAGEMENT_URL,
-        proxy: ProxySettings | None = None,
-        timeouts: Timeouts | None = None,
-        retry: RetryPolicy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        on_auth: Callable[[AuthToken], None] | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        root = check_v2_url(base_url)
-        self._http = HttpCore(
-            root + API_PREFIX, proxy=proxy, timeouts=timeouts, retry=retry, transport=transport
-        )
-        self._auth = TokenManager(
-            self._http, "/auth", api_key, api_secret, on_auth=on_auth, clock=clock
-        )
+class ManagementClient(ApiSession):
+    """The Management API v0 client (organizations and API keys)."""
 
-    def __repr__(self) -> str:
-        return f"ManagementClient(base_url={self._http.base_url!r})"
-
-    async def start(self) -> None:
-        await self._http.start()
-
-    async def stop(self) -> None:
-        await self._http.stop()
-
-    async def authenticate(self) -> AuthToken:
-        return await self._auth.authenticate()
+    DEFAULT_BASE_URL: ClassVar[str] = DEFAULT_MANAGEMENT_URL
+    API_PREFIX: ClassVar[str] = API_PREFIX
 
     async def _json(self, method: str, path: str, what: str, body: Any = None) -> Any:
         token = await self._auth.token()

@@ -28,11 +28,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tsed.state.files import atomic_write
+from tsed.state.paths import StatePaths
 
 _LOGGER = logging.getLogger(__name__)
-KEY_FILE = "device.key"
-CERT_FILE = "device.crt"
-ID_FILE = "device.json"
 VALIDITY = timedelta(days=3650)
 
 
@@ -108,7 +106,8 @@ def load_or_create_identity(
 ) -> DeviceIdentity:
     """The identity in ``state_dir``; created on first start, certificate kept up to date."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    key_path, cert_path, id_path = state_dir / KEY_FILE, state_dir / CERT_FILE, state_dir / ID_FILE
+    paths = StatePaths(state_dir)
+    key_path, cert_path, id_path = paths.device_key, paths.device_cert, paths.device_id
     if id_path.exists():
         device_id = str(json.loads(id_path.read_text())["device_id"])
     else:

@@ -72,7 +72,6 @@ HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 15.0
 BODY_TIMEOUT = 10.0
 KNOWN_SOURCES = 4096
-REGISTER_SOURCES_FILE = "register_sources.json"
 TRIM_INTERVAL = 5.0
 TRIM_AFTER = 32  # closed connections; fewer leave little to give back
 _RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}

@@ -5,11 +5,10 @@ check live in :mod:`tsed.provisioning.document`; this module holds the unit's si
 
 Accepting a document stores the management credentials in the vault (never in the
 configuration), the activation record without secrets in ``<state_dir>/activation.json``, and
-sets the unit's mode (``<state_dir>/mode``) to the document's environment ("mode becomes the
-allowed environment"; :func:`tsed.provisioning.rebind.switch_mode` then archives the TEST bindings
-and sets
-up the LIVE TSS). A LIVE unit never goes back to TEST. Expiry only limits *acceptance*: an
-accepted activation stays in force.
+sets the unit's mode (:mod:`tsed.state.mode`) to the document's environment ("mode becomes the
+allowed environment"; :func:`tsed.provisioning.modeswitch.switch_mode` then archives the TEST
+bindings and sets up the LIVE TSS). A LIVE unit never goes back to TEST. Expiry only limits
+*acceptance*: an accepted activation stays in force.
 
 A document is accepted once: the record keeps its ``document_id`` and ``issued_at`` (written
 atomically), and a later document must carry another id and a strictly later ``issued_at``
@@ -27,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from tsed.errors import ConfigError, ModeError
+from tsed.errors import ModeError
 from tsed.provisioning.document import (
     CLOCK_TOLERANCE,
     FORMAT,
@@ -41,7 +40,6 @@ from tsed.provisioning.document import (
     ActivationOtherDevice,
     ActivationReplayed,
     ManagementCredentials,
-    Mode,
     generate_vendor_key,
     key_id,
     load_private_key,
@@ -53,6 +51,8 @@ from tsed.provisioning.document import (
     verify_document,
 )
 from tsed.state.files import atomic_write
+from tsed.state.mode import Mode, read_mode, write_mode
+from tsed.state.paths import StatePaths
 from tsed.state.vault import Vault
 
 __all__ = [
@@ -72,7 +72,6 @@ __all__ = [
     "ActivationReplayed",
     "ActivationResult",
     "ManagementCredentials",
-    "Mode",
     "accept_activation",
     "generate_vendor_key",
     "key_id",
@@ -81,17 +80,13 @@ __all__ = [
     "load_public_key",
     "management_credentials",
     "parse_payload",
-    "read_mode",
     "require_activation",
     "sign_document",
     "verify_document",
-    "write_mode",
 ]
 
 _LOGGER = logging.getLogger(__name__)
 
-RECORD_FILE = "activation.json"
-MODE_FILE = "mode"
 VAULT_MGMT_KEY = "activation.management.api_key"
 VAULT_MGMT_SECRET = "activation.management.api_secret"  # noqa: S105 - a vault entry name
 
@@ -177,24 +172,9 @@ class ActivationResult:
 # -- the unit's state -------------------------------------------------------------------------
 
 
-def read_mode(state_dir: Path) -> Mode:
-    """The unit's mode: TEST unless the vendor activated LIVE (file ``<state_dir>/mode``)."""
-    try:
-        text = (state_dir / MODE_FILE).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return "TEST"
-    except OSError as err:
-        raise ConfigError(f"cannot read {state_dir / MODE_FILE}: {err.strerror}") from None
-    return "LIVE" if text == "LIVE" else "TEST"
-
-
-def write_mode(state_dir: Path, mode: Mode) -> None:
-    atomic_write(state_dir / MODE_FILE, f"{mode}\n".encode(), mode=0o644)
-
-
 def load_activation(state_dir: Path) -> ActivationRecord | None:
     """The accepted activation, or None when the vendor has not activated the unit yet."""
-    path = state_dir / RECORD_FILE
+    path = StatePaths(state_dir).activation
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return ActivationRecord.from_json(data)
@@ -299,7 +279,7 @@ def accept_activation(
         }
     )
     atomic_write(
-        state_dir / RECORD_FILE,
+        StatePaths(state_dir).activation,
         (json.dumps(record.to_json(), indent=1, sort_keys=True) + "\n").encode(),
         mode=0o640,
     )

@@ -38,10 +38,8 @@ from tsed.fiskaly.management import ManagementClient
 from tsed.fiskaly.models import AuthToken
 from tsed.provisioning.activation import (
     ActivationMissing,
-    Mode,
     load_activation,
     management_credentials,
-    read_mode,
     require_activation,
 )
 from tsed.provisioning.credentials import (
@@ -57,6 +55,7 @@ from tsed.provisioning.credentials import (
     save_record,
     tenant_entries,
 )
+from tsed.state.mode import Mode, read_mode
 from tsed.state.store import Store
 from tsed.state.vault import Vault
 from tsed.tss.access import FiskalyAccess

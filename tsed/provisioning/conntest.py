@@ -20,7 +20,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -28,11 +28,10 @@ import httpx
 from tsed.config.model import Config
 from tsed.errors import TsedError
 from tsed.fiskaly import errors as ferr
-from tsed.fiskaly.calls import check_v2_url
 from tsed.fiskaly.client import FiskalyClient
 from tsed.fiskaly.models import AuthToken, Tss
+from tsed.fiskaly.session import check_v2_url
 from tsed.fiskaly.transport import HttpCore, RetryPolicy, Timeouts
-from tsed.provisioning.activation import Mode
 from tsed.provisioning.conntest_steps import (
     StepResult,
     Verdict,
@@ -43,6 +42,7 @@ from tsed.provisioning.conntest_steps import (
     error_text,
     timed,
 )
+from tsed.state.mode import Mode
 from tsed.state.store import Store
 from tsed.state.vault import Vault
 from tsed.tss.access import FiskalyAccess
@@ -390,11 +390,11 @@ async def _tenant(
     run.add(
         StepResult("environment", "ok", f"token environment {env} matches the mode", tenant=tenant)
     )
-    client = FiskalyClient(
-        api_key=key, api_secret=secret, base_url=access.sign_url, proxy=access.proxy,
+    client = replace(
+        access,
         timeouts=Timeouts(default=step_timeout, connect=min(5.0, step_timeout)),
         retry=RetryPolicy(attempts=1),
-    )  # fmt: skip
+    ).sign_client(key, secret)
     try:
         await _tss_and_clients(client, store, tenant, mode, run, step_timeout)
     finally:

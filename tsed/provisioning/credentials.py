@@ -17,12 +17,12 @@ from typing import Any, ClassVar
 
 from tsed.config.model import Config
 from tsed.errors import ConfigError
-from tsed.provisioning.activation import load_activation, read_mode
+from tsed.provisioning.activation import load_activation
 from tsed.state.files import atomic_write
+from tsed.state.mode import read_mode
+from tsed.state.paths import StatePaths
 from tsed.state.vault import Vault
 from tsed.tss.registry import vault_key
-
-RECORD_FILE = "credentials.json"
 
 
 class MultiTenantLocked(ConfigError):
@@ -112,7 +112,7 @@ def now_text(clock: float) -> str:
 
 
 def load_record(state_dir: Path) -> dict[str, Any]:
-    path = state_dir / RECORD_FILE
+    path = StatePaths(state_dir).credentials
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -129,7 +129,7 @@ def load_record(state_dir: Path) -> dict[str, Any]:
 
 def save_record(state_dir: Path, data: dict[str, Any]) -> None:
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"
-    atomic_write(state_dir / RECORD_FILE, text.encode(), mode=0o640)
+    atomic_write(StatePaths(state_dir).credentials, text.encode(), mode=0o640)
 
 
 def tenant_entries(record: dict[str, Any], env: str) -> dict[str, dict[str, Any]]:

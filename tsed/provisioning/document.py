@@ -44,15 +44,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from tsed.errors import ConfigError, ForbiddenError
+from tsed.state.mode import Mode
 
-Mode = Literal["TEST", "LIVE"]
 FORMAT = "tsed-activation/1"
 CLOCK_TOLERANCE = timedelta(minutes=10)
 MAX_DOCUMENT_BYTES = 64 * 1024

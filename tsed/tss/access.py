@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from tsed.config.model import Config, Mode, fiskaly_urls
+from tsed.config.model import Config, fiskaly_urls
 from tsed.fiskaly.client import FiskalyClient
 from tsed.fiskaly.management import ManagementClient
 from tsed.fiskaly.models import AuthToken
 from tsed.fiskaly.transport import ProxySettings, RetryPolicy, Timeouts
+from tsed.state.mode import Mode
 from tsed.state.vault import Vault
 
 PROXY_PASSWORD = "proxy.password"  # noqa: S105 - the vault entry name

@@ -24,13 +24,13 @@ from typing import Any
 from tsed.errors import ConflictError, NotFoundError, TsedError
 from tsed.fiskaly.client import FiskalyClient
 from tsed.state.files import atomic_write
+from tsed.state.paths import EXPORT_JOB_FILE as JOB_FILE
 from tsed.tss.exports import ExportFile, ExportProgress, ExportRange, export_tss
 
 _LOGGER = logging.getLogger(__name__)
 
 KEEP_JOBS = 5
 MAX_RUNNING = 1
-JOB_FILE = "job.json"
 
 
 @dataclass(slots=True)

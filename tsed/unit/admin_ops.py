@@ -110,7 +110,7 @@ class AdminOps(SetupOps):
         return {**report.to_json(), "lines": report.lines()}
 
     async def reset(self, register_id: str | None, everything: bool) -> dict[str, Any]:
-        from tsed.provisioning.rebind import reset  # noqa: PLC0415
+        from tsed.provisioning.reset import reset  # noqa: PLC0415
 
         result = await reset(
             store=self.d.store, registry=self.d.upstreams, register_id=register_id, all=everything

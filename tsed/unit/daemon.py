@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from tsed import __version__
-from tsed.config.model import Config, Mode, effective, fiskaly_urls, load_config
+from tsed.config.model import Config, effective, fiskaly_urls, load_config
 from tsed.errors import TsedError
 from tsed.fiskaly.client import FiskalyClient
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
@@ -44,7 +44,6 @@ from tsed.net.identity import (
     server_ssl_context,
 )
 from tsed.net.limits import (
-    REGISTER_SOURCES_FILE,
     ConnectionLimits,
     GuardedListener,
     load_known_sources,
@@ -56,6 +55,8 @@ from tsed.net.passwords import PasswordHasher
 from tsed.net.web import build_setup_app
 from tsed.net.websession import WebSessions
 from tsed.signing.service import SigningService
+from tsed.state.mode import Mode
+from tsed.state.paths import StatePaths
 from tsed.state.store import Store
 from tsed.state.vault import Vault
 from tsed.systemd import JournalHandler, Notifier, journal_available, status_line
@@ -106,7 +107,7 @@ class Daemon:
         setup_logging(
             level=self.options.log_level, extended=self.config.extended_logging, handlers=handlers
         )
-        self.vault = Vault(self.state_dir / "vault.json")
+        self.vault = Vault(StatePaths(self.state_dir).vault)
         self.mode = self._mode()
         self.identity: DeviceIdentity = load_or_create_identity(
             self.state_dir, name=self.config.name, addresses=_local_addresses()
@@ -117,7 +118,7 @@ class Daemon:
             self.identity.fingerprint_display,
             extra={"TSED_EVENT": "identity"},
         )
-        self.store = Store(self.state_dir / "tsed.sqlite")
+        self.store = Store(StatePaths(self.state_dir).store)
         await self.store.open()
         await self._start_backend()
         self.registers = Registers(self)
@@ -130,7 +131,7 @@ class Daemon:
         self.console_limiter = FailureLimiter()  # the current password asked on the console
         self.hasher = PasswordHasher()
         self.web_sessions = WebSessions()
-        self.exports = ExportJobs(self.state_dir / "exports")
+        self.exports = ExportJobs(StatePaths(self.state_dir).exports)
         await self._serve()
         await self._announce()
         self.notifier.ready(self._status_text())
@@ -258,7 +259,7 @@ class Daemon:
     # -- pieces -----------------------------------------------------------------------------
 
     def _mode(self) -> Mode:
-        marker = self.state_dir / "mode"
+        marker = StatePaths(self.state_dir).mode
         mode = marker.read_text().strip() if marker.exists() else "TEST"
         return "LIVE" if mode == "LIVE" else "TEST"
 
@@ -266,8 +267,8 @@ class Daemon:
         have = [t for t in tenants if self.vault.get(vault_key(t, self.mode, "api_key"))]
         if not have and self.mode == "TEST" and self.vault.get("backend") != "fiskaly":
             self.backend = "simulator"
-            (self.state_dir / "simulator").mkdir(mode=0o700, exist_ok=True)
-            self._sim = Simulator(state_dir=self.state_dir / "simulator")
+            StatePaths(self.state_dir).simulator.mkdir(mode=0o700, exist_ok=True)
+            self._sim = Simulator(state_dir=StatePaths(self.state_dir).simulator)
             self._sim_server = SimulatorServer(self._sim)
             await self._sim_server.start()
             for tenant in tenants:
@@ -316,7 +317,7 @@ class Daemon:
         ops = AdminOps(self)
         register_app.add_subapp("/setup", build_setup_app(ops, self.web_sessions, self.web_limiter))
         limits = ConnectionLimits.for_file_limit()
-        sources = self.state_dir / REGISTER_SOURCES_FILE
+        sources = StatePaths(self.state_dir).register_sources
         context = server_ssl_context(self.identity)
         self.certificate = CertificateFollower(
             self.identity, context, name=self.config.name, addresses=_local_addresses()

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tsed.errors import ConfigError
+from tsed.state.paths import DEFAULT_STATE_DIR, StatePaths
 
-DEFAULT_STATE_DIR = "/var/lib/tsed"
 DEFAULT_CONFIG = "/etc/tsed/tsed.toml"
 DEFAULT_LISTEN = "0.0.0.0:8443"
-ADMIN_SOCKET_NAME = "admin.sock"
 # The vendor public key, installed root-owned by the image build (image/build, option
 # TSED_VENDOR_PUBKEY). Not a setting of the running unit.
 VENDOR_KEY_PATH = Path("/usr/share/tsed/vendor.pub")
@@ -54,7 +53,7 @@ class DaemonOptions:
 
     @property
     def admin_socket(self) -> Path:
-        return self.state_dir / ADMIN_SOCKET_NAME
+        return StatePaths(self.state_dir).admin_socket
 
 
 def parse_listen(value: str, *, source: str = "--listen") -> ListenAddress:

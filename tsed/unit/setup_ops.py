@@ -3,7 +3,7 @@ switch to LIVE, exports, factory reset).
 
 Wiring code like :mod:`tsed.unit.admin_ops` (whose :class:`~tsed.unit.admin_ops.AdminOps` inherits
 these): every rule lives in the service modules (:mod:`tsed.provisioning.anlegen`,
-:mod:`tsed.provisioning.rebind`, :mod:`tsed.config.edit`, …); this only connects them to the
+:mod:`tsed.provisioning.modeswitch`, :mod:`tsed.config.edit`, …); this only connects them to the
 running unit.
 """
 
@@ -24,8 +24,8 @@ from tsed.net.admin import PasswordProof
 from tsed.net.passwords import needs_rehash
 from tsed.provisioning.activation import VAULT_MGMT_KEY, VAULT_MGMT_SECRET
 from tsed.provisioning.anlegen import ConfirmationRequired, OrgAddress
-from tsed.provisioning.credentials import RECORD_FILE as CREDENTIALS_RECORD
 from tsed.provisioning.credentials import credentials_created, credentials_status
+from tsed.state.paths import CREDENTIALS_FILE as CREDENTIALS_RECORD
 from tsed.tss.access import PROXY_PASSWORD
 from tsed.tss.exports import ExportRange
 from tsed.tss.registry import vault_key
@@ -246,7 +246,7 @@ class SetupOps:
         return await self._bind_live()
 
     async def _bind_live(self) -> dict[str, Any] | None:
-        from tsed.provisioning.rebind import switch_mode  # noqa: PLC0415
+        from tsed.provisioning.modeswitch import switch_mode  # noqa: PLC0415
 
         d = self.d
         if d.mode != "LIVE" or d.backend != "fiskaly":
