@@ -51,11 +51,27 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from tsed.config.tenancy import TenantsView
+from tsed.config.view import ConfigView
 from tsed.errors import AuthError, ForbiddenError, InputError
 from tsed.logs import register_secret
 from tsed.net.admin_openapi import admin_openapi_document
+from tsed.net.auth import PairingAnswer, RegisterView
 from tsed.net.http import client_source, error_middleware, read_json_object
+from tsed.net.passwords import PasswordStatus
+from tsed.net.wire import JsonView, answer
+from tsed.provisioning.conntest import ConnectionReport
+from tsed.provisioning.rebind import ResetResult
+from tsed.provisioning.views import (
+    ActivationAnswer,
+    CredentialsCreated,
+    CredentialsSet,
+    FactoryResetResult,
+)
+from tsed.signing.status import Outages
+from tsed.tss.exportjobs import ExportJob
 from tsed.tss.exports import ExportRange
+from tsed.tss.views import TssStatus
 
 _LOGGER = logging.getLogger(__name__)
 ACTOR_KEY: web.RequestKey[str] = web.RequestKey("actor", str)
@@ -68,65 +84,67 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class AdminOperations(Protocol):
-    """What the admin API can ask the daemon to do."""
+    """What the admin API can ask the daemon to do; each answer is a typed view, turned into
+    JSON only here (:func:`tsed.net.wire.to_wire`). The unit's status is defined above this
+    layer (:mod:`tsed.unit.views`): here it is an answer that knows its wire form."""
 
-    async def status(self) -> dict[str, Any]: ...
+    async def status(self) -> JsonView: ...
 
     async def open_pairing(
         self, minutes: int | None, tenant: str | None = None, proof: PasswordProof | None = None
-    ) -> dict[str, Any]: ...
+    ) -> PairingAnswer: ...
 
-    async def list_registers(self) -> list[dict[str, Any]]: ...
+    async def list_registers(self) -> tuple[RegisterView, ...]: ...
 
     async def revoke_register(self, register_id: str) -> None: ...
 
-    async def config_show(self) -> dict[str, Any]: ...
+    async def config_show(self) -> ConfigView: ...
 
-    async def config_set(self, key: str, value: str) -> dict[str, Any]: ...
+    async def config_set(self, key: str, value: str) -> ConfigView: ...
 
-    async def config_update(self, values: dict[str, str]) -> dict[str, Any]: ...
+    async def config_update(self, values: dict[str, str]) -> ConfigView: ...
 
-    async def connection_test(self) -> dict[str, Any]: ...
+    async def connection_test(self) -> ConnectionReport: ...
 
-    async def reset(self, register_id: str | None, everything: bool) -> dict[str, Any]: ...
+    async def reset(self, register_id: str | None, everything: bool) -> ResetResult: ...
 
-    async def tss_status(self) -> dict[str, Any]: ...
+    async def tss_status(self) -> TssStatus: ...
 
-    async def activate(self, document: bytes) -> dict[str, Any]: ...
+    async def activate(self, document: bytes) -> ActivationAnswer: ...
 
-    async def tss_setup(self, new: bool) -> dict[str, Any]: ...
+    async def tss_setup(self, new: bool) -> TssStatus: ...
 
     async def set_credentials(
         self, api_key: str, api_secret: str, tenant: str | None
-    ) -> dict[str, Any]: ...
+    ) -> CredentialsSet: ...
 
     async def create_credentials(
         self, confirm: bool, addresses: dict[str, dict[str, str]] | None = None
-    ) -> dict[str, Any]: ...
+    ) -> CredentialsCreated: ...
 
-    async def password_status(self) -> dict[str, Any]: ...
+    async def password_status(self) -> PasswordStatus: ...
 
     async def set_password(
         self, password: str, proof: PasswordProof | None = None
-    ) -> dict[str, Any]: ...
+    ) -> PasswordStatus: ...
 
-    async def list_tenants(self) -> dict[str, Any]: ...
+    async def list_tenants(self) -> TenantsView: ...
 
-    async def add_tenant(self, tenant_id: str, name: str, vat_id: str | None) -> dict[str, Any]: ...
+    async def add_tenant(self, tenant_id: str, name: str, vat_id: str | None) -> TenantsView: ...
 
-    async def outages(self) -> dict[str, Any]: ...
+    async def outages(self) -> Outages: ...
 
     async def start_export(
         self, tenant: str | None, tss_id: str | None, export_range: ExportRange
-    ) -> dict[str, Any]: ...
+    ) -> ExportJob: ...
 
-    async def export_status(self, job_id: str) -> dict[str, Any]: ...
+    async def export_status(self, job_id: str) -> ExportJob: ...
 
     async def export_file(self, job_id: str, part: int) -> Path: ...
 
     async def factory_reset(
         self, confirm: bool, proof: PasswordProof | None = None
-    ) -> dict[str, Any]: ...
+    ) -> FactoryResetResult: ...
 
     def metrics(self) -> tuple[bytes, str]: ...
 
@@ -282,7 +300,7 @@ def build_admin_app(
 
 def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
     async def status(_request: web.Request) -> web.Response:
-        return web.json_response(await ops.status())
+        return answer(await ops.status())
 
     async def pairing(request: web.Request) -> web.Response:
         body = await read_json_object(request, allow_empty=True)
@@ -297,10 +315,10 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
         tenant = _optional_text(body, "tenant")
         # A setup-page session may pair without it; the serial console sends it once set.
         proof = _proof(request, body, "password", required=False)
-        return web.json_response(await ops.open_pairing(minutes, tenant, proof), status=201)
+        return answer(await ops.open_pairing(minutes, tenant, proof), status=201)
 
     async def registers(_request: web.Request) -> web.Response:
-        return web.json_response({"registers": await ops.list_registers()})
+        return answer({"registers": await ops.list_registers()})
 
     async def revoke(request: web.Request) -> web.Response:
         register_id = request.match_info["register_id"]
@@ -314,7 +332,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
         return web.json_response({"revoked": register_id})
 
     async def config_show(_request: web.Request) -> web.Response:
-        return web.json_response(await ops.config_show())
+        return answer(await ops.config_show())
 
     async def config_set(request: web.Request) -> web.Response:
         key = request.match_info["key"]
@@ -332,7 +350,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
             request.get(ACTOR_KEY),
             extra={"TSED_EVENT": "config_changed", "TSED_CONFIG_KEY": key},
         )
-        return web.json_response(result)
+        return answer(result)
 
     async def config_update(request: web.Request) -> web.Response:
         body = await read_json_object(request)
@@ -344,22 +362,22 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
                 'the body must be {"values": {"<dotted key>": "<text>", ...}}',
                 hint="Send every value as text; an empty text clears optional values.",
             )
-        return web.json_response(await ops.config_update(dict(values)))
+        return answer(await ops.config_update(dict(values)))
 
     async def connection_test(_request: web.Request) -> web.Response:
-        return web.json_response(await ops.connection_test())
+        return answer(await ops.connection_test())
 
     async def reset(request: web.Request) -> web.Response:
         body = await read_json_object(request)
         register_id, everything = _optional_text(body, "register_id"), _flag(body, "all")
-        return web.json_response(await ops.reset(register_id, everything))
+        return answer(await ops.reset(register_id, everything))
 
     async def tss_status(_request: web.Request) -> web.Response:
-        return web.json_response(await ops.tss_status())
+        return answer(await ops.tss_status())
 
     async def tss_setup(request: web.Request) -> web.Response:
         body = await read_json_object(request, allow_empty=True)
-        return web.json_response(await ops.tss_setup(_flag(body, "new")))
+        return answer(await ops.tss_setup(_flag(body, "new")))
 
     async def activate(request: web.Request) -> web.Response:
         document = await request.read()
@@ -367,7 +385,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
             raise InputError(
                 "send the activation document as the request body", hint="tsectl activate FILE"
             )
-        return web.json_response(await ops.activate(document))
+        return answer(await ops.activate(document))
 
     async def credentials(request: web.Request) -> web.Response:
         body = await read_json_object(request)
@@ -381,7 +399,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
                 'the body must be {"api_key": "...", "api_secret": "..."}',
                 hint="tsectl credentials set --api-key KEY reads the secret from standard input.",
             )
-        return web.json_response(await ops.set_credentials(key, secret, tenant))
+        return answer(await ops.set_credentials(key, secret, tenant))
 
     async def anlegen(request: web.Request) -> web.Response:
         body = await read_json_object(request, allow_empty=True)
@@ -396,37 +414,37 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
             raise InputError(
                 'addresses: {"<tenant>": {"street": "...", "zip": "...", "town": "..."}}'
             )
-        answer = await ops.create_credentials(_flag(body, "confirm"), addresses)
-        return web.json_response(answer, status=201, headers={"Cache-Control": "no-store"})
+        created = await ops.create_credentials(_flag(body, "confirm"), addresses)
+        return answer(created, status=201, headers={"Cache-Control": "no-store"})
 
     async def password_status(_request: web.Request) -> web.Response:
-        return web.json_response(await ops.password_status())
+        return answer(await ops.password_status())
 
     async def password_set(request: web.Request) -> web.Response:
         body = await read_json_object(request)
         password = _text(body, "password")
-        return web.json_response(await ops.set_password(password, _proof(request, body, "current")))
+        return answer(await ops.set_password(password, _proof(request, body, "current")))
 
     async def tenants(_request: web.Request) -> web.Response:
-        return web.json_response(await ops.list_tenants())
+        return answer(await ops.list_tenants())
 
     async def tenant_add(request: web.Request) -> web.Response:
         body = await read_json_object(request)
         tenant_id, name = _text(body, "id"), _text(body, "name")
         vat_id = _optional_text(body, "vat_id")
-        return web.json_response(await ops.add_tenant(tenant_id, name, vat_id), status=201)
+        return answer(await ops.add_tenant(tenant_id, name, vat_id), status=201)
 
     async def outages(_request: web.Request) -> web.Response:
-        return web.json_response(await ops.outages())
+        return answer(await ops.outages())
 
     async def export_start(request: web.Request) -> web.Response:
         body = await read_json_object(request, allow_empty=True)
         export_range = _export_range(body)
         tenant, tss_id = _optional_text(body, "tenant"), _optional_text(body, "tss_id")
-        return web.json_response(await ops.start_export(tenant, tss_id, export_range), status=202)
+        return answer(await ops.start_export(tenant, tss_id, export_range), status=202)
 
     async def export_status(request: web.Request) -> web.Response:
-        return web.json_response(await ops.export_status(request.match_info["job_id"]))
+        return answer(await ops.export_status(request.match_info["job_id"]))
 
     async def export_file(request: web.Request) -> web.StreamResponse:
         part_text = request.match_info["part"]
@@ -444,7 +462,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
     async def factory_reset(request: web.Request) -> web.Response:
         body = await read_json_object(request, allow_empty=True)
         proof = _proof(request, body, "password")
-        return web.json_response(await ops.factory_reset(_flag(body, "confirm"), proof))
+        return answer(await ops.factory_reset(_flag(body, "confirm"), proof))
 
     async def openapi(_request: web.Request) -> web.Response:
         return web.json_response(admin_openapi_document())

@@ -108,7 +108,7 @@ def build_setup_app(
         session = sessions.get(request.cookies.get(COOKIE))
         answer: dict[str, Any] = {
             "logged_in": session is not None,
-            "password_set": (await ops.password_status())["set"],
+            "password_set": (await ops.password_status()).set,
         }
         if session is not None:
             answer["csrf"] = session.csrf
@@ -121,7 +121,7 @@ def build_setup_app(
             password = body.get("password")
             if not isinstance(password, str):
                 raise InputError('the body must be {"password": "..."}')
-            if not (await ops.password_status())["set"]:
+            if not (await ops.password_status()).set:
                 attempt.uncounted()
                 raise AuthError(
                     "no admin password is set yet",

@@ -23,6 +23,7 @@ from tsed.signing.breaker import Breaker
 from tsed.signing.metrics import Metrics
 from tsed.signing.outcome import Failure, signed_result
 from tsed.signing.receipt import CANCELLATION, failure_receipt_text
+from tsed.signing.status import SigningStatus, TseStatus
 from tsed.state.rows import TxRow
 from tsed.state.store import Store
 from tsed.tss.registry import ClientInMaking, UpstreamRegistry
@@ -91,19 +92,19 @@ class Completion:
         raise NotImplementedError
 
     def status(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "backend": self.backend,
-            "tse": {
-                "available": self.breaker.available,
-                "since": self.breaker.failing_since,
-                "reason": self.breaker.reason,
-            },
-            "open_transactions": self.open_transactions,
-            "receipts_signed": self.receipts_signed,
-            "failures": self.failures,
-            "notices": list(self.upstreams.notices),
-        }
+        return self.status_view().to_json()
+
+    def status_view(self) -> SigningStatus:
+        tse = TseStatus(self.breaker.available, self.breaker.failing_since, self.breaker.reason)
+        return SigningStatus(
+            mode=self.mode,
+            backend=self.backend,
+            tse=tse,
+            open_transactions=self.open_transactions,
+            receipts_signed=self.receipts_signed,
+            failures=self.failures,
+            notices=tuple(self.upstreams.notices),
+        )
 
     def _note_born(self, row: TxRow) -> None:
         """Remember when an open transaction began, on the monotonic clock.
