@@ -1,4 +1,5 @@
-"""The unit's TSS as the admin API shows them: the binding, and fiskaly's live figures."""
+"""The unit's TSS as the APIs show them: the binding, fiskaly's live figures, and the built-in
+simulator's fault switches."""
 
 from __future__ import annotations
 
@@ -60,3 +61,14 @@ class TssStatus:
             "backend": self.backend,
             "tss": {tenant: entry.to_json() for tenant, entry in self.tss.items()},
         }
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorFaults:
+    """The built-in simulator's fault switches as they are now (a copy: later changes do not
+    show in it); the keys are the simulator's setting names."""
+
+    settings: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.settings)
