@@ -4,7 +4,8 @@ Served on the admin Unix socket in the state directory (``tsectl`` and the seria
 it). Only root and the service user may connect: the socket lives in the service's private
 state directory, and every request's peer credentials are checked (``SO_PEERCRED``).
 
-The routes call an :class:`AdminOperations` object that the daemon implements; this module
+The routes call an :class:`~tsed.net.admin_operations.AdminOperations` object that the daemon
+implements and turn its typed answers into JSON (:func:`tsed.net.wire.answer`); this module
 holds no logic of its own beyond HTTP. The setup page (:mod:`tsed.net.web`) mounts the same
 application behind its session guard instead of the peer check. Every state-changing call is
 written to the journal as an audit event (who, what, result; never a body).
@@ -45,33 +46,17 @@ import os
 import socket
 import struct
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
-from tsed.config.tenancy import TenantsView
-from tsed.config.view import ConfigView
 from tsed.errors import AuthError, ForbiddenError, InputError
 from tsed.logs import register_secret
 from tsed.net.admin_openapi import admin_openapi_document
-from tsed.net.auth import PairingAnswer, RegisterView
+from tsed.net.admin_operations import AdminOperations, PasswordProof
 from tsed.net.http import client_source, error_middleware, read_json_object
-from tsed.net.passwords import PasswordStatus
-from tsed.net.wire import JsonView, answer
-from tsed.provisioning.conntest import ConnectionReport
-from tsed.provisioning.rebind import ResetResult
-from tsed.provisioning.views import (
-    ActivationAnswer,
-    CredentialsCreated,
-    CredentialsSet,
-    FactoryResetResult,
-)
-from tsed.signing.status import Outages
-from tsed.tss.exportjobs import ExportJob
+from tsed.net.wire import answer
 from tsed.tss.exports import ExportRange
-from tsed.tss.views import TssStatus
 
 _LOGGER = logging.getLogger(__name__)
 ACTOR_KEY: web.RequestKey[str] = web.RequestKey("actor", str)
@@ -81,81 +66,6 @@ ACTOR_KEY: web.RequestKey[str] = web.RequestKey("actor", str)
 PROOF_REQUIRED_KEY: web.RequestKey[bool] = web.RequestKey("proof_required", bool)
 AUDIT_MESSAGE_ID = "5f3c2a8e9b1d4c7e8a6b0d2f4e1c9a37"  # journalctl MESSAGE_ID=... for audits
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class AdminOperations(Protocol):
-    """What the admin API can ask the daemon to do; each answer is a typed view, turned into
-    JSON only here (:func:`tsed.net.wire.to_wire`). The unit's status is defined above this
-    layer (:mod:`tsed.unit.views`): here it is an answer that knows its wire form."""
-
-    async def status(self) -> JsonView: ...
-
-    async def open_pairing(
-        self, minutes: int | None, tenant: str | None = None, proof: PasswordProof | None = None
-    ) -> PairingAnswer: ...
-
-    async def list_registers(self) -> tuple[RegisterView, ...]: ...
-
-    async def revoke_register(self, register_id: str) -> None: ...
-
-    async def config_show(self) -> ConfigView: ...
-
-    async def config_set(self, key: str, value: str) -> ConfigView: ...
-
-    async def config_update(self, values: dict[str, str]) -> ConfigView: ...
-
-    async def connection_test(self) -> ConnectionReport: ...
-
-    async def reset(self, register_id: str | None, everything: bool) -> ResetResult: ...
-
-    async def tss_status(self) -> TssStatus: ...
-
-    async def activate(self, document: bytes) -> ActivationAnswer: ...
-
-    async def tss_setup(self, new: bool) -> TssStatus: ...
-
-    async def set_credentials(
-        self, api_key: str, api_secret: str, tenant: str | None
-    ) -> CredentialsSet: ...
-
-    async def create_credentials(
-        self, confirm: bool, addresses: dict[str, dict[str, str]] | None = None
-    ) -> CredentialsCreated: ...
-
-    async def password_status(self) -> PasswordStatus: ...
-
-    async def set_password(
-        self, password: str, proof: PasswordProof | None = None
-    ) -> PasswordStatus: ...
-
-    async def list_tenants(self) -> TenantsView: ...
-
-    async def add_tenant(self, tenant_id: str, name: str, vat_id: str | None) -> TenantsView: ...
-
-    async def outages(self) -> Outages: ...
-
-    async def start_export(
-        self, tenant: str | None, tss_id: str | None, export_range: ExportRange
-    ) -> ExportJob: ...
-
-    async def export_status(self, job_id: str) -> ExportJob: ...
-
-    async def export_file(self, job_id: str, part: int) -> Path: ...
-
-    async def factory_reset(
-        self, confirm: bool, proof: PasswordProof | None = None
-    ) -> FactoryResetResult: ...
-
-    def metrics(self) -> tuple[bytes, str]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class PasswordProof:
-    """The current admin password as a caller proved it (``None``: not sent)."""
-
-    current: str | None = field(repr=False)
-    required: bool
-    source: str  # whose failures count towards the lockout: the web peer or "console"
 
 
 def _proof(

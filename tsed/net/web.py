@@ -24,13 +24,8 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from tsed.errors import AuthError, ForbiddenError, InputError
-from tsed.net.admin import (
-    ACTOR_KEY,
-    PROOF_REQUIRED_KEY,
-    AdminOperations,
-    Handler,
-    build_admin_app,
-)
+from tsed.net.admin import ACTOR_KEY, PROOF_REQUIRED_KEY, Handler, build_admin_app
+from tsed.net.admin_operations import AdminOperations
 from tsed.net.http import client_source, error_middleware, read_json_object
 from tsed.net.lockout import FailureLimiter
 from tsed.net.websession import COOKIE, CSRF_HEADER, MAX_SECONDS, WebSessions

@@ -1,6 +1,6 @@
 """Typed answers as JSON: the one place where the admin API's views become its wire format.
 
-The operations behind the admin API (:class:`tsed.net.admin.AdminOperations`) return frozen
+The operations behind the admin API (:class:`tsed.net.admin_operations.AdminOperations`) return frozen
 dataclasses; only the HTTP edge turns them into JSON, with :func:`to_wire`. An object with a
 ``to_json()`` method (the domains' results: the connection report, a mode switch, an export
 job, …) answers with it; any other dataclass answers with its fields in declaration order,
@@ -13,15 +13,9 @@ import dataclasses
 import enum
 from collections.abc import Mapping
 from pathlib import PurePath
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
-
-
-class View(Protocol):
-    """A dataclass answer (its fields are the wire fields)."""
-
-    __dataclass_fields__: ClassVar[dict[str, Any]]
 
 
 class JsonView(Protocol):

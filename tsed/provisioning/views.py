@@ -8,11 +8,12 @@ Each wraps the domain's own result (:class:`~tsed.provisioning.activation.Activa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tsed.provisioning.activation import ActivationResult
-from tsed.provisioning.credentials import CredentialsResult
-from tsed.provisioning.rebind import ModeSwitchResult
+if TYPE_CHECKING:  # the results' modules load when their step runs (as before)
+    from tsed.provisioning.activation import ActivationResult
+    from tsed.provisioning.credentials import CredentialsResult
+    from tsed.provisioning.rebind import ModeSwitchResult
 
 
 @dataclass(frozen=True, slots=True)

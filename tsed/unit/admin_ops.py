@@ -14,15 +14,15 @@ from tsed import __version__
 from tsed.config.view import ConfigView
 from tsed.errors import TsedError
 from tsed.net.auth import PairingAnswer, RegisterView
-from tsed.provisioning.conntest import ConnectionReport
-from tsed.provisioning.rebind import ResetResult
 from tsed.provisioning.views import ActivationAnswer, CredentialsSet
 from tsed.tss.views import TssCounters, TssEntry, TssStatus
 from tsed.unit.setup_ops import SetupOps
 from tsed.unit.views import DeviceView, PairingState, TssSummary, UnitStatus
 
 if TYPE_CHECKING:
-    from tsed.net.admin import PasswordProof
+    from tsed.net.admin_operations import PasswordProof
+    from tsed.provisioning.conntest import ConnectionReport
+    from tsed.provisioning.rebind import ResetResult
     from tsed.unit.daemon import Daemon
 
 _LOGGER = logging.getLogger(__name__)

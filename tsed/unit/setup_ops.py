@@ -22,14 +22,13 @@ from tsed.config.tenancy import TenantsView, TenantView
 from tsed.config.view import ConfiguredCredentials, ConfigView
 from tsed.errors import ConflictError, ForbiddenError, InputError, NotFoundError
 from tsed.logs import register_secret, set_extended
-from tsed.net.admin import PasswordProof
+from tsed.net.admin_operations import PasswordProof
 from tsed.net.auth import PairingQr
 from tsed.net.passwords import PasswordStatus, needs_rehash
 from tsed.provisioning.activation import VAULT_MGMT_KEY, VAULT_MGMT_SECRET
 from tsed.provisioning.anlegen import ConfirmationRequired, OrgAddress
 from tsed.provisioning.credentials import RECORD_FILE as CREDENTIALS_RECORD
 from tsed.provisioning.credentials import credentials_created, credentials_status
-from tsed.provisioning.rebind import ModeSwitchResult
 from tsed.provisioning.views import CredentialsCreated, FactoryResetResult
 from tsed.signing.status import Outages
 from tsed.tss.access import PROXY_PASSWORD
@@ -38,6 +37,7 @@ from tsed.tss.exports import ExportRange
 from tsed.tss.registry import vault_key
 
 if TYPE_CHECKING:
+    from tsed.provisioning.rebind import ModeSwitchResult
     from tsed.unit.daemon import Daemon
 
 _LOGGER = logging.getLogger(__name__)
