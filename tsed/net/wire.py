@@ -1,10 +1,11 @@
 """Typed answers as JSON: the one place where the admin API's views become its wire format.
 
-The operations behind the admin API (:class:`tsed.net.admin_operations.AdminOperations`) return frozen
-dataclasses; only the HTTP edge turns them into JSON, with :func:`to_wire`. An object with a
-``to_json()`` method (the domains' results: the connection report, a mode switch, an export
-job, …) answers with it; any other dataclass answers with its fields in declaration order,
-nested dataclasses, enums, tuples, mappings and paths included. Field names are the wire names.
+The operations behind the admin API (:class:`tsed.net.admin_operations.AdminOperations`)
+return frozen dataclasses; only the HTTP edge turns them into JSON, with :func:`to_wire`. An
+object with a ``to_json()`` method (the domains' results: the connection report, a mode
+switch, an export job, …) answers with it; any other dataclass answers with its fields in
+declaration order, nested dataclasses, enums, tuples, mappings and paths included. Field names
+are the wire names.
 """
 
 from __future__ import annotations
