@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tsed.config.model import Config, effective
+from dataclasses import dataclass
+
+from tsed.config.model import Config, Tenant, effective
 from tsed.errors import TenantMismatch
 
 
@@ -22,3 +24,24 @@ def bound_tenant(
             f"for {requested[:64]!r}"
         )
     return tenant
+
+
+@dataclass(frozen=True, slots=True)
+class TenantView:
+    id: str
+    name: str
+    vat_id: str | None
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> TenantView:
+        return cls(tenant.id, tenant.name, tenant.vat_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TenantsView:
+    """``GET /admin/v1/tenants``: the configured tenants (``locked``: credentials exist, so
+    ``multi_tenant`` cannot change any more)."""
+
+    multi_tenant: bool
+    locked: bool
+    tenants: tuple[TenantView, ...]

@@ -4,7 +4,8 @@ Served on the admin Unix socket in the state directory (``tsectl`` and the seria
 it). Only root and the service user may connect: the socket lives in the service's private
 state directory, and every request's peer credentials are checked (``SO_PEERCRED``).
 
-The routes call an :class:`AdminOperations` object that the daemon implements; this module
+The routes call an :class:`~tsed.net.admin_operations.AdminOperations` object that the daemon
+implements and turn its typed answers into JSON (:func:`tsed.net.wire.answer`); this module
 holds no logic of its own beyond HTTP. The setup page (:mod:`tsed.net.web`) mounts the same
 application behind its session guard instead of the peer check. Every state-changing call is
 written to the journal as an audit event (who, what, result; never a body).
@@ -45,16 +46,16 @@ import os
 import socket
 import struct
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
 from tsed.errors import AuthError, ForbiddenError, InputError
 from tsed.logs import register_secret
 from tsed.net.admin_openapi import admin_openapi_document
+from tsed.net.admin_operations import AdminOperations, PasswordProof
 from tsed.net.http import client_source, error_middleware, read_json_object
+from tsed.net.wire import answer
 from tsed.tss.exports import ExportRange
 
 _LOGGER = logging.getLogger(__name__)
@@ -65,79 +66,6 @@ ACTOR_KEY: web.RequestKey[str] = web.RequestKey("actor", str)
 PROOF_REQUIRED_KEY: web.RequestKey[bool] = web.RequestKey("proof_required", bool)
 AUDIT_MESSAGE_ID = "5f3c2a8e9b1d4c7e8a6b0d2f4e1c9a37"  # journalctl MESSAGE_ID=... for audits
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class AdminOperations(Protocol):
-    """What the admin API can ask the daemon to do."""
-
-    async def status(self) -> dict[str, Any]: ...
-
-    async def open_pairing(
-        self, minutes: int | None, tenant: str | None = None, proof: PasswordProof | None = None
-    ) -> dict[str, Any]: ...
-
-    async def list_registers(self) -> list[dict[str, Any]]: ...
-
-    async def revoke_register(self, register_id: str) -> None: ...
-
-    async def config_show(self) -> dict[str, Any]: ...
-
-    async def config_set(self, key: str, value: str) -> dict[str, Any]: ...
-
-    async def config_update(self, values: dict[str, str]) -> dict[str, Any]: ...
-
-    async def connection_test(self) -> dict[str, Any]: ...
-
-    async def reset(self, register_id: str | None, everything: bool) -> dict[str, Any]: ...
-
-    async def tss_status(self) -> dict[str, Any]: ...
-
-    async def activate(self, document: bytes) -> dict[str, Any]: ...
-
-    async def tss_setup(self, new: bool) -> dict[str, Any]: ...
-
-    async def set_credentials(
-        self, api_key: str, api_secret: str, tenant: str | None
-    ) -> dict[str, Any]: ...
-
-    async def create_credentials(
-        self, confirm: bool, addresses: dict[str, dict[str, str]] | None = None
-    ) -> dict[str, Any]: ...
-
-    async def password_status(self) -> dict[str, Any]: ...
-
-    async def set_password(
-        self, password: str, proof: PasswordProof | None = None
-    ) -> dict[str, Any]: ...
-
-    async def list_tenants(self) -> dict[str, Any]: ...
-
-    async def add_tenant(self, tenant_id: str, name: str, vat_id: str | None) -> dict[str, Any]: ...
-
-    async def outages(self) -> dict[str, Any]: ...
-
-    async def start_export(
-        self, tenant: str | None, tss_id: str | None, export_range: ExportRange
-    ) -> dict[str, Any]: ...
-
-    async def export_status(self, job_id: str) -> dict[str, Any]: ...
-
-    async def export_file(self, job_id: str, part: int) -> Path: ...
-
-    async def factory_reset(
-        self, confirm: bool, proof: PasswordProof | None = None
-    ) -> dict[str, Any]: ...
-
-    def metrics(self) -> tuple[bytes, str]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class PasswordProof:
-    """The current admin password as a caller proved it (``None``: not sent)."""
-
-    current: str | None = field(repr=False)
-    required: bool
-    source: str  # whose failures count towards the lockout: the web peer or "console"
 
 
 def _proof(
@@ -282,7 +210,7 @@ def build_admin_app(
 
 def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
     async def status(_request: web.Request) -> web.Response:
-        return web.json_response(await ops.status())
+        return answer(await ops.status())
 
     async def pairing(request: web.Request) -> web.Response:
         body = await read_json_object(request, allow_empty=True)
@@ -297,10 +225,10 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
         tenant = _optional_text(body, "tenant")
         # A setup-page session may pair without it; the serial console sends it once set.
         proof = _proof(request, body, "password", required=False)
-        return web.json_response(await ops.open_pairing(minutes, tenant, proof), status=201)
+        return answer(await ops.open_pairing(minutes, tenant, proof), status=201)
 
     async def registers(_request: web.Request) -> web.Response:
-        return web.json_response({"registers": await ops.list_registers()})
+        return answer({"registers": await ops.list_registers()})
 
     async def revoke(request: web.Request) -> web.Response:
         register_id = request.match_info["register_id"]
@@ -314,7 +242,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
         return web.json_response({"revoked": register_id})
 
     async def config_show(_request: web.Request) -> web.Response:
-        return web.json_response(await ops.config_show())
+        return answer(await ops.config_show())
 
     async def config_set(request: web.Request) -> web.Response:
         key = request.match_info["key"]
@@ -332,7 +260,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
             request.get(ACTOR_KEY),
             extra={"TSED_EVENT": "config_changed", "TSED_CONFIG_KEY": key},
         )
-        return web.json_response(result)
+        return answer(result)
 
     async def config_update(request: web.Request) -> web.Response:
         body = await read_json_object(request)
@@ -344,22 +272,22 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
                 'the body must be {"values": {"<dotted key>": "<text>", ...}}',
                 hint="Send every value as text; an empty text clears optional values.",
             )
-        return web.json_response(await ops.config_update(dict(values)))
+        return answer(await ops.config_update(dict(values)))
 
     async def connection_test(_request: web.Request) -> web.Response:
-        return web.json_response(await ops.connection_test())
+        return answer(await ops.connection_test())
 
     async def reset(request: web.Request) -> web.Response:
         body = await read_json_object(request)
         register_id, everything = _optional_text(body, "register_id"), _flag(body, "all")
-        return web.json_response(await ops.reset(register_id, everything))
+        return answer(await ops.reset(register_id, everything))
 
     async def tss_status(_request: web.Request) -> web.Response:
-        return web.json_response(await ops.tss_status())
+        return answer(await ops.tss_status())
 
     async def tss_setup(request: web.Request) -> web.Response:
         body = await read_json_object(request, allow_empty=True)
-        return web.json_response(await ops.tss_setup(_flag(body, "new")))
+        return answer(await ops.tss_setup(_flag(body, "new")))
 
     async def activate(request: web.Request) -> web.Response:
         document = await request.read()
@@ -367,7 +295,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
             raise InputError(
                 "send the activation document as the request body", hint="tsectl activate FILE"
             )
-        return web.json_response(await ops.activate(document))
+        return answer(await ops.activate(document))
 
     async def credentials(request: web.Request) -> web.Response:
         body = await read_json_object(request)
@@ -381,7 +309,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
                 'the body must be {"api_key": "...", "api_secret": "..."}',
                 hint="tsectl credentials set --api-key KEY reads the secret from standard input.",
             )
-        return web.json_response(await ops.set_credentials(key, secret, tenant))
+        return answer(await ops.set_credentials(key, secret, tenant))
 
     async def anlegen(request: web.Request) -> web.Response:
         body = await read_json_object(request, allow_empty=True)
@@ -396,37 +324,37 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
             raise InputError(
                 'addresses: {"<tenant>": {"street": "...", "zip": "...", "town": "..."}}'
             )
-        answer = await ops.create_credentials(_flag(body, "confirm"), addresses)
-        return web.json_response(answer, status=201, headers={"Cache-Control": "no-store"})
+        created = await ops.create_credentials(_flag(body, "confirm"), addresses)
+        return answer(created, status=201, headers={"Cache-Control": "no-store"})
 
     async def password_status(_request: web.Request) -> web.Response:
-        return web.json_response(await ops.password_status())
+        return answer(await ops.password_status())
 
     async def password_set(request: web.Request) -> web.Response:
         body = await read_json_object(request)
         password = _text(body, "password")
-        return web.json_response(await ops.set_password(password, _proof(request, body, "current")))
+        return answer(await ops.set_password(password, _proof(request, body, "current")))
 
     async def tenants(_request: web.Request) -> web.Response:
-        return web.json_response(await ops.list_tenants())
+        return answer(await ops.list_tenants())
 
     async def tenant_add(request: web.Request) -> web.Response:
         body = await read_json_object(request)
         tenant_id, name = _text(body, "id"), _text(body, "name")
         vat_id = _optional_text(body, "vat_id")
-        return web.json_response(await ops.add_tenant(tenant_id, name, vat_id), status=201)
+        return answer(await ops.add_tenant(tenant_id, name, vat_id), status=201)
 
     async def outages(_request: web.Request) -> web.Response:
-        return web.json_response(await ops.outages())
+        return answer(await ops.outages())
 
     async def export_start(request: web.Request) -> web.Response:
         body = await read_json_object(request, allow_empty=True)
         export_range = _export_range(body)
         tenant, tss_id = _optional_text(body, "tenant"), _optional_text(body, "tss_id")
-        return web.json_response(await ops.start_export(tenant, tss_id, export_range), status=202)
+        return answer(await ops.start_export(tenant, tss_id, export_range), status=202)
 
     async def export_status(request: web.Request) -> web.Response:
-        return web.json_response(await ops.export_status(request.match_info["job_id"]))
+        return answer(await ops.export_status(request.match_info["job_id"]))
 
     async def export_file(request: web.Request) -> web.StreamResponse:
         part_text = request.match_info["part"]
@@ -444,7 +372,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
     async def factory_reset(request: web.Request) -> web.Response:
         body = await read_json_object(request, allow_empty=True)
         proof = _proof(request, body, "password")
-        return web.json_response(await ops.factory_reset(_flag(body, "confirm"), proof))
+        return answer(await ops.factory_reset(_flag(body, "confirm"), proof))
 
     async def openapi(_request: web.Request) -> web.Response:
         return web.json_response(admin_openapi_document())

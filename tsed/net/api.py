@@ -32,6 +32,7 @@ from tsed.net.openapi import openapi_document
 from tsed.signing.operations import SigningOperations
 from tsed.signing.outcome import RegisterRef, TxOutcome
 from tsed.signing.receipt import TEST_NOTICE, parse_receipt, qr_png
+from tsed.tss.views import SimulatorFaults
 
 _LOGGER = logging.getLogger(__name__)
 IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -58,9 +59,9 @@ class SimulatorControl(Protocol):
 
     @property
     def available(self) -> bool: ...
-    def faults(self) -> dict[str, Any]: ...
-    def set_faults(self, changes: dict[str, Any]) -> dict[str, Any]: ...
-    def reset_faults(self) -> dict[str, Any]: ...
+    def faults(self) -> SimulatorFaults: ...
+    def set_faults(self, changes: dict[str, Any]) -> SimulatorFaults: ...
+    def reset_faults(self) -> SimulatorFaults: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,14 +342,14 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
         return deps.simulator
 
     async def get_faults(_request: web.Request) -> web.Response:
-        return json_response(simulator().faults())
+        return json_response(simulator().faults().to_json())
 
     async def set_faults(request: web.Request) -> web.Response:
         body = await read_json_object(request)
-        return json_response(simulator().set_faults(body))
+        return json_response(simulator().set_faults(body).to_json())
 
     async def reset_faults(_request: web.Request) -> web.Response:
-        return json_response(simulator().reset_faults())
+        return json_response(simulator().reset_faults().to_json())
 
     r = app.router
     r.add_get(SIM_FAULTS, get_faults)

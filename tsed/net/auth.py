@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from tsed.errors import AuthError, ConflictError
 from tsed.logs import register_secret
+from tsed.state.rows import RegisterRow
 
 _LOGGER = logging.getLogger(__name__)
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -118,3 +119,44 @@ class PairingManager:
         window = self.check(text)
         self.close()
         return window
+
+
+# -- the admin API's views --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PairingQr:
+    """What a register app scans: how to reach the unit and the one-time code."""
+
+    qr_text: str = field(repr=False)
+    qr_image: str = field(repr=False)  # an SVG data URI
+
+
+@dataclass(frozen=True, slots=True)
+class PairingAnswer:
+    """An opened pairing window, for the installer (the code is shown, once per window)."""
+
+    code: str = field(repr=False)  # grouped: XXXX-XXXX-XXXX-XXXX
+    tenant: str | None
+    expires_at: float
+    fingerprint: str
+    qr_text: str = field(repr=False)
+    qr_image: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterView:
+    """A paired register as the admin API lists it (no token, no token hash)."""
+
+    id: str
+    serial: str
+    label: str | None
+    tenant_id: str
+    created_at: float
+    revoked_at: float | None
+    last_seen_at: float | None
+
+    @classmethod
+    def from_row(cls, row: RegisterRow) -> RegisterView:
+        return cls(row.id, row.serial, row.label, row.tenant_id, row.created_at,
+                   row.revoked_at, row.last_seen_at)  # fmt: skip

@@ -152,3 +152,10 @@ class PasswordHasher:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordStatus:
+    """Whether the admin password is set (never the password or its hash)."""
+
+    set: bool

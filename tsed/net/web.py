@@ -24,13 +24,8 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from tsed.errors import AuthError, ForbiddenError, InputError
-from tsed.net.admin import (
-    ACTOR_KEY,
-    PROOF_REQUIRED_KEY,
-    AdminOperations,
-    Handler,
-    build_admin_app,
-)
+from tsed.net.admin import ACTOR_KEY, PROOF_REQUIRED_KEY, Handler, build_admin_app
+from tsed.net.admin_operations import AdminOperations
 from tsed.net.http import client_source, error_middleware, read_json_object
 from tsed.net.lockout import FailureLimiter
 from tsed.net.websession import COOKIE, CSRF_HEADER, MAX_SECONDS, WebSessions
@@ -108,7 +103,7 @@ def build_setup_app(
         session = sessions.get(request.cookies.get(COOKIE))
         answer: dict[str, Any] = {
             "logged_in": session is not None,
-            "password_set": (await ops.password_status())["set"],
+            "password_set": (await ops.password_status()).set,
         }
         if session is not None:
             answer["csrf"] = session.csrf
@@ -121,7 +116,7 @@ def build_setup_app(
             password = body.get("password")
             if not isinstance(password, str):
                 raise InputError('the body must be {"password": "..."}')
-            if not (await ops.password_status())["set"]:
+            if not (await ops.password_status()).set:
                 attempt.uncounted()
                 raise AuthError(
                     "no admin password is set yet",

@@ -88,6 +88,7 @@ class ConnectionReport:
             "started_at": self.started_at,
             "clock_offset": self.clock_offset,
             "steps": [s.to_json() for s in self.steps],
+            "lines": self.lines(),
         }
 
 

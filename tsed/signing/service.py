@@ -37,6 +37,7 @@ from tsed.signing.opencap import OpenCap
 from tsed.signing.operations import SigningOperations
 from tsed.signing.outcome import RegisterRef, TxOutcome, outcome_from_row
 from tsed.signing.receipt import ABORT_TYPES, CANCELLATION, Receipt
+from tsed.signing.status import SigningStatus, TseStatus
 from tsed.signing.tasks import Background
 from tsed.state.rows import IdemRow, TxRow
 from tsed.state.store import Store
@@ -129,19 +130,19 @@ class SigningService:
         return self._deadline(reg) if callable(self._deadline) else self._deadline
 
     def status(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "backend": self.backend,
-            "tse": {
-                "available": self.breaker.available,
-                "since": self.breaker.failing_since,
-                "reason": self.breaker.reason,
-            },
-            "open_transactions": self.open_transactions,
-            "receipts_signed": self.completion.receipts_signed,
-            "failures": self.completion.failures,
-            "notices": list(self.upstreams.notices),
-        }
+        return self.status_view().to_json()
+
+    def status_view(self) -> SigningStatus:
+        tse = TseStatus(self.breaker.available, self.breaker.failing_since, self.breaker.reason)
+        return SigningStatus(
+            mode=self.mode,
+            backend=self.backend,
+            tse=tse,
+            open_transactions=self.open_transactions,
+            receipts_signed=self.completion.receipts_signed,
+            failures=self.completion.failures,
+            notices=tuple(self.upstreams.notices),
+        )
 
     # -- register calls ---------------------------------------------------------------------
 

@@ -7,14 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from tsed import __version__
+from tsed.config.view import ConfigView
 from tsed.errors import TsedError
+from tsed.net.auth import PairingAnswer, RegisterView
+from tsed.provisioning.views import ActivationAnswer, CredentialsSet
+from tsed.tss.views import TssCounters, TssEntry, TssStatus
 from tsed.unit.setup_ops import SetupOps
+from tsed.unit.views import DeviceView, PairingState, TssSummary, UnitStatus
 
 if TYPE_CHECKING:
-    from tsed.net.admin import PasswordProof
+    from tsed.net.admin_operations import PasswordProof
+    from tsed.provisioning.conntest import ConnectionReport
+    from tsed.provisioning.reset import ResetResult
     from tsed.unit.daemon import Daemon
 
 _LOGGER = logging.getLogger(__name__)
@@ -26,68 +34,58 @@ class AdminOps(SetupOps):
     def __init__(self, daemon: Daemon) -> None:
         self.d = daemon
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> UnitStatus:
         d = self.d
-        status = d.signing.status()
-        return {
-            **status,
-            "version": __version__,
-            "listen": str(d.options.listen),
-            "registers": d.registers.active,
-            "device": {
-                "id": d.identity.device_id,
-                "short_id": d.identity.short_id,
-                "fingerprint": d.identity.fingerprint_sha256,
-            },
-            "pairing": {"open": d.pairing.is_open, "expires_at": d.pairing.expires_at},
-            "addresses": d.addresses(),
-            "password_set": (await self.password_status())["set"],
-            "tss": {
-                tenant: {"tss_id": b.tss_id, "state": b.state, "env": b.env}
+        return UnitStatus(
+            signing=d.signing.status_view(),
+            version=__version__,
+            listen=str(d.options.listen),
+            registers=d.registers.active,
+            device=DeviceView(
+                id=d.identity.device_id,
+                short_id=d.identity.short_id,
+                fingerprint=d.identity.fingerprint_sha256,
+            ),
+            pairing=PairingState(open=d.pairing.is_open, expires_at=d.pairing.expires_at),
+            addresses=tuple(d.addresses()),
+            password_set=(await self.password_status()).set,
+            tss={
+                tenant: TssSummary(tss_id=b.tss_id, state=b.state, env=b.env)
                 for tenant, b in d.upstreams.all_bindings().items()
             },
-        }
+        )
 
     async def open_pairing(
         self, minutes: int | None, tenant: str | None = None, proof: PasswordProof | None = None
-    ) -> dict[str, Any]:
+    ) -> PairingAnswer:
         await self._prove(proof, "password")  # sent by the serial console once one is set
         if tenant is not None:
             self.d.config.tenant(tenant)  # refuses an unknown tenant, naming the known ones
         code = self.d.pairing.open(minutes or self.d.config.pairing_minutes, tenant=tenant)
         await self.d.store.audit("admin", "pairing_opened", {"tenant": tenant})
-        return {
-            "code": code.grouped,
-            "tenant": tenant,
-            "expires_at": code.expires_at,
-            "fingerprint": self.d.identity.fingerprint_sha256,
-            # ~30 ms of CPU: off the event loop, registers keep signing meanwhile
-            **await asyncio.to_thread(self.pairing_qr, code.grouped),
-        }
+        # ~30 ms of CPU: off the event loop, registers keep signing meanwhile
+        qr = await asyncio.to_thread(self.pairing_qr, code.grouped)
+        return PairingAnswer(
+            code=code.grouped,
+            tenant=tenant,
+            expires_at=code.expires_at,
+            fingerprint=self.d.identity.fingerprint_sha256,
+            qr_text=qr.qr_text,
+            qr_image=qr.qr_image,
+        )
 
-    async def list_registers(self) -> list[dict[str, Any]]:
+    async def list_registers(self) -> tuple[RegisterView, ...]:
         await self.d.registers.flush_seen()
-        return [
-            {
-                "id": r.id,
-                "serial": r.serial,
-                "label": r.label,
-                "tenant_id": r.tenant_id,
-                "created_at": r.created_at,
-                "revoked_at": r.revoked_at,
-                "last_seen_at": r.last_seen_at,
-            }
-            for r in self.d.registers.rows.values()
-        ]
+        return tuple(RegisterView.from_row(r) for r in self.d.registers.rows.values())
 
     async def revoke_register(self, register_id: str) -> None:
         await self.d.registers.revoke(register_id)
         await self.d.store.audit("admin", "register_revoked", {"register": register_id})
 
-    async def config_set(self, key: str, value: str) -> dict[str, Any]:
+    async def config_set(self, key: str, value: str) -> ConfigView:
         return await self.config_update({key: value})
 
-    async def connection_test(self) -> dict[str, Any]:
+    async def connection_test(self) -> ConnectionReport:
         from tsed.provisioning.conntest import run_connection_test  # noqa: PLC0415
         from tsed.tss.access import FiskalyAccess  # noqa: PLC0415
 
@@ -107,42 +105,38 @@ class AdminOps(SetupOps):
             credential_names=names,
         )
         await d.store.audit("admin", "connection_test", {"verdict": report.verdict})
-        return {**report.to_json(), "lines": report.lines()}
+        return report
 
-    async def reset(self, register_id: str | None, everything: bool) -> dict[str, Any]:
+    async def reset(self, register_id: str | None, everything: bool) -> ResetResult:
         from tsed.provisioning.reset import reset  # noqa: PLC0415
 
         result = await reset(
             store=self.d.store, registry=self.d.upstreams, register_id=register_id, all=everything
         )
         await self.d.store.audit("admin", "reset", {"register": register_id, "all": everything})
-        return result.to_json()
+        return result
 
-    async def tss_status(self) -> dict[str, Any]:
+    async def tss_status(self) -> TssStatus:
         d = self.d
-        tss: dict[str, Any] = {}
+        tss: dict[str, TssEntry] = {}
         for tenant, binding in d.upstreams.all_bindings().items():
-            entry: dict[str, Any] = {
-                "tss_id": binding.tss_id,
-                "env": binding.env,
-                "state": binding.state,
-                "serial": binding.serial,
-            }
+            entry = TssEntry(binding.tss_id, binding.env, binding.state, binding.serial)
             try:
                 live = await d.upstreams.client(tenant).get_tss(binding.tss_id)
-                entry.update(
+                counters = TssCounters(
                     state=live.state,
                     signature_counter=live.signature_counter,
                     transaction_counter=live.transaction_counter,
                     registered_clients=live.number_registered_clients,
                     active_transactions=live.number_active_transactions,
                 )
+                entry = replace(entry, live=counters)
             except TsedError as err:
-                entry["error"] = err.message
+                entry = replace(entry, error=err.message)
             tss[tenant] = entry
-        return {"mode": d.mode, "backend": d.backend, "tss": tss}
+        return TssStatus(mode=d.mode, backend=d.backend, tss=tss)
 
-    async def tss_setup(self, new: bool) -> dict[str, Any]:
+    async def tss_setup(self, new: bool) -> TssStatus:
         """Set up (or resume) the TSS of every tenant; ``new`` replaces it, clients follow."""
         d = self.d
         for tenant in d.upstreams.tenants:
@@ -153,7 +147,7 @@ class AdminOps(SetupOps):
         await d.store.audit("admin", "tss_setup", {"new": new})
         return await self.tss_status()
 
-    async def activate(self, document: bytes) -> dict[str, Any]:
+    async def activate(self, document: bytes) -> ActivationAnswer:
         from tsed.provisioning.activation import accept_activation  # noqa: PLC0415
 
         d = self.d
@@ -165,18 +159,18 @@ class AdminOps(SetupOps):
             vault=d.vault,
         )
         await d.store.audit("admin", "activation", {"mode": result.mode})
-        answer = result.to_json()
-        answer["switch"] = await self.change_mode(result.mode) if result.mode_changed else None
-        if result.mode_changed and answer["switch"] is None:
-            answer["hint"] = (
+        switch = await self.change_mode(result.mode) if result.mode_changed else None
+        hint = None
+        if result.mode_changed and switch is None:
+            hint = (
                 f"The unit is now in {result.mode} mode: create the {result.mode} credentials "
                 "(Anlegen), then run the connection test."
             )
-        return answer
+        return ActivationAnswer(result, switch, hint)
 
     async def set_credentials(
         self, api_key: str, api_secret: str, tenant: str | None
-    ) -> dict[str, Any]:
+    ) -> CredentialsSet:
         from tsed.provisioning.anlegen import set_credentials  # noqa: PLC0415
         from tsed.tss.access import FiskalyAccess  # noqa: PLC0415
 
@@ -194,7 +188,7 @@ class AdminOps(SetupOps):
         )
         await d.store.audit("admin", "credentials_set", {"tenant": tenant})
         await d.reload_backend()
-        return {**result.to_json(), "backend": d.backend}
+        return CredentialsSet(result, d.backend)
 
     def metrics(self) -> tuple[bytes, str]:
         signing = self.d.signing

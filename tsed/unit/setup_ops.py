@@ -12,25 +12,32 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import segno
 
 from tsed.config.edit import set_value
 from tsed.config.model import Config, config_to_dict, save_config
+from tsed.config.tenancy import TenantsView, TenantView
+from tsed.config.view import ConfiguredCredentials, ConfigView
 from tsed.errors import ConflictError, ForbiddenError, InputError, NotFoundError
 from tsed.logs import register_secret, set_extended
-from tsed.net.admin import PasswordProof
-from tsed.net.passwords import needs_rehash
+from tsed.net.admin_operations import PasswordProof
+from tsed.net.auth import PairingQr
+from tsed.net.passwords import PasswordStatus, needs_rehash
 from tsed.provisioning.activation import VAULT_MGMT_KEY, VAULT_MGMT_SECRET
 from tsed.provisioning.anlegen import ConfirmationRequired, OrgAddress
 from tsed.provisioning.credentials import credentials_created, credentials_status
+from tsed.provisioning.views import CredentialsCreated, FactoryResetResult
+from tsed.signing.status import Outages
 from tsed.state.paths import CREDENTIALS_FILE as CREDENTIALS_RECORD
 from tsed.tss.access import PROXY_PASSWORD
+from tsed.tss.exportjobs import ExportJob
 from tsed.tss.exports import ExportRange
 from tsed.tss.registry import vault_key
 
 if TYPE_CHECKING:
+    from tsed.provisioning.modeswitch import ModeSwitchResult
     from tsed.unit.daemon import Daemon
 
 _LOGGER = logging.getLogger(__name__)
@@ -63,12 +70,12 @@ class SetupOps:
 
     # -- admin password -----------------------------------------------------------------------
 
-    async def password_status(self) -> dict[str, Any]:
-        return {"set": self.d.vault.get(PASSWORD_KEY) is not None}
+    async def password_status(self) -> PasswordStatus:
+        return PasswordStatus(set=self.d.vault.get(PASSWORD_KEY) is not None)
 
     async def set_password(
         self, password: str, proof: PasswordProof | None = None
-    ) -> dict[str, Any]:
+    ) -> PasswordStatus:
         if len(password) < PASSWORD_MIN:
             raise WeakPassword(
                 f"the admin password needs at least {PASSWORD_MIN} characters "
@@ -85,7 +92,7 @@ class SetupOps:
         self.d.web_sessions.drop_all()  # a new password ends every web session
         await self.d.store.audit("admin", "password_set", {})
         _LOGGER.info("admin password set", extra={"TSED_EVENT": "password_set"})
-        return {"set": True}
+        return PasswordStatus(set=True)
 
     async def check_password(self, password: str) -> bool:
         stored = self.d.vault.get(PASSWORD_KEY)
@@ -130,7 +137,7 @@ class SetupOps:
 
     # -- configuration as a whole (the page's "Speichern") ------------------------------------
 
-    async def config_update(self, values: dict[str, str]) -> dict[str, Any]:
+    async def config_update(self, values: dict[str, str]) -> ConfigView:
         """Apply several dotted keys at once: all or nothing, one atomic write."""
         d = self.d
         new: Config = d.config
@@ -153,24 +160,25 @@ class SetupOps:
             await d.apply_proxy()
         return await self.config_show()
 
-    async def config_show(self) -> dict[str, Any]:
+    async def config_show(self) -> ConfigView:
         d = self.d
-        data = config_to_dict(d.config)
-        data["usage"] = d.config.usage
-        data["mode"] = d.mode
-        data["saved"] = d.config.saved
-        data["proxy_password_set"] = d.vault.get(PROXY_PASSWORD) is not None
         status = credentials_status(d.state_dir, d.vault)
-        # multi_tenant_locked: credentials.json has keys, i.e. credentials_created(state_dir)
-        data["credentials_created"] = self._own_credentials() or status.multi_tenant_locked
-        data["activation"] = status.activation_env
-        data["credentials"] = [
-            {"tenant": t.tenant_id, "api_key": t.api_key, "env": t.env}
-            for t in status.tenants
-            if t.env == d.mode
-        ]
-        data["url"] = d.upstream_url()
-        return data
+        return ConfigView(
+            settings=config_to_dict(d.config),
+            usage=d.config.usage,
+            mode=d.mode,
+            saved=d.config.saved,
+            proxy_password_set=d.vault.get(PROXY_PASSWORD) is not None,
+            # multi_tenant_locked: credentials.json has keys, i.e. credentials_created(state_dir)
+            credentials_created=self._own_credentials() or status.multi_tenant_locked,
+            activation=status.activation_env,
+            credentials=tuple(
+                ConfiguredCredentials(tenant=t.tenant_id, api_key=t.api_key, env=t.env)
+                for t in status.tenants
+                if t.env == d.mode
+            ),
+            url=d.upstream_url(),
+        )
 
     def _own_credentials(self) -> bool:
         """Own TEST credentials entered with tsectl credentials set (not in the record)."""
@@ -184,15 +192,15 @@ class SetupOps:
 
     # -- tenants ------------------------------------------------------------------------------
 
-    async def list_tenants(self) -> dict[str, Any]:
+    async def list_tenants(self) -> TenantsView:
         cfg = self.d.config
-        return {
-            "multi_tenant": cfg.multi_tenant,
-            "locked": self._credentials_created(),
-            "tenants": [{"id": t.id, "name": t.name, "vat_id": t.vat_id} for t in cfg.tenants],
-        }
+        return TenantsView(
+            multi_tenant=cfg.multi_tenant,
+            locked=self._credentials_created(),
+            tenants=tuple(TenantView.of(t) for t in cfg.tenants),
+        )
 
-    async def add_tenant(self, tenant_id: str, name: str, vat_id: str | None) -> dict[str, Any]:
+    async def add_tenant(self, tenant_id: str, name: str, vat_id: str | None) -> TenantsView:
         if any(t.id == tenant_id for t in self.d.config.tenants):
             raise ConflictError(
                 f"tenant {tenant_id!r} exists already",
@@ -214,7 +222,7 @@ class SetupOps:
 
     async def create_credentials(
         self, confirm: bool, addresses: dict[str, dict[str, str]] | None = None
-    ) -> dict[str, Any]:
+    ) -> CredentialsCreated:
         """The mask's "Anlegen"; the secret is in this answer once, never again."""
         from tsed.provisioning.anlegen import create_credentials as create  # noqa: PLC0415
         from tsed.tss.access import FiskalyAccess  # noqa: PLC0415
@@ -231,21 +239,21 @@ class SetupOps:
             addresses=_addresses(addresses),
             store=d.store,
         )
-        answer = result.to_json(reveal_secret=True)
-        answer["switch"] = await self._use_credentials()
-        answer["backend"] = d.backend
-        answer["notice"] = (
-            "Note the API secret now: it is shown only this once. Then save the "
-            "configuration and run the connection test."
+        switch = await self._use_credentials()
+        return CredentialsCreated(
+            result,
+            switch,
+            backend=d.backend,
+            notice="Note the API secret now: it is shown only this once. Then save the "
+            "configuration and run the connection test.",
         )
-        return answer
 
-    async def _use_credentials(self) -> dict[str, Any] | None:
+    async def _use_credentials(self) -> ModeSwitchResult | None:
         """New credentials: reload the backend; in LIVE also re-bind everything to LIVE."""
         await self.d.reload_backend()
         return await self._bind_live()
 
-    async def _bind_live(self) -> dict[str, Any] | None:
+    async def _bind_live(self) -> ModeSwitchResult | None:
         from tsed.provisioning.modeswitch import switch_mode  # noqa: PLC0415
 
         d = self.d
@@ -263,9 +271,9 @@ class SetupOps:
             target="LIVE", state_dir=d.state_dir, store=d.store, registry=d.upstreams
         )
         d.refresh_status()
-        return result.to_json()
+        return result
 
-    async def change_mode(self, mode: str) -> dict[str, Any] | None:
+    async def change_mode(self, mode: str) -> ModeSwitchResult | None:
         """After a vendor activation changed the mode: follow it without a restart."""
         d = self.d
         if mode == d.mode:
@@ -278,7 +286,7 @@ class SetupOps:
     # -- exports ------------------------------------------------------------------------------
 
     async def start_export(self, tenant: str | None, tss_id: str | None,
-                           export_range: ExportRange) -> dict[str, Any]:  # fmt: skip
+                           export_range: ExportRange) -> ExportJob:  # fmt: skip
         d = self.d
         bindings = d.upstreams.all_bindings()
         if tss_id is None:
@@ -298,25 +306,19 @@ class SetupOps:
             tenant = found[0]
         job = d.exports.start(d.upstreams.client(tenant), tss_id, tenant, export_range)
         await d.store.audit("admin", "export_started", {"tss": tss_id, "job": job.id})
-        return job.to_json()
+        return job
 
-    async def export_status(self, job_id: str) -> dict[str, Any]:
-        return self.d.exports.get(job_id).to_json()
+    async def export_status(self, job_id: str) -> ExportJob:
+        return self.d.exports.get(job_id)
 
     async def export_file(self, job_id: str, part: int) -> Path:
         return self.d.exports.file(job_id, part)
 
-    async def outages(self) -> dict[str, Any]:
+    async def outages(self) -> Outages:
         rows = await self.d.store.outages()
-        return {
-            "outages": [
-                {"id": o.id, "started_at": o.started_at, "ended_at": o.ended_at,
-                 "reason": o.reason, "count": o.count}
-                for o in reversed(rows[-200:])
-            ]
-        }  # fmt: skip
+        return Outages(tuple(reversed(rows[-200:])))
 
-    def pairing_qr(self, code: str) -> dict[str, Any]:
+    def pairing_qr(self, code: str) -> PairingQr:
         """What a register app scans: how to reach the unit and the one-time code."""
         d = self.d
         listen = d.options.listen
@@ -327,13 +329,13 @@ class SetupOps:
             f"FP={d.identity.fingerprint_sha256};CODE={code.replace('-', '')}"
         )
         qr = segno.make(text, error="m")
-        return {"qr_text": text, "qr_image": qr.svg_data_uri(scale=4, dark="#000", light="#fff")}
+        return PairingQr(text, qr.svg_data_uri(scale=4, dark="#000", light="#fff"))
 
     # -- factory reset ------------------------------------------------------------------------
 
     async def factory_reset(
         self, confirm: bool, proof: PasswordProof | None = None
-    ) -> dict[str, Any]:
+    ) -> FactoryResetResult:
         """Back to first boot for a new shop. Kept: the device identity, the vendor activation
         and mode (a LIVE unit stays LIVE), and the journal with every signed receipt."""
         d = self.d
@@ -371,7 +373,7 @@ class SetupOps:
             extra={"TSED_EVENT": "factory_reset"},
         )
         await d.reload_backend()
-        return {"reset": True, "archived_bindings": archived, "mode": d.mode}
+        return FactoryResetResult(reset=True, archived_bindings=archived, mode=d.mode)
 
 
 def _addresses(raw: dict[str, dict[str, str]] | None) -> dict[str, OrgAddress] | None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from tsed.errors import ConflictError, InputError
+from tsed.tss.views import SimulatorFaults
 
 if TYPE_CHECKING:
     from tsed.unit.daemon import Daemon
@@ -76,10 +78,10 @@ class SimulatorSwitches:
     def available(self) -> bool:
         return self._d.backend == "simulator" and self._d._sim is not None
 
-    def faults(self) -> dict[str, Any]:
-        return dict(self._faults().faults.to_json())
+    def faults(self) -> SimulatorFaults:
+        return SimulatorFaults(MappingProxyType(dict(self._faults().faults.to_json())))
 
-    def set_faults(self, changes: dict[str, Any]) -> dict[str, Any]:
+    def set_faults(self, changes: dict[str, Any]) -> SimulatorFaults:
         sim = self._faults()
         for name, value in changes.items():  # all or nothing: checked before any change
             _check_fault(name, value)
@@ -91,7 +93,7 @@ class SimulatorSwitches:
         )
         return self.faults()
 
-    def reset_faults(self) -> dict[str, Any]:
+    def reset_faults(self) -> SimulatorFaults:
         sim = self._faults()
         sim.faults.reset()
         sim.fault_engine.release_hangs()
