@@ -1,10 +1,11 @@
 """The installer's set-up operations of the daemon (admin password, "Anlegen", tenants, the
 switch to LIVE, exports, factory reset).
 
-Wiring code like :mod:`tsed.unit.admin_ops` (whose :class:`~tsed.unit.admin_ops.AdminOps` inherits
-these): every rule lives in the service modules (:mod:`tsed.provisioning.anlegen`,
+Wiring code like :mod:`tsed.unit.admin_ops` (whose :class:`~tsed.unit.admin_ops.AdminOps` offers
+these besides its own): every rule lives in the service modules (:mod:`tsed.provisioning.anlegen`,
 :mod:`tsed.provisioning.rebind`, :mod:`tsed.config.edit`, …); this only connects them to the
-running unit.
+running unit, which the composition root (:mod:`tsed.unit.bootstrap`) hands them as an
+:class:`~tsed.unit.context.OpsContext`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import segno
 
@@ -24,14 +25,14 @@ from tsed.net.admin import PasswordProof
 from tsed.net.passwords import needs_rehash
 from tsed.provisioning.activation import VAULT_MGMT_KEY, VAULT_MGMT_SECRET
 from tsed.provisioning.anlegen import ConfirmationRequired, OrgAddress
+from tsed.provisioning.anlegen import create_credentials as create
 from tsed.provisioning.credentials import RECORD_FILE as CREDENTIALS_RECORD
 from tsed.provisioning.credentials import credentials_created, credentials_status
-from tsed.tss.access import PROXY_PASSWORD
+from tsed.provisioning.rebind import switch_mode
+from tsed.tss.access import PROXY_PASSWORD, FiskalyAccess
 from tsed.tss.exports import ExportRange
 from tsed.tss.registry import vault_key
-
-if TYPE_CHECKING:
-    from tsed.unit.daemon import Daemon
+from tsed.unit.context import OpsContext
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -57,9 +58,10 @@ class WrongPassword(ForbiddenError):
 
 
 class SetupOps:
-    """Set-up operations; ``self.d`` is the running :class:`~tsed.unit.daemon.Daemon`."""
+    """The set-up operations group; ``self.d`` is the running unit's :class:`OpsContext`."""
 
-    d: Daemon
+    def __init__(self, context: OpsContext) -> None:
+        self.d = context
 
     # -- admin password -----------------------------------------------------------------------
 
@@ -79,7 +81,7 @@ class SetupOps:
                 f"the admin password must be at most {PASSWORD_MAX} printable characters"
             )
         register_secret(password)
-        await self._prove(proof, "current")
+        await self.prove(proof, "current")
         stored = await self.d.hasher.hash(password)
         self.d.vault.set(PASSWORD_KEY, stored)
         self.d.web_sessions.drop_all()  # a new password ends every web session
@@ -97,7 +99,7 @@ class SetupOps:
             _LOGGER.info("admin password re-hashed", extra={"TSED_EVENT": "password_rehashed"})
         return ok
 
-    async def _prove(self, proof: PasswordProof | None, field_name: str) -> None:
+    async def prove(self, proof: PasswordProof | None, field_name: str) -> None:
         """Check the current password when the caller sent it or must send it.
 
         Failures count towards a lockout: per address for the setup page, for the admin
@@ -138,7 +140,7 @@ class SetupOps:
         password = values.pop(PROXY_PASSWORD, None)
         for key, raw in values.items():
             new = set_value(new, key, raw, credentials_created=created)
-        d.config = save_config(d.options.config_path, new)
+        d.settings.config = save_config(d.options.config_path, new)
         if password is not None:
             if password:
                 register_secret(password)
@@ -216,9 +218,6 @@ class SetupOps:
         self, confirm: bool, addresses: dict[str, dict[str, str]] | None = None
     ) -> dict[str, Any]:
         """The mask's "Anlegen"; the secret is in this answer once, never again."""
-        from tsed.provisioning.anlegen import create_credentials as create  # noqa: PLC0415
-        from tsed.tss.access import FiskalyAccess  # noqa: PLC0415
-
         d = self.d  # create() enforces the rules: saved once, activation, the "Ja"
         access = FiskalyAccess.from_config(d.config, d.vault, d.mode, d.environ)
         result = await create(
@@ -246,8 +245,6 @@ class SetupOps:
         return await self._bind_live()
 
     async def _bind_live(self) -> dict[str, Any] | None:
-        from tsed.provisioning.rebind import switch_mode  # noqa: PLC0415
-
         d = self.d
         if d.mode != "LIVE" or d.backend != "fiskaly":
             return None
@@ -270,7 +267,7 @@ class SetupOps:
         d = self.d
         if mode == d.mode:
             return None
-        d.mode = "LIVE" if mode == "LIVE" else "TEST"
+        d.settings.mode = "LIVE" if mode == "LIVE" else "TEST"
         if d.advertiser is not None:
             await d.advertiser.update(mode=d.mode)
         return await self._use_credentials()
@@ -342,7 +339,7 @@ class SetupOps:
                 "a factory reset erases the configuration, credentials, paired registers and "
                 "the admin password; it needs the confirmation"
             )
-        await self._prove(proof, "password")
+        await self.prove(proof, "password")
         pending = await d.store.count_open()
         if pending:
             raise ConflictError(
@@ -360,7 +357,7 @@ class SetupOps:
         d.vault.delete(*[n for n in d.vault.names() if n not in _KEEP_ON_RESET])
         (d.state_dir / CREDENTIALS_RECORD).unlink(missing_ok=True)
         d.options.config_path.unlink(missing_ok=True)
-        d.config = Config()
+        d.settings.config = Config()
         set_extended(False)
         d.pairing.close()
         d.web_sessions.drop_all()

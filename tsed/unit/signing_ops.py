@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tsed.signing.outcome import RegisterRef, TxOutcome
 from tsed.signing.receipt import Receipt
+from tsed.signing.service import SigningService
 
-if TYPE_CHECKING:
-    from tsed.unit.daemon import Daemon
+
+class CurrentSigning(Protocol):
+    """Where the current signing service is (the backend: a reload replaces the service)."""
+
+    @property
+    def signing(self) -> SigningService: ...
 
 
 class SigningProxy:
     """The register API's view of the signing service, which a reload may replace."""
 
-    def __init__(self, daemon: Daemon) -> None:
-        self._d = daemon
+    def __init__(self, backend: CurrentSigning) -> None:
+        self._d = backend
 
     async def start_transaction(
         self, reg: RegisterRef, *, idempotency_key: str | None = None
