@@ -7,7 +7,8 @@ Layers (enforced by ``tests/test_layers.py``):
 * ``tsed`` top level: configuration, vault, store, signing and provisioning services.
 * ``tsed.net``: everything that faces the LAN (register API, admin API and setup page,
   pairing, TLS identity, mDNS, serial console). Never talks to fiskaly directly.
-* ``tsed.unit.daemon`` and ``tsed.cli.tsed`` wire the layers together.
+* ``tsed.unit`` (its composition root ``tsed.unit.bootstrap``) and ``tsed.cli.tsed`` wire the
+  layers together.
 """
 
 __version__ = "0.1.0"

@@ -125,8 +125,9 @@ def status_text(mode: str, backend: Backend, registers: Registers) -> str:
     """The STATUS line a technician reads in ``systemctl status tsed``."""
     if not backend.running:
         return status_line(
-            mode=mode, tse_available=False, failing_since=time.strftime("%H:%M:%S"),
-            reason="backend not running", registers=registers.active, open_transactions=0,
+            mode=mode, tse_available=False, failing_since="the last reload",
+            reason="the backend did not start again", registers=registers.active,
+            open_transactions=0,
         )  # fmt: skip
     status = backend.signing.status()
     since = status["tse"]["since"]
