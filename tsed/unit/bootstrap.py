@@ -9,7 +9,8 @@ the start fails)::
     store      the SQLite store                                   ↩ closed
     backend    simulator or fiskaly, TSS per tenant, signing      ↩ stopped (tsed.unit.backend)
     registers  the paired registers
-    access     pairing window, lockouts, password hasher, setup page sessions  ↩ hasher closed
+    access     pairing window, lockouts, password hasher, setup page sessions, the mDNS
+               advertiser (announcing from the mdns step on)      ↩ hasher closed
     exports    TAR export jobs                                    ↩ stopped
     servers    register API and setup page on TLS, admin API on the Unix socket  ↩ closed
     mdns       the mDNS announcement (unless TSED_MDNS=off)        ↩ withdrawn
@@ -287,6 +288,7 @@ async def start_unit(
     if advertiser is not None:
         await advertiser.start()
         step.push_async_callback(advertiser.stop)
+        step.push_async_callback(_cancel_all, background)  # pending pairing-flag updates
 
     running = Running(steps, ops, limiter, certificate, register_app)
     step = steps.begin("ready")
@@ -375,6 +377,11 @@ async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _cancel_all(tasks: set[asyncio.Task[None]]) -> None:
+    for task in list(tasks):
+        await _cancel(task)
 
 
 async def _status_loop(running: Running, notifier: Notifier) -> None:
