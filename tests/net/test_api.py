@@ -110,7 +110,7 @@ async def test_more_than_two_decimals_are_refused_naming_the_field(
 
 
 def _sim_txs(unit: Unit) -> list[Any]:
-    sim = unit.daemon._sim
+    sim = unit.daemon.sim
     assert sim is not None
     return [tx for txs in sim.state.txs.values() for tx in txs.values()]
 
@@ -185,7 +185,7 @@ async def test_signed_late_when_the_signature_races_the_timeout_answer(tmp_path:
     was told "TSE failure", so the signature is late (the bug showed signed_late false)."""
     async with running_unit(tmp_path / "s", config=FAST) as unit:
         register = await unit.pair()
-        sim = unit.daemon._sim
+        sim = unit.daemon.sim
         assert sim is not None
         store = unit.daemon.store
         real_update = store.update_tx
@@ -218,7 +218,7 @@ async def test_signed_late_when_the_signature_races_the_timeout_answer(tmp_path:
 async def test_signed_late_after_a_plain_timeout(tmp_path: Path) -> None:
     async with running_unit(tmp_path / "s", config=FAST) as unit:
         register = await unit.pair()
-        sim = unit.daemon._sim
+        sim = unit.daemon.sim
         assert sim is not None
         sim.faults.update({"latency_ms": 1500, "route": "tx"})
         timeout = await register.receipt()
@@ -233,7 +233,7 @@ async def test_signed_late_after_unreachable_and_fail_fast(tmp_path: Path) -> No
         await register.receipt()
         tx = (await register.call("POST", "/api/v1/transactions")).json()["id"]
         await _wait(lambda: _state_is(register, tx, "active"))
-        server = unit.daemon._sim_server
+        server = unit.daemon.sim_server
         assert server is not None
         await server.stop()
         answers = [await register.receipt() for _ in range(4)]
@@ -266,7 +266,7 @@ async def test_signed_late_after_not_ready_and_rejected(
 ) -> None:
     async with running_unit(tmp_path / "s", config=FAST) as unit:
         register = await unit.pair()
-        sim = unit.daemon._sim
+        sim = unit.daemon.sim
         assert sim is not None
         await register.receipt()
         sim.faults.update(switches)

@@ -41,7 +41,7 @@ class Clock:
 
 
 def _routes(unit: Unit) -> list[tuple[str, str]]:
-    app = unit.daemon._runners[0].app
+    app = unit.daemon.register_app
     found = []
     for route in app.router.routes():
         resource = route.resource

@@ -27,7 +27,7 @@ class Clock:
 
 
 def _sim_states(unit: Unit) -> dict[str, str]:
-    sim = unit.daemon._sim
+    sim = unit.daemon.sim
     assert sim is not None
     return {tx.id: tx.state for txs in sim.state.txs.values() for tx in txs.values()}
 
@@ -49,7 +49,7 @@ async def _receipts(register: Register, count: int) -> list[dict]:
 
 
 def _auths(unit: Unit) -> int:
-    sim = unit.daemon._sim
+    sim = unit.daemon.sim
     assert sim is not None
     return int(sim.stats["POST /api/v2/auth"])
 

@@ -104,9 +104,9 @@ async def test_no_secret_leaks_anywhere(tmp_path: Path, caplog: pytest.LogCaptur
         register = await unit.pair()
         token = register.token
         answers = [await register.receipt()]
-        unit.daemon._sim.faults.update({"error_rate": 1.0, "error_status": 401})
+        unit.daemon.sim.faults.update({"error_rate": 1.0, "error_status": 401})
         answers.append(await register.receipt())  # error paths with extended logging on
-        unit.daemon._sim.faults.reset()
+        unit.daemon.sim.faults.reset()
         bad = await register.http.post(
             "/api/v1/receipts", json=RECEIPT, headers={"Authorization": f"Bearer {token}x"}
         )

@@ -15,7 +15,7 @@ FAST = "register_deadline = 1.0\n"
 
 
 def _sim_txs(unit):
-    sim = unit.daemon._sim
+    sim = unit.daemon.sim
     return [tx for txs in sim.state.txs.values() for tx in txs.values()]
 
 
@@ -33,7 +33,7 @@ async def test_slow_fiskaly_gives_tse_failure_within_the_deadline_then_late_sign
 ) -> None:
     async with running_unit(tmp_path / "s", config=FAST) as unit:
         register = await unit.pair()
-        unit.daemon._sim.faults.update({"latency_ms": 1500, "route": "tx"})
+        unit.daemon.sim.faults.update({"latency_ms": 1500, "route": "tx"})
         started = time.monotonic()
         answer = await register.receipt(key="slow-1")
         elapsed = time.monotonic() - started
@@ -42,7 +42,7 @@ async def test_slow_fiskaly_gives_tse_failure_within_the_deadline_then_late_sign
         assert failure["code"] == "TSE_TIMEOUT"
         assert failure["receipt_text"].startswith("TSE ausgefallen")
         assert elapsed < 1.5  # answered at the deadline, not after fiskaly
-        unit.daemon._sim.faults.reset()
+        unit.daemon.sim.faults.reset()
 
         async def late() -> bool:
             body = (await register.call("GET", f"/api/v1/transactions/{answer['id']}")).json()
@@ -64,7 +64,7 @@ async def test_outage_fail_fast_outage_journal_and_recovery(tmp_path: Path) -> N
     async with running_unit(tmp_path / "s", config=FAST) as unit:
         register = await unit.pair()
         await register.receipt()
-        server = unit.daemon._sim_server
+        server = unit.daemon.sim_server
         await server.stop()
         answers = []
         timings = []
@@ -113,17 +113,17 @@ async def test_after_one_register_waited_its_deadline_the_next_fails_fast(
     async with running_unit(tmp_path / "s", config=FAST) as unit:
         register = await unit.pair()
         await register.receipt()
-        unit.daemon._sim.faults.update({"hang_rate": 1.0, "hang_seconds": 30.0, "route": "tx"})
+        unit.daemon.sim.faults.update({"hang_rate": 1.0, "hang_seconds": 30.0, "route": "tx"})
         codes = [(await register.receipt())["failure"]["code"] for _ in range(3)]
         assert codes == ["TSE_TIMEOUT", "TSE_FAIL_FAST", "TSE_FAIL_FAST"]
-        unit.daemon._sim.faults.reset()
-        unit.daemon._sim.fault_engine.release_hangs()
+        unit.daemon.sim.faults.reset()
+        unit.daemon.sim.fault_engine.release_hangs()
 
 
 async def test_start_does_not_wait_for_the_wan(tmp_path: Path) -> None:
     async with running_unit(tmp_path / "s", config="register_deadline = 3.0\n") as unit:
         register = await unit.pair()
-        unit.daemon._sim.faults.update({"latency_ms": 400})
+        unit.daemon.sim.faults.update({"latency_ms": 400})
         started = time.monotonic()
         response = await register.call("POST", "/api/v1/transactions")
         assert time.monotonic() - started < 0.3  # the 400 ms upstream start runs behind
@@ -140,7 +140,7 @@ async def test_a_finish_sent_while_the_start_is_upstream_signs_the_receipt(
     the start. The signed transaction is the sale, not a cancellation."""
     async with running_unit(tmp_path / "s") as unit:
         register = await unit.pair()
-        unit.daemon._sim.faults.update({"latency_ms": 150})
+        unit.daemon.sim.faults.update({"latency_ms": 150})
         answers = []
         for _ in range(3):
             tx = (await register.call("POST", "/api/v1/transactions")).json()["id"]
@@ -162,13 +162,13 @@ async def test_a_crash_leaves_nothing_active_after_recovery(tmp_path: Path) -> N
         for _ in range(3):
             await register.call("POST", "/api/v1/transactions")
         # A finish whose answer is lost: fiskaly is slow, the unit "crashes" meanwhile.
-        unit.daemon._sim.faults.update({"latency_ms": 5000, "route": "PUT .*tx"})
+        unit.daemon.sim.faults.update({"latency_ms": 5000, "route": "PUT .*tx"})
         tx = (await register.call("POST", "/api/v1/transactions")).json()["id"]
         finish = asyncio.create_task(
             register.call("POST", f"/api/v1/transactions/{tx}/finish", RECEIPT)
         )
         await asyncio.sleep(0.3)
-        unit.daemon._sim.faults.reset()
+        unit.daemon.sim.faults.reset()
         finished_answer = await finish
         assert finished_answer.status_code == 200
         unit.daemon.signing.completion.abandon_after = 0.0

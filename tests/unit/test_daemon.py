@@ -66,7 +66,7 @@ async def test_idempotent_retries_never_create_a_second_transaction(tmp_path: Pa
         reused = await register.call("POST", "/api/v1/receipts", other, key="same-key")
         assert reused.status_code == 409
         assert "different request" in reused.json()["error"]["message"]
-        sim = unit.daemon._sim
+        sim = unit.daemon.sim
         assert sim is not None
         finished = [
             tx for txs in sim.state.txs.values() for tx in txs.values() if tx.state == "FINISHED"
@@ -266,7 +266,7 @@ async def test_metrics_only_on_the_admin_socket(tmp_path: Path) -> None:
 async def test_stop_finishes_in_flight_requests_first(tmp_path: Path) -> None:
     async with running_unit(tmp_path / "state") as unit:
         register = await unit.pair()
-        unit.daemon._sim.faults.update({"latency_ms": 400, "route": "PUT .*tx"})
+        unit.daemon.sim.faults.update({"latency_ms": 400, "route": "PUT .*tx"})
         in_flight = asyncio.create_task(register.receipt(key="during-stop"))
         await asyncio.sleep(0.2)
         await unit.daemon.stop()  # SIGTERM path: the listener closes, the request completes

@@ -97,7 +97,7 @@ async def test_a_deleted_test_tss_is_recreated(tmp_path: Path) -> None:
         register = await unit.pair()
         first = await register.receipt()
         old_tss = unit.daemon.upstreams.binding("default").tss_id
-        unit.daemon._sim.set_tss_state(old_tss, "DELETED")
+        unit.daemon.sim.set_tss_state(old_tss, "DELETED")
         failed = await register.receipt()
         assert failed["tse_failure"] is True
         upstreams = unit.daemon.upstreams
@@ -131,7 +131,7 @@ async def test_a_receipt_while_the_tss_is_recreated_is_a_tse_failure_signed_late
     async with running_unit(tmp_path / "s", config="register_deadline = 1.0\n") as unit:
         register = await unit.pair()
         first = await register.receipt()
-        upstreams, sim = unit.daemon.upstreams, unit.daemon._sim
+        upstreams, sim = unit.daemon.upstreams, unit.daemon.sim
         old_tss = upstreams.binding("default").tss_id
         sim.faults.update({"hang_rate": 1.0, "route": held})
         sim.set_tss_state(old_tss, "DELETED")
@@ -186,7 +186,7 @@ async def test_multi_tenant_registers_sign_on_their_own_tss(tmp_path: Path) -> N
         b = (await second.receipt())["result"]
         assert a["tss_serial_number"] != b["tss_serial_number"]
         bindings = unit.daemon.upstreams.all_bindings()
-        sim = unit.daemon._sim
+        sim = unit.daemon.sim
         orgs = {sim.state.tss[bindings[t].tss_id].organization_id for t in ("nord", "sued")}
         assert len(orgs) == 2  # one fiskaly organization per VAT ID
         unknown = await first.http.post(
@@ -197,7 +197,7 @@ async def test_multi_tenant_registers_sign_on_their_own_tss(tmp_path: Path) -> N
 
 async def test_the_client_limit_names_the_limit(tmp_path: Path) -> None:
     async with running_unit(tmp_path / "s") as unit:
-        unit.daemon._sim.limits.max_clients = 1
+        unit.daemon.sim.limits.max_clients = 1
         await unit.pair("ERS kasse-1")
         _code, out = await unit.tsectl("--json", "pair")
         response = await unit.registers[0].http.post(

@@ -25,7 +25,7 @@ async def test_499_and_444_within_the_deadline_still_sign(tmp_path: Path) -> Non
     async with running_unit(tmp_path / "s", config="register_deadline = 3.0\n") as unit:
         register = await unit.pair()
         await register.receipt()  # TSS and client set up
-        faults = unit.daemon._sim.faults
+        faults = unit.daemon.sim.faults
         for status, code in ((499, None), (444, "E_MIDDLEWARE_PENDING_REQUEST")):
             faults.update(
                 {"route": TX_ROUTE, "error_burst": 1, "error_status": status, "error_code": code}
@@ -40,7 +40,7 @@ async def test_499_past_the_deadline_goes_the_tse_failure_way(tmp_path: Path) ->
     async with running_unit(tmp_path / "s", config="register_deadline = 1.0\n") as unit:
         register = await unit.pair()
         await register.receipt()
-        sim = unit.daemon._sim
+        sim = unit.daemon.sim
         sim.faults.update(
             {"route": TX_ROUTE, "error_rate": 1.0, "error_status": 499, "error_code": None}
         )
@@ -61,7 +61,7 @@ async def test_a_pending_transaction_is_signed_through_the_unit(tmp_path: Path) 
     async with running_unit(tmp_path / "s", config="register_deadline = 3.0\n") as unit:
         register = await unit.pair()
         await register.receipt()
-        sim = unit.daemon._sim
+        sim = unit.daemon.sim
         sim.faults.update({"pending_tx": 3})
         answer = await register.receipt()
         assert answer["tse_failure"] is False, answer
@@ -78,7 +78,7 @@ async def test_a_register_paired_again_with_a_revoked_serial_gets_its_client_bac
         before = (await first.receipt())["result"]
         code, out = await unit.tsectl("registers", "revoke", first.register_id)
         assert code == 0, out
-        sim = unit.daemon._sim
+        sim = unit.daemon.sim
         clients = [c for c in sim.state.clients.values() if c.serial_number == "ERS kasse-1"]
         assert [c.state for c in clients] == ["DEREGISTERED"]
         again = await unit.pair("ERS kasse-1")  # the same till, paired again
@@ -96,7 +96,7 @@ async def test_a_client_deregistered_at_fiskaly_is_registered_again(tmp_path: Pa
     async with running_unit(tmp_path / "s", config="register_deadline = 2.0\n") as unit:
         register = await unit.pair()
         await register.receipt()
-        sim = unit.daemon._sim
+        sim = unit.daemon.sim
         (client,) = sim.state.clients.values()
         client.state = "DEREGISTERED"  # e.g. in fiskaly's dashboard
         failed = await register.receipt()
@@ -128,4 +128,4 @@ async def test_a_wrong_stored_admin_pin_costs_one_attempt_and_says_so(tmp_path: 
         assert error["code"] == "ADMIN_PIN_REJECTED"
         assert "PIN" in error["hint"] and "API" not in error["hint"]
         assert "999999" not in response.text
-        assert unit.daemon._sim.state.tss[tss_id].failed_logins == 1  # one attempt, not two
+        assert unit.daemon.sim.state.tss[tss_id].failed_logins == 1  # one attempt, not two

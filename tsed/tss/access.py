@@ -8,6 +8,7 @@ policy); every SIGN DE and Management API client of the unit comes from its
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ class FiskalyAccess:
     proxy: ProxySettings | None = None
     timeouts: Timeouts | None = None
     retry: RetryPolicy | None = None
+    clock: Callable[[], float] = time.time  # the wall clock a token's expiry is judged by
 
     @classmethod
     def from_config(
@@ -56,7 +58,7 @@ class FiskalyAccess:
     ) -> FiskalyClient:
         return FiskalyClient(
             api_key=api_key, api_secret=api_secret, base_url=self.sign_url, proxy=self.proxy,
-            timeouts=self.timeouts, retry=self.retry, on_auth=on_auth,
+            timeouts=self.timeouts, retry=self.retry, on_auth=on_auth, clock=self.clock,
         )  # fmt: skip
 
     def management_client(self, api_key: str, api_secret: str) -> ManagementClient:

@@ -8,31 +8,53 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from tsed import __version__
 from tsed.config.view import ConfigView
 from tsed.errors import TsedError
+from tsed.net.admin_operations import PasswordProof
 from tsed.net.auth import PairingAnswer, RegisterView
+from tsed.provisioning.activation import accept_activation
+from tsed.provisioning.anlegen import set_credentials as enter_credentials
+from tsed.provisioning.conntest import ConnectionReport, run_connection_test
+from tsed.provisioning.reset import ResetResult
+from tsed.provisioning.reset import reset as reset_bindings
 from tsed.provisioning.views import ActivationAnswer, CredentialsSet
+from tsed.tss.access import FiskalyAccess
 from tsed.tss.views import TssCounters, TssEntry, TssStatus
+from tsed.unit.context import OpsContext
 from tsed.unit.setup_ops import SetupOps
 from tsed.unit.views import DeviceView, PairingState, TssSummary, UnitStatus
-
-if TYPE_CHECKING:
-    from tsed.net.admin_operations import PasswordProof
-    from tsed.provisioning.conntest import ConnectionReport
-    from tsed.provisioning.reset import ResetResult
-    from tsed.unit.daemon import Daemon
 
 _LOGGER = logging.getLogger(__name__)
 
 
-class AdminOps(SetupOps):
-    """The admin operations behind tsectl, the setup page and the console (tsed.net.admin)."""
+class AdminOps:
+    """The admin operations behind tsectl, the setup page and the console (tsed.net.admin).
 
-    def __init__(self, daemon: Daemon) -> None:
-        self.d = daemon
+    Its own operations and, delegated, those of the set-up group (:class:`SetupOps`): together
+    the :class:`~tsed.net.web.SetupOperations` the admin API and the setup page call.
+    """
+
+    def __init__(self, context: OpsContext, setup: SetupOps) -> None:
+        self.d = context
+        self.setup = setup
+        # the set-up group's operations, offered as this object's own
+        self.password_status = setup.password_status
+        self.set_password = setup.set_password
+        self.check_password = setup.check_password
+        self.config_update = setup.config_update
+        self.config_show = setup.config_show
+        self.list_tenants = setup.list_tenants
+        self.add_tenant = setup.add_tenant
+        self.create_credentials = setup.create_credentials
+        self.change_mode = setup.change_mode
+        self.start_export = setup.start_export
+        self.export_status = setup.export_status
+        self.export_file = setup.export_file
+        self.outages = setup.outages
+        self.pairing_qr = setup.pairing_qr
+        self.factory_reset = setup.factory_reset
 
     async def status(self) -> UnitStatus:
         d = self.d
@@ -58,7 +80,7 @@ class AdminOps(SetupOps):
     async def open_pairing(
         self, minutes: int | None, tenant: str | None = None, proof: PasswordProof | None = None
     ) -> PairingAnswer:
-        await self._prove(proof, "password")  # sent by the serial console once one is set
+        await self.setup.prove(proof, "password")  # sent by the serial console once one is set
         if tenant is not None:
             self.d.config.tenant(tenant)  # refuses an unknown tenant, naming the known ones
         code = self.d.pairing.open(minutes or self.d.config.pairing_minutes, tenant=tenant)
@@ -86,12 +108,9 @@ class AdminOps(SetupOps):
         return await self.config_update({key: value})
 
     async def connection_test(self) -> ConnectionReport:
-        from tsed.provisioning.conntest import run_connection_test  # noqa: PLC0415
-        from tsed.tss.access import FiskalyAccess  # noqa: PLC0415
-
         d = self.d
-        if d.backend == "simulator" and d._sim_server is not None:
-            access = FiskalyAccess(d._sim_server.base_url, d._sim_server.base_url)
+        if d.backend == "simulator" and d.sim_server is not None:
+            access = FiskalyAccess(d.sim_server.base_url, d.sim_server.base_url)
             names = ("sim_key", "sim_secret")
         else:
             access = FiskalyAccess.from_config(d.config, d.vault, d.mode, d.environ)
@@ -108,9 +127,7 @@ class AdminOps(SetupOps):
         return report
 
     async def reset(self, register_id: str | None, everything: bool) -> ResetResult:
-        from tsed.provisioning.reset import reset  # noqa: PLC0415
-
-        result = await reset(
+        result = await reset_bindings(
             store=self.d.store, registry=self.d.upstreams, register_id=register_id, all=everything
         )
         await self.d.store.audit("admin", "reset", {"register": register_id, "all": everything})
@@ -148,8 +165,6 @@ class AdminOps(SetupOps):
         return await self.tss_status()
 
     async def activate(self, document: bytes) -> ActivationAnswer:
-        from tsed.provisioning.activation import accept_activation  # noqa: PLC0415
-
         d = self.d
         result = accept_activation(
             document,
@@ -171,12 +186,9 @@ class AdminOps(SetupOps):
     async def set_credentials(
         self, api_key: str, api_secret: str, tenant: str | None
     ) -> CredentialsSet:
-        from tsed.provisioning.anlegen import set_credentials  # noqa: PLC0415
-        from tsed.tss.access import FiskalyAccess  # noqa: PLC0415
-
         d = self.d
         access = FiskalyAccess.from_config(d.config, d.vault, d.mode, d.environ)
-        result = await set_credentials(
+        result = await enter_credentials(
             config=d.config,
             state_dir=d.state_dir,
             vault=d.vault,

@@ -1,10 +1,12 @@
-"""Wiring: build every component from the options, start them in order, stop them in reverse.
+"""The daemon: start the unit (:mod:`tsed.unit.bootstrap`, the composition root), run it until
+SIGTERM or SIGINT, stop it in reverse.
 
-Start order (each step logs a TSED_EVENT and can fail with a clear error):
+Start order (each step logs a TSED_EVENT and can fail with a clear error; what had started is
+then stopped again, in reverse):
 
-1. state directory, configuration, vault, logging (with secret redaction);
+1. state directory, configuration, logging (with secret redaction), vault;
 2. device identity (P-256 key and self-signed certificate) and the SQLite store;
-3. the upstream: fiskaly V2 with the stored credentials, or, with none, the built-in
+3. the backend: fiskaly V2 with the stored credentials, or, with none, the built-in
    simulator on loopback (TEST mode, backend ``simulator``, state kept in the state dir);
 4. the signing service (crash recovery, TSS set-up);
 5. the register API on TLS, the admin API on the Unix socket, mDNS;
@@ -21,58 +23,40 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from typing import Any
 
 from aiohttp import web
 
-from tsed import __version__
-from tsed.config.model import Config, effective, fiskaly_urls, load_config
-from tsed.errors import TsedError
-from tsed.fiskaly.client import FiskalyClient
+from tsed.config.model import Config
+from tsed.errors import ConflictError
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
-from tsed.fiskaly.transport import ProxySettings, Timeouts
-from tsed.logs import setup_logging
-from tsed.net.admin import build_admin_app
-from tsed.net.api import REGISTER_KEY, RegisterApiDeps, build_register_app
 from tsed.net.auth import PairingManager
-from tsed.net.http import hide_server_banner
-from tsed.net.identity import (
-    CertificateFollower,
-    DeviceIdentity,
-    limit_tls_buffers,
-    load_or_create_identity,
-    server_ssl_context,
-)
-from tsed.net.limits import (
-    ConnectionLimits,
-    GuardedListener,
-    load_known_sources,
-    save_known_sources,
-)
-from tsed.net.lockout import AttemptRate, FailureLimiter
-from tsed.net.mdns import Advertiser
-from tsed.net.passwords import PasswordHasher
-from tsed.net.web import build_setup_app
-from tsed.net.websession import WebSessions
+from tsed.net.identity import CertificateFollower, DeviceIdentity
+from tsed.net.limits import GuardedListener
+from tsed.net.lockout import FailureLimiter
 from tsed.signing.service import SigningService
 from tsed.state.mode import Mode
-from tsed.state.paths import StatePaths
 from tsed.state.store import Store
 from tsed.state.vault import Vault
-from tsed.systemd import JournalHandler, Notifier, journal_available, status_line
-from tsed.tss.access import proxy_settings
+from tsed.systemd import Notifier
 from tsed.tss.exportjobs import ExportJobs
-from tsed.tss.registry import Credentials, UpstreamRegistry, vault_key
-from tsed.unit.admin_ops import AdminOps
+from tsed.tss.registry import UpstreamRegistry
+from tsed.unit.bootstrap import Running, Steps, start_unit, unit_addresses
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
-from tsed.unit.signing_ops import SigningProxy
-from tsed.unit.simswitches import SimulatorSwitches
+from tsed.unit.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
 
 
 class Daemon:
+    """The unit's lifecycle: :meth:`start` builds everything in order, :meth:`stop` undoes it
+    in reverse. Both may be called again: a second start while running, and a stop without a
+    start, after a stop or after a failed start, do nothing.
+
+    While running, the parts are read through the properties below (tsectl status, tests);
+    they raise a :class:`~tsed.errors.ConflictError` while the unit is not running.
+    """
+
     def __init__(
         self,
         options: DaemonOptions,
@@ -85,354 +69,135 @@ class Daemon:
         self.clock = clock  # the wall clock (deadlines and lockouts use time.monotonic)
         self.state_dir = options.state_dir
         self.notifier = Notifier()
-        self._runners: list[web.AppRunner] = []
-        self._sim: Simulator | None = None
-        self._sim_server: SimulatorServer | None = None
-        self._started = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.config = Config()
+        self.settings = Settings()
+        self._running: Running | None = None
 
     # -- start / stop -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self._started:
+        if self._running is not None:
             return
-        self._started = True
-        began = time.monotonic()
-        limit_tls_buffers()
-        hide_server_banner()
-        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.config = load_config(self.options.config_path)
-        handlers: list[logging.Handler] | None = [JournalHandler()] if journal_available() else None
-        setup_logging(
-            level=self.options.log_level, extended=self.config.extended_logging, handlers=handlers
-        )
-        self.vault = Vault(StatePaths(self.state_dir).vault)
-        self.mode = self._mode()
-        self.identity: DeviceIdentity = load_or_create_identity(
-            self.state_dir, name=self.config.name, addresses=_local_addresses()
-        )
-        _LOGGER.info(
-            "device %s, certificate fingerprint %s",
-            self.identity.device_id,
-            self.identity.fingerprint_display,
-            extra={"TSED_EVENT": "identity"},
-        )
-        self.store = Store(StatePaths(self.state_dir).store)
-        await self.store.open()
-        await self._start_backend()
-        self.registers = Registers(self)
-        await self.registers.load()
-        self.pairing = PairingManager(clock=self.clock, on_change=self._pairing_changed)
-        self.advertiser: Advertiser | None = None
-        attempts = AttemptRate()  # pairings and setup-page logins share one global rate
-        self.limiter = FailureLimiter(rate=attempts)
-        self.web_limiter = FailureLimiter(rate=attempts)
-        self.console_limiter = FailureLimiter()  # the current password asked on the console
-        self.hasher = PasswordHasher()
-        self.web_sessions = WebSessions()
-        self.exports = ExportJobs(StatePaths(self.state_dir).exports)
-        await self._serve()
-        await self._announce()
-        self.notifier.ready(self._status_text())
-        self.notifier.start_watchdog()
-        self._status_task = asyncio.create_task(self._status_loop(), name="tsed-status")
-        _LOGGER.info(
-            "tsed %s ready in %.2f s: %s mode, backend %s, listening on %s",
-            __version__,
-            time.monotonic() - began,
-            self.mode,
-            self.backend,
-            self.options.listen,
-            extra={"TSED_EVENT": "ready", "TSED_MODE": self.mode},
-        )
-
-    async def _start_backend(self) -> None:
-        """Upstream (simulator or fiskaly), TSS per tenant and the signing service."""
-        tenants = [t.id for t in self.config.tenant_list()]
-        base_url, self.proxy = await self._backend(tenants)
-        timeouts = Timeouts(transaction=10.0)  # foreground calls pass the register deadline
-
-        def make_client(tenant: str, creds: Credentials, on_auth: Any) -> FiskalyClient:
-            return FiskalyClient(
-                api_key=creds.api_key,
-                api_secret=creds.api_secret,
-                base_url=base_url,
-                proxy=self.proxy,
-                timeouts=timeouts,
-                on_auth=on_auth,
+        steps = Steps()
+        try:
+            self._running = await start_unit(
+                self.options,
+                environ=self.environ,
                 clock=self.clock,
+                settings=self.settings,
+                notifier=self.notifier,
+                steps=steps,
+                on_status=self.refresh_status,
             )
-
-        self.upstreams = UpstreamRegistry(
-            store=self.store,
-            vault=self.vault,
-            mode=self.mode,
-            make_client=make_client,
-            tenants=tenants,
-            credential_names=("sim_key", "sim_secret")
-            if self.backend == "simulator"
-            else ("api_key", "api_secret"),
-        )
-        await self.upstreams.start()
-        for tenant in tenants:
-            try:
-                await self.upstreams.ensure_tss(tenant)
-            except Exception as err:
-                _LOGGER.error(
-                    "TSS set-up for tenant %s failed: %s",
-                    tenant,
-                    getattr(err, "message", err),
-                    extra={"TSED_EVENT": "tss_setup_failed"},
-                )
-        self.signing = SigningService(
-            store=self.store,
-            upstreams=self.upstreams,
-            mode=self.mode,
-            backend=self.backend,
-            deadline=lambda reg: effective(self.config, reg.serial).register_deadline,
-            abandon_after=self.config.abandon_minutes * 60,
-            max_open=lambda: self.config.max_open_per_register,
-            clock=self.clock,
-        )
-        await self.signing.start()
-
-    async def _stop_backend(self) -> None:
-        if hasattr(self, "signing"):
-            await self.signing.stop()
-        if hasattr(self, "upstreams"):
-            await self.upstreams.stop()
-        if self._sim_server is not None:
-            await self._sim_server.stop()
-            self._sim_server = None
-        if self._sim is not None:
-            self._sim.close()
-            self._sim = None
-
-    async def reload_backend(self) -> None:
-        """Credentials changed: rebuild the upstream side; registers keep their tokens and get
-        clients on the new TSS."""
-        previous = self.backend
-        await self._stop_backend()
-        if previous == "simulator":
-            await self.store.archive_bindings(self.mode, time.time())
-        await self._start_backend()
-        for row in self.registers.rows.values():
-            if row.revoked_at is None:
-                try:
-                    await self.upstreams.ensure_client(row.id, row.serial, row.tenant_id)
-                except TsedError as err:
-                    _LOGGER.error(
-                        "register %s has no client on the new TSS: %s",
-                        row.id,
-                        err.message,
-                        extra={"TSED_EVENT": "register_rebind_failed"},
-                    )
-        _LOGGER.info("backend is now %s", self.backend, extra={"TSED_EVENT": "backend_reloaded"})
-        self.refresh_status()
+        except BaseException:
+            await steps.close()  # what had started, in reverse
+            raise
 
     async def stop(self) -> None:
-        if not self._started:
+        running, self._running = self._running, None
+        if running is None:
             return
-        self._started = False
-        self.notifier.stopping()
-        if hasattr(self, "_status_task"):
-            self._status_task.cancel()
-        await self.notifier.stop_watchdog()
-        if hasattr(self, "exports"):
-            await self.exports.stop()
-        if getattr(self, "advertiser", None) is not None:
-            assert self.advertiser is not None
-            await self.advertiser.stop()
-        if hasattr(self, "listener"):
-            await self.listener.stop()
-        for runner in reversed(self._runners):
-            await runner.cleanup()
-        self._runners.clear()
-        await self._stop_backend()
-        if hasattr(self, "store"):
-            await self.store.close()
-        if hasattr(self, "hasher"):
-            self.hasher.close()
-        _LOGGER.info("tsed stopped", extra={"TSED_EVENT": "stopped"})
+        try:
+            await running.steps.close()
+        finally:
+            _LOGGER.info("tsed stopped", extra={"TSED_EVENT": "stopped"})
 
-    # -- pieces -----------------------------------------------------------------------------
+    @property
+    def is_running(self) -> bool:
+        return self._running is not None
 
-    def _mode(self) -> Mode:
-        marker = StatePaths(self.state_dir).mode
-        mode = marker.read_text().strip() if marker.exists() else "TEST"
-        return "LIVE" if mode == "LIVE" else "TEST"
+    @property
+    def running(self) -> Running:
+        if self._running is None:
+            raise ConflictError("the unit is not running", hint="Start it first (tsed serve).")
+        return self._running
 
-    async def _backend(self, tenants: list[str]) -> tuple[str, ProxySettings | None]:
-        have = [t for t in tenants if self.vault.get(vault_key(t, self.mode, "api_key"))]
-        if not have and self.mode == "TEST" and self.vault.get("backend") != "fiskaly":
-            self.backend = "simulator"
-            StatePaths(self.state_dir).simulator.mkdir(mode=0o700, exist_ok=True)
-            self._sim = Simulator(state_dir=StatePaths(self.state_dir).simulator)
-            self._sim_server = SimulatorServer(self._sim)
-            await self._sim_server.start()
-            for tenant in tenants:
-                key = self.vault.get(vault_key(tenant, "TEST", "sim_key"))
-                secret = self.vault.get(vault_key(tenant, "TEST", "sim_secret"))
-                creds = self._sim.add_api_key("TEST", key, secret)
-                self.vault.update(
-                    {
-                        vault_key(tenant, "TEST", "sim_key"): creds.api_key,
-                        vault_key(tenant, "TEST", "sim_secret"): creds.api_secret,
-                    }
-                )
-            _LOGGER.info(
-                "no fiskaly credentials: using the built-in simulator (TEST)",
-                extra={"TSED_EVENT": "backend_simulator"},
-            )
-            return self._sim_server.base_url, None
-        self.backend = "fiskaly"
-        urls = fiskaly_urls(self.mode, self.environ)
-        return urls.sign, proxy_settings(self.config, self.vault)
-
-    async def apply_proxy(self) -> None:
-        """The proxy was changed (page, tsectl, console): every fiskaly client goes through
-        the new one from its next call on, without a restart or a reload of the backend."""
-        if self.backend != "fiskaly":
-            return  # the built-in simulator is reached directly
-        self.proxy = proxy_settings(self.config, self.vault)
-        await self.upstreams.set_proxy(self.proxy)
-        _LOGGER.info(
-            "fiskaly is now reached %s",
-            f"through the proxy {self.proxy.display}" if self.proxy else "directly",
-            extra={"TSED_EVENT": "proxy_applied"},
-        )
-
-    async def _serve(self) -> None:
-        register_app = build_register_app(
-            RegisterApiDeps(
-                signing=SigningProxy(lambda: self.signing),
-                registers=self.registers,
-                pairing=self.pairing,
-                limiter=self.limiter,
-                fingerprint=self.identity.fingerprint_sha256,
-                simulator=SimulatorSwitches(self),
-            )
-        )
-        ops = AdminOps(self)
-        register_app.add_subapp("/setup", build_setup_app(ops, self.web_sessions, self.web_limiter))
-        limits = ConnectionLimits.for_file_limit()
-        sources = StatePaths(self.state_dir).register_sources
-        context = server_ssl_context(self.identity)
-        self.certificate = CertificateFollower(
-            self.identity, context, name=self.config.name, addresses=_local_addresses()
-        )
-        self.listener = GuardedListener(
-            context,
-            limits,
-            known_sources=load_known_sources(sources),
-            on_new_source=lambda known: save_known_sources(sources, known),
-        )
-        register_app.middlewares.append(self.listener.middleware(REGISTER_KEY))
-        runner = web.AppRunner(
-            register_app,
-            access_log=None,
-            handle_signals=False,
-            shutdown_timeout=self.config.register_deadline + 1,
-            keepalive_timeout=limits.idle_timeout,
-            lingering_time=limits.lingering_time,
-        )
-        await runner.setup()
-        self._runners.append(runner)
-        assert runner.server is not None
-        listen = self.options.listen
-        await self.listener.start(runner.server, listen.host, listen.port, backlog=512)
-        admin = web.AppRunner(build_admin_app(ops), access_log=None, handle_signals=False)
-        await admin.setup()
-        self._runners.append(admin)
-        socket_path = self.options.admin_socket
-        socket_path.unlink(missing_ok=True)
-        await web.UnixSite(admin, str(socket_path)).start()
-        socket_path.chmod(0o660)
-
-    async def _announce(self) -> None:
-        """mDNS after the listener is bound (READY means: reachable and announced)."""
-        setting = self.environ.get("TSED_MDNS", "on").strip()
-        if setting.lower() == "off":
-            _LOGGER.info("mDNS announcement is off (TSED_MDNS=off)")
-            return
-        # "on": every address; else addresses or interface names (case matters: eth0, vA)
-        interfaces = (
-            None if setting.lower() in ("on", "") else [a.strip() for a in setting.split(",")]
-        )
-        self.advertiser = Advertiser(
-            self.config.name,
-            self.identity.short_id,
-            self.options.listen.port,
-            mode=self.mode,
-            pairing=False,
-            fingerprint=self.identity.fingerprint_sha256,
-            interfaces=interfaces,
-        )
-        await self.advertiser.start()
-
-    def _pairing_changed(self, is_open: bool) -> None:
-        if self.advertiser is not None:
-            task = asyncio.get_running_loop().create_task(self.advertiser.update(pairing=is_open))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        self.refresh_status()
-
-    def _status_text(self) -> str:
-        status = self.signing.status()
-        since = status["tse"]["since"]
-        return status_line(
-            mode=self.mode,
-            tse_available=status["tse"]["available"],
-            failing_since=time.strftime("%H:%M:%S", time.localtime(since)) if since else None,
-            reason=status["tse"]["reason"],
-            registers=self.registers.active,
-            open_transactions=status["open_transactions"],
-        )
+    def refresh_status(self) -> None:
+        if self._running is not None:
+            self.notifier.status(self._running.status_text())
 
     def addresses(self) -> list[str]:
         """The unit's IP addresses (for the console, the page and tsectl status)."""
-        return [a for a in _local_addresses() if a not in ("127.0.0.1",)]
+        return unit_addresses()
 
-    def upstream_url(self) -> str:
-        """The fiskaly URL in use (read-only on the page: it follows the mode)."""
-        if self.backend == "simulator" and self._sim_server is not None:
-            return f"{self._sim_server.base_url} (built-in simulator)"
-        try:
-            return fiskaly_urls(self.mode, self.environ).sign
-        except TsedError as err:
-            return f"unavailable: {err.message}"
+    # -- the running unit's parts -----------------------------------------------------------
 
-    def refresh_status(self) -> None:
-        self.notifier.status(self._status_text())
+    @property
+    def config(self) -> Config:
+        return self.settings.config
 
-    async def _status_loop(self) -> None:
-        last = ""
-        while True:
-            await asyncio.sleep(2.0)
-            try:
-                await self.registers.flush_seen()
-            except TsedError as err:
-                _LOGGER.warning("recording last-seen times failed: %s", err.message)
-            await self.certificate.check(_local_addresses())  # names follow address changes
-            text = self._status_text()
-            if text != last:
-                self.notifier.status(text)
-                last = text
+    @property
+    def mode(self) -> Mode:
+        return self.settings.mode
 
+    @property
+    def vault(self) -> Vault:
+        return self.running.ops.vault
 
-def _local_addresses() -> list[str]:
-    try:
-        import ifaddr  # noqa: PLC0415 - a zeroconf dependency
+    @property
+    def identity(self) -> DeviceIdentity:
+        return self.running.ops.identity
 
-        return [
-            str(ip.ip)
-            for adapter in ifaddr.get_adapters()
-            for ip in adapter.ips
-            if isinstance(ip.ip, str)
-        ]
-    except Exception:
-        return []
+    @property
+    def store(self) -> Store:
+        return self.running.ops.store
+
+    @property
+    def backend(self) -> str:
+        """``simulator`` or ``fiskaly``."""
+        return self.running.ops.tse.kind
+
+    @property
+    def upstreams(self) -> UpstreamRegistry:
+        return self.running.ops.tse.upstreams
+
+    @property
+    def signing(self) -> SigningService:
+        return self.running.ops.tse.signing
+
+    @property
+    def sim(self) -> Simulator | None:
+        """The built-in simulator while the unit signs with it."""
+        return self.running.ops.tse.sim
+
+    @property
+    def sim_server(self) -> SimulatorServer | None:
+        return self.running.ops.tse.sim_server
+
+    @property
+    def registers(self) -> Registers:
+        return self.running.ops.registers
+
+    @property
+    def pairing(self) -> PairingManager:
+        return self.running.ops.pairing
+
+    @property
+    def limiter(self) -> FailureLimiter:
+        return self.running.limiter
+
+    @property
+    def web_limiter(self) -> FailureLimiter:
+        return self.running.ops.web_limiter
+
+    @property
+    def console_limiter(self) -> FailureLimiter:
+        return self.running.ops.console_limiter
+
+    @property
+    def listener(self) -> GuardedListener:
+        return self.running.ops.listener
+
+    @property
+    def certificate(self) -> CertificateFollower:
+        return self.running.certificate
+
+    @property
+    def exports(self) -> ExportJobs:
+        return self.running.ops.exports
+
+    @property
+    def register_app(self) -> web.Application:
+        return self.running.register_app
 
 
 async def run(options: DaemonOptions) -> int:

@@ -1,10 +1,11 @@
 """The installer's set-up operations of the daemon (admin password, "Anlegen", tenants, the
 switch to LIVE, exports, factory reset).
 
-Wiring code like :mod:`tsed.unit.admin_ops` (whose :class:`~tsed.unit.admin_ops.AdminOps` inherits
-these): every rule lives in the service modules (:mod:`tsed.provisioning.anlegen`,
+Wiring code like :mod:`tsed.unit.admin_ops` (whose :class:`~tsed.unit.admin_ops.AdminOps` offers
+these besides its own): every rule lives in the service modules (:mod:`tsed.provisioning.anlegen`,
 :mod:`tsed.provisioning.modeswitch`, :mod:`tsed.config.edit`, …); this only connects them to the
-running unit.
+running unit, which the composition root (:mod:`tsed.unit.bootstrap`) hands them as an
+:class:`~tsed.unit.context.OpsContext`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import segno
 
@@ -27,18 +27,17 @@ from tsed.net.auth import PairingQr
 from tsed.net.passwords import PasswordStatus, needs_rehash
 from tsed.provisioning.activation import VAULT_MGMT_KEY, VAULT_MGMT_SECRET
 from tsed.provisioning.anlegen import ConfirmationRequired, OrgAddress
+from tsed.provisioning.anlegen import create_credentials as create
 from tsed.provisioning.credentials import credentials_created, credentials_status
+from tsed.provisioning.modeswitch import ModeSwitchResult, switch_mode
 from tsed.provisioning.views import CredentialsCreated, FactoryResetResult
 from tsed.signing.status import Outages
 from tsed.state.paths import CREDENTIALS_FILE as CREDENTIALS_RECORD
-from tsed.tss.access import PROXY_PASSWORD
+from tsed.tss.access import PROXY_PASSWORD, FiskalyAccess
 from tsed.tss.exportjobs import ExportJob
 from tsed.tss.exports import ExportRange
 from tsed.tss.registry import vault_key
-
-if TYPE_CHECKING:
-    from tsed.provisioning.modeswitch import ModeSwitchResult
-    from tsed.unit.daemon import Daemon
+from tsed.unit.context import OpsContext
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -64,9 +63,10 @@ class WrongPassword(ForbiddenError):
 
 
 class SetupOps:
-    """Set-up operations; ``self.d`` is the running :class:`~tsed.unit.daemon.Daemon`."""
+    """The set-up operations group; ``self.d`` is the running unit's :class:`OpsContext`."""
 
-    d: Daemon
+    def __init__(self, context: OpsContext) -> None:
+        self.d = context
 
     # -- admin password -----------------------------------------------------------------------
 
@@ -86,7 +86,7 @@ class SetupOps:
                 f"the admin password must be at most {PASSWORD_MAX} printable characters"
             )
         register_secret(password)
-        await self._prove(proof, "current")
+        await self.prove(proof, "current")
         stored = await self.d.hasher.hash(password)
         self.d.vault.set(PASSWORD_KEY, stored)
         self.d.web_sessions.drop_all()  # a new password ends every web session
@@ -104,7 +104,7 @@ class SetupOps:
             _LOGGER.info("admin password re-hashed", extra={"TSED_EVENT": "password_rehashed"})
         return ok
 
-    async def _prove(self, proof: PasswordProof | None, field_name: str) -> None:
+    async def prove(self, proof: PasswordProof | None, field_name: str) -> None:
         """Check the current password when the caller sent it or must send it.
 
         Failures count towards a lockout: per address for the setup page, for the admin
@@ -145,7 +145,7 @@ class SetupOps:
         password = values.pop(PROXY_PASSWORD, None)
         for key, raw in values.items():
             new = set_value(new, key, raw, credentials_created=created)
-        d.config = save_config(d.options.config_path, new)
+        d.settings.config = save_config(d.options.config_path, new)
         if password is not None:
             if password:
                 register_secret(password)
@@ -224,9 +224,6 @@ class SetupOps:
         self, confirm: bool, addresses: dict[str, dict[str, str]] | None = None
     ) -> CredentialsCreated:
         """The mask's "Anlegen"; the secret is in this answer once, never again."""
-        from tsed.provisioning.anlegen import create_credentials as create  # noqa: PLC0415
-        from tsed.tss.access import FiskalyAccess  # noqa: PLC0415
-
         d = self.d  # create() enforces the rules: saved once, activation, the "Ja"
         access = FiskalyAccess.from_config(d.config, d.vault, d.mode, d.environ)
         result = await create(
@@ -254,8 +251,6 @@ class SetupOps:
         return await self._bind_live()
 
     async def _bind_live(self) -> ModeSwitchResult | None:
-        from tsed.provisioning.modeswitch import switch_mode  # noqa: PLC0415
-
         d = self.d
         if d.mode != "LIVE" or d.backend != "fiskaly":
             return None
@@ -278,7 +273,7 @@ class SetupOps:
         d = self.d
         if mode == d.mode:
             return None
-        d.mode = "LIVE" if mode == "LIVE" else "TEST"
+        d.settings.mode = "LIVE" if mode == "LIVE" else "TEST"
         if d.advertiser is not None:
             await d.advertiser.update(mode=d.mode)
         return await self._use_credentials()
@@ -344,7 +339,7 @@ class SetupOps:
                 "a factory reset erases the configuration, credentials, paired registers and "
                 "the admin password; it needs the confirmation"
             )
-        await self._prove(proof, "password")
+        await self.prove(proof, "password")
         pending = await d.store.count_open()
         if pending:
             raise ConflictError(
@@ -362,7 +357,7 @@ class SetupOps:
         d.vault.delete(*[n for n in d.vault.names() if n not in _KEEP_ON_RESET])
         (d.state_dir / CREDENTIALS_RECORD).unlink(missing_ok=True)
         d.options.config_path.unlink(missing_ok=True)
-        d.config = Config()
+        d.settings.config = Config()
         set_extended(False)
         d.pairing.close()
         d.web_sessions.drop_all()

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import re
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tsed.errors import ConflictError, InputError
+from tsed.fiskaly.simulator import Simulator
 from tsed.tss.views import SimulatorFaults
-
-if TYPE_CHECKING:
-    from tsed.unit.daemon import Daemon
+from tsed.unit.backend import Backend
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -61,12 +60,12 @@ class SimulatorSwitches:
     with fiskaly there is nothing to switch and the call says so.
     """
 
-    def __init__(self, daemon: Daemon) -> None:
-        self._d = daemon
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
 
-    def _faults(self) -> Any:
-        sim = self._d._sim
-        if self._d.backend != "simulator" or sim is None:
+    def _faults(self) -> Simulator:
+        sim = self._backend.sim  # there is one only while the unit signs with it
+        if sim is None:
             raise ConflictError(
                 "fault switches exist only on the built-in simulator; this unit signs with fiskaly",
                 hint="Use a unit without fiskaly credentials (GET /api/v1/status shows "
@@ -76,7 +75,7 @@ class SimulatorSwitches:
 
     @property
     def available(self) -> bool:
-        return self._d.backend == "simulator" and self._d._sim is not None
+        return self._backend.sim is not None
 
     def faults(self) -> SimulatorFaults:
         return SimulatorFaults(MappingProxyType(dict(self._faults().faults.to_json())))
