@@ -18,7 +18,7 @@ async def test_the_proxy_follows_a_reload_of_the_backend(tmp_path: Path) -> None
         assert (await register.receipt(key="before"))["tse_failure"] is False
         assert proxy.status()["receipts_signed"] == first.status()["receipts_signed"] == 1
 
-        await unit.daemon.reload_backend()
+        await unit.daemon.running.ops.reload_backend()
         second = unit.daemon.signing
         assert second is not first
         assert proxy.status()["receipts_signed"] == 0  # the new service's counters
