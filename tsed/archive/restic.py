@@ -438,14 +438,14 @@ _RULES: tuple[tuple[re.Pattern[str], type[OffboxError], str], ...] = (
     (re.compile(r"\b401 Unauthorized|\b403 Forbidden|Permission denied \(|"
                 r"unexpected HTTP response \((401|403)\)", re.I), OffboxAuthFailed,
      "the backup target {repo} refuses the unit's credential"),
-    (re.compile(r"Is there a repository at the following location|config file does not "
-                r"exist|<config/> does not exist|unable to open config file: .*(does not "
-                r"exist|404)", re.I), OffboxMissing, "there is no repository at {repo}"),
     (re.compile(r"connection refused|no such host|i/o timeout|network is unreachable|"
                 r"no route to host|connection reset|ssh: connect to host|"
                 r"Connection closed|Could not resolve|x509:|tls:|EOF|"
                 r"server unexpectedly closed|subprocess ssh", re.I), OffboxUnreachable,
      "the backup target {repo} cannot be reached"),
+    (re.compile(r"Is there a repository at the following location|config file does not "
+                r"exist|<config/> does not exist|unable to open config file: .*(does not "
+                r"exist|404)", re.I), OffboxMissing, "there is no repository at {repo}"),
 )  # fmt: skip
 
 
