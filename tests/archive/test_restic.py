@@ -24,7 +24,7 @@ from tsed.errors import (
 )
 from tsed.fiskaly.transport import ProxySettings
 
-PASSWORD = "repo-password-7Hq2xVb9Lw"  # noqa: S105 - a test repository's password
+PASSWORD = "repo-password-7Hq2xVb9Lw"
 
 
 @pytest.fixture

@@ -99,11 +99,12 @@ class RcloneRest:
 
     root: Path
     user: str = "shop7"
-    password: str = "rest-credential-Zq8vN3xK"  # noqa: S105 - the test target's credential
+    password: str = "rest-credential-Zq8vN3xK"
     tls: bool = False
     host_name: str = "localhost"  # the name in the certificate (TLS)
     port: int = field(default_factory=free_port)
     ca_file: Path | None = None
+    bwlimit: str | None = None  # e.g. "2M": a slow uplink, so an upload takes seconds
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -116,11 +117,13 @@ class RcloneRest:
 
     def start(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
-        digest = base64.b64encode(hashlib.sha1(self.password.encode()).digest()).decode()  # noqa: S324 - htpasswd's {SHA} format
+        digest = base64.b64encode(hashlib.sha1(self.password.encode()).digest()).decode()
         (self.root / "htpasswd").write_text(f"{self.user}:{{SHA}}{digest}\n")
         argv = ["rclone", "serve", "restic", "--addr", f"127.0.0.1:{self.port}",
                 "--htpasswd", str(self.root / "htpasswd"), "--config", "/dev/null",
                 "--log-level", "ERROR"]  # fmt: skip
+        if self.bwlimit:
+            argv += ["--bwlimit", self.bwlimit]
         if self.tls:
             if self.ca_file is None:
                 ca = trustme.CA()
@@ -128,9 +131,16 @@ class RcloneRest:
                 cert.private_key_and_cert_chain_pem.write_to_path(str(self.root / "server.pem"))
                 self.ca_file = self.root / "ca.pem"
                 ca.cert_pem.write_to_path(str(self.ca_file))
-            argv += ["--cert", str(self.root / "server.pem"), "--key", str(self.root / "server.pem")]
-        self.proc = subprocess.Popen([*argv, str(self.data)], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            argv += [
+                "--cert",
+                str(self.root / "server.pem"),
+                "--key",
+                str(self.root / "server.pem"),
+            ]
+        quiet = subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            [*argv, str(self.data)], stdin=quiet, stdout=quiet, stderr=quiet
+        )
         _wait_port(self.port, self.proc)
 
     def stop(self) -> None:
@@ -194,12 +204,15 @@ class PrivateSshd:
         self.proc = None
 
 
-def command_lines() -> str:
+def command_lines() -> tuple[str, str]:
     """Every process's command line (what any local user sees with ps), and the environment
-    of this test's own descendants (restic, ssh)."""
-    text = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    of this test's own descendants (restic, ssh: what their own user and root can read)."""
+    text = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    environ = ""
     ours = {os.getpid()}
-    listing = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout
+    listing = subprocess.run(
+        ["ps", "-eo", "pid=,ppid="], capture_output=True, text=True, check=True
+    ).stdout
     parents = dict(tuple(map(int, line.split())) for line in listing.splitlines() if line.strip())
     for pid in sorted(parents):
         chain, seen = pid, 0
@@ -207,7 +220,7 @@ def command_lines() -> str:
             chain, seen = parents[chain], seen + 1
         if chain in ours and pid not in ours:
             try:
-                text += Path(f"/proc/{pid}/environ").read_bytes().decode("utf-8", "replace")
+                environ += Path(f"/proc/{pid}/environ").read_bytes().decode("utf-8", "replace")
             except OSError:
                 continue
-    return text
+    return text, environ

@@ -282,11 +282,35 @@ class Restic:
     ) -> _Output:
         with self._session() as (env, options):
             out = await self._run([*options, *args], env, cwd, limit or self.timeout)
+            if out.code != 0 and "sftp session" in out.stderr:
+                # restic drops ssh's own message; ask ssh once more to learn why
+                out = await self._ssh_probe(env, out)
         if out.code != 0:
             raise classify(
                 self._clean(out.stderr), out.code, args[0], self.target.repository.display
             )
         return out
+
+    async def _ssh_probe(self, env: dict[str, str], failed: _Output) -> _Output:
+        argv = self._ssh_argv(Path(env["HOME"]))
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, env=env, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )  # fmt: skip
+        except FileNotFoundError:
+            return _Output(failed.code, failed.stdout, failed.stderr + "\nssh is not installed")
+        try:
+            _, stderr = await asyncio.wait_for(proc.communicate(), SSH_CONNECT_TIMEOUT + 5)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+            stderr = b"ssh: connect to host: timed out"
+        return _Output(
+            failed.code, failed.stdout, f"{failed.stderr}\n{stderr.decode(errors='replace')}"
+        )
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[tuple[dict[str, str], list[str]]]:
@@ -322,6 +346,9 @@ class Restic:
             shutil.rmtree(private, ignore_errors=True)
 
     def _ssh_command(self, private: Path) -> str:
+        return " ".join(self._ssh_argv(private))
+
+    def _ssh_argv(self, private: Path) -> list[str]:
         target, repo = self.target, self.target.repository
         if not target.credential:
             raise OffboxAuthFailed(
@@ -330,11 +357,13 @@ class Restic:
                 "public key in the target's authorized_keys.",
             )
         key = target.credential if target.credential.endswith("\n") else target.credential + "\n"
-        _private_file(private / "id", key)
+        if not (private / "id").exists():
+            _private_file(private / "id", key)
         if target.host_key:
             known = private / "known_hosts"
             name = repo.host if repo.port in (None, 22) else f"[{repo.host}]:{repo.port}"
-            _private_file(known, f"{name} {target.host_key}\n")
+            if not known.exists():
+                _private_file(known, f"{name} {target.host_key}\n")
             checking = "yes"
         else:
             known = target.known_hosts or private / "known_hosts"
@@ -351,7 +380,7 @@ class Restic:
             argv += ["-p", str(repo.port)]
         if target.login:
             argv += ["-l", target.login]
-        return " ".join([*argv, repo.host, "-s", "sftp"])
+        return [*argv, repo.host, "-s", "sftp"]
 
     async def _run(
         self, args: list[str], env: dict[str, str], cwd: Path | None, limit: float
