@@ -120,7 +120,8 @@ def parse_repository(text: str, key: str = "offbox.repository") -> Repository:
             )
         if parts.query or parts.fragment or not _PATH_RE.fullmatch(parts.path or "/"):
             raise invalid(key, value, "a path of letters, digits and ._/~+-", _REPOSITORY_HINT)
-        return Repository("rest", host, port, parts.path or "/", None, url.rstrip("/") + "/")
+        path = (parts.path or "/").rstrip("/") + "/"
+        return Repository("rest", host, port, path, None, url.rstrip("/") + "/")
     if value.startswith("sftp://"):
         try:
             parts = urlsplit(value)
