@@ -22,7 +22,13 @@ from tests.support.unit import running_unit
 from tsed.archive.offbox import OffboxCopy, offbox_status
 from tsed.config.model import Config, config_from_dict
 from tsed.config.offbox import CREDENTIAL_ENTRY, PASSWORD_ENTRY
-from tsed.errors import ConfigError, ConflictError, OffboxAuthFailed, OffboxUnreachable
+from tsed.errors import (
+    ConfigError,
+    ConflictError,
+    OffboxAuthFailed,
+    OffboxProxyFailed,
+    OffboxUnreachable,
+)
 from tsed.state.vault import Vault
 from tsed.tss.access import PROXY_PASSWORD
 
@@ -285,3 +291,34 @@ def test_status_states(tmp_path: Path) -> None:
     assert state(last_copy_at=999_000.0, last_check_ok=False) == "failing"
     moved = config_from_dict({"offbox": {"repository": "sftp:tsed@other.example:/srv/tsed"}})
     assert offbox_status(tmp_path, moved, now=1_000_000.0).state == "never"
+
+
+async def test_sftp_through_the_shops_proxy(api: Api, tmp_path: Path) -> None:
+    archive = tmp_path / "state" / "archive"
+    manifest = await build_archive(api, archive, exports=1)
+    sshd = PrivateSshd(tmp_path / "sshd")
+    await asyncio.to_thread(sshd.start)
+    # nas.invalid resolves nowhere: ssh reaches the target only through the proxy's CONNECT
+    proxy = ProxyServer(username="shop", password=PROXY_SECRET, hosts={"nas.invalid": "127.0.0.1"})
+    await proxy.start()
+    try:
+        repo = f"sftp://{sshd.user}@nas.invalid:{sshd.port}{tmp_path}/sftp-repo"
+        config, vault = setup(tmp_path / "state", {"repository": repo, "host_key": sshd.host_key},
+                              credential=sshd.client_key, proxy=proxy.port)  # fmt: skip
+        copy = OffboxCopy.from_config(config, vault, tmp_path / "state")
+        assert copy is not None
+        assert (await copy.copy(archive)).summary.files_new == len(manifest)
+        assert proxy.connections[f"nas.invalid:{sshd.port}"] >= 1
+        shutil.rmtree(archive)
+        assert (await copy.restore(tmp_path / "restored")).sha256 == manifest
+
+        vault.set(PROXY_PASSWORD, "not-the-proxy-password")
+        refused = OffboxCopy.from_config(config, vault, tmp_path / "state")
+        assert refused is not None
+        with pytest.raises(OffboxProxyFailed) as caught:
+            await refused.latest()
+        assert "407" in caught.value.message
+        assert "not-the-proxy-password" not in str(caught.value.to_dict())
+    finally:
+        await proxy.stop()
+        await asyncio.to_thread(sshd.stop)

@@ -12,8 +12,10 @@ leaves (restic 0.14, Debian 12, has no distinct exit codes for them); its text r
 error redacted.
 
 The shop's proxy: for REST restic gets ``HTTPS_PROXY``/``HTTP_PROXY`` (Go's proxy rules:
-a loopback target is never proxied). SFTP runs over ssh, which knows no HTTP proxy by itself;
-the proxy applies to REST targets only (see :func:`proxy_environment`).
+a loopback target is never proxied; the proxy's password is then in restic's environment,
+readable by its own user and root only). SFTP runs over ssh, which knows no HTTP proxy: its
+``ProxyCommand`` is :mod:`tsed.archive.connect` (HTTP CONNECT, the password in a private
+file); the proxy must allow CONNECT to the SFTP port.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import json
 import logging
 import os
 import re
+import shlex
 import shutil
 import signal
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -346,7 +350,7 @@ class Restic:
             shutil.rmtree(private, ignore_errors=True)
 
     def _ssh_command(self, private: Path) -> str:
-        return " ".join(self._ssh_argv(private))
+        return " ".join(shlex.quote(arg) for arg in self._ssh_argv(private))
 
     def _ssh_argv(self, private: Path) -> list[str]:
         target, repo = self.target, self.target.repository
@@ -376,11 +380,26 @@ class Restic:
             "-o", f"ConnectTimeout={SSH_CONNECT_TIMEOUT}",
             "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4",
         ]  # fmt: skip
+        if target.proxy is not None:
+            argv += ["-o", f"ProxyCommand={self._proxy_command(private)}"]
         if repo.port:
             argv += ["-p", str(repo.port)]
         if target.login:
             argv += ["-l", target.login]
         return [*argv, repo.host, "-s", "sftp"]
+
+    def _proxy_command(self, private: Path) -> str:
+        """ssh's ProxyCommand: HTTP CONNECT through the shop's proxy (:mod:`connect`)."""
+        proxy = self.target.proxy
+        assert proxy is not None
+        argv = [sys.executable, str(Path(__file__).with_name("connect.py")), proxy.host,
+                str(proxy.port), "%h", "%p"]  # fmt: skip
+        if proxy.username:
+            auth = private / "proxy-auth"
+            if not auth.exists():
+                _private_file(auth, f"{proxy.username}:{proxy.password or ''}")
+            argv.append(str(auth))
+        return " ".join(shlex.quote(arg) for arg in argv)
 
     async def _run(
         self, args: list[str], env: dict[str, str], cwd: Path | None, limit: float
