@@ -226,6 +226,7 @@ async def test_a_dead_target_never_affects_signing(api: Api, tmp_path: Path) -> 
             copy = OffboxCopy.from_config(config, vault, tmp_path / "offbox-state")
             assert copy is not None
             copy.restic.timeout = 4.0
+            assert await copy.copy_or_report(tmp_path / "no-such-dir") is None
             running = asyncio.create_task(copy.copy(archive))
             signed, seen, environ, worst = 0, "", "", 0.0
             deadline = time.monotonic() + 3.0

@@ -11,11 +11,10 @@ import pytest
 from tests.support.offbox import RcloneRest
 from tests.support.proxyserver import ProxyServer
 from tests.support.unit import free_port
-from tsed.archive.restic import Restic, Target, args_name, classify, parse_time
+from tsed.archive.restic import Restic, Target
 from tsed.config.offbox import parse_repository
 from tsed.errors import (
     OffboxAuthFailed,
-    OffboxFull,
     OffboxMissing,
     OffboxProxyFailed,
     OffboxUnreachable,
@@ -168,20 +167,3 @@ async def test_a_target_that_never_answers_is_cut_at_the_bound(
         await restic.backup(tmp_path)
     assert asyncio.get_running_loop().time() - started < 10
     assert "did not finish within" in caught.value.message
-
-
-def test_a_full_target_is_named() -> None:
-    # rest-server answers 507 when its quota is reached; restic reports ENOSPC of the box's
-    # own temporary files verbatim. (rclone's REST server answers a plain 500 on a full disk.)
-    for text in (
-        "Fatal: unable to save snapshot: server response unexpected: 507 Insufficient Storage",
-        "Fatal: unable to create temporary file: write /tmp/x: no space left on device",
-    ):
-        assert isinstance(classify(text, 1, "backup", "rest:https://b/"), OffboxFull)
-
-
-def test_helpers() -> None:
-    assert args_name(["--cache-dir", "/c", "-o", "sftp.command=ssh x", "backup", "."]) == "backup"
-    moment = parse_time("2026-12-02T02:17:26.170561866Z")
-    assert moment.isoformat() == "2026-12-02T02:17:26.170561+00:00"
-    assert parse_time("2026-12-02T03:17:26+01:00") == parse_time("2026-12-02T02:17:26Z")

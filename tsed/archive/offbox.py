@@ -224,6 +224,14 @@ class OffboxCopy:
             )  # fmt: skip
             return CopyResult(summary.snapshot_id, created, summary, stats.total_size, seconds)
 
+    async def copy_or_report(self, source: Path) -> CopyResult | None:
+        """:meth:`copy` for the scheduler (after an archive run, nightly): a failure is
+        recorded and logged with its hint, never raised; signing and the archive go on."""
+        try:
+            return await self.copy(source)
+        except OffboxError:
+            return None
+
     async def check(self, subset: str | None = None) -> CheckResult:
         """restic's check; ``subset`` (default ``offbox.check_subset``) of the data is read."""
         share = subset or self.offbox.check_subset
