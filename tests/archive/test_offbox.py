@@ -144,6 +144,23 @@ async def test_sftp_round_trip(api: Api, tmp_path: Path) -> None:
         restored = await copy.restore(tmp_path / "restored")
         assert restored.sha256 == manifest
 
+        # no pinned key: the first one seen is remembered, a changed one refused
+        first_use, _ = setup(tmp_path / "state", {"repository": repo},
+                             credential=sshd.client_key)  # fmt: skip
+        trusting = OffboxCopy.from_config(first_use, vault, tmp_path / "state")
+        assert trusting is not None and await trusting.latest() is not None
+        known = tmp_path / "state" / "offbox" / "known_hosts"
+        assert sshd.host_key.split()[1] in known.read_text()
+        await asyncio.to_thread(sshd.stop)
+        swapped = PrivateSshd(tmp_path / "sshd-swapped", port=sshd.port)
+        await asyncio.to_thread(swapped.start)
+        try:
+            with pytest.raises(OffboxAuthFailed, match="host key"):
+                await trusting.latest()
+        finally:
+            await asyncio.to_thread(swapped.stop)
+        await asyncio.to_thread(sshd.start)
+
         # another host key than the pinned one: refused, never silently accepted
         other = PrivateSshd(tmp_path / "sshd2")
         await asyncio.to_thread(other.start)
@@ -323,3 +340,32 @@ async def test_sftp_through_the_shops_proxy(api: Api, tmp_path: Path) -> None:
     finally:
         await proxy.stop()
         await asyncio.to_thread(sshd.stop)
+
+
+async def test_a_replaced_repository_is_reported_and_filled_again(
+    api: Api, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    archive = tmp_path / "state" / "archive"
+    manifest = await build_archive(api, archive, exports=1)
+    target = RcloneRest(tmp_path / "target")
+    target.start()
+    try:
+        config, vault = setup(tmp_path / "state", {"repository": target.url(),
+                              "user": target.user}, credential=target.password)  # fmt: skip
+        first = OffboxCopy.from_config(config, vault, tmp_path / "state")
+        assert first is not None
+        assert (await first.copy(archive)).created_repository
+        before = first.status(config).repository_id
+        target.stop()  # the target's disk was replaced
+        shutil.rmtree(target.data / "shop7")
+        target.start()
+        again = OffboxCopy.from_config(config, vault, tmp_path / "state")
+        assert again is not None
+        result = await again.copy(archive)
+        assert result.created_repository and result.summary.files_new == len(manifest)
+        assert again.status(config).repository_id not in (None, before)
+        replaced = [r for r in caplog.records
+                    if getattr(r, "TSED_EVENT", "") == "offbox_repository_replaced"]  # fmt: skip
+        assert len(replaced) == 1 and replaced[0].levelno == logging.ERROR
+    finally:
+        target.stop()

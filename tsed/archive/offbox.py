@@ -54,6 +54,7 @@ class OffboxStatus:
     last_snapshot: str | None = None
     last_bytes_added: int | None = None
     repository_bytes: int | None = None
+    repository_id: str | None = None  # restic's id: a new one means the target was replaced
     last_check_at: float | None = None
     last_check_ok: bool | None = None
     last_check_subset: str | None = None
@@ -84,6 +85,7 @@ class RestoreResult:
 @dataclass(frozen=True, slots=True)
 class _Record:
     repository: str | None = None
+    repository_id: str | None = None
     last_copy_at: float | None = None
     last_snapshot: str | None = None
     last_bytes_added: int | None = None
@@ -203,6 +205,7 @@ class OffboxCopy:
                 if not self._initialized:
                     created = await self.restic.init()
                     self._initialized = True
+                    self._note_repository(self.restic.repository_id)
                 summary = await self.restic.backup(source, host=self.host)
                 stats = await self.restic.stats()
             except OffboxError as err:
@@ -284,6 +287,26 @@ class OffboxCopy:
         return RestoreResult(
             chosen.id, chosen.time.timestamp(), len(digests), size, seconds, digests
         )
+
+    def _note_repository(self, repository_id: str | None) -> None:
+        """Remember the repository's id; another id at the same place means the copies made
+        there before are gone (a new disk, a deleted repository): loud, and copied afresh."""
+        known = _load(self.state_dir)
+        if (
+            known.repository == self.display
+            and known.repository_id
+            and repository_id
+            and known.repository_id != repository_id
+        ):
+            _LOGGER.error(
+                "the off-box repository at %s is not the one the unit copied to before "
+                "(id %s, was %s): the earlier copies there are gone; the whole archive is "
+                "copied again",
+                self.display, repository_id[:12], known.repository_id[:12],
+                extra={"TSED_EVENT": "offbox_repository_replaced",
+                       "TSED_REPOSITORY": self.display},
+            )  # fmt: skip
+        self._update(repository_id=repository_id)
 
     def _failed(self, what: str, err: OffboxError) -> None:
         if isinstance(err, OffboxWrongPassword):

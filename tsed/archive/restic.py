@@ -168,6 +168,7 @@ class Restic:
         self.binary = binary
         self.timeout = timeout
         self.runtime_dir = runtime_dir
+        self.repository_id: str | None = None
         for secret in target.secrets():
             register_secret(secret)
 
@@ -177,24 +178,32 @@ class Restic:
     # -- commands -------------------------------------------------------------------------
 
     async def init(self) -> bool:
-        """Create the repository unless it exists (idempotent); True when it was created."""
+        """Create the repository unless it exists (idempotent); True when it was created.
+        :attr:`repository_id` is the repository's id afterwards."""
         try:
-            await self._call(["cat", "config"], limit=min(self.timeout, 300.0))
+            await self._read_id()
             return False
         except OffboxMissing:
             pass
         try:
             await self._call(["init"], limit=min(self.timeout, 300.0))
         except OffboxError as err:
-            if "already exists" in err.message:
-                return False
-            raise
+            if "already exists" not in err.message:
+                raise
+            await self._read_id()
+            return False
+        await self._read_id()
         _LOGGER.info(
             "off-box repository created at %s",
             self.target.repository.display,
             extra={"TSED_EVENT": "offbox_init", "TSED_REPOSITORY": self.target.repository.display},
         )
         return True
+
+    async def _read_id(self) -> None:
+        out = await self._call(["cat", "config"], limit=min(self.timeout, 300.0))
+        with contextlib.suppress(ValueError, AttributeError):
+            self.repository_id = str(json.loads(out.stdout).get("id") or "") or None
 
     async def backup(
         self, source: Path, *, host: str = "tsed", tags: Sequence[str] = (TAG,)
