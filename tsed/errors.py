@@ -16,8 +16,16 @@ the person who has to act::
     │   └── TenantMismatch          403  a register asks for another tenant than it is bound to
     ├── ModeError                   409  TEST/LIVE rules (activation missing, mismatch)
     │   └── ModeMismatch            403  a register's TEST state used in LIVE (the seed's 403)
-    └── StorageError                507  the state directory cannot be written
-        └── StorageFull             507  its file system is full (what to free is in the hint)
+    ├── StorageError                507  the state directory cannot be written
+    │   └── StorageFull             507  its file system is full (what to free is in the hint)
+    └── OffboxError                 502  the archive's off-box copy (restic) failed
+        ├── OffboxUnreachable       503  the backup target does not answer (network, DNS, TLS)
+        ├── OffboxProxyFailed       502  the shop's proxy is down or refuses the target
+        ├── OffboxAuthFailed        502  the target refuses the user or its credential
+        ├── OffboxWrongPassword     502  the repository password does not open the repository
+        ├── OffboxMissing           404  no repository at the configured location
+        ├── OffboxFull              507  the target's disk is full
+        └── ResticMissing           503  the restic program is not installed
 """
 
 from __future__ import annotations
@@ -36,6 +44,14 @@ __all__ = [
     "ModeError",
     "ModeMismatch",
     "NotFoundError",
+    "OffboxAuthFailed",
+    "OffboxError",
+    "OffboxFull",
+    "OffboxMissing",
+    "OffboxProxyFailed",
+    "OffboxUnreachable",
+    "OffboxWrongPassword",
+    "ResticMissing",
     "StorageError",
     "StorageFull",
     "TenantMismatch",
@@ -138,4 +154,78 @@ class StorageFull(StorageError):
         "exports or backups copied onto it, shrink the journal (journalctl --vacuum-size=50M), "
         "or enlarge the partition. The unit takes receipts again as soon as space is free; "
         "no restart is needed. No transaction was accepted by this call."
+    )
+
+
+class OffboxError(TsedError):
+    """The off-box copy of the archive failed; the local archive and signing are untouched."""
+
+    status: ClassVar[int] = 502
+    code: ClassVar[str] = "OFFBOX_FAILED"
+    default_hint: ClassVar[str] = (
+        "The local archive is unaffected. Check the backup target and run tsectl archive "
+        "copy again; the journal (TSED_EVENT=offbox_*) has restic's message."
+    )
+
+
+class OffboxUnreachable(OffboxError):
+    status: ClassVar[int] = 503
+    code: ClassVar[str] = "OFFBOX_UNREACHABLE"
+    default_hint: ClassVar[str] = (
+        "The backup target does not answer: check that it is switched on, its address and "
+        "port (offbox.repository), the network and, for REST, its TLS certificate. The unit "
+        "retries at the next archive run; the local archive is unaffected."
+    )
+
+
+class OffboxProxyFailed(OffboxError):
+    code: ClassVar[str] = "OFFBOX_PROXY_FAILED"
+    default_hint: ClassVar[str] = (
+        "The shop's proxy (proxy.host, proxy.port) does not answer or refuses the backup "
+        "target: check the proxy settings and its password, and ask the network administrator "
+        "to allow the target's host and port."
+    )
+
+
+class OffboxAuthFailed(OffboxError):
+    code: ClassVar[str] = "OFFBOX_AUTH_FAILED"
+    default_hint: ClassVar[str] = (
+        "The backup target refuses the unit: check offbox.user and the credential in the vault "
+        "(the REST password, or the SSH key the target must list in authorized_keys)."
+    )
+
+
+class OffboxWrongPassword(OffboxError):
+    code: ClassVar[str] = "OFFBOX_WRONG_PASSWORD"
+    default_hint: ClassVar[str] = (
+        "The repository password in the vault does not open this repository: enter the "
+        "password the repository was created with (it is on the installer's record sheet). "
+        "Without it the copy cannot be read by anyone."
+    )
+
+
+class OffboxMissing(OffboxError):
+    status: ClassVar[int] = 404
+    code: ClassVar[str] = "OFFBOX_MISSING"
+    default_hint: ClassVar[str] = (
+        "There is no repository at offbox.repository: check the path; tsectl archive copy "
+        "creates it on first use."
+    )
+
+
+class OffboxFull(OffboxError):
+    status: ClassVar[int] = 507
+    code: ClassVar[str] = "OFFBOX_FULL"
+    default_hint: ClassVar[str] = (
+        "The backup target's disk is full: free space there or enlarge it. Nothing was "
+        "removed from the local archive."
+    )
+
+
+class ResticMissing(OffboxError):
+    status: ClassVar[int] = 503
+    code: ClassVar[str] = "RESTIC_MISSING"
+    default_hint: ClassVar[str] = (
+        "The restic program is not installed: apt-get install restic (Debian 12), or use the "
+        "unit's image, which has it."
     )

@@ -15,7 +15,9 @@ PACKAGE = Path(paths.__file__).resolve().parent.parent
 HOME = Path(paths.__file__).resolve()
 # names that are ordinary words too ("mode": a dict key, "simulator": a backend): only a path
 # built with them counts; the others count wherever they appear as a whole string
-WORDS = {paths.MODE_FILE, paths.EXPORTS_DIR, paths.SIMULATOR_DIR}
+WORDS = {
+    paths.MODE_FILE, paths.EXPORTS_DIR, paths.SIMULATOR_DIR, paths.ARCHIVE_DIR, paths.OFFBOX_DIR,
+}  # fmt: skip
 
 
 def _is_path_part(node: ast.expr, names: frozenset[str] | set[str]) -> bool:

@@ -18,6 +18,8 @@ from typing import Any, TextIO
 from tsed import __version__
 from tsed.cli.adminclient import AdminClient, CommandFailed
 from tsed.cli.common import add_socket, add_state_dir, socket_path
+from tsed.cli.tsectl_offbox import ACTIONS as OFFBOX_ACTIONS
+from tsed.cli.tsectl_offbox import add_offbox_actions, run_offbox
 from tsed.cli.tsectl_setup import add_setup_parsers, read_secret, run_setup_command
 from tsed.cli.tsectl_verify import print_report, run_verify
 from tsed.config.text import shown
@@ -294,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     activate = sub.add_parser("activate", help="apply the vendor's activation file (LIVE)")
     activate.add_argument("file", help="the signed activation document")
     add_setup_parsers(sub)
+    archive = sub.add_parser("archive", help="the fiscal archive: its off-box copy")
+    add_offbox_actions(archive.add_subparsers(dest="action", required=True, metavar="ACTION"))
     discover = sub.add_parser("discover", help="list TSE-LAN units on the network (mDNS)")
     discover.add_argument("--seconds", type=float, default=3.0, help="how long to listen")
     discover.add_argument(
@@ -312,6 +316,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             data, printer = _run_discover(args)
         elif args.command == "export" and args.action == "verify":
             data, printer = run_verify(args), print_report
+        elif args.command == "archive" and args.action in OFFBOX_ACTIONS:
+            data, printer = run_offbox(args)
         else:
             data, printer = _run_admin(args)
     except CommandFailed as err:
@@ -331,6 +337,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     else:
         printer(data, out)
     if args.command == "export" and args.action == "verify" and not data["ok"]:
+        return EXIT_FAILURE
+    if args.command == "archive" and data.get("ok") is False:  # a check with findings
         return EXIT_FAILURE
     return EXIT_OK
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from tsed.config.check import V1_KEYS, check_keys, invalid
 from tsed.config.model import LEGACY_VENDOR_KEY, Config, config_from_dict, config_to_dict
+from tsed.config.offbox import TYPES as OFFBOX_TYPES
 from tsed.errors import ConfigError
 
 # -- editing ----------------------------------------------------------------------------------
@@ -44,6 +45,7 @@ _TYPES: dict[str, str] = {
     "workplaces.*.register_deadline": "float",
     "workplaces.*.extended_logging": "bool",
     "workplaces.*.tenant": "str",
+    **OFFBOX_TYPES,
 }
 
 
@@ -99,8 +101,8 @@ def set_value(config: Config, key: str, raw: str, *, credentials_created: bool =
         target = target.setdefault(part, {})
     if value is None:
         target.pop(parts[-1], None)
-        if parts[0] == "proxy" and parts[-1] == "host":
-            data.pop("proxy", None)
+        if (parts[0], parts[-1]) in (("proxy", "host"), ("offbox", "repository")):
+            data.pop(parts[0], None)
     else:
         target[parts[-1]] = value
     if (

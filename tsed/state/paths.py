@@ -56,11 +56,15 @@ ADMIN_SOCKET_NAME = "admin.sock"
 EXPORTS_DIR = "exports"
 EXPORT_JOB_FILE = "job.json"  # in each exports/<job id>/
 SIMULATOR_DIR = "simulator"
+ARCHIVE_DIR = "archive"  # the fiscal archive: kept by factory-reset
+OFFBOX_DIR = "offbox"  # the off-box copy: status, restic's cache, known_hosts
 
 # every name above, for the check that no other module spells one
 STATE_NAMES = frozenset(
     {
         STORE_FILE,
+        ARCHIVE_DIR,
+        OFFBOX_DIR,
         VAULT_FILE,
         MODE_FILE,
         ACTIVATION_FILE,
@@ -130,3 +134,11 @@ class StatePaths:
     @property
     def simulator(self) -> Path:
         return self.root / SIMULATOR_DIR
+
+    @property
+    def archive(self) -> Path:
+        return self.root / ARCHIVE_DIR
+
+    @property
+    def offbox(self) -> Path:
+        return self.root / OFFBOX_DIR

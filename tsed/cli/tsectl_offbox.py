@@ -1,0 +1,136 @@
+"""``tsectl archive copy|check|restore|copy-status``: the archive's off-box copy, run on this
+machine as the service user (no daemon needed: a replacement unit restores before it is set
+up, and a box that lost its archive restores for the auditor).
+
+It reads the configuration (``--config`` / ``TSED_CONFIG``), the vault and the archive in the
+state directory, and drives :class:`tsed.archive.offbox.OffboxCopy`. restic's repository lock
+keeps a copy started here and one started by the daemon apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TextIO
+
+from tsed.archive.offbox import OffboxCopy, offbox_status
+from tsed.cli.adminclient import CommandFailed
+from tsed.config.model import Config, load_config
+from tsed.errors import TsedError
+from tsed.state.paths import DEFAULT_STATE_DIR, StatePaths
+from tsed.state.vault import Vault
+from tsed.unit.options import DEFAULT_CONFIG
+
+ACTIONS = ("copy", "check", "restore", "copy-status")
+
+
+def add_offbox_actions(actions: Any) -> None:
+    """The off-box actions under ``tsectl archive`` (``actions``: its subparsers)."""
+    for name, text in (
+        ("copy", "copy the archive off the box now (restic backup to offbox.repository)"),
+        ("check", "check the off-box copy (restic check, --subset of the data read back)"),
+        ("restore", "restore the off-box copy into an empty directory (--to DIR)"),
+        ("copy-status", "the off-box copy's state and age as last recorded"),
+    ):
+        parser = actions.add_parser(name, help=text)
+        parser.add_argument("--config", help=f"configuration file (env TSED_CONFIG, default "
+                                             f"{DEFAULT_CONFIG})")  # fmt: skip
+        if name == "copy":
+            parser.add_argument("--source", help="directory to copy (default STATE_DIR/archive)")
+        if name == "check":
+            parser.add_argument("--subset", help="share of the data to read, e.g. 5%% or 1/10")
+        if name == "restore":
+            parser.add_argument("--to", dest="to", required=True, help="new or empty directory")
+            parser.add_argument("--snapshot", default="latest", help="snapshot id (default latest)")
+
+
+def _context(args: argparse.Namespace) -> tuple[Config, Vault, Path]:
+    state_dir = Path(args.state_dir or os.environ.get("TSED_STATE_DIR") or DEFAULT_STATE_DIR)
+    config_path = Path(args.config or os.environ.get("TSED_CONFIG") or DEFAULT_CONFIG)
+    try:
+        return load_config(config_path), Vault(StatePaths(state_dir).vault), state_dir
+    except TsedError as err:
+        raise CommandFailed(err.message, err.hint, err.code) from err
+
+
+def _status_data(config: Config, state_dir: Path) -> dict[str, Any]:
+    return asdict(offbox_status(state_dir, config, time.time()))
+
+
+def run_offbox(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
+    """One off-box action: its JSON data and the printer for people."""
+    config, vault, state_dir = _context(args)
+    if args.action == "copy-status":
+        return _status_data(config, state_dir), print_status
+    try:
+        copy = OffboxCopy.from_config(config, vault, state_dir)
+        if copy is None:
+            raise CommandFailed(
+                "no off-box copy is configured",
+                "Set offbox.repository (tsectl config set offbox.repository sftp:USER@HOST:/PATH)"
+                " and the repository password in the vault (setup page).",
+            )
+        if args.action == "copy":
+            source = Path(args.source) if args.source else StatePaths(state_dir).archive
+            result = asyncio.run(copy.copy(source))
+            data = {"snapshot": result.snapshot_id, "files_new": result.summary.files_new,
+                    "bytes_added": result.summary.data_added, "seconds": round(result.seconds, 2),
+                    "repository_bytes": result.repository_bytes,
+                    "status": _status_data(config, state_dir)}  # fmt: skip
+            return data, print_copy
+        if args.action == "check":
+            check = asyncio.run(copy.check(args.subset))
+            return {"ok": check.ok, "subset": check.subset, "message": check.message}, print_check
+        restored = asyncio.run(copy.restore(Path(args.to), args.snapshot))
+        return {"snapshot": restored.snapshot_id, "files": restored.files, "bytes": restored.bytes,
+                "seconds": round(restored.seconds, 2), "to": args.to,
+                "sha256": restored.sha256}, print_restore  # fmt: skip
+    except TsedError as err:
+        raise CommandFailed(err.message, err.hint, err.code) from err
+
+
+def _age(seconds: object) -> str:
+    if not isinstance(seconds, int | float):
+        return "never"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def print_status(data: Mapping[str, Any], out: TextIO) -> None:
+    if data["state"] == "off":
+        out.write("Off-box copy: not configured (offbox.repository)\n")
+        return
+    out.write(f"Off-box copy: {data['state']}  {data['repository']}\n")
+    out.write(f"  newest copy: {_age(data['age_seconds'])} old")
+    if data.get("last_snapshot"):
+        out.write(f" (snapshot {data['last_snapshot']}, repository {data['repository_bytes']} B)")
+    out.write("\n")
+    if data.get("last_check_at") is not None:
+        verdict = "no errors" if data["last_check_ok"] else "ERRORS FOUND"
+        out.write(f"  last check ({data['last_check_subset']} read): {verdict}\n")
+    if data.get("last_error"):
+        out.write(f"  last error: {data['last_error']}\n")
+
+
+def print_copy(data: Mapping[str, Any], out: TextIO) -> None:
+    out.write(f"Copied: snapshot {data['snapshot']}, {data['files_new']} new files, "
+              f"{data['bytes_added']} bytes added in {data['seconds']} s; repository "
+              f"{data['repository_bytes']} bytes\n")  # fmt: skip
+
+
+def print_check(data: Mapping[str, Any], out: TextIO) -> None:
+    verdict = "no errors found" if data["ok"] else f"ERRORS: {data['message']}"
+    out.write(f"Off-box copy check ({data['subset']} of the data read): {verdict}\n")
+
+
+def print_restore(data: Mapping[str, Any], out: TextIO) -> None:
+    out.write(f"Restored snapshot {data['snapshot'][:8]} into {data['to']}: {data['files']} "
+              f"files, {data['bytes']} bytes in {data['seconds']} s\n")  # fmt: skip
