@@ -247,14 +247,14 @@ def test_every_error_class_is_defined_at_module_level() -> None:
 
 def test_codes_are_unique_and_upper_snake() -> None:
     by_code: dict[str, list[str]] = {}
-    for path, (_status, code) in TREE.items():
-        by_code.setdefault(code, []).append(path)
-        assert re.fullmatch(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*", code), path
+    for path, cls in _tree().items():
+        by_code.setdefault(cls.code, []).append(path)
+        assert re.fullmatch(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*", cls.code), path
     assert {code: paths for code, paths in by_code.items() if len(paths) > 1} == {}
 
 
 def test_statuses_are_error_statuses() -> None:
-    assert all(400 <= status <= 599 for status, _code in TREE.values())
+    assert all(400 <= cls.status <= 599 for cls in _tree().values())
 
 
 def test_the_classes_outside_the_tree_stay_where_they_are_listed() -> None:

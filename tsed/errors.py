@@ -6,9 +6,9 @@ the module that raises it; every class of tsed that is an exception is in this t
 few that never leave their module (``tests/test_errors.py`` names them, with the reason).
 
 Each class carries an HTTP ``status``, a stable ``code`` (unique in the tree, part of the API
-contracts) and a ``default_hint`` for the person who has to act; both numbers are stated once,
-in the class header (``class StorageFull(StorageError, code="STORAGE_FULL")``). The codes the
-register API answers are listed in ``docs/register-api.md`` (section "Errors").
+contracts) and a ``default_hint`` for the person who has to act; status and code are stated
+once, in the class header (``class StorageFull(StorageError, code="STORAGE_FULL")``). The codes
+the register API answers are listed in ``docs/register-api.md`` (section "9. Errors").
 
 The ``cli.*`` classes are never answered over HTTP: ``tsectl`` prints them and exits with 1
 (:class:`~tsed.cli.adminclient.UsageError`: 2). :class:`~tsed.cli.adminclient.CommandFailed`

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-CODE_RE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
+_CODE_RE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 
 
 class TsedError(Exception):
@@ -41,7 +41,7 @@ class TsedError(Exception):
 
     def __init_subclass__(cls, *, code: str, status: int | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if not CODE_RE.fullmatch(code):
+        if not _CODE_RE.fullmatch(code):
             raise TypeError(f"{cls.__qualname__}: code {code!r} is not UPPER_SNAKE")
         if status is not None:
             if not 400 <= status <= 599:
@@ -133,6 +133,8 @@ class TlsError(FiskalyUnavailable, code="TLS_FAILED"):
 
 
 class FiskalyRateLimited(FiskalyUnavailable, code="FISKALY_RATE_LIMITED"):
+    """fiskaly's 429: slow down; carries ``retry_after``."""
+
     default_hint = "fiskaly asks to slow down; the unit waits and retries."
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
@@ -149,7 +151,7 @@ class FiskalyBusy(FiskalyUnavailable, code="FISKALY_BUSY"):
 
 
 class FiskalyRejected(FiskalyError, code="FISKALY_REJECTED"):
-    """fiskaly answered with an error: its status, code and message are kept."""
+    """fiskaly answered with an error (a 4xx): its status, code and message are kept."""
 
     def __init__(
         self,
@@ -167,6 +169,8 @@ class FiskalyRejected(FiskalyError, code="FISKALY_REJECTED"):
 
 
 class BadCredentials(FiskalyRejected, code="FISKALY_BAD_CREDENTIALS"):
+    """fiskaly's 401: it refused the API key and secret, or the access token."""
+
     default_hint = (
         "fiskaly refused the API key and secret: create new credentials (Anlegen) or enter "
         "the right ones (tsectl credentials set)."
@@ -174,6 +178,8 @@ class BadCredentials(FiskalyRejected, code="FISKALY_BAD_CREDENTIALS"):
 
 
 class AdminPinRejected(FiskalyRejected, status=409, code="ADMIN_PIN_REJECTED"):
+    """fiskaly's 401 on the admin login: the TSS admin PIN is wrong."""
+
     default_hint = (
         "fiskaly refused the TSS admin PIN the unit keeps for this TSS. The unit does not try "
         "again on its own: five wrong PINs block it. Set a new PIN with the PUK "
@@ -182,6 +188,8 @@ class AdminPinRejected(FiskalyRejected, status=409, code="ADMIN_PIN_REJECTED"):
 
 
 class AdminPinBlocked(FiskalyRejected, status=409, code="ADMIN_PIN_BLOCKED"):
+    """fiskaly's 423 ``E_ADMIN_PIN_BLOCKED``."""
+
     default_hint = (
         "The TSS admin PIN is blocked (five wrong PINs, or a new TSS): set it again with the "
         "admin PUK (tsectl tss setup)."
@@ -189,6 +197,8 @@ class AdminPinBlocked(FiskalyRejected, status=409, code="ADMIN_PIN_BLOCKED"):
 
 
 class AccessDenied(FiskalyRejected, status=403, code="FISKALY_ACCESS_DENIED"):
+    """fiskaly's 403 ``E_ACCESS_DENIED``: not this organization's resource."""
+
     default_hint = (
         "fiskaly says these credentials may not use this TSS: it belongs to another fiskaly "
         "organization or environment. Check the tenant's credentials (tsectl credentials)."
@@ -196,6 +206,8 @@ class AccessDenied(FiskalyRejected, status=403, code="FISKALY_ACCESS_DENIED"):
 
 
 class ClientDeregistered(FiskalyRejected, status=409, code="CLIENT_DEREGISTERED"):
+    """fiskaly's ``E_CLIENT_DEREGISTERED`` (with 400 or 401)."""
+
     default_hint = (
         "The register's fiskaly client is deregistered; the unit registers it again. If it "
         "lasts, pair the register again."
@@ -203,6 +215,8 @@ class ClientDeregistered(FiskalyRejected, status=409, code="CLIENT_DEREGISTERED"
 
 
 class EnvironmentMismatch(AccessDenied, status=409, code="TEST_LIVE_MISMATCH"):
+    """A TEST resource used with a LIVE token, or the other way round."""
+
     default_hint = (
         "A register or TSS set up in TEST is used with LIVE credentials, or the other way "
         "round (fiskaly answers 403 E_ACCESS_DENIED). Reset the register (tsectl reset "
