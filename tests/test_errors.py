@@ -30,8 +30,6 @@ from tests.support.register_errors import documented_register_errors, status_mat
 from tsed.errors import TsedError
 from tsed.net.openapi import ERRORS, openapi_document
 
-PACKAGE = Path(tsed.__file__).resolve().parent
-
 # class path: (HTTP status, stable code)
 TREE: dict[str, tuple[int, str]] = {
     "tsed.cli.adminclient.CommandFailed": (500, "FAILED"),
