@@ -10,10 +10,10 @@ contracts) and a ``default_hint`` for the person who has to act; status and code
 once, in the class header (``class StorageFull(StorageError, code="STORAGE_FULL")``). The codes
 the register API answers are listed in ``docs/register-api.md`` (section "9. Errors").
 
-The ``cli.*`` classes are never answered over HTTP: ``tsectl`` prints them and exits with 1
-(:class:`~tsed.cli.adminclient.UsageError`: 2). :class:`~tsed.cli.adminclient.CommandFailed`
-relays an error answer of the daemon with the daemon's own code, and
-:class:`~tsed.net.http.HttpRefused` relays the HTTP library's status.
+The ``cli.*`` classes are never answered over HTTP: the command prints message and hint and
+exits with 1 (:class:`~tsed.cli.adminclient.UsageError`: 2). Two classes relay what another
+side said, per instance: :class:`~tsed.cli.adminclient.CommandFailed` the code of the daemon's
+error answer, :class:`~tsed.net.http.HttpRefused` the status of the HTTP library's refusal.
 
 Class, status, code and module (below ``tsed.``); ``tests/test_errors.py`` checks the drawing::
 
