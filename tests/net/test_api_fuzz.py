@@ -4,7 +4,8 @@ A real unit process (built-in simulator) on loopback TLS, a register paired thro
 socket; schemathesis generates requests (valid and invalid) for every operation of the
 document the unit serves, sends them with the register's bearer token and checks every
 answer: never a 5xx, only documented status codes and content types, bodies that match the
-response schemas. The examples per operation are bounded so the whole module stays short.
+response schemas, and error codes from the table of docs/register-api.md. The examples per
+operation are bounded so the whole module stays short.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from tests.support.register_errors import documented_register_errors
 from tests.support.unit import free_port, serve_argv
 from tsed.net.openapi import openapi_document
 
@@ -127,6 +129,9 @@ def _call(case: schemathesis.Case, unit: LiveUnit) -> None:
         )  # fmt: skip
         STATUSES[response.status_code] += 1
         case.validate_response(response, checks=CHECKS)
+        if response.status_code >= 400:
+            code = response.json()["error"]["code"]
+            assert code in documented_register_errors(), f"{code} is not in the docs' table"
 
 
 @SCHEMA.exclude(path="/api/v1/pairings").parametrize()

@@ -14,15 +14,38 @@ from typing import Any
 
 import httpx
 
+from tsed.errors import TsedError
 
-class CommandFailed(Exception):
-    """A command failed: the message and the hint are printed, exit code 1."""
 
-    def __init__(self, message: str, hint: str = "", code: str = "FAILED") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-        self.code = code
+class CommandFailed(TsedError, code="FAILED"):
+    """A command failed: the message and the hint are printed, exit code 1.
+
+    An error answer of the daemon is relayed with the daemon's own message, hint and code;
+    the failures tsectl finds by itself have a class of their own below.
+    """
+
+    default_hint = ""
+
+    def __init__(self, message: str, hint: str = "", code: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        if code is not None:
+            self.code = code  # the daemon's code of the answer this relays
+
+
+class UsageError(CommandFailed, code="USAGE"):
+    """The command line is wrong (a missing or contradictory argument): exit code 2."""
+
+
+class NotConfirmed(CommandFailed, code="ABORTED"):
+    """The person answered no to a confirmation: nothing was done."""
+
+
+class NotRunning(CommandFailed, code="NOT_RUNNING"):
+    """The daemon's admin socket is missing or does not answer."""
+
+
+class SocketDenied(CommandFailed, code="PERMISSION_DENIED"):
+    """The admin socket exists, but this user may not use it."""
 
 
 class AdminClient:
@@ -80,10 +103,9 @@ class AdminClient:
         raw: bytes | None = None,
     ) -> Any:
         if not self.socket_path.exists():
-            raise CommandFailed(
+            raise NotRunning(
                 f"tsed is not running: no admin socket at {self.socket_path}",
                 "Start the service (systemctl start tsed) or pass --socket / --state-dir.",
-                "NOT_RUNNING",
             )
         try:
             if raw is not None:
@@ -91,22 +113,19 @@ class AdminClient:
             else:
                 response = self._client.request(method, path, json=body)
         except PermissionError as err:
-            raise CommandFailed(
+            raise SocketDenied(
                 f"no permission to use {self.socket_path}",
                 "Run tsectl as root or as the service user tsed.",
-                "PERMISSION_DENIED",
             ) from err
         except httpx.TransportError as err:
             if isinstance(err.__context__, PermissionError) or "Permission denied" in str(err):
-                raise CommandFailed(
+                raise SocketDenied(
                     f"no permission to use {self.socket_path}",
                     "Run tsectl as root or as the service user tsed.",
-                    "PERMISSION_DENIED",
                 ) from err
-            raise CommandFailed(
+            raise NotRunning(
                 f"cannot talk to tsed over {self.socket_path}: {type(err).__name__}",
                 "Check that the service runs: systemctl status tsed; journalctl -u tsed.",
-                "NOT_RUNNING",
             ) from err
         try:
             data = response.json()
@@ -120,6 +139,6 @@ class AdminClient:
             raise CommandFailed(
                 str(error.get("message", f"tsed answered {response.status_code}")),
                 str(error.get("hint", "")),
-                str(error.get("code", "FAILED")),
+                str(error.get("code", CommandFailed.code)),
             )
         return data

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from tsed.cli.adminclient import AdminClient, CommandFailed
+from tsed.cli.adminclient import AdminClient, CommandFailed, NotRunning
 from tsed.net import netinfo
 
 _LOGGER = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def _printable(text: str, limit: int = 40) -> str:
 
 def format_error(err: CommandFailed) -> str:
     """One line for the installer: what went wrong and what to do."""
-    if err.code == "NOT_RUNNING":
+    if err.code == NotRunning.code:
         return (
             "Error: tsed is not running (its admin socket does not answer). "
             "Check with: systemctl status tsed / tsed läuft nicht."

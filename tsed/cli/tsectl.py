@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tsed import __version__
-from tsed.cli.adminclient import AdminClient, CommandFailed
+from tsed.cli.adminclient import AdminClient, CommandFailed, UsageError
 from tsed.cli.common import add_socket, add_state_dir, socket_path
 from tsed.cli.tsectl_offbox import ACTIONS as OFFBOX_ACTIONS
 from tsed.cli.tsectl_offbox import add_offbox_actions, run_offbox
@@ -159,17 +159,16 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
         if args.command == "registers":
             if args.action == "revoke":
                 if not args.register_id:
-                    raise CommandFailed(
+                    raise UsageError(
                         "registers revoke needs the register id",
                         "List the ids with: tsectl registers",
-                        "USAGE",
                     )
                 data = client.call("DELETE", f"/admin/v1/registers/{args.register_id}")
                 return data, lambda d, out: out.write(f"Revoked register {d['revoked']}.\n")
             return client.call("GET", "/admin/v1/registers"), _print_registers
         if args.command == "reset":
             if bool(args.register) == bool(args.all):
-                raise CommandFailed("name one register (--register ID) or --all", "", "USAGE")
+                raise UsageError("name one register (--register ID) or --all")
             body = {"register_id": args.register} if args.register else {"all": True}
             return client.call("POST", "/admin/v1/reset", body), _print_mapping
         if args.command == "tss":
@@ -188,13 +187,12 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
             return client.call("POST", "/admin/v1/activation", raw=document), _print_mapping
         if args.command == "credentials":
             if not args.api_key:
-                raise CommandFailed("credentials set needs --api-key", "", "USAGE")
+                raise UsageError("credentials set needs --api-key")
             secret = read_secret("API secret: ").strip()
             if not secret:
-                raise CommandFailed(
+                raise UsageError(
                     "no API secret on standard input",
                     "Example: tsectl credentials set --api-key KEY < secret.txt",
-                    "USAGE",
                 )
             body = {"api_key": args.api_key, "api_secret": secret, "tenant": args.tenant}
             return client.call("PUT", "/admin/v1/credentials", body), _print_mapping
@@ -209,17 +207,16 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
         if args.command == "config":
             if args.action == "set":
                 if args.key is None or args.value is None:
-                    raise CommandFailed(
+                    raise UsageError(
                         "config set needs KEY and VALUE",
                         "Example: tsectl config set proxy.host 192.0.2.10",
-                        "USAGE",
                     )
                 data = client.call("PUT", f"/admin/v1/config/{args.key}", {"value": args.value})
                 return data, lambda d, out: out.write(f"Saved: {args.key} = {args.value}\n")
             return client.call("GET", "/admin/v1/config"), _print_mapping
     finally:
         client.close()
-    raise CommandFailed(f"unknown command {args.command}", "See tsectl --help.", "USAGE")
+    raise UsageError(f"unknown command {args.command}", "See tsectl --help.")
 
 
 def _print_discovered(data: Mapping[str, Any], out: TextIO) -> None:
@@ -321,7 +318,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         else:
             data, printer = _run_admin(args)
     except CommandFailed as err:
-        if err.code == "USAGE":
+        if err.code == UsageError.code:
             parser.print_usage(sys.stderr)
         if args.json:
             json.dump({"error": {"code": err.code, "message": err.message, "hint": err.hint}}, out)
@@ -330,7 +327,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             print(f"tsectl: {err.message}", file=sys.stderr)
             if err.hint:
                 print(f"  hint: {err.hint}", file=sys.stderr)
-        return EXIT_USAGE if err.code == "USAGE" else EXIT_FAILURE
+        return EXIT_USAGE if err.code == UsageError.code else EXIT_FAILURE
     if args.json:
         json.dump(data, out, ensure_ascii=False, indent=2, sort_keys=True)
         out.write("\n")

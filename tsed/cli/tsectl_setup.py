@@ -11,20 +11,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from tsed.cli.adminclient import AdminClient, CommandFailed
+from tsed.cli.adminclient import AdminClient, CommandFailed, NotConfirmed, UsageError
 from tsed.cli.tsectl_verify import add_verify_arguments
 
 Printer = Callable[[Mapping[str, Any], TextIO], object]
 Result = tuple[Any, Printer]
 EXPORT_POLL = 2.0
-
-
-class UsageError(Exception):
-    """Raised for usage mistakes (exit code 2)."""
-
-
-def _fail(message: str, hint: str = "", code: str = "FAILED") -> Exception:
-    return CommandFailed(message, hint, code)
 
 
 def read_secret(prompt: str, *, twice: bool = False) -> str:
@@ -33,7 +25,7 @@ def read_secret(prompt: str, *, twice: bool = False) -> str:
         return sys.stdin.readline().rstrip("\n")
     first = getpass.getpass(prompt)
     if twice and getpass.getpass("Repeat: ") != first:
-        raise _fail("the two entries differ", "Type the same password twice.", "USAGE")
+        raise UsageError("the two entries differ", "Type the same password twice.")
     return first
 
 
@@ -41,7 +33,7 @@ def _confirmed(args: argparse.Namespace, question: str) -> bool:
     if args.yes:
         return True
     if not sys.stdin.isatty():
-        raise _fail(f"{question} needs a confirmation", "Add --yes to confirm.", "USAGE")
+        raise UsageError(f"{question} needs a confirmation", "Add --yes to confirm.")
     answer = input(f"{question} [Ja/Nein]: ").strip().lower()
     return answer in ("ja", "j", "yes", "y")
 
@@ -84,10 +76,9 @@ def _addresses(items: list[str] | None) -> dict[str, dict[str, str]] | None:
         tenant, _, rest = item.partition("=")
         parts = rest.split(";")
         if not tenant or len(parts) != 3:
-            raise _fail(
+            raise UsageError(
                 f"--address {item!r} is not TENANT=STREET;ZIP;TOWN",
                 "Example: --address default='Hauptstr. 1;10115;Berlin'",
-                "USAGE",
             )
         out[tenant] = {"street": parts[0], "zip": parts[1], "town": parts[2]}
     return out
@@ -101,7 +92,7 @@ def _date(text: str | None, end: bool) -> int | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise _fail(f"{text!r} is not a date (YYYY-MM-DD or ISO time)", "", "USAGE") from None
+        raise UsageError(f"{text!r} is not a date (YYYY-MM-DD or ISO time)") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     if end and len(text) == 10:
@@ -111,7 +102,7 @@ def _date(text: str | None, end: bool) -> int | None:
 
 def _export(client: AdminClient, args: argparse.Namespace) -> Result:
     if not args.output:
-        raise _fail("export needs -o FILE (where to write the TAR)", "", "USAGE")
+        raise UsageError("export needs -o FILE (where to write the TAR)")
     body: dict[str, Any] = {"tss_id": args.tss} if args.tss else {}
     if args.tenant:
         body["tenant"] = args.tenant
@@ -129,13 +120,13 @@ def _export(client: AdminClient, args: argparse.Namespace) -> Result:
             print(f"  {line}", file=sys.stderr)
         seen = len(job["progress"])
     if job["state"] == "running":
-        raise _fail(
+        raise CommandFailed(
             f"export {job['id']} is still running after {args.wait:.0f} s",
             "Try a narrower range, or a longer --wait.",
         )
     if job["state"] != "done":
         error = job.get("error") or {}
-        raise _fail(error.get("message", "the export failed"), error.get("hint", ""))
+        raise CommandFailed(error.get("message", "the export failed"), error.get("hint", ""))
     target = Path(args.output)
     written = []
     for item in job["files"]:
@@ -159,13 +150,13 @@ def run_setup_command(client: AdminClient, args: argparse.Namespace) -> Result |
         return client.call("PUT", "/admin/v1/password", {"password": password}), _print_password
     if command == "credentials" and args.action == "create":
         if not _confirmed(args, "Create the fiskaly credentials now (Anlegen)?"):
-            raise _fail("not confirmed: nothing was created", "", "ABORTED")
+            raise NotConfirmed("not confirmed: nothing was created")
         body = {"confirm": True, "addresses": _addresses(args.address)}
         return client.call("POST", "/admin/v1/credentials", body), _print_created
     if command == "tenants":
         if args.action == "add":
             if not args.id or not args.name:
-                raise _fail("tenants add needs ID and --name", "", "USAGE")
+                raise UsageError("tenants add needs ID and --name")
             body = {"id": args.id, "name": args.name, "vat_id": args.vat_id}
             return client.call("POST", "/admin/v1/tenants", body), _print_tenants
         return client.call("GET", "/admin/v1/tenants"), _print_tenants
@@ -179,7 +170,7 @@ def run_setup_command(client: AdminClient, args: argparse.Namespace) -> Result |
         )
     if command == "factory-reset":
         if not _confirmed(args, "Erase configuration, credentials, registers and password?"):
-            raise _fail("not confirmed: nothing was erased", "", "ABORTED")
+            raise NotConfirmed("not confirmed: nothing was erased")
         data = client.call("POST", "/admin/v1/factory-reset", {"confirm": True})
         return data, lambda d, out: out.write("Factory reset done; set a new password.\n")
     return None

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from tsed.cli.adminclient import CommandFailed
+from tsed.cli.adminclient import UsageError
 from tsed.fiskaly.tarreport import report_lines
 from tsed.fiskaly.tarverify import verify_tar
 
@@ -29,25 +29,23 @@ def print_report(data: Mapping[str, Any], out: TextIO) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> dict[str, Any]:
-    """The report of ``args.file`` as JSON data; CommandFailed (USAGE) for a bad call."""
+    """The report of ``args.file`` as JSON data; UsageError for a bad call."""
     if not args.file:
-        raise CommandFailed("export verify needs the FILE to check", "tsectl export verify FILE",
-                            "USAGE")  # fmt: skip
+        raise UsageError("export verify needs the FILE to check", "tsectl export verify FILE")
     path = Path(args.file)
     if (
         args.start_counter is not None
         and args.end_counter is not None
         and (args.start_counter > args.end_counter)
     ):
-        raise CommandFailed("--start-counter is after --end-counter", "", "USAGE")
+        raise UsageError("--start-counter is after --end-counter")
     try:
         with path.open("rb"):
             pass  # readable: the verifier streams it in two passes
     except OSError as err:
-        raise CommandFailed(
+        raise UsageError(
             f"cannot read {path}: {err.strerror}",
             "Give the path of a TAR export (tsectl export -o FILE writes one).",
-            "USAGE",
         ) from err
     report = verify_tar(
         path, start_counter=args.start_counter, end_counter=args.end_counter,

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import ClassVar, TextIO
+from typing import TextIO
 
 from tsed.errors import InputError, TsedError
 from tsed.provisioning.activation import (
@@ -46,9 +46,8 @@ PRIVATE_NAME = "vendor.key"
 PUBLIC_NAME = "vendor.pub"
 
 
-class VendorToolError(InputError):
-    code: ClassVar[str] = "VENDOR_TOOL"
-    default_hint: ClassVar[str] = "See tsed-vendor --help."
+class VendorToolError(InputError, code="VENDOR_TOOL"):
+    default_hint = "See tsed-vendor --help."
 
 
 def _write_new(path: Path, data: bytes, mode: int, force: bool) -> None:

@@ -16,8 +16,7 @@ from typing import Any
 from tsed.fiskaly.errors import FiskalyError
 
 
-class ModelError(FiskalyError):
-    code = "FISKALY_BAD_RESPONSE"
+class ModelError(FiskalyError, code="FISKALY_BAD_RESPONSE"):
     default_hint = "fiskaly answered with an unexpected document; check the journal."
 
 

@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
+from tsed.fiskaly.errors import TsedError
+
 PROCESS_TYPE_RECEIPT = "Kassenbeleg-V1"
 PROCESS_TYPE_ORDER = "Bestellung-V1"
 PROCESS_TYPE_OTHER = "SonstigerVorgang"
@@ -63,8 +65,13 @@ BASE_CURRENCY = "EUR"
 _CENT = Decimal("0.01")
 
 
-class ProcessDataError(ValueError):
-    """The receipt cannot be turned into processData; the message names the field."""
+class ProcessDataError(TsedError, ValueError, status=400, code="PROCESS_DATA_INVALID"):
+    """The receipt cannot be turned into processData; the message names the field.
+
+    Also a :class:`ValueError`: callers that validate with ``except ValueError`` keep working.
+    """
+
+    default_hint = "Correct the receipt field the message names."
 
 
 def _decimal(value: Any, field: str) -> Decimal:

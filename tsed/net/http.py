@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web, web_response
 
-from tsed.errors import InputError, TsedError
+from tsed.errors import InputError, NotFoundError, TsedError
 
 _LOGGER = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -56,10 +56,33 @@ def error_response(err: TsedError) -> web.Response:
     return json_response(err.to_dict(), err.status, headers)
 
 
-def _plain(status: int, code: str, message: str, hint: str) -> web.Response:
-    return json_response(
-        {"error": {"status": status, "code": code, "message": message, "hint": hint}}, status
-    )
+class NoSuchRoute(NotFoundError, code="NO_SUCH_ROUTE"):
+    """No route has this path."""
+
+    default_hint = "See the API description at /api/v1/openapi.json."
+
+
+class MethodNotAllowed(InputError, status=405, code="METHOD_NOT_ALLOWED"):
+    """The path exists, the method does not (the answer's ``Allow`` names the ones it has)."""
+
+
+class BodyTooLarge(InputError, status=413, code="BODY_TOO_LARGE"):
+    """The body is larger than the server takes (:data:`MAX_BODY` on the register API)."""
+
+    default_hint = "Send smaller bodies; a receipt needs only a few hundred bytes."
+
+
+class HttpRefused(TsedError, status=400, code="HTTP_ERROR"):
+    """Any other refusal of the HTTP library; the instance carries the library's status."""
+
+    default_hint = "See the API description."
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+INTERNAL_HINT = "Retry; if it persists, report it with the journal (journalctl -u tsed)."
 
 
 def client_source(request: web.Request) -> str:
@@ -76,30 +99,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPRedirection:
         raise  # a redirect is an answer, not an error (keeps its Location header)
     except web.HTTPRequestEntityTooLarge:
-        response = _plain(
-            413,
-            "BODY_TOO_LARGE",
-            f"the request body is larger than {request.app._client_max_size} bytes",
-            "Send smaller bodies; a receipt needs only a few hundred bytes.",
+        response = error_response(
+            BodyTooLarge(f"the request body is larger than {request.app._client_max_size} bytes")
         )
     except web.HTTPNotFound:
-        response = _plain(
-            404,
-            "NO_SUCH_ROUTE",
-            f"there is no {request.path}",
-            "See the API description at /api/v1/openapi.json.",
-        )
+        response = error_response(NoSuchRoute(f"there is no {request.path}"))
     except web.HTTPMethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.allowed_methods))
-        response = _plain(
-            405,
-            "METHOD_NOT_ALLOWED",
-            f"{request.method} is not allowed on {request.path}",
-            f"Use {allowed}.",
+        response = error_response(
+            MethodNotAllowed(
+                f"{request.method} is not allowed on {request.path}", hint=f"Use {allowed}."
+            )
         )
         response.headers["Allow"] = allowed  # RFC 9110 15.5.6: a 405 names what is allowed
     except web.HTTPException as exc:
-        response = _plain(exc.status, "HTTP_ERROR", exc.reason, "See the API description.")
+        response = error_response(HttpRefused(exc.status, exc.reason))
     except Exception:
         _LOGGER.exception(
             "internal error on %s %s",
@@ -107,11 +121,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             request.path,
             extra={"TSED_EVENT": "internal_error"},
         )
-        response = _plain(
-            500,
-            "INTERNAL",
-            "the unit failed to handle this request",
-            "Retry; if it persists, report it with the journal (journalctl -u tsed).",
+        response = error_response(
+            TsedError("the unit failed to handle this request", hint=INTERNAL_HINT)
         )
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

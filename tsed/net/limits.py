@@ -54,7 +54,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from aiohttp import web
 
@@ -169,10 +169,8 @@ class ListenerStats:
     sources: dict[str, int] = field(default_factory=dict)
 
 
-class BodyTimeout(InputError):
-    status: ClassVar[int] = 408
-    code: ClassVar[str] = "BODY_TIMEOUT"
-    default_hint: ClassVar[str] = (
+class BodyTimeout(InputError, status=408, code="BODY_TIMEOUT"):
+    default_hint = (
         "Send the whole request body at once (it is at most 64 KiB); the connection was closed."
     )
 

@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import ClassVar
 
 from tsed.errors import LockedOut
 
@@ -38,21 +37,19 @@ GLOBAL_RATE = 5.0  # attempts per second, all sources together
 GLOBAL_BURST = 20
 
 
-class RateLimited(LockedOut):
+class RateLimited(LockedOut, code="RATE_LIMITED"):
     """Too many attempts from all sources together (the unit is being flooded)."""
 
-    code: ClassVar[str] = "RATE_LIMITED"
-    default_hint: ClassVar[str] = (
+    default_hint = (
         "The unit receives too many login or pairing attempts right now; retry in a moment. "
         "Signing by paired registers is not affected."
     )
 
 
-class AttemptInFlight(LockedOut):
+class AttemptInFlight(LockedOut, code="ATTEMPT_IN_PROGRESS"):
     """A second attempt from a source while its first is still being checked."""
 
-    code: ClassVar[str] = "ATTEMPT_IN_PROGRESS"
-    default_hint: ClassVar[str] = "Wait for the answer to the previous attempt, then retry."
+    default_hint = "Wait for the answer to the previous attempt, then retry."
 
 
 class AttemptRate:

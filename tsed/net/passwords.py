@@ -26,7 +26,6 @@ import hmac
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import ClassVar
 
 from tsed.errors import LockedOut
 
@@ -51,13 +50,10 @@ _ALLOWED_R = range(1, 33)
 _ALLOWED_P = range(1, 5)
 
 
-class HasherBusy(LockedOut):
+class HasherBusy(LockedOut, code="BUSY"):
     """More password checks are waiting than the one hashing thread may queue."""
 
-    code: ClassVar[str] = "BUSY"
-    default_hint: ClassVar[str] = (
-        "The unit is checking other passwords right now; retry in a moment."
-    )
+    default_hint = "The unit is checking other passwords right now; retry in a moment."
 
 
 def hash_password(password: str, *, salt: bytes | None = None, cost: ScryptCost = COST) -> str:

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from tsed.errors import ModeError
 from tsed.provisioning.document import (
@@ -91,17 +91,15 @@ VAULT_MGMT_KEY = "activation.management.api_key"
 VAULT_MGMT_SECRET = "activation.management.api_secret"  # noqa: S105 - a vault entry name
 
 
-class ActivationDowngrade(ModeError):
-    code: ClassVar[str] = "ACTIVATION_DOWNGRADE"
-    default_hint: ClassVar[str] = (
+class ActivationDowngrade(ModeError, code="ACTIVATION_DOWNGRADE"):
+    default_hint = (
         "A LIVE unit never goes back to TEST (TEST and LIVE never mix). Ask the vendor for a "
         "LIVE document if management credentials must be renewed."
     )
 
 
-class ActivationMissing(ModeError):
-    code: ClassVar[str] = "ACTIVATION_MISSING"
-    default_hint: ClassVar[str] = (
+class ActivationMissing(ModeError, code="ACTIVATION_MISSING"):
+    default_hint = (
         "Die Freischaltung durch den Hersteller fehlt noch (vendor activation missing): the "
         "vendor must activate this unit first (import the activation document with "
         "tsectl activate FILE)."

@@ -29,7 +29,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 from tsed.config.model import Config, Tenant
 from tsed.errors import ConflictError, ForbiddenError, InputError, ModeError
@@ -87,56 +86,49 @@ _LOGGER = logging.getLogger(__name__)
 # -- errors -----------------------------------------------------------------------------------
 
 
-class ConfigNotSaved(ConflictError):
-    code: ClassVar[str] = "CONFIG_NOT_SAVED"
-    default_hint: ClassVar[str] = (
+class ConfigNotSaved(ConflictError, code="CONFIG_NOT_SAVED"):
+    default_hint = (
         "Save the configuration once first (setup page 'Speichern', or tsectl config set); "
         "'Anlegen' is enabled after the first save."
     )
 
 
-class ConfirmationRequired(InputError):
-    code: ClassVar[str] = "CONFIRMATION_REQUIRED"
-    default_hint: ClassVar[str] = (
+class ConfirmationRequired(InputError, code="CONFIRMATION_REQUIRED"):
+    default_hint = (
         "Confirm the dialog with 'Ja' (tsectl: --yes); the credentials are then created at "
         "fiskaly and shown once."
     )
 
 
-class CredentialsExist(ConflictError):
-    code: ClassVar[str] = "CREDENTIALS_EXIST"
-    default_hint: ClassVar[str] = (
+class CredentialsExist(ConflictError, code="CREDENTIALS_EXIST"):
+    default_hint = (
         "Every tenant has fiskaly credentials already; run the connection test (tsectl test)."
     )
 
 
-class CredentialsRejected(InputError):
-    code: ClassVar[str] = "CREDENTIALS_REJECTED"
-    default_hint: ClassVar[str] = (
+class CredentialsRejected(InputError, code="CREDENTIALS_REJECTED"):
+    default_hint = (
         "fiskaly refused this API key and secret: copy them again from the fiskaly dashboard "
         "(TEST environment)."
     )
 
 
-class CredentialsTestOnly(ModeError):
-    code: ClassVar[str] = "CREDENTIALS_TEST_ONLY"
-    default_hint: ClassVar[str] = (
+class CredentialsTestOnly(ModeError, code="CREDENTIALS_TEST_ONLY"):
+    default_hint = (
         "Own credentials are for register developers in TEST only; LIVE credentials are "
         "created with 'Anlegen' after the vendor's LIVE activation."
     )
 
 
-class ManagementRejected(ForbiddenError):
-    code: ClassVar[str] = "MANAGEMENT_CREDENTIALS_REJECTED"
-    default_hint: ClassVar[str] = (
+class ManagementRejected(ForbiddenError, code="MANAGEMENT_CREDENTIALS_REJECTED"):
+    default_hint = (
         "fiskaly refused the vendor's management credentials: ask the vendor for a new "
         "activation document."
     )
 
 
-class AddressMissing(InputError):
-    code: ClassVar[str] = "ORGANIZATION_ADDRESS_MISSING"
-    default_hint: ClassVar[str] = (
+class AddressMissing(InputError, code="ORGANIZATION_ADDRESS_MISSING"):
+    default_hint = (
         "fiskaly needs the organization's address: give it to 'Anlegen' (street, zip, town), "
         "or ask the vendor to include it in the activation document."
     )

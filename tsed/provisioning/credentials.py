@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from tsed.config.model import Config
 from tsed.errors import ConfigError
@@ -25,9 +25,8 @@ from tsed.state.vault import Vault
 from tsed.tss.registry import vault_key
 
 
-class MultiTenantLocked(ConfigError):
-    code: ClassVar[str] = "MULTI_TENANT_LOCKED"
-    default_hint: ClassVar[str] = (
+class MultiTenantLocked(ConfigError, code="MULTI_TENANT_LOCKED"):
+    default_hint = (
         "'Mehrere Mandanten in Filialkette' must be decided before the credentials are created "
         "and cannot change afterwards; set it back, or reset the unit's credentials first."
     )

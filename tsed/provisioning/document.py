@@ -44,7 +44,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -65,57 +65,50 @@ _DEVICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 # -- errors -----------------------------------------------------------------------------------
 
 
-class ActivationMalformed(ConfigError):
-    code: ClassVar[str] = "ACTIVATION_MALFORMED"
-    default_hint: ClassVar[str] = (
+class ActivationMalformed(ConfigError, code="ACTIVATION_MALFORMED"):
+    default_hint = (
         "The file is not a tsed activation document (or was damaged on the way): ask the vendor "
         "for the file again and import it unchanged."
     )
 
 
-class ActivationKeyMissing(ConfigError):
-    code: ClassVar[str] = "ACTIVATION_NO_VENDOR_KEY"
-    default_hint: ClassVar[str] = (
+class ActivationKeyMissing(ConfigError, code="ACTIVATION_NO_VENDOR_KEY"):
+    default_hint = (
         "The vendor public key installed with the image is missing or damaged: it is not a "
         "setting; reinstall the unit's image (or ask the vendor for a fixed one)."
     )
 
 
-class ActivationReplayed(ForbiddenError):
-    code: ClassVar[str] = "ACTIVATION_REPLAYED"
-    default_hint: ClassVar[str] = (
+class ActivationReplayed(ForbiddenError, code="ACTIVATION_REPLAYED"):
+    default_hint = (
         "An activation document is accepted once, and only one issued after the document in "
         "force: ask the vendor for a new document."
     )
 
 
-class ActivationBadSignature(ForbiddenError):
-    code: ClassVar[str] = "ACTIVATION_BAD_SIGNATURE"
-    default_hint: ClassVar[str] = (
+class ActivationBadSignature(ForbiddenError, code="ACTIVATION_BAD_SIGNATURE"):
+    default_hint = (
         "The document was not signed by the vendor key this unit trusts (or was changed after "
         "signing): ask the vendor for a new document."
     )
 
 
-class ActivationOtherDevice(ForbiddenError):
-    code: ClassVar[str] = "ACTIVATION_OTHER_DEVICE"
-    default_hint: ClassVar[str] = (
+class ActivationOtherDevice(ForbiddenError, code="ACTIVATION_OTHER_DEVICE"):
+    default_hint = (
         "The document was issued for another unit: give the vendor this unit's device id "
         "(tsectl status) and ask for a document for it."
     )
 
 
-class ActivationExpired(ForbiddenError):
-    code: ClassVar[str] = "ACTIVATION_EXPIRED"
-    default_hint: ClassVar[str] = (
+class ActivationExpired(ForbiddenError, code="ACTIVATION_EXPIRED"):
+    default_hint = (
         "The document's validity has ended: ask the vendor for a new one (and check the "
         "unit's clock if this is unexpected)."
     )
 
 
-class ActivationNotYetValid(ForbiddenError):
-    code: ClassVar[str] = "ACTIVATION_NOT_YET_VALID"
-    default_hint: ClassVar[str] = (
+class ActivationNotYetValid(ForbiddenError, code="ACTIVATION_NOT_YET_VALID"):
+    default_hint = (
         "The document is dated in the future: check the unit's clock (enable NTP) or ask the "
         "vendor for a document that is valid now."
     )

@@ -15,14 +15,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import ClassVar
 
 from tsed.errors import ConflictError
 
 
-class TooManyOpen(ConflictError):
-    code: ClassVar[str] = "TOO_MANY_OPEN_TRANSACTIONS"
-    default_hint: ClassVar[str] = (
+class TooManyOpen(ConflictError, code="TOO_MANY_OPEN_TRANSACTIONS"):
+    default_hint = (
         "Finish or cancel this register's open transactions first (GET the ones you started "
         "and did not end); the limit is the setting max_open_per_register."
     )

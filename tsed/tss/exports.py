@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from tsed.errors import ConflictError, InputError
 from tsed.fiskaly import errors as ferr
@@ -40,18 +40,15 @@ REQUESTS_PER_MINUTE = 12
 MAX_PARTS = 1000
 
 
-class ExportFailed(ConflictError):
-    code: ClassVar[str] = "EXPORT_FAILED"
-    default_hint: ClassVar[str] = (
+class ExportFailed(ConflictError, code="EXPORT_FAILED"):
+    default_hint = (
         "fiskaly could not produce the export: try again later or with a narrower range; the "
         "journal has fiskaly's reason."
     )
 
 
-class ExportTimeout(ConflictError):
-    status: ClassVar[int] = 504
-    code: ClassVar[str] = "EXPORT_TIMEOUT"
-    default_hint: ClassVar[str] = (
+class ExportTimeout(ConflictError, status=504, code="EXPORT_TIMEOUT"):
+    default_hint = (
         "The export took too long (big exports can take about an hour): try again with a "
         "narrower range or a longer wait."
     )

@@ -47,18 +47,16 @@ PASSWORD_MAX = 256
 _KEEP_ON_RESET = (VAULT_MGMT_KEY, VAULT_MGMT_SECRET)
 
 
-class WeakPassword(InputError):
-    code = "PASSWORD_TOO_WEAK"
+class WeakPassword(InputError, code="PASSWORD_TOO_WEAK"):
     default_hint = (
         f"Choose at least {PASSWORD_MIN} characters; a short sentence is easy to remember."
     )
 
 
-class WrongPassword(ForbiddenError):
+class WrongPassword(ForbiddenError, code="PASSWORD_WRONG"):
     """The current admin password, asked again to replace it or to reset: it is wrong. (403, not
     401: the caller's session, if any, is still valid.)"""
 
-    code = "PASSWORD_WRONG"
     default_hint = "Type the current admin password."
 
 

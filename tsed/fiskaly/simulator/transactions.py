@@ -180,7 +180,7 @@ def derive_schema(schema: Any) -> tuple[str, str, dict[str, Any]] | None:
             data = json.dumps(content, separators=(",", ":"), sort_keys=True)
             return DSFINV_TW_PROCESS_TYPES[sub], data, {"dsfinvtw_v1": value}
     except ProcessDataError as err:
-        raise schema_error(str(err)) from None
+        raise schema_error(err.message) from None
     raise schema_error(f"schema.{kind} is not supported")
 
 
