@@ -17,6 +17,7 @@ import trustme
 
 from tests.support.provisioning import FAST, Unit, saved_config, unit
 from tests.support.proxyserver import ProxyServer
+from tsed.config.model import Proxy
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
 from tsed.fiskaly.transport import ProxySettings
 from tsed.provisioning.conntest import ConnectionReport, run_connection_test
@@ -306,3 +307,70 @@ async def test_tls_verified_and_untrusted(unit: Unit, tls_server, proxy: ProxySe
     tls = report.step("tls")
     assert tls.verdict == "fail" and "not trusted" in tls.detail
     assert "clock" in (tls.hint or "") and report.step("auth").verdict == "skipped"
+
+
+# -- a saved proxy while the unit signs with the built-in simulator (issue 18) ----------------
+
+
+async def test_saved_proxy_dead_fails_even_with_the_simulator(unit: Unit) -> None:
+    """The simulator is reached directly, but the saved proxy is checked and its failure
+    decides the verdict: never OK with a proxy that nobody answers on."""
+    registry = await _ready(unit)
+    dead = _free_port()
+    config = saved_config(proxy=Proxy("127.0.0.1", dead))
+    try:
+        report = await _test(unit, config=config)  # unit.access has no proxy: the simulator
+    finally:
+        await registry.stop()
+    step = report.step("proxy")
+    assert step.verdict == "fail" and report.verdict == "fail" and not report.ok
+    assert f"Proxy 127.0.0.1:{dead}: keine Verbindung" in step.detail
+    assert "über den Proxy nicht geprüft" in step.detail and "Simulator" in step.detail
+    assert "Proxy-Host und -Port" in (step.hint or "")
+    # what could be checked still is: the simulator answers directly
+    assert report.step("auth").verdict == "ok" and report.step("tss").verdict == "ok"
+    assert report.lines()[0].endswith("FAIL")
+
+
+async def test_saved_proxy_reaching_fiskaly_is_ok_with_the_simulator(unit: Unit) -> None:
+    registry = await _ready(unit)
+    proxy = ProxyServer(username="shop", password="Proxy-Pa55word", hosts={"fiskaly.test": "127.0.0.1"})
+    await proxy.start()
+    unit.vault.update({"proxy.password": "Proxy-Pa55word"})
+    config = saved_config(proxy=Proxy("127.0.0.1", proxy.port, "shop"))
+    # a loopback stand-in for the fiskaly host (no internet here): any listener will do
+    fiskaly = f"https://fiskaly.test:{unit.server.port}"
+    try:
+        report = await _test(unit, config=config, fiskaly_url=fiskaly)
+        wrong_port = f"https://fiskaly.test:{_free_port()}"
+        unreachable = await _test(unit, config=config, fiskaly_url=wrong_port)
+        unit.vault.update({"proxy.password": "nope"})
+        refused = await _test(unit, config=config, fiskaly_url=fiskaly)
+    finally:
+        await proxy.stop()
+        await registry.stop()
+    step = report.step("proxy")
+    assert step.verdict == "ok" and report.verdict == "ok", step
+    assert f"Proxy 127.0.0.1:{proxy.port} erreichbar" in step.detail
+    assert f"fiskaly (fiskaly.test:{unit.server.port}) über den Proxy erreichbar" in step.detail
+    assert proxy.connections[f"fiskaly.test:{unit.server.port}"] == 1  # one CONNECT (the
+    # 407 is refused before it counts); the simulator itself is reached directly
+    # the proxy answers, the way to fiskaly is closed: a warning that says so
+    step = unreachable.step("proxy")
+    assert step.verdict == "warn" and unreachable.verdict == "warn"
+    assert "über den Proxy nicht erreichbar (HTTP 502 Bad Gateway)" in step.detail
+    assert "CONNECT" in (step.hint or "")
+    step = refused.step("proxy")
+    assert step.verdict == "fail" and "lehnt die Proxy-Anmeldedaten ab (HTTP 407)" in step.detail
+    assert all("Proxy-Pa55word" not in line for line in report.lines() + refused.lines())
+
+
+async def test_no_saved_proxy_is_skipped_with_the_reason(unit: Unit) -> None:
+    registry = await _ready(unit, register=False)
+    try:
+        report = await _test(unit)
+    finally:
+        await registry.stop()
+    step = report.step("proxy")
+    assert step.verdict == "skipped"
+    assert step.detail == "kein Proxy gespeichert: die Einheit verbindet sich direkt"

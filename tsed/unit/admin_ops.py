@@ -44,7 +44,8 @@ class AdminOps(SetupOps):
             device=DeviceView(
                 id=d.identity.device_id,
                 short_id=d.identity.short_id,
-                fingerprint=d.identity.fingerprint_sha256,
+                fingerprint=d.identity.certificate_sha256,
+                key_sha256=d.identity.fingerprint_sha256,
             ),
             pairing=PairingState(open=d.pairing.is_open, expires_at=d.pairing.expires_at),
             addresses=tuple(d.addresses()),
@@ -69,9 +70,10 @@ class AdminOps(SetupOps):
             code=code.grouped,
             tenant=tenant,
             expires_at=code.expires_at,
-            fingerprint=self.d.identity.fingerprint_sha256,
+            fingerprint=self.d.identity.certificate_sha256,
             qr_text=qr.qr_text,
             qr_image=qr.qr_image,
+            key_sha256=self.d.identity.fingerprint_sha256,
         )
 
     async def list_registers(self) -> tuple[RegisterView, ...]:

@@ -112,11 +112,13 @@ class Daemon:
         self.identity: DeviceIdentity = load_or_create_identity(
             self.state_dir, name=self.config.name, addresses=_local_addresses()
         )
+        certificate = self.identity.certificate_sha256
         _LOGGER.info(
-            "device %s, certificate fingerprint %s",
+            "device %s, certificate fingerprint (SHA-256) %s, key hash (registers pin) %s",
             self.identity.device_id,
-            self.identity.fingerprint_display,
-            extra={"TSED_EVENT": "identity"},
+            certificate,
+            self.identity.fingerprint_sha256,
+            extra={"TSED_EVENT": "identity", "TSED_CERT_SHA256": certificate},
         )
         self.store = Store(StatePaths(self.state_dir).store)
         await self.store.open()
