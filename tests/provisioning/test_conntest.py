@@ -334,7 +334,9 @@ async def test_saved_proxy_dead_fails_even_with_the_simulator(unit: Unit) -> Non
 
 async def test_saved_proxy_reaching_fiskaly_is_ok_with_the_simulator(unit: Unit) -> None:
     registry = await _ready(unit)
-    proxy = ProxyServer(username="shop", password="Proxy-Pa55word", hosts={"fiskaly.test": "127.0.0.1"})
+    proxy = ProxyServer(
+        username="shop", password="Proxy-Pa55word", hosts={"fiskaly.test": "127.0.0.1"}
+    )
     await proxy.start()
     unit.vault.update({"proxy.password": "Proxy-Pa55word"})
     config = saved_config(proxy=Proxy("127.0.0.1", proxy.port, "shop"))

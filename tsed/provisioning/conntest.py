@@ -315,7 +315,9 @@ async def run_connection_test(
         )
     elif proxy is None:
         run.add(
-            StepResult("proxy", "skipped", "kein Proxy gespeichert: die Einheit verbindet sich direkt")
+            StepResult(
+                "proxy", "skipped", "kein Proxy gespeichert: die Einheit verbindet sich direkt"
+            )
         )
     else:
         result = run.add(
