@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ import trustme
 
 from tests.support.provisioning import FAST, Unit, saved_config, unit
 from tests.support.proxyserver import ProxyServer
+from tests.support.unit import running_unit
 from tsed.config.model import Proxy
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
 from tsed.fiskaly.transport import ProxySettings
@@ -24,6 +26,7 @@ from tsed.provisioning.conntest import ConnectionReport, run_connection_test
 from tsed.state.rows import BindingRow, RegisterRow
 from tsed.tss.access import FiskalyAccess
 from tsed.tss.registry import UpstreamRegistry, vault_key
+from tsed.unit.admin_ops import AdminOps
 
 __all__ = ["unit"]
 NETWORK = ["dns", "proxy", "tls", "auth", "environment", "tss", "clients", "clock"]
@@ -376,3 +379,20 @@ async def test_no_saved_proxy_is_skipped_with_the_reason(unit: Unit) -> None:
     step = report.step("proxy")
     assert step.verdict == "skipped"
     assert step.detail == "kein Proxy gespeichert: die Einheit verbindet sich direkt"
+
+
+async def test_the_units_test_button_checks_a_saved_proxy_with_the_simulator(
+    tmp_path: Path,
+) -> None:
+    """The issue's case on a whole unit: simulator backend, proxy 127.0.0.1:<dead> saved."""
+    dead = _free_port()
+    async with running_unit(tmp_path / "state") as unit:
+        assert unit.daemon.backend == "simulator"
+        ops = AdminOps(unit.daemon)
+        await ops.config_update({"proxy.host": "127.0.0.1", "proxy.port": str(dead)})
+        report = await ops.connection_test()
+    step = report.step("proxy")
+    assert step.verdict == "fail" and report.verdict == "fail", report.lines()
+    assert step.detail.startswith(f"Proxy 127.0.0.1:{dead}: keine Verbindung")
+    assert "Simulator" in step.detail
+    assert report.step("auth").verdict == "ok"  # the simulator itself answers directly

@@ -233,7 +233,7 @@ def _print_discovered(data: Mapping[str, Any], out: TextIO) -> None:
         pairing = "pairing open" if unit.get("pair") else "pairing closed"
         out.write(
             f"{unit.get('name')}: https://{addresses}:{unit.get('port')}  "
-            f"{str(unit.get('mode') or '?').upper()}  {pairing}  fp={unit.get('fp')}\n"
+            f"{str(unit.get('mode') or '?').upper()}  {pairing}  key hash {unit.get('fp')}…\n"
         )
 
 
