@@ -57,6 +57,16 @@ async def test_pairing_and_a_receipt_show_up_without_a_reload(
             assert [r["label"] for r in live["registers"]] == ["Kasse 1"]
             assert live["status"]["receipts_signed"] == 1 and _counter(live) > counter
             assert live["status"]["pairing"]["open"] is False  # the code is used up
+            # polling is no activity: only real requests keep the session from its idle end
+            cookie = browser.cookies.get("tsed_session")
+            session = unit.daemon.web_sessions.peek(cookie)
+            assert session is not None
+            idle_since = session.seen_at
+            for _ in range(3):
+                assert (await browser.get("/setup/live")).status_code == 200
+            assert session.seen_at == idle_since
+            assert (await browser.get("/setup/api/admin/v1/status")).status_code == 200
+            assert session.seen_at > idle_since
             await browser.post("/setup/logout", json={}, headers={"X-CSRF-Token": csrf})
             assert (await browser.get("/setup/live")).status_code == 401  # logout ends it
         finally:
