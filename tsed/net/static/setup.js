@@ -195,11 +195,19 @@ async function start() {
     return;
   }
   csrf = session.csrf;
-  $("login-view").hidden = true;
-  $("app-view").hidden = false;
-  $("logout").hidden = false;
-  await refresh();
-  startLive();
+  let failure = null;
+  try {
+    await refresh();  // the form appears filled in, never half rendered (buttons, reasons)
+  } catch (err) {
+    failure = err;
+  }
+  if (csrf) {  // still logged in (a 401 on the way shows the login again)
+    $("login-view").hidden = true;
+    $("app-view").hidden = false;
+    $("logout").hidden = false;
+    startLive();
+  }
+  if (failure) throw failure;
 }
 
 async function refresh() {
