@@ -64,6 +64,11 @@ class DeviceIdentity:
         certificate follows the addresses, so this value does too)."""
         return certificate_fingerprint(self.cert_path.read_bytes())
 
+    @property
+    def fingerprint_display(self) -> str:
+        """The fingerprint people compare: the same as :attr:`certificate_sha256`."""
+        return self.certificate_sha256
+
 
 def certificate_fingerprint(cert: bytes | x509.Certificate) -> str:
     """SHA-256 of the DER certificate, colon-separated upper-case hex (``A8:C8:…``): the form a
