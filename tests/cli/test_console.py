@@ -246,7 +246,9 @@ async def test_against_the_real_daemon(tmp_path: Path) -> None:
             await asyncio.to_thread(cable.expect, "> ")
             answer = await asyncio.to_thread(cable.command, "status")
             assert "Mode / Modus:   TEST" in answer
-            assert unit.daemon.identity.fingerprint_sha256 in answer
+            assert unit.daemon.identity.fingerprint_sha256 in answer  # the key hash, labelled
+            presented = await asyncio.to_thread(unit.presented_fingerprint)
+            assert f"Fingerprint:    {presented}" in answer  # what the browser shows
             assert "Registers:      0 paired" in answer
             answer = await asyncio.to_thread(cable.command, "pair 2")
             assert "Pairing code:" in answer and unit.daemon.pairing.is_open

@@ -68,9 +68,13 @@ def test_first_save_sets_created_at_and_round_trips(tmp_path: Path) -> None:
         ("frobnicate", "1", "unknown setting"),
         ("url", "https://kassensichv.io/api/v1", "only fiskaly SIGN DE API V2"),
         ("name", "", None),
+        ("name", "   ", "only spaces is not a name"),
+        ("tenants.filiale-1.name", " \t ", "only spaces is not a name"),
+        ("name", "x" * 47 + "ä", "1 to 48 bytes"),  # 49 bytes (the page counts bytes too)
     ],
 )
 def test_bad_values_name_field_value_and_rule(key: str, value: str, fragment: str | None) -> None:
+    assert set_value(Config(), "name", "x" * 46 + "ä").name == "x" * 46 + "ä"  # 48 bytes
     if fragment is None:
         assert set_value(Config(), key, value).name == DEFAULT_NAME  # empty clears
         return

@@ -62,7 +62,7 @@ def test_avahi_finds_the_unit_sees_pairing_and_a_new_address(lan: Lan, tmp_path:
     admin = AdminClient(state / "admin.sock", timeout=30)
     try:
         status = _status(admin)
-        short_id, fingerprint = status["device"]["short_id"], status["device"]["fingerprint"]
+        short_id, fingerprint = status["device"]["short_id"], status["device"]["key_sha256"]
 
         def on(interface: str, pair: str) -> object:
             return lambda found: any(

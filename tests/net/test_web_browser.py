@@ -56,6 +56,19 @@ def test_first_boot_to_live_receipts_in_a_real_browser(tmp_path: Path) -> None:
     seen = run_in_namespaces(HELPER, tmp_path, str(ARTIFACTS))
 
     assert seen["password"]["set"] is True
+    # the TEST banner already on the login page
+    assert seen["login_test_notice"] is True and seen["login_badge"] == {
+        "text": "TEST",
+        "color": RED,
+    }
+    # the name: the daemon's limit (48 bytes), only spaces refused before anything is sent
+    assert seen["name_maxlength"] == "48"
+    assert "nur Leerzeichen" in seen["name_blank"]
+    assert "48 Bytes" in seen["name_long"] and "50" in seen["name_long"]
+    assert seen["name_saved_meanwhile"] is False
+    assert seen["activation_label"] == "Freischaltungsdatei (vom Hersteller)"
+    # one fingerprint: the page shows the SHA-256 of the certificate the browser got
+    assert seen["device_fp_shown"] == seen["presented_fp"] == seen["fingerprint"]
     assert "wrong admin password" in seen["wrong_login"]
     # TEST: a red badge and the notice
     assert seen["test_badge"] == {"text": "TEST", "color": RED}
@@ -71,6 +84,12 @@ def test_first_boot_to_live_receipts_in_a_real_browser(tmp_path: Path) -> None:
     assert seen["fingerprint_shown"] == seen["fingerprint"]
     assert seen["test_receipt"]["mode"] == "TEST" and seen["test_receipt"]["tse_failure"] is False
     assert seen["registers_rows"] == 1
+    # ... shown without a reload, within a few seconds: register, used code, counters
+    assert seen["live_seconds"] < 12, seen["live_seconds"]
+    assert seen["pair_state"] == "Code verwendet – Kasse 1 gekoppelt" and seen["pair_code_used"]
+    assert seen["paired_message"] == "Kasse 1 gekoppelt"
+    assert seen["receipts_signed_shown"] == "1"
+    assert seen["signatures"][0] != seen["signatures"][1]
     assert len(seen["workplace_rows"]) == 1 and "Kasse 1" in seen["workplace_rows"][0]
     assert seen["workplace_deadline"] in ("5", "5.0")
     # LIVE after the vendor's activation, Anlegen, Save, Test

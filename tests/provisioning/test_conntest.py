@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,12 +18,15 @@ import trustme
 
 from tests.support.provisioning import FAST, Unit, saved_config, unit
 from tests.support.proxyserver import ProxyServer
+from tests.support.unit import running_unit
+from tsed.config.model import Proxy
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
 from tsed.fiskaly.transport import ProxySettings
 from tsed.provisioning.conntest import ConnectionReport, run_connection_test
 from tsed.state.rows import BindingRow, RegisterRow
 from tsed.tss.access import FiskalyAccess
 from tsed.tss.registry import UpstreamRegistry, vault_key
+from tsed.unit.admin_ops import AdminOps
 
 __all__ = ["unit"]
 NETWORK = ["dns", "proxy", "tls", "auth", "environment", "tss", "clients", "clock"]
@@ -306,3 +310,89 @@ async def test_tls_verified_and_untrusted(unit: Unit, tls_server, proxy: ProxySe
     tls = report.step("tls")
     assert tls.verdict == "fail" and "not trusted" in tls.detail
     assert "clock" in (tls.hint or "") and report.step("auth").verdict == "skipped"
+
+
+# -- a saved proxy while the unit signs with the built-in simulator (issue 18) ----------------
+
+
+async def test_saved_proxy_dead_fails_even_with_the_simulator(unit: Unit) -> None:
+    """The simulator is reached directly, but the saved proxy is checked and its failure
+    decides the verdict: never OK with a proxy that nobody answers on."""
+    registry = await _ready(unit)
+    dead = _free_port()
+    config = saved_config(proxy=Proxy("127.0.0.1", dead))
+    try:
+        report = await _test(unit, config=config)  # unit.access has no proxy: the simulator
+    finally:
+        await registry.stop()
+    step = report.step("proxy")
+    assert step.verdict == "fail" and report.verdict == "fail" and not report.ok
+    assert f"Proxy 127.0.0.1:{dead}: keine Verbindung" in step.detail
+    assert "über den Proxy nicht geprüft" in step.detail and "Simulator" in step.detail
+    assert "Proxy-Host und -Port" in (step.hint or "")
+    # what could be checked still is: the simulator answers directly
+    assert report.step("auth").verdict == "ok" and report.step("tss").verdict == "ok"
+    assert report.lines()[0].endswith("FAIL")
+
+
+async def test_saved_proxy_reaching_fiskaly_is_ok_with_the_simulator(unit: Unit) -> None:
+    registry = await _ready(unit)
+    proxy = ProxyServer(
+        username="shop", password="Proxy-Pa55word", hosts={"fiskaly.test": "127.0.0.1"}
+    )
+    await proxy.start()
+    unit.vault.update({"proxy.password": "Proxy-Pa55word"})
+    config = saved_config(proxy=Proxy("127.0.0.1", proxy.port, "shop"))
+    # a loopback stand-in for the fiskaly host (no internet here): any listener will do
+    fiskaly = f"https://fiskaly.test:{unit.server.port}"
+    try:
+        report = await _test(unit, config=config, fiskaly_url=fiskaly)
+        wrong_port = f"https://fiskaly.test:{_free_port()}"
+        unreachable = await _test(unit, config=config, fiskaly_url=wrong_port)
+        unit.vault.update({"proxy.password": "nope"})
+        refused = await _test(unit, config=config, fiskaly_url=fiskaly)
+    finally:
+        await proxy.stop()
+        await registry.stop()
+    step = report.step("proxy")
+    assert step.verdict == "ok" and report.verdict == "ok", step
+    assert f"Proxy 127.0.0.1:{proxy.port} erreichbar" in step.detail
+    assert f"fiskaly (fiskaly.test:{unit.server.port}) über den Proxy erreichbar" in step.detail
+    assert proxy.connections[f"fiskaly.test:{unit.server.port}"] == 1  # one CONNECT (the
+    # 407 is refused before it counts); the simulator itself is reached directly
+    # the proxy answers, the way to fiskaly is closed: a warning that says so
+    step = unreachable.step("proxy")
+    assert step.verdict == "warn" and unreachable.verdict == "warn"
+    assert "über den Proxy nicht erreichbar (HTTP 502 Bad Gateway)" in step.detail
+    assert "CONNECT" in (step.hint or "")
+    step = refused.step("proxy")
+    assert step.verdict == "fail" and "lehnt die Proxy-Anmeldedaten ab (HTTP 407)" in step.detail
+    assert all("Proxy-Pa55word" not in line for line in report.lines() + refused.lines())
+
+
+async def test_no_saved_proxy_is_skipped_with_the_reason(unit: Unit) -> None:
+    registry = await _ready(unit, register=False)
+    try:
+        report = await _test(unit)
+    finally:
+        await registry.stop()
+    step = report.step("proxy")
+    assert step.verdict == "skipped"
+    assert step.detail == "kein Proxy gespeichert: die Einheit verbindet sich direkt"
+
+
+async def test_the_units_test_button_checks_a_saved_proxy_with_the_simulator(
+    tmp_path: Path,
+) -> None:
+    """The issue's case on a whole unit: simulator backend, proxy 127.0.0.1:<dead> saved."""
+    dead = _free_port()
+    async with running_unit(tmp_path / "state") as unit:
+        assert unit.daemon.backend == "simulator"
+        ops = AdminOps(unit.daemon)
+        await ops.config_update({"proxy.host": "127.0.0.1", "proxy.port": str(dead)})
+        report = await ops.connection_test()
+    step = report.step("proxy")
+    assert step.verdict == "fail" and report.verdict == "fail", report.lines()
+    assert step.detail.startswith(f"Proxy 127.0.0.1:{dead}: keine Verbindung")
+    assert "Simulator" in step.detail
+    assert report.step("auth").verdict == "ok"  # the simulator itself answers directly

@@ -153,7 +153,7 @@ async def test_no_secret_in_logs_answers_txt_or_state_files(tmp_path: Path) -> N
         txt = json.dumps(
             build_txt(
                 short_id=status["device"]["short_id"], mode="TEST", pairing=True,
-                fingerprint=status["device"]["fingerprint"],
+                fingerprint=status["device"]["key_sha256"],
             )
         )  # fmt: skip
     finally:

@@ -10,6 +10,7 @@ Prints one JSON line with what it saw; the test asserts on it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import ssl
@@ -121,6 +122,15 @@ def badge(page: Page) -> dict[str, str]:
     )
 
 
+def presented_fingerprint(port: int) -> str:
+    """SHA-256 of the certificate the unit's TLS listener presents, as a browser shows it."""
+    der = ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate(("127.0.0.1", port)))
+    return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+
+
+TSE_SIGNATURES = "#tse tbody tr td:nth-child(5)"
+
+
 def main() -> None:
     work = Path(sys.argv[1])
     shots = Path(sys.argv[2])
@@ -138,6 +148,10 @@ def main() -> None:
             context = browser.new_context(ignore_https_errors=True, locale="de-DE")
             page = context.new_page()
             page.goto(f"{unit_url}/setup/")
+            page.wait_for_selector("#login-view:not([hidden])")
+            page.wait_for_selector("#test-notice:not([hidden])", timeout=5000)
+            seen["login_test_notice"] = page.is_visible("#test-notice")
+            seen["login_badge"] = badge(page)
             page.fill("#login-password", "falsch-falsch-falsch")
             page.click("#login-form button[type=submit]")
             page.wait_for_selector("#message.error")
@@ -151,6 +165,22 @@ def main() -> None:
                 "disabled": page.is_disabled("#anlegen"),
                 "why": page.text_content("#anlegen-why"),
             }
+            # the name field follows the daemon's rule: 1 to 48 bytes, not only spaces
+            seen["name_maxlength"] = page.get_attribute("#f-name", "maxlength")
+            page.fill("#f-name", "   ")
+            page.click("#save")
+            seen["name_blank"] = page.eval_on_selector("#f-name", "el => el.validationMessage")
+            page.fill("#f-name", "Ä" * 25)  # 25 characters, 50 bytes
+            seen["name_long"] = page.eval_on_selector("#f-name", "el => el.validationMessage")
+            seen["name_saved_meanwhile"] = tsectl(state, "config", "show").get("saved")
+            seen["activation_label"] = page.eval_on_selector(
+                "#activation-file", "el => [...el.labels].map(l => l.textContent).join()"
+            )
+            page.wait_for_selector("#device-fp:not(:empty)", timeout=10_000)
+            seen["device_fp_shown"] = page.text_content("#device-fp")
+            seen["presented_fp"] = presented_fingerprint(PORT)
+            page.wait_for_selector(TSE_SIGNATURES)
+            signatures_before = page.text_content(TSE_SIGNATURES)
             page.fill("#f-name", "Filiale 7")
             page.check("#f-extended")
             page.click("#save")
@@ -176,9 +206,22 @@ def main() -> None:
                 "/api/v1/receipts", json=RECEIPT, headers=auth
             ).json()
             open_tx = register.post("/api/v1/transactions", json={}, headers=auth).json()
-            page.reload()
-            page.wait_for_selector("#registers tbody tr")
+            # no reload: the page shows the register, the used code and the new counter
+            began = time.monotonic()
+            page.wait_for_selector("#registers tbody tr", timeout=15_000)
+            page.wait_for_function(
+                "([sel, before]) => { const c = document.querySelector(sel);"
+                " return c && c.textContent !== before; }",
+                arg=[TSE_SIGNATURES, signatures_before],
+                timeout=15_000,
+            )
+            seen["live_seconds"] = time.monotonic() - began
             seen["registers_rows"] = page.locator("#registers tbody tr").count()
+            seen["pair_state"] = page.text_content("#pair-state")
+            seen["pair_code_used"] = "used" in (page.get_attribute("#pair-code", "class") or "")
+            seen["paired_message"] = page.text_content("#message")
+            seen["receipts_signed_shown"] = page.text_content("#receipts-signed")
+            seen["signatures"] = [signatures_before, page.text_content(TSE_SIGNATURES)]
             # a workplace override (Filiale scope) for this register, and the list filter
             override = "#workplaces tr[data-serial='Kasse 1'] input[data-key=register_deadline]"
             page.fill(override, "5")
@@ -216,8 +259,11 @@ def main() -> None:
                 f"/api/v1/transactions/{open_tx['id']}/finish", json=RECEIPT, headers=auth
             )
             seen["stale_test_tx"] = {"status": stale.status_code, **stale.json()}
-            page.reload()
-            page.wait_for_selector("#tse tbody tr")
+            page.wait_for_function(  # the LIVE TSS, without a reload
+                "() => [...document.querySelectorAll('#tse tbody tr')]"
+                ".some(r => r.textContent.includes('LIVE'))",
+                timeout=15_000,
+            )
             seen["tse_rows"] = page.locator("#tse tbody tr").all_text_contents()
             page.click("#export")
             page.wait_for_selector("#export-files a", timeout=120_000)

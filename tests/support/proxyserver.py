@@ -88,7 +88,14 @@ class ProxyServer:
             parts = urlsplit(target)
             host, port = parts.hostname or "", str(parts.port or 80)
         self.connections[f"{host}:{port}"] += 1
-        up_reader, up_writer = await asyncio.open_connection(self.hosts.get(host, host), int(port))
+        try:
+            up_reader, up_writer = await asyncio.open_connection(
+                self.hosts.get(host, host), int(port)
+            )
+        except OSError:  # as real proxies do: the way on is closed, the proxy itself answers
+            writer.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            return
         if method == "CONNECT":
             writer.write(f"{version} 200 Connection established\r\n\r\n".encode())
             await writer.drain()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import socket
 import ssl
@@ -74,6 +75,21 @@ class Unit:
     def ssl_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=str(self.daemon.identity.cert_path))
         return context
+
+    def presented_fingerprint(self) -> str:
+        """SHA-256 of the DER certificate the TLS listener really presents (a real handshake,
+        no trust decision), in the browsers' form: ``A8:C8:…``. Computed here, independently of
+        :mod:`tsed.net.identity`."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with (
+            socket.create_connection(("127.0.0.1", self.port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
+        assert der
+        return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
 
     async def tsectl(self, *args: str) -> tuple[int, str]:
         import io

@@ -195,7 +195,8 @@ async def test_tsectl_status_registers_revoke_and_config(tmp_path: Path) -> None
         code, out = await unit.tsectl("--json", "status")
         status = json.loads(out)
         assert code == 0 and status["mode"] == "TEST" and status["registers"] == 1
-        assert status["device"]["fingerprint"] == unit.daemon.identity.fingerprint_sha256
+        assert status["device"]["key_sha256"] == unit.daemon.identity.fingerprint_sha256
+        assert status["device"]["fingerprint"] == unit.daemon.identity.certificate_sha256
         code, out = await unit.tsectl("registers")
         assert code == 0 and "Kasse vorne" in out
         await register.receipt()

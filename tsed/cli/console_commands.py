@@ -136,6 +136,9 @@ class Commands:
         self.say(f"Addresses:      {', '.join(map(str, addresses)) or '-'}")
         self.say(f"Device id:      {device.get('id', '?')} (short {device.get('short_id', '?')})")
         self.say(f"Fingerprint:    {device.get('fingerprint', '?')}")
+        self.say("                (certificate SHA-256 / Zertifikat, wie im Browser)")
+        if device.get("key_sha256"):
+            self.say(f"Key hash:       {device['key_sha256']} (registers pin / Kassen-Pinning)")
         if tse.get("available"):
             self.say("TSE:            reachable / erreichbar")
         else:
@@ -179,7 +182,7 @@ class Commands:
         data = self.call("POST", "/admin/v1/pairing", body)
         self.say(f"Pairing code:   {data.get('code', '?')}")
         self.say(f"Valid until:    {data.get('expires_at', '?')}")
-        self.say(f"Fingerprint:    {data.get('fingerprint', '?')}")
+        self.say(f"Fingerprint:    {data.get('fingerprint', '?')} (certificate SHA-256)")
         if data.get("tenant"):
             self.say(f"Tenant / Mandant: {_printable(str(data['tenant']), 64)}")
         self.say("Enter the code at the register; it works once. / Code an der Kasse eingeben.")

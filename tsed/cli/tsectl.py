@@ -57,6 +57,9 @@ def _print_status(data: Mapping[str, Any], out: TextIO) -> None:
     out.write(f"Listen:        {data.get('listen', '?')}\n")
     out.write(f"Device id:     {device.get('id', '?')} (short {device.get('short_id', '?')})\n")
     out.write(f"Fingerprint:   {device.get('fingerprint', '?')}\n")
+    out.write("               (certificate SHA-256, as the browser shows it / wie im Browser)\n")
+    if device.get("key_sha256"):
+        out.write(f"Key hash:      {device['key_sha256']} (what registers pin)\n")
     out.write(f"Addresses:     {', '.join(data.get('addresses') or []) or '?'}\n")
     if not data.get("password_set", True):
         out.write("Admin password: not set (tsectl password) - the setup page needs it\n")
@@ -70,7 +73,7 @@ def _print_status(data: Mapping[str, Any], out: TextIO) -> None:
 def _print_pairing(data: Mapping[str, Any], out: TextIO) -> None:
     out.write(f"Pairing code:  {data['code']}\n")
     out.write(f"Valid until:   {data['expires_at']}\n")
-    out.write(f"Fingerprint:   {data['fingerprint']}\n")
+    out.write(f"Fingerprint:   {data['fingerprint']} (certificate SHA-256 / wie im Browser)\n")
     if data.get("tenant"):
         out.write(f"Tenant:        {data['tenant']}\n")
     out.write("Enter the code at the register (or scan the QR code); it works once.\n")
@@ -229,7 +232,7 @@ def _print_discovered(data: Mapping[str, Any], out: TextIO) -> None:
         pairing = "pairing open" if unit.get("pair") else "pairing closed"
         out.write(
             f"{unit.get('name')}: https://{addresses}:{unit.get('port')}  "
-            f"{str(unit.get('mode') or '?').upper()}  {pairing}  fp={unit.get('fp')}\n"
+            f"{str(unit.get('mode') or '?').upper()}  {pairing}  key hash {unit.get('fp')}…\n"
         )
 
 

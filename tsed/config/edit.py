@@ -48,6 +48,8 @@ _TYPES: dict[str, str] = {
     **OFFBOX_TYPES,
 }
 
+_NAMES = {"name", "tenants.*.name"}  # a name of only spaces is refused, never replaced
+
 
 def _parse_raw(kind: str, key: str, raw: str) -> Any:
     text = raw.strip()
@@ -93,6 +95,13 @@ def set_value(config: Config, key: str, raw: str, *, credentials_created: bool =
         raise ConfigError(
             f"{key}: unknown setting",
             hint="Known: " + ", ".join(k.replace("*", "<id>") for k in _TYPES) + ".",
+        )
+    if pattern in _NAMES and raw and not raw.strip():
+        raise invalid(
+            key,
+            raw,
+            "only spaces is not a name",
+            hint="Type a name, or leave the field empty for the default.",
         )
     value = _parse_raw(_TYPES[pattern], key, raw)
     data = config_to_dict(config)

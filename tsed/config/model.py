@@ -186,7 +186,7 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
             extra={"TSED_EVENT": "config_legacy_key", "TSED_KEY": LEGACY_VENDOR_KEY},
         )
     name = text_value(data, "name", "name", DEFAULT_NAME) or DEFAULT_NAME
-    if not 1 <= len(name.encode()) <= 48 or not name.isprintable():
+    if not 1 <= len(name.encode()) <= 48 or not name.isprintable() or not name.strip():
         raise invalid("name", name, "1 to 48 bytes of printable text (it is the mDNS label)")
     created = text_value(data, "created_at", "created_at", None)
     if created is not None:

@@ -139,9 +139,10 @@ class PairingAnswer:
     code: str = field(repr=False)  # grouped: XXXX-XXXX-XXXX-XXXX
     tenant: str | None
     expires_at: float
-    fingerprint: str
+    fingerprint: str  # the certificate's SHA-256, A8:C8:… (tsed.net.identity)
     qr_text: str = field(repr=False)
     qr_image: str = field(repr=False)
+    key_sha256: str = ""  # the key hash registers pin (also FP= in the QR code)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,19 @@
 """The unit's device identity: id, P-256 key and self-signed certificate for the register API.
 
-Registers pin the **public key** (SHA-256 over the DER SubjectPublicKeyInfo), published as
-``fp`` in mDNS and shown by ``tsectl status`` and the console. The key is made once and kept;
-the certificate is re-issued (same key, so the same fingerprint) when the unit's names or
-addresses change. Validity is 10 years: the unit may sit in a shop without updates, and trust
-comes from the pinned key, not from a CA or the expiry date.
+Two hashes, each for its own reader:
+
+* the **certificate fingerprint** (:func:`certificate_fingerprint`): SHA-256 over the DER
+  certificate in the colon-separated upper-case hex browsers show (``A8:C8:8A:…``). It is the
+  one value people compare: the setup page, ``tsectl status``, the serial console, the
+  journal's identity line and the installation guide all show exactly this form. It changes
+  when the certificate is re-issued (new addresses), so it is always read from the served file.
+* the **key hash** (:func:`spki_fingerprint`): SHA-256 over the DER SubjectPublicKeyInfo in
+  lower-case hex, what registers pin (``fp`` in mDNS, ``FP`` in the pairing QR code). It is
+  shown labelled as the key hash, never as "the fingerprint".
+
+The key is made once and kept; the certificate is re-issued (same key, so the same key hash)
+when the unit's names or addresses change. Validity is 10 years: the unit may sit in a shop
+without updates, and trust comes from the pinned key, not from a CA or the expiry date.
 """
 
 from __future__ import annotations
@@ -50,10 +59,27 @@ class DeviceIdentity:
         return self.fingerprint_sha256[:16]
 
     @property
+    def certificate_sha256(self) -> str:
+        """The served certificate's fingerprint as browsers show it (read from the file: the
+        certificate follows the addresses, so this value does too)."""
+        return certificate_fingerprint(self.cert_path.read_bytes())
+
+    @property
     def fingerprint_display(self) -> str:
-        """Colon-grouped, as people compare it on screens."""
-        fp = self.fingerprint_sha256.upper()
-        return ":".join(fp[i : i + 4] for i in range(0, len(fp), 4))
+        """The fingerprint people compare: the same as :attr:`certificate_sha256`."""
+        return self.certificate_sha256
+
+
+def certificate_fingerprint(cert: bytes | x509.Certificate) -> str:
+    """SHA-256 of the DER certificate, colon-separated upper-case hex (``A8:C8:…``): the form a
+    browser's certificate viewer shows. ``cert`` is PEM or DER bytes, or a certificate."""
+    if isinstance(cert, bytes):
+        if cert.lstrip().startswith(b"-----BEGIN"):
+            cert = x509.load_pem_x509_certificate(cert)
+        else:
+            cert = x509.load_der_x509_certificate(cert)
+    digest = cert.fingerprint(hashes.SHA256())
+    return ":".join(f"{byte:02X}" for byte in digest)
 
 
 def spki_fingerprint(cert_or_key: x509.Certificate | ec.EllipticCurvePublicKey) -> str:
@@ -193,10 +219,16 @@ class CertificateFollower:
                 extra={"TSED_EVENT": "device_cert_failed"},
             )
             return False
+        certificate = identity.certificate_sha256
         _LOGGER.info(
-            "device certificate follows the addresses: %s",
+            "device certificate follows the addresses: %s; certificate fingerprint (SHA-256) %s",
             ", ".join(wanted) or "-",
-            extra={"TSED_EVENT": "device_cert_reissued", "TSED_ADDRESSES": ",".join(wanted)},
+            certificate,
+            extra={
+                "TSED_EVENT": "device_cert_reissued",
+                "TSED_ADDRESSES": ",".join(wanted),
+                "TSED_CERT_SHA256": certificate,
+            },
         )
         return True
 

@@ -8,7 +8,8 @@ session (:mod:`tsed.net.websession`) with a CSRF token on every state-changing c
 ==========================================  ==============================================
 ``GET  /setup/``                             the page
 ``GET  /setup/static/{name}``                its script and style sheet
-``GET  /setup/session``                      ``{logged_in, password_set, csrf?}``
+``GET  /setup/session``                      ``{logged_in, password_set, mode, csrf?}``
+``GET  /setup/live``                         what the page polls (:mod:`tsed.net.live`)
 ``POST /setup/login``                        ``{password}`` → cookie + ``{csrf}``
 ``POST /setup/logout``                       ends the session
 ``*    /setup/api/admin/v1/…``               the admin API (session + CSRF)
@@ -27,6 +28,7 @@ from tsed.errors import AuthError, ForbiddenError, InputError
 from tsed.net.admin import ACTOR_KEY, PROOF_REQUIRED_KEY, Handler, build_admin_app
 from tsed.net.admin_operations import AdminOperations
 from tsed.net.http import client_source, error_middleware, read_json_object
+from tsed.net.live import LiveFeed
 from tsed.net.lockout import FailureLimiter
 from tsed.net.websession import COOKIE, CSRF_HEADER, MAX_SECONDS, WebSessions
 
@@ -61,6 +63,7 @@ def build_setup_app(
     """The setup page application, mounted at ``/setup`` of the TLS listener."""
     page = _asset("setup.html")
     assets = {name: _asset(name) for name in STATIC}
+    feed = LiveFeed(ops)
 
     @web.middleware
     async def headers(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -104,10 +107,20 @@ def build_setup_app(
         answer: dict[str, Any] = {
             "logged_in": session is not None,
             "password_set": (await ops.password_status()).set,
+            # public anyway (mDNS announces it): the login page shows the TEST banner too
+            "mode": (await ops.status()).to_json().get("mode"),
         }
         if session is not None:
             answer["csrf"] = session.csrf
         return web.json_response(answer)
+
+    async def live(request: web.Request) -> web.Response:
+        if sessions.peek(request.cookies.get(COOKIE)) is None:
+            raise AuthError(
+                "not logged in, or the session has ended",
+                hint="Log in on the setup page with the admin password.",
+            )
+        return web.json_response(await feed.snapshot())
 
     async def login(request: web.Request) -> web.Response:
         source = client_source(request)
@@ -169,6 +182,7 @@ def build_setup_app(
     app.router.add_get("/", index)
     app.router.add_get("/static/{name}", static)
     app.router.add_get("/session", session_info)
+    app.router.add_get("/live", live)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
     app.add_subapp("/api", build_admin_app(ops, guard=guard))

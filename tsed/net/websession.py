@@ -66,6 +66,14 @@ class WebSessions:
             session.seen_at = self._clock()
         return session
 
+    def peek(self, session_id: str | None) -> WebSession | None:
+        """The session, without counting this as activity: a page that only polls for news
+        (:mod:`tsed.net.live`) does not keep an unattended session alive."""
+        if not session_id or len(session_id) > 128:
+            return None
+        self._expire()
+        return self._sessions.get(_hash(session_id))
+
     @staticmethod
     def csrf_ok(session: WebSession, token: str | None) -> bool:
         return token is not None and hmac.compare_digest(session.csrf, token)

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from tsed.config.model import Config
+from tsed.config.model import SIGN_URL, Config
 from tsed.errors import TsedError
 from tsed.fiskaly import errors as ferr
 from tsed.fiskaly.client import FiskalyClient
@@ -37,6 +37,7 @@ from tsed.provisioning.conntest_steps import (
     Verdict,
     check_dns,
     check_proxy,
+    check_saved_proxy,
     check_tls,
     error_hint,
     error_text,
@@ -45,7 +46,7 @@ from tsed.provisioning.conntest_steps import (
 from tsed.state.mode import Mode
 from tsed.state.store import Store
 from tsed.state.vault import Vault
-from tsed.tss.access import FiskalyAccess
+from tsed.tss.access import FiskalyAccess, proxy_settings
 from tsed.tss.registry import vault_key
 
 _LOGGER = logging.getLogger(__name__)
@@ -265,9 +266,15 @@ async def run_connection_test(
     ssl_context: ssl.SSLContext | None = None,
     credential_names: tuple[str, str] = ("api_key", "api_secret"),
     max_skew: float = MAX_SKEW,
+    fiskaly_url: str = SIGN_URL,
 ) -> ConnectionReport:
     """Run every step (bounded by ``timeout`` each) and return the report; never raises for
-    a failing step."""
+    a failing step.
+
+    A proxy saved in ``config`` is checked even when ``access`` does not use it (the built-in
+    simulator is reached directly): a ``CONNECT`` to ``fiskaly_url``'s host through it, so a
+    wrong proxy shows before the unit needs it.
+    """
     started = clock()
     run = _Run()
     url = httpx.URL(check_v2_url(access.sign_url))
@@ -293,8 +300,25 @@ async def run_connection_test(
         run.skip(network[1:], "the fiskaly host cannot be resolved")
         return ConnectionReport(mode, access.sign_url, tuple(run.steps), started)
     proxy = access.proxy
-    if proxy is None:
-        run.add(StepResult("proxy", "skipped", "no proxy configured (direct connection)"))
+    saved = proxy_settings(config, vault)
+    if proxy is None and saved is not None:
+        target = httpx.URL(fiskaly_url)
+        run.add(
+            await timed(
+                "proxy",
+                None,
+                step_timeout,
+                lambda: check_saved_proxy(
+                    saved, target.host, target.port or 443, "dem eingebauten Simulator"
+                ),
+            )
+        )
+    elif proxy is None:
+        run.add(
+            StepResult(
+                "proxy", "skipped", "kein Proxy gespeichert: die Einheit verbindet sich direkt"
+            )
+        )
     else:
         result = run.add(
             await timed("proxy", None, step_timeout, lambda: check_proxy(proxy, host, port))

@@ -236,3 +236,48 @@ async def check_tls(
     finally:
         if writer is not None:
             await _close(writer)
+
+
+async def check_saved_proxy(proxy: ProxySettings, host: str, port: int, backend: str) -> StepResult:
+    """The saved proxy while the unit's backend does not use it (the built-in simulator).
+
+    The unit can still try the way it will need: a ``CONNECT`` to the fiskaly host through the
+    proxy. The answer says what was checked and what not (the installer reads it on the page).
+    """
+    shown = f"Proxy {proxy.display}"
+    later = f"Signiert wird derzeit mit {backend} (ohne Proxy)"
+    target = f"fiskaly ({host}:{port})"
+    try:
+        _reader, writer, status, reason = await _connect_tunnel(proxy, host, port)
+    except OSError as err:
+        return StepResult(
+            "proxy",
+            "fail",
+            f"{shown}: keine Verbindung ({err.strerror or err}); {target} über den Proxy "
+            f"nicht geprüft. {later}.",
+            "Proxy-Host und -Port prüfen (beim Netzwerk-Administrator erfragen) oder den Proxy "
+            "aus der Konfiguration entfernen, wenn die Einheit direkt ins Internet kommt.",
+        )
+    await _close(writer)
+    if status == 200:
+        return StepResult(
+            "proxy", "ok", f"{shown} erreichbar, {target} über den Proxy erreichbar. {later}."
+        )
+    if status == 407:
+        what = "lehnt die Proxy-Anmeldedaten ab" if proxy.username else "verlangt Anmeldedaten"
+        return StepResult(
+            "proxy",
+            "fail",
+            f"{shown} {what} (HTTP 407); {target} über den Proxy nicht erreichbar. {later}.",
+            "Proxy-Benutzer und -Passwort beim Netzwerk-Administrator erfragen und eintragen.",
+        )
+    answer = f"HTTP {status} {reason}".strip() if status else "ohne Antwort geschlossen"
+    return StepResult(
+        "proxy",
+        "warn",
+        f"{shown} antwortet, aber {target} ist über den Proxy nicht erreichbar ({answer}). "
+        f"{later}.",
+        "Der Proxy muss HTTPS-Verbindungen (CONNECT) zu fiskaly auf Port 443 erlauben: mit dem "
+        "Netzwerk-Administrator klären. Mit echten fiskaly-Zugangsdaten könnte die Einheit so "
+        "nicht signieren.",
+    )

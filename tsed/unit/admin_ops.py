@@ -66,7 +66,8 @@ class AdminOps:
             device=DeviceView(
                 id=d.identity.device_id,
                 short_id=d.identity.short_id,
-                fingerprint=d.identity.fingerprint_sha256,
+                fingerprint=d.identity.certificate_sha256,
+                key_sha256=d.identity.fingerprint_sha256,
             ),
             pairing=PairingState(open=d.pairing.is_open, expires_at=d.pairing.expires_at),
             addresses=tuple(d.addresses()),
@@ -91,9 +92,10 @@ class AdminOps:
             code=code.grouped,
             tenant=tenant,
             expires_at=code.expires_at,
-            fingerprint=self.d.identity.fingerprint_sha256,
+            fingerprint=self.d.identity.certificate_sha256,
             qr_text=qr.qr_text,
             qr_image=qr.qr_image,
+            key_sha256=self.d.identity.fingerprint_sha256,
         )
 
     async def list_registers(self) -> tuple[RegisterView, ...]:

@@ -197,11 +197,13 @@ async def start_unit(
     identity = load_or_create_identity(
         state_dir, name=settings.config.name, addresses=local_addresses()
     )
+    cert_sha256 = identity.certificate_sha256
     _LOGGER.info(
-        "device %s, certificate fingerprint %s",
+        "device %s, certificate fingerprint (SHA-256) %s, key hash (registers pin) %s",
         identity.device_id,
-        identity.fingerprint_display,
-        extra={"TSED_EVENT": "identity"},
+        cert_sha256,
+        identity.fingerprint_sha256,
+        extra={"TSED_EVENT": "identity", "TSED_CERT_SHA256": cert_sha256},
     )
 
     step = steps.begin("store")

@@ -17,7 +17,8 @@ from tsed.signing.status import SigningStatus
 class DeviceView:
     id: str
     short_id: str
-    fingerprint: str  # SHA-256 of the unit's TLS certificate
+    fingerprint: str  # SHA-256 of the served TLS certificate, A8:C8:… (what browsers show)
+    key_sha256: str = ""  # SHA-256 of the public key, lower-case hex: what registers pin
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ class UnitStatus:
             "listen": self.listen,
             "registers": self.registers,
             "device": {"id": device.id, "short_id": device.short_id,
-                       "fingerprint": device.fingerprint},
+                       "fingerprint": device.fingerprint, "key_sha256": device.key_sha256},
             "pairing": {"open": pairing.open, "expires_at": pairing.expires_at},
             "addresses": list(self.addresses),
             "password_set": self.password_set,

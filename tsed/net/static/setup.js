@@ -34,6 +34,16 @@ const TEXT = {
     confirm_revoke: "Kasse entfernen? Sie muss danach neu gekoppelt werden.",
     never: "nie", running: "läuft", download: "Herunterladen", test_running: "Test läuft …",
     logged_out: "Abgemeldet.", session_ended: "Die Sitzung ist abgelaufen. Bitte neu anmelden.",
+    name_hint: "höchstens 48 Bytes (ä, ö, ü, ß zählen doppelt)",
+    name_blank: "Bitte einen Namen eingeben: nur Leerzeichen sind kein Name.",
+    name_long: "Der Name ist zu lang: höchstens 48 Bytes (ä, ö, ü, ß zählen doppelt), jetzt {n}.",
+    activation_file: "Freischaltungsdatei (vom Hersteller)",
+    cert_fp: "Zertifikat (SHA-256, wie im Browser)", key_hash: "Schlüssel-Hash (für Kassen, die den Schlüssel prüfen)",
+    receipts_signed: "Signierte Belege seit dem Start", live_hint: "aktualisiert sich selbst",
+    tse_ok: "TSE erreichbar", tse_failing: "TSE gestört seit",
+    code_valid: "Code gültig – an der Kasse eingeben oder scannen.", code_used: "Code verwendet",
+    paired: "gekoppelt", code_expired: "Code abgelaufen – bei Bedarf neu öffnen.",
+    code_replaced: "Dieser Code gilt nicht mehr: ein neuer wurde geöffnet (tsectl oder Konsole).",
   },
   en: {
     title: "TSE-LAN unit setup", logout: "Log out", login: "Log in", password: "Password",
@@ -66,12 +76,27 @@ const TEXT = {
     confirm_revoke: "Remove the register? It has to be paired again.",
     never: "never", running: "running", download: "Download", test_running: "Test running …",
     logged_out: "Logged out.", session_ended: "The session has ended. Please log in again.",
+    name_hint: "at most 48 bytes (ä, ö, ü, ß count twice)",
+    name_blank: "Please enter a name: only spaces is not a name.",
+    name_long: "The name is too long: at most 48 bytes (ä, ö, ü, ß count twice), now {n}.",
+    activation_file: "Activation file (from the vendor)",
+    cert_fp: "Certificate (SHA-256, as in the browser)", key_hash: "Key hash (for registers that pin the key)",
+    receipts_signed: "Receipts signed since the start", live_hint: "updates itself",
+    tse_ok: "TSE reachable", tse_failing: "TSE failing since",
+    code_valid: "Code valid – enter or scan it at the register.", code_used: "Code used",
+    paired: "paired", code_expired: "Code expired – open a new one if needed.",
+    code_replaced: "This code is no longer valid: a new one was opened (tsectl or console).",
   },
 };
 
 let lang = localStorage.getItem("tsed-lang") || "de";
 let csrf = null;
 let config = null;
+// live updates: the page polls /setup/live (see tsed/net/live.py for why polling, not SSE)
+let liveTimer = null;
+let liveLast = {};  // what was rendered last, per part (re-rendered only when it changed)
+let knownRegisters = null;  // ids seen so far: a new one is announced ("Kasse 1 gekoppelt")
+let pairingWatch = null;  // the window this page opened: {expires, known}
 
 const $ = (id) => document.getElementById(id);
 const t = (key) => (TEXT[lang] && TEXT[lang][key]) || TEXT.de[key] || key;
@@ -153,6 +178,7 @@ function setMode(mode) {
 }
 
 function showLogin(ended) {
+  stopLive();
   $("login-view").hidden = false;
   $("app-view").hidden = true;
   $("logout").hidden = true;
@@ -162,29 +188,40 @@ function showLogin(ended) {
 async function start() {
   applyLanguage();
   const session = await call("GET", "/setup/session");
+  if (session.mode) setMode(session.mode);  // the TEST banner on the login page too
   if (!session.logged_in) {
     $("no-password").hidden = session.password_set;
     showLogin(false);
     return;
   }
   csrf = session.csrf;
-  $("login-view").hidden = true;
-  $("app-view").hidden = false;
-  $("logout").hidden = false;
-  await refresh();
+  let failure = null;
+  try {
+    await refresh();  // the form appears filled in, never half rendered (buttons, reasons)
+  } catch (err) {
+    failure = err;
+  }
+  if (csrf) {  // still logged in (a 401 on the way shows the login again)
+    $("login-view").hidden = true;
+    $("app-view").hidden = false;
+    $("logout").hidden = false;
+    startLive();
+  }
+  if (failure) throw failure;
 }
 
 async function refresh() {
   const [cfg, status] = await Promise.all([api("GET", "/config"), api("GET", "/status")]);
   config = cfg;
   renderConfig(cfg);
-  setMode(status.mode);
+  renderStatus(status);
   await Promise.all([loadRegisters(), loadTse(), loadOutages()]);
 }
 
 function renderConfig(cfg) {
   $("unit-name").textContent = cfg.name ? `– ${cfg.name}` : "";
   if (document.activeElement !== $("f-name")) $("f-name").value = cfg.name || "";
+  checkName();
   $("f-created").textContent = cfg.created_at || "–";
   $("f-url").textContent = cfg.url || "";
   const proxy = cfg.proxy || {};
@@ -226,8 +263,10 @@ function renderConfig(cfg) {
   renderWorkplaces(cfg);
 }
 
-function renderWorkplaces(cfg) {
+function renderWorkplaces(cfg, keepTyped) {
   const tbody = $("workplaces").tBodies[0];
+  const typed = {};  // a live update must not take away what the installer is typing
+  if (keepTyped) for (const input of tbody.querySelectorAll("[data-key]")) typed[`${input.closest("tr").dataset.serial}\n${input.dataset.key}`] = input.value;
   tbody.replaceChildren();
   const places = { ...(cfg.workplaces || {}) };
   for (const r of window.tsedRegisters || []) if (!(r.serial in places)) places[r.serial] = {};
@@ -248,15 +287,27 @@ function renderWorkplaces(cfg) {
         input.placeholder = "–";
       }
       input.dataset.key = key;
+      if (`${serial}\n${key}` in typed) input.value = typed[`${serial}\n${key}`];
       input.setAttribute("aria-label", `${serial} ${key}`);
       td.append(input);
     }
   }
 }
 
+function checkName() {
+  // the server's rule (tsed/config/model.py): 1 to 48 bytes of UTF-8, not only spaces
+  const input = $("f-name");
+  const bytes = new TextEncoder().encode(input.value.trim()).length;
+  let problem = "";
+  if (input.value !== "" && input.value.trim() === "") problem = t("name_blank");
+  else if (bytes > 48) problem = t("name_long").replace("{n}", bytes);
+  input.setCustomValidity(problem);
+  return problem === "";
+}
+
 function collectValues() {
   const values = {
-    name: $("f-name").value.trim(),
+    name: $("f-name").value.trim() === "" ? $("f-name").value : $("f-name").value.trim(),
     "proxy.host": $("f-proxy-host").value.trim(),
     "multi_tenant": $("f-multi").checked ? "true" : "false",
     "extended_logging": $("f-extended").checked ? "true" : "false",
@@ -280,6 +331,7 @@ function collectValues() {
 
 async function save(event) {
   event.preventDefault();
+  if (!checkName()) { $("f-name").reportValidity(); $("f-name").focus(); return; }
   await guarded(async () => {
     config = await api("PUT", "/config", { values: collectValues() });
     $("f-proxy-password").value = "";
@@ -354,7 +406,14 @@ async function uploadActivation() {
 
 async function loadRegisters() {
   const data = await api("GET", "/registers");
-  window.tsedRegisters = data.registers.filter((r) => !r.revoked_at);
+  renderRegisters(data.registers);
+}
+
+function renderRegisters(registers) {
+  liveLast.registers = JSON.stringify(registers);
+  const before = (window.tsedRegisters || []).map((r) => r.serial).join("\n");
+  window.tsedRegisters = registers.filter((r) => !r.revoked_at);
+  noteNewRegisters(window.tsedRegisters);
   const tbody = $("registers").tBodies[0];
   tbody.replaceChildren();
   for (const r of window.tsedRegisters) {
@@ -372,7 +431,31 @@ async function loadRegisters() {
     };
     row.insertCell().append(button);
   }
-  if (config) renderWorkplaces(config);
+  const after = window.tsedRegisters.map((r) => r.serial).join("\n");
+  if (config && after !== before) renderWorkplaces(config, true);
+}
+
+function registerName(r) {
+  return r.label || r.serial;
+}
+
+function noteNewRegisters(registers) {
+  const ids = new Set(registers.map((r) => r.id));
+  if (knownRegisters !== null) {
+    const fresh = registers.filter((r) => !knownRegisters.has(r.id));
+    if (fresh.length) {
+      const names = fresh.map(registerName).join(", ");
+      show(`${names} ${t("paired")}`, "ok");
+      if (pairingWatch) {
+        $("pair-code").classList.add("used");
+        const state = $("pair-state");
+        state.textContent = `${t("code_used")} – ${names} ${t("paired")}`;
+        state.className = "used";
+        pairingWatch = null;
+      }
+    }
+  }
+  knownRegisters = ids;
 }
 
 async function openPairing() {
@@ -383,6 +466,10 @@ async function openPairing() {
     $("pair-code").textContent = data.code;
     $("pair-expires").textContent = time(data.expires_at);
     $("pair-fp").textContent = data.fingerprint;
+    $("pair-code").classList.remove("used");
+    $("pair-state").textContent = t("code_valid");
+    $("pair-state").className = "";
+    pairingWatch = { expires: data.expires_at };
     const img = document.createElement("img");
     img.alt = "QR";
     img.src = data.qr_image;
@@ -392,7 +479,11 @@ async function openPairing() {
 }
 
 async function loadTse() {
-  const data = await api("GET", "/tss");
+  renderTse(await api("GET", "/tss"));
+}
+
+function renderTse(data) {
+  liveLast.tss = JSON.stringify(data);
   const tbody = $("tse").tBodies[0];
   tbody.replaceChildren();
   for (const [tenant, tss] of Object.entries(data.tss)) {
@@ -408,16 +499,78 @@ async function loadTse() {
 }
 
 async function loadOutages() {
-  const data = await api("GET", "/outages");
+  renderOutages((await api("GET", "/outages")).outages);
+}
+
+function renderOutages(outages) {
+  liveLast.outages = JSON.stringify(outages);
   const tbody = $("outages").tBodies[0];
   tbody.replaceChildren();
-  for (const o of data.outages) {
+  for (const o of outages) {
     const row = tbody.insertRow();
     cell(row, time(o.started_at));
     cell(row, o.ended_at ? time(o.ended_at) : t("running"));
     cell(row, o.reason);
     cell(row, o.count);
   }
+}
+
+function renderStatus(status) {
+  setMode(status.mode);
+  const device = status.device || {};
+  $("device-fp").textContent = device.fingerprint || "";
+  $("device-key").textContent = device.key_sha256 || "";
+  $("receipts-signed").textContent = status.receipts_signed ?? "–";
+  const tse = status.tse || {};
+  $("tse-available").textContent = tse.available ? t("tse_ok") : `${t("tse_failing")} ${tse.since || "?"}: ${tse.reason || ""}`;
+  $("tse-available").className = tse.available ? "verdict-ok" : "verdict-fail";
+  const pairing = status.pairing || {};
+  if (pairingWatch && !$("pair-code").classList.contains("used")) {
+    if (pairing.open && pairing.expires_at !== pairingWatch.expires) {
+      $("pair-state").textContent = t("code_replaced");
+      pairingWatch = null;
+    } else if (!pairing.open && Date.now() / 1000 >= pairingWatch.expires) {
+      $("pair-state").textContent = t("code_expired");
+      pairingWatch = null;
+    }
+  }
+}
+
+function renderLive(data) {
+  // registers before the pairing state: a used code shows as used, never as expired
+  if (JSON.stringify(data.registers) !== liveLast.registers) renderRegisters(data.registers);
+  renderStatus(data.status);
+  if (data.tss && JSON.stringify(data.tss) !== liveLast.tss) renderTse(data.tss);
+  if (JSON.stringify(data.outages) !== liveLast.outages) renderOutages(data.outages);
+}
+
+function stopLive() {
+  if (liveTimer !== null) clearTimeout(liveTimer);
+  liveTimer = null;
+}
+
+function startLive() {
+  stopLive();
+  liveTimer = setTimeout(livePoll, 0);
+}
+
+async function livePoll() {
+  liveTimer = null;
+  if (!csrf) return;
+  let seconds = 3;
+  try {
+    const response = await fetch("/setup/live", { credentials: "same-origin" });
+    if (response.status === 401) { csrf = null; showLogin(true); return; }
+    if (response.ok) {
+      const data = await response.json();
+      seconds = data.poll_seconds || seconds;
+      if (csrf) renderLive(data);
+    }
+  } catch (_e) {
+    // the unit is out of reach for a moment (Wi-Fi, restart): the next poll tries again
+  }
+  // a tab in the background asks less often; a logout in the meantime ends the loop
+  if (csrf && liveTimer === null) liveTimer = setTimeout(livePoll, (document.hidden ? 5 : 1) * seconds * 1000);
 }
 
 function dateSeconds(id, endOfDay) {
@@ -485,6 +638,7 @@ async function logout() {
   await guarded(async () => {
     await call("POST", "/setup/logout", {});
     csrf = null;
+    stopLive();
     show(t("logged_out"), "ok");
     showLogin(false);
   });
@@ -495,6 +649,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("login-form").onsubmit = login;
   $("logout").onclick = logout;
   $("config-form").onsubmit = save;
+  $("f-name").oninput = checkName;
   $("anlegen").onclick = anlegen;
   $("test").onclick = connectionTest;
   $("tenant-add").onclick = addTenant;
