@@ -15,6 +15,7 @@ from tests.support.unit import Unit, running_unit
 from tsed.net.live import LiveFeed
 from tsed.net.websession import IDLE_SECONDS, WebSessions
 from tsed.unit.admin_ops import AdminOps
+from tsed.unit.setup_ops import SetupOps
 
 PASSWORD = "Kassen-Passwort-2026"
 
@@ -59,7 +60,7 @@ async def test_pairing_and_a_receipt_show_up_without_a_reload(
             assert live["status"]["pairing"]["open"] is False  # the code is used up
             # polling is no activity: only real requests keep the session from its idle end
             cookie = browser.cookies.get("tsed_session")
-            session = unit.daemon.web_sessions.peek(cookie)
+            session = unit.daemon.running.ops.web_sessions.peek(cookie)
             assert session is not None
             idle_since = session.seen_at
             for _ in range(3):
@@ -76,7 +77,8 @@ async def test_pairing_and_a_receipt_show_up_without_a_reload(
 async def test_the_tss_is_read_once_per_change_for_every_page(tmp_path: Path) -> None:
     now = [1000.0]
     async with running_unit(tmp_path / "state") as unit:
-        feed = LiveFeed(AdminOps(unit.daemon), tss_interval=5.0, clock=lambda: now[0])
+        ops = unit.daemon.running.ops
+        feed = LiveFeed(AdminOps(ops, SetupOps(ops)), tss_interval=5.0, clock=lambda: now[0])
         first = await feed.snapshot()
         for _ in range(5):  # nothing changed: no fiskaly call, however often pages ask
             await feed.snapshot()

@@ -27,6 +27,7 @@ from tsed.state.rows import BindingRow, RegisterRow
 from tsed.tss.access import FiskalyAccess
 from tsed.tss.registry import UpstreamRegistry, vault_key
 from tsed.unit.admin_ops import AdminOps
+from tsed.unit.setup_ops import SetupOps
 
 __all__ = ["unit"]
 NETWORK = ["dns", "proxy", "tls", "auth", "environment", "tss", "clients", "clock"]
@@ -388,7 +389,8 @@ async def test_the_units_test_button_checks_a_saved_proxy_with_the_simulator(
     dead = _free_port()
     async with running_unit(tmp_path / "state") as unit:
         assert unit.daemon.backend == "simulator"
-        ops = AdminOps(unit.daemon)
+        context = unit.daemon.running.ops
+        ops = AdminOps(context, SetupOps(context))
         await ops.config_update({"proxy.host": "127.0.0.1", "proxy.port": str(dead)})
         report = await ops.connection_test()
     step = report.step("proxy")
