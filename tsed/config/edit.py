@@ -11,6 +11,7 @@ from typing import Any
 
 from tsed.config.check import V1_KEYS, check_keys, invalid
 from tsed.config.model import LEGACY_VENDOR_KEY, Config, config_from_dict, config_to_dict
+from tsed.config.telemetry import EDIT_TYPES as TELEMETRY_TYPES
 from tsed.errors import ConfigError
 
 # -- editing ----------------------------------------------------------------------------------
@@ -44,6 +45,7 @@ _TYPES: dict[str, str] = {
     "workplaces.*.register_deadline": "float",
     "workplaces.*.extended_logging": "bool",
     "workplaces.*.tenant": "str",
+    **TELEMETRY_TYPES,
 }
 
 

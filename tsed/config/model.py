@@ -31,6 +31,7 @@ from tsed.config.check import (
     validate_vat_id,
     whole_value,
 )
+from tsed.config.telemetry import Telemetry, telemetry_from_dict, telemetry_to_dict
 from tsed.config.text import checked_setting, setting_text
 from tsed.errors import ConfigError
 from tsed.state.files import atomic_write
@@ -95,6 +96,7 @@ class Config:
     proxy: Proxy | None = None
     tenants: tuple[Tenant, ...] = ()
     workplaces: tuple[Workplace, ...] = field(default=())
+    telemetry: Telemetry = field(default=Telemetry())
 
     @property
     def usage(self) -> str:
@@ -169,6 +171,7 @@ _TOP = {
     "proxy",
     "tenants",
     "workplaces",
+    "telemetry",
 }
 
 
@@ -292,6 +295,7 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
         proxy=proxy,
         tenants=tuple(tenants),
         workplaces=tuple(workplaces),
+        telemetry=telemetry_from_dict(data.get("telemetry", {})),
     )
 
 
@@ -332,6 +336,8 @@ def config_to_dict(config: Config) -> dict[str, Any]:
             }
             for w in config.workplaces
         }
+    if config.telemetry != Telemetry():
+        data["telemetry"] = telemetry_to_dict(config.telemetry)
     return data
 
 

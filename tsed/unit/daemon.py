@@ -68,6 +68,7 @@ from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
 from tsed.unit.signing_ops import SigningProxy
 from tsed.unit.simswitches import SimulatorSwitches
+from tsed.unit.telemetry import TelemetryPusher
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -132,11 +133,13 @@ class Daemon:
         self.hasher = PasswordHasher()
         self.web_sessions = WebSessions()
         self.exports = ExportJobs(StatePaths(self.state_dir).exports)
+        self.telemetry = TelemetryPusher.for_unit(self)
         await self._serve()
         await self._announce()
         self.notifier.ready(self._status_text())
         self.notifier.start_watchdog()
         self._status_task = asyncio.create_task(self._status_loop(), name="tsed-status")
+        self.telemetry.start()
         _LOGGER.info(
             "tsed %s ready in %.2f s: %s mode, backend %s, listening on %s",
             __version__,
@@ -239,6 +242,8 @@ class Daemon:
         if hasattr(self, "_status_task"):
             self._status_task.cancel()
         await self.notifier.stop_watchdog()
+        if hasattr(self, "telemetry"):
+            await self.telemetry.stop()
         if hasattr(self, "exports"):
             await self.exports.stop()
         if getattr(self, "advertiser", None) is not None:
