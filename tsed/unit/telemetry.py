@@ -43,7 +43,7 @@ _LOGGER = logging.getLogger(__name__)
 
 TOKEN_KEY = "telemetry.token"  # noqa: S105 - the vault entry name
 JOB = "tsed"
-MAX_TIMEOUT = 10.0  # seconds one push may take, at most half the interval
+MAX_TIMEOUT = 10.0  # seconds for each step of a push (see push_timeout)
 MAX_BACKOFF = 900.0  # the longest wait after failures (or the interval, if longer)
 MAX_BODY = 256 * 1024  # a push larger than this is refused (the metrics are a few KiB)
 IDLE_CHECK = 30.0  # while off, how often the configuration is looked at again
@@ -92,7 +92,9 @@ class PushRequest:
 
 
 def push_timeout(telemetry: Telemetry) -> float:
-    return min(MAX_TIMEOUT, telemetry.interval / 2)
+    """httpx's timeout for each step of a push (connect with the TLS handshake, write, read);
+    the whole push is cut off at twice that, so it always ends within half the interval."""
+    return min(MAX_TIMEOUT, telemetry.interval / 4)
 
 
 def next_delay(interval: float, failures: int, jitter: float = 0.0) -> float:
@@ -287,7 +289,9 @@ class TelemetryPusher:
         client = await self._http(telemetry, proxy_settings(config, self._vault))
         timeout = push_timeout(telemetry)
         try:
-            async with asyncio.timeout(timeout):
+            # httpx's own timeouts end a hung handshake and close its socket; this one is the
+            # backstop for a gateway that answers a byte at a time
+            async with asyncio.timeout(2 * timeout):
                 response = await client.request(
                     request.method, request.url, content=request.body, headers=headers, auth=auth
                 )
