@@ -150,6 +150,15 @@ async def test_a_refused_credential_is_reported_without_the_secret(
             code, out = await unit.tsectl("--json", "status")
             assert code == 0, out
             assert await gateway.groups() == []
+            monkeypatch.setattr(sys, "stdin", io.StringIO("\n"))
+            empty_code, _ = await unit.tsectl("telemetry", "set-token")
+            human_code, human = await unit.tsectl("telemetry", "status")
+            clear_code, _ = await unit.tsectl("telemetry", "clear-token")
+            after_code, after = await unit.tsectl("--json", "telemetry", "status")
+    assert empty_code == 2  # nothing on standard input: a usage error, nothing changed
+    assert human_code == clear_code == after_code == 0
+    assert "FAILING: the gateway refused the unit's credential (HTTP 401)" in human
+    assert json.loads(after)["token_set"] is False
     status = json.loads(out)["telemetry"]
     assert status["last_error"] == "the gateway refused the unit's credential (HTTP 401)"
     assert status["pushes"] == 0

@@ -367,6 +367,7 @@ class SetupOps:
         (d.state_dir / CREDENTIALS_RECORD).unlink(missing_ok=True)
         d.options.config_path.unlink(missing_ok=True)
         d.config = Config()
+        d.telemetry.reconfigure()  # off again, at once
         set_extended(False)
         d.pairing.close()
         d.web_sessions.drop_all()
