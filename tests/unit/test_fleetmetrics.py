@@ -50,7 +50,11 @@ async def test_a_gauge_is_one_line_and_a_failing_one_never_stops_the_others(
         FleetGauge("tsed_filings_pending", "Filings due", (), lambda _s: one(2)),
     )
     async with running_unit(tmp_path) as unit:
-        metrics = FleetMetrics(unit.daemon, gauges)
+        d = unit.daemon
+        sources = FleetSources(
+            lambda: d.signing, lambda: d.upstreams, d.store, d.state_dir, d.identity
+        )
+        metrics = FleetMetrics(sources, gauges)
         with caplog.at_level(logging.WARNING):
             body, _ = await metrics.render()
             await metrics.render()  # the same failure is told once

@@ -64,6 +64,7 @@ from tsed.tss.access import proxy_settings
 from tsed.tss.exportjobs import ExportJobs
 from tsed.tss.registry import Credentials, UpstreamRegistry, vault_key
 from tsed.unit.admin_ops import AdminOps
+from tsed.unit.fleetmetrics import FleetSources
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
 from tsed.unit.signing_ops import SigningProxy
@@ -133,7 +134,11 @@ class Daemon:
         self.hasher = PasswordHasher()
         self.web_sessions = WebSessions()
         self.exports = ExportJobs(StatePaths(self.state_dir).exports)
-        self.telemetry = TelemetryPusher.for_unit(self)
+        self.telemetry = TelemetryPusher.for_unit(
+            config=lambda: self.config, vault=self.vault, clock=self.clock,
+            sources=FleetSources(lambda: self.signing, lambda: self.upstreams, self.store,
+                                 self.state_dir, self.identity),
+        )  # fmt: skip
         await self._serve()
         await self._announce()
         self.notifier.ready(self._status_text())

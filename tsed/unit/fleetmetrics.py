@@ -22,7 +22,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from cryptography import x509
 from prometheus_client import CollectorRegistry, generate_latest
@@ -40,23 +39,16 @@ _LOGGER = logging.getLogger(__name__)
 Samples = Mapping[tuple[str, ...], float]
 
 
-class FleetSources(Protocol):
-    """What the unit-level gauges read (the daemon has all of it)."""
+@dataclass(frozen=True, slots=True)
+class FleetSources:
+    """What the unit-level gauges read. The backend's parts are callables: a reload of the
+    backend replaces them, and the gauges read the current ones."""
 
-    @property
-    def signing(self) -> SigningService: ...
-
-    @property
-    def upstreams(self) -> UpstreamRegistry: ...
-
-    @property
-    def store(self) -> Store: ...
-
-    @property
-    def state_dir(self) -> Path: ...
-
-    @property
-    def identity(self) -> DeviceIdentity: ...
+    signing: Callable[[], SigningService]
+    upstreams: Callable[[], UpstreamRegistry]
+    store: Store
+    state_dir: Path
+    identity: DeviceIdentity
 
 
 Reader = Callable[[FleetSources], Samples | Awaitable[Samples]]
@@ -76,7 +68,7 @@ def one(value: float) -> Samples:
 
 
 def _tss_states(sources: FleetSources) -> Samples:
-    return {(t, b.state): 1.0 for t, b in sources.upstreams.all_bindings().items()}
+    return {(t, b.state): 1.0 for t, b in sources.upstreams().all_bindings().items()}
 
 
 async def _open_outages(sources: FleetSources) -> Samples:
@@ -127,13 +119,13 @@ class FleetMetrics:
     ) -> None:
         self._sources = sources
         self._gauges = gauges
-        self._snapshot = _Snapshot(lambda: sources.signing)
+        self._snapshot = _Snapshot(sources.signing)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self._snapshot)
         self._failing: set[str] = set()
 
     async def refresh(self) -> None:
-        signing = self._sources.signing
+        signing = self._sources.signing()
         signing.metrics.open_transactions.set(signing.open_transactions)
         signing.metrics.tse_available.set(1 if signing.breaker.available else 0)
         families: list[Metric] = []

@@ -27,7 +27,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 from prometheus_client.exposition import push_to_gateway
@@ -136,19 +136,6 @@ def _proxy(proxy: ProxySettings | None) -> httpx.Proxy | None:
     return httpx.Proxy(f"http://{proxy.display}", auth=auth)
 
 
-class TelemetrySources(FleetSources, Protocol):
-    """What the push needs of the unit besides the metrics' sources (the daemon has it)."""
-
-    @property
-    def config(self) -> Config: ...
-
-    @property
-    def vault(self) -> Vault: ...
-
-    @property
-    def clock(self) -> Callable[[], float]: ...
-
-
 class TelemetryPusher:
     """The push task: ``start()`` / ``stop()`` (both safe to call twice), ``reconfigure()``
     when a telemetry setting or the token changed, ``status()``."""
@@ -182,14 +169,19 @@ class TelemetryPusher:
         self._random = random.SystemRandom()
 
     @classmethod
-    def for_unit(cls, unit: TelemetrySources) -> TelemetryPusher:
+    def for_unit(
+        cls,
+        *,
+        config: Callable[[], Config],
+        vault: Vault,
+        sources: FleetSources,
+        clock: Callable[[], float] = time.time,
+    ) -> TelemetryPusher:
+        """The unit's push: its device id in the grouping key, its registry as the metrics."""
         return cls(
-            config=lambda: unit.config,
-            vault=unit.vault,
-            unit_id=unit.identity.device_id,
-            metrics=FleetMetrics(unit),
-            clock=unit.clock,
-        )
+            config=config, vault=vault, unit_id=sources.identity.device_id,
+            metrics=FleetMetrics(sources), clock=clock,
+        )  # fmt: skip
 
     @property
     def metrics(self) -> FleetMetrics:
