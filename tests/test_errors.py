@@ -49,6 +49,7 @@ TREE: dict[str, tuple[int, str]] = {
     "tsed.errors.NotFoundError": (404, "NOT_FOUND"),
     "tsed.errors.StorageError": (507, "STORAGE_FAILED"),
     "tsed.errors.StorageFull": (507, "STORAGE_FULL"),
+    "tsed.unit.telemetry.TelemetryFailed": (502, "TELEMETRY_FAILED"),
     "tsed.errors.OffboxError": (502, "OFFBOX_FAILED"),
     "tsed.errors.OffboxAuthFailed": (502, "OFFBOX_AUTH_FAILED"),
     "tsed.errors.OffboxFull": (507, "OFFBOX_FULL"),

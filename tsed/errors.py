@@ -66,6 +66,7 @@ Class, status, code and module (below ``tsed.``); ``tests/test_errors.py`` check
     │  ├─ SocketDenied                  500 PERMISSION_DENIED               cli.adminclient
     │  └─ UsageError                    500 USAGE                           cli.adminclient
     ├─ HttpRefused                      400 HTTP_ERROR                      net.http
+    ├─ TelemetryFailed                  502 TELEMETRY_FAILED                unit.telemetry
     ├─ OffboxError                      502 OFFBOX_FAILED                   errors
     │  ├─ OffboxAuthFailed              502 OFFBOX_AUTH_FAILED              errors
     │  ├─ OffboxFull                    507 OFFBOX_FULL                     errors

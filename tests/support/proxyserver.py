@@ -23,6 +23,7 @@ class ProxyServer:
     port: int = 0
     connections: Counter[str] = field(default_factory=Counter)
     refused: int = 0
+    requests: list[str] = field(default_factory=list)  # the access log: each request line
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -73,6 +74,7 @@ class ProxyServer:
             if ":" in line:
                 name, value = line.split(":", 1)
                 headers[name.strip().lower()] = value.strip()
+        self.requests.append(f"{method} {target}")
         if not self._authorized(headers):
             self.refused += 1
             writer.write(

@@ -20,7 +20,12 @@ from tsed.cli.adminclient import AdminClient, CommandFailed, UsageError
 from tsed.cli.common import add_socket, add_state_dir, socket_path
 from tsed.cli.tsectl_offbox import ACTIONS as OFFBOX_ACTIONS
 from tsed.cli.tsectl_offbox import add_offbox_actions, run_offbox
-from tsed.cli.tsectl_setup import add_setup_parsers, read_secret, run_setup_command
+from tsed.cli.tsectl_setup import (
+    add_setup_parsers,
+    print_telemetry,
+    read_secret,
+    run_setup_command,
+)
 from tsed.cli.tsectl_verify import print_report, run_verify
 from tsed.config.text import shown
 
@@ -66,6 +71,7 @@ def _print_status(data: Mapping[str, Any], out: TextIO) -> None:
     pairing = data.get("pairing", {})
     if pairing.get("open"):
         out.write(f"Pairing:       open until {pairing.get('expires_at')}\n")
+    print_telemetry(data.get("telemetry", {}), out)
     for notice in data.get("notices", []):
         out.write(f"Notice:        {notice}\n")
 

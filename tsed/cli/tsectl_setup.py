@@ -140,6 +140,35 @@ def _export(client: AdminClient, args: argparse.Namespace) -> Result:
     return {"export": job["id"], "tss_id": job["tss_id"], "written": written}, _print_export
 
 
+def print_telemetry(data: Mapping[str, Any], out: TextIO) -> None:
+    """The telemetry block of ``tsectl status`` (``GET /admin/v1/status``)."""
+    if not data.get("enabled"):
+        return  # off: the default, not worth a line
+    last = data.get("last_push_at")
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last)) if last else "never"
+    out.write(f"Telemetry:     to {data.get('gateway')}, last push {when}\n")
+    if not data.get("token_set"):
+        out.write("Telemetry:     no credential set (tsectl telemetry set-token)\n")
+    if data.get("last_error"):
+        out.write(f"Telemetry:     FAILING: {data['last_error']}\n")
+
+
+def _telemetry(client: AdminClient, args: argparse.Namespace) -> Result:
+    if args.action == "status":
+        return client.call("GET", "/admin/v1/status").get("telemetry", {}), print_telemetry
+    if args.action == "clear-token":
+        client.call("PUT", "/admin/v1/config", {"values": {"telemetry.token": ""}})
+        return {"token_set": False}, lambda d, out: out.write("Telemetry credential removed.\n")
+    token = read_secret("Telemetry token (password or bearer token): ").strip()
+    if not token:
+        raise UsageError(
+            "no telemetry token on standard input",
+            "Example: tsectl telemetry set-token < token.txt",
+        )
+    client.call("PUT", "/admin/v1/config", {"values": {"telemetry.token": token}})
+    return {"token_set": True}, lambda d, out: out.write("Telemetry credential saved.\n")
+
+
 def run_setup_command(client: AdminClient, args: argparse.Namespace) -> Result | None:
     """The set-up commands; None when ``args.command`` is not one of them."""
     command = args.command
@@ -168,6 +197,8 @@ def run_setup_command(client: AdminClient, args: argparse.Namespace) -> Result |
         return {"extended_logging": args.state == "on"}, lambda d, out: out.write(
             f"Extended logging is {'on' if d['extended_logging'] else 'off'}.\n"
         )
+    if command == "telemetry":
+        return _telemetry(client, args)
     if command == "factory-reset":
         if not _confirmed(args, "Erase configuration, credentials, registers and password?"):
             raise NotConfirmed("not confirmed: nothing was erased")
@@ -199,5 +230,11 @@ def add_setup_parsers(sub: Any) -> None:
     logging = sub.add_parser("logging", help="extended logging on or off (Erweitertes Logging)")
     logging.add_argument("what", choices=["extended"])
     logging.add_argument("state", choices=["on", "off"])
+    telemetry = sub.add_parser(
+        "telemetry",
+        help="fleet telemetry: status, or set the unit's credential for the Pushgateway "
+        "(read from the terminal or standard input)",
+    )
+    telemetry.add_argument("action", choices=["status", "set-token", "clear-token"])
     reset = sub.add_parser("factory-reset", help="back to first boot (keeps fiscal records)")
     reset.add_argument("--yes", action="store_true", help="confirm without asking")

@@ -12,6 +12,7 @@ from typing import Any
 from tsed.config.check import V1_KEYS, check_keys, invalid
 from tsed.config.model import LEGACY_VENDOR_KEY, Config, config_from_dict, config_to_dict
 from tsed.config.offbox import TYPES as OFFBOX_TYPES
+from tsed.config.telemetry import EDIT_TYPES as TELEMETRY_TYPES
 from tsed.errors import ConfigError
 
 # -- editing ----------------------------------------------------------------------------------
@@ -46,6 +47,7 @@ _TYPES: dict[str, str] = {
     "workplaces.*.extended_logging": "bool",
     "workplaces.*.tenant": "str",
     **OFFBOX_TYPES,
+    **TELEMETRY_TYPES,
 }
 
 _NAMES = {"name", "tenants.*.name"}  # a name of only spaces is refused, never replaced

@@ -32,6 +32,7 @@ from tsed.config.check import (
     whole_value,
 )
 from tsed.config.offbox import OffboxConfig, offbox_from_dict, offbox_to_dict
+from tsed.config.telemetry import Telemetry, telemetry_from_dict, telemetry_to_dict
 from tsed.config.text import checked_setting, setting_text
 from tsed.errors import ConfigError
 from tsed.state.files import atomic_write
@@ -97,6 +98,7 @@ class Config:
     tenants: tuple[Tenant, ...] = ()
     workplaces: tuple[Workplace, ...] = field(default=())
     offbox: OffboxConfig | None = None  # the archive's off-box copy (tsed.config.offbox)
+    telemetry: Telemetry = field(default=Telemetry())
 
     @property
     def usage(self) -> str:
@@ -172,6 +174,7 @@ _TOP = {
     "tenants",
     "workplaces",
     "offbox",
+    "telemetry",
 }
 
 
@@ -296,6 +299,7 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
         tenants=tuple(tenants),
         workplaces=tuple(workplaces),
         offbox=offbox_from_dict(data["offbox"]) if "offbox" in data else None,
+        telemetry=telemetry_from_dict(data.get("telemetry", {})),
     )
 
 
@@ -338,6 +342,8 @@ def config_to_dict(config: Config) -> dict[str, Any]:
         }
     if config.offbox:
         data["offbox"] = offbox_to_dict(config.offbox)
+    if config.telemetry != Telemetry():
+        data["telemetry"] = telemetry_to_dict(config.telemetry)
     return data
 
 

@@ -27,6 +27,8 @@ _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 LIMITS: dict[str, int] = {
     "console_port": 200,
     "proxy.username": 128,
+    "telemetry.gateway": 200,
+    "telemetry.ca_file": 200,
     "tenants.*.name": 100,
     "workplaces.*": 70,  # a register serial (the register API allows 1-70 characters)
 }

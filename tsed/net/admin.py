@@ -378,7 +378,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
         return web.json_response(admin_openapi_document())
 
     async def metrics(_request: web.Request) -> web.Response:
-        payload, content_type = ops.metrics()
+        payload, content_type = await ops.metrics()
         return web.Response(body=payload, headers={"Content-Type": content_type})
 
     r.add_get("/admin/v1/openapi.json", openapi)

@@ -76,6 +76,7 @@ class AdminOps:
                 tenant: TssSummary(tss_id=b.tss_id, state=b.state, env=b.env)
                 for tenant, b in d.upstreams.all_bindings().items()
             },
+            telemetry=d.telemetry.status(),
         )
 
     async def open_pairing(
@@ -204,8 +205,5 @@ class AdminOps:
         await d.reload_backend()
         return CredentialsSet(result, d.backend)
 
-    def metrics(self) -> tuple[bytes, str]:
-        signing = self.d.signing
-        signing.metrics.open_transactions.set(signing.open_transactions)
-        signing.metrics.tse_available.set(1 if signing.breaker.available else 0)
-        return signing.metrics.render()
+    async def metrics(self) -> tuple[bytes, str]:
+        return await self.d.telemetry.metrics.render()

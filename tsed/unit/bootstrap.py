@@ -69,12 +69,14 @@ from tsed.tss.exportjobs import ExportJobs
 from tsed.unit.admin_ops import AdminOps
 from tsed.unit.backend import Backend
 from tsed.unit.context import OpsContext
+from tsed.unit.fleetmetrics import FleetSources
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
 from tsed.unit.settings import Settings
 from tsed.unit.setup_ops import SetupOps
 from tsed.unit.signing_ops import SigningProxy
 from tsed.unit.simswitches import SimulatorSwitches
+from tsed.unit.telemetry import TelemetryPusher
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -247,6 +249,14 @@ async def start_unit(
     exports = ExportJobs(paths.exports)
     step.push_async_callback(exports.stop)
 
+    step = steps.begin("telemetry")
+    telemetry = TelemetryPusher.for_unit(
+        config=lambda: settings.config, vault=vault, clock=clock,
+        sources=FleetSources(lambda: backend.signing, lambda: backend.upstreams, store,
+                             options.state_dir, identity),
+    )  # fmt: skip
+    step.push_async_callback(telemetry.stop)
+
     step = steps.begin("servers")
     limits = ConnectionLimits.for_file_limit()
     sources = paths.register_sources
@@ -269,7 +279,8 @@ async def start_unit(
         options=options, environ=environ, settings=settings, vault=vault, store=store,
         identity=identity, tse=backend, registers=registers, pairing=pairing, hasher=hasher,
         web_sessions=web_sessions, web_limiter=web_limiter, console_limiter=console_limiter,
-        listener=listener, exports=exports, advertiser=advertiser, addresses=unit_addresses,
+        listener=listener, exports=exports, telemetry=telemetry, advertiser=advertiser,
+        addresses=unit_addresses,
         refresh_status=on_status, reload_backend=reload_backend,
     )  # fmt: skip
     admin = AdminOps(ops, SetupOps(ops))
@@ -302,6 +313,7 @@ async def start_unit(
     step = steps.begin("status")
     task = asyncio.create_task(_status_loop(running, notifier), name="tsed-status")
     step.push_async_callback(_cancel, task)
+    telemetry.start()  # its stop is the telemetry step's
     _LOGGER.info(
         "tsed %s ready in %.2f s: %s mode, backend %s, listening on %s",
         __version__,

@@ -27,6 +27,7 @@ from tsed.unit.backend import Backend
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
 from tsed.unit.settings import Settings
+from tsed.unit.telemetry import TelemetryPusher
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class OpsContext:
     console_limiter: FailureLimiter
     listener: GuardedListener
     exports: ExportJobs
+    telemetry: TelemetryPusher  # the opt-in push to the chain's monitoring
     advertiser: Advertiser | None
     addresses: Callable[[], list[str]]  # the unit's IP addresses (loopback left out)
     refresh_status: Callable[[], None]  # the status line for systemd, now

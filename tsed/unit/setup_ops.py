@@ -38,6 +38,7 @@ from tsed.tss.exportjobs import ExportJob
 from tsed.tss.exports import ExportRange
 from tsed.tss.registry import vault_key
 from tsed.unit.context import OpsContext
+from tsed.unit.telemetry import TOKEN_KEY as TELEMETRY_TOKEN
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -141,15 +142,18 @@ class SetupOps:
         new: Config = d.config
         created = self._credentials_created()
         password = values.pop(PROXY_PASSWORD, None)
+        token = values.pop(TELEMETRY_TOKEN, None)
         for key, raw in values.items():
             new = set_value(new, key, raw, credentials_created=created)
         d.settings.config = save_config(d.options.config_path, new)
-        if password is not None:
-            if password:
-                register_secret(password)
-                d.vault.set(PROXY_PASSWORD, password)
-            else:
-                d.vault.delete(PROXY_PASSWORD)
+        for name, secret in ((PROXY_PASSWORD, password), (TELEMETRY_TOKEN, token)):
+            if secret:
+                register_secret(secret)
+                d.vault.set(name, secret)
+            elif secret is not None:
+                d.vault.delete(name)
+        if token is not None or any(k.startswith(("telemetry.", "proxy.")) for k in values):
+            d.telemetry.reconfigure()
         set_extended(d.config.extended_logging)
         await d.store.audit("admin", "config_saved", {"keys": sorted(values)})
         if [t.id for t in d.config.tenant_list()] != list(d.upstreams.tenants):
@@ -356,6 +360,7 @@ class SetupOps:
         (d.state_dir / CREDENTIALS_RECORD).unlink(missing_ok=True)
         d.options.config_path.unlink(missing_ok=True)
         d.settings.config = Config()
+        d.telemetry.reconfigure()  # off again, at once
         set_extended(False)
         d.pairing.close()
         d.web_sessions.drop_all()

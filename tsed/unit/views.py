@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tsed.signing.status import SigningStatus
+from tsed.unit.telemetry import TelemetryStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ class UnitStatus:
     addresses: tuple[str, ...]
     password_set: bool
     tss: Mapping[str, TssSummary]  # per tenant
+    telemetry: TelemetryStatus
 
     def to_json(self) -> dict[str, Any]:
         device, pairing = self.device, self.pairing
@@ -62,4 +64,5 @@ class UnitStatus:
             "password_set": self.password_set,
             "tss": {tenant: {"tss_id": t.tss_id, "state": t.state, "env": t.env}
                     for tenant, t in self.tss.items()},
+            "telemetry": self.telemetry.to_json(),
         }  # fmt: skip
