@@ -44,6 +44,7 @@ from tsed.unit.bootstrap import Running, Steps, start_unit, unit_addresses
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
 from tsed.unit.settings import Settings
+from tsed.unit.telemetry import TelemetryPusher
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -194,6 +195,10 @@ class Daemon:
     @property
     def exports(self) -> ExportJobs:
         return self.running.ops.exports
+
+    @property
+    def telemetry(self) -> TelemetryPusher:
+        return self.running.ops.telemetry
 
     @property
     def register_app(self) -> web.Application:
