@@ -203,7 +203,7 @@ class Archiver:
 
     @property
     def running(self) -> bool:
-        return self._lock.locked()
+        return self._lock.locked() or any(not t.done() for t in self._tasks)
 
     def start(self, reason: str) -> RunState:
         """Start a run in the background (on demand); refused while one runs."""
