@@ -23,7 +23,7 @@ def _staged(store: ArchiveStore, content: bytes) -> tuple[Path, str]:
 
 def _new(first: int, last: int, digest: str, findings: tuple[dict[str, str], ...] = ()) -> NewEntry:
     return NewEntry(TSS, "default", first, last, 1_790_000_000, 1_790_000_100, digest,
-                    "export-1", last - first + 1, findings)  # fmt: skip
+                    "export-1", last - first + 1, (last - first) // 2, findings)  # fmt: skip
 
 
 @pytest.fixture

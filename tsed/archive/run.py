@@ -63,6 +63,7 @@ class Checked:
     first_time: int | None
     last_time: int | None
     first_counter: int
+    transactions: int
     findings: tuple[dict[str, Any], ...]
 
 
@@ -150,7 +151,7 @@ def check_file(path: Path, first: int, last: int, previous: Entry | None) -> Che
         })  # fmt: skip
     return Checked(
         sha256_file(path), logs, min(times) if times else None, max(times) if times else None,
-        low, tuple(findings),
+        low, report.transactions, tuple(findings),
     )  # fmt: skip
 
 
@@ -329,7 +330,8 @@ class Archiver:
             item.path,
             NewEntry(
                 target.tss_id, target.tenant, first, last, checked.first_time,
-                checked.last_time, checked.sha256, item.export_id, checked.logs, findings,
+                checked.last_time, checked.sha256, item.export_id, checked.logs,
+                checked.transactions, findings,
             ),
         )  # fmt: skip
         if entry.state == "archived":

@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS entries (
     archived_at REAL NOT NULL,
     retain_until TEXT NOT NULL,
     logs INTEGER NOT NULL,
+    transactions INTEGER NOT NULL,
     findings TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS entries_tss ON entries (tss_id, state, last_counter);
@@ -96,6 +97,7 @@ class Entry:
     archived_at: float
     retain_until: str
     logs: int
+    transactions: int
     findings: tuple[dict[str, Any], ...]
 
     def to_json(self) -> dict[str, Any]:
@@ -115,6 +117,7 @@ class Entry:
             "archived_at": self.archived_at,
             "retain_until": self.retain_until,
             "logs": self.logs,
+            "transactions": self.transactions,
             "findings": list(self.findings),
         }
 
@@ -132,6 +135,7 @@ class NewEntry:
     sha256: str
     export_id: str
     logs: int
+    transactions: int = 0
     findings: tuple[dict[str, Any], ...] = ()
 
 
@@ -285,12 +289,13 @@ class ArchiveStore:
             cursor = db.execute(
                 "INSERT INTO entries (tss_id, tenant, state, first_counter, last_counter, "
                 "first_time, last_time, path, size, sha256, export_id, archived_at, "
-                "retain_until, logs, findings) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "retain_until, logs, transactions, findings) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     new.tss_id, new.tenant, state, new.first_counter, new.last_counter,
                     new.first_time, new.last_time, rel, target.stat().st_size, new.sha256,
                     new.export_id, now, retain_until(new.last_time, now), new.logs,
-                    json.dumps(list(new.findings)),
+                    new.transactions, json.dumps(list(new.findings)),
                 ),
             )  # fmt: skip
             entry_id = int(cursor.lastrowid or 0)
@@ -323,5 +328,6 @@ def _entry(row: sqlite3.Row) -> Entry:
         first_time=row["first_time"], last_time=row["last_time"], path=row["path"],
         size=int(row["size"]), sha256=row["sha256"], export_id=row["export_id"],
         archived_at=float(row["archived_at"]), retain_until=row["retain_until"],
-        logs=int(row["logs"]), findings=tuple(json.loads(row["findings"])),
+        logs=int(row["logs"]), transactions=int(row["transactions"]),
+        findings=tuple(json.loads(row["findings"])),
     )  # fmt: skip

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from tsed import __version__
 from tsed.cli.adminclient import AdminClient, CommandFailed
+from tsed.cli.tsectl_archive import add_archive_parser, run_archive_command
 from tsed.cli.tsectl_setup import add_setup_parsers, read_secret, run_setup_command
 from tsed.cli.tsectl_verify import print_report, run_verify
 from tsed.config.text import shown
@@ -133,6 +134,8 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
         done = run_setup_command(client, args)
         if done is not None:
             return done
+        if args.command == "archive":
+            return run_archive_command(client, args)
         if args.command == "status":
             return client.call("GET", "/admin/v1/status"), _print_status
         if args.command == "pair":
@@ -297,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     activate = sub.add_parser("activate", help="apply the vendor's activation file (LIVE)")
     activate.add_argument("file", help="the signed activation document")
     add_setup_parsers(sub)
+    add_archive_parser(sub)
     discover = sub.add_parser("discover", help="list TSE-LAN units on the network (mDNS)")
     discover.add_argument("--seconds", type=float, default=3.0, help="how long to listen")
     discover.add_argument(

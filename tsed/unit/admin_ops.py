@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tsed import __version__
 from tsed.errors import TsedError
+from tsed.unit.archive_ops import ArchiveAdminOps
 from tsed.unit.setup_ops import SetupOps
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 
-class AdminOps(SetupOps):
+class AdminOps(SetupOps, ArchiveAdminOps):
     """The admin operations behind tsectl, the setup page and the console (tsed.net.admin)."""
 
     def __init__(self, daemon: Daemon) -> None:
@@ -200,4 +201,5 @@ class AdminOps(SetupOps):
         signing = self.d.signing
         signing.metrics.open_transactions.set(signing.open_transactions)
         signing.metrics.tse_available.set(1 if signing.breaker.available else 0)
-        return signing.metrics.render()
+        payload, content_type = signing.metrics.render()
+        return payload + self.archive_metrics(), content_type

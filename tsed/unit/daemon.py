@@ -63,6 +63,7 @@ from tsed.tss.access import proxy_settings
 from tsed.tss.exportjobs import ExportJobs
 from tsed.tss.registry import Credentials, UpstreamRegistry, vault_key
 from tsed.unit.admin_ops import AdminOps
+from tsed.unit.archive_ops import ArchiveService
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
 from tsed.unit.signing_ops import SigningProxy
@@ -131,6 +132,8 @@ class Daemon:
         self.hasher = PasswordHasher()
         self.web_sessions = WebSessions()
         self.exports = ExportJobs(self.state_dir / "exports")
+        self.archive = ArchiveService(self)  # the fiscal archive and its nightly run
+        await self.archive.start()
         await self._serve()
         await self._announce()
         self.notifier.ready(self._status_text())
@@ -240,6 +243,8 @@ class Daemon:
         await self.notifier.stop_watchdog()
         if hasattr(self, "exports"):
             await self.exports.stop()
+        if hasattr(self, "archive"):
+            await self.archive.stop()
         if getattr(self, "advertiser", None) is not None:
             assert self.advertiser is not None
             await self.advertiser.stop()

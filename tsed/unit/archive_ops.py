@@ -1,0 +1,145 @@
+"""The archive in the daemon: the store, the runs, the nightly schedule and their operations.
+
+Wiring code (like :mod:`tsed.unit.daemon`). :class:`ArchiveService` is built at start-up
+(after the signing service, before the admin routes) and stopped before the backend;
+:class:`ArchiveAdminOps` is the part of the admin operations behind ``/admin/v1/archive``
+(a mixin of :class:`tsed.unit.admin_ops.AdminOps`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from tsed.archive.audit import (
+    archive_summary,
+    export_period,
+    parse_day,
+    period,
+    verify_archive,
+)
+from tsed.archive.metrics import ArchiveMetrics
+from tsed.archive.run import Archiver, ArchiveTarget
+from tsed.archive.schedule import NightlySchedule
+from tsed.archive.store import ArchiveStore
+from tsed.errors import InputError, TsedError
+
+if TYPE_CHECKING:
+    from tsed.unit.daemon import Daemon
+
+_LOGGER = logging.getLogger(__name__)
+ARCHIVE_DIR = "archive"  # in the state directory; factory-reset keeps it
+AUDITOR_DIR = "auditor"  # the auditor's export directories
+EXPORTABLE = frozenset({"INITIALIZED", "DISABLED", "DEFECTIVE"})
+
+
+class ArchiveService:
+    """Store, archiver and schedule of one daemon."""
+
+    def __init__(self, daemon: Daemon, *, poll_interval: float = 5.0) -> None:
+        self.d = daemon
+        self.store = ArchiveStore(daemon.state_dir / ARCHIVE_DIR, clock=daemon.clock)
+        self.archiver = Archiver(
+            self.store, self.targets, poll_interval=poll_interval, clock=daemon.clock
+        )
+        self.schedule = NightlySchedule(
+            self.archiver, lambda: self.d.config.archive_hour, clock=daemon.clock
+        )
+        self.metrics = ArchiveMetrics()
+
+    def targets(self) -> list[ArchiveTarget]:
+        out = []
+        for tenant, binding in sorted(self.d.upstreams.all_bindings().items()):
+            if binding.state not in EXPORTABLE:
+                continue
+            try:
+                out.append(ArchiveTarget(tenant, binding.tss_id, self.d.upstreams.client(tenant)))
+            except TsedError as err:
+                _LOGGER.warning("archive: no client for tenant %s: %s", tenant, err.message)
+        return out
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.store.open)
+        self.schedule.start()
+
+    async def stop(self) -> None:
+        await self.schedule.stop()
+        await self.archiver.stop()
+
+    async def status(self, *, live: bool = True) -> dict[str, Any]:
+        """The index summary plus, per TSS in use, its current counter and the lag."""
+        summary = await asyncio.to_thread(archive_summary, self.store)
+        now = self.d.clock()
+        for target in self.targets():
+            item = summary["tss"].setdefault(
+                target.tss_id,
+                {"tenant": target.tenant, "last_counter": None, "last_log_time": None,
+                 "archived_at": None, "files": 0, "gaps": [], "findings": []},
+            )  # fmt: skip
+            item["in_use"] = True
+            if live:
+                try:
+                    tss = await target.client.get_tss(target.tss_id)
+                    newest = int(tss.signature_counter or 0)
+                    item["tss_counter"] = newest
+                    item["lag_signatures"] = max(0, newest - (item["last_counter"] or 0))
+                except TsedError as err:
+                    item["tss_error"] = err.message
+            last = item["last_log_time"]
+            item["lag_hours"] = None if last is None else round((now - last) / 3600, 2)
+        run = self.archiver.current or self.archiver.last
+        summary["run"] = {"running": self.archiver.running, **(run.to_json() if run else {})}
+        summary["next_run"] = self.schedule.next_at
+        summary["archive_hour"] = self.d.config.archive_hour
+        self.metrics.update(summary)
+        return summary
+
+
+class ArchiveAdminOps:
+    """``/admin/v1/archive``: status, run (on demand), verify, export (auditor)."""
+
+    d: Daemon
+
+    @property
+    def _archive(self) -> ArchiveService:
+        return self.d.archive
+
+    async def archive_status(self) -> dict[str, Any]:
+        return await self._archive.status()
+
+    async def archive_run(self) -> dict[str, Any]:
+        state = self._archive.archiver.start("on demand")
+        await self.d.store.audit("admin", "archive_run", {})
+        return {"running": True, **state.to_json()}
+
+    async def archive_progress(self) -> dict[str, Any]:
+        archiver = self._archive.archiver
+        run = archiver.current or archiver.last
+        return {"running": archiver.running, **(run.to_json() if run else {})}
+
+    async def archive_verify(self) -> dict[str, Any]:
+        return await asyncio.to_thread(verify_archive, self._archive.store)
+
+    async def archive_export(self, start: str, end: str, tenant: str | None) -> dict[str, Any]:
+        low, high = period(start, end)
+        if tenant is not None:
+            known = {t.id for t in self.d.config.tenant_list()}
+            known |= {e.tenant for e in await asyncio.to_thread(self._archive.store.entries)}
+            if tenant not in known:
+                raise InputError(f"tenant {tenant!r} is not known here (known: "
+                                 f"{', '.join(sorted(known))})")  # fmt: skip
+        stamp = datetime.fromtimestamp(time.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
+        days = f"{parse_day(start, 'from').isoformat()}_{parse_day(end, 'to').isoformat()}"
+        name = f"tse-export_{days}" + (f"_{tenant}" if tenant else "") + f"_{stamp}"
+        dest = self.d.state_dir / AUDITOR_DIR / name
+        report = await asyncio.to_thread(
+            export_period, self._archive.store, dest, low, high, tenant
+        )
+        await self.d.store.audit("admin", "archive_export", {"from": start, "to": end})
+        return report
+
+    def archive_metrics(self) -> bytes:
+        return self._archive.metrics.render()
