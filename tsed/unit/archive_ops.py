@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from tsed.archive.audit import (
     archive_summary,
@@ -25,10 +27,10 @@ from tsed.archive.metrics import ArchiveMetrics
 from tsed.archive.run import Archiver, ArchiveTarget
 from tsed.archive.schedule import NightlySchedule
 from tsed.archive.store import ArchiveStore
+from tsed.config.model import Config
 from tsed.errors import InputError, TsedError
-
-if TYPE_CHECKING:
-    from tsed.unit.daemon import Daemon
+from tsed.state.store import Store
+from tsed.tss.registry import UpstreamRegistry
 
 _LOGGER = logging.getLogger(__name__)
 ARCHIVE_DIR = "archive"  # in the state directory; factory-reset keeps it
@@ -36,10 +38,26 @@ AUDITOR_DIR = "auditor"  # the auditor's export directories
 EXPORTABLE = frozenset({"INITIALIZED", "DISABLED", "DEFECTIVE"})
 
 
+class ArchiveHost(Protocol):
+    """What the archive needs of the daemon (no import of it: no circle in unit/)."""
+
+    state_dir: Path
+    config: Config
+    upstreams: UpstreamRegistry
+    store: Store
+
+    @property
+    def clock(self) -> Callable[[], float]: ...
+
+
+class ArchiveAdminHost(ArchiveHost, Protocol):
+    archive: ArchiveService
+
+
 class ArchiveService:
     """Store, archiver and schedule of one daemon."""
 
-    def __init__(self, daemon: Daemon, *, poll_interval: float = 5.0) -> None:
+    def __init__(self, daemon: ArchiveHost, *, poll_interval: float = 5.0) -> None:
         self.d = daemon
         self.store = ArchiveStore(daemon.state_dir / ARCHIVE_DIR, clock=daemon.clock)
         self.archiver = Archiver(
@@ -101,18 +119,23 @@ class ArchiveService:
 class ArchiveAdminOps:
     """``/admin/v1/archive``: status, run (on demand), verify, export (auditor)."""
 
-    d: Daemon
+    d: Any  # the daemon, set by AdminOps (typed as its SetupOps base says)
+
+    @property
+    def _host(self) -> ArchiveAdminHost:
+        host: ArchiveAdminHost = self.d
+        return host
 
     @property
     def _archive(self) -> ArchiveService:
-        return self.d.archive
+        return self._host.archive
 
     async def archive_status(self) -> dict[str, Any]:
         return await self._archive.status()
 
     async def archive_run(self) -> dict[str, Any]:
         state = self._archive.archiver.start("on demand")
-        await self.d.store.audit("admin", "archive_run", {})
+        await self._host.store.audit("admin", "archive_run", {})
         return {"running": True, **state.to_json()}
 
     async def archive_progress(self) -> dict[str, Any]:
@@ -126,7 +149,7 @@ class ArchiveAdminOps:
     async def archive_export(self, start: str, end: str, tenant: str | None) -> dict[str, Any]:
         low, high = period(start, end)
         if tenant is not None:
-            known = {t.id for t in self.d.config.tenant_list()}
+            known = {t.id for t in self._host.config.tenant_list()}
             known |= {e.tenant for e in await asyncio.to_thread(self._archive.store.entries)}
             if tenant not in known:
                 raise InputError(f"tenant {tenant!r} is not known here (known: "
@@ -134,11 +157,11 @@ class ArchiveAdminOps:
         stamp = datetime.fromtimestamp(time.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
         days = f"{parse_day(start, 'from').isoformat()}_{parse_day(end, 'to').isoformat()}"
         name = f"tse-export_{days}" + (f"_{tenant}" if tenant else "") + f"_{stamp}"
-        dest = self.d.state_dir / AUDITOR_DIR / name
+        dest = self._host.state_dir / AUDITOR_DIR / name
         report = await asyncio.to_thread(
             export_period, self._archive.store, dest, low, high, tenant
         )
-        await self.d.store.audit("admin", "archive_export", {"from": start, "to": end})
+        await self._host.store.audit("admin", "archive_export", {"from": start, "to": end})
         return report
 
     def archive_metrics(self) -> bytes:
