@@ -30,6 +30,7 @@ from tsed.archive.store import ArchiveStore
 from tsed.config.model import Config
 from tsed.errors import InputError, TsedError
 from tsed.state.store import Store
+from tsed.tss.exports import MAX_RECORDS
 from tsed.tss.registry import UpstreamRegistry
 
 _LOGGER = logging.getLogger(__name__)
@@ -57,12 +58,16 @@ class ArchiveAdminHost(ArchiveHost, Protocol):
 class ArchiveService:
     """Store, archiver and schedule of one daemon."""
 
-    def __init__(self, daemon: ArchiveHost, *, poll_interval: float = 5.0) -> None:
+    poll_interval = 5.0  # seconds between export status polls (fiskaly: 12 per minute)
+    max_records = MAX_RECORDS  # signatures per export
+
+    def __init__(self, daemon: ArchiveHost) -> None:
         self.d = daemon
         self.store = ArchiveStore(daemon.state_dir / ARCHIVE_DIR, clock=daemon.clock)
         self.archiver = Archiver(
-            self.store, self.targets, poll_interval=poll_interval, clock=daemon.clock
-        )
+            self.store, self.targets, poll_interval=self.poll_interval,
+            max_records=self.max_records, clock=daemon.clock,
+        )  # fmt: skip
         self.schedule = NightlySchedule(
             self.archiver, lambda: self.d.config.archive_hour, clock=daemon.clock
         )
