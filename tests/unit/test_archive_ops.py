@@ -3,7 +3,9 @@ archive surviving a factory reset."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import statistics
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -73,3 +75,32 @@ async def test_archive_operations_through_tsectl_and_factory_reset(tmp_path: Pat
         assert json.loads(out)["tss"][tss_id]["last_counter"] == tss["last_counter"]
         code, out = await unit.tsectl("--json", "archive", "verify")
         assert code == 0 and json.loads(out)["ok"], out
+
+
+async def test_an_archive_run_never_blocks_signing(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "state") as unit:
+        archiver = unit.daemon.archive.archiver
+        archiver.poll_interval, archiver.max_records = 0.1, 100  # many files: many checks
+        register = await unit.pair()
+        for _ in range(300):
+            await register.receipt()
+        idle = []
+        for _ in range(20):
+            began = time.monotonic()
+            await register.receipt()
+            idle.append(time.monotonic() - began)
+        run = asyncio.create_task(archiver.run("test"))
+        during = []
+        while not run.done():
+            began = time.monotonic()
+            await register.receipt()
+            during.append(time.monotonic() - began)
+        state = await run
+        assert state.state == "done" and state.files >= 6, state.to_json()
+        assert len(during) >= 10  # receipts went on during the run
+        assert max(during) < 2.0, (max(during), sorted(during)[-5:])  # deadline: 3 s
+        print(
+            f"receipts during a run of {state.finished_at - state.started_at:.1f} s: "
+            f"{len(during)}, median {statistics.median(during) * 1000:.0f} ms, max "
+            f"{max(during) * 1000:.0f} ms (idle median {statistics.median(idle) * 1000:.0f} ms)"
+        )
