@@ -104,3 +104,16 @@ def test_retention_is_ten_years_after_the_end_of_the_year() -> None:
     assert retain_until(1_798_761_599, 0) == "2036-12-31"  # 2026-12-31 23:59:59 UTC
     assert retain_until(1_798_761_600, 0) == "2037-12-31"
     assert retain_until(None, 1_798_761_600) == "2037-12-31"
+
+
+def test_the_disk_projection_uses_the_measured_growth(store: ArchiveStore) -> None:
+    from tsed.archive.audit import archive_summary
+
+    now = 1_790_000_200.0
+    source, digest = _staged(store, b"x" * 100_000)
+    store.record(source, _new(23, 40, digest))  # logs from 1_790_000_000: one day at least
+    summary = archive_summary(store, now)
+    assert summary["bytes_per_day"] == 100_000 and summary["disk_free"] > 0
+    assert summary["days_until_full"] == round(summary["disk_free"] / 100_000)
+    assert summary["disk_warning"] is (summary["days_until_full"] < 60)
+    assert summary["bytes_per_10000_receipts"] == round(100_000 * 10_000 / 8)

@@ -31,6 +31,8 @@ from tsed.state.files import atomic_write
 
 _LOGGER = logging.getLogger(__name__)
 PER_RECEIPTS = 10_000
+RATE_DAYS = 30  # the disk projection uses the archive's growth over the last 30 days
+WARN_DAYS = 60  # warn when the disk is full within this many days (weeks ahead)
 
 
 def _gaps(entries: list[Entry]) -> list[str]:
@@ -43,7 +45,24 @@ def _gaps(entries: list[Entry]) -> list[str]:
     ]
 
 
-def archive_summary(store: ArchiveStore) -> dict[str, Any]:
+def disk_projection(store: ArchiveStore, entries: list[Entry], now: float) -> dict[str, Any]:
+    """Free space, the measured growth (bytes a day) and the days until the disk is full."""
+    usage = shutil.disk_usage(store.root)
+    recent = [e for e in entries if e.archived_at >= now - RATE_DAYS * 86400]
+    first = min((e.first_time or e.archived_at for e in recent), default=None)
+    span_days = max(1.0, (now - first) / 86400) if first is not None else None
+    per_day = sum(e.size for e in recent) / span_days if span_days else None
+    days = round(usage.free / per_day) if per_day else None
+    return {
+        "disk_free": usage.free,
+        "disk_total": usage.total,
+        "bytes_per_day": round(per_day) if per_day is not None else None,
+        "days_until_full": days,
+        "disk_warning": days is not None and days < WARN_DAYS,
+    }
+
+
+def archive_summary(store: ArchiveStore, now: float | None = None) -> dict[str, Any]:
     """Per TSS and overall, from the index (no fiskaly call: the caller adds the lag)."""
     entries = store.entries()
     by_tss: dict[str, list[Entry]] = defaultdict(list)
@@ -84,6 +103,7 @@ def archive_summary(store: ArchiveStore) -> dict[str, Any]:
         "disk_use": store.disk_use(),
         "receipts": receipts,
         "bytes_per_10000_receipts": round(size * PER_RECEIPTS / receipts) if receipts else None,
+        **disk_projection(store, archived, time.time() if now is None else now),
     }
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tsed.archive.audit import disk_projection
 from tsed.archive.store import ArchiveStore, Entry, NewEntry, sha256_file
 from tsed.errors import ConflictError, TsedError
 from tsed.fiskaly import errors as ferr
@@ -241,6 +242,7 @@ class Archiver:
                 failed = any(t.get("error") or t.get("finding") for t in state.tss.values())
                 state.state = "failed" if failed else "done"
                 self.last, self.current = state, None
+            await self._check_disk()
             _LOGGER.info(
                 "archive run (%s) %s: %d file(s), %d bytes, %d logs in %.1f s (CPU %.2f s)",
                 reason, state.state, state.files, state.bytes, state.logs,
@@ -248,6 +250,18 @@ class Archiver:
                 extra={"TSED_EVENT": "archive_run_done"},
             )  # fmt: skip
             return state
+
+    async def _check_disk(self) -> None:
+        """Warn weeks ahead when the archive's growth fills the disk (nothing is dropped)."""
+        entries = await asyncio.to_thread(self.store.entries, None, "archived")
+        disk = await asyncio.to_thread(disk_projection, self.store, entries, self.clock())
+        if disk["disk_warning"]:
+            _LOGGER.warning(
+                "archive: the disk is full in about %d days at %d bytes a day (%d bytes free); "
+                "archived files are never dropped: add space or move the unit to a bigger disk",
+                disk["days_until_full"], disk["bytes_per_day"], disk["disk_free"],
+                extra={"TSED_EVENT": "archive_disk_warning"},
+            )  # fmt: skip
 
     async def _archive_tss(self, target: ArchiveTarget, state: RunState) -> None:
         tss_id = target.tss_id

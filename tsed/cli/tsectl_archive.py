@@ -56,6 +56,15 @@ def print_status(data: Mapping[str, Any], out: TextIO) -> None:
         f"Files:         {data.get('files', 0)} ({_size(data.get('bytes'))}), disk use "
         f"{_size(data.get('disk_use'))}, {_size(per)} per 10 000 receipts\n"
     )
+    days = data.get("days_until_full")
+    out.write(
+        f"Disk:          {_size(data.get('disk_free'))} free, the archive grows "
+        f"{_size(data.get('bytes_per_day'))} a day"
+        + (f": full in about {days} days" if days is not None else "")
+        + ("  WARNING: add space (archived files are never dropped)" if data.get("disk_warning")
+           else "")
+        + "\n"
+    )  # fmt: skip
     run = data.get("run", {})
     state = "running" if run.get("running") else run.get("state", "none yet")
     out.write(
