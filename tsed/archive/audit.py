@@ -162,6 +162,10 @@ def parse_day(text: str, what: str) -> date:
 def period(start: str, end: str) -> tuple[int, int]:
     """``--from``/``--to`` days (UTC, both inclusive) as Unix seconds."""
     first, last = parse_day(start, "from"), parse_day(end, "to")
+    for day, what in ((first, "from"), (last, "to")):
+        if not 2000 <= day.year <= 9998:
+            raise InputError(f"{what} {day} is not a day a TSE can have signed on",
+                             hint="Give days from 2000 on.")  # fmt: skip
     if first > last:
         raise InputError(
             f"the period starts after it ends ({first} > {last})",

@@ -141,7 +141,8 @@ def run_archive_command(client: AdminClient, args: argparse.Namespace) -> tuple[
             return started, print_run
         data = _wait(client, args)
         if data.get("state") != "done":
-            print_run(data, sys.stdout) if not args.json else None
+            if not args.json:
+                print_run(data, sys.stdout)
             raise CommandFailed(
                 "the archive run did not archive everything",
                 "Look at the TSS lines above and the journal (TSED_EVENT=archive_*).",
@@ -150,7 +151,8 @@ def run_archive_command(client: AdminClient, args: argparse.Namespace) -> tuple[
     if action == "verify":
         data = client.call("POST", "/admin/v1/archive/verify")
         if not data.get("ok"):
-            print_verify(data, sys.stdout) if not args.json else None
+            if not args.json:
+                print_verify(data, sys.stdout)
             raise CommandFailed("the archive has problems", "See the lines above.")
         return data, print_verify
     if not args.start or not args.end:
@@ -158,7 +160,8 @@ def run_archive_command(client: AdminClient, args: argparse.Namespace) -> tuple[
     body = {"from": args.start, "to": args.end, "tenant": args.tenant}
     data = client.call("POST", "/admin/v1/archive/export", body)
     if not data.get("ok"):
-        print_export(data, sys.stdout) if not args.json else None
+        if not args.json:
+            print_export(data, sys.stdout)
         raise CommandFailed("the export is not complete or not verified", "See report.txt.")
     return data, print_export
 
