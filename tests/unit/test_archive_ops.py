@@ -8,6 +8,7 @@ import json
 import statistics
 import subprocess
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -104,3 +105,23 @@ async def test_an_archive_run_never_blocks_signing(tmp_path: Path) -> None:
             f"{len(during)}, median {statistics.median(during) * 1000:.0f} ms, max "
             f"{max(during) * 1000:.0f} ms (idle median {statistics.median(idle) * 1000:.0f} ms)"
         )
+
+
+async def test_a_finding_is_an_alert_in_tsectl_status(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "state") as unit:
+        unit.daemon.archive.archiver.poll_interval = 0.1
+        register = await unit.pair()
+        await register.receipt()
+        sim = unit.daemon._sim
+        assert sim is not None
+        ((tss_id, logs),) = sim.state.logs.items()
+        logs[-1] = replace(logs[-1], signature=bytes(64))  # the TSE serves a bad signature
+        code, out = await unit.tsectl("--json", "archive", "run")
+        assert code == 1, out
+        code, out = await unit.tsectl("--json", "archive", "status")
+        assert json.loads(out)["tss"][tss_id]["findings"], out
+        code, out = await unit.tsectl("--json", "status")
+        (notice,) = [n for n in json.loads(out)["notices"] if n.startswith("archive:")]
+        assert f"TSS {tss_id}" in notice and "signature" in notice and "rejected/" in notice
+        code, out = await unit.tsectl("status")
+        assert "has findings" in out

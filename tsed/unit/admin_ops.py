@@ -43,6 +43,7 @@ class AdminOps(SetupOps, ArchiveAdminOps):
             "pairing": {"open": d.pairing.is_open, "expires_at": d.pairing.expires_at},
             "addresses": d.addresses(),
             "password_set": (await self.password_status())["set"],
+            "notices": [*status.get("notices", []), *await self.archive_notices()],
             "tss": {
                 tenant: {"tss_id": b.tss_id, "state": b.state, "env": b.env}
                 for tenant, b in d.upstreams.all_bindings().items()

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from tsed.archive.audit import (
     archive_summary,
+    disk_projection,
     export_period,
     parse_day,
     period,
@@ -168,6 +169,36 @@ class ArchiveAdminOps:
         )
         await self._host.store.audit("admin", "archive_export", {"from": start, "to": end})
         return report
+
+    async def archive_notices(self) -> list[str]:
+        """For ``tsectl status``: open findings, a run that did not finish, a filling disk."""
+        store = self._archive.store
+        entries = await asyncio.to_thread(store.entries)
+        notices = []
+        latest: dict[str, Any] = {}
+        for entry in entries:  # ordered by counter: the last one per TSS says where it stands
+            if latest.get(entry.tss_id) is None or entry.id > latest[entry.tss_id].id:
+                latest[entry.tss_id] = entry
+        for tss_id, entry in sorted(latest.items()):
+            if entry.state == "rejected":
+                codes = ", ".join(sorted({str(f.get("code")) for f in entry.findings}))
+                notices.append(
+                    f"archive: the export of TSS {tss_id} counters {entry.first_counter}.."
+                    f"{entry.last_counter} has findings ({codes}), kept as {entry.path}; "
+                    "see tsectl archive status"
+                )
+        last = self._archive.archiver.last
+        if last is not None:
+            for tss_id, item in last.tss.items():
+                if item.get("error"):
+                    notices.append(f"archive: the last run stopped for TSS {tss_id}: "
+                                   f"{item['error']['message']}")  # fmt: skip
+        disk = await asyncio.to_thread(
+            disk_projection, store, [e for e in entries if e.state == "archived"], time.time()
+        )
+        if disk["disk_warning"]:
+            notices.append(f"archive: the disk is full in about {disk['days_until_full']} days")
+        return notices
 
     def archive_metrics(self) -> bytes:
         return self._archive.metrics.render()
