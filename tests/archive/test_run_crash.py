@@ -13,6 +13,7 @@ import tarfile
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.reliability import pair_token, seed_state, start_sim_process, stop, wait_ready
 from tests.support.unit import RECEIPT, free_port
@@ -54,6 +55,7 @@ def _counters(path: Path) -> list[int]:
             if (m := TX_NAME.match(n) or SYS_NAME.match(n) or AUD_NAME.match(n))]  # fmt: skip
 
 
+@pytest.mark.timeout(300)
 async def test_kill_during_archive_runs_then_the_archive_is_complete(tmp_path: Path) -> None:
     sim_state, state = tmp_path / "sim", tmp_path / "unit"
     seed_state(state)

@@ -85,6 +85,7 @@ def _counters(path: Path) -> list[int]:
             if (m := TX_NAME.match(n) or SYS_NAME.match(n) or AUD_NAME.match(n))]  # fmt: skip
 
 
+@pytest.mark.timeout(180)
 async def test_a_week_is_complete_from_the_archive_after_fiskaly_forgot_it(
     week: tuple[Clock, Simulator, list[Tenant]], tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.unit import running_unit
 
@@ -78,6 +79,7 @@ async def test_archive_operations_through_tsectl_and_factory_reset(tmp_path: Pat
         assert code == 0 and json.loads(out)["ok"], out
 
 
+@pytest.mark.timeout(180)
 async def test_an_archive_run_never_blocks_signing(tmp_path: Path) -> None:
     async with running_unit(tmp_path / "state") as unit:
         archiver = unit.daemon.archive.archiver

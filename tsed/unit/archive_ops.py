@@ -25,13 +25,12 @@ from tsed.archive.audit import (
     verify_archive,
 )
 from tsed.archive.metrics import ArchiveMetrics
-from tsed.archive.run import Archiver, ArchiveTarget
+from tsed.archive.run import ARCHIVE_RECORDS, Archiver, ArchiveTarget
 from tsed.archive.schedule import NightlySchedule
 from tsed.archive.store import ArchiveStore
 from tsed.config.model import Config
 from tsed.errors import InputError, TsedError
 from tsed.state.store import Store
-from tsed.tss.exports import MAX_RECORDS
 from tsed.tss.registry import UpstreamRegistry
 
 _LOGGER = logging.getLogger(__name__)
@@ -60,7 +59,7 @@ class ArchiveService:
     """Store, archiver and schedule of one daemon."""
 
     poll_interval = 5.0  # seconds between export status polls (fiskaly: 12 per minute)
-    max_records = MAX_RECORDS  # signatures per export
+    max_records = ARCHIVE_RECORDS  # signatures per export
 
     def __init__(self, daemon: ArchiveHost) -> None:
         self.d = daemon
