@@ -70,11 +70,14 @@ async def test_archive_operations_through_tsectl_and_factory_reset(tmp_path: Pat
             busy = await admin.post("/admin/v1/archive/export", json={"from": today})
             assert busy.status_code == 400
         archived = sorted((unit.state_dir / "archive" / "tss").rglob("*.tar"))
+        await register.receipt()  # signed after the last run: archived before the reset
         code, out = await unit.tsectl("--json", "factory-reset", "--yes")
         assert code == 0, out
-        assert sorted((unit.state_dir / "archive" / "tss").rglob("*.tar")) == archived
+        assert json.loads(out)["archive_run"]["state"] == "done"
+        kept = sorted((unit.state_dir / "archive" / "tss").rglob("*.tar"))
+        assert kept[: len(archived)] == archived and len(kept) == len(archived) + 1
         code, out = await unit.tsectl("--json", "archive", "status")
-        assert json.loads(out)["tss"][tss_id]["last_counter"] == tss["last_counter"]
+        assert json.loads(out)["tss"][tss_id]["last_counter"] >= tss["last_counter"] + 2
         code, out = await unit.tsectl("--json", "archive", "verify")
         assert code == 0 and json.loads(out)["ok"], out
 
@@ -127,3 +130,18 @@ async def test_a_finding_is_an_alert_in_tsectl_status(tmp_path: Path) -> None:
         assert f"TSS {tss_id}" in notice and "signature" in notice and "rejected/" in notice
         code, out = await unit.tsectl("status")
         assert "has findings" in out
+
+
+async def test_a_replaced_tss_is_archived_first(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "state") as unit:
+        unit.daemon.archive.archiver.poll_interval = 0.1
+        register = await unit.pair()
+        await register.receipt()
+        old = unit.daemon.upstreams.binding("default")
+        assert old is not None
+        code, out = await unit.tsectl("--json", "tss", "setup", "--new")
+        assert code == 0, out
+        code, out = await unit.tsectl("--json", "archive", "status")
+        item = json.loads(out)["tss"][old.tss_id]
+        assert item["files"] == 1 and item["last_counter"] > 23 and "in_use" not in item
+        assert unit.daemon.upstreams.binding("default").tss_id != old.tss_id  # type: ignore[union-attr]
