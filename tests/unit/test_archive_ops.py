@@ -66,6 +66,8 @@ async def test_archive_operations_through_tsectl_and_factory_reset(tmp_path: Pat
         async with httpx.AsyncClient(transport=transport, base_url="http://tsed") as admin:
             metrics = (await admin.get("/admin/metrics")).text
             assert f'tsed_archive_lag_signatures{{tss="{tss_id}"}}' in metrics
+            assert f'tsed_archive_lag_hours{{tss="{tss_id}"}}' in metrics
+            assert "tsed_archive_running 0.0" in metrics
             assert "tsed_receipts_total" in metrics  # the signing metrics are still there
             busy = await admin.post("/admin/v1/archive/export", json={"from": today})
             assert busy.status_code == 400

@@ -6,6 +6,7 @@ the admin route renders both one after the other, which is valid exposition form
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,16 +37,22 @@ class ArchiveMetrics:
         self.running = Gauge(
             "tsed_archive_running", "1 while an archive run runs", registry=self.registry
         )
+        self._last_log: dict[str, float] = {}
 
     def update(self, status: Mapping[str, Any]) -> None:
+        """From the archive status (read by tsectl or the page, and after each run)."""
         for tss_id, item in status.get("tss", {}).items():
             if item.get("lag_signatures") is not None:
                 self.lag_signatures.labels(tss_id).set(item["lag_signatures"])
-            if item.get("lag_hours") is not None:
-                self.lag_hours.labels(tss_id).set(item["lag_hours"])
+            if item.get("last_log_time") is not None:
+                self._last_log[tss_id] = float(item["last_log_time"])
         self.findings.set(sum(len(t.get("findings", [])) for t in status.get("tss", {}).values()))
         self.bytes.set(status.get("bytes", 0))
-        self.running.set(1 if status.get("run", {}).get("running") else 0)
 
-    def render(self) -> bytes:
+    def render(self, *, running: bool, now: float | None = None) -> bytes:
+        """The lag in hours is computed now, from the last archived log of each TSS."""
+        moment = time.time() if now is None else now
+        for tss_id, last in self._last_log.items():
+            self.lag_hours.labels(tss_id).set(round((moment - last) / 3600, 2))
+        self.running.set(1 if running else 0)
         return generate_latest(self.registry)

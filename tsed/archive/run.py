@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import tarfile
 import time
 from collections.abc import Awaitable, Callable
@@ -205,6 +206,7 @@ class Archiver:
         self.clock = clock
         self.current: RunState | None = None
         self.last: RunState | None = None
+        self.on_done: Callable[[RunState], Awaitable[None]] | None = None
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[RunState]] = set()
 
@@ -248,6 +250,8 @@ class Archiver:
                 state.state = "failed" if failed else "done"
                 self.last, self.current = state, None
             await self._check_disk()
+            if self.on_done is not None:
+                await self.on_done(state)
             _LOGGER.info(
                 "archive run (%s) %s: %d file(s), %d bytes, %d logs in %.1f s (CPU %.2f s)",
                 reason, state.state, state.files, state.bytes, state.logs,
@@ -297,9 +301,18 @@ class Archiver:
         except TsedError as err:
             info["error"] = {"code": err.code, "message": err.message, "hint": err.hint}
             state.note(f"TSS {tss_id}: {err.message}")
-            _LOGGER.warning(
+            self._warn(tss_id, info, err.message)
+        except (OSError, sqlite3.Error, tarfile.TarError) as err:  # the box, not fiskaly
+            message = f"the archive could not be written or read: {type(err).__name__}: {err}"
+            hint = "Check the disk (df, dmesg); the next run continues."
+            info["error"] = {"code": "ARCHIVE_FAILED", "message": message, "hint": hint}
+            state.note(f"TSS {tss_id}: {message}")
+            self._warn(tss_id, info, message)
+
+    def _warn(self, tss_id: str, info: dict[str, Any], message: str) -> None:
+        _LOGGER.warning(
                 "archive run: TSS %s stopped at counter %s: %s", tss_id,
-                info.get("archived_to"), err.message,
+                info.get("archived_to"), message,
                 extra={"TSED_EVENT": "archive_failed", "TSED_TSS": tss_id},
             )  # fmt: skip
 

@@ -25,7 +25,7 @@ from tsed.archive.audit import (
     verify_archive,
 )
 from tsed.archive.metrics import ArchiveMetrics
-from tsed.archive.run import ARCHIVE_RECORDS, Archiver, ArchiveTarget
+from tsed.archive.run import ARCHIVE_RECORDS, Archiver, ArchiveTarget, RunState
 from tsed.archive.schedule import NightlySchedule
 from tsed.archive.store import ArchiveStore
 from tsed.config.model import Config
@@ -72,6 +72,7 @@ class ArchiveService:
             self.archiver, lambda: self.d.config.archive_hour, clock=daemon.clock
         )
         self.metrics = ArchiveMetrics()
+        self.archiver.on_done = self._after_run
 
     def targets(self) -> list[ArchiveTarget]:
         out = []
@@ -84,9 +85,22 @@ class ArchiveService:
                 _LOGGER.warning("archive: no client for tenant %s: %s", tenant, err.message)
         return out
 
+    async def _after_run(self, state: RunState) -> None:
+        """Gauges follow every run (nightly ones too), without another call to fiskaly."""
+        try:
+            await self.status(live=False)
+        except TsedError as err:
+            _LOGGER.warning("archive: the status after the run failed: %s", err.message)
+        for tss_id, item in state.tss.items():
+            newest, done = item.get("to"), item.get("archived_to")
+            if isinstance(newest, int):
+                lag = newest - (done if isinstance(done, int) else 0)
+                self.metrics.lag_signatures.labels(tss_id).set(max(0, lag))
+
     async def start(self) -> None:
         await asyncio.to_thread(self.store.open)
         self.schedule.start()
+        await self._after_run(RunState("start", self.d.clock()))  # gauges from the index
 
     async def stop(self) -> None:
         await self.schedule.stop()
@@ -200,4 +214,5 @@ class ArchiveAdminOps:
         return notices
 
     def archive_metrics(self) -> bytes:
-        return self._archive.metrics.render()
+        archive = self._archive
+        return archive.metrics.render(running=archive.archiver.running, now=self._host.clock())
