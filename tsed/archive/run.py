@@ -311,10 +311,10 @@ class Archiver:
 
     def _warn(self, tss_id: str, info: dict[str, Any], message: str) -> None:
         _LOGGER.warning(
-                "archive run: TSS %s stopped at counter %s: %s", tss_id,
-                info.get("archived_to"), message,
-                extra={"TSED_EVENT": "archive_failed", "TSED_TSS": tss_id},
-            )  # fmt: skip
+            "archive run: TSS %s stopped at counter %s: %s", tss_id,
+            info.get("archived_to"), message,
+            extra={"TSED_EVENT": "archive_failed", "TSED_TSS": tss_id},
+        )  # fmt: skip
 
     async def _export(
         self, target: ArchiveTarget, low: int, high: int, state: RunState

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from tsed import __version__
 from tsed.cli.adminclient import AdminClient, CommandFailed
-from tsed.cli.tsectl_archive import add_archive_parser, run_archive_command
+from tsed.cli.tsectl_archive import add_archive_actions, run_archive_command
 from tsed.cli.tsectl_setup import add_setup_parsers, read_secret, run_setup_command
 from tsed.cli.tsectl_verify import print_report, run_verify
 from tsed.config.text import shown
@@ -300,7 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     activate = sub.add_parser("activate", help="apply the vendor's activation file (LIVE)")
     activate.add_argument("file", help="the signed activation document")
     add_setup_parsers(sub)
-    add_archive_parser(sub)
+    archive = sub.add_parser(
+        "archive", help="the fiscal archive: status, run, verify, the auditor's export"
+    )
+    add_archive_actions(archive.add_subparsers(dest="action", required=True, metavar="ACTION"))
     discover = sub.add_parser("discover", help="list TSE-LAN units on the network (mDNS)")
     discover.add_argument("--seconds", type=float, default=3.0, help="how long to listen")
     discover.add_argument(

@@ -155,8 +155,6 @@ def run_archive_command(client: AdminClient, args: argparse.Namespace) -> tuple[
                 print_verify(data, sys.stdout)
             raise CommandFailed("the archive has problems", "See the lines above.")
         return data, print_verify
-    if not args.start or not args.end:
-        raise CommandFailed("archive export needs --from DATE and --to DATE", "", "USAGE")
     body = {"from": args.start, "to": args.end, "tenant": args.tenant}
     data = client.call("POST", "/admin/v1/archive/export", body)
     if not data.get("ok"):
@@ -166,14 +164,21 @@ def run_archive_command(client: AdminClient, args: argparse.Namespace) -> tuple[
     return data, print_export
 
 
-def add_archive_parser(sub: Any) -> None:
-    archive = sub.add_parser(
-        "archive",
-        help="the fiscal archive: status, run now, verify all, export a period for the auditor",
+ACTIONS = ("status", "run", "verify", "export")
+
+
+def add_archive_actions(actions: Any) -> None:
+    """The archive's own actions under ``tsectl archive`` (``actions``: its subparsers; the
+    off-box copy adds its actions to the same ones)."""
+    actions.add_parser("status", help="per TSS: last archived counter and time, lag, findings")
+    run = actions.add_parser("run", help="archive every TSS now, with progress")
+    run.add_argument("--no-wait", action="store_true", help="start it and return")
+    run.add_argument("--wait", type=float, default=7200.0, help="give up waiting after (s)")
+    actions.add_parser("verify", help="re-verify the whole archive (manifest, TAR verifier)")
+    export = actions.add_parser(
+        "export", help="the auditor's directory: the TAR files of a period and a report"
     )
-    archive.add_argument("action", choices=["status", "run", "verify", "export"])
-    archive.add_argument("--from", dest="start", help="export: first day (YYYY-MM-DD, UTC)")
-    archive.add_argument("--to", dest="end", help="export: last day, inclusive (YYYY-MM-DD)")
-    archive.add_argument("--tenant", help="export: only this tenant's TSS")
-    archive.add_argument("--no-wait", action="store_true", help="run: start it and return")
-    archive.add_argument("--wait", type=float, default=7200.0, help="run: give up after (s)")
+    export.add_argument("--from", dest="start", required=True, metavar="DAY",
+                        help="first day (YYYY-MM-DD, UTC)")  # fmt: skip
+    export.add_argument("--to", dest="end", required=True, metavar="DAY", help="last day")
+    export.add_argument("--tenant", help="only this tenant's TSS")
