@@ -40,19 +40,25 @@ EXPORTABLE = frozenset({"INITIALIZED", "DISABLED", "DEFECTIVE"})
 
 
 class ArchiveHost(Protocol):
-    """What the archive needs of the daemon (no import of it: no circle in unit/)."""
-
-    state_dir: Path
-    config: Config
-    upstreams: UpstreamRegistry
-    store: Store
+    """What the archive reads of the running unit (no import of the daemon: no circle in
+    unit/); the daemon and an operations context both have these."""
 
     @property
-    def clock(self) -> Callable[[], float]: ...
+    def state_dir(self) -> Path: ...
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def upstreams(self) -> UpstreamRegistry: ...
+
+    @property
+    def store(self) -> Store: ...
 
 
 class ArchiveAdminHost(ArchiveHost, Protocol):
-    archive: ArchiveService
+    @property
+    def archive(self) -> ArchiveService: ...
 
 
 class ArchiveService:
@@ -61,15 +67,19 @@ class ArchiveService:
     poll_interval = 5.0  # seconds between export status polls (fiskaly: 12 per minute)
     max_records = ARCHIVE_RECORDS  # signatures per export
 
-    def __init__(self, daemon: ArchiveHost) -> None:
-        self.d = daemon
-        self.store = ArchiveStore(daemon.state_dir / ARCHIVE_DIR, clock=daemon.clock)
+    def __init__(
+        self, host: ArchiveHost, *, root: Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:  # fmt: skip
+        self.d = host
+        self.clock = clock
+        self.store = ArchiveStore(root or host.state_dir / ARCHIVE_DIR, clock=clock)
         self.archiver = Archiver(
             self.store, self.targets, poll_interval=self.poll_interval,
-            max_records=self.max_records, clock=daemon.clock,
+            max_records=self.max_records, clock=clock,
         )  # fmt: skip
         self.schedule = NightlySchedule(
-            self.archiver, lambda: self.d.config.archive_hour, clock=daemon.clock
+            self.archiver, lambda: self.d.config.archive_hour, clock=clock
         )
         self.metrics = ArchiveMetrics()
         self.archiver.on_done = self._after_run
@@ -100,7 +110,7 @@ class ArchiveService:
     async def start(self) -> None:
         await asyncio.to_thread(self.store.open)
         self.schedule.start()
-        await self._after_run(RunState("start", self.d.clock()))  # gauges from the index
+        await self._after_run(RunState("start", self.clock()))  # gauges from the index
 
     async def stop(self) -> None:
         await self.schedule.stop()
@@ -109,7 +119,7 @@ class ArchiveService:
     async def status(self, *, live: bool = True) -> dict[str, Any]:
         """The index summary plus, per TSS in use, its current counter and the lag."""
         summary = await asyncio.to_thread(archive_summary, self.store)
-        now = self.d.clock()
+        now = self.clock()
         for target in self.targets():
             item = summary["tss"].setdefault(
                 target.tss_id,
@@ -215,4 +225,4 @@ class ArchiveAdminOps:
 
     def archive_metrics(self) -> bytes:
         archive = self._archive
-        return archive.metrics.render(running=archive.archiver.running, now=self._host.clock())
+        return archive.metrics.render(running=archive.archiver.running, now=archive.clock())

@@ -132,7 +132,7 @@ class Daemon:
         self.hasher = PasswordHasher()
         self.web_sessions = WebSessions()
         self.exports = ExportJobs(self.state_dir / "exports")
-        self.archive = ArchiveService(self)  # the fiscal archive and its nightly run
+        self.archive = ArchiveService(self, clock=self.clock)  # the archive, its nightly run
         await self.archive.start()
         await self._serve()
         await self._announce()
