@@ -39,9 +39,9 @@ AUDITOR_DIR = "auditor"  # the auditor's export directories
 EXPORTABLE = frozenset({"INITIALIZED", "DISABLED", "DEFECTIVE"})
 
 
-class ArchiveHost(Protocol):
-    """What the archive reads of the running unit (no import of the daemon: no circle in
-    unit/); the daemon and an operations context both have these."""
+class ArchiveAdminHost(Protocol):
+    """What the archive's admin operations read of the running unit (no import of the daemon:
+    no circle in unit/); the daemon and an operations context both have these."""
 
     @property
     def state_dir(self) -> Path: ...
@@ -50,13 +50,8 @@ class ArchiveHost(Protocol):
     def config(self) -> Config: ...
 
     @property
-    def upstreams(self) -> UpstreamRegistry: ...
-
-    @property
     def store(self) -> Store: ...
 
-
-class ArchiveAdminHost(ArchiveHost, Protocol):
     @property
     def archive(self) -> ArchiveService: ...
 
@@ -68,29 +63,31 @@ class ArchiveService:
     max_records = ARCHIVE_RECORDS  # signatures per export
 
     def __init__(
-        self, host: ArchiveHost, *, root: Path | None = None,
-        clock: Callable[[], float] = time.time,
+        self, *, root: Path, upstreams: Callable[[], UpstreamRegistry],
+        hour: Callable[[], int], clock: Callable[[], float] = time.time,
     ) -> None:  # fmt: skip
-        self.d = host
+        """``upstreams`` and ``hour`` are read at each use: the backend's registry (a reload
+        replaces it) and the configured ``archive_hour``."""
+        self.upstreams = upstreams
+        self.hour = hour
         self.clock = clock
-        self.store = ArchiveStore(root or host.state_dir / ARCHIVE_DIR, clock=clock)
+        self.store = ArchiveStore(root, clock=clock)
         self.archiver = Archiver(
             self.store, self.targets, poll_interval=self.poll_interval,
             max_records=self.max_records, clock=clock,
         )  # fmt: skip
-        self.schedule = NightlySchedule(
-            self.archiver, lambda: self.d.config.archive_hour, clock=clock
-        )
+        self.schedule = NightlySchedule(self.archiver, hour, clock=clock)
         self.metrics = ArchiveMetrics()
         self.archiver.on_done = self._after_run
 
     def targets(self) -> list[ArchiveTarget]:
         out = []
-        for tenant, binding in sorted(self.d.upstreams.all_bindings().items()):
+        upstreams = self.upstreams()
+        for tenant, binding in sorted(upstreams.all_bindings().items()):
             if binding.state not in EXPORTABLE:
                 continue
             try:
-                out.append(ArchiveTarget(tenant, binding.tss_id, self.d.upstreams.client(tenant)))
+                out.append(ArchiveTarget(tenant, binding.tss_id, upstreams.client(tenant)))
             except TsedError as err:
                 _LOGGER.warning("archive: no client for tenant %s: %s", tenant, err.message)
         return out
@@ -140,7 +137,7 @@ class ArchiveService:
         run = self.archiver.current or self.archiver.last
         summary["run"] = {"running": self.archiver.running, **(run.to_json() if run else {})}
         summary["next_run"] = self.schedule.next_at
-        summary["archive_hour"] = self.d.config.archive_hour
+        summary["archive_hour"] = self.hour()
         self.metrics.update(summary)
         return summary
 

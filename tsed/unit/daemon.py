@@ -63,7 +63,7 @@ from tsed.tss.access import proxy_settings
 from tsed.tss.exportjobs import ExportJobs
 from tsed.tss.registry import Credentials, UpstreamRegistry, vault_key
 from tsed.unit.admin_ops import AdminOps
-from tsed.unit.archive_ops import ArchiveService
+from tsed.unit.archive_ops import ARCHIVE_DIR, ArchiveService
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
 from tsed.unit.signing_ops import SigningProxy
@@ -132,7 +132,10 @@ class Daemon:
         self.hasher = PasswordHasher()
         self.web_sessions = WebSessions()
         self.exports = ExportJobs(self.state_dir / "exports")
-        self.archive = ArchiveService(self, clock=self.clock)  # the archive, its nightly run
+        self.archive = ArchiveService(  # the fiscal archive and its nightly run
+            root=self.state_dir / ARCHIVE_DIR, upstreams=lambda: self.upstreams,
+            hour=lambda: self.config.archive_hour, clock=self.clock,
+        )  # fmt: skip
         await self.archive.start()
         await self._serve()
         await self._announce()
