@@ -34,17 +34,12 @@ from tsed.state.store import Store
 from tsed.tss.registry import UpstreamRegistry
 
 _LOGGER = logging.getLogger(__name__)
-ARCHIVE_DIR = "archive"  # in the state directory; factory-reset keeps it
-AUDITOR_DIR = "auditor"  # the auditor's export directories
 EXPORTABLE = frozenset({"INITIALIZED", "DISABLED", "DEFECTIVE"})
 
 
 class ArchiveAdminHost(Protocol):
     """What the archive's admin operations read of the running unit (no import of the daemon:
     no circle in unit/); the daemon and an operations context both have these."""
-
-    @property
-    def state_dir(self) -> Path: ...
 
     @property
     def config(self) -> Config: ...
@@ -63,11 +58,13 @@ class ArchiveService:
     max_records = ARCHIVE_RECORDS  # signatures per export
 
     def __init__(
-        self, *, root: Path, upstreams: Callable[[], UpstreamRegistry],
+        self, *, root: Path, auditor: Path, upstreams: Callable[[], UpstreamRegistry],
         hour: Callable[[], int], clock: Callable[[], float] = time.time,
     ) -> None:  # fmt: skip
-        """``upstreams`` and ``hour`` are read at each use: the backend's registry (a reload
-        replaces it) and the configured ``archive_hour``."""
+        """``root``: the archive (kept by factory-reset); ``auditor``: where the auditor's
+        exports go. ``upstreams`` and ``hour`` are read at each use: the backend's registry
+        (a reload replaces it) and the configured ``archive_hour``."""
+        self.auditor = auditor
         self.upstreams = upstreams
         self.hour = hour
         self.clock = clock
@@ -183,7 +180,7 @@ class ArchiveAdminOps:
         stamp = datetime.fromtimestamp(time.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
         days = f"{parse_day(start, 'from').isoformat()}_{parse_day(end, 'to').isoformat()}"
         name = f"tse-export_{days}" + (f"_{tenant}" if tenant else "") + f"_{stamp}"
-        dest = self._host.state_dir / AUDITOR_DIR / name
+        dest = self._archive.auditor / name
         report = await asyncio.to_thread(
             export_period, self._archive.store, dest, low, high, tenant
         )

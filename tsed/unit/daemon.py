@@ -63,7 +63,7 @@ from tsed.tss.access import proxy_settings
 from tsed.tss.exportjobs import ExportJobs
 from tsed.tss.registry import Credentials, UpstreamRegistry, vault_key
 from tsed.unit.admin_ops import AdminOps
-from tsed.unit.archive_ops import ARCHIVE_DIR, ArchiveService
+from tsed.unit.archive_ops import ArchiveService
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
 from tsed.unit.signing_ops import SigningProxy
@@ -133,8 +133,9 @@ class Daemon:
         self.web_sessions = WebSessions()
         self.exports = ExportJobs(self.state_dir / "exports")
         self.archive = ArchiveService(  # the fiscal archive and its nightly run
-            root=self.state_dir / ARCHIVE_DIR, upstreams=lambda: self.upstreams,
-            hour=lambda: self.config.archive_hour, clock=self.clock,
+            root=self.state_dir / "archive", auditor=self.state_dir / "auditor",
+            upstreams=lambda: self.upstreams, hour=lambda: self.config.archive_hour,
+            clock=self.clock,
         )  # fmt: skip
         await self.archive.start()
         await self._serve()
