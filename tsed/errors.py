@@ -28,6 +28,7 @@ Class, status, code and module (below ``tsed.``); ``tests/test_errors.py`` check
     │  ├─ ActivationKeyMissing          400 ACTIVATION_NO_VENDOR_KEY        provisioning.document
     │  └─ ActivationMalformed           400 ACTIVATION_MALFORMED            provisioning.document
     ├─ ConflictError                    409 CONFLICT                        errors
+    │  ├─ ArchiveConflict               409 ARCHIVE_CONFLICT                archive.store
     │  ├─ ConfigNotSaved                409 CONFIG_NOT_SAVED                provisioning.anlegen
     │  ├─ CredentialsExist              409 CREDENTIALS_EXIST               provisioning.anlegen
     │  ├─ TooManyOpen                   409 TOO_MANY_OPEN_TRANSACTIONS      signing.opencap

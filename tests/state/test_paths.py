@@ -17,6 +17,7 @@ HOME = Path(paths.__file__).resolve()
 # built with them counts; the others count wherever they appear as a whole string
 WORDS = {
     paths.MODE_FILE, paths.EXPORTS_DIR, paths.SIMULATOR_DIR, paths.ARCHIVE_DIR, paths.OFFBOX_DIR,
+    paths.AUDITOR_DIR,
 }  # fmt: skip
 
 

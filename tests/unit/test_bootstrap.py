@@ -18,8 +18,8 @@ from tsed.unit.daemon import Daemon
 from tsed.unit.options import DaemonOptions, ListenAddress
 
 STEPS = [
-    "state", "identity", "store", "backend", "registers", "access", "exports", "telemetry",
-    "servers", "mdns", "ready", "status",
+    "state", "identity", "store", "backend", "registers", "access", "exports", "archive",
+    "telemetry", "servers", "mdns", "ready", "status",
 ]  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from tsed import __version__
 from tsed.cli.adminclient import AdminClient, CommandFailed, UsageError
 from tsed.cli.common import add_socket, add_state_dir, socket_path
+from tsed.cli.tsectl_archive import add_archive_actions, run_archive_command
 from tsed.cli.tsectl_offbox import ACTIONS as OFFBOX_ACTIONS
 from tsed.cli.tsectl_offbox import add_offbox_actions, run_offbox
 from tsed.cli.tsectl_setup import (
@@ -144,6 +145,8 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
         done = run_setup_command(client, args)
         if done is not None:
             return done
+        if args.command == "archive":
+            return run_archive_command(client, args)
         if args.command == "status":
             return client.call("GET", "/admin/v1/status"), _print_status
         if args.command == "pair":
@@ -302,8 +305,13 @@ def build_parser() -> argparse.ArgumentParser:
     activate = sub.add_parser("activate", help="apply the vendor's activation file (LIVE)")
     activate.add_argument("file", help="the signed activation document")
     add_setup_parsers(sub)
-    archive = sub.add_parser("archive", help="the fiscal archive: its off-box copy")
-    add_offbox_actions(archive.add_subparsers(dest="action", required=True, metavar="ACTION"))
+    archive = sub.add_parser(
+        "archive",
+        help="the fiscal archive: status, run, verify, the auditor's export, its off-box copy",
+    )
+    actions = archive.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add_archive_actions(actions)
+    add_offbox_actions(actions)
     discover = sub.add_parser("discover", help="list TSE-LAN units on the network (mDNS)")
     discover.add_argument("--seconds", type=float, default=3.0, help="how long to listen")
     discover.add_argument(

@@ -36,6 +36,7 @@ _TYPES: dict[str, str] = {
     "pairing_minutes": "int",
     "abandon_minutes": "float",
     "max_open_per_register": "int",
+    "archive_hour": "int",
     "console_port": "str",
     "multi_tenant": "bool",
     "proxy.host": "str",

@@ -92,6 +92,7 @@ class Config:
     pairing_minutes: int = 5
     abandon_minutes: float = 60.0
     max_open_per_register: int = 100  # open transactions per register (a TSS allows 2000)
+    archive_hour: int = 2  # local hour of the nightly archive run (tsed.archive.schedule)
     console_port: str = "/dev/ttyGS0"
     multi_tenant: bool = False
     proxy: Proxy | None = None
@@ -167,6 +168,7 @@ _TOP = {
     "pairing_minutes",
     "abandon_minutes",
     "max_open_per_register",
+    "archive_hour",
     "console_port",
     LEGACY_VENDOR_KEY,
     "multi_tenant",
@@ -290,6 +292,7 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
         abandon_minutes=number_value(data, "abandon_minutes", "abandon_minutes", 60.0, 0.01, 1440.0)
         or 60.0,
         max_open_per_register=int(whole_value(data, "max_open_per_register", 100, 1, 1000)),
+        archive_hour=int(whole_value(data, "archive_hour", 2, 0, 23, " (an hour of the day)")),
         console_port=checked_setting(
             text_value(data, "console_port", "console_port", "/dev/ttyGS0"), "console_port"
         )
@@ -312,6 +315,7 @@ def config_to_dict(config: Config) -> dict[str, Any]:
         "pairing_minutes": config.pairing_minutes,
         "abandon_minutes": config.abandon_minutes,
         "max_open_per_register": config.max_open_per_register,
+        "archive_hour": config.archive_hour,
         "console_port": config.console_port,
         "multi_tenant": config.multi_tenant,
     }

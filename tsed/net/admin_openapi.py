@@ -210,5 +210,29 @@ def admin_openapi_document() -> dict[str, Any]:
                     schema={"type": "string"},
                 )
             },
+            **_archive_paths(),
+        },
+    }
+
+
+def _archive_paths() -> dict[str, Any]:
+    day = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+    return {
+        "/admin/v1/archive": {
+            "get": _op("The archive per TSS: last counter and time, lag, gaps, findings, disk")
+        },
+        "/admin/v1/archive/run": {
+            "post": _op("Start an archive run now (one at a time)", "202"),
+            "get": _op("The running (or last) archive run's progress"),
+        },
+        "/admin/v1/archive/verify": {
+            "post": _op("Re-verify the whole archive (manifest, TAR verifier, counter chain)")
+        },
+        "/admin/v1/archive/export": {
+            "post": _op(
+                "The auditor's export of a period (UTC days) from the local archive",
+                "201",
+                body=_body({"from": day, "to": day, "tenant": TEXT}, ["from", "to"]),
+            )
         },
     }

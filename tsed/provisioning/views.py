@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the results' modules load when their step runs (as before)
+    from tsed.archive.run import RunState
     from tsed.provisioning.activation import ActivationResult
     from tsed.provisioning.credentials import CredentialsResult
     from tsed.provisioning.modeswitch import ModeSwitchResult
@@ -66,3 +67,4 @@ class FactoryResetResult:
     reset: bool
     archived_bindings: int  # TSS bindings archived (their journal stays)
     mode: str  # kept: a LIVE unit stays LIVE
+    archive_run: RunState  # the archive run before the reset (the TSS's last logs)

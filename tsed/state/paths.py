@@ -57,6 +57,7 @@ EXPORTS_DIR = "exports"
 EXPORT_JOB_FILE = "job.json"  # in each exports/<job id>/
 SIMULATOR_DIR = "simulator"
 ARCHIVE_DIR = "archive"  # the fiscal archive: kept by factory-reset
+AUDITOR_DIR = "auditor"  # the auditor's exports of the archive (tsectl archive export)
 OFFBOX_DIR = "offbox"  # the off-box copy: status, restic's cache, known_hosts
 
 # every name above, for the check that no other module spells one
@@ -64,6 +65,7 @@ STATE_NAMES = frozenset(
     {
         STORE_FILE,
         ARCHIVE_DIR,
+        AUDITOR_DIR,
         OFFBOX_DIR,
         VAULT_FILE,
         MODE_FILE,
@@ -142,3 +144,7 @@ class StatePaths:
     @property
     def offbox(self) -> Path:
         return self.root / OFFBOX_DIR
+
+    @property
+    def auditor(self) -> Path:
+        return self.root / AUDITOR_DIR

@@ -22,6 +22,7 @@ from tsed.provisioning.reset import reset as reset_bindings
 from tsed.provisioning.views import ActivationAnswer, CredentialsSet
 from tsed.tss.access import FiskalyAccess
 from tsed.tss.views import TssCounters, TssEntry, TssStatus
+from tsed.unit.archive_ops import ArchiveAdminOps
 from tsed.unit.context import OpsContext
 from tsed.unit.setup_ops import SetupOps
 from tsed.unit.views import DeviceView, PairingState, TssSummary, UnitStatus
@@ -55,11 +56,21 @@ class AdminOps:
         self.outages = setup.outages
         self.pairing_qr = setup.pairing_qr
         self.factory_reset = setup.factory_reset
+        # the fiscal archive's operations (/admin/v1/archive*)
+        self.archive = ArchiveAdminOps(context)
+        self.archive_status = self.archive.archive_status
+        self.archive_run = self.archive.archive_run
+        self.archive_progress = self.archive.archive_progress
+        self.archive_verify = self.archive.archive_verify
+        self.archive_export = self.archive.archive_export
 
     async def status(self) -> UnitStatus:
         d = self.d
+        signing = d.signing.status_view()
         return UnitStatus(
-            signing=d.signing.status_view(),
+            signing=replace(
+                signing, notices=(*signing.notices, *await self.archive.archive_notices())
+            ),
             version=__version__,
             listen=str(d.options.listen),
             registers=d.registers.active,
@@ -159,6 +170,8 @@ class AdminOps:
     async def tss_setup(self, new: bool) -> TssStatus:
         """Set up (or resume) the TSS of every tenant; ``new`` replaces it, clients follow."""
         d = self.d
+        if new:  # the old TSS's signatures into the archive before it is replaced
+            await d.archive.archiver.run("before replacing the TSS")
         for tenant in d.upstreams.tenants:
             if new:
                 await d.upstreams.recreate_after_deletion(tenant, reason="replaced on request")
@@ -206,4 +219,5 @@ class AdminOps:
         return CredentialsSet(result, d.backend)
 
     async def metrics(self) -> tuple[bytes, str]:
-        return await self.d.telemetry.metrics.render()
+        payload, content_type = await self.d.telemetry.metrics.render()
+        return payload + self.archive.archive_metrics(), content_type

@@ -67,6 +67,7 @@ from tsed.state.vault import Vault
 from tsed.systemd import JournalHandler, Notifier, journal_available, status_line
 from tsed.tss.exportjobs import ExportJobs
 from tsed.unit.admin_ops import AdminOps
+from tsed.unit.archive_ops import ArchiveService
 from tsed.unit.backend import Backend
 from tsed.unit.context import OpsContext
 from tsed.unit.fleetmetrics import FleetSources
@@ -249,6 +250,14 @@ async def start_unit(
     exports = ExportJobs(paths.exports)
     step.push_async_callback(exports.stop)
 
+    step = steps.begin("archive")
+    archive = ArchiveService(  # the fiscal archive and its nightly run
+        root=paths.archive, auditor=paths.auditor, upstreams=lambda: backend.upstreams,
+        hour=lambda: settings.config.archive_hour, clock=clock,
+    )  # fmt: skip
+    await archive.start()
+    step.push_async_callback(archive.stop)
+
     step = steps.begin("telemetry")
     telemetry = TelemetryPusher.for_unit(
         config=lambda: settings.config, vault=vault, clock=clock,
@@ -279,7 +288,8 @@ async def start_unit(
         options=options, environ=environ, settings=settings, vault=vault, store=store,
         identity=identity, tse=backend, registers=registers, pairing=pairing, hasher=hasher,
         web_sessions=web_sessions, web_limiter=web_limiter, console_limiter=console_limiter,
-        listener=listener, exports=exports, telemetry=telemetry, advertiser=advertiser,
+        listener=listener, exports=exports, archive=archive, telemetry=telemetry,
+        advertiser=advertiser,
         addresses=unit_addresses,
         refresh_status=on_status, reload_backend=reload_backend,
     )  # fmt: skip

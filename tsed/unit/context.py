@@ -23,6 +23,7 @@ from tsed.state.store import Store
 from tsed.state.vault import Vault
 from tsed.tss.exportjobs import ExportJobs
 from tsed.tss.registry import UpstreamRegistry
+from tsed.unit.archive_ops import ArchiveService
 from tsed.unit.backend import Backend
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
@@ -55,6 +56,7 @@ class OpsContext:
     console_limiter: FailureLimiter
     listener: GuardedListener
     exports: ExportJobs
+    archive: ArchiveService  # the fiscal archive and its nightly run
     telemetry: TelemetryPusher  # the opt-in push to the chain's monitoring
     advertiser: Advertiser | None
     addresses: Callable[[], list[str]]  # the unit's IP addresses (loopback left out)

@@ -40,6 +40,7 @@ from tsed.state.vault import Vault
 from tsed.systemd import Notifier
 from tsed.tss.exportjobs import ExportJobs
 from tsed.tss.registry import UpstreamRegistry
+from tsed.unit.archive_ops import ArchiveService
 from tsed.unit.bootstrap import Running, Steps, start_unit, unit_addresses
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
@@ -195,6 +196,10 @@ class Daemon:
     @property
     def exports(self) -> ExportJobs:
         return self.running.ops.exports
+
+    @property
+    def archive(self) -> ArchiveService:
+        return self.running.ops.archive
 
     @property
     def telemetry(self) -> TelemetryPusher:

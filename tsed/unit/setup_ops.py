@@ -349,6 +349,7 @@ class SetupOps:
                 hint="Wait until the TSE is reachable and they are signed (tsectl status), "
                 "then reset; fiscal records are never thrown away.",
             )
+        archived_run = await d.archive.archiver.run("before factory reset")  # the TSS's last logs
         now = time.time()
         for row in list(d.registers.rows.values()):
             if row.revoked_at is None:
@@ -371,7 +372,9 @@ class SetupOps:
             extra={"TSED_EVENT": "factory_reset"},
         )
         await d.reload_backend()
-        return FactoryResetResult(reset=True, archived_bindings=archived, mode=d.mode)
+        return FactoryResetResult(
+            reset=True, archived_bindings=archived, mode=d.mode, archive_run=archived_run
+        )
 
 
 def _addresses(raw: dict[str, dict[str, str]] | None) -> dict[str, OrgAddress] | None:
