@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,16 @@ EXPECTED = Path(__file__).resolve().parent.parent / "support" / "admin_wire.json
 PASSWORD = "Kassen-Passwort-2026"
 
 
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
 def shape(value: Any) -> Any:
     """The JSON shape of ``value``: keys in order, the type of every leaf; a list's distinct
     element shapes in order of appearance."""
-    if isinstance(value, dict):
-        return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, dict):  # ids as keys (a TSS per id) are one shape: "<uuid>"
+        return {
+            ("<uuid>" if UUID_RE.match(key) else key): shape(item) for key, item in value.items()
+        }
     if isinstance(value, list):
         shapes: list[Any] = []
         for item in value:

@@ -119,7 +119,7 @@ async def test_a_finding_is_an_alert_in_tsectl_status(tmp_path: Path) -> None:
         unit.daemon.archive.archiver.poll_interval = 0.1
         register = await unit.pair()
         await register.receipt()
-        sim = unit.daemon._sim
+        sim = unit.daemon.sim
         assert sim is not None
         ((tss_id, logs),) = sim.state.logs.items()
         logs[-1] = replace(logs[-1], signature=bytes(64))  # the TSE serves a bad signature
