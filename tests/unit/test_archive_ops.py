@@ -98,15 +98,17 @@ async def test_an_archive_run_never_blocks_signing(tmp_path: Path) -> None:
             await register.receipt()
             idle.append(time.monotonic() - began)
         run = asyncio.create_task(archiver.run("test"))
-        during = []
+        during, late = [], 0
         while not run.done():
             began = time.monotonic()
-            await register.receipt()
+            answer = await register.receipt()
             during.append(time.monotonic() - began)
+            late += bool(answer["tse_failure"])
         state = await run
         assert state.state == "done" and state.files >= 6, state.to_json()
         assert len(during) >= 10  # receipts went on during the run
-        assert max(during) < 2.0, (max(during), sorted(during)[-5:])  # deadline: 3 s
+        # signed within the register's deadline, every one (a blocked unit answers tse_failure)
+        assert late == 0, (late, sorted(during)[-5:])
         print(
             f"receipts during a run of {state.finished_at - state.started_at:.1f} s: "
             f"{len(during)}, median {statistics.median(during) * 1000:.0f} ms, max "
