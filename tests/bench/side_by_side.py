@@ -186,7 +186,10 @@ async def compare_shop(
                     side.alone_start.append(start)
             for side in sides.values():
                 await side.registers.close()
-            return {name: side.figures() for name, side in sides.items()}
+            figures = {name: side.figures() for name, side in sides.items()}
+            for name, group in zip(sides, quotas, strict=False):
+                figures[name]["quota_throttled_s"] = group.throttled_s()
+            return figures
         finally:
             os.chdir(cwd)
             for side in sides.values():
