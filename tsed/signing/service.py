@@ -118,7 +118,10 @@ class SigningService:
         # Late signing waiting out a backoff is cancelled at once: the journal keeps it.
         await self.background.stop(grace, cancel="tsed-retry", also=self.inflight.starts.values)
         self.inflight.starts.clear()
-        await self.completion.journal_activated()
+        try:
+            await self.completion.journal_activated()
+        except TsedError as err:  # recovery reads the revision from fiskaly instead
+            _LOGGER.warning("marking started transactions active failed: %s", err.message)
 
     async def _probe(self) -> None:
         for tenant_id, binding in self.upstreams.all_bindings().items():

@@ -12,6 +12,9 @@ Transaction journal states (``TxRow.state``)::
         │                           │                              │
         └──────────── cancel ───────┴──▶ cancelling ──▶ cancelled   └─(no answer in time)─▶ failed
     failed ──late signing──▶ finished (signed_late)
+
+``active`` is journaled lazily (no commit of its own): a finish goes from ``journaled`` to
+``finishing`` with the revision, and a transaction left open is marked by the next drain.
 """
 
 # ruff: noqa: S608 - SQL is built only from dataclass field names and fixed state lists
