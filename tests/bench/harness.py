@@ -189,9 +189,12 @@ def start_forwarder(sim: Proc, state: Path) -> Proc:
     return Proc("forwarder", popen, f"https://127.0.0.1:{port}")
 
 
-def https_session(base: str, limit: int = 200) -> aiohttp.ClientSession:
-    """A register-side session (the unit's certificate is self-signed: pinned elsewhere)."""
-    connector = aiohttp.TCPConnector(limit=limit, ssl=False)
+def https_session(base: str, limit: int = 200, source: str | None = None) -> aiohttp.ClientSession:
+    """A register-side session (the unit's certificate is self-signed: pinned elsewhere);
+    ``source``: the loopback address it connects from (a register of its own on the LAN: the
+    unit holds at most 32 connections per address)."""
+    local = (source, 0) if source is not None else None
+    connector = aiohttp.TCPConnector(limit=limit, ssl=False, local_addr=local)
     return aiohttp.ClientSession(base, connector=connector)
 
 

@@ -166,6 +166,11 @@ def shop_figures(s: Samples) -> dict[str, float]:
     return f
 
 
+def register_source(index: int) -> str:
+    """The loopback address register ``index`` connects from: 127.0.1.1, 127.0.1.2, ..."""
+    return f"127.0.{1 + index // 250}.{1 + index % 250}"
+
+
 class ShopRegisters:
     """Paired registers, each on its own keep-alive TLS connection, with Idempotency-Keys."""
 
@@ -174,7 +179,10 @@ class ShopRegisters:
         self.sessions: list[aiohttp.ClientSession] = []
 
     async def open(self) -> None:
-        self.sessions = [https_session(self.target.base_url, limit=4) for _ in self.tokens]
+        self.sessions = [
+            https_session(self.target.base_url, limit=4, source=register_source(index))
+            for index in range(len(self.tokens))
+        ]
 
     async def close(self) -> None:
         for session in self.sessions:

@@ -14,9 +14,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.bench.harness import free_port, start_wan_proxy
+from tests.bench.harness import free_port, https_session, start_wan_proxy
 from tests.bench.report import table
-from tests.bench.shop import Samples, arrivals, open_loop, shop_figures
+from tests.bench.shop import Samples, arrivals, open_loop, register_source, shop_figures
 
 
 def test_arrivals_are_a_fixed_rate_with_a_random_phase_per_register() -> None:
@@ -162,3 +162,28 @@ async def test_the_wan_proxy_delays_every_call_and_keeps_the_bytes() -> None:
                     assert time.monotonic() - began >= 0.15  # a lower bound only
         finally:
             proxy.stop()
+
+
+async def test_each_register_connects_from_its_own_loopback_address() -> None:
+    """The unit holds at most 32 connections per address: 50 registers on one address would
+    be refused, as 50 registers on a LAN never are."""
+    assert len({register_source(i) for i in range(300)}) == 300
+    app = web.Application()
+
+    async def peer(request: web.Request) -> web.Response:
+        return web.Response(text=str(request.remote))
+
+    app.router.add_get("/", peer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        seen = []
+        for index in (0, 1, 251):
+            session = https_session(f"http://127.0.0.1:{port}", source=register_source(index))
+            async with session, session.get("/") as response:
+                seen.append(await response.text())
+        assert seen == ["127.0.1.1", "127.0.1.2", "127.0.2.2"]
+    finally:
+        await runner.cleanup()

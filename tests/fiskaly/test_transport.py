@@ -3,11 +3,16 @@ per token. What goes on the wire must equal what httpx builds itself."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import httpx
 import pytest
 import respx
+from aiohttp import web
 
-from tsed.fiskaly.transport import HttpCore, _UrlMaker
+from tsed.fiskaly import errors as err
+from tsed.fiskaly.transport import HttpCore, RetryPolicy, Timeouts, _UrlMaker
 
 BASES = [
     "http://127.0.0.1:8000/api/v2",
@@ -84,3 +89,39 @@ async def test_each_request_carries_its_own_token_and_body_headers() -> None:
     assert sent[0].headers["Content-Length"] == str(len(sent[0].content))
     plain = get.calls[0].request
     assert "Authorization" not in plain.headers and "Content-Type" not in plain.headers
+
+
+async def test_an_answer_that_stalls_mid_body_times_out_at_the_attempts_budget() -> None:
+    """No per-chunk read timeout is armed: the attempt's one deadline covers the connection,
+    the headers and every chunk of the body (a real server on loopback, aiohttp's client)."""
+    release = asyncio.Event()
+
+    async def stall(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b'{"state": ')  # the rest never comes within the budget
+        await release.wait()
+        return response
+
+    app = web.Application()
+    app.router.add_put("/tss/abc/tx/def", stall)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    core = HttpCore(
+        f"http://127.0.0.1:{port}",
+        timeouts=Timeouts(default=0.4, connect=0.2),
+        retry=RetryPolicy(attempts=1),
+    )
+    await core.start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(err.FiskalyTimeout):
+            await core.request("PUT", "/tss/abc/tx/def", what="t", json={}, idempotent=True)
+        assert 0.35 < time.monotonic() - started < 2.0
+    finally:
+        release.set()
+        await core.stop()
+        await runner.cleanup()

@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.support.unit import RECEIPT, running_unit
 from tsed.fiskaly.tr03151 import verify_qr_code
@@ -257,3 +258,68 @@ async def test_a_signed_answer_is_kept_for_its_key_in_the_signature_commit(
                     )
                 ).json()
             assert again == first
+
+
+async def test_a_keyed_receipt_makes_one_store_request_per_journal_write(tmp_path: Path) -> None:
+    """Start + finish: three store requests (the start with its key and the register's cap,
+    the finish with its key, the signature with the key's answer), a one-call receipt two; no
+    read of the key before a write, no write of its own for the start's revision."""
+    async with running_unit(tmp_path / "s") as unit:
+        register = await unit.pair()
+        await register.receipt()  # connections and token warm
+        store = unit.daemon.store
+        calls: list[str] = []
+        original = store._submit
+
+        async def spy(fn: Any) -> Any:
+            calls.append(fn.__qualname__.split(".<locals>")[0])
+            return await original(fn)
+
+        store._submit = spy  # type: ignore[method-assign]
+
+        def journal_requests() -> list[str]:
+            taken = [c for c in calls if c != "Store.touch_registers"]  # the daemon's own
+            calls.clear()
+            return taken
+
+        started = await register.call("POST", "/api/v1/transactions", key="start-1")
+        local_id = started.json()["id"]
+        signing = unit.daemon.signing
+        await _wait(lambda: _true(local_id in signing.inflight.activated))
+        assert journal_requests() == ["Store.insert_tx"]
+        path = f"/api/v1/transactions/{local_id}/finish"
+        finished = await register.call("POST", path, RECEIPT, key="finish-1")
+        assert finished.json()["tse_failure"] is False
+        assert journal_requests() == ["Store.update_keyed", "Store.update_keyed"]
+        assert local_id not in signing.inflight.activated  # the finish journaled it
+        answer = await register.receipt(key="one-call-1")
+        assert journal_requests() == ["Store.insert_tx", "Store.update_keyed"]
+        # Repeats cost the one write that finds the key taken (and writes nothing).
+        again = await register.call("POST", "/api/v1/transactions", key="start-1")
+        assert again.json() == started.json()
+        assert await register.receipt(key="one-call-1") == answer
+        assert journal_requests() == ["Store.insert_tx", "Store.insert_tx"]
+        again = await register.call("POST", path, RECEIPT, key="finish-1")
+        assert again.json() == finished.json()
+        row = await store.get_tx(local_id)
+        assert row is not None and (row.state, row.revision) == ("finished", 2)
+
+
+async def test_a_started_transaction_is_journaled_active_by_the_drain(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "s") as unit:
+        register = await unit.pair()
+        local_id = (await register.call("POST", "/api/v1/transactions")).json()["id"]
+        signing = unit.daemon.signing
+        await _wait(lambda: _true(local_id in signing.inflight.activated))
+        row = await unit.daemon.store.get_tx(local_id)
+        assert row is not None and row.state == "journaled"  # no write of its own
+        got = (await register.call("GET", f"/api/v1/transactions/{local_id}")).json()
+        assert got["state"] == "active"  # what fiskaly knows
+        await signing.completion.drain()
+        row = await unit.daemon.store.get_tx(local_id)
+        assert row is not None and (row.state, row.revision) == ("active", 1)
+        assert not signing.inflight.activated
+
+
+async def _true(value: bool) -> bool:
+    return value

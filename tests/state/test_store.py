@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from tsed.errors import ConflictError
+from tsed.errors import ConflictError, StorageError
+from tsed.state.journal import WRITTEN, Claim
 from tsed.state.rows import IdemRow, TxRow
 from tsed.state.store import Store
 
@@ -43,20 +45,70 @@ async def test_a_failing_write_in_a_batch_fails_alone(tmp_path: Path) -> None:
     try:
         first = _row()
         await store.insert_tx(first, IdemRow("r1", "key-1", "f", first.id, None, time.time()))
-        clash = _row()
+        clash = replace(_row(), id=first.id)  # the journal refuses a second row of one id
         good = [_row() for _ in range(20)]
         calls = [store.insert_tx(row) for row in good[:10]]
-        calls.append(
-            store.insert_tx(clash, IdemRow("r1", "key-1", "f", clash.id, None, time.time()))
-        )
+        calls.append(store.insert_tx(clash))
         calls += [store.insert_tx(row) for row in good[10:]]
         results = await asyncio.gather(*calls, return_exceptions=True)
-        assert isinstance(results[10], ConflictError)
-        assert [r for i, r in enumerate(results) if i != 10] == [None] * 20
-        assert await store.get_tx(clash.id) is None  # nothing of the failed write remains
+        assert isinstance(results[10], StorageError)
+        assert [r for i, r in enumerate(results) if i != 10] == [WRITTEN] * 20
+        assert await store.get_tx(first.id) == first  # nothing of the failed write remains
         for row in good:
             assert await store.get_tx(row.id) == row
         assert (await store.get_idem("r1", "key-1")).local_id == first.id  # type: ignore[union-attr]
+    finally:
+        await store.close()
+
+
+async def test_a_start_checks_its_key_and_the_cap_in_its_own_write(tmp_path: Path) -> None:
+    """A taken key or a register at its cap writes nothing: the key's row or the count comes
+    back in the same store request (one commit, no read before it)."""
+    store = Store(tmp_path / "s.sqlite")
+    await store.open()
+    try:
+        first = _row()
+        key = IdemRow("r1", "key-1", "f", first.id, None, time.time())
+        assert await store.insert_tx(first, key, max_open=2) == WRITTEN
+        again = _row()
+        claim = await store.insert_tx(again, replace(key, local_id=again.id), max_open=2)
+        assert claim == Claim(False, taken=key)
+        assert await store.get_tx(again.id) is None
+        assert await store.insert_tx(_row(), max_open=2) == WRITTEN
+        third = _row()
+        claim = await store.insert_tx(
+            third, IdemRow("r1", "key-3", "f", third.id, None, 0.0), max_open=2
+        )
+        assert claim == Claim(False, open_now=2)
+        assert await store.get_tx(third.id) is None and await store.get_idem("r1", "key-3") is None
+        assert await store.insert_tx(_row("r2"), max_open=2) == WRITTEN  # per register
+        assert await store.count_started("r1") == 2
+        commits = store.commits
+        finish = IdemRow("r1", "fin-1", "g", first.id, None, time.time())
+        assert await store.update_keyed(first.id, ["journaled"], idem=finish, state="finishing")
+        claim = await store.update_keyed(
+            first.id, ["journaled", "finishing"], idem=finish, state="cancelling"
+        )
+        assert claim == Claim(False, taken=finish)
+        assert (await store.get_tx(first.id)).state == "finishing"  # type: ignore[union-attr]
+        assert store.commits - commits == 3  # two writes, one read
+    finally:
+        await store.close()
+
+
+async def test_started_rows_are_marked_active_together(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite")
+    await store.open()
+    try:
+        rows = [_row() for _ in range(3)]
+        for row in rows:
+            await store.insert_tx(row)
+        await store.update_tx(rows[2].id, None, state="finishing")
+        await store.activate([r.id for r in rows], 5.0)
+        stored = [await store.get_tx(r.id) for r in rows]
+        assert [(r.state, r.revision) for r in stored if r] == [
+            ("active", 1), ("active", 1), ("finishing", 0)
+        ]  # fmt: skip
     finally:
         await store.close()
 

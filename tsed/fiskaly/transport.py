@@ -432,7 +432,11 @@ class HttpCore:
                 # The request is built here rather than by ``client.request``: merging URLs,
                 # headers and cookies there parsed every URL three times (~15 % of the unit's
                 # CPU per receipt); what goes on the wire is the same.
-                timeout = httpx.Timeout(budget, connect=min(budget, self.timeouts.connect))
+                # One deadline for the whole attempt (``asyncio.timeout`` below) and a connect
+                # timeout for a new connection: no per-chunk read timeout, no pool timeout.
+                # Those are covered by the deadline, and aiohttp re-armed a timer for each
+                # chunk it read (4 of the 8 timers a start + finish armed).
+                timeout = httpx.Timeout(None, connect=min(budget, self.timeouts.connect))
                 request = httpx.Request(
                     method,
                     url,

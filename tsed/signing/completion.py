@@ -383,6 +383,7 @@ class Completion:
     async def drain(self) -> None:
         """Finish, cancel or late-sign every open row in the journal (oldest first)."""
         async with self._drain_lock:
+            await self.journal_activated()
             rows = await self._store.txs_in_states(
                 ["journaled", "active", "finishing", "cancelling", "failed"]
             )
@@ -425,6 +426,13 @@ class Completion:
                     done,
                     extra={"TSED_EVENT": "tx_recovered"},
                 )
+
+    async def journal_activated(self) -> None:
+        """Journal the transactions started at fiskaly since the last time as ``active`` (one
+        commit for all of them; those that moved on meanwhile keep their state)."""
+        if self._inflight.activated:
+            ids, self._inflight.activated = self._inflight.activated, set()
+            await self._store.activate(ids, self._clock())
 
     async def _close_outage_if_done(self) -> None:
         async with self._outage_lock:

@@ -1,9 +1,10 @@
 """Idempotency keys: the answer of the first request, never a second transaction.
 
 A register may repeat any mutating call with the same ``Idempotency-Key``; it gets the stored
-answer of the first request. The key is journaled with the request's own change (one commit),
-its answer once there is one; a finish or cancel recorded but cut off by a crash is carried
-out when the register repeats it.
+answer of the first request. The key is journaled with the request's own change (one commit)
+and looked up in that same write, not before it (a taken key writes nothing and its row comes
+back for the replay); its answer is kept once there is one; a finish or cancel recorded but
+cut off by a crash is carried out when the register repeats it.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from tsed.errors import ConflictError
+from tsed.errors import ConflictError, TsedError
 from tsed.signing.outcome import RegisterRef, TxOutcome, outcome_from_row
 from tsed.signing.receipt import Receipt
-from tsed.state.rows import TxRow
+from tsed.state.rows import IdemRow, TxRow
 from tsed.state.store import Store
 
 
@@ -67,6 +68,12 @@ class Idempotency:
         row = await self._store.get_idem(reg.register_id, key)
         if row is None:
             return None
+        return await self.replay_row(reg, key, fingerprint, row, resumable=resumable)
+
+    async def replay_row(
+        self, reg: RegisterRef, key: str, fingerprint: str, row: IdemRow, *, resumable: bool = False
+    ) -> TxOutcome:
+        """:meth:`replay` for the key's row at hand (a journal write found the key taken)."""
         if row.fingerprint != fingerprint:
             raise ConflictError(
                 f"Idempotency-Key {key!r} was used for a different request",
@@ -87,6 +94,27 @@ class Idempotency:
         raise ConflictError(
             f"the request with Idempotency-Key {key!r} is still running", hint="Retry in a moment."
         )
+
+    async def replay_or(
+        self,
+        reg: RegisterRef,
+        key: str | None,
+        fingerprint: str,
+        error: TsedError,
+        *,
+        resumable: bool = False,
+    ) -> TxOutcome:
+        """The answer kept for ``key``, else ``error``: a request refused before its key was
+        looked at (the transaction has ended meanwhile, say) still gets the first answer."""
+        if key is None:
+            raise error
+        try:
+            replay = await self.replay(reg, key, fingerprint, resumable=resumable)
+        except Resume:
+            raise error from None
+        if replay is None:
+            raise error
+        return replay
 
     async def remember(self, reg: RegisterRef, key: str | None, row: TxRow) -> None:
         if key is not None:

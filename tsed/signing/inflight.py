@@ -15,13 +15,17 @@ from tsed.state.rows import TxRow
 
 
 class InFlight:
-    """The latest row of each transaction on its way, its upstream start while that runs, and
-    when each open transaction began on the monotonic clock."""
+    """The latest row of each transaction on its way, its upstream start while that runs,
+    the started ones not journaled as active yet, and when each open transaction began on the
+    monotonic clock."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self.rows: dict[str, TxRow] = {}
         self.starts: dict[str, asyncio.Task[None]] = {}
+        # Started at fiskaly while the journal still says journaled: the finish journals the
+        # revision with its own update; a transaction left open is marked by the next drain.
+        self.activated: set[str] = set()
         self._born: dict[str, float] = {}
 
     def born_now(self, local_id: str) -> None:

@@ -6,15 +6,14 @@ the others. Each register may hold at most ``max_open_per_register`` (configurat
 100) transactions that are started and not yet finished or cancelled; one more start is
 refused with 409 ``TOO_MANY_OPEN_TRANSACTIONS`` until the register finishes or cancels some.
 
-The reservation is counted before the journal is read, so concurrent starts from one register
-cannot overtake the cap (while they race, the count errs on the safe side).
+The count is taken inside the start's own journal write (:func:`tsed.state.journal.insert_tx`):
+the writer thread runs one write at a time, so concurrent starts from one register cannot
+overtake the cap, and a start makes no store request of its own for it.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 
 from tsed.errors import ConflictError
 
@@ -27,31 +26,15 @@ class TooManyOpen(ConflictError, code="TOO_MANY_OPEN_TRANSACTIONS"):
 
 
 class OpenCap:
-    def __init__(
-        self, count_open: Callable[[str], Awaitable[int]], limit: Callable[[], int] | int
-    ) -> None:
-        self._count_open = count_open
+    def __init__(self, limit: Callable[[], int] | int) -> None:
         self._limit = limit
-        self._pending: Counter[str] = Counter()
 
     @property
     def limit(self) -> int:
         return self._limit() if callable(self._limit) else self._limit
 
-    @asynccontextmanager
-    async def reserve(self, register_id: str) -> AsyncIterator[None]:
-        """Room for one more open transaction of ``register_id`` while the block runs."""
-        self._pending[register_id] += 1  # before any await
-        try:
-            others = self._pending[register_id] - 1
-            open_now = await self._count_open(register_id)
-            if open_now + others >= self.limit:
-                raise TooManyOpen(
-                    f"this register has {open_now} open transactions; at most {self.limit} "
-                    "may be open at a time"
-                )
-            yield
-        finally:
-            self._pending[register_id] -= 1
-            if not self._pending[register_id]:
-                del self._pending[register_id]
+    def refused(self, open_now: int) -> TooManyOpen:
+        return TooManyOpen(
+            f"this register has {open_now} open transactions; at most {self.limit} "
+            "may be open at a time"
+        )

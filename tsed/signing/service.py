@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from tsed.errors import ConflictError, InputError, ModeMismatch, NotFoundError
+from tsed.errors import ConflictError, InputError, ModeMismatch, NotFoundError, TsedError
 from tsed.fiskaly import errors as ferr
 from tsed.signing.breaker import Breaker
 from tsed.signing.completion import BACKGROUND_DEADLINE, Completion, failure_code
@@ -39,6 +39,7 @@ from tsed.signing.outcome import RegisterRef, TxOutcome, outcome_from_row
 from tsed.signing.receipt import ABORT_TYPES, CANCELLATION, Receipt
 from tsed.signing.status import SigningStatus, TseStatus
 from tsed.signing.tasks import Background
+from tsed.state.journal import Claim
 from tsed.state.rows import IdemRow, TxRow
 from tsed.state.store import Store
 from tsed.tss.registry import UpstreamRegistry
@@ -63,7 +64,7 @@ class SigningService:
         abandon_after: float = 3600.0,
         max_open: Callable[[], int] | int = 100,
     ) -> None:
-        self.open_cap = OpenCap(store.count_started, max_open)
+        self.open_cap = OpenCap(max_open)
         self.store = store
         self.upstreams = upstreams
         self.mode = mode
@@ -117,6 +118,10 @@ class SigningService:
         # Late signing waiting out a backoff is cancelled at once: the journal keeps it.
         await self.background.stop(grace, cancel="tsed-retry", also=self.inflight.starts.values)
         self.inflight.starts.clear()
+        try:
+            await self.completion.journal_activated()
+        except TsedError as err:  # recovery reads the revision from fiskaly instead
+            _LOGGER.warning("marking started transactions active failed: %s", err.message)
 
     async def _probe(self) -> None:
         for tenant_id, binding in self.upstreams.all_bindings().items():
@@ -172,7 +177,9 @@ class SigningService:
         receipt: Receipt | None,
         key: str | None,
         fingerprint: str,
-    ) -> TxRow:
+    ) -> tuple[TxRow, Claim]:
+        """Journal a new transaction; nothing is written if ``key`` is taken (the claim has
+        its row) or, for a start, the register is at its cap (the claim has the count)."""
         tss_id, client_id = self._route(reg)
         now = self._clock()
         row = TxRow(
@@ -195,23 +202,38 @@ class SigningService:
         # A start's answer is its journaled row: kept with the key in the same commit.
         answer = answer_json(row) if state == "journaled" else None
         idem = IdemRow(reg.register_id, key, fingerprint, row.id, answer, now) if key else None
-        await self.store.insert_tx(row, idem)
+        cap = self.open_cap.limit if state == "journaled" else None
+        claim = await self.store.insert_tx(row, idem, max_open=cap)
+        if not claim.written:
+            return row, claim
         self.inflight.rows[row.id] = row
         if state == "journaled":
             self.inflight.born_now(row.id)
+        return row, claim
+
+    async def _journal_keyed(
+        self, reg: RegisterRef, state: str, receipt: Receipt | None, key: str | None, fp: str
+    ) -> TxRow | TxOutcome:
+        """The journaled row, or the answer kept for ``key`` (one store request either way:
+        the key is looked up in the write, not before it)."""
+        kind = "transaction" if state == "journaled" else "receipt"
+        try:
+            row, claim = await self._journal(reg, state, kind, receipt, key, fp)
+        except TsedError as err:  # refused before the key was looked at
+            return await self.idempotency.replay_or(reg, key, fp, err)
+        if claim.taken is not None and key is not None:
+            return await self.idempotency.replay_row(reg, key, fp, claim.taken)
+        if claim.open_now is not None:
+            raise self.open_cap.refused(claim.open_now)
         return row
 
     async def start_transaction(
         self, reg: RegisterRef, *, idempotency_key: str | None = None
     ) -> TxOutcome:
         fingerprint = request_fingerprint("start", None, None) if idempotency_key else ""
-        replay = await self.idempotency.replay(reg, idempotency_key, fingerprint)
-        if replay is not None:
-            return replay
-        async with self.open_cap.reserve(reg.register_id):
-            row = await self._journal(
-                reg, "journaled", "transaction", None, idempotency_key, fingerprint
-            )
+        row = await self._journal_keyed(reg, "journaled", None, idempotency_key, fingerprint)
+        if isinstance(row, TxOutcome):
+            return row
         self.open_transactions += 1
         self.inflight.starts[row.id] = asyncio.create_task(
             self._upstream_start(row), name="tsed-start"
@@ -240,14 +262,10 @@ class SigningService:
         if current is not None:
             state = "active" if current.state == "journaled" else current.state
             self.inflight.rows[row.id] = replace(current, state=state, revision=1)
-        # Journaled behind the start: a finish waiting for the start does not wait for the
-        # disk too (recovery reads the revision from fiskaly when the journal lacks it).
-        self.background.spawn(
-            self.store.update_tx(
-                row.id, ["journaled"], state="active", revision=1, updated_at=self._clock()
-            ),
-            "tsed-start-journal",
-        )
+        # Not a journal write of its own: the finish journals the revision with its own
+        # update, and a transaction left open is marked active by the next drain or at stop
+        # (recovery reads the revision from fiskaly when the journal lacks it).
+        self.inflight.activated.add(row.id)
 
     async def _owned(self, reg: RegisterRef, local_id: str) -> TxRow:
         row = self.inflight.rows.get(local_id) or await self.store.get_tx(local_id)
@@ -263,6 +281,8 @@ class SigningService:
     async def get_transaction(self, reg: RegisterRef, local_id: str) -> TxOutcome:
         row = await self._owned(reg, local_id)
         stored = await self.store.get_tx(local_id) or row
+        if stored.state == "journaled" and row.state == "active":  # not journaled yet
+            stored = replace(stored, state="active", revision=row.revision)
         return outcome_from_row(stored, self.mode)
 
     async def list_transactions(
@@ -336,33 +356,38 @@ class SigningService:
         self, reg: RegisterRef, local_id: str, receipt: Receipt, state: str, key: str | None
     ) -> TxOutcome:
         fingerprint = request_fingerprint(state, local_id, receipt) if key else ""
-        recorded = False
-        try:
-            replay = await self.idempotency.replay(reg, key, fingerprint, resumable=True)
-        except Resume:
-            replay, recorded = None, True
-        if replay is not None:
-            return replay
         started = time.monotonic()
-        row = await self._owned(reg, local_id)
-        if row.state not in ("journaled", "active"):
-            raise ConflictError(
-                f"transaction {local_id} is already {row.state}",
-                hint="Read it with GET /api/v1/transactions/{id}; start a new one for a new sale.",
-            )
+        try:
+            row = await self._owned(reg, local_id)
+            if row.state not in ("journaled", "active"):
+                raise ConflictError(
+                    f"transaction {local_id} is already {row.state}",
+                    hint="Read it with GET /api/v1/transactions/{id}; start a new one for a new "
+                    "sale.",
+                )
+        except TsedError as err:  # a repeat of an ended one: the key's answer, if any
+            return await self.idempotency.replay_or(reg, key, fingerprint, err, resumable=True)
+        # The key is recorded with the new state in one commit, and looked up in it.
         idem = None
-        if key is not None and not recorded:  # recorded with the new state, in one commit
+        if key is not None:
             idem = IdemRow(reg.register_id, key, fingerprint, local_id, None, self._clock())
         body = json.dumps(receipt.to_standard_v1())
-        if not await self.store.update_tx(
-            local_id,
-            ["journaled", "active"],
-            idem=idem,
-            state=state,
-            receipt=body,
-            updated_at=self._clock(),
-        ):
+        changes: dict[str, Any] = {"state": state, "receipt": body, "revision": row.revision}
+        claim = await self.store.update_keyed(
+            local_id, ["journaled", "active"], idem=idem, updated_at=self._clock(), **changes
+        )
+        if claim.taken is not None and key is not None:
+            try:
+                return await self.idempotency.replay_row(
+                    reg, key, fingerprint, claim.taken, resumable=True
+                )
+            except Resume:  # recorded, cut off before it took effect: carried out now
+                claim = await self.store.update_keyed(
+                    local_id, ["journaled", "active"], updated_at=self._clock(), **changes
+                )
+        if not claim.written:
             raise ConflictError(f"transaction {local_id} changed meanwhile; read it again")
+        self.inflight.activated.discard(local_id)
         self.open_transactions = max(0, self.open_transactions - 1)
         self.inflight.ended(local_id)
         row = replace(self.inflight.rows.get(local_id, row), state=state, receipt=body)
@@ -382,13 +407,10 @@ class SigningService:
         self, reg: RegisterRef, receipt: Receipt, *, idempotency_key: str | None = None
     ) -> TxOutcome:
         fingerprint = request_fingerprint("receipt", None, receipt) if idempotency_key else ""
-        replay = await self.idempotency.replay(reg, idempotency_key, fingerprint)
-        if replay is not None:
-            return replay
         started = time.monotonic()
-        row = await self._journal(
-            reg, "finishing", "receipt", receipt, idempotency_key, fingerprint
-        )
+        row = await self._journal_keyed(reg, "finishing", receipt, idempotency_key, fingerprint)
+        if isinstance(row, TxOutcome):
+            return row
         row = await self._sign_within_deadline(reg, row, started, None, idempotency_key)
         self._observe(row, started)
         return outcome_from_row(row, self.mode)

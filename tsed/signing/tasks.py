@@ -1,7 +1,7 @@
 """The signing service's background tasks: spawned in one place, stopped together.
 
-Late signing, recovery, the journal write behind a start and the register's work that goes on
-after its deadline all run behind an answer. :class:`Background` keeps them, so that stopping
+Late signing, recovery, the upstream start and the register's work that goes on after its
+deadline all run behind an answer. :class:`Background` keeps them, so that stopping
 the service waits for them (or cancels what the journal can redo) and no task is lost.
 """
 

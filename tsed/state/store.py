@@ -12,6 +12,9 @@ Transaction journal states (``TxRow.state``)::
         │                           │                              │
         └──────────── cancel ───────┴──▶ cancelling ──▶ cancelled   └─(no answer in time)─▶ failed
     failed ──late signing──▶ finished (signed_late)
+
+``active`` is journaled lazily (no commit of its own): a finish goes from ``journaled`` to
+``finishing`` with the revision, and a transaction left open is marked by the next drain.
 """
 
 # ruff: noqa: S608 - SQL is built only from dataclass field names and fixed state lists
@@ -30,6 +33,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tsed.errors import ConflictError, StorageError, StorageFull
+from tsed.state import journal
+from tsed.state.journal import Claim
 from tsed.state.rows import (
     BindingRow,
     ClientRow,
@@ -292,17 +297,13 @@ class Store:
 
     # -- transactions and idempotency -------------------------------------------------------
 
-    async def insert_tx(self, row: TxRow, idem: IdemRow | None = None) -> None:
-        """Journal a new transaction (and its idempotency key) in one SQLite transaction."""
-        cols = columns_of(TxRow)
-        sql = f"INSERT INTO transactions ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})"
-
-        def write(c: sqlite3.Connection) -> None:
-            if idem is not None:
-                _insert_idem(c, idem)
-            c.execute(sql, values_of(row))
-
-        await self._submit(write)
+    async def insert_tx(
+        self, row: TxRow, idem: IdemRow | None = None, *, max_open: int | None = None
+    ) -> Claim:
+        """Journal a new transaction (and its idempotency key) in one SQLite transaction;
+        nothing is written if the key is taken or ``max_open`` started transactions of the
+        register are open already (:func:`tsed.state.journal.insert_tx`)."""
+        return await self._submit(lambda c: journal.insert_tx(c, row, idem, max_open))
 
     async def update_tx(
         self,
@@ -317,35 +318,44 @@ class Store:
         """Compare-and-set: update only while the row is in one of the ``expected`` states.
 
         With ``idem`` the idempotency key is recorded in the same commit; if the row is no
-        longer in an expected state, neither is written and :class:`ConflictError` is raised.
+        longer in an expected state, neither is written and :class:`ConflictError` is raised
+        (also when the key is in use: :meth:`update_keyed` hands its row back instead).
         ``answer`` (register id, key, response) stores a key's answer in the same commit.
         ``late_if_failed`` sets ``signed_late`` when the row carries a failure at the moment of
         the commit (a register was answered with a TSE failure, whatever raced with it).
         """
-        late = changes.pop("signed_late", 0) if late_if_failed else None
-        sets = ", ".join(f"{name} = ?" for name in changes)
-        args: list[Any] = [*changes.values()]
-        if late is not None:
-            sets += ", signed_late = CASE WHEN failure IS NOT NULL THEN 1 ELSE ? END"
-            args.append(late)
-        args.append(tx_id)
-        sql = f"UPDATE transactions SET {sets} WHERE id = ?"
-        if expected is not None:
-            states = list(expected)
-            sql += f" AND state IN ({','.join('?' * len(states))})"
-            args.extend(states)
+        claim = await self.update_keyed(
+            tx_id, expected, idem=idem, answer=answer, late_if_failed=late_if_failed, **changes
+        )
+        if claim.taken is not None:
+            raise ConflictError(
+                f"Idempotency-Key {claim.taken.key!r} is already in use",
+                hint="Send the same request again to get its answer, or use a new key.",
+            )
+        return claim.written
 
-        def write(c: sqlite3.Connection) -> int:
-            if idem is not None:
-                _insert_idem(c, idem)
-            count = int(c.execute(sql, args).rowcount)
-            if idem is not None and not count:
-                raise ConflictError(f"transaction {tx_id} changed meanwhile; read it again")
-            if answer is not None:
-                _set_idem_response(c, *answer)
-            return count
+    async def update_keyed(
+        self,
+        tx_id: str,
+        expected: Iterable[str] | None,
+        *,
+        idem: IdemRow | None = None,
+        answer: tuple[str, str, str] | None = None,
+        late_if_failed: bool = False,
+        **changes: Any,
+    ) -> Claim:
+        """:meth:`update_tx`, but a taken key writes nothing and comes back as ``taken``."""
+        return await self._submit(
+            lambda c: journal.update_tx(
+                c, tx_id, expected, idem=idem, answer=answer,
+                late_if_failed=late_if_failed, changes=changes,
+            )
+        )  # fmt: skip
 
-        return bool(await self._submit(write))
+    async def activate(self, ids: Iterable[str], at: float) -> None:
+        """Rows started at fiskaly and still ``journaled`` become ``active`` (one commit)."""
+        wanted = list(ids)
+        await self._submit(lambda c: journal.activate(c, wanted, at))
 
     async def get_tx(self, local_id: str) -> TxRow | None:
         row = await self._submit(
@@ -386,9 +396,7 @@ class Store:
 
     async def count_started(self, register_id: str) -> int:
         """Transactions of one register that are started and not finished or cancelled."""
-        sql = "SELECT COUNT(*) FROM transactions WHERE state IN (?, ?) AND register_id = ?"
-        args = ("journaled", "active", register_id)
-        return int(await self._submit(lambda c: c.execute(sql, args).fetchone()[0]))
+        return await self._submit(lambda c: journal.count_started(c, register_id))
 
     async def count_open(self) -> int:
         sql = (
@@ -397,15 +405,10 @@ class Store:
         return int(await self._submit(lambda c: c.execute(sql, OPEN_STATES).fetchone()[0]))
 
     async def get_idem(self, register_id: str, key: str) -> IdemRow | None:
-        row = await self._submit(
-            lambda c: c.execute(
-                "SELECT * FROM idempotency WHERE register_id = ? AND key = ?", (register_id, key)
-            ).fetchone()
-        )
-        return row_from(IdemRow, row)
+        return await self._submit(lambda c: journal.key_row(c, register_id, key))
 
     async def set_idem_response(self, register_id: str, key: str, response: str) -> None:
-        await self._submit(lambda c: _set_idem_response(c, register_id, key, response))
+        await self._submit(lambda c: journal.set_answer(c, register_id, key, response))
 
     # -- outages and audit ------------------------------------------------------------------
 
@@ -446,23 +449,6 @@ class Store:
 
     async def integrity_check(self) -> str:
         return str(await self._submit(lambda c: c.execute("PRAGMA integrity_check").fetchone()[0]))
-
-
-def _insert_idem(conn: sqlite3.Connection, row: IdemRow) -> None:
-    try:
-        conn.execute("INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)", values_of(row))
-    except sqlite3.IntegrityError:
-        raise ConflictError(
-            f"Idempotency-Key {row.key!r} is already in use",
-            hint="Send the same request again to get its answer, or use a new key.",
-        ) from None
-
-
-def _set_idem_response(conn: sqlite3.Connection, register_id: str, key: str, response: str) -> None:
-    conn.execute(
-        "UPDATE idempotency SET response = ? WHERE register_id = ? AND key = ?",
-        (response, register_id, key),
-    )
 
 
 def _settle_all(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
