@@ -22,26 +22,43 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sqlite3
 import subprocess
 import threading
 import time
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tsed.cli.adminclient import AdminClient, CommandFailed
-from tsed.cli.tsectl_setup import _export
-from tsed.net.auth import verify_password
+if TYPE_CHECKING:
+    from tsed.cli.adminclient import AdminClient
 
 STATE = Path("/var/lib/tsed")
 OWN = Path("/var/lib/tsed-powercut")  # what tsectl downloaded
 SOCKET = STATE / "admin.sock"
 CONFIG = Path("/etc/tsed/tsed.toml")
 STEPS = 10_000  # every loop is bounded; the cut ends it long before
+BEAT = 10.0  # seconds between the agent's heartbeats: the host tells a slow guest from a hung one
+_SAY = threading.Lock()
 
 
 def say(**values: object) -> None:
-    print("TSED_PC " + " ".join(f"{k}={v}" for k, v in values.items()), flush=True)
+    """One line on the serial port, with the guest's uptime (seconds since the kernel started).
+
+    One ``write`` per line under a lock: the loops of ``all`` report from three threads, and
+    two ``print`` calls can interleave their text and newlines, which garbles both lines.
+    """
+    uptime = Path("/proc/uptime").read_text().split()[0]
+    words = " ".join(f"{k}={v}" for k, v in {"up": uptime, **values}.items())
+    with _SAY:
+        os.write(1, f"TSED_PC {words}\n".encode())
+
+
+def heartbeat() -> None:
+    for number in range(100_000):
+        time.sleep(BEAT)
+        say(beat=number)
 
 
 def cmdline() -> dict[str, str]:
@@ -127,6 +144,8 @@ def vault_password(candidates: list[int]) -> str:
         return "unreadable"
     if not stored:
         return "none"
+    from tsed.net.passwords import verify_password  # after the first report: see main()
+
     for number in candidates:
         if number >= 0 and verify_password(f"powercut-pw-{number}", stored):
             return str(number)
@@ -173,6 +192,9 @@ def pair(count: int) -> None:
 
 def step(moment: str, number: int, admin: AdminClient) -> None:
     """One configuration save, vault write or export, reported when begun and when done."""
+    from tsed.cli.adminclient import CommandFailed
+    from tsed.cli.tsectl_setup import _export
+
     say(**{f"{moment}_started": number})
     try:
         if moment == "config":  # what `tsectl config set name ...` sends, without its start-up
@@ -192,6 +214,8 @@ def step(moment: str, number: int, admin: AdminClient) -> None:
 
 
 def loop(moment: str, start: int) -> None:
+    from tsed.cli.adminclient import AdminClient
+
     admin = AdminClient(SOCKET, timeout=600)
     for number in range(start, start + STEPS):
         step(moment, number, admin)
@@ -224,8 +248,11 @@ def wait_for_host() -> None:
 
 
 def main() -> None:
+    # The first line and the heartbeat come before any import of tsed (seconds of CPU under
+    # emulation): from now on the host hears from the agent every BEAT seconds.
     args = cmdline()
     say(boot=args.get("boot", "?"), moment=args.get("moment", "?"))
+    threading.Thread(target=heartbeat, daemon=True).start()
     wait_ready()
     report(args)
     if int(args.get("pair", "0")):
