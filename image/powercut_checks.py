@@ -110,6 +110,8 @@ def check_state(lines: dict[str, str], acked: dict[str, Any], downloads: dict[st
         problems.append(f"admin password {vault}, acknowledged was {acked['vault']}")
     if lines.get("exports_bad") not in ("0", None):
         problems.append(f"{lines.get('exports_bad')} export job(s) done with a broken file")
+    if lines.get("downloads_broken") not in ("0", None):
+        problems.append(f"{lines.get('downloads_broken')} downloaded export(s) named as whole, cut short")
     have = dict(item.partition(":")[::2] for item in _values(lines, "download"))
     for name, digest in downloads.items():
         if have.get(name) != digest:

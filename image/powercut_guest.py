@@ -25,6 +25,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import tarfile
 import threading
 import time
 import tomllib
@@ -88,7 +89,11 @@ def wait_ready() -> None:
         ["systemctl", "show", "-P", "ActiveEnterTimestampMonotonic", "tsed"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    say(ready_after=f"{int(ready.stdout.strip() or 0) / 1e6:.1f}")
+    restarts = subprocess.run(["systemctl", "show", "-P", "NRestarts", "tsed"],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+    # A restart (the watchdog's, or a failed start) moves READY on: the host reports both.
+    say(ready_after=f"{int(ready.stdout.strip() or 0) / 1e6:.1f}",
+        restarts=restarts.stdout.strip() or "?")
 
 
 def integrity(path: Path) -> str:
@@ -125,6 +130,20 @@ def exports() -> tuple[int, int]:
         except (OSError, ValueError, KeyError, TypeError):
             bad += 1
     return done, bad
+
+
+def whole_tar(path: Path) -> bool:
+    """Every member of the TAR reads to its recorded size (a cut file ends early)."""
+    try:
+        with tarfile.open(path, mode="r:") as archive:
+            members = archive.getmembers()
+            for member in members:
+                data = archive.extractfile(member) if member.isfile() else None
+                if data is not None and len(data.read()) != member.size:
+                    return False
+        return bool(members)
+    except (OSError, tarfile.TarError):
+        return False
 
 
 def config_name() -> str:
@@ -172,8 +191,11 @@ def report(args: dict[str, str]) -> None:
     say(vault_password=vault_password(candidates))
     done, bad = exports()
     say(exports_done=done, exports_bad=bad)
-    for path in sorted(OWN.glob("export-*.tar")):
+    broken = 0
+    for path in sorted(OWN.glob("export-*.tar")):  # a download still under way: *.tar.partial
         say(download=f"{path.stem}:{sha256(path)}")
+        broken += not whole_tar(path)
+    say(downloads_broken=broken)
     status = tsectl("status")
     fingerprint = json.loads(status.stdout)["device"]["fingerprint"] if status.returncode == 0 else ""
     say(fingerprint=fingerprint, checked=1)
@@ -210,7 +232,7 @@ def step(moment: str, number: int, admin: AdminClient) -> None:
             _export(admin, options)
             say(export_acked=f"export-{number}:{sha256(target)}")
     except CommandFailed as err:
-        say(**{f"{moment}_error": err.code})
+        say(**{f"{moment}_error": f"{number}:{err.code}"})
 
 
 def loop(moment: str, start: int) -> None:
