@@ -92,6 +92,7 @@ class Cut:
     seed: int
     offset: float
     receipts: int = 0
+    tse_failures: int = 0  # of which answered with tse_failure (the simulator too slow)
     pending_sectors: int = 0
     kept_sectors: int = 0
     recovery: float = 0.0
@@ -159,8 +160,8 @@ class Guest:
             if now != size:
                 size, heard = now, time.monotonic()
             elif time.monotonic() - heard > QUIET_TIMEOUT:
-                raise SystemExit(f"the guest said nothing for {QUIET_TIMEOUT:.0f} s while the host "
-                                 f"waited for {key}; its last line: {self.last_line()!r}")  # fmt: skip
+                raise SystemExit(f"the guest said nothing for {QUIET_TIMEOUT:.0f} s while the "
+                                 f"host waited for {key}; its last line: {self.last_line()!r}")  # fmt: skip
             time.sleep(0.5)
         raise SystemExit(f"the guest did not report {key} within {BOOT_LIMIT:.0f} s of power-on")
 
@@ -180,7 +181,7 @@ class Guest:
         busy = []
         for moment in WRITES:
             began = re.findall(rf"TSED_PC .*\b{moment}_started=(\d+)", text)
-            ended = set(re.findall(rf"TSED_PC .*\b{moment}_(?:acked|error)=(?:export-)?(\d+)", text))
+            ended = re.findall(rf"TSED_PC .*\b{moment}_(?:acked|error)=(?:export-)?(\d+)", text)
             if began and began[-1] not in ended:
                 busy.append(moment)
         return busy
@@ -400,11 +401,14 @@ def run(out: Path, cuts: int, seed: int, mode: str, moments: tuple[str, ...] = M
                 load.join()
                 cut.pending_sectors, cut.kept_sectors = disk.cut_pending, disk.cut_kept
                 cut.receipts = sum(1 for a in answers if a.boot == boot and a.data is not None)
-                _note_acks(guest, cut, boot * 1000, acked, downloads)
+                cut.tse_failures = sum(1 for a in answers if a.boot == boot
+                                       and (a.data or {}).get("tse_failure"))  # fmt: skip
+                _note_acks(guest, cut, acked, downloads)
                 print(f"cut {boot}: {cut.moment} seed {cut.seed} offset {cut.offset:.1f} s, "
-                      f"{cut.receipts} receipts answered, {cut.pending_sectors} cached sectors "
-                      f"lost, in flight: {','.join(cut.in_flight) or '-'} (recovered in "
-                      f"{recovery:.0f} s, checked at {checked_after:.0f} s)",
+                      f"{cut.receipts} receipts answered ({cut.tse_failures} TSE failures), "
+                      f"{cut.pending_sectors} cached sectors lost, in flight: "
+                      f"{','.join(cut.in_flight) or '-'} (this boot: READY "
+                      f"{recovery:.0f} s after power-on, checked {checked_after:.0f} s)",
                       file=sys.stderr, flush=True)  # fmt: skip
         except SystemExit as stop:
             where = f"boot {boot}" + (f" after cut {boot - 1}: {vars(plan[boot - 1])}" if boot else "")
@@ -452,10 +456,8 @@ def _wait_under_way(guest: Guest, targets: tuple[str, ...]) -> float:
     return round(time.monotonic() - began, 1)
 
 
-def _note_acks(guest: Guest, cut: Cut, start: int, acked: dict[str, Any],
-               downloads: dict[str, str]) -> None:  # fmt: skip
+def _note_acks(guest: Guest, cut: Cut, acked: dict[str, Any], downloads: dict[str, str]) -> None:
     """What the guest was told was saved before the cut: it must be there after it."""
-    del start
     cut.in_flight = guest.under_way()  # the disk answers nothing after the cut: still under way
     configs = guest.all_values("config_acked")
     if configs:
