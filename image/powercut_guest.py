@@ -20,6 +20,7 @@ port as lines ``TSED_PC key=value``. What it does comes from the kernel command 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -105,19 +106,31 @@ def wait_ready() -> None:
         restarts=restarts.stdout.strip() or "?")
 
 
+def query(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Read-only, beside the running daemon (a busy database is waited for, up to 60 s)."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)) as db:
+        return db.execute(sql).fetchall()
+
+
 def integrity(path: Path) -> str:
+    """``ok``, ``missing``, or what is wrong: an error is a finding, not the agent's end."""
     if not path.exists():
         return "missing"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        return str(db.execute("PRAGMA integrity_check").fetchone()[0]).replace(" ", "_")
+    try:
+        return str(query(path, "PRAGMA integrity_check")[0][0]).replace(" ", "_")
+    except sqlite3.Error as err:
+        return f"error:{err}".replace(" ", "_")
 
 
 def simulator_active() -> int:
+    """Transactions ACTIVE at the simulator; -1 when its state cannot be read."""
     path = STATE / "simulator" / "simulator.sqlite"
     if not path.exists():
         return 0
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT body FROM objects WHERE kind = 'tx'").fetchall()
+    try:
+        rows = query(path, "SELECT body FROM objects WHERE kind = 'tx'")
+    except sqlite3.Error:
+        return -1
     return sum(1 for (body,) in rows if json.loads(body).get("state") == "ACTIVE")
 
 
@@ -268,10 +281,9 @@ def workload(moment: str, start: int) -> None:
 def wait_for_host() -> None:
     """The host signs a last receipt with the key ``powercut-final`` once it is done."""
     for _ in range(1800):
-        with sqlite3.connect(f"file:{STATE / 'tsed.sqlite'}?mode=ro", uri=True) as db:
-            row = db.execute("SELECT 1 FROM idempotency WHERE key = 'powercut-final'").fetchone()
-        if row:
-            return
+        with contextlib.suppress(sqlite3.Error):
+            if query(STATE / "tsed.sqlite", "SELECT 1 FROM idempotency WHERE key = 'powercut-final'"):
+                return
         time.sleep(1)
 
 
