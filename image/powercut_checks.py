@@ -111,6 +111,9 @@ def check_state(lines: dict[str, str], acked: dict[str, Any], downloads: dict[st
     vault = lines.get("vault_password")
     if acked["vault"] >= 0 and vault not in (str(acked["vault"]), str(acked.get("vault_next"))):
         problems.append(f"admin password {vault}, acknowledged was {acked['vault']}")
+    if vault and vault.isdigit():  # the write under way at the cut may have made it: from now
+        acked["vault"] = int(vault)  # on this is the password the vault must keep
+    acked["vault_next"] = -1
     if lines.get("exports_bad") not in ("0", None):
         problems.append(f"{lines.get('exports_bad')} export job(s) done with a broken file")
     if lines.get("downloads_broken") not in ("0", None):
