@@ -68,11 +68,14 @@ def verify_receipts(port: int, answers: list[Answer], boot: int) -> list[str]:
                             headers=headers(answer.token))  # fmt: skip
             replay = client.post("/api/v1/receipts", json=answer.body,
                                  headers=headers(answer.token, answer.key))  # fmt: skip
-            if answer.data.get("tse_failure"):  # answered unsigned: signed late, consistently
-                if tx.status_code != 200 or replay.status_code not in (200, 201) or (
-                    tx.json().get("result") != replay.json().get("result")
-                ):
-                    problems.append(f"{answer.key} (TSE failure answer): GET and replay differ")
+            if answer.data.get("tse_failure"):  # the key keeps that answer; the receipt itself
+                got = tx.json() if tx.status_code == 200 else {}  # is signed late (or not yet)
+                if replay.status_code not in (200, 201) or replay.json() != answer.data:
+                    problems.append(f"{answer.key} (TSE failure answer): replay "
+                                    f"{replay.status_code} differs")  # fmt: skip
+                if tx.status_code != 200 or (got.get("result") and not got.get("signed_late")):
+                    problems.append(f"{answer.key} (TSE failure answer): GET by id "
+                                    f"{tx.status_code} {got.get('state')}")  # fmt: skip
                 continue
             if tx.status_code != 200 or tx.json().get("result") != answer.data.get("result"):
                 problems.append(f"{answer.key}: GET by id {tx.status_code} differs")
@@ -108,8 +111,13 @@ def check_state(lines: dict[str, str], acked: dict[str, Any], downloads: dict[st
     vault = lines.get("vault_password")
     if acked["vault"] >= 0 and vault not in (str(acked["vault"]), str(acked.get("vault_next"))):
         problems.append(f"admin password {vault}, acknowledged was {acked['vault']}")
+    if vault and vault.isdigit():  # the write under way at the cut may have made it: from now
+        acked["vault"] = int(vault)  # on this is the password the vault must keep
+    acked["vault_next"] = -1
     if lines.get("exports_bad") not in ("0", None):
         problems.append(f"{lines.get('exports_bad')} export job(s) done with a broken file")
+    if lines.get("downloads_broken") not in ("0", None):
+        problems.append(f"{lines.get('downloads_broken')} downloaded export(s) cut short")
     have = dict(item.partition(":")[::2] for item in _values(lines, "download"))
     for name, digest in downloads.items():
         if have.get(name) != digest:

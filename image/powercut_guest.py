@@ -20,28 +20,47 @@ port as lines ``TSED_PC key=value``. What it does comes from the kernel command 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
+import os
 import sqlite3
 import subprocess
+import tarfile
 import threading
 import time
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from tsed.cli.adminclient import AdminClient, CommandFailed
-from tsed.cli.tsectl_setup import _export
-from tsed.net.auth import verify_password
+if TYPE_CHECKING:
+    from tsed.cli.adminclient import AdminClient
 
 STATE = Path("/var/lib/tsed")
 OWN = Path("/var/lib/tsed-powercut")  # what tsectl downloaded
 SOCKET = STATE / "admin.sock"
 CONFIG = Path("/etc/tsed/tsed.toml")
 STEPS = 10_000  # every loop is bounded; the cut ends it long before
+BEAT = 10.0  # seconds between the agent's heartbeats: the host tells a slow guest from a hung one
+_SAY = threading.Lock()
 
 
 def say(**values: object) -> None:
-    print("TSED_PC " + " ".join(f"{k}={v}" for k, v in values.items()), flush=True)
+    """One line on the serial port, with the guest's uptime (seconds since the kernel started).
+
+    One ``write`` per line under a lock: the loops of ``all`` report from three threads, and
+    two ``print`` calls can interleave their text and newlines, which garbles both lines.
+    """
+    uptime = Path("/proc/uptime").read_text().split()[0]
+    words = " ".join(f"{k}={v}" for k, v in {"up": uptime, **values}.items())
+    with _SAY:
+        os.write(1, f"TSED_PC {words}\n".encode())
+
+
+def heartbeat() -> None:
+    for number in range(100_000):
+        time.sleep(BEAT)
+        say(beat=number)
 
 
 def cmdline() -> dict[str, str]:
@@ -50,10 +69,19 @@ def cmdline() -> dict[str, str]:
     return {key.removeprefix("tsed_pc."): value for key, value in pairs}
 
 
-def tsectl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["/usr/local/bin/tsectl", "--json", *args], capture_output=True, text=True, check=False
-    )
+def admin(method: str, path: str, body: dict[str, object] | None = None) -> dict[str, Any]:
+    """What ``tsectl`` asks the daemon, on its admin socket, without a ``tsectl`` start-up per
+    call (under emulation on a busy box each one is 20-30 s of Python imports); {} on an error."""
+    from tsed.cli.adminclient import AdminClient, CommandFailed
+
+    client = AdminClient(SOCKET, timeout=120)
+    try:
+        return dict(client.call(method, path, body))
+    except CommandFailed as err:
+        say(admin_error=f"{method}:{path}:{err.code}")
+        return {}
+    finally:
+        client.close()
 
 
 def wait_ready() -> None:
@@ -71,22 +99,38 @@ def wait_ready() -> None:
         ["systemctl", "show", "-P", "ActiveEnterTimestampMonotonic", "tsed"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    say(ready_after=f"{int(ready.stdout.strip() or 0) / 1e6:.1f}")
+    restarts = subprocess.run(["systemctl", "show", "-P", "NRestarts", "tsed"],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+    # A restart (the watchdog's, or a failed start) moves READY on: the host reports both.
+    say(ready_after=f"{int(ready.stdout.strip() or 0) / 1e6:.1f}",
+        restarts=restarts.stdout.strip() or "?")
+
+
+def query(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Read-only, beside the running daemon (a busy database is waited for, up to 60 s)."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)) as db:
+        return db.execute(sql).fetchall()
 
 
 def integrity(path: Path) -> str:
+    """``ok``, ``missing``, or what is wrong: an error is a finding, not the agent's end."""
     if not path.exists():
         return "missing"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        return str(db.execute("PRAGMA integrity_check").fetchone()[0]).replace(" ", "_")
+    try:
+        return str(query(path, "PRAGMA integrity_check")[0][0]).replace(" ", "_")
+    except sqlite3.Error as err:
+        return f"error:{err}".replace(" ", "_")
 
 
 def simulator_active() -> int:
+    """Transactions ACTIVE at the simulator; -1 when its state cannot be read."""
     path = STATE / "simulator" / "simulator.sqlite"
     if not path.exists():
         return 0
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT body FROM objects WHERE kind = 'tx'").fetchall()
+    try:
+        rows = query(path, "SELECT body FROM objects WHERE kind = 'tx'")
+    except sqlite3.Error:
+        return -1
     return sum(1 for (body,) in rows if json.loads(body).get("state") == "ACTIVE")
 
 
@@ -110,6 +154,20 @@ def exports() -> tuple[int, int]:
     return done, bad
 
 
+def whole_tar(path: Path) -> bool:
+    """Every member of the TAR reads to its recorded size (a cut file ends early)."""
+    try:
+        with tarfile.open(path, mode="r:") as archive:
+            members = archive.getmembers()
+            for member in members:
+                data = archive.extractfile(member) if member.isfile() else None
+                if data is not None and len(data.read()) != member.size:
+                    return False
+        return bool(members)
+    except (OSError, tarfile.TarError):
+        return False
+
+
 def config_name() -> str:
     try:
         data = tomllib.loads(CONFIG.read_text(encoding="utf-8"))
@@ -127,6 +185,8 @@ def vault_password(candidates: list[int]) -> str:
         return "unreadable"
     if not stored:
         return "none"
+    from tsed.net.passwords import verify_password  # after the first report: see main()
+
     for number in candidates:
         if number >= 0 and verify_password(f"powercut-pw-{number}", stored):
             return str(number)
@@ -153,26 +213,29 @@ def report(args: dict[str, str]) -> None:
     say(vault_password=vault_password(candidates))
     done, bad = exports()
     say(exports_done=done, exports_bad=bad)
-    for path in sorted(OWN.glob("export-*.tar")):
+    broken = 0
+    for path in sorted(OWN.glob("export-*.tar")):  # a download still under way: *.tar.partial
         say(download=f"{path.stem}:{sha256(path)}")
-    status = tsectl("status")
-    fingerprint = json.loads(status.stdout)["device"]["fingerprint"] if status.returncode == 0 else ""
+        broken += not whole_tar(path)
+    say(downloads_broken=broken)
+    fingerprint = admin("GET", "/admin/v1/status").get("device", {}).get("fingerprint", "")
     say(fingerprint=fingerprint, checked=1)
 
 
 def pair(count: int) -> None:
     for index in range(count):
-        opened = tsectl("pair")
-        say(**{f"pairing_code_{index}": json.loads(opened.stdout)["code"]})
+        say(**{f"pairing_code_{index}": admin("POST", "/admin/v1/pairing", {})["code"]})
         for _ in range(600):
-            listed = tsectl("registers")
-            if listed.returncode == 0 and len(json.loads(listed.stdout)["registers"]) > index:
+            if len(admin("GET", "/admin/v1/registers").get("registers", [])) > index:
                 break
             time.sleep(0.5)
 
 
 def step(moment: str, number: int, admin: AdminClient) -> None:
     """One configuration save, vault write or export, reported when begun and when done."""
+    from tsed.cli.adminclient import CommandFailed
+    from tsed.cli.tsectl_setup import _export
+
     say(**{f"{moment}_started": number})
     try:
         if moment == "config":  # what `tsectl config set name ...` sends, without its start-up
@@ -188,10 +251,12 @@ def step(moment: str, number: int, admin: AdminClient) -> None:
             _export(admin, options)
             say(export_acked=f"export-{number}:{sha256(target)}")
     except CommandFailed as err:
-        say(**{f"{moment}_error": err.code})
+        say(**{f"{moment}_error": f"{number}:{err.code}"})
 
 
 def loop(moment: str, start: int) -> None:
+    from tsed.cli.adminclient import AdminClient
+
     admin = AdminClient(SOCKET, timeout=600)
     for number in range(start, start + STEPS):
         step(moment, number, admin)
@@ -216,16 +281,18 @@ def workload(moment: str, start: int) -> None:
 def wait_for_host() -> None:
     """The host signs a last receipt with the key ``powercut-final`` once it is done."""
     for _ in range(1800):
-        with sqlite3.connect(f"file:{STATE / 'tsed.sqlite'}?mode=ro", uri=True) as db:
-            row = db.execute("SELECT 1 FROM idempotency WHERE key = 'powercut-final'").fetchone()
-        if row:
-            return
+        with contextlib.suppress(sqlite3.Error):
+            if query(STATE / "tsed.sqlite", "SELECT 1 FROM idempotency WHERE key = 'powercut-final'"):
+                return
         time.sleep(1)
 
 
 def main() -> None:
+    # The first line and the heartbeat come before any import of tsed (seconds of CPU under
+    # emulation): from now on the host hears from the agent every BEAT seconds.
     args = cmdline()
     say(boot=args.get("boot", "?"), moment=args.get("moment", "?"))
+    threading.Thread(target=heartbeat, daemon=True).start()
     wait_ready()
     report(args)
     if int(args.get("pair", "0")):
