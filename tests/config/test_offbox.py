@@ -95,3 +95,18 @@ def test_tsectl_config_set() -> None:
     with pytest.raises(ConfigError, match="unknown setting"):
         set_value(config, "offbox.password", "x")
     assert set_value(config, "offbox.repository", "").offbox is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "rest:https://u:S3cr3t-Pw@backup.example:99999/repo",
+        "rest:ftp://u:S3cr3t-Pw@backup.example/repo",
+        "sftp:u:S3cr3t-Pw@",
+        "rest:http://u:S3cr3t-Pw@backup.example/repo?x",
+    ],
+)
+def test_a_refused_repository_never_shows_its_credential(text: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_repository(text)
+    assert "S3cr3t-Pw" not in f"{caught.value.message} {caught.value.hint}"

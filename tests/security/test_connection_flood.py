@@ -225,7 +225,9 @@ async def test_register_addresses_survive_a_restart(tmp_path: Path) -> None:
     async with running_unit(state) as unit:  # known before its first request
         assert unit.daemon.listener.known_sources == ("127.0.0.1",)
         transport = httpx.AsyncHTTPTransport(uds=str(unit.daemon.options.admin_socket))
-        async with httpx.AsyncClient(transport=transport, base_url="http://tsed") as admin:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://tsed", timeout=60
+        ) as admin:  # the reset archives the TSS first
             reset = await admin.post("/admin/v1/factory-reset", json={"confirm": True})
         assert reset.status_code == 200, reset.text
         assert unit.daemon.listener.known_sources == ()  # its registers are gone

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from tsed.config.check import check_keys, invalid, number_value, text_value, validate_host
+from tsed.config.text import without_userinfo
 
 PASSWORD_ENTRY = "offbox.password"  # noqa: S105 - the vault entry name
 CREDENTIAL_ENTRY = "offbox.credential"
@@ -108,18 +109,33 @@ def parse_repository(text: str, key: str = "offbox.repository") -> Repository:
             parts = urlsplit(url)
             port = parts.port
         except ValueError:
-            raise invalid(key, value, "not a valid URL", _REPOSITORY_HINT) from None
+            raise invalid(
+                key, without_userinfo(value), "not a valid URL", _REPOSITORY_HINT
+            ) from None
         if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise invalid(key, value, "a REST repository needs an https:// URL", _REPOSITORY_HINT)
+            raise invalid(
+                key,
+                without_userinfo(value),
+                "a REST repository needs an https:// URL",
+                _REPOSITORY_HINT,
+            )
         if parts.username is not None or parts.password is not None:
             raise invalid(key, "rest:…", "no user or password in the URL", _REPOSITORY_HINT)
         host = validate_host(parts.hostname, key)
         if parts.scheme == "http" and not _loopback(host):
             raise invalid(
-                key, value, "plain http only to a loopback address; use https", _REPOSITORY_HINT
+                key,
+                without_userinfo(value),
+                "plain http only to a loopback address; use https",
+                _REPOSITORY_HINT,
             )
         if parts.query or parts.fragment or not _PATH_RE.fullmatch(parts.path or "/"):
-            raise invalid(key, value, "a path of letters, digits and ._/~+-", _REPOSITORY_HINT)
+            raise invalid(
+                key,
+                without_userinfo(value),
+                "a path of letters, digits and ._/~+-",
+                _REPOSITORY_HINT,
+            )
         path = (parts.path or "/").rstrip("/") + "/"
         return Repository("rest", host, port, path, None, url.rstrip("/") + "/")
     if value.startswith("sftp://"):
@@ -127,22 +143,35 @@ def parse_repository(text: str, key: str = "offbox.repository") -> Repository:
             parts = urlsplit(value)
             port = parts.port
         except ValueError:
-            raise invalid(key, value, "not a valid URL", _REPOSITORY_HINT) from None
+            raise invalid(
+                key, without_userinfo(value), "not a valid URL", _REPOSITORY_HINT
+            ) from None
         if parts.password is not None:
             raise invalid(key, "sftp://…", "no password in the URL", _REPOSITORY_HINT)
         host_text, user, path = parts.hostname or "", parts.username, parts.path
     else:
         match = _SFTP_SHORT.fullmatch(value)
         if match is None:
-            raise invalid(key, value, "not an SFTP or REST repository", _REPOSITORY_HINT)
+            raise invalid(
+                key, without_userinfo(value), "not an SFTP or REST repository", _REPOSITORY_HINT
+            )
         host_text, user, path, port = match["host"], match["user"], match["path"], None
     if not host_text:
-        raise invalid(key, value, "the SFTP repository needs a host", _REPOSITORY_HINT)
+        raise invalid(
+            key, without_userinfo(value), "the SFTP repository needs a host", _REPOSITORY_HINT
+        )
     host = validate_host(host_text, key)
     if user is not None and not _USER_RE.fullmatch(user):
-        raise invalid(key, value, "the user is 1-64 of letters, digits and ._-", _REPOSITORY_HINT)
+        raise invalid(
+            key,
+            without_userinfo(value),
+            "the user is 1-64 of letters, digits and ._-",
+            _REPOSITORY_HINT,
+        )
     if not _PATH_RE.fullmatch(path):
-        raise invalid(key, value, "an absolute path of letters, digits and ._/~+-")
+        raise invalid(
+            key, without_userinfo(value), "an absolute path of letters, digits and ._/~+-"
+        )
     return Repository("sftp", host, port, path, user)
 
 
@@ -155,7 +184,9 @@ def offbox_from_dict(raw: Any) -> OffboxConfig | None:
     if not text:
         return None
     if len(text) > 400 or not text.isprintable():
-        raise invalid("offbox.repository", text[:60], "at most 400 printable characters")
+        raise invalid(
+            "offbox.repository", without_userinfo(text)[:60], "at most 400 printable characters"
+        )
     repository = parse_repository(text)
     user = text_value(raw, "user", "offbox.user", None)
     if user is not None and not _USER_RE.fullmatch(user):

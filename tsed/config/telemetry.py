@@ -24,7 +24,7 @@ from tsed.config.check import (
     text_value,
     validate_host,
 )
-from tsed.config.text import setting_text
+from tsed.config.text import setting_text, without_userinfo
 
 AuthKind = Literal["basic", "bearer"]
 DEFAULT_INTERVAL = 60.0
@@ -74,22 +74,25 @@ def _gateway(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme != "https":
         raise invalid(
-            key, value, "an https:// address", "The push carries a credential: TLS is required."
+            key,
+            without_userinfo(value),
+            "an https:// address",
+            "The push carries a credential: TLS is required.",
         )
     if parts.username or parts.password or parts.query or parts.fragment:
         raise invalid(
             key,
-            value,
+            without_userinfo(value),
             "scheme, host, port and path only",
             "Credentials never go in the address: set them with tsectl telemetry set-token.",
         )
     try:
         port = parts.port
     except ValueError:
-        raise invalid(key, value, "the port must be 1 to 65535") from None
+        raise invalid(key, without_userinfo(value), "the port must be 1 to 65535") from None
     validate_host(parts.hostname or "", key)
     if port == 0:
-        raise invalid(key, value, "the port must be 1 to 65535")
+        raise invalid(key, without_userinfo(value), "the port must be 1 to 65535")
     return value.rstrip("/")
 
 

@@ -114,3 +114,13 @@ def checked_setting(value: str | None, key: str) -> str | None:
     if not value:
         return value
     return console_port(value) if key == "console_port" else setting_text(key, value)
+
+
+_USERINFO = re.compile(r"(?<=//)[^/@?#]*@")
+_SHORT_USERINFO = re.compile(r"^((?:[a-z]+:)?[^:/@]*):[^@/]*@")
+
+
+def without_userinfo(value: str) -> str:
+    """An address as an error may show it: a user or password in it replaced by ``…``
+    (``https://u:secret@host`` → ``https://…@host``, ``sftp:u:secret@host`` → ``sftp:u:…@``)."""
+    return _SHORT_USERINFO.sub(r"\1:…@", _USERINFO.sub("…@", value))

@@ -78,7 +78,7 @@ if TYPE_CHECKING:
         TarReport,
         report_lines,
     )
-    from tsed.fiskaly.tarverify import verify_tar
+    from tsed.fiskaly.tarverify import AUD_NAME, SYS_NAME, TX_NAME, verify_tar
     from tsed.fiskaly.transport import (
         HttpCore,
         ProxySettings,
@@ -139,6 +139,9 @@ _HOMES: dict[str, str] = {
     "ProcessDataError": "tsed.fiskaly.processdata",
     "receipt_process_data": "tsed.fiskaly.processdata",
     "verify_tar": "tsed.fiskaly.tarverify",
+    "AUD_NAME": "tsed.fiskaly.tarverify",
+    "SYS_NAME": "tsed.fiskaly.tarverify",
+    "TX_NAME": "tsed.fiskaly.tarverify",
     "Finding": "tsed.fiskaly.tarreport",
     "TarReport": "tsed.fiskaly.tarreport",
     "report_lines": "tsed.fiskaly.tarreport",
@@ -147,10 +150,13 @@ _HOMES: dict[str, str] = {
 }
 
 __all__ = [
+    "AUD_NAME",
     "DEFAULT_BASE_URL",
     "DEFAULT_MANAGEMENT_URL",
     "PROCESS_TYPE_RECEIPT",
     "RECEIPT_TYPE_TO_VORGANGSTYP",
+    "SYS_NAME",
+    "TX_NAME",
     "VAT_RATES",
     "AccessDenied",
     "AdminPinBlocked",
