@@ -149,3 +149,23 @@ async def test_a_replaced_tss_is_archived_first(tmp_path: Path) -> None:
         item = json.loads(out)["tss"][old.tss_id]
         assert item["files"] == 1 and item["last_counter"] > 23 and "in_use" not in item
         assert unit.daemon.upstreams.binding("default").tss_id != old.tss_id  # type: ignore[union-attr]
+
+
+async def test_a_damaged_archive_index_never_stops_signing(tmp_path: Path) -> None:
+    """The archive's index is damaged: the unit starts, signs, says what is wrong."""
+    state = tmp_path / "state"
+    (state / "archive").mkdir(parents=True, mode=0o700)
+    (state / "archive" / "index.sqlite").write_bytes(b"this is not a database" * 100)
+    async with running_unit(state) as unit:
+        register = await unit.pair()
+        answer = await register.receipt()
+        assert answer["tse_failure"] is False and answer["result"] is not None
+        code, out = await unit.tsectl("--json", "status")
+        assert code == 0, out
+        notices = json.loads(out)["notices"]
+        assert any("archive: cannot be opened" in notice for notice in notices), notices
+        code, out = await unit.tsectl("--json", "archive", "run")
+        assert code == 1, out
+        error = json.loads(out)["error"]
+        assert error["code"] == "STORAGE_FAILED" and "archive cannot be opened" in error["message"]
+        assert "restart the unit" in error["hint"]

@@ -171,7 +171,7 @@ class AdminOps:
         """Set up (or resume) the TSS of every tenant; ``new`` replaces it, clients follow."""
         d = self.d
         if new:  # the old TSS's signatures into the archive before it is replaced
-            await d.archive.archiver.run("before replacing the TSS")
+            await d.archive.run_now("before replacing the TSS")
         for tenant in d.upstreams.tenants:
             if new:
                 await d.upstreams.recreate_after_deletion(tenant, reason="replaced on request")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from tsed.archive.run import ARCHIVE_RECORDS, Archiver, ArchiveTarget, RunState
 from tsed.archive.schedule import NightlySchedule
 from tsed.archive.store import ArchiveStore
 from tsed.config.model import Config
-from tsed.errors import InputError, TsedError
+from tsed.errors import InputError, StorageError, TsedError
 from tsed.state.store import Store
 from tsed.tss.registry import UpstreamRegistry
 
@@ -76,6 +77,7 @@ class ArchiveService:
         self.schedule = NightlySchedule(self.archiver, hour, clock=clock)
         self.metrics = ArchiveMetrics()
         self.archiver.on_done = self._after_run
+        self.failure: str | None = None  # why the archive could not be opened at start
 
     def targets(self) -> list[ArchiveTarget]:
         out = []
@@ -102,9 +104,39 @@ class ArchiveService:
                 self.metrics.lag_signatures.labels(tss_id).set(max(0, lag))
 
     async def start(self) -> None:
-        await asyncio.to_thread(self.store.open)
+        """Open the archive and start the nightly run. An archive that cannot be opened
+        (damaged index, read-only directory) never stops the unit: signing goes on, the
+        failure is logged and shown, and every archive operation says what is wrong."""
+        try:
+            await asyncio.to_thread(self.store.open)
+        except (TsedError, OSError, sqlite3.Error) as err:
+            self.failure = err.message if isinstance(err, TsedError) else f"{err}"
+            _LOGGER.error(
+                "the archive cannot be opened: %s; signing goes on, nothing is archived",
+                self.failure,
+                extra={"TSED_EVENT": "archive_failed"},
+            )
+            return
         self.schedule.start()
         await self._after_run(RunState("start", self.clock()))  # gauges from the index
+
+    def require(self) -> None:
+        """Refuse an archive operation while the archive could not be opened."""
+        if self.failure is not None:
+            raise StorageError(
+                f"the archive cannot be opened: {self.failure}",
+                hint="Check the archive directory and its index (journal: "
+                "TSED_EVENT=archive_failed), then restart the unit; signing is not affected.",
+            )
+
+    async def run_now(self, reason: str) -> RunState:
+        """An archive run right now (before a reset or a TSS replacement); a failed one when
+        the archive could not be opened."""
+        if self.failure is not None:
+            state = RunState(reason, self.clock(), state="failed", finished_at=self.clock())
+            state.note(f"the archive cannot be opened: {self.failure}")
+            return state
+        return await self.archiver.run(reason)
 
     async def stop(self) -> None:
         await self.schedule.stop()
@@ -112,6 +144,7 @@ class ArchiveService:
 
     async def status(self, *, live: bool = True) -> dict[str, Any]:
         """The index summary plus, per TSS in use, its current counter and the lag."""
+        self.require()
         summary = await asyncio.to_thread(archive_summary, self.store)
         now = self.clock()
         for target in self.targets():
@@ -153,6 +186,7 @@ class ArchiveAdminOps:
         return await self._archive.status()
 
     async def archive_run(self) -> dict[str, Any]:
+        self._archive.require()
         state = self._archive.archiver.start("on demand")
         await self._host.store.audit("admin", "archive_run", {})
         return {"running": True, **state.to_json()}
@@ -163,9 +197,11 @@ class ArchiveAdminOps:
         return {"running": archiver.running, **(run.to_json() if run else {})}
 
     async def archive_verify(self) -> dict[str, Any]:
+        self._archive.require()
         return await asyncio.to_thread(verify_archive, self._archive.store)
 
     async def archive_export(self, start: str, end: str, tenant: str | None) -> dict[str, Any]:
+        self._archive.require()
         low, high = period(start, end)
         if tenant is not None:
             known = {t.id for t in self._host.config.tenant_list()}
@@ -185,6 +221,8 @@ class ArchiveAdminOps:
 
     async def archive_notices(self) -> list[str]:
         """For ``tsectl status``: open findings, a run that did not finish, a filling disk."""
+        if self._archive.failure is not None:
+            return [f"archive: cannot be opened ({self._archive.failure}); nothing is archived"]
         store = self._archive.store
         entries = await asyncio.to_thread(store.entries)
         notices = []
