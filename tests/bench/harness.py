@@ -189,6 +189,13 @@ def start_forwarder(sim: Proc, state: Path) -> Proc:
     return Proc("forwarder", popen, f"https://127.0.0.1:{port}")
 
 
+def register_source(index: int) -> str:
+    """The loopback address register ``index`` connects from: 127.0.1.1, 127.0.1.2, ...
+    (each register its own host, as on a shop's LAN: the unit holds at most 32 connections
+    per address)."""
+    return f"127.0.{1 + index // 250}.{1 + index % 250}"
+
+
 def https_session(base: str, limit: int = 200, source: str | None = None) -> aiohttp.ClientSession:
     """A register-side session (the unit's certificate is self-signed: pinned elsewhere);
     ``source``: the loopback address it connects from (a register of its own on the LAN: the

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from tests.bench.harness import KEY, RECEIPT, SECRET, Proc, https_session
+from tests.bench.harness import KEY, RECEIPT, SECRET, Proc, https_session, register_source
 
 
 def pct(values: list[float], q: float) -> float:
@@ -108,29 +108,37 @@ class Registers:
 
     target: Proc
     tokens: list[str]
-    http: aiohttp.ClientSession | None = None
+    sessions: list[aiohttp.ClientSession] = field(default_factory=list)
 
-    async def open(self) -> None:
-        self.http = https_session(self.target.base_url)
+    async def open(self) -> None:  # each register from its own loopback address
+        self.sessions = [
+            https_session(self.target.base_url, limit=8, source=register_source(index))
+            for index in range(len(self.tokens))
+        ]
 
     async def close(self) -> None:
-        if self.http is not None:
-            await self.http.close()
+        sessions, self.sessions = self.sessions, []
+        for session in sessions:
+            await session.close()
+
+    def _http(self, register: int) -> aiohttp.ClientSession:
+        assert self.sessions, "open() first"
+        return self.sessions[register % len(self.sessions)]
 
     def _auth(self, register: int) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[register % len(self.tokens)]}"}
 
     async def start_finish(self, register: int) -> tuple[float, float, bool]:
         """(start answered, whole receipt, tse_failure) in seconds."""
-        assert self.http is not None
+        http = self._http(register)
         headers = self._auth(register)
         started = time.monotonic()
-        async with self.http.post("/api/v1/transactions", headers=headers) as r:
+        async with http.post("/api/v1/transactions", headers=headers) as r:
             body = await r.json()
             assert r.status == 201, body
         start_time = time.monotonic() - started
         path = f"/api/v1/transactions/{body['id']}/finish"
-        async with self.http.post(path, json=RECEIPT, headers=headers) as r:
+        async with http.post(path, json=RECEIPT, headers=headers) as r:
             body = await r.json()
             assert r.status == 200, body
         if not body["tse_failure"]:  # the sale was signed, not something else
@@ -139,9 +147,8 @@ class Registers:
 
     async def one_call(self, register: int) -> tuple[float, bool]:
         """A one-call receipt: (seconds, tse_failure)."""
-        assert self.http is not None
         started = time.monotonic()
-        async with self.http.post(
+        async with self._http(register).post(
             "/api/v1/receipts", json=RECEIPT, headers=self._auth(register)
         ) as r:
             body = await r.json()
@@ -191,7 +198,10 @@ class LeanRegisters:
         """A one-call receipt on this worker's connection: (seconds, tse_failure)."""
         conn = self._conns.get(register)
         if conn is None:
-            conn = await asyncio.open_connection(self.host, self.port, ssl=self._ssl)
+            source = (register_source(register % len(self.tokens)), 0)  # a register's own host
+            conn = await asyncio.open_connection(
+                self.host, self.port, ssl=self._ssl, local_addr=source
+            )
             self._conns[register] = conn
         reader, writer = conn
         started = time.monotonic()

@@ -39,6 +39,7 @@ from tests.bench.harness import (
     https_session,
     pair,
     prepare_unit_state,
+    register_source,
     start_forwarder,
     start_unit,
     start_wan_proxy,
@@ -164,11 +165,6 @@ def shop_figures(s: Samples) -> dict[str, float]:
         )
     f["shop_unit_idle_cpu_ms_per_s"] = s.idle_cpu_s_per_s * 1000
     return f
-
-
-def register_source(index: int) -> str:
-    """The loopback address register ``index`` connects from: 127.0.1.1, 127.0.1.2, ..."""
-    return f"127.0.{1 + index // 250}.{1 + index % 250}"
 
 
 class ShopRegisters:
