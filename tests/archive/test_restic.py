@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -167,3 +169,21 @@ async def test_a_target_that_never_answers_is_cut_at_the_bound(
         await restic.backup(tmp_path)
     assert asyncio.get_running_loop().time() - started < 10
     assert "did not finish within" in caught.value.message
+
+
+async def test_a_killed_runs_secret_files_are_removed_by_the_next_run(tmp_path: Path) -> None:
+    """A run the unit could not clean up (SIGKILL, power cut) leaves the password file: the
+    next session removes it once it is older than any run may last, and keeps a live one."""
+    restic = restic_for(f"rest:http://127.0.0.1:{free_port()}/x", tmp_path)
+    run = tmp_path / "run"
+    stale, live = run / "tsed-restic-stale", run / "tsed-restic-live"
+    for folder in (stale, live):
+        folder.mkdir(parents=True)
+        (folder / "password").write_text(PASSWORD)
+    old = time.time() - restic.timeout - 120
+    os.utime(stale, (old, old))
+    with pytest.raises(OffboxUnreachable):
+        await restic.snapshots()
+    assert not stale.exists()
+    assert (live / "password").read_text() == PASSWORD
+    assert sorted(p.name for p in run.iterdir()) == ["tsed-restic-live"]  # its own is gone too

@@ -329,6 +329,7 @@ class Restic:
         target = self.target
         if self.runtime_dir is not None:
             self.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._remove_stale_sessions(self.runtime_dir)
         private = Path(tempfile.mkdtemp(prefix="tsed-restic-", dir=self.runtime_dir))
         try:
             os.chmod(private, 0o700)
@@ -355,6 +356,16 @@ class Restic:
             yield env, options
         finally:
             shutil.rmtree(private, ignore_errors=True)
+
+    def _remove_stale_sessions(self, runtime_dir: Path) -> None:
+        """The private files a run left behind when the unit was killed or lost power: older
+        than any run may last, so no running session's."""
+        oldest = time.time() - self.timeout - 60
+        for stale in runtime_dir.glob("tsed-restic-*"):
+            with contextlib.suppress(OSError):
+                if stale.stat().st_mtime < oldest:
+                    shutil.rmtree(stale, ignore_errors=True)
+                    _LOGGER.info("removed a restic session's leftover files: %s", stale.name)
 
     def _ssh_command(self, private: Path) -> str:
         return " ".join(shlex.quote(arg) for arg in self._ssh_argv(private))
