@@ -218,7 +218,7 @@ def report(args: dict[str, str]) -> None:
         say(download=f"{path.stem}:{sha256(path)}")
         broken += not whole_tar(path)
     say(downloads_broken=broken)
-    fingerprint = admin("GET", "/admin/v1/status").get("device", {}).get("fingerprint", "")
+    fingerprint = admin("GET", "/admin/v1/status").get("device", {}).get("key_sha256", "")
     say(fingerprint=fingerprint, checked=1)
 
 
