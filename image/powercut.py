@@ -372,7 +372,7 @@ def run(out: Path, cuts: int, seed: int, mode: str, moments: tuple[str, ...] = M
                                 "code": code, "register_serial": f"ERS powercut {index}"})  # fmt: skip
                         paired.raise_for_status()
                         tokens.append(paired.json()["token"])
-                        pinned = pinned or paired.json()["key_sha256"]  # the key hash registers pin
+                        pinned = pinned or paired.json()["fingerprint"]
                     if pinned != fingerprint:
                         problems.append(f"{label}: pairing fingerprint {pinned} != {fingerprint}")
                 if cut is None:  # the last receipt tells the guest the host is done
