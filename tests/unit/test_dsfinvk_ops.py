@@ -61,7 +61,9 @@ def verified(row: dict[str, str], master: dict[str, str]) -> bool:
 
 
 def certificate_matches(master: dict[str, str]) -> bool:
-    parts = "".join(master[f"TSE_ZERTIFIKAT_{p}"] for p in ("I", "II", "III", "IV", "V", "VI", "VII"))
+    parts = "".join(
+        master[f"TSE_ZERTIFIKAT_{p}"] for p in ("I", "II", "III", "IV", "V", "VI", "VII")
+    )
     cert = x509.load_der_x509_certificate(base64.b64decode(parts))
     point = cert.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
     return point == base64.b64decode(master["TSE_PUBLIC_KEY"])
@@ -73,9 +75,7 @@ async def _shop_day(unit: Unit) -> tuple[Register, Register, dict[str, Any]]:
     two = await unit.pair("ERS kasse-2")
     answers = {"sale-1": await one.receipt(key="sale-1"), "sale-2": await two.receipt(key="sale-2")}
     started = (await one.call("POST", "/api/v1/transactions")).json()["id"]
-    answers["cancelled"] = (
-        await one.call("POST", f"/api/v1/transactions/{started}/cancel")
-    ).json()
+    answers["cancelled"] = (await one.call("POST", f"/api/v1/transactions/{started}/cancel")).json()
     unit.daemon.sim.faults.update({"latency_ms": 1500, "route": "tx"})
     late = await one.receipt(key="late")
     assert late["tse_failure"] is True
