@@ -19,6 +19,8 @@ from tsed import __version__
 from tsed.cli.adminclient import AdminClient, CommandFailed, UsageError
 from tsed.cli.common import add_socket, add_state_dir, socket_path
 from tsed.cli.tsectl_archive import add_archive_actions, run_archive_command
+from tsed.cli.tsectl_dsfinvk import ACTIONS as DSFINVK_ACTIONS
+from tsed.cli.tsectl_dsfinvk import add_dsfinvk_action, run_dsfinvk
 from tsed.cli.tsectl_offbox import ACTIONS as OFFBOX_ACTIONS
 from tsed.cli.tsectl_offbox import add_offbox_actions, run_offbox
 from tsed.cli.tsectl_setup import (
@@ -145,6 +147,8 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
         done = run_setup_command(client, args)
         if done is not None:
             return done
+        if args.command == "archive" and args.action in DSFINVK_ACTIONS:
+            return run_dsfinvk(client, args)
         if args.command == "archive":
             return run_archive_command(client, args)
         if args.command == "status":
@@ -307,11 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_setup_parsers(sub)
     archive = sub.add_parser(
         "archive",
-        help="the fiscal archive: status, run, verify, the auditor's export, its off-box copy",
+        help="the fiscal archive: status, run, verify, the auditor's export, the DSFinV-K's "
+        "TSE tables, its off-box copy",
     )
     actions = archive.add_subparsers(dest="action", required=True, metavar="ACTION")
     add_archive_actions(actions)
     add_offbox_actions(actions)
+    add_dsfinvk_action(actions)
     discover = sub.add_parser("discover", help="list TSE-LAN units on the network (mDNS)")
     discover.add_argument("--seconds", type=float, default=3.0, help="how long to listen")
     discover.add_argument(

@@ -24,6 +24,7 @@ from tsed.tss.access import FiskalyAccess
 from tsed.tss.views import TssCounters, TssEntry, TssStatus
 from tsed.unit.archive_ops import ArchiveAdminOps
 from tsed.unit.context import OpsContext
+from tsed.unit.dsfinvk_ops import DsfinvkOps
 from tsed.unit.setup_ops import SetupOps
 from tsed.unit.views import DeviceView, PairingState, TssSummary, UnitStatus
 
@@ -63,6 +64,9 @@ class AdminOps:
         self.archive_progress = self.archive.archive_progress
         self.archive_verify = self.archive.archive_verify
         self.archive_export = self.archive.archive_export
+        # the TSE part of the DSFinV-K (/admin/v1/archive/dsfinvk, /api/v1/dsfinvk*)
+        self.dsfinvk = DsfinvkOps(context)
+        self.archive_dsfinvk = self.dsfinvk.export
 
     async def status(self) -> UnitStatus:
         d = self.d

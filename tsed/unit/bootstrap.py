@@ -302,6 +302,7 @@ async def start_unit(
             limiter=limiter,
             fingerprint=identity.fingerprint_sha256,
             simulator=SimulatorSwitches(backend),
+            dsfinvk=admin.dsfinvk,
         )
     )
     register_app.add_subapp("/setup", build_setup_app(admin, web_sessions, web_limiter))
