@@ -19,6 +19,7 @@ from tsed import __version__
 from tsed.cli.adminclient import AdminClient, CommandFailed, UsageError
 from tsed.cli.common import add_socket, add_state_dir, socket_path
 from tsed.cli.tsectl_archive import add_archive_actions, run_archive_command
+from tsed.cli.tsectl_decommission import add_decommission_parser, run_decommission
 from tsed.cli.tsectl_dsfinvk import ACTIONS as DSFINVK_ACTIONS
 from tsed.cli.tsectl_dsfinvk import add_dsfinvk_action, run_dsfinvk
 from tsed.cli.tsectl_offbox import ACTIONS as OFFBOX_ACTIONS
@@ -147,6 +148,8 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
         done = run_setup_command(client, args)
         if done is not None:
             return done
+        if args.command == "decommission":
+            return run_decommission(client, args)
         if args.command == "archive" and args.action in DSFINVK_ACTIONS:
             return run_dsfinvk(client, args)
         if args.command == "archive":
@@ -318,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_archive_actions(actions)
     add_offbox_actions(actions)
     add_dsfinvk_action(actions)
+    add_decommission_parser(sub)
     discover = sub.add_parser("discover", help="list TSE-LAN units on the network (mDNS)")
     discover.add_argument("--seconds", type=float, default=3.0, help="how long to listen")
     discover.add_argument(

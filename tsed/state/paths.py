@@ -59,6 +59,7 @@ SIMULATOR_DIR = "simulator"
 ARCHIVE_DIR = "archive"  # the fiscal archive: kept by factory-reset
 AUDITOR_DIR = "auditor"  # the auditor's exports of the archive (tsectl archive export)
 OFFBOX_DIR = "offbox"  # the off-box copy: status, restic's cache, known_hosts
+DECOMMISSION_FILE = "decommission.json"  # a guided decommissioning, step by step (resumable)
 
 # every name above, for the check that no other module spells one
 STATE_NAMES = frozenset(
@@ -67,6 +68,7 @@ STATE_NAMES = frozenset(
         ARCHIVE_DIR,
         AUDITOR_DIR,
         OFFBOX_DIR,
+        DECOMMISSION_FILE,
         VAULT_FILE,
         MODE_FILE,
         ACTIVATION_FILE,
@@ -144,6 +146,10 @@ class StatePaths:
     @property
     def offbox(self) -> Path:
         return self.root / OFFBOX_DIR
+
+    @property
+    def decommission(self) -> Path:
+        return self.root / DECOMMISSION_FILE
 
     @property
     def auditor(self) -> Path:

@@ -24,6 +24,7 @@ from tsed.tss.access import FiskalyAccess
 from tsed.tss.views import TssCounters, TssEntry, TssStatus
 from tsed.unit.archive_ops import ArchiveAdminOps
 from tsed.unit.context import OpsContext
+from tsed.unit.decommission_ops import Decommissioning
 from tsed.unit.dsfinvk_ops import DsfinvkOps
 from tsed.unit.setup_ops import SetupOps
 from tsed.unit.views import DeviceView, PairingState, TssSummary, UnitStatus
@@ -67,6 +68,11 @@ class AdminOps:
         # the TSE part of the DSFinV-K (/admin/v1/archive/dsfinvk, /api/v1/dsfinvk*)
         self.dsfinvk = DsfinvkOps(context)
         self.archive_dsfinvk = self.dsfinvk.export
+        # the guided decommissioning (/admin/v1/decommission)
+        self.decommission = Decommissioning(context)
+        self.decommission_status = self.decommission.status
+        self.decommission_begin = self.decommission.begin
+        self.decommission_resume = self.decommission.resume
 
     async def status(self) -> UnitStatus:
         d = self.d

@@ -324,6 +324,8 @@ async def start_unit(
     step = steps.begin("status")
     task = asyncio.create_task(_status_loop(running, notifier), name="tsed-status")
     step.push_async_callback(_cancel, task)
+    await admin.decommission.start()  # an unfinished decommissioning goes on
+    step.push_async_callback(admin.decommission.stop)
     telemetry.start()  # its stop is the telemetry step's
     _LOGGER.info(
         "tsed %s ready in %.2f s: %s mode, backend %s, listening on %s",
