@@ -29,8 +29,10 @@ async def shop(unit: Unit) -> AsyncIterator[Shop]:
 def late(local_id: str, tss_id: str, counter: int | None, signed_at: float,
          state: str = "finished") -> TxRow:  # fmt: skip
     result = json.dumps({"signature_counter": counter} if counter is not None else {})
-    return TxRow(local_id, "reg-1", "default", "TEST", tss_id, "client-1", local_id, state, 2,
-                 "receipt", None, result, "TSE_TIMEOUT", signed_at - 60, signed_at, 1, 1)  # fmt: skip
+    return TxRow(
+        local_id, "reg-1", "default", "TEST", tss_id, "client-1", local_id, state, 2,
+        "receipt", None, result, "TSE_TIMEOUT", signed_at - 60, signed_at, 1, 1,
+    )  # fmt: skip
 
 
 async def test_late_signed_transactions_against_the_archive(shop: Shop, tmp_path: Path) -> None:
