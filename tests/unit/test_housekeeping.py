@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.support.unit import Register, Unit, running_unit
+from tsed.tss.registry import vault_key
 from tsed.unit.housekeeping import Housekeeping
 
 CONFIG = "register_deadline = 1.0\nabandon_minutes = 0.02\n"  # abandoned after 1.2 s
@@ -156,6 +157,16 @@ async def test_the_nightly_routine_in_a_real_unit(
         assert "!! Das Zertifikat der TSE" in text and "Reportable:" in text
         metrics = (await admin_get(unit, "/admin/metrics")).text
         assert f'tsed_certificate_days_left{{tss="{tss_id}"}} 59.0' in metrics
+        # no secret in the records, the answers or the journal
+        vault = daemon.vault
+        secrets = [vault.get(vault_key("default", "TEST", "sim_secret")),
+                   vault.get(f"tss.{tss_id}.pin"), vault.get(f"tss.{tss_id}.puk")]  # fmt: skip
+        assert secrets[0] and secrets[1]
+        texts = [json.dumps(health), text, out, metrics, caplog.text,
+                 (unit.state_dir / "housekeeping.json").read_text(),
+                 (unit.state_dir / "certification.json").read_text()]  # fmt: skip
+        for secret in filter(None, secrets):
+            assert not any(secret in t for t in texts)
 
 
 async def _started(daemon: Any, local_id: str) -> bool:
