@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.support.unit import Register, Unit, running_unit
+from tsed.tss.certwatch import CertificationEvent
 from tsed.tss.registry import vault_key
 from tsed.unit.housekeeping import Housekeeping
 
@@ -144,7 +145,15 @@ async def test_the_nightly_routine_in_a_real_unit(
         # the certificate expires in 60 days, the BSI certification id changed
         sim.reissue_certificate(tss_id, 60)
         sim.set_certification_id(tss_id, "BSI-K-TR-0999-2026")
+        heard: list[CertificationEvent] = []
+
+        async def listener(event: CertificationEvent) -> None:  # the notification duty's hook
+            heard.append(event)
+
+        hk.on_certification_event(listener)
         await hk.run("on demand")
+        assert [e.current for e in heard] == ["BSI-K-TR-0999-2026"]
+        assert hk.certification.events() == tuple(heard)
         health = (await admin_get(unit, "/admin/v1/health")).json()
         assert "noch 59 Tage" in health["banner"] and "tsectl tss setup --new" in health["banner"]
         (event,) = health["certification_events"]
@@ -167,6 +176,12 @@ async def test_the_nightly_routine_in_a_real_unit(
                  (unit.state_dir / "certification.json").read_text()]  # fmt: skip
         for secret in filter(None, secrets):
             assert not any(secret in t for t in texts)
+        # the TSS replaced (its signatures archived first): its certificate is no longer due
+        code, out = await unit.tsectl("--json", "tss", "setup", "--new")
+        assert code == 0, out
+        health = (await admin_get(unit, "/admin/v1/health")).json()
+        assert health["banner"] is None and health["certificates"] == []
+        assert len(health["certification_events"]) == 1  # a reportable event stays
 
 
 async def _started(daemon: Any, local_id: str) -> bool:

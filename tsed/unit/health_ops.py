@@ -65,6 +65,14 @@ class HealthAdminOps:
         self._hk = housekeeping
 
     def certificates(self) -> tuple[CertificateStatus, ...]:
+        """The last reading per TSS still in use (a replaced TSS drops out at once)."""
+        hk = self._hk
+        if not hk.backend.running:  # nothing to compare with: the last reading as it is
+            return self._read()
+        in_use = {b.tss_id for b in hk.backend.upstreams.all_bindings().values()}
+        return tuple(s for s in self._read() if s.tss_id in in_use)
+
+    def _read(self) -> tuple[CertificateStatus, ...]:
         hk = self._hk
         now = hk.clock()
         if hk.watch is not None:

@@ -48,7 +48,12 @@ from tsed.state.paths import StatePaths
 from tsed.state.store import Store
 from tsed.state.vault import Vault
 from tsed.tss.access import FiskalyAccess
-from tsed.tss.certwatch import CertificationLog, WatchResult, watch_certificates
+from tsed.tss.certwatch import (
+    CertificationEvent,
+    CertificationLog,
+    WatchResult,
+    watch_certificates,
+)
 from tsed.unit.archive_ops import ArchiveService
 from tsed.unit.backend import Backend
 from tsed.unit.settings import Settings
@@ -85,6 +90,14 @@ class Housekeeping:
         self.current: str | None = None  # the step running now
         self._lock = asyncio.Lock()
         self._archive_started: float | None = None
+        self._listeners: list[Callable[[CertificationEvent], Awaitable[None]]] = []
+
+    def on_certification_event(
+        self, listener: Callable[[CertificationEvent], Awaitable[None]]
+    ) -> None:
+        """Call ``listener`` with every certification change the watch sees (the notification
+        duty's events list subscribes here; all changes so far: ``certification.events()``)."""
+        self._listeners.append(listener)
 
     @property
     def running(self) -> bool:
@@ -212,6 +225,12 @@ class Housekeeping:
         self.watch = watch
         for status in watch.tss:
             self.metrics.certificate(status.tss_id, status.days_left)
+        for event in watch.events:  # recorded already: a listener that fails loses nothing
+            for listener in self._listeners:
+                try:
+                    await listener(event)
+                except Exception:  # one listener's trouble is not the watch's
+                    _LOGGER.exception("a certification event listener failed")
         results = ["failed" if s.error or (s.days_left is not None and s.days_left < 0)
                    else "warn" if s.threshold is not None else "ok" for s in watch.tss]  # fmt: skip
         parts = [f"TSS {s.tss_id}: " + (s.error or f"{s.days_left} days left, "
