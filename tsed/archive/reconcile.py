@@ -16,7 +16,6 @@ counter in the archive's index:
 from __future__ import annotations
 
 import bisect
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,7 +139,3 @@ def finding_texts(result: Reconciliation) -> list[str]:
         lines.append(f"housekeeping: {result.finding_count - len(lines)} more late-signed "
                      "transaction(s) are in no archived export (tsectl health)")  # fmt: skip
     return lines
-
-
-def dumps(result: Reconciliation) -> str:
-    return json.dumps(result.to_json(), sort_keys=True)

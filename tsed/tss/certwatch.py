@@ -216,10 +216,6 @@ class CertificationLog:
         with self._lock:
             return tuple(CertificationEvent.from_json(e) for e in self._load()["events"])
 
-    def known(self) -> dict[str, dict[str, Any]]:
-        with self._lock:
-            return dict(self._load()["tss"])
-
     def observe(
         self, statuses: list[CertificateStatus], now: float
     ) -> tuple[list[CertificationEvent], list[CertificateStatus]]:
