@@ -199,6 +199,7 @@ async def test_the_records_and_the_watch_survive_a_restart(tmp_path: Path) -> No
     async with running_unit(state) as unit:
         hk = housekeeping(unit)
         assert hk.last == record and hk.watch is None
+        assert await hk.catch_up() is None  # last night's record is there: nothing missed
         health = (await admin_get(unit, "/admin/v1/health")).json()
         assert health["last"]["started_at"] == record.started_at
         assert health["certificates"][0]["days_left"] >= 363  # from the record, counted now
@@ -206,3 +207,7 @@ async def test_the_records_and_the_watch_survive_a_restart(tmp_path: Path) -> No
         assert "tsed_certificate_days_left" in metrics
         (age,) = [x for x in metrics.splitlines() if x.startswith("tsed_health_record_age_hours ")]
         assert 0 <= float(age.split()[1]) < 1
+        hk.clock = lambda: time.time() + 27 * 3600  # the unit was off at archive_hour
+        caught = await hk.catch_up()
+        assert caught is not None and caught.reason == "catch-up"
+        assert [s.step for s in caught.steps] == STEPS and hk.last == caught

@@ -26,6 +26,7 @@ steps need the daemon's fiskaly clients, its signing service and its one-run-at-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -62,6 +63,8 @@ _LOGGER = logging.getLogger(__name__)
 Outcome = tuple[str, str, dict[str, Any]]  # result, summary, details
 VERDICTS = {"ok": "ok", "warn": "warn", "fail": "failed", "skipped": "ok"}
 _LEVELS = {"ok": logging.INFO, "warn": logging.WARNING, "failed": logging.ERROR}
+CATCH_UP_AFTER = 600.0  # seconds after the start: a missed night is run then
+MISSED = 26 * 3600.0  # a last record older than this: the unit was off at archive_hour
 
 
 class Housekeeping:
@@ -91,6 +94,7 @@ class Housekeeping:
         self._lock = asyncio.Lock()
         self._archive_started: float | None = None
         self._listeners: list[Callable[[CertificationEvent], Awaitable[None]]] = []
+        self._catch_up: asyncio.Task[None] | None = None
 
     def on_certification_event(
         self, listener: Callable[[CertificationEvent], Awaitable[None]]
@@ -112,10 +116,36 @@ class Housekeeping:
         if self.last is not None:
             self.metrics.update(self.last)
         self.archive.schedule.job = self.nightly
+        self._catch_up = asyncio.create_task(self._after_start(), name="tsed-housekeeping-catch-up")
 
     async def stop(self) -> None:
         if self.archive.schedule.job == self.nightly:
             self.archive.schedule.job = None
+        if self._catch_up is not None:
+            self._catch_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._catch_up
+            self._catch_up = None
+
+    async def _after_start(self) -> None:
+        await asyncio.sleep(CATCH_UP_AFTER)
+        try:
+            await self.catch_up()
+        except Exception:  # the daemon outlives any one run
+            _LOGGER.exception("the housekeeping catch-up stopped unexpectedly")
+
+    async def catch_up(self) -> HousekeepingRecord | None:
+        """Run the routine now if the last night was missed (a unit switched off at
+        ``archive_hour``, or one that never had a night): ten minutes after every start."""
+        if self.running or not self.settings.config.saved:  # not set up yet: nothing missed
+            return None
+        last = self.last.finished_at if self.last is not None else None
+        if last is not None and self.clock() - last < MISSED:
+            return None
+        _LOGGER.info("housekeeping: the last night was missed (last record %s); running now",
+                     "none" if self.last is None else self.last.day,
+                     extra={"TSED_EVENT": "housekeeping_catch_up"})  # fmt: skip
+        return await self.run("catch-up")
 
     async def nightly(self) -> None:
         await self.run("nightly")
