@@ -141,8 +141,8 @@ def status_of(tenant: str, tss: Tss, now: float) -> CertificateStatus:
 
 @dataclass(frozen=True, slots=True)
 class CertificationEvent:
-    """A reportable event: the BSI certification id of a TSS changed. Issue #19's
-    notification duty consumes these (:meth:`CertificationLog.events`, or
+    """A reportable event: the BSI certification id of a TSS changed. The notification
+    duty consumes these (:meth:`CertificationLog.events`, or
     :attr:`WatchResult.events` right after a watch)."""
 
     tss_id: str
