@@ -39,6 +39,7 @@ written to the journal as an audit event (who, what, result; never a body).
 ``*      /admin/v1/archive…``                the fiscal archive (:mod:`tsed.net.admin_archive`)
 ``*      /admin/v1/decommission…``           a guided decommissioning
                                              (:mod:`tsed.net.admin_decommission`)
+``GET    /admin/v1/health``                  nightly housekeeping (:mod:`tsed.net.admin_health`)
 ==========================================  =========================================
 """
 
@@ -58,6 +59,7 @@ from tsed.logs import register_secret
 from tsed.net.admin_archive import add_archive_routes
 from tsed.net.admin_decommission import add_decommission_routes
 from tsed.net.admin_dsfinvk import add_dsfinvk_admin_routes
+from tsed.net.admin_health import add_health_routes
 from tsed.net.admin_openapi import admin_openapi_document
 from tsed.net.admin_operations import AdminOperations, PasswordProof
 from tsed.net.http import client_source, error_middleware, read_json_object
@@ -415,3 +417,4 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
     add_archive_routes(r, ops)  # /admin/v1/archive*: tsed.net.admin_archive
     add_dsfinvk_admin_routes(r, ops)  # /admin/v1/archive/dsfinvk: tsed.net.admin_dsfinvk
     add_decommission_routes(r, ops)  # /admin/v1/decommission*: tsed.net.admin_decommission
+    add_health_routes(r, ops)  # /admin/v1/health: tsed.net.admin_health

@@ -211,6 +211,12 @@ def admin_openapi_document() -> dict[str, Any]:
                 )
             },
             **_archive_paths(),
+            "/admin/v1/health": {
+                "get": _op(
+                    "The nightly housekeeping: last record (daily health record), the "
+                    "last days, certificate watch, certification changes, banner"
+                )
+            },
         },
     }
 
