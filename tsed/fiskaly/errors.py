@@ -45,7 +45,7 @@ class TsedError(Exception):
     default_hint: ClassVar[str] = "Check the journal of the tsed service (journalctl -u tsed)."
     field: str | None = None
     text_id: str | None = None
-    text_params: Mapping[str, Any] = {}  # noqa: RUF012 - replaced, never changed in place
+    text_params: Mapping[str, Any] = {}
 
     def __init_subclass__(cls, *, code: str, status: int | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

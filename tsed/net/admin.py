@@ -54,9 +54,10 @@ from aiohttp import web
 from tsed.errors import AuthError, ForbiddenError, InputError
 from tsed.logs import register_secret
 from tsed.net.admin_archive import add_archive_routes
+from tsed.net.admin_errors import admin_error_middleware
 from tsed.net.admin_openapi import admin_openapi_document
 from tsed.net.admin_operations import AdminOperations, PasswordProof
-from tsed.net.http import client_source, error_middleware, read_json_object
+from tsed.net.http import client_source, read_json_object
 from tsed.net.wire import answer
 from tsed.tss.exports import ExportRange
 
@@ -203,7 +204,7 @@ def build_admin_app(
     """The admin application: for the Unix socket (peer check) or behind ``guard``."""
     uids = allowed_uids if allowed_uids is not None else frozenset({0, os.getuid()})
     app = web.Application(
-        middlewares=[error_middleware, guard or _peer_check(uids), _audit],
+        middlewares=[admin_error_middleware, guard or _peer_check(uids), _audit],
         client_max_size=64 * 1024,
     )
     add_admin_routes(app.router, ops)

@@ -76,8 +76,7 @@ ERRORS: dict[str, tuple[str, str]] = {
     ),
     "EXPORT_FAILED": (
         "fiskaly konnte den Export nicht erstellen.",
-        "Später erneut versuchen oder einen kürzeren Zeitraum wählen; der Grund steht im "
-        "Journal.",
+        "Später erneut versuchen oder einen kürzeren Zeitraum wählen; der Grund steht im Journal.",
     ),
     "EXPORT_TIMEOUT": (
         "Der Export hat zu lange gedauert.",
@@ -180,8 +179,7 @@ ERRORS: dict[str, tuple[str, str]] = {
     ),
     "CREDENTIALS_TEST_ONLY": (
         "Eigene Zugangsdaten gibt es nur im TEST-Modus.",
-        "LIVE-Zugangsdaten entstehen mit „Anlegen“ nach der LIVE-Freischaltung des "
-        "Herstellers.",
+        "LIVE-Zugangsdaten entstehen mit „Anlegen“ nach der LIVE-Freischaltung des Herstellers.",
     ),
     "NOT_FOUND": (
         "Nicht gefunden.",
@@ -283,8 +281,7 @@ ERRORS: dict[str, tuple[str, str]] = {
     ),
     "TEST_LIVE_MISMATCH": (
         "TEST- und LIVE-Daten wurden gemischt (fiskaly: 403 „You may not access this TSS“).",
-        "Die Kasse zurücksetzen (tsectl reset --register ID oder --all) und neu "
-        "initialisieren.",
+        "Die Kasse zurücksetzen (tsectl reset --register ID oder --all) und neu initialisieren.",
     ),
     "ADMIN_PIN_BLOCKED": (
         "Die Admin-PIN der TSS ist gesperrt.",
@@ -297,8 +294,7 @@ ERRORS: dict[str, tuple[str, str]] = {
     ),
     "FISKALY_BAD_CREDENTIALS": (
         "fiskaly hat API-Key und API-Secret abgelehnt.",
-        "Neue Zugangsdaten anlegen (Anlegen) oder die richtigen eingeben "
-        "(tsectl credentials set).",
+        "Neue Zugangsdaten anlegen (Anlegen) oder die richtigen eingeben (tsectl credentials set).",
     ),
     "CLIENT_DEREGISTERED": (
         "Der fiskaly-Client der Kasse ist abgemeldet.",
@@ -368,8 +364,7 @@ ERRORS: dict[str, tuple[str, str]] = {
     ),
     "PROXY_AUTH_REQUIRED": (
         "Der Proxy verlangt eine Anmeldung (HTTP 407).",
-        "Proxy-Benutzer und Proxy-Passwort eintragen oder beim Netzwerk-Administrator "
-        "erfragen.",
+        "Proxy-Benutzer und Proxy-Passwort eintragen oder beim Netzwerk-Administrator erfragen.",
     ),
     "TLS_FAILED": (
         "Die TLS-Verbindung zu fiskaly ist fehlgeschlagen.",

@@ -1,4 +1,4 @@
-"""English texts of every error code: ``code: (message, hint)`` (see :mod:`tsed.texts.errors_de`)."""
+"""English texts of every error code: ``code: (message, hint)`` (twin of ``errors_de``)."""
 
 from __future__ import annotations
 
@@ -215,8 +215,7 @@ ERRORS: dict[str, tuple[str, str]] = {
     ),
     "OFFBOX_WRONG_PASSWORD": (
         "The repository password does not open this repository.",
-        "Enter the password the repository was created with (on the installer's record "
-        "sheet).",
+        "Enter the password the repository was created with (on the installer's record sheet).",
     ),
     "RESTIC_MISSING": (
         "The restic program is not installed.",

@@ -50,6 +50,23 @@ LINES: dict[str, str] = {
     "config.too_long.hint": "Den Wert kürzen (höchstens {limit} Zeichen).",
     "config.language": "{label}: „{value}“ ist keine Sprache der Einheit (de oder en).",
     "config.language.hint": "de (Deutsch) oder en (Englisch) eintragen.",
+    # -- login and lockout (setup page) -----------------------------------------------------
+    "auth.rate_limited": "Zu viele Versuche an der Einheit; in {seconds} s erneut versuchen.",
+    "auth.rate_limited.hint": "Kurz warten; gekoppelte Kassen signieren ungestört weiter.",
+    "auth.locked_out": "Zu viele Fehlversuche; gesperrt für {seconds} s.",
+    "auth.locked_out.hint": "Warten, dann das richtige Passwort (oder den richtigen Code) "
+    "eingeben.",
+    "auth.in_flight": "Ein vorheriger Versuch wird noch geprüft.",
+    "auth.in_flight.hint": "Auf die Antwort warten, dann erneut versuchen.",
+    "auth.csrf": "Die Seite ist veraltet (Sicherheitsmerkmal fehlt).",
+    "auth.csrf.hint": "Die Einrichtungsseite neu laden und erneut versuchen.",
+    "auth.no_session": "Nicht angemeldet, oder die Sitzung ist abgelaufen.",
+    "auth.no_session.hint": "Mit dem Admin-Passwort auf der Einrichtungsseite anmelden.",
+    "auth.no_password": "Es ist noch kein Admin-Passwort gesetzt.",
+    "auth.no_password.hint": "Zuerst an der Einheit setzen: tsectl password (oder „password“ "
+    "an der seriellen Konsole).",
+    "auth.wrong_password": "Das Admin-Passwort ist falsch.",
+    "auth.wrong_password.hint": "Das Passwort prüfen und erneut versuchen.",
     # -- tsectl: errors it finds itself -----------------------------------------------------
     "cli.error": "tsectl: {message}",
     "cli.hint": "  Hinweis: {hint}",
@@ -82,8 +99,7 @@ LINES: dict[str, str] = {
     "cli.address_format": "--address „{item}“ hat nicht die Form MANDANT=STRASSE;PLZ;ORT.",
     "cli.address_format.hint": "Beispiel: --address default='Hauptstr. 1;10115;Berlin'",
     "cli.not_a_date": "„{text}“ ist kein Datum (JJJJ-MM-TT).",
-    "cli.not_a_date.hint": "Ein Datum wie 2026-12-01 angeben; halbe Daten werden nicht "
-    "ergänzt.",
+    "cli.not_a_date.hint": "Ein Datum wie 2026-12-01 angeben; halbe Daten werden nicht ergänzt.",
     "cli.export_needs_output": "„export“ braucht -o DATEI (wohin die TAR-Datei geschrieben wird).",
     "cli.export_running": "Der Export läuft nach {seconds} s noch.",
     "cli.export_running.hint": "Einen kürzeren Zeitraum oder eine längere Wartezeit (--wait) "
@@ -141,15 +157,13 @@ LINES: dict[str, str] = {
     "status.notice": "Hinweis:         {notice}",
     "status.telemetry": "Betriebsdaten:   an {gateway}, zuletzt gesendet {when}",
     "status.telemetry_never": "nie",
-    "status.telemetry_no_token": "Betriebsdaten:   keine Zugangsdaten (tsectl telemetry "
-    "set-token)",
+    "status.telemetry_no_token": "Betriebsdaten:   keine Zugangsdaten (tsectl telemetry set-token)",
     "status.telemetry_failing": "Betriebsdaten:   FEHLER beim Senden (Details: tsectl --lang "
     "en telemetry status)",
     # -- pairing and registers --------------------------------------------------------------
     "pair.code": "Kopplungscode:   {code}",
     "pair.until": "Gültig bis:      {until}",
-    "pair.fingerprint": "Fingerabdruck:   {fingerprint} (SHA-256 des Zertifikats, wie im "
-    "Browser)",
+    "pair.fingerprint": "Fingerabdruck:   {fingerprint} (SHA-256 des Zertifikats, wie im Browser)",
     "pair.tenant": "Mandant:         {tenant}",
     "pair.enter": "Den Code an der Kasse eingeben (oder den QR-Code scannen); er gilt einmal.",
     "pair.replaces": "Die Seriennummer „{serial}“ ist schon als Kasse {id} gekoppelt.",

@@ -26,11 +26,9 @@ LINES: dict[str, str] = {
     "config.spaces": "{label}: only spaces is not a name.",
     "config.spaces.hint": "Type a name, or leave the field empty for the default.",
     "config.vat": "{label}: {value!r} is not a German VAT ID (DE and 9 digits).",
-    "config.vat.hint": "Write the VAT ID as printed on the tax office's letter, e.g. "
-    "DE123456789.",
+    "config.vat.hint": "Write the VAT ID as printed on the tax office's letter, e.g. DE123456789.",
     "config.vat_digit": "{label}: the check digit of {value!r} is wrong.",
-    "config.vat_digit.hint": "A digit is probably mistyped; compare with the tax office's "
-    "letter.",
+    "config.vat_digit.hint": "A digit is probably mistyped; compare with the tax office's letter.",
     "config.v1": "{label}: only fiskaly SIGN DE V2 is supported; the fiskaly URL is not a "
     "setting and V1 is no longer supported.",
     "config.v1.hint": "Remove '{key}' from the configuration.",
@@ -46,6 +44,21 @@ LINES: dict[str, str] = {
     "config.too_long.hint": "Shorten the value (at most {limit} characters).",
     "config.language": "{label}: {value!r} is not a language of the unit (de or en).",
     "config.language.hint": "Enter de (German) or en (English).",
+    "auth.rate_limited": "Too many attempts at the unit; try again in {seconds} s.",
+    "auth.rate_limited.hint": "Wait a moment; paired registers keep signing.",
+    "auth.locked_out": "Too many failed attempts; locked for {seconds} s.",
+    "auth.locked_out.hint": "Wait, then use the right password (or code).",
+    "auth.in_flight": "An earlier attempt is still being checked.",
+    "auth.in_flight.hint": "Wait for its answer, then try again.",
+    "auth.csrf": "The page is outdated (its security token is missing).",
+    "auth.csrf.hint": "Reload the setup page and try again.",
+    "auth.no_session": "Not logged in, or the session has ended.",
+    "auth.no_session.hint": "Log in on the setup page with the admin password.",
+    "auth.no_password": "No admin password is set yet.",
+    "auth.no_password.hint": "Set it first on the unit: tsectl password (or 'password' on the "
+    "serial console).",
+    "auth.wrong_password": "Wrong admin password.",
+    "auth.wrong_password.hint": "Check the password and try again.",
     "cli.error": "tsectl: {message}",
     "cli.hint": "  hint: {hint}",
     "cli.usage": "usage: {usage}",
@@ -125,14 +138,12 @@ LINES: dict[str, str] = {
     "status.fingerprint_note": "                 (certificate SHA-256, as the browser shows it)",
     "status.key_hash": "Key hash:        {hash} (what registers pin)",
     "status.addresses": "Addresses:       {addresses}",
-    "status.no_password": "Admin password:  not set (tsectl password) - the setup page needs "
-    "it",
+    "status.no_password": "Admin password:  not set (tsectl password) - the setup page needs it",
     "status.pairing_open": "Pairing:         open until {until}",
     "status.notice": "Notice:          {notice}",
     "status.telemetry": "Telemetry:       to {gateway}, last push {when}",
     "status.telemetry_never": "never",
-    "status.telemetry_no_token": "Telemetry:       no credential set (tsectl telemetry "
-    "set-token)",
+    "status.telemetry_no_token": "Telemetry:       no credential set (tsectl telemetry set-token)",
     "status.telemetry_failing": "Telemetry:       FAILING (details: tsectl --lang en "
     "telemetry status)",
     "pair.code": "Pairing code:    {code}",
@@ -234,8 +245,7 @@ LINES: dict[str, str] = {
     "password.set": "Admin password is set.",
     "password.unset": "No admin password set.",
     "tenants.multi": "Mehrere Mandanten in Filialkette: {state}",
-    "tenants.multi_locked": "Mehrere Mandanten in Filialkette: {state} (locked: credentials "
-    "exist)",
+    "tenants.multi_locked": "Mehrere Mandanten in Filialkette: {state} (locked: credentials exist)",
     "tenants.line": "  {id}  {name}  {vat_id}",
     "tenants.none": "  No entries: one chain-wide tenant ('default')",
     "export.progress": "  part {part} of {parts}: {event} ({state}) after {seconds} s",
