@@ -54,10 +54,13 @@ def _print_status(data: Mapping[str, Any], out: TextIO) -> None:
     if tse.get("available"):
         say.append(t("status.tse_ok"))
     else:
-        say.append(t("status.tse_failing", since=when(tse.get("since"), lang(), "?")))
+        since = when(tse.get("since"), lang(), "?")
+        if lang() == "en":  # the reason is the unit's own English text
+            reason = shown(str(tse.get("reason") or "unknown"))
+            say.append(t("status.tse_failing_reason", since=since, reason=reason))
+        else:
+            say.append(t("status.tse_failing", since=since))
         say.append(t("status.tse_failing.hint"))
-        if lang() == "en" and tse.get("reason"):
-            say.append(f"                 {shown(str(tse['reason']))}")
     say.append(t("status.registers", count=data.get("registers", 0)))
     say.append(t("status.open", count=data.get("open_transactions", 0)))
     say.append(t("status.listen", listen=data.get("listen", "?")))

@@ -141,8 +141,8 @@ LINES: dict[str, str] = {
     "/api/v1/simulator/faults, Kassen-Token)",
     "status.tse_ok": "TSE:             erreichbar",
     "status.tse_failing": "TSE:             GESTÖRT seit {since}",
-    "status.tse_failing.hint": "                 (Grund: tsectl --lang en status; prüfen mit "
-    "tsectl test)",
+    "status.tse_failing.hint": "                 (prüfen mit tsectl test)",
+    "status.tse_failing_reason": "TSE:             GESTÖRT seit {since}: {reason}",
     "status.registers": "Kassen:          {count} gekoppelt",
     "status.open": "Offene Vorgänge: {count}",
     "status.listen": "Kassen-API:      {listen}",
@@ -158,6 +158,7 @@ LINES: dict[str, str] = {
     "status.telemetry": "Betriebsdaten:   an {gateway}, zuletzt gesendet {when}",
     "status.telemetry_never": "nie",
     "status.telemetry_no_token": "Betriebsdaten:   keine Zugangsdaten (tsectl telemetry set-token)",
+    "status.telemetry_failing_reason": "Betriebsdaten:   FEHLER beim Senden: {reason}",
     "status.telemetry_failing": "Betriebsdaten:   FEHLER beim Senden (Details: tsectl --lang "
     "en telemetry status)",
     # -- pairing and registers --------------------------------------------------------------
