@@ -34,6 +34,7 @@ from tsed.config.text import shown
 from tsed.texts import field_label
 from tsed.texts.formats import when
 
+SIMULATOR_SUFFIX = " (built-in simulator)"
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -140,6 +141,8 @@ def _print_mapping(data: Mapping[str, Any], out: TextIO, prefix: str = "") -> No
             text = t("value.true") if value else t("value.false")
         else:
             text = "" if value is None else str(value)
+        if name == "url" and text.endswith(SIMULATOR_SUFFIX):  # tsed.unit.backend's words
+            text = t("config.url_simulator", url=text.removesuffix(SIMULATOR_SUFFIX))
         label = field_label(name, lang())
         if label:
             out.write(t("config.line", label=label, key=shown(name), value=shown(text)) + "\n")

@@ -280,7 +280,7 @@ ERRORS: dict[str, tuple[str, str]] = {
         "Die Zugangsdaten des Mandanten prüfen (tsectl credentials).",
     ),
     "TEST_LIVE_MISMATCH": (
-        "TEST- und LIVE-Daten wurden gemischt (fiskaly: 403 „You may not access this TSS“).",
+        "TEST- und LIVE-Daten wurden gemischt (fiskaly: 403 E_ACCESS_DENIED).",
         "Die Kasse zurücksetzen (tsectl reset --register ID oder --all) und neu initialisieren.",
     ),
     "ADMIN_PIN_BLOCKED": (

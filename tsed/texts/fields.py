@@ -63,6 +63,15 @@ FIELDS: dict[str, tuple[str, str]] = {
     "offbox.timeout_minutes": ("Archiv: Zeitlimit (Minuten)", "Archive: time limit (minutes)"),
     "offbox.password": ("Archiv: Repository-Passwort", "Archive: repository password"),
     "offbox.credential": ("Archiv: Zugangsdaten des Ziels", "Archive: target credential"),
+    # what GET /admin/v1/config shows beside the settings (tsed.config.view)
+    "usage": ("Verwendung", "Usage"),
+    "mode": ("Modus", "Mode"),
+    "saved": ("Gespeichert", "Saved"),
+    "proxy_password_set": ("Proxy-Passwort gesetzt", "Proxy password set"),
+    "credentials_created": ("Zugangsdaten angelegt", "Credentials created"),
+    "activation": ("Freischaltung", "Activation"),
+    "credentials": ("Zugangsdaten", "Credentials"),
+    "url": ("URL", "URL"),
 }
 
 

@@ -171,6 +171,7 @@ LINES: dict[str, str] = {
     "config.saved": "Saved: {label} ({key}) = {value}",
     "config.line": "{label} ({key}) = {value}",
     "config.line_plain": "{key} = {value}",
+    "config.url_simulator": "{url} (built-in simulator)",
     "value.true": "true",
     "value.false": "false",
     "value.none": "(empty)",
