@@ -121,7 +121,7 @@ def test_german_is_not_the_english_text() -> None:
     same = sorted(tid for tid in lines("de")
                   if lines("de")[tid] == lines("en")[tid] and tid not in SAME_IN_BOTH)  # fmt: skip
     assert not same, f"German lines that are the English text: {same}"
-    assert SAME_IN_BOTH <= set(lines("de")), "the list names only ids of the catalogue"
+    assert set(lines("de")) >= SAME_IN_BOTH, "the list names only ids of the catalogue"
     for code, (message, hint) in errors("de").items():
         assert (message, hint) != errors("en")[code], code
 
@@ -155,7 +155,7 @@ def test_field_labels_are_the_vendor_mask_names() -> None:
 
 
 def test_every_setting_has_a_label() -> None:
-    from tsed.config import edit  # noqa: PLC0415 - the settings tsectl config set knows
+    from tsed.config import edit
 
     settings = set(edit._TYPES)
     assert not settings - set(FIELDS), f"settings without a label: {settings - set(FIELDS)}"

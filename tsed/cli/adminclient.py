@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from tsed.cli.say import os_reason
 from tsed.errors import TsedError
 
 
@@ -98,7 +99,7 @@ class AdminClient:
             partial.unlink(missing_ok=True)
             raise CommandFailed(
                 f"cannot write {dest}: {err.strerror}", "Choose another -o FILE."
-            ).localized("cli.cannot_write", path=dest, reason=err.strerror) from err
+            ).localized("cli.cannot_write", path=dest, reason=os_reason(err)) from err
         except httpx.TransportError as err:
             partial.unlink(missing_ok=True)
             raise CommandFailed(

@@ -9,6 +9,7 @@ in that language: ``Aufruf:`` and German error messages.
 from __future__ import annotations
 
 import argparse
+import errno
 import re
 import sys
 import tomllib
@@ -58,6 +59,15 @@ def _configured(environ: Mapping[str, str]) -> str | None:
 def choose_language(argv: Sequence[str], environ: Mapping[str, str]) -> Lang:
     """``--lang``, else ``TSED_LANG``, else the configuration's ``language``, else German."""
     return choose(_flag(argv), environ.get(LANG_ENV), _configured(environ))
+
+
+_OS_REASONS = {errno.ENOENT: "os.ENOENT", errno.EACCES: "os.EACCES", errno.EISDIR: "os.EISDIR"}
+
+
+def os_reason(err: OSError) -> str:
+    """Why a file could not be read or written, in the run's language."""
+    text_id = _OS_REASONS.get(err.errno or 0)
+    return t(text_id) if text_id else t("os.other", reason=err.strerror or type(err).__name__)
 
 
 def add_lang(parser: argparse.ArgumentParser) -> None:

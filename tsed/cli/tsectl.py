@@ -18,7 +18,16 @@ from typing import Any, TextIO
 from tsed import __version__
 from tsed.cli.adminclient import AdminClient, CommandFailed, UsageError
 from tsed.cli.common import add_socket, add_state_dir, socket_path
-from tsed.cli.say import Parser, add_lang, choose_language, error_lines, lang, set_lang, t
+from tsed.cli.say import (
+    Parser,
+    add_lang,
+    choose_language,
+    error_lines,
+    lang,
+    os_reason,
+    set_lang,
+    t,
+)
 from tsed.cli.tsectl_archive import add_archive_actions, run_archive_command
 from tsed.cli.tsectl_offbox import ACTIONS as OFFBOX_ACTIONS
 from tsed.cli.tsectl_offbox import add_offbox_actions, run_offbox
@@ -140,7 +149,7 @@ def _print_mapping(data: Mapping[str, Any], out: TextIO, prefix: str = "") -> No
         elif isinstance(value, bool):
             text = t("value.true") if value else t("value.false")
         else:
-            text = "" if value is None else str(value)
+            text = t("value.none") if value is None or value == "" else str(value)
         if name == "url" and text.endswith(SIMULATOR_SUFFIX):  # tsed.unit.backend's words
             text = t("config.url_simulator", url=text.removesuffix(SIMULATOR_SUFFIX))
         label = field_label(name, lang())
@@ -215,7 +224,7 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
                 raise CommandFailed(
                     f"cannot read {args.file}: {err.strerror}",
                     "Give the path of the vendor's activation file.",
-                ).localized("cli.cannot_read", path=args.file, reason=err.strerror) from err
+                ).localized("cli.cannot_read", path=args.file, reason=os_reason(err)) from err
             return client.call("POST", "/admin/v1/activation", raw=document), _print_mapping
         if args.command == "credentials":
             if not args.api_key:

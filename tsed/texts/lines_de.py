@@ -100,7 +100,8 @@ LINES: dict[str, str] = {
     "cli.address_format.hint": "Beispiel: --address default='Hauptstr. 1;10115;Berlin'",
     "cli.not_a_date": "„{text}“ ist kein Datum (JJJJ-MM-TT).",
     "cli.not_a_date.hint": "Ein Datum wie 2026-12-01 angeben; halbe Daten werden nicht ergänzt.",
-    "cli.export_needs_output": "„tsectl export“ braucht -o DATEI (wohin die TAR-Datei geschrieben wird).",
+    "cli.export_needs_output": "„tsectl export“ braucht -o DATEI (wohin die TAR-Datei "
+    "geschrieben wird).",
     "cli.export_running": "Der Export läuft nach {seconds} s noch.",
     "cli.export_running.hint": "Einen kürzeren Zeitraum oder eine längere Wartezeit (--wait) "
     "wählen.",
@@ -124,6 +125,10 @@ LINES: dict[str, str] = {
     "cli.no_json": "tsed hat mit {status} ohne JSON geantwortet.",
     "cli.no_json.hint": "Das Journal ansehen: journalctl -u tsed.",
     "cli.answered": "tsed hat mit {status} geantwortet.",
+    "os.ENOENT": "die Datei gibt es nicht",
+    "os.EACCES": "keine Berechtigung",
+    "os.EISDIR": "das ist ein Verzeichnis",
+    "os.other": "Fehler des Systems ({reason})",
     # -- prompts ----------------------------------------------------------------------------
     "prompt.api_secret": "API-Secret: ",
     "prompt.new_password": "Neues Admin-Passwort: ",
