@@ -76,14 +76,15 @@ def add_lang(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def error_lines(err: TsedError) -> tuple[str, str]:
-    """An error's message and hint in the run's language."""
+def error_lines(err: TsedError, language: Lang | None = None) -> tuple[str, str]:
+    """An error's message and hint in ``language`` (default: the run's)."""
+    language = language or lang()
     relayed = getattr(err, "relayed", None)
-    if isinstance(relayed, Mapping) and isinstance(relayed.get(lang()), Mapping):
-        found = relayed[lang()]
+    if isinstance(relayed, Mapping) and isinstance(relayed.get(language), Mapping):
+        found = relayed[language]
         return str(found.get("message") or err.message), str(found.get("hint") or "")
     texts = error_text(
-        err.code, lang(), text_id=err.text_id, params=err.text_params, field=err.field,
+        err.code, language, text_id=err.text_id, params=err.text_params, field=err.field,
         message=err.message, hint=err.hint,
     )  # fmt: skip
     return str(texts["message"]), str(texts["hint"] or "")

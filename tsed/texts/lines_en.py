@@ -273,4 +273,70 @@ LINES: dict[str, str] = {
     "discover.line": "{name}: {url}  {mode}  {pairing}  key hash {fp}…",
     "discover.open": "pairing open",
     "discover.closed": "pairing closed",
+    # -- the serial console (the English lines keep their German hints: the cable's reader)
+    "console.help.head": "Commands / Befehle:",
+    "console.help.status": "  status          mode, addresses, fingerprint, TSE, registers / "
+    "Zustand der Einheit",
+    "console.help.network": "  network         interfaces, default route, DNS servers / Netzwerk",
+    "console.help.pair": "  pair [MIN] [TENANT]  open a pairing window (asks the password) / Kasse "
+    "koppeln",
+    "console.help.password": "  password        set the admin password (asks the current one) / "
+    "Admin-Passwort setzen",
+    "console.help.reset": "  factory-reset   erase registers, settings, credentials (asks the "
+    "password) /",
+    "console.help.reset2": "                  Werkseinstellungen (fragt das Passwort)",
+    "console.help.help": "  help            this text / diese Hilfe",
+    "console.help.cancel": "Ctrl-C cancels a prompt / Strg-C bricht ab.",
+    "console.banner": "tsed console {version}. Type 'help' for the commands / 'help' zeigt die "
+    "Befehle.",
+    "console.too_long": "Error: line too long (more than {limit} bytes), ignored. / Zeile zu "
+    "lang, ignoriert.",
+    "console.not_running": "Error: tsed is not running (its admin socket does not answer). Check "
+    "with: systemctl status tsed / tsed läuft nicht.",
+    "console.error": "Error: {message}",
+    "console.error_hint": " Hint: {hint}",
+    "console.unknown": "Unknown command '{name}'. Type help. / Unbekannter Befehl, 'help' zeigt "
+    "die Befehle.",
+    "console.crashed": "Error: the console could not run '{name}' ({kind}). Check with: "
+    "journalctl -u tsed-console",
+    "console.unexpected": "tsed answered {path} with something unexpected",
+    "console.mode": "Mode / Modus:   {mode}",
+    "console.mode_test": "Mode / Modus:   {mode}  (Die technische Sicherheitseinrichtung "
+    "(fiskaly-TSE) ist im Test-Modus eingerichtet)",
+    "console.mode_unknown": "unknown ({reason})",
+    "console.addresses": "Addresses:      {addresses}",
+    "console.device": "Device id:      {id} (short {short})",
+    "console.fingerprint": "Fingerprint:    {fingerprint}",
+    "console.fingerprint_note": "                (certificate SHA-256 / Zertifikat, wie im "
+    "Browser)",
+    "console.key_hash": "Key hash:       {hash} (registers pin / Kassen-Pinning)",
+    "console.tse_ok": "TSE:            reachable / erreichbar",
+    "console.tse_failing": "TSE:            FAILING since {since}",
+    "console.tse_failing_reason": "TSE:            FAILING since {since}: {reason}",
+    "console.registers": "Registers:      {count} paired / gekoppelt",
+    "console.open": "Open tx:        {count}",
+    "console.interfaces": "Interfaces:",
+    "console.route": "Default route:  {route}",
+    "console.route_via": "{gateway} via {interface}",
+    "console.dns": "DNS servers:    {servers}",
+    "console.aborted_pair": "Aborted, no pairing window opened. / Abgebrochen.",
+    "console.aborted": "Aborted, nothing changed. / Abgebrochen.",
+    "console.pair_code": "Pairing code:   {code}",
+    "console.pair_until": "Valid until:    {until}",
+    "console.pair_fingerprint": "Fingerprint:    {fingerprint} (certificate SHA-256)",
+    "console.pair_tenant": "Tenant / Mandant: {tenant}",
+    "console.pair_enter": "Enter the code at the register; it works once. / Code an der Kasse "
+    "eingeben.",
+    "console.confirm": "{question} Type JA or YES / JA oder YES eingeben: ",
+    "console.current_password": "Current admin password / Aktuelles Admin-Passwort: ",
+    "console.new_password": "New admin password / Neues Admin-Passwort: ",
+    "console.repeat": "Repeat / Wiederholen: ",
+    "console.differ": "Error: the two entries differ; nothing changed. / Eingaben verschieden.",
+    "console.password_set": "Admin password set. / Admin-Passwort gesetzt.",
+    "console.reset_what": "Factory reset erases paired registers, settings and credentials on "
+    "this unit. / Setzt die Einheit auf Werkseinstellungen zurück.",
+    "console.continue": "Continue? / Fortfahren?",
+    "console.reset_done": "Factory reset done. / Auf Werkseinstellungen zurückgesetzt.",
+    "console.reset_unconfirmed": "Error: tsed did not confirm the reset. Check with: journalctl "
+    "-u tsed",
 }
