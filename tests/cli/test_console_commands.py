@@ -52,8 +52,11 @@ async def test_the_console_speaks_german(tmp_path: Path) -> None:
     assert "Unbekannter Befehl „frobnicate“" in text
     assert "Fehler:" in text and "Hinweis:" in text
     lines = [line.removeprefix("> ") for line in text.splitlines()]
-    lines = [line for line in lines if line not in ("help", "status", "network", "frobnicate")
-             and not line.startswith("pair ")]  # fmt: skip  (the echo of what was typed)
+    lines = [
+        line
+        for line in lines
+        if line not in ("help", "status", "network", "frobnicate") and not line.startswith("pair ")
+    ]  # fmt: skip  (the echo of what was typed)
     assert english_lines("\n".join(lines)) == [], english_lines("\n".join(lines))
     assert "Konsole-Passwort-42" not in text and "Konsole-Passwort-42" not in log
     assert "Traceback" not in log

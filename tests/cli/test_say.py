@@ -12,6 +12,7 @@ import io
 import json
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,16 @@ async def test_tsectl_speaks_german_on_every_path(tmp_path: Path) -> None:
         assert (await say("logging", "extended", "on"))[0] == 0
         code, text = await say("export", "-o", str(tmp_path / "tse.tar"))
         assert code == 0 and "Teil 1" in text and " KB" in text
+        assert (await say("export", "verify", str(tmp_path / "tse.tar")))[0] == 0
+        assert (await say("export", "verify", str(tmp_path / "none.tar")))[0] == 2
+        assert (await say("archive", "run"))[0] == 0
+        assert (await say("archive", "status"))[0] == 0
+        assert (await say("archive", "verify"))[0] == 0
+        today = datetime.now(UTC).date().isoformat()
+        assert (await say("archive", "export", "--from", today, "--to", today))[0] == 0
+        state = ("--state-dir", str(unit.state_dir))
+        assert (await say(*state, "archive", "copy-status"))[0] == 0
+        assert (await say(*state, "archive", "copy"))[0] == 1  # none configured
         assert (await say("export", "--from", "2026-1", "-o", str(tmp_path / "x.tar")))[0] == 2
         assert (await say("export"))[0] == 2
         assert (await say("reset", "--register", register.register_id))[0] == 0
@@ -101,10 +112,11 @@ async def test_tsectl_speaks_german_on_every_path(tmp_path: Path) -> None:
     english = {args: english_lines(text) for args, (_c, text) in seen.items()}
     english = {args: found for args, found in english.items() if found}
     assert not english, f"English lines in German mode: {english}"
-    assert len(seen) >= 30
+    assert len(seen) >= 38
     printed = "\n".join(text for _c, text in seen.values())
     for german in ("Aufruf: tsectl", "Keine Einträge", "ÜBERSPRUNGEN", "Nicht geprüft:",
-                   "schon als Kasse", "Hinweis:", "Geschrieben:"):  # fmt: skip
+                   "schon als Kasse", "Hinweis:", "Geschrieben:", "Archiv geprüft",
+                   "Kopie außer Haus: nicht eingerichtet"):  # fmt: skip
         assert german in printed, german
     assert "usage:" not in printed and "{'" not in printed  # no English usage, no dict dump
 
