@@ -81,7 +81,7 @@ async def test_tsectl_speaks_german_on_every_path(tmp_path: Path) -> None:
         assert (await say("tenants"))[0] == 0
         assert (await say("logging", "extended", "on"))[0] == 0
         code, text = await say("export", "-o", str(tmp_path / "tse.tar"))
-        assert code == 0 and "Teil 1" in text and " KB" in text
+        assert code == 0 and "Teil 1 von 1: angefordert" in text and " KB" in text
         assert (await say("export", "verify", str(tmp_path / "tse.tar")))[0] == 0
         assert (await say("export", "verify", str(tmp_path / "none.tar")))[0] == 2
         assert (await say("archive", "run"))[0] == 0

@@ -88,7 +88,8 @@ def _print_export(data: Mapping[str, Any], out: TextIO) -> None:
 
 
 _PROGRESS = re.compile(
-    r"part (?P<part>\d+): (?P<event>\w+) \((?P<state>[^)]*)\) after (?P<seconds>\d+) s(?:: .*)?"
+    r"part (?P<part>\d+)(?: of (?P<parts>\d+))?: (?P<event>\w+) \((?P<state>[^)]*)\) after "
+    r"(?P<seconds>\d+) s(?:: .*)?"
 )
 
 
@@ -100,7 +101,8 @@ def progress_line(line: str) -> str:
         return f"  {shown(line)}"
     event = f"export.event.{found['event']}"
     return t(
-        "export.progress_one", part=found["part"], state=found["state"],
+        "export.progress" if found["parts"] else "export.progress_one", part=found["part"],
+        parts=found["parts"] or "", state=found["state"],
         event=t(event) if has(event) else t("export.event.other"), seconds=found["seconds"],
     )  # fmt: skip
 
