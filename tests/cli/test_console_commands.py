@@ -51,6 +51,7 @@ async def test_the_console_speaks_german(tmp_path: Path) -> None:
     assert "Die beiden Eingaben sind verschieden" in text
     assert "Unbekannter Befehl „frobnicate“" in text
     assert "Fehler:" in text and "Hinweis:" in text
+    assert "Kopplungsfenster: „99“ ist keine ganze Zahl von 1 bis 60 (Minuten)." in text
     lines = [line.removeprefix("> ") for line in text.splitlines()]
     lines = [
         line

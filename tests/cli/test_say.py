@@ -47,6 +47,8 @@ def test_the_reverse_lookup_can_fail() -> None:
     assert english_lines("Kassen:          2 gekoppelt\nProxy-Port: 70000 ist keine gültige "
                          "Portnummer (1–65535).") == []  # fmt: skip
     assert is_german("0f6e3c1a-9d2b-4e8f-a1b2-c3d4e5f60718  Kasse 1")  # data
+    fingerprint = ":".join(["AB", "CD", "EF", "FA", "DE", "AD", "BE", "EA"] * 4)
+    assert is_german(f"Fingerabdruck:   {fingerprint}")  # hex pairs are no words
 
 
 async def test_tsectl_speaks_german_on_every_path(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from tsed.texts.fields import FIELDS, pattern
 
 _WORD = re.compile(r"[A-Za-zÄÖÜäöüß]{2,}")
 # in data, a word is free-standing: not part of an identifier, option, path or file name
-_DATA_WORD = re.compile(r"(?<![-\w/.])[A-Za-zÄÖÜäöüß]{2,}(?![-\w/])")
+_DATA_WORD = re.compile(r"(?<![-\w/.:])[A-Za-zÄÖÜäöüß]{2,}(?![-\w/:])")
 # quoted names ('status', the choices argparse lists) and usage syntax ([--tenant TENANT])
 _SYNTAX = re.compile(r"'[^']*'|\[[^\]]*\]|\{[^}]*\}")
 _FORMATTER = string.Formatter()

@@ -224,7 +224,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
             raise InputError(
                 f"minutes: {minutes!r} is not a whole number from 1 to 60",
                 hint="Leave it out for the configured default (5 minutes).",
-            )
+            ).localized("pair.minutes", value=minutes)
         tenant = _optional_text(body, "tenant")
         # A setup-page session may pair without it; the serial console sends it once set.
         proof = _proof(request, body, "password", required=False)

@@ -167,6 +167,8 @@ LINES: dict[str, str] = {
     "status.telemetry_failing": "Betriebsdaten:   FEHLER beim Senden (Details: tsectl --lang "
     "en telemetry status)",
     # -- pairing and registers --------------------------------------------------------------
+    "pair.minutes": "Kopplungsfenster: „{value}“ ist keine ganze Zahl von 1 bis 60 (Minuten).",
+    "pair.minutes.hint": "Weglassen für die eingestellte Dauer (5 Minuten).",
     "pair.code": "Kopplungscode:   {code}",
     "pair.until": "Gültig bis:      {until}",
     "pair.fingerprint": "Fingerabdruck:   {fingerprint} (SHA-256 des Zertifikats, wie im Browser)",

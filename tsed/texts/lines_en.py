@@ -153,6 +153,8 @@ LINES: dict[str, str] = {
     "status.telemetry_failing_reason": "Telemetry:     FAILING: {reason}",
     "status.telemetry_failing": "Telemetry:     FAILING (details: tsectl --lang en "
     "telemetry status)",
+    "pair.minutes": "minutes: {value!r} is not a whole number from 1 to 60",
+    "pair.minutes.hint": "Leave it out for the configured default (5 minutes).",
     "pair.code": "Pairing code:  {code}",
     "pair.until": "Valid until:   {until}",
     "pair.fingerprint": "Fingerprint:   {fingerprint} (certificate SHA-256 / wie im Browser)",
