@@ -180,3 +180,11 @@ def test_choose_language() -> None:
     assert choose_language(["--lang=de"], {"TSED_LANG": "en"}) == "de"
     assert choose_language([], {"TSED_LANG": "en_US.UTF-8", "TSED_CONFIG": "/nonexistent"}) == "en"
     assert choose_language([], {"TSED_CONFIG": "/nonexistent"}) == "de"
+
+
+def test_help_speaks_german_where_argparse_speaks() -> None:
+    code, out, _ = _run(["--lang", "de", "--help"])
+    assert code == 0 and out.startswith("Aufruf: tsectl")
+    assert "\nOptionen:\n" in out and "zeigt diese Hilfe" in out and "usage:" not in out
+    code, out, _ = _run(["--lang", "en", "--help"])
+    assert code == 0 and out.startswith("usage: tsectl") and "\noptions:\n" in out

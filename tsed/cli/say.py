@@ -114,6 +114,15 @@ def argparse_message(message: str) -> str:
     return t("cli.arg_other", detail=message)
 
 
+# argparse's own words in a help text (the options' help texts stay as they are)
+_HELP_WORDS = (
+    ("\npositional arguments:\n", "cli.help_positional"),
+    ("\noptions:\n", "cli.help_options"),
+    ("show this help message and exit", "cli.help_help"),
+    ("show program's version number and exit", "cli.help_version"),
+)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse speaking the run's language: ``Aufruf:``, German errors, exit code 2."""
 
@@ -125,8 +134,12 @@ class Parser(argparse.ArgumentParser):
 
     @staticmethod
     def _translated(shown: str) -> str:
-        if lang() == "de" and shown.startswith("usage: "):
-            return t("cli.usage", usage=shown[len("usage: ") :])
+        if lang() != "de":
+            return shown
+        if shown.startswith("usage: "):
+            shown = t("cli.usage", usage=shown[len("usage: ") :])
+        for english, text_id in _HELP_WORDS:
+            shown = shown.replace(english, t(text_id))
         return shown
 
     def error(self, message: str) -> NoReturn:
