@@ -182,9 +182,17 @@ def test_choose_language() -> None:
     assert choose_language([], {"TSED_CONFIG": "/nonexistent"}) == "de"
 
 
+def _help(lang: str) -> str:
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        code, _out, _err = _run(["--lang", lang, "--help"])  # argparse prints on stdout
+    assert code == 0
+    return shown.getvalue()
+
+
 def test_help_speaks_german_where_argparse_speaks() -> None:
-    code, out, _ = _run(["--lang", "de", "--help"])
-    assert code == 0 and out.startswith("Aufruf: tsectl")
-    assert "\nOptionen:\n" in out and "zeigt diese Hilfe" in out and "usage:" not in out
-    code, out, _ = _run(["--lang", "en", "--help"])
-    assert code == 0 and out.startswith("usage: tsectl") and "\noptions:\n" in out
+    german = _help("de")
+    assert german.startswith("Aufruf: tsectl")
+    assert "\nOptionen:\n" in german and "zeigt diese Hilfe" in german and "usage:" not in german
+    english = _help("en")
+    assert english.startswith("usage: tsectl") and "\noptions:\n" in english
