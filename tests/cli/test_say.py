@@ -79,6 +79,7 @@ async def test_tsectl_speaks_german_on_every_path(tmp_path: Path) -> None:
         assert (await say("config", "set", "language", "fr"))[0] == 1
         assert (await say("test"))[0] == 0
         assert (await say("tss", "status"))[0] == 0
+        assert (await say("health"))[0] == 0
         assert (await say("password", "status"))[0] == 0
         assert (await say("tenants"))[0] == 0
         assert (await say("logging", "extended", "on"))[0] == 0

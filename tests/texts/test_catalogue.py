@@ -33,7 +33,7 @@ SAME_IN_BOTH = {
     "cli.arg_other", "cli.error", "config.line", "config.line_plain", "registers.col_id",
     "step.dns", "step.environment", "step.proxy", "step.tls", "step.tss", "test.line",
     "tenants.line", "verdict.ok", "status.backend", "prompt.confirm", "config.url_simulator",
-    "tenants.multi", "registers.header", "offbox.minutes", "verify.head",
+    "tenants.multi", "registers.header", "offbox.minutes", "verify.head", "health.result.ok",
 }  # fmt: skip
 # words that make a sentence English; none of them is German
 ENGLISH_WORDS = {

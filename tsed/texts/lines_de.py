@@ -357,6 +357,26 @@ LINES: dict[str, str] = {
     "console.reset_done": "Auf Werkseinstellungen zurückgesetzt.",
     "console.reset_unconfirmed": "Fehler: tsed hat das Zurücksetzen nicht bestätigt. Prüfen "
     "mit: journalctl -u tsed",
+    # -- the nightly housekeeping (tsectl health, tsectl status) ----------------------------
+    "health.status": "Wartung:         {line}",
+    "health.none_yet": "noch keine (nächste {next})",
+    "health.last": "{result} am {day} ({steps}); nächste {next}",
+    "health.result.ok": "ok",
+    "health.running": "läuft ({step})",
+    "health.idle": "wartet",
+    "health.state": "Wartung:         {state}, nächster Lauf {next}",
+    "health.no_record": "Letzte Nacht:    noch kein Eintrag (der erste Lauf ist zur archive_hour)",
+    "health.night": "Letzte Nacht:    {day} {result} ({started} bis {finished})",
+    "health.details": "  (Einzelheiten der Schritte: tsectl --lang en health)",
+    "health.days_left": "noch {days} Tage, bis {until}",
+    "health.unknown": "unbekannt",
+    "health.certificate": "Zertifikat:      TSS {tss} ({tenant}): {validity}, "
+    "BSI-Zertifizierung {certification}",
+    "health.reportable": "Meldepflichtig:  {day}: die BSI-Zertifizierungs-ID der TSS {tss} hat "
+    "sich von {previous} zu {current} geändert",
+    "health.days": "Tage:            {days}",
+    "health.result.warn": "WARNUNG",
+    "health.result.failed": "FEHLER",
     # -- archive, off-box copy, TAR verification --------------------------------------------
     "archive.directory": "Archiv:          {directory}",
     "archive.tss": "TSS {tss} ({tenant}): archiviert bis Zähler {counter} (Protokolle bis {until})",
