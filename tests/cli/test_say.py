@@ -100,7 +100,9 @@ async def test_tsectl_speaks_german_on_every_path(tmp_path: Path) -> None:
         assert (await say("reset", "--register", register.register_id))[0] == 0
         assert (await say("reset"))[0] == 2
         assert (await say("registers", "revoke"))[0] == 2
-        assert (await say("registers", "revoke", str(uuid.uuid4())))[0] == 1
+        unknown = str(uuid.uuid4())
+        code, text = await say("registers", "revoke", unknown)
+        assert code == 1 and f"Die Kasse {unknown} gibt es nicht." in text
         assert (await say("registers", "revoke", register.register_id))[0] == 0
         assert (await say("credentials", "set"))[0] == 2
         assert (await say("activate", str(tmp_path / "missing.json")))[0] == 1

@@ -193,6 +193,8 @@ LINES: dict[str, str] = {
     "registers.col_state": "STATUS",
     "registers.active": "aktiv",
     "registers.revoked": "entfernt",
+    "registers.unknown": "Die Kasse {id} gibt es nicht.",
+    "registers.unknown.hint": "Die gekoppelten Kassen zeigt: tsectl registers",
     "registers.revoked_one": "Kasse {id} entfernt.",
     # -- config, reset, tss, credentials ----------------------------------------------------
     "config.saved": "Gespeichert: {label} ({key}) = {value}",

@@ -177,6 +177,8 @@ LINES: dict[str, str] = {
     "registers.col_state": "STATE",
     "registers.active": "active",
     "registers.revoked": "revoked",
+    "registers.unknown": "register {id} does not exist",
+    "registers.unknown.hint": "List the registers with: tsectl registers",
     "registers.revoked_one": "Revoked register {id}.",
     "config.saved": "Saved: {label} ({key}) = {value}",
     "config.line": "{label} ({key}) = {value}",
