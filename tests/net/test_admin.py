@@ -128,6 +128,19 @@ async def collect(tmp: Path) -> dict[str, Any]:
                         break
                     await asyncio.sleep(0.1)
                 assert done["state"] == "done", done
+                daemon.archive.archiver.poll_interval = 0.1
+                await call("archive_run", "POST", "/archive/run", 202)
+                for _ in range(300):  # 30 s at most
+                    run = await call("archive_progress", "GET", "/archive/run", 200)
+                    if not run["running"]:
+                        break
+                    await asyncio.sleep(0.1)
+                assert run["state"] == "done", run
+                await call("archive_status", "GET", "/archive", 200)
+                await call("archive_verify", "POST", "/archive/verify", 200)
+                today = time.strftime("%Y-%m-%d", time.gmtime())
+                await call("archive_export", "POST", "/archive/export", 201,
+                           json={"from": today, "to": today})  # fmt: skip
                 own = sim.add_api_key("TEST")
                 await call("credentials_set", "PUT", "/credentials", 200,
                            json={"api_key": own.api_key, "api_secret": own.api_secret})  # fmt: skip
