@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from tests.fiskaly.simulator.conftest import Api
-from tsed.archive.audit import export_period, period, verify_archive
+from tsed.archive.audit import period, verify_archive
+from tsed.archive.auditor import export_period
 from tsed.archive.run import Archiver, ArchiveTarget
 from tsed.archive.store import ArchiveStore
 from tsed.fiskaly.client import FiskalyClient
@@ -127,7 +128,7 @@ async def test_a_week_is_complete_from_the_archive_after_fiskaly_forgot_it(
                 if "_Log-Tra_" in name and "_Finish_" in name]  # fmt: skip
         assert len(logs) == DAYS * PER_DAY  # every receipt of the week, signed
         assert all(verify_tar(tmp_path / "auditor" / f["file"]).ok for f in files)
-    assert ": OK (14 file(s))" in (tmp_path / "auditor" / "report.txt").read_text()
+    assert ": OK (14 file(s), from the local archive)" in (tmp_path / "auditor" / "report.txt").read_text()
     one = export_period(store, tmp_path / "nord", low, high, tenant="nord")
     assert {f["tenant"] for f in one["files"]} == {"nord"} and one["ok"]
     assert verify_archive(store)["ok"]

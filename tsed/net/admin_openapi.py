@@ -230,9 +230,16 @@ def _archive_paths() -> dict[str, Any]:
         },
         "/admin/v1/archive/export": {
             "post": _op(
-                "The auditor's export of a period (UTC days) from the local archive",
+                "The auditor's export of a period (UTC days) from the local archive; files "
+                "the box lost come from the off-box copy",
                 "201",
                 body=_body({"from": day, "to": day, "tenant": TEXT}, ["from", "to"]),
+            )
+        },
+        "/admin/v1/archive/offbox-password": {
+            "put": _op(
+                "Store the off-box repository's password in the vault (never echoed)",
+                body=_body({"password": TEXT}, ["password"]),
             )
         },
     }
