@@ -128,7 +128,10 @@ async def test_a_week_is_complete_from_the_archive_after_fiskaly_forgot_it(
                 if "_Log-Tra_" in name and "_Finish_" in name]  # fmt: skip
         assert len(logs) == DAYS * PER_DAY  # every receipt of the week, signed
         assert all(verify_tar(tmp_path / "auditor" / f["file"]).ok for f in files)
-    assert ": OK (14 file(s), from the local archive)" in (tmp_path / "auditor" / "report.txt").read_text()
+    assert (
+        ": OK (14 file(s), from the local archive)"
+        in (tmp_path / "auditor" / "report.txt").read_text()
+    )
     one = export_period(store, tmp_path / "nord", low, high, tenant="nord")
     assert {f["tenant"] for f in one["files"]} == {"nord"} and one["ok"]
     assert verify_archive(store)["ok"]

@@ -25,7 +25,7 @@ from tsed.provisioning.document import generate_vendor_key, load_private_key
 
 EXPECTED = Path(__file__).resolve().parent.parent / "support" / "admin_wire.json"
 PASSWORD = "Kassen-Passwort-2026"
-REPOSITORY_PASSWORD = "Repository-Passwort-7Hq2x"  # noqa: S105
+REPOSITORY_PASSWORD = "Repository-Passwort-7Hq2x"
 
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
