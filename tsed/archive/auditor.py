@@ -67,8 +67,10 @@ def local_problems(store: ArchiveStore, entry: Entry, manifest: dict[str, str]) 
 def file_problems(path: Path, entry: Entry, manifest: dict[str, str] | None) -> list[str]:
     """Every check of one archived file: present, readable, its SHA-256, the TAR verifier."""
     try:
-        if not path.is_file():
+        if not path.exists():
             return ["the file is missing"]
+        if not path.is_file():
+            return ["the file cannot be read: it is not a regular file"]
         digest = sha256_file(path)
         problems = []
         if digest != entry.sha256:

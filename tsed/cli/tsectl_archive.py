@@ -1,4 +1,4 @@
-"""``tsectl archive status|run|verify|export``: the fiscal archive (routes of
+"""``tsectl archive status|run|verify|export|offbox-password``: the fiscal archive (routes of
 :mod:`tsed.net.admin_archive`); no logic of its own beyond waiting for a run."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from tsed.cli.adminclient import AdminClient, CommandFailed
+from tsed.cli.tsectl_setup import read_secret
 from tsed.config.text import shown
 
 Printer = Callable[[Mapping[str, Any], TextIO], object]
@@ -71,6 +72,36 @@ def print_status(data: Mapping[str, Any], out: TextIO) -> None:
         f"Last run:      {state} ({_when(run.get('finished_at') or run.get('started_at'))})\n"
     )
     out.write(f"Next run:      {_when(data.get('next_run'))}\n")
+    print_offbox(data.get("offbox") or {"state": "off"}, out)
+
+
+def _age(seconds: object) -> str:
+    if not isinstance(seconds, int | float):
+        return "never"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h" if seconds < 172800 else f"{seconds / 86400:.1f} days"
+
+
+def print_offbox(data: Mapping[str, Any], out: TextIO) -> None:
+    """The off-box copy's lines of the archive status."""
+    if data.get("state") == "off":
+        out.write("Off-box copy:  not configured (offbox.repository)\n")
+        return
+    out.write(
+        f"Off-box copy:  {shown(str(data.get('state')))} at {shown(str(data.get('repository')))}"
+        f", newest copy {_when(data.get('last_copy_at'))} ({_age(data.get('age_seconds'))} old)"
+        "\n"
+    )
+    if data.get("last_check_at") is not None:
+        verdict = "no errors" if data.get("last_check_ok") else "ERRORS FOUND"
+        out.write(f"  last check:  {_when(data.get('last_check_at'))}, "
+                  f"{shown(str(data.get('last_check_subset')))} read: {verdict}\n")  # fmt: skip
+    if data.get("last_error"):
+        out.write(f"  last error:  {shown(str(data['last_error']))} "
+                  f"({_when(data.get('last_error_at'))})\n")  # fmt: skip
+        if data.get("last_error_de"):
+            out.write(f"  Fehler:      {shown(str(data['last_error_de']))}\n")
 
 
 def print_run(data: Mapping[str, Any], out: TextIO) -> None:
@@ -107,8 +138,14 @@ def print_export(data: Mapping[str, Any], out: TextIO) -> None:
     out.write(f"Written to {shown(str(data.get('directory')))}\n")
     for item in data.get("files", []):
         verdict = "; ".join(item["problems"]) or "verified"
-        out.write(f"  {shown(item['file'])}: {shown(verdict)}\n")
-    out.write("Complete and verified.\n" if data.get("ok") else "PROBLEMS: see report.txt\n")
+        where = item.get("source", "local archive")
+        out.write(f"  {shown(item['file'])}: {shown(verdict)} [{shown(str(where))}]\n")
+    if data.get("ok"):
+        out.write("Complete and verified.\n")
+    elif data.get("complete") is False:
+        out.write("INCOMPLETE: files are missing, see report.txt\n")
+    else:
+        out.write("PROBLEMS: see report.txt\n")
 
 
 def _wait(client: AdminClient, args: argparse.Namespace) -> Mapping[str, Any]:
@@ -155,6 +192,10 @@ def run_archive_command(client: AdminClient, args: argparse.Namespace) -> tuple[
                 print_verify(data, sys.stdout)
             raise CommandFailed("the archive has problems", "See the lines above.")
         return data, print_verify
+    if action == "offbox-password":
+        password = read_secret("Repository password (at least 12 characters): ", twice=True)
+        data = client.call("PUT", "/admin/v1/archive/offbox-password", {"password": password})
+        return data, print_password
     body = {"from": args.start, "to": args.end, "tenant": args.tenant}
     data = client.call("POST", "/admin/v1/archive/export", body)
     if not data.get("ok"):
@@ -164,7 +205,14 @@ def run_archive_command(client: AdminClient, args: argparse.Namespace) -> tuple[
     return data, print_export
 
 
-ACTIONS = ("status", "run", "verify", "export")
+ACTIONS = ("status", "run", "verify", "export", "offbox-password")
+
+
+def print_password(data: Mapping[str, Any], out: TextIO) -> None:
+    where = data.get("repository")
+    out.write("Repository password stored in the vault"
+              + (f" (for {shown(str(where))})" if where else
+                 " (set offbox.repository to use it)") + ".\n")  # fmt: skip
 
 
 def add_archive_actions(actions: Any) -> None:
@@ -182,3 +230,7 @@ def add_archive_actions(actions: Any) -> None:
                         help="first day (YYYY-MM-DD, UTC)")  # fmt: skip
     export.add_argument("--to", dest="end", required=True, metavar="DAY", help="last day")
     export.add_argument("--tenant", help="only this tenant's TSS")
+    actions.add_parser(
+        "offbox-password",
+        help="store the off-box repository's password in the vault (asked, never echoed)",
+    )
