@@ -1,0 +1,199 @@
+"""The off-box copy in the running unit: after every good archive run the unit copies the
+archive to a real REST target (``rclone serve restic`` on loopback) in the background; the
+target goes away mid-upload and comes back, the next run completes the copy, the local
+archive is never changed and signing goes on; the auditor export restores what the box lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.offbox import RcloneRest
+from tests.support.unit import Unit, running_unit
+from tsed.archive.offbox import tree_digests
+from tsed.config.offbox import CREDENTIAL_ENTRY, PASSWORD_ENTRY
+
+REPOSITORY_PASSWORD = "Sicherung-Passwort-9Kq2LmXw"  # noqa: S105
+
+
+def offbox_config(target: RcloneRest) -> str:
+    return f'[offbox]\nrepository = "{target.url()}"\nuser = "{target.user}"\n'
+
+
+async def set_password(unit: Unit, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``tsectl archive offbox-password`` with the password on standard input (a script)."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO(REPOSITORY_PASSWORD + "\n"))
+    code, out = await unit.tsectl("--json", "archive", "offbox-password")
+    assert code == 0, out
+    return out
+
+
+async def archive_run(unit: Unit) -> dict[str, object]:
+    code, out = await unit.tsectl("--json", "archive", "run")
+    assert code == 0, out
+    return dict(json.loads(out))
+
+
+async def status(unit: Unit) -> dict[str, object]:
+    code, out = await unit.tsectl("--json", "archive", "status")
+    assert code == 0, out
+    return dict(json.loads(out)["offbox"])
+
+
+def local_archive(unit: Unit) -> dict[str, str]:
+    """The archived files and the manifest (what the copy must never change)."""
+    root = unit.state_dir / "archive"
+    found = {k: v for k, v in tree_digests(root).items() if k.startswith(("tss/", "rejected/"))}
+    found["MANIFEST.sha256"] = tree_digests(root)["MANIFEST.sha256"]
+    return found
+
+
+@pytest.fixture
+async def target(tmp_path: Path) -> AsyncIterator[RcloneRest]:
+    rest = RcloneRest(tmp_path / "target")
+    await rest.astart()
+    yield rest
+    await rest.astop()
+
+
+@pytest.mark.timeout(240)
+async def test_copied_after_every_run_and_the_target_going_away_mid_upload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow = RcloneRest(tmp_path / "target", bwlimit="40k")  # a slow uplink: seconds per copy
+    await slow.astart()
+    try:
+        async with running_unit(tmp_path / "state", config=offbox_config(slow)) as unit:
+            unit.daemon.archive.archiver.poll_interval = 0.1
+            sync = unit.daemon.archive.offbox
+            assert sync is not None
+            unit.daemon.vault.set(CREDENTIAL_ENTRY, slow.password)
+            out = await set_password(unit, monkeypatch)
+            assert REPOSITORY_PASSWORD not in out and "stored" in out
+            assert unit.daemon.vault.get(PASSWORD_ENTRY) == REPOSITORY_PASSWORD
+            register = await unit.pair()
+            for _ in range(10):
+                await register.receipt()
+            await archive_run(unit)
+            await asyncio.wait_for(sync.wait(), 120)
+            first = await status(unit)
+            assert first["state"] == "ok" and sync.copies == 1, first
+            assert first["last_check_ok"] is True  # the first check is due at once
+            for _ in range(40):  # a bigger second export: the upload takes seconds
+                await register.receipt()
+            packs = slow.data / "shop7" / "data"
+            known = set(packs.rglob("*"))
+            sync.timeout = 4.0  # restic's bound per command: it gives up while the target is away
+            await archive_run(unit)
+            before = local_archive(unit)  # the run is done; its copy is under way
+            for _ in range(600):  # until the second copy's first pack reached the target
+                if set(packs.rglob("*")) - known:
+                    break
+                await asyncio.sleep(0.02)
+            assert sync.running
+            await slow.astop()
+            signed = 0
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline:  # signing goes on while the target is away
+                answer = await register.receipt()
+                assert answer["tse_failure"] is False
+                signed += 1
+            await slow.astart()
+            await asyncio.wait_for(sync.wait(), 180)
+            middle = await status(unit)  # restic gave up: recorded, in German too
+            assert middle["state"] == "failing", middle
+            assert middle["last_error_code"] == "OFFBOX_UNREACHABLE", middle
+            assert middle["last_error_de"] == "Das Sicherungsziel ist nicht erreichbar."
+            code, text = await unit.tsectl("archive", "status")
+            assert "Fehler:      Das Sicherungsziel ist nicht erreichbar." in text
+            code, out = await unit.tsectl("--json", "status")
+            assert any("off-box copy is failing" in n for n in json.loads(out)["notices"])
+            sync.timeout = None
+            copied = sync.copies
+            assert local_archive(unit) == before  # the copy only reads the archive
+            await archive_run(unit)  # the next run completes the copy
+            await asyncio.wait_for(sync.wait(), 180)
+            after = await status(unit)
+            assert after["state"] == "ok" and after["last_error"] is None, after
+            assert sync.copies == copied + 1 and signed >= 20
+            assert (after["age_seconds"] or 0) < 60
+            kept = local_archive(unit)
+            assert all(kept[name] == digest for name, digest in before.items()
+                       if name.startswith("tss/"))  # fmt: skip
+            code, text = await unit.tsectl("archive", "status")
+            assert code == 0 and f"Off-box copy:  ok at {slow.url()}/" in text
+            transport = httpx.AsyncHTTPTransport(uds=str(unit.daemon.options.admin_socket))
+            async with httpx.AsyncClient(transport=transport, base_url="http://tsed") as admin:
+                metrics = (await admin.get("/admin/metrics")).text
+            (age,) = [m for m in metrics.splitlines() if m.startswith("tsed_offbox_copy_age")]
+            assert 0 <= float(age.split()[-1]) < 60
+            assert "tsed_offbox_copy_failing 0.0" in metrics
+            journal = (unit.state_dir / "offbox" / "status.json").read_text()
+            assert REPOSITORY_PASSWORD not in journal and slow.password not in journal
+    finally:
+        await slow.astop()
+
+
+@pytest.mark.timeout(240)
+async def test_the_auditor_export_restores_what_the_box_lost(
+    target: RcloneRest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_unit(tmp_path / "state", config=offbox_config(target)) as unit:
+        unit.daemon.archive.archiver.poll_interval = 0.1
+        sync = unit.daemon.archive.offbox
+        assert sync is not None
+        unit.daemon.vault.set(CREDENTIAL_ENTRY, target.password)
+        await set_password(unit, monkeypatch)
+        register = await unit.pair()
+        for _ in range(3):
+            for _ in range(4):
+                await register.receipt()
+            await archive_run(unit)
+            await asyncio.wait_for(sync.wait(), 120)
+        assert (await status(unit))["state"] == "ok"
+        archive = unit.state_dir / "archive"
+        files = sorted(p.relative_to(archive).as_posix() for p in (archive / "tss").rglob("*.tar"))
+        assert len(files) >= 3
+        today = datetime.now(UTC).date().isoformat()
+
+        async def export() -> dict[str, object]:
+            code, out = await unit.tsectl("--json", "archive", "export", "--from", today,
+                                          "--to", today)  # fmt: skip
+            assert code == 0, out
+            return dict(json.loads(out))
+
+        lost = archive / files[1]
+        lost.parent.chmod(0o750)
+        lost.unlink()  # one file lost
+        report = await export()
+        sources = {Path(f["file"]).name: f["source"] for f in report["files"]}  # type: ignore[attr-defined]
+        assert report["ok"] and report["complete"], report
+        assert sources[lost.name].startswith("off-box copy, snapshot ")
+        assert all(v == "local archive" for k, v in sources.items() if k != lost.name)
+        shutil.rmtree(archive)  # the whole archive is gone
+        report = await export()
+        assert report["ok"] and report["complete"] and report["source"] == "off-box copy"
+        folder = Path(str(report["directory"]))
+        names = {p.name for p in folder.iterdir()}
+        assert {Path(f).name for f in files} <= names
+        sums = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=folder, check=False,
+                              capture_output=True, text=True)  # fmt: skip
+        assert sums.returncode == 0, sums.stdout
+        text = (folder / "report.txt").read_text()
+        assert ": OK (" in text and "[off-box copy, snapshot " in text
+        leftovers = [p for p in (unit.state_dir / "auditor").iterdir() if p.name.startswith(".")]
+        assert leftovers == []  # the private restore folder is gone
+        answer = await register.receipt()  # signing never noticed
+        assert answer["tse_failure"] is False
