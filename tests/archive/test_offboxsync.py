@@ -25,7 +25,7 @@ from tests.support.unit import Unit, running_unit
 from tsed.archive.offbox import tree_digests
 from tsed.config.offbox import CREDENTIAL_ENTRY, PASSWORD_ENTRY
 
-REPOSITORY_PASSWORD = "Sicherung-Passwort-9Kq2LmXw"  # noqa: S105
+REPOSITORY_PASSWORD = "Sicherung-Passwort-9Kq2LmXw"
 
 
 def offbox_config(target: RcloneRest) -> str:
