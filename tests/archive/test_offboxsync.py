@@ -70,7 +70,7 @@ async def target(tmp_path: Path) -> AsyncIterator[RcloneRest]:
 
 @pytest.mark.timeout(240)
 async def test_copied_after_every_run_and_the_target_going_away_mid_upload(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     slow = RcloneRest(tmp_path / "target", bwlimit="40k")  # a slow uplink: seconds per copy
     await slow.astart()
@@ -142,6 +142,9 @@ async def test_copied_after_every_run_and_the_target_going_away_mid_upload(
             assert "tsed_offbox_copy_failing 0.0" in metrics
             journal = (unit.state_dir / "offbox" / "status.json").read_text()
             assert REPOSITORY_PASSWORD not in journal and slow.password not in journal
+            assert "archive copied off the box" in caplog.text  # logged, never with a secret
+            logged = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
+            assert REPOSITORY_PASSWORD not in logged and slow.password not in logged
     finally:
         await slow.astop()
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tsed.archive.offbox import OffboxCopy, offbox_status
+from tsed.archive.offboxsync import german
 from tsed.cli.adminclient import CommandFailed
 from tsed.config.model import Config, load_config
 from tsed.errors import TsedError
@@ -59,7 +60,7 @@ def _context(args: argparse.Namespace) -> tuple[Config, Vault, Path]:
 
 
 def _status_data(config: Config, state_dir: Path) -> dict[str, Any]:
-    return asdict(offbox_status(state_dir, config, time.time()))
+    return asdict(german(offbox_status(state_dir, config, time.time())))
 
 
 def run_offbox(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
@@ -118,6 +119,8 @@ def print_status(data: Mapping[str, Any], out: TextIO) -> None:
         out.write(f"  last check ({data['last_check_subset']} read): {verdict}\n")
     if data.get("last_error"):
         out.write(f"  last error: {data['last_error']}\n")
+    if data.get("last_error_de"):
+        out.write(f"  Fehler: {data['last_error_de']}\n")
 
 
 def print_copy(data: Mapping[str, Any], out: TextIO) -> None:
