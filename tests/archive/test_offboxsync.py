@@ -23,7 +23,10 @@ import pytest
 from tests.support.offbox import RcloneRest
 from tests.support.unit import Unit, running_unit
 from tsed.archive.offbox import tree_digests
+from tsed.archive.offboxsync import OffboxSync
+from tsed.config.model import config_from_dict
 from tsed.config.offbox import CREDENTIAL_ENTRY, PASSWORD_ENTRY
+from tsed.state.vault import Vault
 
 REPOSITORY_PASSWORD = "Sicherung-Passwort-9Kq2LmXw"
 
@@ -200,3 +203,52 @@ async def test_the_auditor_export_restores_what_the_box_lost(
         assert leftovers == []  # the private restore folder is gone
         answer = await register.receipt()  # signing never noticed
         assert answer["tse_failure"] is False
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.timeout(180)
+async def test_the_check_runs_weekly_and_a_missing_password_is_shown(
+    target: RcloneRest, tmp_path: Path
+) -> None:
+    source = tmp_path / "archive"
+    (source / "tss").mkdir(parents=True)
+    (source / "tss" / "a.tar").write_bytes(b"x" * 4096)
+    config = config_from_dict({"offbox": {"repository": target.url(), "user": target.user}})
+    vault = Vault(tmp_path / "state" / "vault.json")
+    clock = Clock()
+    sync = OffboxSync(source=source, state_dir=tmp_path / "state", config=lambda: config,
+                      vault=vault, clock=clock)  # fmt: skip
+    assert sync.status().state == "never"
+    assert sync.trigger("test")  # no password yet: recorded, never raised
+    await sync.wait()
+    missing = sync.status()
+    assert missing.state == "failing" and missing.last_error_code == "CONFIG_INVALID"
+    assert (
+        missing.last_error_de
+        == "Das Passwort des Sicherungs-Repositorys fehlt (Einrichtungsseite)."
+    )
+    vault.set(PASSWORD_ENTRY, REPOSITORY_PASSWORD)
+    vault.set(CREDENTIAL_ENTRY, target.password)
+    await sync.sync("first")
+    first = sync.status()
+    assert first.state == "ok" and first.last_check_ok and sync.copies == 1
+    clock.now += 86400  # a day later: copied, not checked again
+    await sync.sync("nightly")
+    assert sync.status().last_check_at == first.last_check_at and sync.copies == 2
+    clock.now += 7 * 86400  # a week later: checked again
+    await sync.sync("nightly")
+    assert (sync.status().last_check_at or 0) > (first.last_check_at or 0)
+    sync.trigger("one")
+    assert sync.trigger("two") and sync.trigger("three")  # asked during a copy: once more
+    await sync.wait()
+    assert sync.copies == 5
+    off = OffboxSync(source=source, state_dir=tmp_path / "off", config=lambda: config_from_dict({}),
+                     vault=vault)  # fmt: skip
+    assert not off.trigger("test") and off.status().state == "off"

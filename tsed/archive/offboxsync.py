@@ -107,6 +107,7 @@ class OffboxSync:
         if self.running:
             self._again = True
             return True
+        self._again = False
         self._task = asyncio.get_running_loop().create_task(
             self._loop(reason), name="tsed-offbox-copy"
         )
@@ -120,10 +121,10 @@ class OffboxSync:
 
     async def _loop(self, reason: str) -> None:
         while True:
-            self._again = False
             await self.sync(reason)
             if not self._again:
                 return
+            self._again = False
             reason = "again after a run during the copy"
 
     async def sync(self, reason: str) -> None:
