@@ -249,6 +249,16 @@ async def test_the_check_runs_weekly_and_a_missing_password_is_shown(
     assert sync.trigger("two") and sync.trigger("three")  # asked during a copy: once more
     await sync.wait()
     assert sync.copies == 5
+    (source / "MANIFEST.sha256").write_text("0" * 64 + "  tss/a.tar\n" + "1" * 64 + "  tss/b.tar\n")
+    await sync.sync("two files")
+    assert sync.copies == 6 and sync.status().last_copy_files == 2
+    shutil.rmtree(source)  # the box lost its archive (a new disk): never a copy without it
+    source.mkdir()
+    await sync.sync("nightly")
+    lost = sync.status()
+    assert sync.copies == 6 and lost.state == "failing", lost
+    assert lost.last_error_code == "ARCHIVE_SHRANK" and "0 files" in (lost.last_error or "")
+    assert (lost.last_error_de or "").startswith("Im Archiv fehlen Dateien")
     off = OffboxSync(source=source, state_dir=tmp_path / "off", config=lambda: config_from_dict({}),
                      vault=vault)  # fmt: skip
     assert not off.trigger("test") and off.status().state == "off"

@@ -67,6 +67,7 @@ class OffboxStatus:
     last_error: str | None = None  # code and message of the newest failure (None after success)
     last_error_code: str | None = None
     last_error_at: float | None = None
+    last_copy_files: int | None = None  # files in the archive's manifest at the newest copy
     last_error_de: str | None = None  # the last error in German (the page, tsectl)
 
 
@@ -103,6 +104,7 @@ class _Record:
     last_error: str | None = None
     last_error_code: str | None = None
     last_error_at: float | None = None
+    last_copy_files: int | None = None
 
 
 def _status_path(state_dir: Path) -> Path:
@@ -145,6 +147,12 @@ def offbox_status(state_dir: Path, config: Config, now: float | None = None) -> 
     return OffboxStatus(state, display, age_seconds=age, **{
         k: v for k, v in asdict(record).items() if k != "repository"
     })  # fmt: skip
+
+
+def record_files(state_dir: Path, config: Config, files: int) -> None:
+    """How many files the archive's manifest listed when it was copied."""
+    if config.offbox is not None:
+        _write(state_dir, config.offbox.repository.display, last_copy_files=files)
 
 
 def record_failure(state_dir: Path, config: Config, err: TsedError, now: float) -> None:

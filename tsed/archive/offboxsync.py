@@ -25,9 +25,11 @@ from tsed.archive.offbox import (
     RestoreResult,
     offbox_status,
     record_failure,
+    record_files,
 )
+from tsed.archive.store import ArchiveStore
 from tsed.config.model import Config
-from tsed.errors import OffboxError, TsedError
+from tsed.errors import ConflictError, OffboxError, TsedError
 from tsed.state.vault import Vault
 
 _LOGGER = logging.getLogger(__name__)
@@ -45,7 +47,17 @@ GERMAN = {
     "RESTIC_MISSING": "Das Programm restic ist nicht installiert.",
     "CONFIG_INVALID": "Das Passwort des Sicherungs-Repositorys fehlt (Einrichtungsseite).",
     "CHECK_FAILED": "Die Prüfung der Kopie außer Haus hat Fehler gefunden.",
+    "ARCHIVE_SHRANK": "Im Archiv fehlen Dateien, die die Kopie außer Haus hat: Kopie angehalten, "
+    "Archiv wiederherstellen (tsectl archive restore).",
 }
+
+
+class ArchiveShrank(ConflictError, code="ARCHIVE_SHRANK"):
+    default_hint = (
+        "The local archive lost files since its last off-box copy; the copy is left as it is "
+        "(its newest snapshot still holds them). Restore the archive (tsectl archive restore "
+        "--to DIR, then put it back), and the copies go on."
+    )
 
 
 def german(status: OffboxStatus) -> OffboxStatus:
@@ -136,11 +148,19 @@ class OffboxSync:
             return
         if copy is None:
             return
+        files = len(await asyncio.to_thread(ArchiveStore(self.source).manifest))
+        known = copy.status(self.config()).last_copy_files
+        if known is not None and files < known:  # never a newest copy that lacks files
+            self._record_unusable(ArchiveShrank(
+                f"the archive lists {files} files, its last off-box copy {known}: not copied"
+            ))  # fmt: skip
+            return
         _LOGGER.info("off-box copy (%s) to %s started", reason, copy.display,
                      extra={"TSED_EVENT": "offbox_copy_started"})  # fmt: skip
         if await copy.copy_or_report(self.source) is None:
             return
         self.copies += 1
+        await asyncio.to_thread(record_files, self.state_dir, self.config(), files)
         last_check = copy.status(self.config()).last_check_at
         if last_check is not None and self.clock() - last_check < self.check_every:
             return
@@ -158,7 +178,8 @@ class OffboxSync:
         return await copy.restore(target_dir)
 
     def _record_unusable(self, err: TsedError) -> None:
-        """A target without its password: recorded like a failed copy (the page shows it)."""
+        """A copy not even tried (no password; an archive that lost files): recorded like a
+        failed copy (the page shows it)."""
         record_failure(self.state_dir, self.config(), err, self.clock())
         _LOGGER.warning(
             "off-box copy not possible: %s (%s)", err.message, err.hint,
