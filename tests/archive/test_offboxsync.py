@@ -253,11 +253,12 @@ async def test_the_check_runs_weekly_and_a_missing_password_is_shown(
     await sync.sync("two files")
     assert sync.copies == 6 and sync.status().last_copy_files == 2
     shutil.rmtree(source)  # the box lost its archive (a new disk): never a copy without it
-    source.mkdir()
+    source.mkdir()  # and archived anew since, as many files as before, but not those
+    (source / "MANIFEST.sha256").write_text("2" * 64 + "  tss/c.tar\n" + "3" * 64 + "  tss/d.tar\n")
     await sync.sync("nightly")
     lost = sync.status()
     assert sync.copies == 6 and lost.state == "failing", lost
-    assert lost.last_error_code == "ARCHIVE_SHRANK" and "0 files" in (lost.last_error or "")
+    assert lost.last_error_code == "ARCHIVE_SHRANK" and "2 file(s)" in (lost.last_error or "")
     assert (lost.last_error_de or "").startswith("Im Archiv fehlen Dateien")
     off = OffboxSync(source=source, state_dir=tmp_path / "off", config=lambda: config_from_dict({}),
                      vault=vault)  # fmt: skip

@@ -44,6 +44,7 @@ from tsed.tss.access import proxy_settings
 _LOGGER = logging.getLogger(__name__)
 
 STATUS_FILE = "status.json"
+COPIED_FILE = "copied.txt"  # the archive's files at the newest good copy, one a line
 STALE_AFTER = 36 * 3600.0  # a nightly copy older than this is reported as stale
 
 State = Literal["off", "never", "ok", "stale", "failing"]
@@ -149,10 +150,22 @@ def offbox_status(state_dir: Path, config: Config, now: float | None = None) -> 
     })  # fmt: skip
 
 
-def record_files(state_dir: Path, config: Config, files: int) -> None:
-    """How many files the archive's manifest listed when it was copied."""
-    if config.offbox is not None:
-        _write(state_dir, config.offbox.repository.display, last_copy_files=files)
+def record_files(state_dir: Path, config: Config, files: list[str]) -> None:
+    """The files the archive's manifest listed when it was copied."""
+    if config.offbox is None:
+        return
+    path = StatePaths(state_dir).offbox / COPIED_FILE
+    atomic_write(path, "".join(f"{name}\n" for name in files).encode(), mode=0o600)
+    _write(state_dir, config.offbox.repository.display, last_copy_files=len(files))
+
+
+def copied_files(state_dir: Path) -> set[str]:
+    """The files of the newest good copy (empty before the first)."""
+    try:
+        text = (StatePaths(state_dir).offbox / COPIED_FILE).read_text(encoding="utf-8")
+    except OSError:
+        return set()
+    return {line for line in text.splitlines() if line}
 
 
 def record_failure(state_dir: Path, config: Config, err: TsedError, now: float) -> None:

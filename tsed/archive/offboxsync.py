@@ -23,6 +23,7 @@ from tsed.archive.offbox import (
     OffboxCopy,
     OffboxStatus,
     RestoreResult,
+    copied_files,
     offbox_status,
     record_failure,
     record_files,
@@ -148,11 +149,12 @@ class OffboxSync:
             return
         if copy is None:
             return
-        files = len(await asyncio.to_thread(ArchiveStore(self.source).manifest))
-        known = copy.status(self.config()).last_copy_files
-        if known is not None and files < known:  # never a newest copy that lacks files
+        files = sorted(await asyncio.to_thread(ArchiveStore(self.source).manifest))
+        lost = await asyncio.to_thread(copied_files, self.state_dir) - set(files)
+        if lost:  # never a newest copy that lacks files: a restore takes the newest
             self._record_unusable(ArchiveShrank(
-                f"the archive lists {files} files, its last off-box copy {known}: not copied"
+                f"{len(lost)} file(s) of the last off-box copy are not in the archive any more "
+                f"(e.g. {min(lost)}): not copied"
             ))  # fmt: skip
             return
         _LOGGER.info("off-box copy (%s) to %s started", reason, copy.display,
