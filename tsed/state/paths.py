@@ -15,6 +15,7 @@ here, so a file name of the state directory is spelled nowhere else in :mod:`tse
     admin.sock               the admin socket of tsectl and the console
     exports/<job id>/        finished TAR exports, each described by job.json
     simulator/               the built-in simulator's own state (its files are its own)
+    filing.sqlite            the notification duty: master data, reportable events, filings
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "DEVICE_KEY_FILE",
     "EXPORTS_DIR",
     "EXPORT_JOB_FILE",
+    "FILING_FILE",
     "MODE_FILE",
     "REGISTER_SOURCES_FILE",
     "SIMULATOR_DIR",
@@ -59,6 +61,7 @@ SIMULATOR_DIR = "simulator"
 ARCHIVE_DIR = "archive"  # the fiscal archive: kept by factory-reset
 AUDITOR_DIR = "auditor"  # the auditor's exports of the archive (tsectl archive export)
 OFFBOX_DIR = "offbox"  # the off-box copy: status, restic's cache, known_hosts
+FILING_FILE = "filing.sqlite"  # the notification duty (§ 146a Abs. 4 AO): tsed.filing.store
 
 # every name above, for the check that no other module spells one
 STATE_NAMES = frozenset(
@@ -79,6 +82,7 @@ STATE_NAMES = frozenset(
         EXPORTS_DIR,
         EXPORT_JOB_FILE,
         SIMULATOR_DIR,
+        FILING_FILE,
     }
 )
 
@@ -148,3 +152,7 @@ class StatePaths:
     @property
     def auditor(self) -> Path:
         return self.root / AUDITOR_DIR
+
+    @property
+    def filing(self) -> Path:
+        return self.root / FILING_FILE
