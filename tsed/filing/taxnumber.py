@@ -1,7 +1,7 @@
 """German tax numbers (Steuernummer): the Länder's printed formats and ELSTER's 13 digits.
 
 A tax office prints the tax number in its Land's format (``FF/BBB/UUUUP`` in most Länder,
-``FFF/BBB/UUUUP`` in Bayern and the eastern Länder, ``0FF BBB UUUUP`` in Hessen,
+``FFBBB/UUUUP`` in Baden-Württemberg, ``FFF/BBB/UUUUP`` in Bayern and the eastern Länder, ``0FF BBB UUUUP`` in Hessen,
 ``FFF/BBBB/UUUP`` in Nordrhein-Westfalen); electronic filings (ELSTER, and so fiskaly SUBMIT DE)
 use the nationwide 13-digit form: the four-digit number of the tax office
 (Bundesfinanzamtsnummer, whose leading digits name the Land), a ``0``, then district and
@@ -21,7 +21,7 @@ from tsed.filing.errors import FilingInvalid
 
 # Land: (ELSTER prefix, digits printed, what the printed form starts with, if anything)
 LAENDER: dict[str, tuple[str, int, str]] = {
-    "BW": ("28", 10, ""),  # Baden-Württemberg   FF/BBB/UUUUP
+    "BW": ("28", 10, ""),  # Baden-Württemberg   FFBBB/UUUUP
     "BY": ("9", 11, ""),  # Bayern              FFF/BBB/UUUUP
     "BE": ("11", 10, ""),  # Berlin              FF/BBB/UUUUP
     "BB": ("3", 11, "0"),  # Brandenburg         0FF/BBB/UUUUP
@@ -161,6 +161,8 @@ def printed(number: TaxNumber) -> str:
         return f"0{office} {rest[:3]} {rest[3:]}"
     if number.land == "NW":
         return f"{office}/{rest[:4]}/{rest[4:]}"
+    if number.land == "BW":  # FFBBB/UUUUP
+        return f"{office}{rest[:3]}/{rest[3:]}"
     if number.land in ("HB", "SH"):
         return f"{office} {rest[:3]} {rest[3:]}"
     del length, lead
