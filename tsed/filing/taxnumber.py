@@ -1,11 +1,12 @@
 """German tax numbers (Steuernummer): the Länder's printed formats and ELSTER's 13 digits.
 
 A tax office prints the tax number in its Land's format (``FF/BBB/UUUUP`` in most Länder,
-``FFBBB/UUUUP`` in Baden-Württemberg, ``FFF/BBB/UUUUP`` in Bayern and the eastern Länder,
-``0FF BBB UUUUP`` in Hessen, ``FFF/BBBB/UUUP`` in Nordrhein-Westfalen); electronic filings
-(ELSTER, and so fiskaly SUBMIT DE) use the nationwide 13-digit form: the four-digit number of
-the tax office (Bundesfinanzamtsnummer, whose leading digits name the Land), a ``0``, then district and
-distinguishing number with the check digit (8 digits). Source: the "einheitliches
+``FFBBB/UUUUP`` in Baden-Württemberg, ``FFF/BBB/UUUUP`` in Bayern and the eastern Länder, ``0FF
+BBB UUUUP`` in Hessen, ``FFF/BBBB/UUUP`` in Nordrhein-Westfalen); electronic filings (ELSTER,
+and so fiskaly SUBMIT DE) use the nationwide 13-digit form: the four-digit number of the tax
+office (Bundesfinanzamtsnummer, whose leading digits name the Land), a ``0``, then district and
+distinguishing number with the check digit (8 digits).
+Source: the "einheitliches
 Bundesschema" of the ELSTER tax number conversion, as tabulated per Land e.g. in the German
 Wikipedia article "Steuernummer" (section "Aufbau"); ``docs/notification.md`` repeats the
 table. The Länder's check-digit algorithms differ and are not all published: the check digit
