@@ -117,6 +117,12 @@ class FilingService:
         found = next((r for r in registers if ref in (r.key, r.register_id)), None)
         found = found or next((r for r in registers if r.serial == ref), None)
         if found is None:
+            if not 0 < len(ref) <= 70 or any(ord(c) < 32 or c in "/_" for c in ref):
+                raise FilingInvalid(
+                    f"Seriennummer {ref!r} ist ungültig",
+                    hint="Die Seriennummer der Kasse wie auf dem Beleg (1 bis 70 Zeichen, ohne "
+                    "'/' und '_'), oder die Kennung einer gekoppelten Kasse (tsectl registers).",
+                )
             found = RegisterData(key=ref, tenant_id=tenant_id or "default", serial=ref)
         updated = found.updated(data)
         if updated.premises_id is not None:

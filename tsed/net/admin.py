@@ -54,6 +54,7 @@ from aiohttp import web
 from tsed.errors import AuthError, ForbiddenError, InputError
 from tsed.logs import register_secret
 from tsed.net.admin_archive import add_archive_routes
+from tsed.net.admin_filing import add_filing_routes
 from tsed.net.admin_openapi import admin_openapi_document
 from tsed.net.admin_operations import AdminOperations, PasswordProof
 from tsed.net.http import client_source, error_middleware, read_json_object
@@ -409,3 +410,4 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
     r.add_post("/admin/v1/factory-reset", factory_reset)
     r.add_get("/admin/metrics", metrics)
     add_archive_routes(r, ops)  # /admin/v1/archive*: tsed.net.admin_archive
+    add_filing_routes(r, ops)  # /admin/v1/filing*: tsed.net.admin_filing

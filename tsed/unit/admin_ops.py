@@ -63,6 +63,16 @@ class AdminOps:
         self.archive_progress = self.archive.archive_progress
         self.archive_verify = self.archive.archive_verify
         self.archive_export = self.archive.archive_export
+        # the notification duty's operations (/admin/v1/filing*)
+        self.filing = context.filing
+        self.filing_status = self.filing.filing_status
+        self.filing_master_data = self.filing.filing_master_data
+        self.filing_set_taxpayer = self.filing.filing_set_taxpayer
+        self.filing_set_premises = self.filing.filing_set_premises
+        self.filing_set_register = self.filing.filing_set_register
+        self.filing_document = self.filing.filing_document
+        self.filing_submit = self.filing.filing_submit
+        self.filing_done = self.filing.filing_done
 
     async def status(self) -> UnitStatus:
         d = self.d
@@ -220,4 +230,5 @@ class AdminOps:
 
     async def metrics(self) -> tuple[bytes, str]:
         payload, content_type = await self.d.telemetry.metrics.render()
-        return payload + self.archive.archive_metrics(), content_type
+        filing = await self.filing.metrics()
+        return payload + self.archive.archive_metrics() + filing, content_type

@@ -37,6 +37,8 @@ from aiohttp import web
 from tsed import __version__
 from tsed.config.model import load_config
 from tsed.errors import TsedError
+from tsed.filing.service import FilingService
+from tsed.filing.store import FilingStore
 from tsed.logs import setup_logging
 from tsed.net.admin import build_admin_app
 from tsed.net.api import REGISTER_KEY, RegisterApiDeps, build_register_app
@@ -70,6 +72,7 @@ from tsed.unit.admin_ops import AdminOps
 from tsed.unit.archive_ops import ArchiveService
 from tsed.unit.backend import Backend
 from tsed.unit.context import OpsContext
+from tsed.unit.filing_ops import FilingUnit
 from tsed.unit.fleetmetrics import FleetSources
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
@@ -222,8 +225,20 @@ async def start_unit(
     await backend.start()
     step.push_async_callback(backend.stop)
 
+    step = steps.begin("filing")  # the notification duty (§ 146a Abs. 4 AO)
+    filing_store = FilingStore(paths.filing)
+    await filing_store.open()
+    step.push_async_callback(filing_store.close)
+    filing = FilingUnit(
+        FilingService(filing_store), backend, store, lambda t: settings.config.tenant(t)
+    )
+    await filing.sync()
+
     steps.begin("registers")
-    registers = Registers(store=store, settings=settings, backend=backend, on_change=on_status)
+    registers = Registers(
+        store=store, settings=settings, backend=backend, on_change=on_status,
+        on_enrolled=filing.enrolled, on_revoked=filing.revoked,
+    )  # fmt: skip
     await registers.load()
 
     step = steps.begin("access")
@@ -289,7 +304,7 @@ async def start_unit(
         identity=identity, tse=backend, registers=registers, pairing=pairing, hasher=hasher,
         web_sessions=web_sessions, web_limiter=web_limiter, console_limiter=console_limiter,
         listener=listener, exports=exports, archive=archive, telemetry=telemetry,
-        advertiser=advertiser,
+        advertiser=advertiser, filing=filing,
         addresses=unit_addresses,
         refresh_status=on_status, reload_backend=reload_backend,
     )  # fmt: skip
