@@ -229,9 +229,11 @@ async def start_unit(
     filing_store = FilingStore(paths.filing)
     await filing_store.open()
     step.push_async_callback(filing_store.close)
-    filing = FilingUnit(
-        FilingService(filing_store), backend, store, lambda t: settings.config.tenant(t)
-    )
+
+    def check_tenant(tenant_id: str) -> object:  # the configuration in effect at each call
+        return settings.config.tenant(tenant_id)
+
+    filing = FilingUnit(FilingService(filing_store), backend, store, check_tenant)
     await filing.sync()
 
     steps.begin("registers")
