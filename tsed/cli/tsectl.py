@@ -19,6 +19,12 @@ from tsed import __version__
 from tsed.cli.adminclient import AdminClient, CommandFailed, UsageError
 from tsed.cli.common import add_socket, add_state_dir, socket_path
 from tsed.cli.tsectl_archive import add_archive_actions, run_archive_command
+from tsed.cli.tsectl_filing import (
+    add_filing_commands,
+    add_register_options,
+    print_filing_status,
+    run_filing_command,
+)
 from tsed.cli.tsectl_offbox import ACTIONS as OFFBOX_ACTIONS
 from tsed.cli.tsectl_offbox import add_offbox_actions, run_offbox
 from tsed.cli.tsectl_setup import (
@@ -36,6 +42,11 @@ EXIT_USAGE = 2
 
 
 # -- human output -----------------------------------------------------------------------------
+
+
+def _print_status_and_filing(data: Mapping[str, Any], out: TextIO) -> None:
+    _print_status(data, out)
+    print_filing_status(data.get("filing", {}), out)
 
 
 def _print_status(data: Mapping[str, Any], out: TextIO) -> None:
@@ -147,8 +158,15 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
             return done
         if args.command == "archive":
             return run_archive_command(client, args)
+        filing = run_filing_command(client, args)
+        if filing is not None:
+            return filing
         if args.command == "status":
-            return client.call("GET", "/admin/v1/status"), _print_status
+            status, pending = (
+                client.call("GET", "/admin/v1/status"),
+                client.call("GET", "/admin/v1/filing"),
+            )
+            return {**status, "filing": pending}, _print_status_and_filing
         if args.command == "pair":
             known = None
             if args.serial:
@@ -274,9 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     pair.add_argument(
         "--tenant", help="the tenant the register is bound to (multi-tenant; default: the first)"
     )
-    registers = sub.add_parser("registers", help="list paired registers, or revoke one")
-    registers.add_argument("action", nargs="?", choices=["list", "revoke"], default="list")
-    registers.add_argument("register_id", nargs="?", help="register id (for revoke)")
+    registers = sub.add_parser("registers", help="list paired registers, revoke or set one")
+    registers.add_argument("action", nargs="?", choices=["list", "revoke", "set"], default="list")
+    registers.add_argument("register_id", nargs="?", help="register id (revoke, set) or serial")
+    add_register_options(registers)  # registers set: the notification duty's data
+    add_filing_commands(sub)  # taxpayer, premises, filing (tsed.cli.tsectl_filing)
     config = sub.add_parser("config", help="show or change the configuration")
     config.add_argument("action", choices=["show", "set"])
     config.add_argument("key", nargs="?", help="dotted key, e.g. proxy.host")
