@@ -95,7 +95,7 @@ async def test_two_tenants_three_premises_from_pairing_to_submitted_filings(
         assert "ERS nord-2" not in csv_text  # of this premises only
         assert "Softwareversion;4.2.1" in csv_text and "Steuernummer;93815/08152" in csv_text
         page = tmp_path / "nord-mitte.html"
-        code, out = await unit.tsectl("filing", "print", "--premises", "nord-mitte", "--out",
+        code, _out = await unit.tsectl("filing", "print", "--premises", "nord-mitte", "--out",
                                       str(page))  # fmt: skip
         assert code == 0 and "Mitteilung nach § 146a Abs. 4 AO" in page.read_text()
 
@@ -133,7 +133,7 @@ async def test_a_failed_transmission_keeps_the_events_open(tmp_path: Path) -> No
         await unit.pair("ERS sued-1", tenant="sued")
         assert unit.daemon.sim is not None
         unit.daemon.sim.submit.faults["transmission"] = "TRANSMISSION_FAILED"
-        code, out = await unit.tsectl("filing", "submit", "--premises", "sued-markt")
+        code, _out = await unit.tsectl("filing", "submit", "--premises", "sued-markt")
         assert code == 1
         status = await ok(unit, "filing", "status")
         assert {e["kind"] for e in status["pending"]} == {"register_paired", "tss_created"}
