@@ -9,8 +9,10 @@ closed; then a removal and a failed transmission that leave the events open.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +169,28 @@ async def test_bad_input_gets_a_german_answer_not_a_traceback(tmp_path: Path) ->
 async def ok_or_error(unit: Unit, *args: str) -> Any:
     _code, out = await unit.tsectl("--json", *args)
     return json.loads(out)
+
+
+async def test_pending_filings_are_in_the_journal_at_start_and_a_missed_one_as_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with running_unit(tmp_path / "s", config=CONFIG):
+        pass  # the TSS of both tenants: two reportable events
+    caplog.clear()
+    async with running_unit(tmp_path / "s", config=CONFIG) as unit:
+        for _ in range(100):  # the reminder task runs right after the start
+            if any(getattr(r, "TSED_EVENT", None) == "filing_pending" for r in caplog.records):
+                break
+            await asyncio.sleep(0.02)
+        pending = [r for r in caplog.records if getattr(r, "TSED_EVENT", None) == "filing_pending"]
+        assert len(pending) == 2 and all(r.levelno == logging.WARNING for r in pending)
+        filing = unit.daemon.running.ops.filing
+        filing.service.today = lambda: date(2099, 1, 1)
+        caplog.clear()
+        assert await filing.remind() == 2
+        assert {r.levelno for r in caplog.records if "filing due" in r.getMessage()} == {
+            logging.ERROR
+        }
+        metrics = (await admin(unit, "GET", "/admin/metrics")).text
+        assert "tsed_filing_overdue 2" in metrics and "tsed_filing_days_left -" in metrics

@@ -124,7 +124,12 @@ class FilingStore:
     async def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            await asyncio.to_thread(conn.close)
+
+            def close() -> None:
+                with self._lock:  # after a call still running in its thread
+                    conn.close()
+
+            await asyncio.to_thread(close)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._conn

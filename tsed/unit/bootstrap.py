@@ -235,6 +235,13 @@ async def start_unit(
 
     filing = FilingUnit(FilingService(filing_store), backend, store, check_tenant)
     await filing.sync()
+    reminders = asyncio.get_running_loop().create_task(filing.run_reminders())
+
+    async def stop_reminders() -> None:  # pending filings in the journal, at start and daily
+        reminders.cancel()
+        await asyncio.gather(reminders, return_exceptions=True)
+
+    step.push_async_callback(stop_reminders)
 
     steps.begin("registers")
     registers = Registers(

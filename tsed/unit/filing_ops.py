@@ -9,6 +9,7 @@ SUBMIT DE (the built-in simulator's, when the unit signs with it), and "filed" b
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,6 +53,33 @@ class FilingUnit:
         self._backend = backend
         self._store = store
         self._check_tenant = check_tenant  # refuses an unknown tenant (with a hint)
+
+    # -- the daily reminder in the journal ----------------------------------------------------
+
+    async def remind(self) -> int:
+        """One journal line per pending filing (``TSED_EVENT=filing_pending``, a missed
+        deadline as an error); returns how many are pending."""
+        status = await self.service.status()
+        for event in status.pending:
+            _LOGGER.log(
+                logging.ERROR if event.overdue else logging.WARNING,
+                "filing due by %s (%d day(s) left): %s (%s), tenant %s, premises %s",
+                event.due_on, event.days_left, event.kind, event.subject, event.tenant,
+                event.premises or "all",
+                extra={"TSED_EVENT": "filing_pending", "TSED_FILING_KIND": event.kind,
+                       "TSED_FILING_DUE": event.due_on, "TSED_TENANT": event.tenant},
+            )  # fmt: skip
+        return len(status.pending)
+
+    async def run_reminders(self, every: float = 86400.0, times: int | None = None) -> None:
+        """Remind at once and then every ``every`` seconds (``times``: how often, for tests)."""
+        for n in range(times if times is not None else 1 << 62):
+            if n:
+                await asyncio.sleep(every)
+            try:
+                await self.remind()
+            except Exception:
+                _LOGGER.exception("the filing reminder failed")
 
     # -- what the unit reports ----------------------------------------------------------------
 
