@@ -59,6 +59,11 @@ async def test_pairing_raises_an_event_once_per_serial(
     await service.register_paired("r-2", "S1", "default", {})  # the same register again
     kinds = [e.kind for e in (await service.status()).pending]
     assert kinds == ["register_paired", "register_removed"]
+    records = {r.key: r for r in await service.store.registers()}
+    assert records["r-1"].decommission_reason  # the removed one stays, for the filing
+    assert (records["r-2"].premises_id, records["r-2"].maker) == ("f1", "Kassen AG")
+    assert records["r-2"].decommissioned_on is None
+    assert (await service.set_register("S1", {"remarks": "Tresen"})).key == "r-2"
 
 
 async def test_what_a_register_sends_wrongly_is_left_out(service: FilingService) -> None:

@@ -194,3 +194,22 @@ async def test_pending_filings_are_in_the_journal_at_start_and_a_missed_one_as_e
         }
         metrics = (await admin(unit, "GET", "/admin/metrics")).text
         assert "tsed_filing_overdue 2" in metrics and "tsed_filing_days_left -" in metrics
+
+
+async def test_a_new_tss_and_a_certification_change_are_reportable(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "s") as unit:
+        old = unit.daemon.upstreams.binding("default")
+        assert old is not None
+        code, out = await unit.tsectl("tss", "setup", "--new")
+        assert code == 0, out
+        new = unit.daemon.upstreams.binding("default")
+        assert new is not None and new.tss_id != old.tss_id
+        filing = unit.daemon.running.ops.filing
+        assert not await filing.certification_changed("default", new.tss_id, "BSI-K-TR-0001-2025")
+        assert await filing.certification_changed("default", new.tss_id, "BSI-K-TR-0002-2026")
+        pending = (await ok(unit, "filing", "status"))["pending"]
+        assert sorted((e["kind"], e["subject"]) for e in pending) == sorted([
+            ("tss_created", old.tss_id), ("tss_disabled", old.tss_id),
+            ("tss_created", new.tss_id),
+            ("certification_changed", "BSI-K-TR-0001-2025 → BSI-K-TR-0002-2026"),
+        ])  # fmt: skip

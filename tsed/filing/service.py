@@ -115,7 +115,9 @@ class FilingService:
         register id, a serial, or a new serial before the register is paired."""
         registers = await self.store.registers()
         found = next((r for r in registers if ref in (r.key, r.register_id)), None)
-        found = found or next((r for r in registers if r.serial == ref), None)
+        by_serial = [r for r in registers if r.serial == ref]  # the one in use first
+        by_serial.sort(key=lambda r: (r.decommissioned_on is None, r.paired_on or ""))
+        found = found or (by_serial[-1] if by_serial else None)
         if found is None:
             if not 0 < len(ref) <= 70 or any(ord(c) < 32 or c in "/_" for c in ref):
                 raise FilingInvalid(
@@ -151,12 +153,16 @@ class FilingService:
         the first pairing of a serial is a reportable event."""
         registers = await self.store.registers()
         first = not any(r.serial == serial and r.paired_on for r in registers)
-        found = next(
-            (r for r in registers if r.serial == serial and r.register_id is None), None
-        ) or RegisterData(key=register_id, tenant_id=tenant_id, serial=serial)
+        entered = next((r for r in registers if r.serial == serial and r.register_id is None), None)
+        earlier = [r for r in registers if r.serial == serial and r.register_id is not None]
+        found = entered or (
+            replace(earlier[-1], purchased_on=earlier[-1].purchased_on, first_use_on=None)
+            if earlier  # the same register paired again: its data is taken over
+            else RegisterData(key=register_id, tenant_id=tenant_id, serial=serial)
+        )
         sent = {k: v for k, v in details.items() if v not in (None, "")}
         try:
-            record = found.updated(sent)
+            record = replace(found, decommissioned_on=None, decommission_reason=None).updated(sent)
         except FilingInvalid as err:  # what the register sent is kept out, the pairing stands
             _LOGGER.warning("register %s sent master data that was refused: %s", register_id, err)
             record = found
@@ -164,7 +170,7 @@ class FilingService:
             record, key=register_id, register_id=register_id, tenant_id=tenant_id,
             paired_on=self.today().isoformat(), decommissioned_on=None, decommission_reason=None,
         )  # fmt: skip
-        await self.store.save_register(record, replaces=found.key)
+        await self.store.save_register(record, replaces=entered.key if entered else None)
         if first:
             await self._raise(tenant_id, record.premises_id, "register_paired", serial)
         return record
@@ -192,7 +198,7 @@ class FilingService:
                 continue
             certification = before["certification"] if before else None
             await self.store.save_tss(tss.tss_id, tss.tenant_id, state, tss.serial, certification)
-            if before is None and tss.active:
+            if (before is None or before["state"] == "unknown") and tss.active:
                 await self._raise(tss.tenant_id, None, "tss_created", tss.tss_id)
             elif not tss.active:
                 await self._raise(tss.tenant_id, None, "tss_disabled", tss.tss_id)
@@ -205,7 +211,7 @@ class FilingService:
         if before == certification:
             return False
         await self.store.save_tss(
-            tss_id, tenant_id, known["state"] if known else "active",
+            tss_id, tenant_id, known["state"] if known else "unknown",  # sync tells the state
             known["serial"] if known else None, certification,
         )  # fmt: skip
         if before is not None:

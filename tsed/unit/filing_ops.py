@@ -103,6 +103,11 @@ class FilingUnit:
         except Exception:  # the pairing stands; the journal tells what the filing missed
             _LOGGER.exception("the notification duty did not record the pairing of %s", register_id)
 
+    async def certification_changed(self, tenant_id: str, tss_id: str, certification: str) -> bool:
+        """The BSI certification id of a TSS (the certification watch calls this): a change of
+        a known id is a reportable event (see :meth:`FilingService.certification_changed`)."""
+        return await self.service.certification_changed(tenant_id, tss_id, certification)
+
     async def revoked(self, register_id: str) -> None:
         try:
             await self.service.register_removed(register_id)
