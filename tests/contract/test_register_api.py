@@ -279,7 +279,7 @@ async def test_a_register_sends_its_software_at_pairing_as_documented(tmp_path: 
             ("ERS kasse-9", "Kasse Pro", "4.2.1", "Kassen AG", "K1 Touch")
         ]
         _code, out = await unit.tsectl("--json", "pair")
-        refusals = [
+        refusals: list[tuple[dict[str, Any], str]] = [
             ({"software": "Kasse Pro"}, "software: an object"),
             ({"software": {"name": "K", "edition": "x"}}, "software: an object"),
             ({"model": ""}, "model: text of 1 to 64"),
