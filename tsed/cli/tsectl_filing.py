@@ -13,6 +13,7 @@ from tsed.config.text import shown
 
 Printer = Callable[[Mapping[str, Any], TextIO], object]
 BASE = "/admin/v1/filing"
+SUBMIT_WAIT = 330.0  # the unit follows a submission for up to 300 s
 ADDRESS = (
     ("street", "Straße"),
     ("house_number", "Hausnummer"),
@@ -149,8 +150,12 @@ def _filing(client: AdminClient, args: argparse.Namespace) -> tuple[Any, Printer
             out.write(f"Geschrieben: {out_file}\n")
 
         return data, write
-    if args.action == "submit":
-        data = client.call("POST", where + "/submission")
+    if args.action == "submit":  # SUBMIT DE validates and transmits: minutes, not seconds
+        patient = AdminClient(client.socket_path, timeout=SUBMIT_WAIT)
+        try:
+            data = patient.call("POST", where + "/submission")
+        finally:
+            patient.close()
         return data, lambda d, out: out.write(
             f"Mitteilung übermittelt (fiskaly SUBMIT DE, Vorgang {d['id']}): {d['state']}\n"
         )
