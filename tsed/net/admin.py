@@ -37,6 +37,9 @@ written to the journal as an audit event (who, what, result; never a body).
 ``POST   /admin/v1/factory-reset``           back to first boot ``{confirm: true, password?}``
 ``GET    /admin/metrics``                    Prometheus metrics
 ``*      /admin/v1/archive…``                the fiscal archive (:mod:`tsed.net.admin_archive`)
+``*      /admin/v1/decommission…``           a guided decommissioning
+                                             (:mod:`tsed.net.admin_decommission`)
+``GET    /admin/v1/health``                  nightly housekeeping (:mod:`tsed.net.admin_health`)
 ==========================================  =========================================
 """
 
@@ -54,7 +57,10 @@ from aiohttp import web
 from tsed.errors import AuthError, ForbiddenError, InputError
 from tsed.logs import register_secret
 from tsed.net.admin_archive import add_archive_routes
+from tsed.net.admin_decommission import add_decommission_routes
+from tsed.net.admin_dsfinvk import add_dsfinvk_admin_routes
 from tsed.net.admin_filing import add_filing_routes
+from tsed.net.admin_health import add_health_routes
 from tsed.net.admin_openapi import admin_openapi_document
 from tsed.net.admin_operations import AdminOperations, PasswordProof
 from tsed.net.http import client_source, error_middleware, read_json_object
@@ -410,4 +416,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
     r.add_post("/admin/v1/factory-reset", factory_reset)
     r.add_get("/admin/metrics", metrics)
     add_archive_routes(r, ops)  # /admin/v1/archive*: tsed.net.admin_archive
+    add_dsfinvk_admin_routes(r, ops)  # /admin/v1/archive/dsfinvk: tsed.net.admin_dsfinvk
+    add_decommission_routes(r, ops)  # /admin/v1/decommission*: tsed.net.admin_decommission
+    add_health_routes(r, ops)  # /admin/v1/health: tsed.net.admin_health
     add_filing_routes(r, ops)  # /admin/v1/filing*: tsed.net.admin_filing

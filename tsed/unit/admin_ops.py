@@ -24,6 +24,9 @@ from tsed.tss.access import FiskalyAccess
 from tsed.tss.views import TssCounters, TssEntry, TssStatus
 from tsed.unit.archive_ops import ArchiveAdminOps
 from tsed.unit.context import OpsContext
+from tsed.unit.decommission_ops import Decommissioning
+from tsed.unit.dsfinvk_ops import DsfinvkOps
+from tsed.unit.health_ops import HealthAdminOps
 from tsed.unit.setup_ops import SetupOps
 from tsed.unit.views import DeviceView, PairingState, TssSummary, UnitStatus
 
@@ -63,6 +66,17 @@ class AdminOps:
         self.archive_progress = self.archive.archive_progress
         self.archive_verify = self.archive.archive_verify
         self.archive_export = self.archive.archive_export
+        # the TSE part of the DSFinV-K (/admin/v1/archive/dsfinvk, /api/v1/dsfinvk*)
+        self.dsfinvk = DsfinvkOps(context)
+        self.archive_dsfinvk = self.dsfinvk.export
+        # the guided decommissioning (/admin/v1/decommission)
+        self.decommission = Decommissioning(context)
+        self.decommission_status = self.decommission.status
+        self.decommission_begin = self.decommission.begin
+        self.decommission_resume = self.decommission.resume
+        # the nightly housekeeping and the certificate watch (/admin/v1/health)
+        self.health_ops = HealthAdminOps(context.housekeeping)
+        self.health = self.health_ops.health
         # the notification duty's operations (/admin/v1/filing*)
         self.filing = context.filing
         self.filing_status = self.filing.filing_status
@@ -79,7 +93,12 @@ class AdminOps:
         signing = d.signing.status_view()
         return UnitStatus(
             signing=replace(
-                signing, notices=(*signing.notices, *await self.archive.archive_notices())
+                signing,
+                notices=(
+                    *signing.notices,
+                    *await self.archive.archive_notices(),
+                    *self.health_ops.notices(),
+                ),
             ),
             version=__version__,
             listen=str(d.options.listen),
@@ -230,5 +249,6 @@ class AdminOps:
 
     async def metrics(self) -> tuple[bytes, str]:
         payload, content_type = await self.d.telemetry.metrics.render()
+        archive = self.archive.archive_metrics()
         filing = await self.filing.metrics()
-        return payload + self.archive.archive_metrics() + filing, content_type
+        return payload + archive + self.health_ops.metrics() + filing, content_type

@@ -22,6 +22,7 @@ from tsed.filing.model import Premises, RegisterData, Taxpayer
 from tsed.filing.service import FINAL_STATES, FilingService, MasterData, TssSeen
 from tsed.filing.submit import submit_filing
 from tsed.state.store import Store
+from tsed.tss.certwatch import CertificationEvent
 from tsed.unit.backend import Backend
 
 _LOGGER = logging.getLogger(__name__)
@@ -107,6 +108,12 @@ class FilingUnit:
         """The BSI certification id of a TSS (the certification watch calls this): a change of
         a known id is a reportable event (see :meth:`FilingService.certification_changed`)."""
         return await self.service.certification_changed(tenant_id, tss_id, certification)
+
+    async def certification_event(self, event: CertificationEvent) -> None:
+        """The certification watch saw a TSS's BSI certification id change (subscribed with
+        :meth:`~tsed.unit.housekeeping.Housekeeping.on_certification_event`)."""
+        await self.service.certification_changed(event.tenant, event.tss_id, event.previous)
+        await self.service.certification_changed(event.tenant, event.tss_id, event.current)
 
     async def revoked(self, register_id: str) -> None:
         try:
