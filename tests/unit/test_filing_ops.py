@@ -213,3 +213,18 @@ async def test_a_new_tss_and_a_certification_change_are_reportable(tmp_path: Pat
             ("tss_created", new.tss_id),
             ("certification_changed", "BSI-K-TR-0001-2025 → BSI-K-TR-0002-2026"),
         ])  # fmt: skip
+
+
+async def test_the_certification_watch_raises_the_reportable_event(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "s") as unit:
+        sim = unit.daemon.sim
+        binding = unit.daemon.upstreams.binding("default")
+        assert sim is not None and binding is not None
+        hk = unit.daemon.running.ops.housekeeping
+        await hk.run("on demand")  # the id as it is now: nothing to report
+        sim.set_certification_id(binding.tss_id, "BSI-K-TR-0999-2026")
+        await hk.run("on demand")
+        pending = (await ok(unit, "filing", "status"))["pending"]
+        changed = [e for e in pending if e["kind"] == "certification_changed"]
+        assert len(changed) == 1 and changed[0]["subject"].endswith("→ BSI-K-TR-0999-2026")
+        assert changed[0]["tenant"] == "default" and changed[0]["premises"] is None
