@@ -228,3 +228,23 @@ async def test_the_certification_watch_raises_the_reportable_event(tmp_path: Pat
         changed = [e for e in pending if e["kind"] == "certification_changed"]
         assert len(changed) == 1 and changed[0]["subject"].endswith("→ BSI-K-TR-0999-2026")
         assert changed[0]["tenant"] == "default" and changed[0]["premises"] is None
+
+
+@pytest.mark.timeout(120)
+async def test_a_guided_decommissioning_gives_the_filing_its_date_and_reason(
+    tmp_path: Path,
+) -> None:
+    async with running_unit(tmp_path / "s") as unit:
+        register = await unit.pair("ERS kasse-7")
+        confirm = f"Kasse {register.register_id[:8]} abmelden"
+        code, out = await unit.tsectl(
+            "decommission", "register", register.register_id, "--reason",
+            "Gerät defekt, verschrottet", "--confirm", confirm,
+        )  # fmt: skip
+        assert code == 0, out
+        records = await unit.daemon.running.ops.filing.service.store.registers()
+        (record,) = [r for r in records if r.serial == "ERS kasse-7"]
+        assert record.decommission_reason == "Gerät defekt, verschrottet"
+        assert record.decommissioned_on is not None
+        pending = (await ok(unit, "filing", "status"))["pending"]
+        assert ("register_removed", "ERS kasse-7") in {(e["kind"], e["subject"]) for e in pending}

@@ -115,6 +115,18 @@ class FilingUnit:
         await self.service.certification_changed(event.tenant, event.tss_id, event.previous)
         await self.service.certification_changed(event.tenant, event.tss_id, event.current)
 
+    async def decommissioned(self, register_id: str | None, day: str, reason: str) -> None:
+        """A guided decommissioning recorded its date and reason: the register's data for
+        the filing get them (a TSS or the unit: the TSS events follow from the bindings)."""
+        try:
+            if register_id is not None:
+                await self.service.set_register(
+                    register_id, {"decommissioned_on": day, "decommission_reason": reason}
+                )
+            await self.sync()
+        except Exception:  # the decommissioning stands; the journal tells what the filing missed
+            _LOGGER.exception("the notification duty did not record the decommissioning")
+
     async def revoked(self, register_id: str) -> None:
         try:
             await self.service.register_removed(register_id)
