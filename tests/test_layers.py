@@ -2,7 +2,7 @@
 
 The folders of :mod:`tsed` are its domains. Imports run one way, from the top down::
 
-    cli → unit → net → {signing, provisioning} → archive → tss → config → state
+    cli → unit → net → {signing, provisioning} → {archive, filing} → tss → config → state
         → {errors, logs, systemd, texts}
 
 with :mod:`tsed.fiskaly` at the bottom (it imports nothing else of tsed). A module may import
@@ -33,15 +33,15 @@ RANK = {
     "state": 2,
     "config": 3,
     "tss": 4,
-    "archive": 5,
+    "archive": 5, "filing": 5,  # filing: the notification duty (beside archive)
     "signing": 6, "provisioning": 6,
     "net": 7,
     "unit": 8,
     "cli": 9,
 }  # fmt: skip
 FOLDERS = {
-    "fiskaly", "state", "config", "tss", "archive", "signing", "provisioning", "net", "unit", "cli",
-    "texts",
+    "fiskaly", "state", "config", "tss", "archive", "filing", "signing", "provisioning", "net",
+    "unit", "cli", "texts",
 }  # fmt: skip
 LEAVES = {"errors", "logs", "systemd"}
 CLIENT_BUILDS = re.compile(r"\b(FiskalyClient|ManagementClient)\(")

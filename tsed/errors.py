@@ -35,6 +35,8 @@ Class, status, code and module (below ``tsed.``); ``tests/test_errors.py`` check
     │  ├─ CredentialsExist              409 CREDENTIALS_EXIST               provisioning.anlegen
     │  ├─ TooManyOpen                   409 TOO_MANY_OPEN_TRANSACTIONS      signing.opencap
     │  ├─ ExportFailed                  409 EXPORT_FAILED                   tss.exports
+    │  ├─ FilingIncomplete              409 FILING_INCOMPLETE               filing.errors
+    │  ├─ SubmissionFailed              409 SUBMISSION_FAILED               filing.errors
     │  └─ ExportTimeout                 504 EXPORT_TIMEOUT                  tss.exports
     ├─ ForbiddenError                   403 FORBIDDEN                       errors
     │  ├─ TenantMismatch                403 TENANT_MISMATCH                 errors
@@ -51,6 +53,7 @@ Class, status, code and module (below ``tsed.``); ``tests/test_errors.py`` check
     │  ├─ MethodNotAllowed              405 METHOD_NOT_ALLOWED              net.http
     │  ├─ BodyTimeout                   408 BODY_TIMEOUT                    net.limits
     │  ├─ AddressMissing                400 ORGANIZATION_ADDRESS_MISSING    provisioning.anlegen
+    │  ├─ FilingInvalid                 400 FILING_INVALID                  filing.errors
     │  ├─ ConfirmationRequired          400 CONFIRMATION_REQUIRED           provisioning.anlegen
     │  ├─ CredentialsRejected           400 CREDENTIALS_REJECTED            provisioning.anlegen
     │  └─ WeakPassword                  400 PASSWORD_TOO_WEAK               unit.setup_ops
@@ -60,7 +63,8 @@ Class, status, code and module (below ``tsed.``); ``tests/test_errors.py`` check
     │  ├─ ActivationMissing             409 ACTIVATION_MISSING              provisioning.activation
     │  └─ CredentialsTestOnly           409 CREDENTIALS_TEST_ONLY           provisioning.anlegen
     ├─ NotFoundError                    404 NOT_FOUND                       errors
-    │  └─ NoSuchRoute                   404 NO_SUCH_ROUTE                   net.http
+    │  ├─ NoSuchRoute                   404 NO_SUCH_ROUTE                   net.http
+    │  └─ PremisesUnknown               404 PREMISES_UNKNOWN                filing.errors
     ├─ StorageError                     507 STORAGE_FAILED                  errors
     │  └─ StorageFull                   507 STORAGE_FULL                    errors
     ├─ CommandFailed                    500 FAILED                          cli.adminclient

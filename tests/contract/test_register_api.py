@@ -258,3 +258,39 @@ async def test_a_certificate_that_cannot_be_written_keeps_the_old_one_serving(
         assert unit.daemon.identity.cert_path.read_bytes() == before
         assert "re-issuing the device certificate failed" in caplog.text
         assert (await register.receipt())["result"] is not None
+
+
+# -- issue 19: what a register tells of itself at pairing -----------------------------------
+
+
+async def test_a_register_sends_its_software_at_pairing_as_documented(tmp_path: Path) -> None:
+    from tsed.net.openapi import openapi_document
+
+    schema = openapi_document()["components"]["schemas"]["PairingRequest"]["properties"]
+    assert set(schema["software"]["properties"]) == {"name", "version"}
+    assert {"manufacturer", "model"} <= set(schema)
+    async with running_unit(tmp_path / "s") as unit:
+        await unit.pair("ERS kasse-9", software={"name": "Kasse Pro", "version": "4.2.1"},
+                        manufacturer="Kassen AG", model="K1 Touch")  # fmt: skip
+        _code, out = await unit.tsectl("--json", "filing", "status")
+        assert [e["kind"] for e in json.loads(out)["pending"]].count("register_paired") == 1
+        records = await unit.daemon.running.ops.filing.service.store.registers()
+        assert [(r.serial, r.software, r.software_version, r.maker, r.model) for r in records] == [
+            ("ERS kasse-9", "Kasse Pro", "4.2.1", "Kassen AG", "K1 Touch")
+        ]
+        _code, out = await unit.tsectl("--json", "pair")
+        refusals: list[tuple[dict[str, Any], str]] = [
+            ({"software": "Kasse Pro"}, "software: an object"),
+            ({"software": {"name": "K", "edition": "x"}}, "software: an object"),
+            ({"model": ""}, "model: text of 1 to 64"),
+            ({"manufacturer": "x" * 65}, "manufacturer: text of 1 to 64"),
+        ]
+        for bad, message in refusals:
+            refused = await unit.registers[0].http.post(
+                "/api/v1/pairings",
+                json={"code": json.loads(out)["code"], "register_serial": "ERS kasse-10", **bad},
+            )
+            assert refused.status_code == 400, refused.text
+            assert message in refused.json()["error"]["message"]
+        status = await unit.registers[0].http.get("/api/v1/status")
+        assert status.json()["pairing_open"] is True  # the code was not used up

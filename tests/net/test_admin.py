@@ -58,6 +58,26 @@ def ordered(value: Any) -> Any:
     return value
 
 
+ADDRESS = {"street": "Markt", "house_number": "1", "zip_code": "70173", "town": "Stuttgart"}
+
+
+async def filing_calls(call: Any) -> None:
+    """The notification duty's operations (tsed.net.admin_filing), on the paired register."""
+    await call("filing_taxpayer", "PUT", "/filing/taxpayers/default", 200,
+               json={"name": "Laden GmbH", "tax_number": "2893081508152", **ADDRESS})  # fmt: skip
+    await call("filing_premises", "PUT", "/filing/premises/laden", 200,
+               json={"name": "Laden", **ADDRESS})  # fmt: skip
+    await call("filing_register", "PUT", "/filing/registers/ERS kasse-1", 200,
+               json={"premises": "laden", "maker": "Kassen AG", "model": "K1",
+                     "software": "Kasse Pro", "purchased_on": "2026-01-02"})  # fmt: skip
+    await call("filing_status", "GET", "/filing", 200)
+    await call("filing_master_data", "GET", "/filing/master-data", 200)
+    await call("filing_html", "GET", "/filing/premises/laden/html", 200)
+    await call("filing_csv", "GET", "/filing/premises/laden/csv", 200)
+    await call("filing_submit", "POST", "/filing/premises/laden/submission", 201)
+    await call("filing_filed", "POST", "/filing/premises/laden/filed", 200)
+
+
 async def collect(tmp: Path) -> dict[str, Any]:
     """The answer of every admin operation on a unit run from first boot to LIVE and back."""
     answers: dict[str, Any] = {}
@@ -112,6 +132,7 @@ async def collect(tmp: Path) -> dict[str, Any]:
                 )
                 assert receipt.status_code == 200, receipt.text
                 await call("registers", "GET", "/registers", 200)
+                await filing_calls(call)
                 await call("config_show", "GET", "/config", 200)
                 await call("config_set", "PUT", "/config/name", 200, json={"value": "Laden"})
                 await call("config_update", "PUT", "/config", 200,

@@ -18,7 +18,7 @@ from tsed.unit.daemon import Daemon
 from tsed.unit.options import DaemonOptions, ListenAddress
 
 STEPS = [
-    "state", "identity", "store", "backend", "registers", "access", "exports", "archive",
+    "state", "identity", "store", "backend", "filing", "registers", "access", "exports", "archive",
     "telemetry", "servers", "mdns", "ready", "status",
 ]  # fmt: skip
 

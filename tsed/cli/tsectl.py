@@ -32,6 +32,12 @@ from tsed.cli.tsectl_archive import add_archive_actions, run_archive_command
 from tsed.cli.tsectl_decommission import add_decommission_parser, run_decommission
 from tsed.cli.tsectl_dsfinvk import ACTIONS as DSFINVK_ACTIONS
 from tsed.cli.tsectl_dsfinvk import add_dsfinvk_action, run_dsfinvk
+from tsed.cli.tsectl_filing import (
+    add_filing_commands,
+    add_register_options,
+    print_filing_status,
+    run_filing_command,
+)
 from tsed.cli.tsectl_health import (
     add_health_parser,
     print_health,
@@ -59,6 +65,11 @@ EXIT_USAGE = 2
 
 
 # -- human output -----------------------------------------------------------------------------
+
+
+def _print_status_and_filing(data: Mapping[str, Any], out: TextIO) -> None:
+    _print_status(data, out)
+    print_filing_status(data.get("filing", {}), out)
 
 
 def _print_status(data: Mapping[str, Any], out: TextIO) -> None:
@@ -187,11 +198,15 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
             return run_dsfinvk(client, args)
         if args.command == "archive":
             return run_archive_command(client, args)
+        filing = run_filing_command(client, args)
+        if filing is not None:
+            return filing
         if args.command == "status":
             status = dict(client.call("GET", "/admin/v1/status"))
             health = run_health(client, args)
             status["housekeeping"] = {k: health.get(k) for k in ("next_run", "last", "banner")}
-            return status, _print_status
+            status["filing"] = client.call("GET", "/admin/v1/filing")
+            return status, _print_status_and_filing
         if args.command == "health":
             return run_health(client, args), print_health
         if args.command == "pair":
@@ -333,9 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
     pair.add_argument(
         "--tenant", help="the tenant the register is bound to (multi-tenant; default: the first)"
     )
-    registers = sub.add_parser("registers", help="list paired registers, or revoke one")
-    registers.add_argument("action", nargs="?", choices=["list", "revoke"], default="list")
-    registers.add_argument("register_id", nargs="?", help="register id (for revoke)")
+    registers = sub.add_parser("registers", help="list paired registers, revoke or set one")
+    registers.add_argument("action", nargs="?", choices=["list", "revoke", "set"], default="list")
+    registers.add_argument("register_id", nargs="?", help="register id (revoke, set) or serial")
+    add_register_options(registers)  # registers set: the notification duty's data
+    add_filing_commands(sub)  # taxpayer, premises, filing (tsed.cli.tsectl_filing)
     config = sub.add_parser("config", help="show or change the configuration")
     config.add_argument("action", choices=["show", "set"])
     config.add_argument("key", nargs="?", help="dotted key, e.g. proxy.host")

@@ -73,6 +73,12 @@ if TYPE_CHECKING:
         Simulator,
         SimulatorServer,
     )
+    from tsed.fiskaly.submit import (
+        DEFAULT_SUBMIT_URL,
+        FINAL_SUBMISSION_STATES,
+        Submission,
+        SubmitClient,
+    )
     from tsed.fiskaly.tarreport import (
         Finding,
         TarReport,
@@ -91,6 +97,10 @@ _SUBMODULES = frozenset({"errors"})
 # where each other name lives: the submodule loaded on first use
 _HOMES: dict[str, str] = {
     "FiskalyClient": "tsed.fiskaly.client",
+    "DEFAULT_SUBMIT_URL": "tsed.fiskaly.submit",
+    "FINAL_SUBMISSION_STATES": "tsed.fiskaly.submit",
+    "Submission": "tsed.fiskaly.submit",
+    "SubmitClient": "tsed.fiskaly.submit",
     "DEFAULT_BASE_URL": "tsed.fiskaly.calls",
     "DEFAULT_MANAGEMENT_URL": "tsed.fiskaly.management",
     "ManagementClient": "tsed.fiskaly.management",
@@ -155,6 +165,8 @@ __all__ = [
     "CERT_NAME",
     "DEFAULT_BASE_URL",
     "DEFAULT_MANAGEMENT_URL",
+    "DEFAULT_SUBMIT_URL",
+    "FINAL_SUBMISSION_STATES",
     "PROCESS_TYPE_RECEIPT",
     "RECEIPT_TYPE_TO_VORGANGSTYP",
     "SYS_NAME",
@@ -194,6 +206,8 @@ __all__ = [
     "RevisionConflict",
     "Simulator",
     "SimulatorServer",
+    "Submission",
+    "SubmitClient",
     "TarReport",
     "Timeouts",
     "TlsError",

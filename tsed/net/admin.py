@@ -60,6 +60,7 @@ from tsed.net.admin_archive import add_archive_routes
 from tsed.net.admin_decommission import add_decommission_routes
 from tsed.net.admin_dsfinvk import add_dsfinvk_admin_routes
 from tsed.net.admin_errors import admin_error_middleware
+from tsed.net.admin_filing import add_filing_routes
 from tsed.net.admin_health import add_health_routes
 from tsed.net.admin_openapi import admin_openapi_document
 from tsed.net.admin_operations import AdminOperations, PasswordProof
@@ -419,3 +420,4 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
     add_dsfinvk_admin_routes(r, ops)  # /admin/v1/archive/dsfinvk: tsed.net.admin_dsfinvk
     add_decommission_routes(r, ops)  # /admin/v1/decommission*: tsed.net.admin_decommission
     add_health_routes(r, ops)  # /admin/v1/health: tsed.net.admin_health
+    add_filing_routes(r, ops)  # /admin/v1/filing*: tsed.net.admin_filing

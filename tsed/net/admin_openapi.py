@@ -237,8 +237,45 @@ def admin_openapi_document() -> dict[str, Any]:
                     "last days, certificate watch, certification changes, banner"
                 )
             },
+            **_filing_paths(),
         },
     }
+
+
+def _filing_paths() -> dict[str, Any]:
+    """The notification duty (tsed.net.admin_filing); master data fields: docs/notification.md."""
+    base = "/admin/v1/filing"
+    fields = {"type": "object", "additionalProperties": TEXT}
+    data = {"required": True, "content": {"application/json": {"schema": fields}}}
+    premises = ["premises_id"]
+    return {
+        base: {"get": _op("Pending filings with their days left, and the submissions")},
+        base + "/master-data": {"get": _op("Taxpayers, premises and registers")},
+        base + "/taxpayers/{tenant}": {
+            "put": _op("Set the tenant's taxpayer (name, tax number, address)", body=data,
+                       params=["tenant"])
+        },
+        base + "/premises/{premises_id}": {
+            "put": _op("Create or change a premises (Betriebsstätte)", body=data, params=premises)
+        },
+        base + "/registers/{ref}": {
+            "put": _op("Set a register's data (by register id or serial)", body=data,
+                       params=["ref"])
+        },
+        base + "/premises/{premises_id}/html": {
+            "get": _op("The premises' filing as a printable page", params=premises)
+        },
+        base + "/premises/{premises_id}/csv": {
+            "get": _op("The premises' filing as CSV (ELSTER form order)", params=premises)
+        },
+        base + "/premises/{premises_id}/submission": {
+            "post": _op("Submit the premises' filing through fiskaly SUBMIT DE", "201",
+                        params=premises)
+        },
+        base + "/premises/{premises_id}/filed": {
+            "post": _op("Mark the premises' pending events as filed", params=premises)
+        },
+    }  # fmt: skip
 
 
 def _archive_paths() -> dict[str, Any]:

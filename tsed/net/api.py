@@ -51,8 +51,9 @@ class RegisterDirectory(Protocol):
         self, serial: str, window_tenant: str | None, requested: str | None
     ) -> str: ...
     async def enroll(
-        self, serial: str, label: str | None, tenant: str | None, token_hash: str
-    ) -> RegisterRef: ...
+        self, serial: str, label: str | None, tenant: str | None, token_hash: str,
+        details: dict[str, str] | None = None,
+    ) -> RegisterRef: ...  # fmt: skip
 
 
 class SimulatorControl(Protocol):
@@ -130,13 +131,46 @@ def _list_query(request: web.Request) -> tuple[tuple[str, ...] | None, int, str 
     return (states or None), int(raw), before
 
 
+DETAIL_FIELDS = ("software", "manufacturer", "model")
+
+
+def _pairing_details(body: dict[str, Any]) -> dict[str, str]:
+    """What a register tells of itself at pairing for the notification duty (§ 146a Abs. 4
+    AO): ``software: {name, version}``, ``manufacturer``, ``model`` (all optional)."""
+    details: dict[str, str] = {}
+    software = body.get("software")
+    if software is not None:
+        if not isinstance(software, dict) or set(software) - {"name", "version"}:
+            raise InputError(
+                "software: an object {name, version} expected",
+                hint='Example: "software": {"name": "Kasse Pro", "version": "4.2.1"}',
+            )
+        for key, target in (("name", "software"), ("version", "software_version")):
+            if software.get(key) is not None:
+                details[target] = _detail_text(software[key], f"software.{key}")
+    for key, target in (("manufacturer", "maker"), ("model", "model")):
+        if body.get(key) is not None:
+            details[target] = _detail_text(body[key], key)
+    return details
+
+
+def _detail_text(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 64:
+        raise InputError(f"{name}: text of 1 to 64 characters expected")
+    cleaned = clean_register_text(value)
+    if not cleaned:
+        raise InputError(f"{name}: text of 1 to 64 characters expected")
+    return cleaned
+
+
 def _pairing_fields(body: dict[str, Any]) -> tuple[str, str | None, str | None]:
     """register_serial, label and tenant of a pairing body (the code is checked apart)."""
-    unknown = set(body) - {"code", "register_serial", "label", "tenant"}
+    unknown = set(body) - {"code", "register_serial", "label", "tenant", *DETAIL_FIELDS}
     if unknown:
         raise InputError(
             f"unknown field {sorted(unknown)[0]!r}",
-            hint="Send code, register_serial and optionally label, tenant.",
+            hint="Send code, register_serial and optionally label, tenant, software, "
+            "manufacturer, model.",
         )
     code, serial = body.get("code"), body.get("register_serial")
     if not isinstance(code, str) or not code.strip():
@@ -219,6 +253,7 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
         with deps.limiter.attempt(client_source(request)) as attempt:  # before any await
             body = await read_json_object(request)
             serial, label, requested = _pairing_fields(body)
+            details = _pairing_details(body)
             try:
                 window = deps.pairing.check(body["code"])
             except AuthError:
@@ -236,7 +271,7 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
         deps.registers.check_enroll(serial, tenant)
         deps.pairing.close()  # consumed: no await since the code was checked
         token, token_hash = issue_token()
-        register = await deps.registers.enroll(serial, label, tenant, token_hash)
+        register = await deps.registers.enroll(serial, label, tenant, token_hash, details)
         return json_response(
             {
                 "token": token,

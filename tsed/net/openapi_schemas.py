@@ -275,6 +275,18 @@ SCHEMAS: dict[str, Any] = {
             "register_serial": {"type": "string", "maxLength": 70, "example": "ERS kasse-1"},
             "label": {"type": "string", "maxLength": 64},
             "tenant": {"type": "string", "maxLength": 64},
+            "software": {
+                "type": "object",
+                "additionalProperties": False,
+                "description": "The register's software, for the unit's notification duty "
+                "(§ 146a Abs. 4 AO, docs/notification.md); optional.",
+                "properties": {
+                    "name": {"type": "string", "maxLength": 64, "example": "Kasse Pro"},
+                    "version": {"type": "string", "maxLength": 64, "example": "4.2.1"},
+                },
+            },
+            "manufacturer": {"type": "string", "maxLength": 64, "example": "Kassen AG"},
+            "model": {"type": "string", "maxLength": 64, "example": "K1 Touch"},
         },
     },
     "Pairing": {

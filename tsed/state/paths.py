@@ -18,6 +18,7 @@ here, so a file name of the state directory is spelled nowhere else in :mod:`tse
     housekeeping.json        the nightly housekeeping's records, the daily health records
     certification.json       per TSS: certificate expiry warned, BSI certification id seen,
                              its changes (reportable events)
+    filing.sqlite            the notification duty: master data, reportable events, filings
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "DEVICE_KEY_FILE",
     "EXPORTS_DIR",
     "EXPORT_JOB_FILE",
+    "FILING_FILE",
     "HOUSEKEEPING_FILE",
     "MODE_FILE",
     "REGISTER_SOURCES_FILE",
@@ -67,6 +69,7 @@ OFFBOX_DIR = "offbox"  # the off-box copy: status, restic's cache, known_hosts
 DECOMMISSION_FILE = "decommission.json"  # a guided decommissioning, step by step (resumable)
 HOUSEKEEPING_FILE = "housekeeping.json"  # the nightly records and daily health records
 CERTIFICATION_FILE = "certification.json"  # the certificate and certification watch
+FILING_FILE = "filing.sqlite"  # the notification duty (§ 146a Abs. 4 AO): tsed.filing.store
 
 # every name above, for the check that no other module spells one
 STATE_NAMES = frozenset(
@@ -90,6 +93,7 @@ STATE_NAMES = frozenset(
         SIMULATOR_DIR,
         HOUSEKEEPING_FILE,
         CERTIFICATION_FILE,
+        FILING_FILE,
     }
 )
 
@@ -171,3 +175,7 @@ class StatePaths:
     @property
     def certification(self) -> Path:
         return self.root / CERTIFICATION_FILE
+
+    @property
+    def filing(self) -> Path:
+        return self.root / FILING_FILE

@@ -65,6 +65,26 @@ ERRORS: dict[str, tuple[str, str]] = {
         "Das Archiv aus der Kopie wiederherstellen (tsectl archive restore --to ORDNER) und "
         "zurücklegen; danach gehen die Kopien weiter.",
     ),
+    "FILING_INVALID": (
+        "Eine Angabe der Mitteilung nach § 146a Abs. 4 AO ist ungültig.",
+        "Die Angabe korrigieren und erneut senden (Steuernummer wie auf dem Steuerbescheid, "
+        "Datum als JJJJ-MM-TT).",
+    ),
+    "FILING_INCOMPLETE": (
+        "Für die Mitteilung fehlen Stammdaten.",
+        "Die fehlenden Stammdaten ergänzen (tsectl taxpayer set, tsectl premises set, tsectl "
+        "registers set), dann "
+        "die Mitteilung erneut erstellen.",
+    ),
+    "PREMISES_UNKNOWN": (
+        "Diese Betriebsstätte ist nicht bekannt.",
+        "Die Betriebsstätten zeigt: tsectl premises list",
+    ),
+    "SUBMISSION_FAILED": (
+        "fiskaly SUBMIT DE hat die Mitteilung nicht übermittelt.",
+        "Den Grund im Journal prüfen, die Daten korrigieren und erneut senden, oder die "
+        "Mitteilung ausdrucken und in Mein ELSTER erfassen.",
+    ),
     "ARCHIVE_CONFLICT": (
         "Für diesen Zeitraum gibt es schon einen Archiveintrag.",
         "Das Archiv wird nur einmal beschrieben: tsectl archive verify ausführen und das "

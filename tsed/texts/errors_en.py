@@ -54,6 +54,24 @@ ERRORS: dict[str, tuple[str, str]] = {
         "Restore the archive from the copy (tsectl archive restore --to DIR) and put it back; "
         "the copies then go on.",
     ),
+    "FILING_INVALID": (
+        "A value of the notification under § 146a (4) AO is not valid.",
+        "Correct it and send again (tax number as on the tax assessment, dates as YYYY-MM-DD).",
+    ),
+    "FILING_INCOMPLETE": (
+        "Master data for the notification is missing.",
+        "Add the missing master data (tsectl taxpayer / premises / registers set), then make "
+        "the notification again.",
+    ),
+    "PREMISES_UNKNOWN": (
+        "These premises are not known.",
+        "tsectl premises list shows the premises.",
+    ),
+    "SUBMISSION_FAILED": (
+        "fiskaly SUBMIT DE did not transmit the notification.",
+        "Look up the reason in the journal, correct the data and send again, or print the "
+        "notification and enter it in Mein ELSTER.",
+    ),
     "ARCHIVE_CONFLICT": (
         "The archive has an entry for this range already.",
         "The archive is write-once: run tsectl archive verify and look at the journal.",

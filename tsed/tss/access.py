@@ -2,8 +2,9 @@
 
 :class:`FiskalyAccess` says where the unit reaches fiskaly (the URLs follow the mode) and how
 (the shop's proxy from the configuration, its password from the vault, timeouts, the retry
-policy); every SIGN DE and Management API client of the unit comes from its
-:meth:`~FiskalyAccess.sign_client` and :meth:`~FiskalyAccess.management_client`.
+policy); every SIGN DE, Management API and SUBMIT DE client of the unit comes from its
+:meth:`~FiskalyAccess.sign_client`, :meth:`~FiskalyAccess.management_client` and
+:meth:`~FiskalyAccess.submit_client`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tsed.config.model import Config, fiskaly_urls
+from tsed.fiskaly import SubmitClient
 from tsed.fiskaly.client import FiskalyClient
 from tsed.fiskaly.management import ManagementClient
 from tsed.fiskaly.models import AuthToken
@@ -65,4 +67,11 @@ class FiskalyAccess:
         return ManagementClient(
             api_key=api_key, api_secret=api_secret, base_url=self.management_url,
             proxy=self.proxy, timeouts=self.timeouts, retry=self.retry,
+        )  # fmt: skip
+
+    def submit_client(self, api_key: str, api_secret: str) -> SubmitClient:
+        """fiskaly SUBMIT DE (the filing of § 146a Abs. 4 AO), on the SIGN DE host."""
+        return SubmitClient(
+            api_key=api_key, api_secret=api_secret, base_url=self.sign_url, proxy=self.proxy,
+            timeouts=self.timeouts, retry=self.retry,
         )  # fmt: skip

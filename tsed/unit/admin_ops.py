@@ -78,6 +78,16 @@ class AdminOps:
         self.health_ops = HealthAdminOps(context.housekeeping)
         self.health = self.health_ops.health
         self.offbox_password = self.archive.offbox_password
+        # the notification duty's operations (/admin/v1/filing*)
+        self.filing = context.filing
+        self.filing_status = self.filing.filing_status
+        self.filing_master_data = self.filing.filing_master_data
+        self.filing_set_taxpayer = self.filing.filing_set_taxpayer
+        self.filing_set_premises = self.filing.filing_set_premises
+        self.filing_set_register = self.filing.filing_set_register
+        self.filing_document = self.filing.filing_document
+        self.filing_submit = self.filing.filing_submit
+        self.filing_done = self.filing.filing_done
 
     async def status(self) -> UnitStatus:
         d = self.d
@@ -246,4 +256,5 @@ class AdminOps:
     async def metrics(self) -> tuple[bytes, str]:
         payload, content_type = await self.d.telemetry.metrics.render()
         archive = self.archive.archive_metrics()
-        return payload + archive + self.health_ops.metrics(), content_type
+        filing = await self.filing.metrics()
+        return payload + archive + self.health_ops.metrics() + filing, content_type

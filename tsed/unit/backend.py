@@ -22,6 +22,7 @@ from typing import Literal
 
 from tsed.config.model import effective, fiskaly_urls
 from tsed.errors import ConflictError, TsedError
+from tsed.fiskaly import SubmitClient
 from tsed.fiskaly.client import FiskalyClient
 from tsed.fiskaly.models import AuthToken
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
@@ -223,6 +224,16 @@ class Backend:
         if self._access is None:
             raise ConflictError("the unit's TSE backend is not running")
         return self._access.sign_client(creds.api_key, creds.api_secret, on_auth=on_auth)
+
+    def submit_client(self, tenant_id: str) -> SubmitClient:
+        """fiskaly SUBMIT DE with the tenant's credentials (the simulator's, with it)."""
+        creds = self.upstreams.credentials(tenant_id)
+        if self._access is None or creds is None:
+            raise ConflictError(
+                f"no fiskaly credentials for tenant {tenant_id!r}: SUBMIT DE needs them",
+                hint="Die Mitteilung ausdrucken (tsectl filing print) und in Mein ELSTER erfassen.",
+            )
+        return self._access.submit_client(creds.api_key, creds.api_secret)
 
     async def _simulator(
         self, tenants: list[str], stack: AsyncExitStack

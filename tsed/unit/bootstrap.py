@@ -40,6 +40,8 @@ from tsed.archive.offboxsync import OffboxSync
 from tsed.archive.service import ArchiveService
 from tsed.config.model import load_config
 from tsed.errors import TsedError
+from tsed.filing.service import FilingService
+from tsed.filing.store import FilingStore
 from tsed.logs import setup_logging
 from tsed.net.admin import build_admin_app
 from tsed.net.api import REGISTER_KEY, RegisterApiDeps, build_register_app
@@ -72,6 +74,7 @@ from tsed.tss.exportjobs import ExportJobs
 from tsed.unit.admin_ops import AdminOps
 from tsed.unit.backend import Backend
 from tsed.unit.context import OpsContext
+from tsed.unit.filing_ops import FilingUnit
 from tsed.unit.fleetmetrics import FleetSources
 from tsed.unit.housekeeping import Housekeeping
 from tsed.unit.options import DaemonOptions
@@ -225,8 +228,29 @@ async def start_unit(
     await backend.start()
     step.push_async_callback(backend.stop)
 
+    step = steps.begin("filing")  # the notification duty (§ 146a Abs. 4 AO)
+    filing_store = FilingStore(paths.filing)
+    await filing_store.open()
+    step.push_async_callback(filing_store.close)
+
+    def check_tenant(tenant_id: str) -> object:  # the configuration in effect at each call
+        return settings.config.tenant(tenant_id)
+
+    filing = FilingUnit(FilingService(filing_store), backend, store, check_tenant)
+    await filing.sync()
+    reminders = asyncio.get_running_loop().create_task(filing.run_reminders())
+
+    async def stop_reminders() -> None:  # pending filings in the journal, at start and daily
+        reminders.cancel()
+        await asyncio.gather(reminders, return_exceptions=True)
+
+    step.push_async_callback(stop_reminders)
+
     steps.begin("registers")
-    registers = Registers(store=store, settings=settings, backend=backend, on_change=on_status)
+    registers = Registers(
+        store=store, settings=settings, backend=backend, on_change=on_status,
+        on_enrolled=filing.enrolled, on_revoked=filing.revoked,
+    )  # fmt: skip
     await registers.load()
 
     step = steps.begin("access")
@@ -268,6 +292,7 @@ async def start_unit(
         backend=backend, archive=archive, store=store, vault=vault, settings=settings,
         environ=environ, paths=paths, clock=clock,
     )  # fmt: skip
+    housekeeping.on_certification_event(filing.certification_event)  # a reportable event
     await housekeeping.start()
     step.push_async_callback(housekeeping.stop)
 
@@ -303,7 +328,7 @@ async def start_unit(
         web_sessions=web_sessions, web_limiter=web_limiter, console_limiter=console_limiter,
         listener=listener, exports=exports, archive=archive, housekeeping=housekeeping,
         telemetry=telemetry,
-        advertiser=advertiser,
+        advertiser=advertiser, filing=filing,
         addresses=unit_addresses,
         refresh_status=on_status, reload_backend=reload_backend,
     )  # fmt: skip

@@ -25,6 +25,7 @@ from tsed.state.vault import Vault
 from tsed.tss.exportjobs import ExportJobs
 from tsed.tss.registry import UpstreamRegistry
 from tsed.unit.backend import Backend
+from tsed.unit.filing_ops import FilingUnit
 from tsed.unit.housekeeping import Housekeeping
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
@@ -60,6 +61,7 @@ class OpsContext:
     archive: ArchiveService  # the fiscal archive and its nightly run
     housekeeping: Housekeeping  # the nightly routine, health records, certificate watch
     telemetry: TelemetryPusher  # the opt-in push to the chain's monitoring
+    filing: FilingUnit  # the notification duty (§ 146a Abs. 4 AO)
     advertiser: Advertiser | None
     addresses: Callable[[], list[str]]  # the unit's IP addresses (loopback left out)
     refresh_status: Callable[[], None]  # the status line for systemd, now

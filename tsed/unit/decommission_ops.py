@@ -303,6 +303,7 @@ class Decommissioning:
             plan.reason,
             extra={"TSED_EVENT": "decommissioned", "TSED_TENANT": plan.tenant or ""},
         )
+        await self.d.filing.decommissioned(plan.register_id, plan.day, plan.reason)
         return f"am {plan.day}: {plan.reason}"
 
     def _left(self, plan: Plan) -> tuple[str, ...]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from tsed.config.model import effective
 from tsed.config.tenancy import bound_tenant
@@ -29,12 +30,16 @@ class Registers:
     """Paired registers, cached in memory (token hash → register) over the store."""
 
     def __init__(
-        self, *, store: Store, settings: Settings, backend: Backend, on_change: Callable[[], None]
-    ) -> None:
+        self, *, store: Store, settings: Settings, backend: Backend, on_change: Callable[[], None],
+        on_enrolled: Callable[[str, str, str, Mapping[str, Any]], Awaitable[None]] | None = None,
+        on_revoked: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:  # fmt: skip
         self._store = store
         self._settings = settings
         self._backend = backend
         self._on_change = on_change  # the register count changed (the status line shows it)
+        self._on_enrolled = on_enrolled  # the notification duty (tsed.unit.filing_ops)
+        self._on_revoked = on_revoked
         self._by_hash: dict[str, RegisterRef] = {}
         self._seen: dict[str, float] = {}
         self.rows: dict[str, RegisterRow] = {}
@@ -80,8 +85,10 @@ class Registers:
         return tenant_id
 
     async def enroll(
-        self, serial: str, label: str | None, tenant: str | None, token_hash: str
-    ) -> RegisterRef:
+        self, serial: str, label: str | None, tenant: str | None, token_hash: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> RegisterRef:  # fmt: skip
+        """Pair a register; ``details``: what it sent of its master data (software, …)."""
         tenant_id = self.check_enroll(serial, tenant)
         register_id = str(uuid.uuid4())
         await self._backend.upstreams.ensure_client(register_id, serial, tenant_id)
@@ -99,6 +106,8 @@ class Registers:
         )
         await self._store.audit("register", "pair", {"register": register_id, "serial": serial})
         self._on_change()
+        if self._on_enrolled is not None:
+            await self._on_enrolled(register_id, serial, tenant_id, details or {})
         return ref
 
     async def revoke(self, register_id: str) -> None:
@@ -118,6 +127,8 @@ class Registers:
         except Exception as err:
             _LOGGER.warning("deregistering the fiskaly client of %s failed: %s", register_id, err)
         self._on_change()
+        if self._on_revoked is not None:
+            await self._on_revoked(register_id)
 
     @property
     def active(self) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tsed.fiskaly.simulator import exports, management, metadata, retention, transactions
+from tsed.fiskaly.simulator import exports, management, metadata, retention, submit, transactions
 from tsed.fiskaly.simulator.control import add_control_routes
 from tsed.fiskaly.simulator.engine import SimState
 from tsed.fiskaly.simulator.faults import FaultAction, FaultEngine
@@ -30,6 +30,7 @@ from tsed.fiskaly.simulator.model import (
 )
 from tsed.fiskaly.simulator.support import TokenInfo
 from tsed.fiskaly.simulator.views import client_view, list_view, paginate, tss_view
+from tsed.fiskaly.submit import SUBMIT_PREFIX
 
 _LOGGER = logging.getLogger(__name__)
 TSS_DESCRIPTION_RE = re.compile(r"[A-Za-z0-9 '()+,\-./:=?]{0,100}")
@@ -144,6 +145,7 @@ def _tss(request: web.Request) -> tuple[SimState, TokenInfo, Tss]:
 
 async def auth(request: web.Request) -> web.Response:
     api = "v0" if request.path.startswith("/api/v0") else "v2"
+    api = "submit" if request.path.startswith(SUBMIT_PREFIX) else api
     return _json(request.app[STATE_KEY].authenticate(await _body(request), api))
 
 
@@ -421,7 +423,9 @@ async def v1_refused(request: web.Request) -> web.Response:
     )
 
 
-def build_app(state: SimState, faults: FaultEngine) -> web.Application:
+def build_app(
+    state: SimState, faults: FaultEngine, filing: submit.SubmitState | None = None
+) -> web.Application:
     app = web.Application(middlewares=[_middleware], client_max_size=MAX_BODY)
     app[STATE_KEY] = state
     app[FAULTS_KEY] = faults
@@ -455,6 +459,8 @@ def build_app(state: SimState, faults: FaultEngine) -> web.Application:
     metadata.add_routes(app, tss, _metadata_owner, _body, _json)
     r.add_route("*", "/api/v1/{tail:.*}", v1_refused)
     management.add_routes(app, auth, _token, _body, _json)
+    filing = filing or submit.SubmitState(state.clock)  # SUBMIT DE (§ 146a Abs. 4 AO)
+    submit.add_routes(app, filing, auth, _token, _body, _json)
     add_control_routes(app)
     _LOGGER.debug("simulator app built (API %s)", API_VERSION)
     return app

@@ -11,6 +11,7 @@ from tsed.fiskaly.simulator.certs import reissue_certificate, set_certification_
 from tsed.fiskaly.simulator.engine import SimState
 from tsed.fiskaly.simulator.faults import FaultConfig, FaultEngine
 from tsed.fiskaly.simulator.model import Env
+from tsed.fiskaly.simulator.submit import SubmitState
 from tsed.fiskaly.simulator.support import Limits, SimCredentials
 
 
@@ -34,6 +35,7 @@ class Simulator:
             limits=limits,
         )
         self.fault_engine = FaultEngine()
+        self.submit = SubmitState(clock)  # fiskaly SUBMIT DE (§ 146a Abs. 4 AO)
 
     @property
     def faults(self) -> FaultConfig:

@@ -44,7 +44,7 @@ class SimulatorServer:
     async def start(self) -> None:
         if self._runner is not None:
             return
-        app = build_app(self.simulator.state, self.simulator.fault_engine)
+        app = build_app(self.simulator.state, self.simulator.fault_engine, self.simulator.submit)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET

@@ -1,0 +1,59 @@
+"""The filing store: durable across a reopen, and a newer schema is refused."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tsed.errors import StorageError
+from tsed.filing.model import Address, Premises, RegisterData, Taxpayer
+from tsed.filing.store import FilingStore, SubmissionRow
+
+ADDRESS = Address("Hauptstraße", "1", "70173", "Stuttgart")
+
+
+async def test_everything_survives_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "filing.sqlite"
+    store = FilingStore(path)
+    await store.open()
+    tp = Taxpayer("default", "X GmbH", "2893081508152", "BW", "legal", ADDRESS)
+    await store.save_taxpayer(tp)
+    premises = Premises(
+        "f1", "default", "Filiale 1", ADDRESS, "3f6c9f4e-1d2b-4c3a-9e8f-0a1b2c3d4e5f"
+    )
+    await store.save_premises(premises)
+    reg = RegisterData(key="S1", tenant_id="default", serial="S1", premises_id="f1")
+    await store.save_register(reg)
+    paired = RegisterData(key="r-1", tenant_id="default", serial="S1", register_id="r-1")
+    await store.save_register(paired, replaces="S1")
+    event = await store.add_event(
+        "default", "f1", "register_paired", "S1", "2026-01-01", "2026-02-01"
+    )
+    await store.save_submission(SubmissionRow("sub-1", "f1", "CREATED", 1.0, 1.0))
+    await store.save_tss("t-1", "default", "active", "serial", None)
+    await store.close()
+
+    again = FilingStore(path)
+    await again.open()
+    assert await again.taxpayer("default") == tp
+    assert await again.taxpayers() == [tp]
+    assert await again.premises() == [premises]
+    assert await again.registers() == [paired]  # the entry before pairing was replaced
+    assert await again.events(open_only=True) == [event]
+    assert await again.close_events("default", "f1", "2026-01-05", "manual", upto=event.id) == 1
+    assert await again.events(open_only=True) == []
+    assert [s.state for s in await again.submissions()] == ["CREATED"]
+    assert (await again.known_tss())["t-1"]["serial"] == "serial"
+    await again.close()
+
+
+async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "filing.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version=99")
+    conn.close()
+    store = FilingStore(path)
+    with pytest.raises(StorageError, match="newer tsed"):
+        await store.open()

@@ -1,0 +1,116 @@
+"""The filing driver against SUBMIT DE in the simulator: bodies fiskaly accepts, the state
+followed until final, events closed only on TRANSMISSION_SUCCEEDED."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.fiskaly.simulator.conftest import Api
+from tsed.filing.errors import FilingIncomplete, SubmissionFailed
+from tsed.filing.model import RegisterData
+from tsed.filing.service import FilingService
+from tsed.filing.store import FilingStore
+from tsed.filing.submit import client_body, submit_filing
+from tsed.fiskaly import SubmitClient
+from tsed.fiskaly.simulator import Simulator, SimulatorServer
+
+ADDRESS = {"street": "Hauptstraße", "house_number": "1", "zip_code": "70173", "town": "Stuttgart"}
+REGISTER = {"premises": "f1", "maker": "Kassen AG", "model": "K1", "software": "Kasse Pro",
+            "purchased_on": "2026-01-02"}  # fmt: skip
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[FilingService]:
+    store = FilingStore(tmp_path / "filing.sqlite")
+    await store.open()
+    service = FilingService(store)
+    await service.set_taxpayer("default", {"name": "Huber GmbH", "tax_number": "2893081508152",
+                                           **ADDRESS})  # fmt: skip
+    await service.set_premises("f1", "default", {"name": "Filiale 1", **ADDRESS})
+    await service.set_register("S1", REGISTER)
+    await service.register_paired("r-1", "S1", "default", {"software_version": "4.2"})
+    yield service
+    await store.close()
+
+
+@pytest.fixture
+async def client(sim: Simulator, server: SimulatorServer, api: Api) -> AsyncIterator[SubmitClient]:
+    sim.submit.step = 0.02
+    async with SubmitClient(api_key=api.creds.api_key, api_secret=api.creds.api_secret,
+                            base_url=server.base_url) as submit:  # fmt: skip
+        yield submit
+
+
+async def test_submitted_and_closed(
+    sim: Simulator, api: Api, service: FilingService, client: SubmitClient
+) -> None:
+    tss_id, client_id = await api.setup_tss()
+    filing = await service.filing("f1")
+    row = await submit_filing(service, filing, client, {"r-1": (tss_id, client_id)}, poll=0.01)
+    assert row.state == "TRANSMISSION_SUCCEEDED"
+    assert (await service.status()).pending == ()
+    data = sim.submit.client_data[(api_org(sim, api), tss_id, client_id)]
+    assert data["software_version"] == "4.2" and data["date_acquisition"] == "02.01.2026"
+    assert data["establishment_id"] == filing.premises.establishment_id
+    states = [s.state for s in await service.store.submissions()]
+    assert states == ["TRANSMISSION_SUCCEEDED"]
+
+
+async def test_a_refused_submission_keeps_the_events(
+    api: Api, service: FilingService, client: SubmitClient
+) -> None:
+    tss_id, client_id = await api.setup_tss()
+    await service.set_register("r-1", {"kind": "4"})  # a taximeter without remarks: ELSTER says no
+    filing = await service.filing("f1")
+    with pytest.raises(SubmissionFailed, match="EXTERNAL_VALIDATION_FAILED"):
+        await submit_filing(service, filing, client, {"r-1": (tss_id, client_id)}, poll=0.01)
+    assert [e.kind for e in (await service.status()).pending] == ["register_paired"]
+
+
+async def test_the_wait_is_bounded(
+    sim: Simulator, api: Api, service: FilingService, client: SubmitClient
+) -> None:
+    tss_id, client_id = await api.setup_tss()
+    sim.submit.step = 60.0
+    filing = await service.filing("f1")
+    with pytest.raises(SubmissionFailed, match="still CREATED"):
+        await submit_filing(
+            service, filing, client, {"r-1": (tss_id, client_id)}, within=0.2, poll=0.05
+        )
+
+
+async def test_a_register_without_fiskaly_client_is_filed_by_hand(
+    service: FilingService, client: SubmitClient
+) -> None:
+    filing = await service.filing("f1")
+    with pytest.raises(FilingIncomplete, match=r"ohne fiskaly-Client.*S1"):
+        await submit_filing(service, filing, client, {})
+
+
+def test_client_body_uses_submit_de_names_and_dates() -> None:
+    register = RegisterData(
+        key="r",
+        tenant_id="t",
+        serial="S",
+        kind="1",
+        maker="M",
+        model="K",
+        software="SW",
+        purchased_on="2026-01-02",
+        paired_on="2026-01-05",
+        decommissioned_on="2026-02-01",
+        decommission_reason="defekt",
+    )
+    body = client_body(register, "est")
+    assert body == {
+        "date_acquisition": "02.01.2026", "date_commissioning": "05.01.2026",
+        "establishment_id": "est", "manufacturer": "M", "model": "K", "software": "SW",
+        "type": "1", "date_decommissioning": "01.02.2026", "decommissioning_reason": "defekt",
+    }  # fmt: skip
+
+
+def api_org(sim: Simulator, api: Api) -> str:
+    return sim.state.keys[api.creds.api_key].organization_id

@@ -1,0 +1,291 @@
+"""The filing store: master data, reportable events and submissions, in the state directory.
+
+Its own SQLite file (``filing.sqlite``, :attr:`~tsed.state.paths.StatePaths.filing`) with a
+schema version (``PRAGMA user_version``; a newer file is refused), WAL and
+``synchronous=FULL``: an answer to the installer comes after the commit reached the disk.
+Master data rows are JSON documents of the frozen records of :mod:`tsed.filing.model`; events
+and submissions have columns. Calls run in a worker thread, one at a time.
+"""
+
+# ruff: noqa: S608 - SQL is built only from fixed table names
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tsed.errors import StorageError
+from tsed.filing.model import Address, Premises, RegisterData, Taxpayer
+
+T = TypeVar("T")
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS taxpayers (tenant_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS premises (
+    premises_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS registers (
+    key TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, serial TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, premises_id TEXT,
+    kind TEXT NOT NULL, subject TEXT NOT NULL, occurred_on TEXT NOT NULL, due_on TEXT NOT NULL,
+    filed_on TEXT, filed_by TEXT);
+CREATE TABLE IF NOT EXISTS submissions (
+    id TEXT PRIMARY KEY, premises_id TEXT NOT NULL, state TEXT NOT NULL, created_at REAL NOT NULL,
+    updated_at REAL NOT NULL, error TEXT);
+CREATE TABLE IF NOT EXISTS known_tss (
+    tss_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, state TEXT NOT NULL, serial TEXT,
+    certification TEXT);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A reportable event (meldepflichtiger Vorgang) and its deadline (one month)."""
+
+    id: int
+    tenant_id: str
+    premises_id: str | None  # None: every premises of the tenant
+    kind: str
+    subject: str
+    occurred_on: str
+    due_on: str
+    filed_on: str | None = None
+    filed_by: str | None = None  # "manual" or the submission id
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionRow:
+    id: str
+    premises_id: str
+    state: str
+    created_at: float
+    updated_at: float
+    error: str | None = None
+
+
+def _doc(value: object) -> str:
+    return json.dumps(dataclasses.asdict(value), ensure_ascii=False, sort_keys=True)  # type: ignore[call-overload]
+
+
+def _taxpayer(doc: str) -> Taxpayer:
+    data = json.loads(doc)
+    data["address"] = Address(**data["address"])
+    return Taxpayer(**data)
+
+
+def _premises(doc: str) -> Premises:
+    data = json.loads(doc)
+    data["address"] = Address(**data["address"])
+    return Premises(**data)
+
+
+def _register(doc: str) -> RegisterData:
+    return RegisterData(**json.loads(doc))
+
+
+class FilingStore:
+    """The notification duty's durable state (see the module)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise StorageError(
+                f"{self.path} was written by a newer tsed (schema {version})",
+                hint="Install the newer tsed again, or restore a backup of the state directory.",
+            )
+        conn.executescript(_SCHEMA)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        return conn
+
+    async def open(self) -> None:
+        if self._conn is None:
+            try:
+                self._conn = await asyncio.to_thread(self._connect)
+            except (sqlite3.Error, OSError) as err:
+                raise StorageError(f"the filing store {self.path} cannot be opened: {err}") from err
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+
+            def close() -> None:
+                with self._lock:  # after a call still running in its thread
+                    conn.close()
+
+            await asyncio.to_thread(close)
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn
+        if conn is None:
+            raise StorageError("the filing store is not open")
+
+        def locked() -> T:
+            with self._lock:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                return result
+
+        try:
+            return await asyncio.to_thread(locked)
+        except sqlite3.Error as err:
+            raise StorageError(f"the filing store {self.path} failed: {err}") from err
+
+    # -- master data --------------------------------------------------------------------------
+
+    async def taxpayer(self, tenant_id: str) -> Taxpayer | None:
+        def get(conn: sqlite3.Connection) -> Taxpayer | None:
+            row = conn.execute(
+                "SELECT doc FROM taxpayers WHERE tenant_id=?", (tenant_id,)
+            ).fetchone()
+            return _taxpayer(row["doc"]) if row else None
+
+        return await self._run(get)
+
+    async def taxpayers(self) -> list[Taxpayer]:
+        def get(conn: sqlite3.Connection) -> list[Taxpayer]:
+            rows = conn.execute("SELECT doc FROM taxpayers ORDER BY tenant_id").fetchall()
+            return [_taxpayer(row["doc"]) for row in rows]
+
+        return await self._run(get)
+
+    async def save_taxpayer(self, taxpayer: Taxpayer) -> None:
+        await self._run(
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO taxpayers VALUES (?, ?)",
+                (taxpayer.tenant_id, _doc(taxpayer)),
+            )
+        )
+
+    async def premises(self) -> list[Premises]:
+        def get(conn: sqlite3.Connection) -> list[Premises]:
+            rows = conn.execute("SELECT doc FROM premises ORDER BY premises_id").fetchall()
+            return [_premises(row["doc"]) for row in rows]
+
+        return await self._run(get)
+
+    async def save_premises(self, premises: Premises) -> None:
+        await self._run(
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO premises VALUES (?, ?, ?)",
+                (premises.premises_id, premises.tenant_id, _doc(premises)),
+            )
+        )
+
+    async def registers(self) -> list[RegisterData]:
+        def get(conn: sqlite3.Connection) -> list[RegisterData]:
+            rows = conn.execute("SELECT doc FROM registers ORDER BY serial, key").fetchall()
+            return [_register(row["doc"]) for row in rows]
+
+        return await self._run(get)
+
+    async def save_register(self, data: RegisterData, *, replaces: str | None = None) -> None:
+        def save(conn: sqlite3.Connection) -> None:
+            if replaces is not None and replaces != data.key:
+                conn.execute("DELETE FROM registers WHERE key=?", (replaces,))
+            conn.execute(
+                "INSERT OR REPLACE INTO registers VALUES (?, ?, ?, ?)",
+                (data.key, data.tenant_id, data.serial, _doc(data)),
+            )
+
+        await self._run(save)
+
+    # -- events ---------------------------------------------------------------------------
+
+    async def add_event(
+        self, tenant_id: str, premises_id: str | None, kind: str, subject: str,
+        occurred_on: str, due_on: str,
+    ) -> Event:  # fmt: skip
+        def add(conn: sqlite3.Connection) -> Event:
+            cursor = conn.execute(
+                "INSERT INTO events (tenant_id, premises_id, kind, subject, occurred_on, due_on)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (tenant_id, premises_id, kind, subject, occurred_on, due_on),
+            )
+            assert cursor.lastrowid is not None
+            return Event(
+                cursor.lastrowid, tenant_id, premises_id, kind, subject, occurred_on, due_on
+            )
+
+        return await self._run(add)
+
+    async def events(self, *, open_only: bool = False) -> list[Event]:
+        where = " WHERE filed_on IS NULL" if open_only else ""
+
+        def get(conn: sqlite3.Connection) -> list[Event]:
+            rows = conn.execute(f"SELECT * FROM events{where} ORDER BY due_on, id").fetchall()
+            return [Event(**dict(row)) for row in rows]
+
+        return await self._run(get)
+
+    async def close_events(
+        self, tenant_id: str, premises_id: str, filed_on: str, filed_by: str, *, upto: int
+    ) -> int:
+        """Mark the open events of ``premises_id`` (and the tenant's premises-wide ones) with
+        an id ≤ ``upto`` as filed; returns how many."""
+
+        def close(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute(
+                "UPDATE events SET filed_on=?, filed_by=? WHERE filed_on IS NULL AND id<=? AND "
+                "tenant_id=? AND (premises_id=? OR premises_id IS NULL)",
+                (filed_on, filed_by, upto, tenant_id, premises_id),
+            )
+            return cursor.rowcount
+
+        return await self._run(close)
+
+    # -- submissions and known TSS ----------------------------------------------------------
+
+    async def save_submission(self, row: SubmissionRow) -> None:
+        await self._run(
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?, ?, ?)",
+                dataclasses.astuple(row),
+            )
+        )
+
+    async def submissions(self) -> list[SubmissionRow]:
+        def get(conn: sqlite3.Connection) -> list[SubmissionRow]:
+            rows = conn.execute("SELECT * FROM submissions ORDER BY created_at").fetchall()
+            return [SubmissionRow(**dict(row)) for row in rows]
+
+        return await self._run(get)
+
+    async def known_tss(self) -> dict[str, dict[str, Any]]:
+        def get(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+            rows = conn.execute("SELECT * FROM known_tss").fetchall()
+            return {row["tss_id"]: dict(row) for row in rows}
+
+        return await self._run(get)
+
+    async def save_tss(
+        self, tss_id: str, tenant_id: str, state: str, serial: str | None,
+        certification: str | None,
+    ) -> None:  # fmt: skip
+        await self._run(
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO known_tss VALUES (?, ?, ?, ?, ?)",
+                (tss_id, tenant_id, state, serial, certification),
+            )
+        )
