@@ -19,6 +19,7 @@ from tsed import __version__
 from tsed.cli.adminclient import AdminClient, CommandFailed, UsageError
 from tsed.cli.common import add_socket, add_state_dir, socket_path
 from tsed.cli.tsectl_archive import add_archive_actions, run_archive_command
+from tsed.cli.tsectl_backup import add_backup_parser, run_backup
 from tsed.cli.tsectl_offbox import ACTIONS as OFFBOX_ACTIONS
 from tsed.cli.tsectl_offbox import add_offbox_actions, run_offbox
 from tsed.cli.tsectl_setup import (
@@ -312,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     actions = archive.add_subparsers(dest="action", required=True, metavar="ACTION")
     add_archive_actions(actions)
     add_offbox_actions(actions)
+    add_backup_parser(sub)  # tsectl backup create|restore|fetch: tsed.cli.tsectl_backup
     discover = sub.add_parser("discover", help="list TSE-LAN units on the network (mDNS)")
     discover.add_argument("--seconds", type=float, default=3.0, help="how long to listen")
     discover.add_argument(
@@ -332,6 +334,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             data, printer = run_verify(args), print_report
         elif args.command == "archive" and args.action in OFFBOX_ACTIONS:
             data, printer = run_offbox(args)
+        elif args.command == "backup":
+            data, printer = run_backup(args)
         else:
             data, printer = _run_admin(args)
     except CommandFailed as err:

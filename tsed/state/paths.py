@@ -15,6 +15,9 @@ here, so a file name of the state directory is spelled nowhere else in :mod:`tse
     admin.sock               the admin socket of tsectl and the console
     exports/<job id>/        finished TAR exports, each described by job.json
     simulator/               the built-in simulator's own state (its files are its own)
+    backups/                 the newest encrypted unit backups (tsectl backup create, nightly)
+    .restore-*/              a restore being unpacked and checked (tsectl backup restore)
+    .replaced-<time>/        what a restore replaced: kept, never deleted
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 __all__ = [
     "ACTIVATION_FILE",
     "ADMIN_SOCKET_NAME",
+    "BACKUPS_DIR",
     "CREDENTIALS_FILE",
     "DEFAULT_STATE_DIR",
     "DEVICE_CERT_FILE",
@@ -34,6 +38,8 @@ __all__ = [
     "EXPORT_JOB_FILE",
     "MODE_FILE",
     "REGISTER_SOURCES_FILE",
+    "REPLACED_PREFIX",
+    "RESTORE_PREFIX",
     "SIMULATOR_DIR",
     "STATE_NAMES",
     "STORE_FILE",
@@ -59,6 +65,9 @@ SIMULATOR_DIR = "simulator"
 ARCHIVE_DIR = "archive"  # the fiscal archive: kept by factory-reset
 AUDITOR_DIR = "auditor"  # the auditor's exports of the archive (tsectl archive export)
 OFFBOX_DIR = "offbox"  # the off-box copy: status, restic's cache, known_hosts
+BACKUPS_DIR = "backups"  # the newest encrypted unit backups (tsed.state.backup)
+RESTORE_PREFIX = ".restore-"  # a restore's staging folder (tsed.state.restore)
+REPLACED_PREFIX = ".replaced-"  # what a restore replaced, kept
 
 # every name above, for the check that no other module spells one
 STATE_NAMES = frozenset(
@@ -67,6 +76,7 @@ STATE_NAMES = frozenset(
         ARCHIVE_DIR,
         AUDITOR_DIR,
         OFFBOX_DIR,
+        BACKUPS_DIR,
         VAULT_FILE,
         MODE_FILE,
         ACTIVATION_FILE,
@@ -148,3 +158,7 @@ class StatePaths:
     @property
     def auditor(self) -> Path:
         return self.root / AUDITOR_DIR
+
+    @property
+    def backups(self) -> Path:
+        return self.root / BACKUPS_DIR
