@@ -130,7 +130,7 @@ def _unpack(payload: Path, tree: Path) -> dict[str, Any]:
                 )
             expected: dict[str, dict[str, Any]] = manifest["members"]
             seen: set[str] = set()
-            for info in tar:
+            while (info := tar.next()) is not None:
                 if not info.isfile() or info.name not in expected or info.name in seen:
                     raise BackupDamaged(f"the backup holds an unexpected member {info.name!r}")
                 seen.add(info.name)

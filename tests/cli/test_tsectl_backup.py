@@ -1,0 +1,140 @@
+"""A replacement unit from an encrypted backup, end to end: unit A (a real daemon on loopback
+with the built-in simulator) signs, archives and backs up, and is destroyed; unit B, a new box
+with an identity of its own, restores while stopped; the same register, with the same token and
+the same pinned key, continues the same TSS counters; the archive continues without a gap and
+the auditor's export across the swap verifies."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from tests.support.unit import RECEIPT, running_unit
+
+PASSWORD = "Filiale-7-Backup-Kw2026"
+TIMEOUT = 120
+
+
+def presented_key_hash(port: int) -> str:
+    """SHA-256 of the public key the TLS listener presents (what registers pin), computed
+    from a real handshake."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der
+    public = x509.load_der_x509_certificate(der).public_key()
+    spki = public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(spki).hexdigest()
+
+
+def tsectl(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """tsectl as its own process, as on the unit."""
+    return subprocess.run(
+        [sys.executable, "-m", "tsed.cli.tsectl", *args], input=stdin, capture_output=True,
+        text=True, timeout=TIMEOUT, check=False, env={**os.environ, "TSED_MDNS": "off"},
+    )  # fmt: skip
+
+
+@pytest.mark.timeout(300)
+async def test_replacement_unit_continues_the_same_tss_counters(tmp_path: Path) -> None:
+    a_dir, b_dir = tmp_path / "a", tmp_path / "b"
+    password_file = tmp_path / "password"
+    password_file.write_text(PASSWORD + "\n")
+    password_file.chmod(0o600)
+    copy = tmp_path / "usb" / "unit.tsedbackup"
+    copy.parent.mkdir()
+    today = datetime.now(UTC).date().isoformat()
+
+    async with running_unit(a_dir) as unit:
+        unit.daemon.archive.archiver.poll_interval = 0.1
+        register = await unit.pair()
+        for _ in range(3):
+            await register.receipt()
+        code, out = await unit.tsectl("--json", "archive", "run")
+        assert code == 0 and json.loads(out)["files"] == 1, out
+        last_a = (await register.receipt())["result"]  # after the archive run: store only
+        token, key_hash = register.token, unit.daemon.identity.fingerprint_sha256
+        assert await asyncio.to_thread(presented_key_hash, unit.port) == key_hash
+        code, out = await unit.tsectl(
+            "--json", "backup", "create", "--password-file", str(password_file), "-o", str(copy)
+        )
+        assert code == 0, out
+        made = json.loads(out)
+        assert made["transactions"] == 4 and made["registers"] == 1, made
+        assert made["archive_entries"] == 1 and made["format"] == 1
+        assert hashlib.sha256(copy.read_bytes()).hexdigest() == made["sha256"]
+        assert PASSWORD.encode() not in copy.read_bytes()
+        # the archive's files reach the new unit through the off-box copy (restic, tested in
+        # tests/archive/test_offbox.py); here the folder tsectl archive restore --to would fill
+        offbox = tmp_path / "offbox-restore"
+        shutil.copytree(unit.state_dir / "archive", offbox)
+    shutil.rmtree(a_dir)  # unit A is gone
+
+    async with running_unit(b_dir) as fresh:  # a new box: first boot, an identity of its own
+        assert fresh.daemon.identity.fingerprint_sha256 != key_hash
+    restored = tsectl(
+        "--json", "--state-dir", str(b_dir), "backup", "restore", str(copy),
+        "--password-file", str(password_file), "--config", str(b_dir / "tsed.toml"),
+        "--archive-from", str(offbox),
+    )  # fmt: skip
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    info = json.loads(restored.stdout)
+    assert info["transactions"] == 4 and info["archive_files"] == 1 and not info["archive_missing"]
+    assert info["replaced"] is not None  # B's own first-boot identity, kept aside
+    assert PASSWORD not in restored.stdout + restored.stderr
+
+    async with running_unit(b_dir) as unit:
+        unit.daemon.archive.archiver.poll_interval = 0.1
+        assert unit.daemon.identity.fingerprint_sha256 == key_hash
+        # the register's pin still matches
+        assert await asyncio.to_thread(presented_key_hash, unit.port) == key_hash
+        context = ssl.create_default_context(cafile=str(unit.daemon.identity.cert_path))
+        async with httpx.AsyncClient(base_url=unit.base_url, verify=context, timeout=20) as http:
+            response = await http.post(
+                "/api/v1/receipts", json=RECEIPT, headers={"Authorization": f"Bearer {token}"}
+            )
+        assert response.status_code == 200, response.text  # no new pairing
+        first_b = response.json()["result"]
+        assert first_b["tss_serial_number"] == last_a["tss_serial_number"]
+        assert first_b["client_serial_number"] == last_a["client_serial_number"]
+        assert first_b["transaction_number"] == last_a["transaction_number"] + 1
+        assert first_b["signature_counter"] > last_a["signature_counter"]
+        code, out = await unit.tsectl("--json", "archive", "run")
+        assert code == 0, out
+        code, out = await unit.tsectl("--json", "archive", "status")
+        status = json.loads(out)
+        ((tss, item),) = status["tss"].items()
+        assert not item["gaps"] and item["findings"] == [], item
+        code, out = await unit.tsectl("--json", "archive", "verify")
+        assert code == 0 and json.loads(out)["ok"], out
+        code, out = await unit.tsectl("--json", "archive", "export", "--from", today, "--to",
+                                      today)  # fmt: skip
+        assert code == 0, out
+        report = json.loads(out)
+        assert report["ok"] and len(report["files"]) == 2, report  # A's file and B's
+        folder = Path(report["directory"])
+        sums = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=folder, check=False,
+                              capture_output=True, text=True)  # fmt: skip
+        assert sums.returncode == 0, sums.stdout
+        del tss
