@@ -115,27 +115,40 @@ def _digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _count(db: Path, sql: str) -> int:
+def _counts(db: Path, queries: dict[str, str], scratch: Path | None) -> dict[str, int]:
+    """``queries`` on ``db``; with ``scratch`` on a copy there (with its WAL), so the database
+    itself is not touched, not even by the side files SQLite creates."""
+    found = dict.fromkeys(queries, 0)
     if not db.is_file():
-        return 0
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        try:
-            return int(conn.execute(sql).fetchone()[0])
-        except sqlite3.Error:
-            return 0
+        return found
+    if scratch is not None:
+        folder = Path(tempfile.mkdtemp(dir=scratch))
+        for side in ("", "-wal"):
+            if Path(f"{db}{side}").is_file():
+                shutil.copyfile(f"{db}{side}", folder / f"{db.name}{side}")
+        db = folder / db.name
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        for name, sql in queries.items():
+            with contextlib.suppress(sqlite3.Error):
+                found[name] = int(conn.execute(sql).fetchone()[0])
+    return found
 
 
-def summary_of(root: Path) -> dict[str, int]:
-    """Counts of a state directory (a live one or an unpacked backup's)."""
+def summary_of(root: Path, scratch: Path | None = None) -> dict[str, int]:
+    """Counts of a state directory (a live one, read through copies in ``scratch``, or an
+    unpacked backup's)."""
     paths = StatePaths(root)
+    found = _counts(paths.store, {
+        "transactions": "SELECT count(*) FROM transactions",
+        "registers": "SELECT count(*) FROM registers WHERE revoked_at IS NULL",
+        "bindings": "SELECT count(*) FROM bindings WHERE archived_at IS NULL",
+        "live_bindings": "SELECT count(*) FROM bindings WHERE env = 'LIVE'",
+    }, scratch)  # fmt: skip
     index = [p for p in paths.archive.glob("*") if p.is_file() and _is_sqlite(p)]
-    return {
-        "transactions": _count(paths.store, "SELECT count(*) FROM transactions"),
-        "registers": _count(paths.store, "SELECT count(*) FROM registers WHERE revoked_at IS NULL"),
-        "bindings": _count(paths.store, "SELECT count(*) FROM bindings WHERE archived_at IS NULL"),
-        "live_bindings": _count(paths.store, "SELECT count(*) FROM bindings WHERE env = 'LIVE'"),
-        "archive_entries": sum(_count(p, "SELECT count(*) FROM entries") for p in index),
-    }
+    found["archive_entries"] = sum(
+        _counts(p, {"n": "SELECT count(*) FROM entries"}, scratch)["n"] for p in index
+    )
+    return found
 
 
 def _collect(paths: StatePaths, config_path: Path, tree: Path) -> dict[str, Path]:

@@ -154,9 +154,9 @@ def _unpack(payload: Path, tree: Path) -> dict[str, Any]:
     return manifest
 
 
-def _fiscal_data(paths: StatePaths) -> str | None:
+def _fiscal_data(paths: StatePaths, scratch: Path) -> str | None:
     """Why the unit at ``paths`` already holds fiscal data (German), or None."""
-    found = summary_of(paths.root)
+    found = summary_of(paths.root, scratch)
     parts = []
     if found["transactions"]:
         parts.append(f"{found['transactions']} Transaktion(en)")
@@ -286,7 +286,7 @@ def restore_backup(
         new_root = tree / STATE_PREFIX.rstrip("/")
         if not (new_root / paths.store.name).is_file():
             raise BackupDamaged("the backup holds no store")
-        holds = _fiscal_data(paths)
+        holds = _fiscal_data(paths, work)
         if holds and not replace:
             raise RestoreRefused(
                 f"Dieses Gerät enthält bereits fiskalische Daten ({holds}). Die Wiederherstellung "
