@@ -7,8 +7,10 @@ the auditor's export across the swap verifies."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import socket
@@ -24,6 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.support.unit import RECEIPT, running_unit
+from tsed.unit.backup_ops import PASSWORD_ENTRY, BackupAdminOps
 
 PASSWORD = "Filiale-7-Backup-Kw2026"
 TIMEOUT = 120
@@ -138,3 +141,72 @@ async def test_replacement_unit_continues_the_same_tss_counters(tmp_path: Path) 
                               capture_output=True, text=True)  # fmt: skip
         assert sums.returncode == 0, sums.stdout
         del tss
+
+
+@pytest.mark.timeout(240)
+async def test_the_backup_password_never_leaks(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    password_file = tmp_path / "password"
+    password_file.write_text(PASSWORD + "\n")
+    weak = "kurz-geheim"
+    async with running_unit(tmp_path / "a") as unit:
+        register = await unit.pair()
+        await register.receipt()
+        transport = httpx.AsyncHTTPTransport(uds=str(unit.daemon.options.admin_socket))
+        async with httpx.AsyncClient(transport=transport, base_url="http://tsed") as admin:
+            short = await admin.post("/admin/v1/backup", json={"password": weak})
+            assert short.status_code == 400, short.text
+            assert short.json()["error"]["code"] == "BACKUP_PASSWORD_TOO_WEAK"
+            for body in ({"password": 5}, {}, {"password": PASSWORD, "extra": 1},
+                         {"password": PASSWORD, "remember": "ja"}):  # fmt: skip
+                refused = await admin.post("/admin/v1/backup", json=body)
+                assert refused.status_code == 400 and PASSWORD not in refused.text, refused.text
+            made = await admin.post(
+                "/admin/v1/backup", json={"password": PASSWORD, "remember": True}
+            )
+            assert made.status_code == 201, made.text
+        answers = short.text + made.text
+        assert weak not in answers and PASSWORD not in answers
+        assert unit.daemon.vault.get(PASSWORD_ENTRY) == PASSWORD  # for the nightly backup
+        nightly = await BackupAdminOps(unit.daemon.running.ops).nightly()
+        assert nightly.backup is not None and nightly.offbox_snapshot is None  # no target
+        backup_file = nightly.backup.file
+        stored = b"".join(p.read_bytes() for p in unit.state_dir.glob("tsed.sqlite*"))
+        assert PASSWORD.encode() not in stored  # the audit names the file, not the password
+    # tsectl reads the password from the file, then waits for the typed confirmation: its
+    # command line and environment (what ps and /proc show) never hold it
+    before = {p: p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tsed.cli.tsectl", "--json", "--state-dir", str(tmp_path / "a"),
+         "backup", "restore", str(backup_file), "--password-file", str(password_file),
+         "--replace", "--config", str(tmp_path / "a" / "tsed.toml")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        shown = b""
+        for _ in range(20):
+            with contextlib.suppress(OSError):
+                shown += Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+                shown += Path(f"/proc/{proc.pid}/environ").read_bytes()
+            await asyncio.sleep(0.05)
+        out, err = proc.communicate("nein\n", timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert shown and PASSWORD.encode() not in shown
+    assert proc.returncode == 1 and json.loads(out)["error"]["code"] == "ABORTED", out + err
+    assert PASSWORD not in out + err
+    wrong = tmp_path / "wrong"
+    wrong.write_text("Falsches-Passwort-123\n")
+    failed = tsectl("--state-dir", str(tmp_path / "a"), "backup", "restore", str(backup_file),
+                    "--password-file", str(wrong), "--replace", stdin="ERSETZEN\n")  # fmt: skip
+    assert failed.returncode == 1 and "password does not open" in failed.stderr
+    assert "Falsches-Passwort" not in failed.stdout + failed.stderr
+    after = {p: p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
+    assert after == before  # refused twice: nothing changed
+    for record in caplog.records:
+        text = f"{record.getMessage()} {record.args!r} {record.__dict__!r}"
+        assert PASSWORD not in text and weak not in text, record.getMessage()
