@@ -8,19 +8,24 @@ it is registered with the log redactor at once. With ``remember`` it is kept in 
 
 The nightly run: :meth:`BackupAdminOps.nightly` writes a backup with the remembered password
 and, when ``offbox.repository`` is set, copies the backups folder to the archive's off-box
-target (:func:`tsed.archive.backupcopy.copy_backups_or_report`). Call it from the archive's
-nightly run after the archive's own copy; without a remembered password it does nothing.
+target (:func:`tsed.archive.backupcopy.copy_backups_or_report`); without a remembered password
+it does nothing. :class:`BackupSchedule` runs it an hour after the archive's nightly run
+(``archive_hour`` + 1), so the backup holds the night's archive index.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from tsed import __version__
 from tsed.archive.backupcopy import copy_backups_or_report
 from tsed.archive.offbox import OffboxCopy
+from tsed.archive.schedule import STEP, next_run
 from tsed.errors import ConfigError, OffboxError, TsedError
 from tsed.logs import register_secret
 from tsed.state.backup import BackupInfo, create_backup
@@ -85,3 +90,53 @@ class BackupAdminOps:
             return NightlyBackup(info, None)
         summary = await copy_backups_or_report(copy, StatePaths(d.state_dir).backups)
         return NightlyBackup(info, None if summary is None else summary.snapshot_id)
+
+
+class BackupSchedule:
+    """Runs ``nightly`` once a night at ``hour()`` o'clock, local time (wall-clock jumps and a
+    changed hour followed as the archive's schedule does)."""
+
+    def __init__(
+        self,
+        nightly: Callable[[], Awaitable[object]],
+        hour: Callable[[], int],
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        step: float = STEP,
+    ) -> None:
+        self.nightly = nightly
+        self.hour = hour
+        self.clock = clock
+        self.sleep = sleep
+        self.step = step
+        self.next_at: float | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._loop(), name="tsed-backup-nightly"
+            )
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            hour = self.hour()
+            self.next_at = next_run(self.clock(), hour)
+            while self.clock() < self.next_at:
+                await self.sleep(min(self.step, max(0.0, self.next_at - self.clock())))
+                if self.hour() != hour:
+                    hour = self.hour()
+                    self.next_at = next_run(self.clock(), hour)
+            try:
+                await self.nightly()
+            except Exception:  # the schedule outlives any one night
+                _LOGGER.exception("the nightly unit backup stopped unexpectedly",
+                                  extra={"TSED_EVENT": "backup_nightly_failed"})  # fmt: skip

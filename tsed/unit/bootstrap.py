@@ -69,6 +69,7 @@ from tsed.tss.exportjobs import ExportJobs
 from tsed.unit.admin_ops import AdminOps
 from tsed.unit.archive_ops import ArchiveService
 from tsed.unit.backend import Backend
+from tsed.unit.backup_ops import BackupSchedule
 from tsed.unit.context import OpsContext
 from tsed.unit.fleetmetrics import FleetSources
 from tsed.unit.options import DaemonOptions
@@ -294,6 +295,9 @@ async def start_unit(
         refresh_status=on_status, reload_backend=reload_backend,
     )  # fmt: skip
     admin = AdminOps(ops, SetupOps(ops))
+    backups = BackupSchedule(admin.backup.nightly, lambda: (settings.config.archive_hour + 1) % 24)
+    backups.start()  # the nightly unit backup, an hour after the archive's run
+    step.push_async_callback(backups.stop)
     register_app = build_register_app(
         RegisterApiDeps(
             signing=SigningProxy(lambda: backend.signing),
