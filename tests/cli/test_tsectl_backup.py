@@ -207,6 +207,13 @@ async def test_the_backup_password_never_leaks(
     assert "Falsches-Passwort" not in failed.stdout + failed.stderr
     after = {p: p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
     assert after == before  # refused twice: nothing changed
+    replaced = tsectl("--json", "--state-dir", str(tmp_path / "a"), "backup", "restore",
+                      str(backup_file), "--password-file", str(password_file), "--replace",
+                      stdin="ERSETZEN\n")  # fmt: skip
+    assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+    kept = Path(json.loads(replaced.stdout)["replaced"])
+    assert kept.parent == tmp_path / "a" and (kept / "tsed.sqlite").is_file()
+    assert PASSWORD not in replaced.stdout + replaced.stderr
     for record in caplog.records:
         text = f"{record.getMessage()} {record.args!r} {record.__dict__!r}"
         assert PASSWORD not in text and weak not in text, record.getMessage()

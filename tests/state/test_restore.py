@@ -33,6 +33,7 @@ from tsed.state.restore import DaemonRunning, RestoreRefused, restore_backup
 
 PASSWORD = "Backup-Passwort-Filiale-3"
 CONFIG = 'name = "Filiale 3"\n'
+SERVICE_UID = 4321  # the service user tsed on a unit (tsectl restores as root)
 
 
 def digests(root: Path) -> dict[str, str]:
@@ -103,7 +104,13 @@ def rewrite_payload(file: Path, out: Path, change: object) -> None:
 
 def test_restore_onto_a_new_unit(source: tuple[Path, Path], tmp_path: Path) -> None:
     file, original = source
+    (tmp_path / "state").mkdir(mode=0o700)  # made by systemd for the service user
+    os.chown(tmp_path / "state", SERVICE_UID, SERVICE_UID)
     info = restore(file, tmp_path)
+    for path in (tmp_path / "state").rglob("*"):  # the daemon runs as the service user
+        assert path.stat().st_uid == SERVICE_UID, path
+    for name in ("vault.json", "device.key", "tsed.sqlite"):
+        assert (tmp_path / "state" / name).stat().st_mode & 0o077 == 0, name
     state = digests(tmp_path / "state")
     kept = digests(original)
     for name in ("vault.json", "device.key", "device.crt", "device.json", "mode"):

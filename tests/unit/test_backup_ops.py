@@ -5,6 +5,7 @@ once a night at its hour and outlives a failing night."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -42,6 +43,13 @@ async def test_the_nightly_backup_is_written_and_copied_off_the_box(tmp_path: Pa
             assert copy is not None
             snapshots = await copy.restic.snapshots(tag=BACKUP_TAG)
             assert [s.short_id for s in snapshots] == [night.offbox_snapshot[:8]]
+            code, out = await unit.tsectl(
+                "--json", "--state-dir", str(unit.state_dir), "backup", "fetch", "--to",
+                str(tmp_path / "fetched"), "--config", str(unit.state_dir / "tsed.toml"),
+            )  # fmt: skip
+            assert code == 0, out
+            fetched = Path(json.loads(out)["file"])
+            assert fetched.read_bytes() == night.backup.file.read_bytes()
             await target.astop()  # the target goes away: the backup is still written
             later = await ops.nightly()
             assert later.backup is not None and later.offbox_snapshot is None

@@ -139,7 +139,8 @@ def _unpack(payload: Path, tree: Path) -> dict[str, Any]:
                 source = tar.extractfile(info)
                 assert source is not None
                 digest = hashlib.sha256()
-                with target.open("wb") as out:
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as out:
                     while chunk := source.read(1 << 20):
                         digest.update(chunk)
                         out.write(chunk)
@@ -208,6 +209,16 @@ def _restorable(paths: StatePaths) -> set[str]:
               paths.simulator, paths.archive]  # fmt: skip
     names = {p.name for p in single}
     return names | {f"{paths.store.name}{side}" for side in ("-wal", "-shm")}
+
+
+def _give_to_owner(root: Path, owner: os.stat_result) -> None:
+    """Run as root (tsectl on the unit), the restored entries get the state directory's owner
+    (the service user): the daemon must read what it runs on."""
+    if os.geteuid() != 0:
+        return
+    for dirpath, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            os.chown(Path(dirpath) / name, owner.st_uid, owner.st_gid, follow_symlinks=False)
 
 
 def _swap(state_dir: Path, new_root: Path, aside: Path) -> tuple[list[str], list[str]]:
@@ -298,6 +309,7 @@ def restore_backup(
         else:
             missing = tuple(rel for rel, _ in _archive_rows(StatePaths(new_root).archive))
         summary = summary_of(new_root)
+        _give_to_owner(new_root, state_dir.stat())
         stamp = datetime.fromtimestamp(clock(), UTC).strftime("%Y%m%dT%H%M%SZ")
         aside = state_dir / f"{REPLACED_PREFIX}{stamp}"
         moved_aside, moved_in = _swap(state_dir, new_root, aside)
@@ -307,6 +319,9 @@ def restore_backup(
                 if config_path.is_file():
                     shutil.copyfile(config_path, aside / CONFIG_MEMBER)
                 atomic_write(config_path, config.read_bytes(), mode=0o644)
+                if os.geteuid() == 0:
+                    owner = config_path.parent.stat()
+                    os.chown(config_path, owner.st_uid, owner.st_gid)
             except (OSError, StorageError) as err:
                 _undo(state_dir, new_root, aside, moved_aside, moved_in)
                 raise StorageError(f"cannot write the configuration {config_path}: {err}") from err
