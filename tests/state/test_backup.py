@@ -1,0 +1,138 @@
+"""Writing a backup: what goes in (and what stays out), the manifest, a snapshot taken while
+the store is written, and the backups folder keeping the newest three."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import os
+import sqlite3
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+from tsed.archive.store import ArchiveStore
+from tsed.net.identity import load_or_create_identity
+from tsed.state.backup import MANIFEST, create_backup
+from tsed.state.backupfile import decrypt_file
+from tsed.state.paths import StatePaths
+from tsed.state.store import Store
+from tsed.state.vault import Vault
+
+PASSWORD = "Backup-Passwort-Test-99"
+
+
+async def _store(path: Path) -> None:
+    store = Store(path)
+    await store.open()
+    await store.close()
+
+
+def a_unit(root: Path) -> StatePaths:
+    paths = StatePaths(root)
+    asyncio.run(_store(paths.store))
+    Vault(paths.vault).update({"default/LIVE/api_secret": "geheim-secret-value-123"})
+    load_or_create_identity(root, name="laden", addresses=[])
+    archive = ArchiveStore(paths.archive)
+    archive.open()
+    tar = paths.archive / "tss" / "t1" / "t1_sig000000000001-000000000010.tar"
+    tar.parent.mkdir(parents=True)
+    tar.write_bytes(b"an archived export" * 100)
+    (paths.simulator / "nested").mkdir(parents=True)
+    (paths.simulator / "nested" / "keys.json").write_text("{}")
+    (paths.exports / "job1").mkdir(parents=True)
+    (paths.exports / "job1" / "part.tar").write_bytes(b"tar")
+    return paths
+
+
+def members_of(file: Path) -> dict[str, bytes]:
+    plain = io.BytesIO()
+    with file.open("rb") as handle:
+        decrypt_file(handle, plain, PASSWORD)
+    with tarfile.open(fileobj=io.BytesIO(plain.getvalue()), mode="r:gz") as tar:
+        names = tar.getnames()
+        assert names[0] == MANIFEST
+        out = {}
+        for info in tar.getmembers():
+            handle = tar.extractfile(info)
+            assert handle is not None
+            out[info.name] = handle.read()
+    return out
+
+
+def test_what_goes_in_and_what_stays_out(tmp_path: Path) -> None:
+    paths = a_unit(tmp_path / "state")
+    config = tmp_path / "tsed.toml"
+    config.write_text('name = "Laden"\n')
+    info = create_backup(paths, config, PASSWORD, device_id="d1", tsed_version="1.2.3")
+    assert info.file.parent == paths.backups and info.file.stat().st_mode & 0o077 == 0
+    members = members_of(info.file)
+    manifest = json.loads(members.pop(MANIFEST))
+    assert manifest["format"] == 1 and manifest["device_id"] == "d1"
+    assert manifest["tsed_version"] == "1.2.3"
+    assert set(manifest["members"]) == set(members)
+    for name, data in members.items():
+        assert manifest["members"][name] == {
+            "size": len(data), "sha256": hashlib.sha256(data).hexdigest()
+        }  # fmt: skip
+    names = set(members)
+    for entry in (paths.store, paths.vault, paths.device_key, paths.device_cert,
+                  paths.device_id, paths.archive / "index.sqlite"):  # fmt: skip
+        assert f"state/{entry.relative_to(paths.root).as_posix()}" in names, entry
+    assert (
+        "state/simulator/nested/keys.json" in names
+        and members["config.toml"] == b'name = "Laden"\n'
+    )
+    assert not [n for n in names if "/tss/" in n or "/exports/" in n or "backups" in n]
+    assert not [n for n in names if n.endswith(("-wal", "-shm"))]
+    assert not list(paths.backups.glob(".*"))  # no work folder or partial file left
+
+
+def test_a_snapshot_while_the_store_is_written_is_consistent(tmp_path: Path) -> None:
+    paths = a_unit(tmp_path / "state")
+    stop = threading.Event()
+    written = [0]
+
+    def writer() -> None:
+        db = sqlite3.connect(paths.store)
+        db.execute("PRAGMA journal_mode=WAL")
+        deadline = time.monotonic() + 30
+        while not stop.is_set() and time.monotonic() < deadline:
+            with db:  # two rows per commit: a snapshot has both or neither
+                for i in range(2):
+                    db.execute("INSERT INTO audit (at, actor, action) VALUES (?, 'test', ?)",
+                               (time.time(), f"pair-{written[0]}-{i}"))  # fmt: skip
+            written[0] += 1
+        db.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        while written[0] < 50:
+            time.sleep(0.01)
+        info = create_backup(paths, tmp_path / "none.toml", PASSWORD, device_id="d1",
+                             tsed_version="t")  # fmt: skip
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    copy = tmp_path / "copy.sqlite"
+    copy.write_bytes(members_of(info.file)["state/tsed.sqlite"])
+    db = sqlite3.connect(copy)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    count = db.execute("SELECT count(*) FROM audit WHERE actor = 'test'").fetchone()[0]
+    db.close()
+    assert count >= 100 and count % 2 == 0
+
+
+def test_the_backups_folder_keeps_the_newest_three(tmp_path: Path) -> None:
+    paths = a_unit(tmp_path / "state")
+    made = []
+    for day in range(5):
+        at = 1_790_000_000.0 + day * 86400
+        made.append(create_backup(paths, tmp_path / "none.toml", PASSWORD, device_id="d1",
+                                  tsed_version="t", clock=lambda at=at: at).file)  # fmt: skip
+    assert sorted(paths.backups.iterdir()) == made[-3:]
+    assert not os.path.exists(made[0])
