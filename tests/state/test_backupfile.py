@@ -105,3 +105,8 @@ def test_a_short_password_is_refused_without_repeating_it(tmp_path: Path) -> Non
     with pytest.raises(BackupPasswordWeak) as caught:
         seal(tmp_path, b"x", "kurz-1234")
     assert "kurz-1234" not in caught.value.message + caught.value.hint
+
+
+def test_a_password_that_is_not_text_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(BackupPasswordWeak, match="not text"):
+        seal(tmp_path, b"x", "zwölf-Zeichen-\ud800")

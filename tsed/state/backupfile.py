@@ -100,7 +100,16 @@ def check_password(password: str) -> bytes:
         raise BackupPasswordWeak(
             f"the backup password is too short (at least {MIN_PASSWORD} characters)"
         )
-    return password.encode("utf-8")
+    return _utf8(password)
+
+
+def _utf8(password: str) -> bytes:
+    try:
+        return password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BackupPasswordWeak(
+            "the backup password holds characters that are not text (an unpaired surrogate)"
+        ) from None
 
 
 def _keys(password: bytes, salt: bytes, log2_n: int, r: int, p: int) -> tuple[bytes, bytes]:
@@ -160,7 +169,7 @@ def decrypt_file(source: BinaryIO, target: BinaryIO, password: str) -> None:
         raise BackupDamaged("the backup's header names key parameters this tsed does not use")
     if not 12 <= log2_chunk <= 24:
         raise BackupDamaged("the backup's header names a chunk size this tsed does not use")
-    header_key, payload_key = _keys(password.encode("utf-8"), salt, log2_n, r, p)
+    header_key, payload_key = _keys(_utf8(password), salt, log2_n, r, p)
     expected = hmac.new(header_key, header[: _FIXED.size], hashlib.sha256).digest()
     if not hmac.compare_digest(expected, header[_FIXED.size :]):
         raise BackupWrongPassword("the password does not open this backup")
