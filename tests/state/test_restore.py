@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.unit import running_unit
+from tsed.errors import StorageError
 from tsed.state.backup import MANIFEST, create_backup
 from tsed.state.backupfile import (
     BackupDamaged,
@@ -235,3 +236,17 @@ def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(BackupDamaged, match="cannot read"):
         restore(tmp_path / "missing.tsedbackup", tmp_path)
     assert not os.path.exists(tmp_path / "state" / "tsed.sqlite")
+
+
+def test_a_failure_after_the_swap_puts_everything_back(
+    source: tuple[Path, Path], tmp_path: Path
+) -> None:
+    file, original = source
+    target = tmp_path / "target"
+    shutil.copytree(original, target / "state", ignore=shutil.ignore_patterns("*.sock"))
+    (target / "tsed.toml").mkdir()  # the configuration cannot be written: the last step fails
+    before = digests(target)
+    with pytest.raises(StorageError, match="cannot write the configuration"):
+        restore(file, target, replace=True)
+    assert digests(target) == before
+    assert not [p for p in (target / "state").iterdir() if p.name.startswith(".")]
