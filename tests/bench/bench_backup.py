@@ -32,6 +32,7 @@ from pathlib import Path
 from tsed.archive.store import ArchiveStore
 from tsed.net.identity import load_or_create_identity
 from tsed.state.backup import create_backup
+from tsed.state.backup_worker import create_in_worker
 from tsed.state.paths import StatePaths
 from tsed.state.restore import restore_backup
 from tsed.state.store import Store
@@ -135,6 +136,42 @@ def _flush(db: sqlite3.Connection, batch: list[tuple[object, ...]],
     idem.clear()
 
 
+async def _stall(make: object) -> tuple[float, float]:
+    """The longest the event loop waited beyond a 10 ms sleep while ``make()`` ran, and the
+    time ``make()`` took: what a register's request waits while a backup is written."""
+    worst, done = 0.0, False
+
+    async def probe() -> None:
+        nonlocal worst
+        while not done:
+            began = time.monotonic()
+            await asyncio.sleep(0.01)
+            worst = max(worst, time.monotonic() - began - 0.01)
+
+    task = asyncio.create_task(probe())
+    began = time.monotonic()
+    await make()  # type: ignore[operator]
+    took = time.monotonic() - began
+    done = True
+    await task
+    return worst, took
+
+
+def stalls(paths: StatePaths, config: Path) -> dict[str, tuple[float, float]]:
+    """The event loop's longest stall with the backup in a thread of the daemon's process and
+    in the worker process the unit uses."""
+
+    async def in_thread() -> None:
+        await asyncio.to_thread(create_backup, paths, config, PASSWORD, device_id="bench",
+                                tsed_version="bench")  # fmt: skip
+
+    async def in_worker() -> None:
+        await create_in_worker(paths.root, config, PASSWORD, device_id="bench",
+                               tsed_version="bench")  # fmt: skip
+
+    return {"thread": asyncio.run(_stall(in_thread)), "worker": asyncio.run(_stall(in_worker))}
+
+
 def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -174,6 +211,9 @@ def main() -> None:
             f"restore: {restore_s:.2f} s ({restored.transactions} transactions, "
             f"{restored.archive_entries} archive entries)"
         )
+        for where, (worst, took) in stalls(paths, root / "tsed.toml").items():
+            print(f"backup in a {where}: {took:.1f} s, the event loop's longest stall "
+                  f"{worst * 1000:.0f} ms")  # fmt: skip
         print(f"bytes per 1000 transactions in the backup: "
               f"{info.size / args.transactions * 1000 / 1e3:.1f} kB")  # fmt: skip
 

@@ -3,64 +3,16 @@ the store is written, and the backups folder keeping the newest three."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import io
 import json
 import os
 import sqlite3
-import tarfile
 import threading
 import time
 from pathlib import Path
 
-from tsed.archive.store import ArchiveStore
-from tsed.net.identity import load_or_create_identity
+from tests.support.backup import PASSWORD, a_unit, members_of
 from tsed.state.backup import MANIFEST, create_backup
-from tsed.state.backupfile import decrypt_file
-from tsed.state.paths import StatePaths
-from tsed.state.store import Store
-from tsed.state.vault import Vault
-
-PASSWORD = "Backup-Passwort-Test-99"
-
-
-async def _store(path: Path) -> None:
-    store = Store(path)
-    await store.open()
-    await store.close()
-
-
-def a_unit(root: Path) -> StatePaths:
-    paths = StatePaths(root)
-    asyncio.run(_store(paths.store))
-    Vault(paths.vault).update({"default/LIVE/api_secret": "geheim-secret-value-123"})
-    load_or_create_identity(root, name="laden", addresses=[])
-    archive = ArchiveStore(paths.archive)
-    archive.open()
-    tar = paths.archive / "tss" / "t1" / "t1_sig000000000001-000000000010.tar"
-    tar.parent.mkdir(parents=True)
-    tar.write_bytes(b"an archived export" * 100)
-    (paths.simulator / "nested").mkdir(parents=True)
-    (paths.simulator / "nested" / "keys.json").write_text("{}")
-    (paths.exports / "job1").mkdir(parents=True)
-    (paths.exports / "job1" / "part.tar").write_bytes(b"tar")
-    return paths
-
-
-def members_of(file: Path) -> dict[str, bytes]:
-    plain = io.BytesIO()
-    with file.open("rb") as handle:
-        decrypt_file(handle, plain, PASSWORD)
-    with tarfile.open(fileobj=io.BytesIO(plain.getvalue()), mode="r:gz") as tar:
-        names = tar.getnames()
-        assert names[0] == MANIFEST
-        out = {}
-        for info in tar.getmembers():
-            handle = tar.extractfile(info)
-            assert handle is not None
-            out[info.name] = handle.read()
-    return out
 
 
 def test_what_goes_in_and_what_stays_out(tmp_path: Path) -> None:

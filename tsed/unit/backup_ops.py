@@ -3,8 +3,9 @@ operation, so the running unit takes the consistent snapshot: SQLite's online ba
 file copy) and the nightly backup with its off-box copy.
 
 The backup password reaches the unit only in the admin request's body (never a command line);
-it is registered with the log redactor at once. With ``remember`` it is kept in the vault
-(:data:`PASSWORD_ENTRY`) for the nightly backup.
+it is registered with the log redactor at once. The backup is written by a child process
+(:mod:`tsed.state.backup_worker`): scrypt and the compression never stall the event loop.
+With ``remember`` it is kept in the vault (:data:`PASSWORD_ENTRY`) for the nightly backup.
 
 The nightly run: :meth:`BackupAdminOps.nightly` writes a backup with the remembered password
 and, when ``offbox.repository`` is set, copies the backups folder to the archive's off-box
@@ -28,7 +29,8 @@ from tsed.archive.offbox import OffboxCopy
 from tsed.archive.schedule import STEP, next_run
 from tsed.errors import ConfigError, OffboxError, TsedError
 from tsed.logs import register_secret
-from tsed.state.backup import BackupInfo, create_backup
+from tsed.state.backup import BackupInfo
+from tsed.state.backup_worker import create_in_worker
 from tsed.state.backupfile import check_password
 from tsed.state.paths import StatePaths
 from tsed.unit.context import OpsContext
@@ -56,10 +58,16 @@ class BackupAdminOps:
         check_password(password)
         d = self.d
         async with self._lock:
-            info = await asyncio.to_thread(
-                create_backup, StatePaths(d.state_dir), d.options.config_path, password,
+            info = await create_in_worker(  # a process of its own: signing never waits
+                d.state_dir, d.options.config_path, password,
                 device_id=d.identity.device_id, tsed_version=__version__,
             )  # fmt: skip
+        _LOGGER.info(
+            "backup written: %s, %d bytes, %d transactions, %.1f s",
+            info.name, info.size, info.transactions, info.seconds,
+            extra={"TSED_EVENT": "backup_created", "TSED_BYTES": info.size,
+                   "TSED_FILE": info.name},
+        )  # fmt: skip
         if remember:
             d.vault.set(PASSWORD_ENTRY, password)
         await d.store.audit("admin", "backup_create", {"file": info.name, "remember": remember})
