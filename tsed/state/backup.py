@@ -258,8 +258,3 @@ def _prune(folder: Path) -> None:
     for old in backups[:-KEEP]:
         with contextlib.suppress(OSError):
             old.unlink()
-
-
-def newest_backup(paths: StatePaths) -> Path | None:
-    backups = sorted(p for p in paths.backups.glob(f"*{SUFFIX}") if not p.name.startswith("."))
-    return backups[-1] if backups else None

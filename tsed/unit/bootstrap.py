@@ -12,7 +12,8 @@ the start fails)::
     access     pairing window, lockouts, password hasher, setup page sessions, the mDNS
                advertiser (announcing from the mdns step on)      ↩ hasher closed
     exports    TAR export jobs                                    ↩ stopped
-    servers    register API and setup page on TLS, admin API on the Unix socket  ↩ closed
+    servers    register API and setup page on TLS, admin API on the Unix socket, the nightly
+               unit backup's schedule                              ↩ closed
     mdns       the mDNS announcement (unless TSED_MDNS=off)        ↩ withdrawn
     ready      READY=1 to systemd, watchdog                       ↩ STOPPING=1
     status     the STATUS line, last-seen times, certificate names  ↩ cancelled
