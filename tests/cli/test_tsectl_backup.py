@@ -155,7 +155,9 @@ async def test_the_backup_password_never_leaks(
         register = await unit.pair()
         await register.receipt()
         transport = httpx.AsyncHTTPTransport(uds=str(unit.daemon.options.admin_socket))
-        async with httpx.AsyncClient(transport=transport, base_url="http://tsed") as admin:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://tsed", timeout=TIMEOUT
+        ) as admin:
             short = await admin.post("/admin/v1/backup", json={"password": weak})
             assert short.status_code == 400, short.text
             assert short.json()["error"]["code"] == "BACKUP_PASSWORD_TOO_WEAK"
@@ -170,6 +172,9 @@ async def test_the_backup_password_never_leaks(
         answers = short.text + made.text
         assert weak not in answers and PASSWORD not in answers
         assert unit.daemon.vault.get(PASSWORD_ENTRY) == PASSWORD  # for the nightly backup
+        code, text = await unit.tsectl("backup", "create", "--password-file", str(password_file))
+        assert code == 0 and "Backup geschrieben" in text and "Installationsblatt" in text, text
+        assert PASSWORD not in text
         nightly = await BackupAdminOps(unit.daemon.running.ops).nightly()
         assert nightly.backup is not None and nightly.offbox_snapshot is None  # no target
         backup_file = nightly.backup.file
@@ -207,12 +212,13 @@ async def test_the_backup_password_never_leaks(
     assert "Falsches-Passwort" not in failed.stdout + failed.stderr
     after = {p: p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
     assert after == before  # refused twice: nothing changed
-    replaced = tsectl("--json", "--state-dir", str(tmp_path / "a"), "backup", "restore",
+    replaced = tsectl("--state-dir", str(tmp_path / "a"), "backup", "restore",
                       str(backup_file), "--password-file", str(password_file), "--replace",
                       stdin="ERSETZEN\n")  # fmt: skip
     assert replaced.returncode == 0, replaced.stdout + replaced.stderr
-    kept = Path(json.loads(replaced.stdout)["replaced"])
-    assert kept.parent == tmp_path / "a" and (kept / "tsed.sqlite").is_file()
+    assert "wiederhergestellt: 1 Transaktionen" in replaced.stdout, replaced.stdout
+    (kept,) = (tmp_path / "a").glob(".replaced-*")
+    assert f"aufbewahrt in {kept}" in replaced.stdout and (kept / "tsed.sqlite").is_file()
     assert PASSWORD not in replaced.stdout + replaced.stderr
     for record in caplog.records:
         text = f"{record.getMessage()} {record.args!r} {record.__dict__!r}"
