@@ -25,7 +25,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from tests.support.offbox import RcloneRest
 from tests.support.unit import RECEIPT, running_unit
+from tsed.config.offbox import CREDENTIAL_ENTRY
+from tsed.config.offbox import PASSWORD_ENTRY as REPOSITORY_PASSWORD
 from tsed.unit.backup_ops import PASSWORD_ENTRY, BackupAdminOps
 
 PASSWORD = "Filiale-7-Backup-Kw2026"
@@ -69,8 +72,21 @@ async def test_replacement_unit_continues_the_same_tss_counters(tmp_path: Path) 
     copy.parent.mkdir()
     today = datetime.now(UTC).date().isoformat()
 
-    async with running_unit(a_dir) as unit:
+    target = RcloneRest(tmp_path / "offbox-target")  # the archive's off-box copy (restic)
+    await target.astart()
+    offbox = f'[offbox]\nrepository = "{target.url()}"\nuser = "{target.user}"\n'
+    try:
+        await _replace_a_unit(a_dir, b_dir, offbox, target, password_file, copy, today)
+    finally:
+        await target.astop()
+
+
+async def _replace_a_unit(a_dir: Path, b_dir: Path, offbox: str, target: RcloneRest,
+                          password_file: Path, copy: Path, today: str) -> None:  # fmt: skip
+    async with running_unit(a_dir, config=offbox) as unit:
         unit.daemon.archive.archiver.poll_interval = 0.1
+        unit.daemon.vault.update({REPOSITORY_PASSWORD: "repo-password-Lq02mVb7Ks",
+                                  CREDENTIAL_ENTRY: target.password})  # fmt: skip
         register = await unit.pair()
         for _ in range(3):
             await register.receipt()
@@ -88,18 +104,17 @@ async def test_replacement_unit_continues_the_same_tss_counters(tmp_path: Path) 
         assert made["archive_entries"] == 1 and made["format"] == 1
         assert hashlib.sha256(copy.read_bytes()).hexdigest() == made["sha256"]
         assert PASSWORD.encode() not in copy.read_bytes()
-        # the archive's files reach the new unit through the off-box copy (restic, tested in
-        # tests/archive/test_offbox.py); here the folder tsectl archive restore --to would fill
-        offbox = tmp_path / "offbox-restore"
-        shutil.copytree(unit.state_dir / "archive", offbox)
-    shutil.rmtree(a_dir)  # unit A is gone
+        code, out = await unit.tsectl("--json", "--state-dir", str(a_dir), "archive", "copy",
+                                      "--config", str(a_dir / "tsed.toml"))  # fmt: skip
+        assert code == 0, out  # the archive's files, off the box
+    shutil.rmtree(a_dir)  # unit A is gone; its off-box copy is not
 
     async with running_unit(b_dir) as fresh:  # a new box: first boot, an identity of its own
         assert fresh.daemon.identity.fingerprint_sha256 != key_hash
     restored = tsectl(
         "--json", "--state-dir", str(b_dir), "backup", "restore", str(copy),
         "--password-file", str(password_file), "--config", str(b_dir / "tsed.toml"),
-        "--archive-from", str(offbox),
+        "--archive-from-offbox",
     )  # fmt: skip
     assert restored.returncode == 0, restored.stdout + restored.stderr
     info = json.loads(restored.stdout)

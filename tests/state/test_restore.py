@@ -250,3 +250,21 @@ def test_a_failure_after_the_swap_puts_everything_back(
         restore(file, target, replace=True)
     assert digests(target) == before
     assert not [p for p in (target / "state").iterdir() if p.name.startswith(".")]
+
+
+def test_archive_files_are_taken_only_when_their_digest_matches(
+    source: tuple[Path, Path], tmp_path: Path
+) -> None:
+    file, original = source
+    info = restore(file, tmp_path / "good", archive_from=original / "archive")
+    assert info.archive_files == 1 and info.archive_missing == ()  # type: ignore[attr-defined]
+    (tar,) = (tmp_path / "good" / "state" / "archive" / "tss").rglob("*.tar")
+    assert tar.stat().st_mode & 0o777 == 0o444
+    forged = tmp_path / "forged"
+    shutil.copytree(original / "archive", forged)
+    (rel,) = [p.relative_to(forged) for p in (forged / "tss").rglob("*.tar")]
+    (forged / rel).chmod(0o644)
+    (forged / rel).write_bytes(b"another file under the same name")
+    info = restore(file, tmp_path / "bad", archive_from=forged)
+    assert info.archive_files == 0 and info.archive_missing == (rel.as_posix(),)  # type: ignore[attr-defined]
+    assert not list((tmp_path / "bad" / "state" / "archive").rglob("*.tar"))

@@ -33,6 +33,7 @@ from tsed.config.model import load_config
 from tsed.config.text import shown
 from tsed.errors import TsedError
 from tsed.net.wire import to_wire
+from tsed.state.backup import CONFIG_MEMBER, STATE_PREFIX
 from tsed.state.paths import StatePaths
 from tsed.state.restore import restore_backup
 from tsed.state.vault import Vault
@@ -62,6 +63,9 @@ def add_backup_parser(sub: Any) -> None:
         help="folder with the archive's files (tsectl "
         "archive restore --to DIR): the indexed files are taken from there",
     )
+    restore.add_argument("--archive-from-offbox", action="store_true",
+                         help="take the archive's files from the off-box copy named in the "
+                              "backup's own configuration (restic)")  # fmt: skip
     fetch = actions.add_parser("fetch", help="the newest backup from the off-box target")
     fetch.add_argument("--to", required=True, help="new or empty folder")
     add_config(fetch)
@@ -157,13 +161,37 @@ def _restore(args: argparse.Namespace) -> dict[str, Any]:
     directory = state_dir(args, os.environ)
     if args.replace:
         _confirm_replace()
+    if args.archive_from and args.archive_from_offbox:
+        raise UsageError("give --archive-from DIR or --archive-from-offbox, not both")
     info = restore_backup(
         Path(args.file), password, state_dir=directory, config_path=config_path(args, os.environ),
         replace=bool(args.replace),
         archive_from=Path(args.archive_from) if args.archive_from else None,
+        archive_source=_from_offbox if args.archive_from_offbox else None,
     )  # fmt: skip
     data: dict[str, Any] = to_wire(info)
     return data
+
+
+def _from_offbox(backup: Path, scratch: Path) -> Path:
+    """The archive's off-box copy restored into ``scratch``, reached with the configuration
+    and vault of the unpacked ``backup`` (the new unit has none of its own yet)."""
+    config_file = backup / CONFIG_MEMBER
+    if not config_file.is_file():
+        raise CommandFailed("the backup holds no configuration, so no off-box target",
+                            "Restore the archive with tsectl archive restore --to DIR and "
+                            "give --archive-from DIR.")  # fmt: skip
+    staged = backup / STATE_PREFIX.rstrip("/")
+    copy = OffboxCopy.from_config(load_config(config_file), Vault(StatePaths(staged).vault),
+                                  scratch / "offbox-state")  # fmt: skip
+    if copy is None:
+        raise CommandFailed(
+            "the backup's configuration names no off-box target (offbox.repository)",
+            "Give --archive-from DIR with the archive's files instead.",
+        )
+    target = scratch / "archive"
+    asyncio.run(copy.restore(target))
+    return target
 
 
 def _fetch(args: argparse.Namespace) -> dict[str, Any]:

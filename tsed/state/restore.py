@@ -269,9 +269,15 @@ def restore_backup(
     config_path: Path,
     replace: bool = False,
     archive_from: Path | None = None,
+    archive_source: Callable[[Path, Path], Path] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> RestoreInfo:
-    """Restore ``file`` into ``state_dir`` (and ``config_path``); see the module's steps."""
+    """Restore ``file`` into ``state_dir`` (and ``config_path``); see the module's steps.
+
+    ``archive_source`` (instead of ``archive_from``) fetches the archive's files once the
+    backup is open and accepted: it gets the unpacked backup (``config.toml``, ``state/``) and
+    an empty scratch folder, and returns the folder holding the files (the off-box copy
+    restored with the backup's own configuration and vault)."""
     started = time.monotonic()
     paths = StatePaths(state_dir)
     if daemon_running(paths):
@@ -304,6 +310,10 @@ def restore_backup(
                 "wurde abgebrochen; nichts wurde verändert."
             )
         copied, missing = 0, tuple[str, ...]()
+        if archive_source is not None:
+            scratch = work / "archive-source"
+            scratch.mkdir(mode=0o700)
+            archive_from = archive_source(tree, scratch)
         if archive_from is not None:
             copied, missing = _take_archive(new_root, archive_from)
         else:
