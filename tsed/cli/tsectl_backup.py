@@ -189,7 +189,7 @@ def _from_offbox(backup: Path, scratch: Path) -> Path:
             "the backup's configuration names no off-box target (offbox.repository)",
             "Give --archive-from DIR with the archive's files instead.",
         )
-    target = scratch / "archive"
+    target = scratch / "offbox-files"
     asyncio.run(copy.restore(target))
     return target
 
