@@ -88,3 +88,15 @@ def test_the_backups_folder_keeps_the_newest_three(tmp_path: Path) -> None:
                                   tsed_version="t", clock=lambda at=at: at).file)  # fmt: skip
     assert sorted(paths.backups.iterdir()) == made[-3:]
     assert not os.path.exists(made[0])
+
+
+def test_a_killed_backups_plain_files_are_removed_by_the_next(tmp_path: Path) -> None:
+    paths = a_unit(tmp_path / "state")
+    paths.backups.mkdir()
+    stale, fresh = paths.backups / ".work-killed", paths.backups / ".work-running"
+    for work in (stale, fresh):
+        work.mkdir()
+        (work / "vault.json").write_text("{}")
+    os.utime(stale, (time.time() - 7 * 3600, time.time() - 7 * 3600))
+    create_backup(paths, tmp_path / "none.toml", PASSWORD, device_id="d1", tsed_version="t")
+    assert not stale.exists() and fresh.exists()  # a younger one may be another's, running

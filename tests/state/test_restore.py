@@ -268,3 +268,15 @@ def test_archive_files_are_taken_only_when_their_digest_matches(
     info = restore(file, tmp_path / "bad", archive_from=forged)
     assert info.archive_files == 0 and info.archive_missing == (rel.as_posix(),)  # type: ignore[attr-defined]
     assert not list((tmp_path / "bad" / "state" / "archive").rglob("*.tar"))
+
+
+def test_a_killed_restores_plain_files_are_removed_by_the_next(
+    source: tuple[Path, Path], tmp_path: Path
+) -> None:
+    file, _ = source
+    stale = tmp_path / "state" / ".restore-killed"
+    stale.mkdir(parents=True)
+    (stale / "vault.json").write_text("{}")
+    with pytest.raises(BackupWrongPassword):
+        restore(file, tmp_path, "ein-falsches-Passwort")
+    assert not stale.exists()

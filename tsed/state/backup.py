@@ -50,6 +50,7 @@ STATE_PREFIX = "state/"
 SUFFIX = ".tsedbackup"
 KEEP = 3  # backups kept in the state directory's backups folder (the newest)
 _SQLITE_SIDE = ("-wal", "-shm", "-journal")
+STALE_WORK = 6 * 3600.0  # seconds after which a work folder is a killed backup's
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +204,7 @@ def create_backup(
     folder = paths.backups
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _remove_stale_work(folder)
         work = Path(tempfile.mkdtemp(prefix=".work-", dir=folder))
     except OSError as err:
         raise StorageError(f"cannot write the backup into {folder}: {err.strerror}") from err
@@ -251,6 +253,20 @@ def create_backup(
         extra={"TSED_EVENT": "backup_created", "TSED_BYTES": info.size, "TSED_FILE": name},
     )  # fmt: skip
     return info
+
+
+def _remove_stale_work(folder: Path, older_than: float = STALE_WORK) -> None:
+    """A killed backup's work folder holds a plain copy of the vault and the device key:
+    removed by the next backup once older than any backup may take."""
+    limit = time.time() - older_than
+    for work in folder.glob(".work-*"):
+        with contextlib.suppress(OSError):
+            if work.stat().st_mtime < limit:
+                shutil.rmtree(work)
+    for partial in folder.glob(f".*{SUFFIX}.tmp"):
+        with contextlib.suppress(OSError):
+            if partial.stat().st_mtime < limit:
+                partial.unlink()
 
 
 def _prune(folder: Path) -> None:

@@ -5,9 +5,9 @@ The restore never changes anything before the whole backup has been opened and c
 1. the daemon must not run (its admin socket must not answer): the store, the vault and the
    device identity are open in a running unit, and replacing them under it would mix two units;
 2. the file is decrypted and unpacked into ``<state_dir>/.restore-…/`` (same file system, mode
-   0700), and every member is checked against the manifest (size, SHA-256); a wrong password, a
-   damaged or cut-off file, a newer format: a clear error, the staging folder removed, nothing
-   else touched;
+   0700; a killed restore's staging folder is removed first), and every member is checked
+   against the manifest (size, SHA-256); a wrong password, a damaged or cut-off file, a newer
+   format: a clear error, the staging folder removed, nothing else touched;
 3. a unit that already holds fiscal data (transactions, archive entries, a LIVE TSS) is
    refused unless ``replace`` is given;
 4. with ``archive_from`` (a folder restored from the archive's off-box copy) every file the
@@ -288,6 +288,8 @@ def restore_backup(
         raise BackupDamaged(f"cannot read {file}: {err.strerror}") from None
     try:
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for stale in state_dir.glob(f"{RESTORE_PREFIX}*"):  # a killed restore's (plain) files
+            shutil.rmtree(stale, ignore_errors=True)
         work = Path(tempfile.mkdtemp(prefix=RESTORE_PREFIX, dir=state_dir))
     except OSError as err:
         source.close()
