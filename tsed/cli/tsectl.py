@@ -20,6 +20,10 @@ from tsed.cli.adminclient import AdminClient, CommandFailed, UsageError
 from tsed.cli.common import add_socket, add_state_dir, socket_path
 from tsed.cli.tsectl_archive import add_archive_actions, run_archive_command
 from tsed.cli.tsectl_backup import add_backup_parser, run_backup
+from tsed.cli.tsectl_decommission import add_decommission_parser, run_decommission
+from tsed.cli.tsectl_dsfinvk import ACTIONS as DSFINVK_ACTIONS
+from tsed.cli.tsectl_dsfinvk import add_dsfinvk_action, run_dsfinvk
+from tsed.cli.tsectl_health import add_health_parser, print_health, run_health, status_line
 from tsed.cli.tsectl_offbox import ACTIONS as OFFBOX_ACTIONS
 from tsed.cli.tsectl_offbox import add_offbox_actions, run_offbox
 from tsed.cli.tsectl_setup import (
@@ -74,6 +78,8 @@ def _print_status(data: Mapping[str, Any], out: TextIO) -> None:
     if pairing.get("open"):
         out.write(f"Pairing:       open until {pairing.get('expires_at')}\n")
     print_telemetry(data.get("telemetry", {}), out)
+    if data.get("housekeeping"):
+        out.write(f"Housekeeping:  {status_line(data['housekeeping'])}\n")
     for notice in data.get("notices", []):
         out.write(f"Notice:        {notice}\n")
 
@@ -146,10 +152,19 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
         done = run_setup_command(client, args)
         if done is not None:
             return done
+        if args.command == "decommission":
+            return run_decommission(client, args)
+        if args.command == "archive" and args.action in DSFINVK_ACTIONS:
+            return run_dsfinvk(client, args)
         if args.command == "archive":
             return run_archive_command(client, args)
         if args.command == "status":
-            return client.call("GET", "/admin/v1/status"), _print_status
+            status = dict(client.call("GET", "/admin/v1/status"))
+            health = run_health(client, args)
+            status["housekeeping"] = {k: health.get(k) for k in ("next_run", "last", "banner")}
+            return status, _print_status
+        if args.command == "health":
+            return run_health(client, args), print_health
         if args.command == "pair":
             known = None
             if args.serial:
@@ -306,14 +321,18 @@ def build_parser() -> argparse.ArgumentParser:
     activate = sub.add_parser("activate", help="apply the vendor's activation file (LIVE)")
     activate.add_argument("file", help="the signed activation document")
     add_setup_parsers(sub)
+    add_health_parser(sub)
     archive = sub.add_parser(
         "archive",
-        help="the fiscal archive: status, run, verify, the auditor's export, its off-box copy",
+        help="the fiscal archive: status, run, verify, the auditor's export, the DSFinV-K's "
+        "TSE tables, its off-box copy",
     )
     actions = archive.add_subparsers(dest="action", required=True, metavar="ACTION")
     add_archive_actions(actions)
     add_offbox_actions(actions)
     add_backup_parser(sub)  # tsectl backup create|restore|fetch: tsed.cli.tsectl_backup
+    add_dsfinvk_action(actions)
+    add_decommission_parser(sub)
     discover = sub.add_parser("discover", help="list TSE-LAN units on the network (mDNS)")
     discover.add_argument("--seconds", type=float, default=3.0, help="how long to listen")
     discover.add_argument(

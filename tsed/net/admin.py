@@ -38,6 +38,9 @@ written to the journal as an audit event (who, what, result; never a body).
 ``GET    /admin/metrics``                    Prometheus metrics
 ``*      /admin/v1/archive…``                the fiscal archive (:mod:`tsed.net.admin_archive`)
 ``POST   /admin/v1/backup``                  an encrypted unit backup (:mod:`tsed.net.admin_backup`)
+``*      /admin/v1/decommission…``           a guided decommissioning
+                                             (:mod:`tsed.net.admin_decommission`)
+``GET    /admin/v1/health``                  nightly housekeeping (:mod:`tsed.net.admin_health`)
 ==========================================  =========================================
 """
 
@@ -56,6 +59,9 @@ from tsed.errors import AuthError, ForbiddenError, InputError
 from tsed.logs import register_secret
 from tsed.net.admin_archive import add_archive_routes
 from tsed.net.admin_backup import add_backup_routes
+from tsed.net.admin_decommission import add_decommission_routes
+from tsed.net.admin_dsfinvk import add_dsfinvk_admin_routes
+from tsed.net.admin_health import add_health_routes
 from tsed.net.admin_openapi import admin_openapi_document
 from tsed.net.admin_operations import AdminOperations, PasswordProof
 from tsed.net.http import client_source, error_middleware, read_json_object
@@ -412,3 +418,6 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
     r.add_get("/admin/metrics", metrics)
     add_archive_routes(r, ops)  # /admin/v1/archive*: tsed.net.admin_archive
     add_backup_routes(r, ops)  # /admin/v1/backup: tsed.net.admin_backup
+    add_dsfinvk_admin_routes(r, ops)  # /admin/v1/archive/dsfinvk: tsed.net.admin_dsfinvk
+    add_decommission_routes(r, ops)  # /admin/v1/decommission*: tsed.net.admin_decommission
+    add_health_routes(r, ops)  # /admin/v1/health: tsed.net.admin_health

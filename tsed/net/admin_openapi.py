@@ -213,6 +213,12 @@ def admin_openapi_document() -> dict[str, Any]:
             },
             **_archive_paths(),
             **backup_paths(_op, _body, TEXT),
+            "/admin/v1/health": {
+                "get": _op(
+                    "The nightly housekeeping: last record (daily health record), the "
+                    "last days, certificate watch, certification changes, banner"
+                )
+            },
         },
     }
 
@@ -236,5 +242,34 @@ def _archive_paths() -> dict[str, Any]:
                 "201",
                 body=_body({"from": day, "to": day, "tenant": TEXT}, ["from", "to"]),
             )
+        },
+        "/admin/v1/archive/dsfinvk": {
+            "post": _op(
+                "The DSFinV-K's TSE tables (tse.csv, transactions_tse.csv) of a period (UTC "
+                "days) into the auditor's directory",
+                "201",
+                body=_body({"from": day, "to": day, "tenant": TEXT}, ["from", "to"]),
+            )
+        },
+        "/admin/v1/decommission": {
+            "get": _op("The guided decommissioning: its steps and what is left to do"),
+            "post": _op(
+                "Start a decommissioning (register, tss, exchange, unit); archive first",
+                "202",
+                body=_body(
+                    {
+                        "kind": TEXT,
+                        "reason": TEXT,
+                        "confirm": TEXT,
+                        "tenant": TEXT,
+                        "register": TEXT,
+                        "date": day,
+                    },
+                    ["kind", "reason"],
+                ),
+            ),
+        },
+        "/admin/v1/decommission/resume": {
+            "post": _op("Go on with a decommissioning after a failed step", "202")
         },
     }

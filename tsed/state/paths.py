@@ -18,6 +18,9 @@ here, so a file name of the state directory is spelled nowhere else in :mod:`tse
     backups/                 the newest encrypted unit backups (tsectl backup create, nightly)
     .restore-*/              a restore being unpacked and checked (tsectl backup restore)
     .replaced-<time>/        what a restore replaced: kept, never deleted
+    housekeeping.json        the nightly housekeeping's records, the daily health records
+    certification.json       per TSS: certificate expiry warned, BSI certification id seen,
+                             its changes (reportable events)
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ __all__ = [
     "ACTIVATION_FILE",
     "ADMIN_SOCKET_NAME",
     "BACKUPS_DIR",
+    "CERTIFICATION_FILE",
     "CREDENTIALS_FILE",
     "DEFAULT_STATE_DIR",
     "DEVICE_CERT_FILE",
@@ -36,6 +40,7 @@ __all__ = [
     "DEVICE_KEY_FILE",
     "EXPORTS_DIR",
     "EXPORT_JOB_FILE",
+    "HOUSEKEEPING_FILE",
     "MODE_FILE",
     "REGISTER_SOURCES_FILE",
     "REPLACED_PREFIX",
@@ -68,6 +73,9 @@ OFFBOX_DIR = "offbox"  # the off-box copy: status, restic's cache, known_hosts
 BACKUPS_DIR = "backups"  # the newest encrypted unit backups (tsed.state.backup)
 RESTORE_PREFIX = ".restore-"  # a restore's staging folder (tsed.state.restore)
 REPLACED_PREFIX = ".replaced-"  # what a restore replaced, kept
+DECOMMISSION_FILE = "decommission.json"  # a guided decommissioning, step by step (resumable)
+HOUSEKEEPING_FILE = "housekeeping.json"  # the nightly records and daily health records
+CERTIFICATION_FILE = "certification.json"  # the certificate and certification watch
 
 # every name above, for the check that no other module spells one
 STATE_NAMES = frozenset(
@@ -77,6 +85,7 @@ STATE_NAMES = frozenset(
         AUDITOR_DIR,
         OFFBOX_DIR,
         BACKUPS_DIR,
+        DECOMMISSION_FILE,
         VAULT_FILE,
         MODE_FILE,
         ACTIVATION_FILE,
@@ -89,6 +98,8 @@ STATE_NAMES = frozenset(
         EXPORTS_DIR,
         EXPORT_JOB_FILE,
         SIMULATOR_DIR,
+        HOUSEKEEPING_FILE,
+        CERTIFICATION_FILE,
     }
 )
 
@@ -156,9 +167,21 @@ class StatePaths:
         return self.root / OFFBOX_DIR
 
     @property
+    def decommission(self) -> Path:
+        return self.root / DECOMMISSION_FILE
+
+    @property
     def auditor(self) -> Path:
         return self.root / AUDITOR_DIR
 
     @property
     def backups(self) -> Path:
         return self.root / BACKUPS_DIR
+
+    @property
+    def housekeeping(self) -> Path:
+        return self.root / HOUSEKEEPING_FILE
+
+    @property
+    def certification(self) -> Path:
+        return self.root / CERTIFICATION_FILE
