@@ -17,6 +17,7 @@ from tsed.state.backup import MANIFEST, create_backup
 
 def test_what_goes_in_and_what_stays_out(tmp_path: Path) -> None:
     paths = a_unit(tmp_path / "state")
+    paths.certification.write_text("{}")
     config = tmp_path / "tsed.toml"
     config.write_text('name = "Laden"\n')
     info = create_backup(paths, config, PASSWORD, device_id="d1", tsed_version="1.2.3")
@@ -32,7 +33,8 @@ def test_what_goes_in_and_what_stays_out(tmp_path: Path) -> None:
         }  # fmt: skip
     names = set(members)
     for entry in (paths.store, paths.vault, paths.device_key, paths.device_cert,
-                  paths.device_id, paths.archive / "index.sqlite"):  # fmt: skip
+                  paths.device_id, paths.certification,
+                  paths.archive / "index.sqlite"):  # fmt: skip
         assert f"state/{entry.relative_to(paths.root).as_posix()}" in names, entry
     assert (
         "state/simulator/nested/keys.json" in names

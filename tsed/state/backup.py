@@ -7,7 +7,8 @@ Members (``state/…`` relative to the state directory, ``config.toml`` the conf
   TEST the built-in simulator's own database: each copied with SQLite's online backup API (one
   step, one read transaction: a consistent snapshot while the unit signs);
 * the vault, the mode, the activation, what "Anlegen" created, the device identity (key,
-  certificate, id: registers pin the key), the known register addresses: copied as they are;
+  certificate, id: registers pin the key), the known register addresses, the certificate and
+  certification watch and the housekeeping's records: copied as they are;
 * the configuration file.
 
 The archive's files themselves are not in it: they are in the archive's off-box copy
@@ -99,6 +100,7 @@ def _state_files(paths: StatePaths) -> list[Path]:
     single = [
         paths.store, paths.vault, paths.mode, paths.activation, paths.credentials,
         paths.device_key, paths.device_cert, paths.device_id, paths.register_sources,
+        paths.certification, paths.housekeeping,  # reportable certification events, health
     ]  # fmt: skip
     found = [p for p in single if p.is_file()]
     if paths.simulator.is_dir():  # TEST: the simulator's TSS, keys and counters

@@ -206,7 +206,8 @@ def _restorable(paths: StatePaths) -> set[str]:
     """Top-level names a restore replaces, whether or not the backup has them."""
     single = [paths.store, paths.vault, paths.mode, paths.activation, paths.credentials,
               paths.device_key, paths.device_cert, paths.device_id, paths.register_sources,
-              paths.simulator, paths.archive]  # fmt: skip
+              paths.certification, paths.housekeeping, paths.simulator,
+              paths.archive]  # fmt: skip
     names = {p.name for p in single}
     return names | {f"{paths.store.name}{side}" for side in ("-wal", "-shm")}
 
