@@ -56,7 +56,14 @@ Class, status, code and module (below ``tsed.``); ``tests/test_errors.py`` check
     │  ├─ FilingInvalid                 400 FILING_INVALID                  filing.errors
     │  ├─ ConfirmationRequired          400 CONFIRMATION_REQUIRED           provisioning.anlegen
     │  ├─ CredentialsRejected           400 CREDENTIALS_REJECTED            provisioning.anlegen
-    │  └─ WeakPassword                  400 PASSWORD_TOO_WEAK               unit.setup_ops
+    │  ├─ WeakPassword                  400 PASSWORD_TOO_WEAK               unit.setup_ops
+    │  └─ BackupError                   400 BACKUP_FAILED                   state.backupfile
+    │     ├─ BackupDamaged              400 BACKUP_DAMAGED                  state.backupfile
+    │     ├─ BackupPasswordWeak         400 BACKUP_PASSWORD_TOO_WEAK        state.backupfile
+    │     ├─ BackupTooNew               409 BACKUP_TOO_NEW                  state.backupfile
+    │     ├─ BackupWrongPassword        403 BACKUP_WRONG_PASSWORD           state.backupfile
+    │     ├─ DaemonRunning              409 BACKUP_DAEMON_RUNNING           state.restore
+    │     └─ RestoreRefused             409 BACKUP_UNIT_HOLDS_DATA          state.restore
     ├─ ModeError                        409 MODE_CONFLICT                   errors
     │  ├─ ModeMismatch                  403 MODE_MISMATCH                   errors
     │  ├─ ActivationDowngrade           409 ACTIVATION_DOWNGRADE            provisioning.activation

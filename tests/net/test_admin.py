@@ -147,6 +147,7 @@ async def collect(tmp: Path) -> dict[str, Any]:
                 outage = await daemon.store.open_outage("fiskaly unreachable", time.time() - 60)
                 await daemon.store.close_outage(outage, time.time())
                 await call("outages", "GET", "/outages", 200)
+                await call("backup_create", "POST", "/backup", 201, json={"password": PASSWORD})
                 job = await call("export_start", "POST", "/exports", 202, json={})
                 for _ in range(300):  # 30 s at most
                     done = await call("export_status", "GET", f"/exports/{job['id']}", 200)

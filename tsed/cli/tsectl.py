@@ -29,6 +29,7 @@ from tsed.cli.say import (
     t,
 )
 from tsed.cli.tsectl_archive import add_archive_actions, run_archive_command
+from tsed.cli.tsectl_backup import add_backup_parser, run_backup
 from tsed.cli.tsectl_decommission import add_decommission_parser, run_decommission
 from tsed.cli.tsectl_dsfinvk import ACTIONS as DSFINVK_ACTIONS
 from tsed.cli.tsectl_dsfinvk import add_dsfinvk_action, run_dsfinvk
@@ -390,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     actions = archive.add_subparsers(dest="action", required=True, metavar="ACTION")
     add_archive_actions(actions)
     add_offbox_actions(actions)
+    add_backup_parser(sub)  # tsectl backup create|restore|fetch: tsed.cli.tsectl_backup
     add_dsfinvk_action(actions)
     add_decommission_parser(sub)
     discover = sub.add_parser("discover", help="list TSE-LAN units on the network (mDNS)")
@@ -413,6 +415,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             data, printer = run_verify(args), print_report
         elif args.command == "archive" and args.action in OFFBOX_ACTIONS:
             data, printer = run_offbox(args)
+        elif args.command == "backup":
+            data, printer = run_backup(args)
         else:
             data, printer = _run_admin(args)
     except CommandFailed as err:

@@ -37,6 +37,7 @@ written to the journal as an audit event (who, what, result; never a body).
 ``POST   /admin/v1/factory-reset``           back to first boot ``{confirm: true, password?}``
 ``GET    /admin/metrics``                    Prometheus metrics
 ``*      /admin/v1/archive…``                the fiscal archive (:mod:`tsed.net.admin_archive`)
+``POST   /admin/v1/backup``                  an encrypted unit backup (:mod:`tsed.net.admin_backup`)
 ``*      /admin/v1/decommission…``           a guided decommissioning
                                              (:mod:`tsed.net.admin_decommission`)
 ``GET    /admin/v1/health``                  nightly housekeeping (:mod:`tsed.net.admin_health`)
@@ -57,6 +58,7 @@ from aiohttp import web
 from tsed.errors import AuthError, ForbiddenError, InputError
 from tsed.logs import register_secret
 from tsed.net.admin_archive import add_archive_routes
+from tsed.net.admin_backup import add_backup_routes
 from tsed.net.admin_decommission import add_decommission_routes
 from tsed.net.admin_dsfinvk import add_dsfinvk_admin_routes
 from tsed.net.admin_errors import admin_error_middleware
@@ -417,6 +419,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
     r.add_post("/admin/v1/factory-reset", factory_reset)
     r.add_get("/admin/metrics", metrics)
     add_archive_routes(r, ops)  # /admin/v1/archive*: tsed.net.admin_archive
+    add_backup_routes(r, ops)  # /admin/v1/backup: tsed.net.admin_backup
     add_dsfinvk_admin_routes(r, ops)  # /admin/v1/archive/dsfinvk: tsed.net.admin_dsfinvk
     add_decommission_routes(r, ops)  # /admin/v1/decommission*: tsed.net.admin_decommission
     add_health_routes(r, ops)  # /admin/v1/health: tsed.net.admin_health

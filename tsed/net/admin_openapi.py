@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tsed import __version__
+from tsed.net.admin_backup import backup_paths
 
 OBJECT: dict[str, Any] = {"type": "object"}
 TEXT: dict[str, Any] = {"type": "string", "maxLength": 4096}
@@ -231,6 +232,7 @@ def admin_openapi_document() -> dict[str, Any]:
                 )
             },
             **_archive_paths(),
+            **backup_paths(_op, _body, TEXT),
             "/admin/v1/health": {
                 "get": _op(
                     "The nightly housekeeping: last record (daily health record), the "

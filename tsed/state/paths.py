@@ -15,6 +15,9 @@ here, so a file name of the state directory is spelled nowhere else in :mod:`tse
     admin.sock               the admin socket of tsectl and the console
     exports/<job id>/        finished TAR exports, each described by job.json
     simulator/               the built-in simulator's own state (its files are its own)
+    backups/                 the newest encrypted unit backups (tsectl backup create, nightly)
+    .restore-*/              a restore being unpacked and checked (tsectl backup restore)
+    .replaced-<time>/        what a restore replaced: kept, never deleted
     housekeeping.json        the nightly housekeeping's records, the daily health records
     certification.json       per TSS: certificate expiry warned, BSI certification id seen,
                              its changes (reportable events)
@@ -29,6 +32,7 @@ from pathlib import Path
 __all__ = [
     "ACTIVATION_FILE",
     "ADMIN_SOCKET_NAME",
+    "BACKUPS_DIR",
     "CERTIFICATION_FILE",
     "CREDENTIALS_FILE",
     "DEFAULT_STATE_DIR",
@@ -41,6 +45,8 @@ __all__ = [
     "HOUSEKEEPING_FILE",
     "MODE_FILE",
     "REGISTER_SOURCES_FILE",
+    "REPLACED_PREFIX",
+    "RESTORE_PREFIX",
     "SIMULATOR_DIR",
     "STATE_NAMES",
     "STORE_FILE",
@@ -66,6 +72,9 @@ SIMULATOR_DIR = "simulator"
 ARCHIVE_DIR = "archive"  # the fiscal archive: kept by factory-reset
 AUDITOR_DIR = "auditor"  # the auditor's exports of the archive (tsectl archive export)
 OFFBOX_DIR = "offbox"  # the off-box copy: status, restic's cache, known_hosts
+BACKUPS_DIR = "backups"  # the newest encrypted unit backups (tsed.state.backup)
+RESTORE_PREFIX = ".restore-"  # a restore's staging folder (tsed.state.restore)
+REPLACED_PREFIX = ".replaced-"  # what a restore replaced, kept
 DECOMMISSION_FILE = "decommission.json"  # a guided decommissioning, step by step (resumable)
 HOUSEKEEPING_FILE = "housekeeping.json"  # the nightly records and daily health records
 CERTIFICATION_FILE = "certification.json"  # the certificate and certification watch
@@ -78,6 +87,7 @@ STATE_NAMES = frozenset(
         ARCHIVE_DIR,
         AUDITOR_DIR,
         OFFBOX_DIR,
+        BACKUPS_DIR,
         DECOMMISSION_FILE,
         VAULT_FILE,
         MODE_FILE,
@@ -167,6 +177,10 @@ class StatePaths:
     @property
     def auditor(self) -> Path:
         return self.root / AUDITOR_DIR
+
+    @property
+    def backups(self) -> Path:
+        return self.root / BACKUPS_DIR
 
     @property
     def housekeeping(self) -> Path:

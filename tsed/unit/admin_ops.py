@@ -23,6 +23,7 @@ from tsed.provisioning.views import ActivationAnswer, CredentialsSet
 from tsed.tss.access import FiskalyAccess
 from tsed.tss.views import TssCounters, TssEntry, TssStatus
 from tsed.unit.archive_ops import ArchiveAdminOps
+from tsed.unit.backup_ops import BackupAdminOps
 from tsed.unit.context import OpsContext
 from tsed.unit.decommission_ops import Decommissioning
 from tsed.unit.dsfinvk_ops import DsfinvkOps
@@ -66,6 +67,9 @@ class AdminOps:
         self.archive_progress = self.archive.archive_progress
         self.archive_verify = self.archive.archive_verify
         self.archive_export = self.archive.archive_export
+        # the unit backup (/admin/v1/backup) and its nightly run (tsed.unit.backup_ops)
+        self.backup = BackupAdminOps(context)
+        self.backup_create = self.backup.backup_create
         # the TSE part of the DSFinV-K (/admin/v1/archive/dsfinvk, /api/v1/dsfinvk*)
         self.dsfinvk = DsfinvkOps(context)
         self.archive_dsfinvk = self.dsfinvk.export

@@ -13,7 +13,8 @@ the start fails)::
                advertiser (announcing from the mdns step on)      ↩ hasher closed
     exports    TAR export jobs                                    ↩ stopped
     archive    the fiscal archive and the nightly housekeeping   ↩ stopped
-    servers    register API and setup page on TLS, admin API on the Unix socket  ↩ closed
+    servers    register API and setup page on TLS, admin API on the Unix socket, the nightly
+               unit backup's schedule                              ↩ closed
     mdns       the mDNS announcement (unless TSED_MDNS=off)        ↩ withdrawn
     ready      READY=1 to systemd, watchdog                       ↩ STOPPING=1
     status     the STATUS line, last-seen times, certificate names  ↩ cancelled
@@ -73,6 +74,7 @@ from tsed.systemd import JournalHandler, Notifier, journal_available, status_lin
 from tsed.tss.exportjobs import ExportJobs
 from tsed.unit.admin_ops import AdminOps
 from tsed.unit.backend import Backend
+from tsed.unit.backup_ops import BackupSchedule
 from tsed.unit.context import OpsContext
 from tsed.unit.filing_ops import FilingUnit
 from tsed.unit.fleetmetrics import FleetSources
@@ -333,6 +335,9 @@ async def start_unit(
         refresh_status=on_status, reload_backend=reload_backend,
     )  # fmt: skip
     admin = AdminOps(ops, SetupOps(ops))
+    backups = BackupSchedule(admin.backup.nightly, lambda: (settings.config.archive_hour + 1) % 24)
+    backups.start()  # the nightly unit backup, an hour after the archive's run
+    step.push_async_callback(backups.stop)
     register_app = build_register_app(
         RegisterApiDeps(
             signing=SigningProxy(lambda: backend.signing),
