@@ -114,8 +114,14 @@ class Decommissioning:
         return plan
 
     async def start(self) -> None:
-        """At unit start: an unfinished plan goes on (a failed one waits for ``resume``)."""
-        plan = await self.status()
+        """At unit start: an unfinished plan goes on (a failed one waits for ``resume``). A
+        damaged plan file never stops the unit: it signs, and the status names the file."""
+        try:
+            plan = await self.status()
+        except TsedError as err:
+            _LOGGER.error("decommissioning: %s", err.message,
+                          extra={"TSED_EVENT": "decommission_damaged"})  # fmt: skip
+            return
         if plan is not None and plan.state == "running":
             _LOGGER.warning(
                 "resuming the decommissioning (%s) at step %s",
