@@ -61,7 +61,7 @@ def test_the_plan_file_round_trips_and_is_written_whole(tmp_path: Path) -> None:
     assert done.current is None
 
 
-@pytest.mark.parametrize("content", [b"{\"kind\": \"tss\"", b"[]", b"{\"steps\": 3}", b"\xff\xfe"])
+@pytest.mark.parametrize("content", [b'{"kind": "tss"', b"[]", b'{"steps": 3}', b"\xff\xfe"])
 def test_a_damaged_plan_file_is_a_clear_conflict(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "decommission.json"
     path.write_bytes(content)

@@ -9,6 +9,7 @@ Wiring code (like :mod:`tsed.unit.daemon`). :class:`ArchiveService` is built at 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -31,6 +32,7 @@ from tsed.archive.schedule import NightlySchedule
 from tsed.archive.store import ArchiveStore
 from tsed.config.model import Config
 from tsed.errors import InputError, StorageError, TsedError
+from tsed.state.rows import BindingRow
 from tsed.state.store import Store
 from tsed.tss.registry import UpstreamRegistry
 
@@ -78,6 +80,8 @@ class ArchiveService:
         self.metrics = ArchiveMetrics()
         self.archiver.on_done = self._after_run
         self.failure: str | None = None  # why the archive could not be opened at start
+        # replaced TSS that are DISABLED but not yet archived to their end (a TSS exchange)
+        self.replaced: list[BindingRow] = []
 
     def targets(self) -> list[ArchiveTarget]:
         out = []
@@ -89,7 +93,22 @@ class ArchiveService:
                 out.append(ArchiveTarget(tenant, binding.tss_id, upstreams.client(tenant)))
             except TsedError as err:
                 _LOGGER.warning("archive: no client for tenant %s: %s", tenant, err.message)
+        current = {target.tss_id for target in out}
+        for row in self.replaced:
+            if row.tss_id not in current and row.env == upstreams.mode:
+                with contextlib.suppress(TsedError):
+                    out.append(
+                        ArchiveTarget(row.tenant_id, row.tss_id, upstreams.client(row.tenant_id))
+                    )
         return out
+
+    async def load_replaced(self) -> None:
+        """The replaced TSS to archive to their end: DISABLED ones no longer bound (the
+        archive then ends with their disabling, a signed system log)."""
+        rows = await self.upstreams().store.bindings(include_archived=True)
+        current = {b.tss_id for b in self.upstreams().all_bindings().values()}
+        self.replaced = [r for r in rows if r.archived_at is not None
+                         and r.state == "DISABLED" and r.tss_id not in current]  # fmt: skip
 
     async def _after_run(self, state: RunState) -> None:
         """Gauges follow every run (nightly ones too), without another call to fiskaly."""
@@ -99,6 +118,8 @@ class ArchiveService:
             _LOGGER.warning("archive: the status after the run failed: %s", err.message)
         for tss_id, item in state.tss.items():
             newest, done = item.get("to"), item.get("archived_to")
+            if newest is not None and newest == done and not item.get("error"):
+                self.replaced = [r for r in self.replaced if r.tss_id != tss_id]  # at its end
             if isinstance(newest, int):
                 lag = newest - (done if isinstance(done, int) else 0)
                 self.metrics.lag_signatures.labels(tss_id).set(max(0, lag))
@@ -136,6 +157,7 @@ class ArchiveService:
             state = RunState(reason, self.clock(), state="failed", finished_at=self.clock())
             state.note(f"the archive cannot be opened: {self.failure}")
             return state
+        await self.load_replaced()
         return await self.archiver.run(reason)
 
     async def stop(self) -> None:

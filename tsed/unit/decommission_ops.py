@@ -110,6 +110,8 @@ class Decommissioning:
             )
         if plan.state == "done":
             return plan
+        if plan.state == "failed":  # running from now on, so a status right after says so
+            plan = await self._save(replace(plan, state="running"))
         self._spawn()
         return plan
 
@@ -203,7 +205,12 @@ class Decommissioning:
     async def _archive(self, plan: Plan) -> str:
         run = await self.d.archive.run_now(f"before decommissioning ({plan.kind})")
         for tss_id in plan.tss_ids:
-            item = run.tss.get(tss_id, {})
+            if tss_id not in run.tss:  # never "done" for a TSS the run did not reach
+                raise ConflictError(
+                    f"the archive run did not reach TSS {tss_id}: {run.state}",
+                    hint="tsectl archive status shows why; then resume.",
+                )
+            item = run.tss[tss_id]
             if item.get("error") or item.get("finding"):
                 why = (item.get("error") or {}).get("message") or f"finding in {item['finding']}"
                 raise ConflictError(
