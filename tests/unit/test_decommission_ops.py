@@ -227,3 +227,33 @@ async def test_a_damaged_plan_file_never_stops_the_unit(tmp_path: Path) -> None:
         code, out = await unit.tsectl("--json", "decommission", "status")
         assert code == 1 and "cannot be read" in json.loads(out)["error"]["message"], out
     assert (state / "decommission.json").read_text() == '{"kind": "tss", "steps": ['
+
+
+async def test_a_deregistration_that_took_effect_before_a_crash_is_not_sent_again(
+    tmp_path: Path,
+) -> None:
+    async with running_unit(tmp_path / "state") as unit:
+        unit.daemon.archive.archiver.poll_interval = 0.1
+        register = await unit.pair()
+        await register.receipt()
+        tss_id, upstreams = _tss(unit), unit.daemon.upstreams
+        row = upstreams.register_client(register.register_id, tss_id)
+        assert row is not None
+        client, pin = await upstreams.admin("default", tss_id)  # the call of a crashed run:
+        await client.admin_login(tss_id, pin)  # fiskaly has it, the unit's row does not
+        await client.set_client_state(tss_id, row.client_id, "DEREGISTERED")
+        await client.admin_logout(tss_id)
+        mark = max(log.counter for log in _sim(unit).state.logs[tss_id])
+        assert upstreams.register_client(register.register_id, tss_id).state == "REGISTERED"  # type: ignore[union-attr]
+        code, out = await unit.tsectl(
+            "--json", "decommission", "register", register.register_id, "--reason", "defekt",
+            "--confirm", f"Kasse {register.register_id[:8]} abmelden",
+        )  # fmt: skip
+        assert code == 0 and json.loads(out)["plan"]["state"] == "done", out
+        logs = _sim(unit).state.logs[tss_id]
+        assert len([log for log in logs if "deregisterClient" in log.file_name]) == 1
+        after = [log.file_name for log in logs if log.counter > mark]
+        assert not [name for name in after if "authenticateUser" in name], after  # not sent
+        assert upstreams.register_client(register.register_id, tss_id).state == "DEREGISTERED"  # type: ignore[union-attr]
+        answer = await register.call("POST", "/api/v1/receipts", RECEIPT)
+        assert answer.status_code == 401, answer.text
