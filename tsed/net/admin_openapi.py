@@ -2,7 +2,8 @@
 
 The same routes are served on the admin Unix socket (``tsectl``, the console) and under
 ``/setup/api`` for the setup page (session cookie plus ``X-CSRF-Token``). Errors always have
-the body ``{"error": {"status", "code", "message", "hint"}}``.
+the body ``{"error": {"status", "code", "message", "hint"}}``, plus ``field`` (the setting
+it is about) and ``text`` (German and English, :mod:`tsed.net.admin_errors`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,15 @@ from tsed import __version__
 
 OBJECT: dict[str, Any] = {"type": "object"}
 TEXT: dict[str, Any] = {"type": "string", "maxLength": 4096}
+LOCALIZED: dict[str, Any] = {
+    "type": "object",
+    "required": ["message", "hint", "field_label"],
+    "properties": {
+        "message": {"type": "string"},
+        "hint": {"type": "string"},
+        "field_label": {"type": "string", "nullable": True},
+    },
+}
 ERROR: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
@@ -28,6 +38,16 @@ ERROR: dict[str, Any] = {
                 "message": {"type": "string"},
                 "hint": {"type": "string"},
                 "details": {"type": "object"},
+                "field": {
+                    "type": "string",
+                    "description": "the setting the error is about (dotted path)",
+                },
+                "text": {
+                    "type": "object",
+                    "description": "the message, hint and field label per language",
+                    "required": ["de", "en"],
+                    "properties": {"de": LOCALIZED, "en": LOCALIZED},
+                },
             },
         },
     },
@@ -211,6 +231,12 @@ def admin_openapi_document() -> dict[str, Any]:
                 )
             },
             **_archive_paths(),
+            "/admin/v1/health": {
+                "get": _op(
+                    "The nightly housekeeping: last record (daily health record), the "
+                    "last days, certificate watch, certification changes, banner"
+                )
+            },
         },
     }
 

@@ -26,6 +26,7 @@ from tsed.unit.archive_ops import ArchiveAdminOps
 from tsed.unit.context import OpsContext
 from tsed.unit.decommission_ops import Decommissioning
 from tsed.unit.dsfinvk_ops import DsfinvkOps
+from tsed.unit.health_ops import HealthAdminOps
 from tsed.unit.setup_ops import SetupOps
 from tsed.unit.views import DeviceView, PairingState, TssSummary, UnitStatus
 
@@ -73,13 +74,21 @@ class AdminOps:
         self.decommission_status = self.decommission.status
         self.decommission_begin = self.decommission.begin
         self.decommission_resume = self.decommission.resume
+        # the nightly housekeeping and the certificate watch (/admin/v1/health)
+        self.health_ops = HealthAdminOps(context.housekeeping)
+        self.health = self.health_ops.health
 
     async def status(self) -> UnitStatus:
         d = self.d
         signing = d.signing.status_view()
         return UnitStatus(
             signing=replace(
-                signing, notices=(*signing.notices, *await self.archive.archive_notices())
+                signing,
+                notices=(
+                    *signing.notices,
+                    *await self.archive.archive_notices(),
+                    *self.health_ops.notices(),
+                ),
             ),
             version=__version__,
             listen=str(d.options.listen),
@@ -230,4 +239,5 @@ class AdminOps:
 
     async def metrics(self) -> tuple[bytes, str]:
         payload, content_type = await self.d.telemetry.metrics.render()
-        return payload + self.archive.archive_metrics(), content_type
+        archive = self.archive.archive_metrics()
+        return payload + archive + self.health_ops.metrics(), content_type

@@ -12,6 +12,7 @@ the start fails)::
     access     pairing window, lockouts, password hasher, setup page sessions, the mDNS
                advertiser (announcing from the mdns step on)      ↩ hasher closed
     exports    TAR export jobs                                    ↩ stopped
+    archive    the fiscal archive and the nightly housekeeping   ↩ stopped
     servers    register API and setup page on TLS, admin API on the Unix socket  ↩ closed
     mdns       the mDNS announcement (unless TSED_MDNS=off)        ↩ withdrawn
     ready      READY=1 to systemd, watchdog                       ↩ STOPPING=1
@@ -71,6 +72,7 @@ from tsed.unit.archive_ops import ArchiveService
 from tsed.unit.backend import Backend
 from tsed.unit.context import OpsContext
 from tsed.unit.fleetmetrics import FleetSources
+from tsed.unit.housekeeping import Housekeeping
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
 from tsed.unit.settings import Settings
@@ -257,6 +259,12 @@ async def start_unit(
     )  # fmt: skip
     await archive.start()
     step.push_async_callback(archive.stop)
+    housekeeping = Housekeeping(  # the nightly routine: takes the archive's nightly slot
+        backend=backend, archive=archive, store=store, vault=vault, settings=settings,
+        environ=environ, paths=paths, clock=clock,
+    )  # fmt: skip
+    await housekeeping.start()
+    step.push_async_callback(housekeeping.stop)
 
     step = steps.begin("telemetry")
     telemetry = TelemetryPusher.for_unit(
@@ -288,7 +296,8 @@ async def start_unit(
         options=options, environ=environ, settings=settings, vault=vault, store=store,
         identity=identity, tse=backend, registers=registers, pairing=pairing, hasher=hasher,
         web_sessions=web_sessions, web_limiter=web_limiter, console_limiter=console_limiter,
-        listener=listener, exports=exports, archive=archive, telemetry=telemetry,
+        listener=listener, exports=exports, archive=archive, housekeeping=housekeeping,
+        telemetry=telemetry,
         advertiser=advertiser,
         addresses=unit_addresses,
         refresh_status=on_status, reload_backend=reload_backend,
