@@ -10,6 +10,8 @@ import tarfile
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.unit import RECEIPT, Unit, running_unit
 from tsed.archive.audit import verify_archive
 from tsed.archive.store import ArchiveStore
@@ -75,7 +77,9 @@ def _archived_to_its_end(unit: Unit, tss_id: str) -> list[str]:
     return disabling
 
 
-async def test_a_register_is_deregistered_at_fiskaly_and_its_token_revoked(tmp_path: Path) -> None:
+async def test_a_register_is_deregistered_at_fiskaly_and_its_token_revoked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     async with running_unit(tmp_path / "state") as unit:
         unit.daemon.archive.archiver.poll_interval = 0.1
         register, other = await unit.pair(), await unit.pair("ERS kasse-2")
@@ -90,6 +94,17 @@ async def test_a_register_is_deregistered_at_fiskaly_and_its_token_revoked(tmp_p
         assert code == 1 and error["code"] == "INVALID_REQUEST", out
         assert f"„Kasse {register.register_id[:8]} abmelden“" in error["message"]
         assert await _plan(unit) is None  # a refusal leaves no plan
+        capsys.readouterr()
+        for refused in (["--reason", "Kasse verkauft"], ["--reason", " "],
+                        ["--reason", "x", "--date", "2999-01-01"]):  # fmt: skip
+            code, _ = await unit.tsectl("--lang", "de", "decommission", "register",
+                                        register.register_id, *refused)  # fmt: skip
+            assert code == 1
+        german = capsys.readouterr().err
+        assert (f"Bestätigung: zum Bestätigen genau „Kasse {register.register_id[:8]} abmelden“ "
+                "eingeben") in german, german  # fmt: skip
+        assert "Grund: bitte den Grund der Außerbetriebnahme angeben" in german
+        assert "Datum: der 2999-01-01 liegt in der Zukunft." in german
         code, out = await unit.tsectl(
             "decommission", "register", register.register_id, "--reason", "Kasse verkauft",
             "--date", "2026-11-30", "--confirm", f"Kasse {register.register_id[:8]} abmelden",
@@ -198,9 +213,7 @@ async def test_a_failed_step_stops_the_plan_until_resume(tmp_path: Path) -> None
                                       f"TSS {tss_id[:8]} stilllegen")  # fmt: skip
         assert code == 1, out
         error = json.loads(out)["error"]
-        expected = (
-            f"Schritt 1 (letzter Archivlauf) fehlgeschlagen: the archive run for TSS {tss_id}"
-        )
+        expected = f"step 1 (letzter Archivlauf) failed: the archive run for TSS {tss_id}"
         assert error["message"].startswith(expected), error
         assert "503" in error["message"] and "tsectl decommission resume" in error["hint"]
         code, out = await unit.tsectl("decommission", "status")

@@ -73,7 +73,7 @@ def _wait(client: AdminClient, deadline: float) -> Mapping[str, Any]:
             raise CommandFailed(
                 "the decommissioning is still running",
                 "It goes on in the unit: tsectl decommission status.",
-            )
+            ).localized("decommission.still_running")
         time.sleep(POLL)
 
 
@@ -102,9 +102,10 @@ def run_decommission(client: AdminClient, args: argparse.Namespace) -> tuple[Any
             ((n, s) for n, s in enumerate(steps, start=1) if s.get("state") == "failed"),
             (0, {"text": "?", "detail": ""}),
         )
+        detail = shown(step.get("detail") or "")
         raise CommandFailed(
-            f"Schritt {number} ({step['text']}) fehlgeschlagen: {shown(step.get('detail') or '')}",
-            "Ursache beheben, dann: tsectl decommission resume (tsectl decommission status "
-            "zeigt alle Schritte).",
-        )
+            f"step {number} ({step['text']}) failed: {detail}",
+            "Fix the cause, then: tsectl decommission resume (tsectl decommission status "
+            "shows every step).",
+        ).localized("decommission.step_failed", number=number, step=step["text"], detail=detail)
     return data, print_plan

@@ -65,7 +65,7 @@ class Decommissioning:
                 f"a decommissioning ({current.kind}) is under way: {current.state}",
                 hint="Follow it with tsectl decommission status; resume it with "
                 "tsectl decommission resume.",
-            )
+            ).localized("decommission.busy", kind=current.kind, state=current.state)
         text = check_reason(reason)
         today = datetime.fromtimestamp(self.clock(), UTC).date()
         when = check_day(day, today)
@@ -76,7 +76,7 @@ class Decommissioning:
                 f"confirm: type exactly „{expected}“ to confirm (this cannot be undone)",
                 hint="The archive is completed and checked first; the irreversible step "
                 "comes after.",
-            )
+            ).localized("decommission.confirm", phrase=expected)
         plan = new_plan(
             kind,
             tenant=tenant,
@@ -106,8 +106,8 @@ class Decommissioning:
         if plan is None:
             raise NotFoundError(
                 "no decommissioning to resume",
-                hint="Start one with tsectl decommission register|tss|unit.",
-            )
+                hint="Start one with tsectl decommission register|tss|exchange|unit.",
+            ).localized("decommission.nothing")
         if plan.state == "done":
             return plan
         if plan.state == "failed":  # running from now on, so a status right after says so
@@ -335,14 +335,14 @@ class Decommissioning:
                 raise NotFoundError(
                     f"register {register_id} is not paired here",
                     hint="tsectl registers lists them.",
-                )
+                ).localized("decommission.register_unknown", id=register_id)
             row = rows[register_id]
             return row.tenant_id, register_id, (self._tss_of(row.tenant_id),)
         tenant = tenant or "default"
         if tenant not in bindings:
             raise NotFoundError(
-                f"tenant {tenant!r} has no TSS here", hint="tsectl tss lists the TSS per tenant."
-            )
+                f"tenant {tenant!r} has no TSS here", hint="tsectl status shows the TSS per tenant."
+            ).localized("decommission.tenant_unknown", tenant=tenant)
         return tenant, None, (bindings[tenant].tss_id,)
 
     @staticmethod
