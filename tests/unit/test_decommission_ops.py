@@ -160,6 +160,15 @@ async def test_a_tss_is_disabled_and_archived_to_its_end(tmp_path: Path) -> None
         code, out = await unit.tsectl("decommission", "status")
         assert "signieren erst wieder mit einer neuen TSS" in out, out
         assert "6. Datum und Grund festgehalten, Meldung vorgemerkt – erledigt" in out
+        # what is left to do: a new TSS (an exchange of the disabled one), then signing again
+        confirm = f"TSS {tss_id[:8]} tauschen"
+        code, out = await unit.tsectl(
+            "--json", "decommission", "exchange", "--reason", "neue TSS", "--confirm", confirm
+        )
+        assert code == 0 and json.loads(out)["plan"]["state"] == "done", out
+        assert _tss(unit) != tss_id
+        assert not (await register.receipt())["tse_failure"]
+        assert len(_archived_to_its_end(unit, tss_id)) == 1  # not disabled twice
 
 
 async def test_an_exchange_rebinds_the_registers_to_a_new_tss(tmp_path: Path) -> None:
