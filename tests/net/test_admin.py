@@ -25,6 +25,7 @@ from tsed.provisioning.document import generate_vendor_key, load_private_key
 
 EXPECTED = Path(__file__).resolve().parent.parent / "support" / "admin_wire.json"
 PASSWORD = "Kassen-Passwort-2026"
+REPOSITORY_PASSWORD = "Repository-Passwort-7Hq2x"
 
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -132,6 +133,21 @@ async def collect(tmp: Path) -> dict[str, Any]:
                         break
                     await asyncio.sleep(0.1)
                 assert done["state"] == "done", done
+                daemon.archive.archiver.poll_interval = 0.1
+                await call("archive_run", "POST", "/archive/run", 202)
+                for _ in range(300):  # 30 s at most
+                    run = await call("archive_progress", "GET", "/archive/run", 200)
+                    if not run["running"]:
+                        break
+                    await asyncio.sleep(0.1)
+                assert run["state"] == "done", run
+                await call("archive_status", "GET", "/archive", 200)
+                await call("archive_verify", "POST", "/archive/verify", 200)
+                today = time.strftime("%Y-%m-%d", time.gmtime())
+                await call("archive_export", "POST", "/archive/export", 201,
+                           json={"from": today, "to": today})  # fmt: skip
+                await call("archive_offbox_password", "PUT", "/archive/offbox-password", 200,
+                           json={"password": REPOSITORY_PASSWORD})  # fmt: skip
                 own = sim.add_api_key("TEST")
                 await call("credentials_set", "PUT", "/credentials", 200,
                            json={"api_key": own.api_key, "api_secret": own.api_secret})  # fmt: skip
@@ -173,3 +189,4 @@ async def test_every_admin_answer_keeps_its_wire_shape(tmp_path: Path) -> None:
     secret = answers["anlegen_test"]["credentials"][0]["api_secret"]
     assert len(secret) >= 32  # the one-time reveal, and only there
     assert all(secret not in json.dumps(v) for k, v in answers.items() if k != "anlegen_test")
+    assert REPOSITORY_PASSWORD not in json.dumps(answers)  # stored, never echoed

@@ -1,4 +1,4 @@
-"""``tsectl archive status|run|verify|export``: the fiscal archive (routes of
+"""``tsectl archive status|run|verify|export|offbox-password``: the fiscal archive (routes of
 :mod:`tsed.net.admin_archive`); no logic of its own beyond waiting for a run."""
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from typing import Any, TextIO
 
 from tsed.cli.adminclient import AdminClient, CommandFailed
 from tsed.cli.say import lang, t
+from tsed.cli.tsectl_offbox import print_status as print_offbox
+from tsed.cli.tsectl_setup import read_secret
 from tsed.config.text import shown
 from tsed.texts import error_text, has
 from tsed.texts.formats import size, when
@@ -81,6 +83,7 @@ def print_status(data: Mapping[str, Any], out: TextIO) -> None:
     when_run = _when(run.get("finished_at") or run.get("started_at"))
     out.write(t("archive.last_run", state=state, when=when_run) + "\n")
     out.write(t("archive.next_run", when=_when(data.get("next_run"))) + "\n")
+    print_offbox(data.get("offbox") or {"state": "off"}, out)
 
 
 def print_run(data: Mapping[str, Any], out: TextIO) -> None:
@@ -112,8 +115,19 @@ def print_verify(data: Mapping[str, Any], out: TextIO) -> None:
 def print_export(data: Mapping[str, Any], out: TextIO) -> None:
     out.write(t("archive.written_to", directory=shown(str(data.get("directory")))) + "\n")
     for item in data.get("files", []):
-        out.write(f"  {shown(item['file'])}: {_problems(item['problems'], 'archive.ok_file')}\n")
-    out.write(t("archive.export_ok" if data.get("ok") else "archive.export_problems") + "\n")
+        where = str(item.get("source") or "local")
+        kind = (
+            "local" if where.startswith("local") else "missing" if where == "missing" else "offbox"
+        )
+        source = t(f"archive.source_{kind}")
+        verdict = _problems(item["problems"], "archive.ok_file")
+        out.write(f"  {shown(item['file'])}: {verdict} [{source}]\n")
+    if data.get("ok"):
+        out.write(t("archive.export_ok") + "\n")
+    elif data.get("complete") is False:
+        out.write(t("archive.export_missing") + "\n")
+    else:
+        out.write(t("archive.export_problems") + "\n")
 
 
 def _wait(client: AdminClient, args: argparse.Namespace) -> Mapping[str, Any]:
@@ -166,6 +180,10 @@ def run_archive_command(client: AdminClient, args: argparse.Namespace) -> tuple[
                 "archive.problems_found"
             )
         return data, print_verify
+    if action == "offbox-password":
+        password = read_secret("Repository password (at least 12 characters): ", twice=True)
+        data = client.call("PUT", "/admin/v1/archive/offbox-password", {"password": password})
+        return data, print_password
     body = {"from": args.start, "to": args.end, "tenant": args.tenant}
     data = client.call("POST", "/admin/v1/archive/export", body)
     if not data.get("ok"):
@@ -177,7 +195,14 @@ def run_archive_command(client: AdminClient, args: argparse.Namespace) -> tuple[
     return data, print_export
 
 
-ACTIONS = ("status", "run", "verify", "export")
+ACTIONS = ("status", "run", "verify", "export", "offbox-password")
+
+
+def print_password(data: Mapping[str, Any], out: TextIO) -> None:
+    where = data.get("repository")
+    out.write("Repository password stored in the vault"
+              + (f" (for {shown(str(where))})" if where else
+                 " (set offbox.repository to use it)") + ".\n")  # fmt: skip
 
 
 def add_archive_actions(actions: Any) -> None:
@@ -195,3 +220,7 @@ def add_archive_actions(actions: Any) -> None:
                         help="first day (YYYY-MM-DD, UTC)")  # fmt: skip
     export.add_argument("--to", dest="end", required=True, metavar="DAY", help="last day")
     export.add_argument("--tenant", help="only this tenant's TSS")
+    actions.add_parser(
+        "offbox-password",
+        help="store the off-box repository's password in the vault (asked, never echoed)",
+    )

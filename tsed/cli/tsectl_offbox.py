@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tsed.archive.offbox import OffboxCopy, offbox_status
+from tsed.archive.offboxsync import german
 from tsed.cli.adminclient import CommandFailed
 from tsed.cli.say import lang, t
 from tsed.config.model import Config, load_config
@@ -62,7 +63,7 @@ def _context(args: argparse.Namespace) -> tuple[Config, Vault, Path]:
 
 
 def _status_data(config: Config, state_dir: Path) -> dict[str, Any]:
-    return asdict(offbox_status(state_dir, config, time.time()))
+    return asdict(german(offbox_status(state_dir, config, time.time())))
 
 
 def run_offbox(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
@@ -122,7 +123,10 @@ def print_status(data: Mapping[str, Any], out: TextIO) -> None:
         out.write(t("offbox.last_check", subset=data["last_check_subset"], verdict=verdict))
         out.write("\n")
     if data.get("last_error"):
-        out.write(t("offbox.last_error", error=shown(str(data["last_error"]))) + "\n")
+        error = data["last_error"]
+        if lang() == "de" and data.get("last_error_de"):
+            error = data["last_error_de"]  # the unit's own German text of the failure
+        out.write(t("offbox.last_error", error=shown(str(error))) + "\n")
 
 
 def print_copy(data: Mapping[str, Any], out: TextIO) -> None:

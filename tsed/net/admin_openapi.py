@@ -256,7 +256,8 @@ def _archive_paths() -> dict[str, Any]:
         },
         "/admin/v1/archive/export": {
             "post": _op(
-                "The auditor's export of a period (UTC days) from the local archive",
+                "The auditor's export of a period (UTC days) from the local archive; files "
+                "the box lost come from the off-box copy",
                 "201",
                 body=_body({"from": day, "to": day, "tenant": TEXT}, ["from", "to"]),
             )
@@ -289,5 +290,11 @@ def _archive_paths() -> dict[str, Any]:
         },
         "/admin/v1/decommission/resume": {
             "post": _op("Go on with a decommissioning after a failed step", "202")
+        },
+        "/admin/v1/archive/offbox-password": {
+            "put": _op(
+                "Store the off-box repository's password in the vault (never echoed)",
+                body=_body({"password": TEXT}, ["password"]),
+            )
         },
     }

@@ -55,6 +55,16 @@ ERRORS: dict[str, tuple[str, str]] = {
         "Das ist im aktuellen Zustand nicht möglich.",
         "Den aktuellen Zustand prüfen (tsectl status) und es dann erneut versuchen.",
     ),
+    "ARCHIVE_INCOMPLETE": (
+        "Die Signaturen der TSS sind noch nicht alle im Archiv; es wurde nichts geändert.",
+        "Beheben, woran der Archivlauf scheiterte (tsectl archive status), dann "
+        "„tsectl archive run“ und erneut versuchen.",
+    ),
+    "ARCHIVE_SHRANK": (
+        "Dem lokalen Archiv fehlen Dateien seit der letzten Kopie außer Haus; nicht kopiert.",
+        "Das Archiv aus der Kopie wiederherstellen (tsectl archive restore --to ORDNER) und "
+        "zurücklegen; danach gehen die Kopien weiter.",
+    ),
     "ARCHIVE_CONFLICT": (
         "Für diesen Zeitraum gibt es schon einen Archiveintrag.",
         "Das Archiv wird nur einmal beschrieben: tsectl archive verify ausführen und das "

@@ -44,6 +44,16 @@ ERRORS: dict[str, tuple[str, str]] = {
         "The current state does not allow this.",
         "Check the state (tsectl status), then try again.",
     ),
+    "ARCHIVE_INCOMPLETE": (
+        "The TSS's signatures are not all in the archive yet; nothing was changed.",
+        "Fix what the archive run names (tsectl archive status), run 'tsectl archive run', "
+        "then try again.",
+    ),
+    "ARCHIVE_SHRANK": (
+        "The local archive lost files since its last off-box copy; not copied.",
+        "Restore the archive from the copy (tsectl archive restore --to DIR) and put it back; "
+        "the copies then go on.",
+    ),
     "ARCHIVE_CONFLICT": (
         "The archive has an entry for this range already.",
         "The archive is write-once: run tsectl archive verify and look at the journal.",

@@ -258,10 +258,6 @@ class UpstreamRegistry:
         binding = self._bindings.get(tenant_id)
         if binding is not None and binding.tss_id == tss_id:
             await self._save(binding, "DISABLED", None)
-        else:  # a replaced TSS (an exchange): its kept row says so, for the archive
-            for row in await self.store.bindings(include_archived=True):
-                if row.tss_id == tss_id and row.state != "DISABLED":
-                    await self.store.save_binding(replace(row, state="DISABLED"))
         _LOGGER.warning(
             "TSS %s of tenant %s is DISABLED (decommissioned)", tss_id, tenant_id,
             extra={"TSED_EVENT": "tss_disabled", "TSED_TSS": tss_id, "TSED_MODE": self.mode},

@@ -77,6 +77,7 @@ class AdminOps:
         # the nightly housekeeping and the certificate watch (/admin/v1/health)
         self.health_ops = HealthAdminOps(context.housekeeping)
         self.health = self.health_ops.health
+        self.offbox_password = self.archive.offbox_password
 
     async def status(self) -> UnitStatus:
         d = self.d
@@ -189,13 +190,18 @@ class AdminOps:
     async def tss_setup(self, new: bool) -> TssStatus:
         """Set up (or resume) the TSS of every tenant; ``new`` replaces it, clients follow."""
         d = self.d
-        if new:  # the old TSS's signatures into the archive before it is replaced
-            await d.archive.run_now("before replacing the TSS")
-        for tenant in d.upstreams.tenants:
-            if new:
-                await d.upstreams.recreate_after_deletion(tenant, reason="replaced on request")
-            else:
-                await d.upstreams.ensure_tss(tenant)
+        old = {b.tss_id: tenant for tenant, b in d.upstreams.all_bindings().items()}
+        if new:  # the old TSS's signatures into the archive first: refused when that fails
+            await d.archive.archive_before("before replacing the TSS")
+        try:
+            for tenant in d.upstreams.tenants:
+                if new:
+                    await d.upstreams.recreate_after_deletion(tenant, reason="replaced on request")
+                else:
+                    await d.upstreams.ensure_tss(tenant)
+        finally:  # a replaced TSS is archived on to its last signature (its closing logs)
+            now = {b.tss_id for b in d.upstreams.all_bindings().values()}
+            await d.archive.retire({i: t for i, t in old.items() if i not in now})
         await d.store.audit("admin", "tss_setup", {"new": new})
         return await self.tss_status()
 

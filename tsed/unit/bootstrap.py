@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from tsed import __version__
+from tsed.archive.offboxsync import OffboxSync
+from tsed.archive.service import ArchiveService
 from tsed.config.model import load_config
 from tsed.errors import TsedError
 from tsed.logs import setup_logging
@@ -68,7 +70,6 @@ from tsed.state.vault import Vault
 from tsed.systemd import JournalHandler, Notifier, journal_available, status_line
 from tsed.tss.exportjobs import ExportJobs
 from tsed.unit.admin_ops import AdminOps
-from tsed.unit.archive_ops import ArchiveService
 from tsed.unit.backend import Backend
 from tsed.unit.context import OpsContext
 from tsed.unit.fleetmetrics import FleetSources
@@ -253,9 +254,13 @@ async def start_unit(
     step.push_async_callback(exports.stop)
 
     step = steps.begin("archive")
+    offbox = OffboxSync(  # the archive's copy off the box, after every good run
+        source=paths.archive, state_dir=options.state_dir, config=lambda: settings.config,
+        vault=vault, clock=clock,
+    )  # fmt: skip
     archive = ArchiveService(  # the fiscal archive and its nightly run
         root=paths.archive, auditor=paths.auditor, upstreams=lambda: backend.upstreams,
-        hour=lambda: settings.config.archive_hour, clock=clock,
+        hour=lambda: settings.config.archive_hour, clock=clock, offbox=offbox,
     )  # fmt: skip
     await archive.start()
     step.push_async_callback(archive.stop)

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tsed.archive.service import ArchiveService
 from tsed.config.model import Config
 from tsed.fiskaly.simulator import SimulatorServer
 from tsed.net.auth import PairingManager
@@ -23,7 +24,6 @@ from tsed.state.store import Store
 from tsed.state.vault import Vault
 from tsed.tss.exportjobs import ExportJobs
 from tsed.tss.registry import UpstreamRegistry
-from tsed.unit.archive_ops import ArchiveService
 from tsed.unit.backend import Backend
 from tsed.unit.housekeeping import Housekeeping
 from tsed.unit.options import DaemonOptions

@@ -18,7 +18,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from tsed.archive.audit import verify_archive
-from tsed.archive.offbox import OffboxCopy
 from tsed.errors import ConflictError, InputError, NotFoundError, TsedError
 from tsed.provisioning.decommission import (
     Plan,
@@ -203,7 +202,12 @@ class Decommissioning:
     # -- the steps --------------------------------------------------------------------------
 
     async def _archive(self, plan: Plan) -> str:
-        run = await self.d.archive.run_now(f"before decommissioning ({plan.kind})")
+        # the TSS stay archive targets until archived to their last signature, whatever
+        # happens to their binding in the irreversible step
+        await self.d.archive.retire(
+            {tss_id: self._tenant_of(tss_id, plan) for tss_id in plan.tss_ids}
+        )
+        run = await self.d.archive.archive_before(f"before decommissioning ({plan.kind})")
         for tss_id in plan.tss_ids:
             if tss_id not in run.tss:  # never "done" for a TSS the run did not reach
                 raise ConflictError(
@@ -211,12 +215,6 @@ class Decommissioning:
                     hint="tsectl archive status shows why; then resume.",
                 )
             item = run.tss[tss_id]
-            if item.get("error") or item.get("finding"):
-                why = (item.get("error") or {}).get("message") or f"finding in {item['finding']}"
-                raise ConflictError(
-                    f"the archive run for TSS {tss_id} failed: {why}",
-                    hint="Fix it (tsectl archive status), then resume.",
-                )
             if item.get("archived_to") != item.get("to"):
                 raise ConflictError(
                     f"TSS {tss_id} is archived to counter {item.get('archived_to')} of "
@@ -241,12 +239,25 @@ class Decommissioning:
             )
         return f"{len(report.get('files', []))} Datei(en) geprüft"
 
-    async def _offbox(self, _plan: Plan) -> str:
-        copy = OffboxCopy.from_config(self.d.config, self.d.vault, self.d.state_dir)
-        if copy is None:
+    async def _offbox(self, plan: Plan) -> str:
+        """The copy after the final archive run has reached the backup target (the unit
+        starts it after every run; waited for here, and made once more if it failed)."""
+        sync = self.d.archive.offbox
+        if sync is None or self.d.config.offbox is None:
             return "keine Kopie außer Haus eingerichtet"
-        result = await copy.copy(self.d.archive.store.root)
-        return f"Kopie außer Haus: Snapshot {result.snapshot_id[:8]}"
+        await sync.wait()
+        status = sync.status()
+        archived_at = plan.step("archive").finished_at or 0.0  # the final run's end
+        if status.last_copy_at is None or status.last_copy_at < archived_at or status.last_error:
+            await sync.sync("before decommissioning")
+            status = sync.status()
+        if status.last_copy_at is None or status.last_copy_at < archived_at:
+            why = status.last_error_de or status.last_error or "keine Kopie"
+            raise ConflictError(
+                f"the off-box copy of the final archive did not succeed: {why}",
+                hint="Check the backup target (tsectl archive copy-status), then resume.",
+            )
+        return f"Kopie außer Haus: Snapshot {(status.last_snapshot or '')[:8]}"
 
     async def _deregister(self, plan: Plan) -> str:
         rows = [r for r in await self.d.store.list_registers() if r.revoked_at is None]
@@ -281,6 +292,7 @@ class Decommissioning:
         binding = self.d.upstreams.binding(tenant)
         if binding is not None and binding.tss_id not in plan.tss_ids:
             return f"neue TSS {binding.tss_id} (schon angelegt)"
+        await self.d.archive.retire({tss_id: tenant for tss_id in plan.tss_ids})
         new = await self.d.upstreams.recreate_after_deletion(tenant, reason="exchanged on request")
         return f"neue TSS {new.tss_id}"
 

@@ -42,6 +42,7 @@ from tsed.archive.health import (
     worst,
 )
 from tsed.archive.reconcile import Reconciliation, reconcile
+from tsed.archive.service import ArchiveService
 from tsed.errors import TsedError
 from tsed.provisioning.conntest import ConnectionReport, run_connection_test
 from tsed.signing.sweep import AbandonSweep
@@ -55,7 +56,6 @@ from tsed.tss.certwatch import (
     WatchResult,
     watch_certificates,
 )
-from tsed.unit.archive_ops import ArchiveService
 from tsed.unit.backend import Backend
 from tsed.unit.settings import Settings
 
