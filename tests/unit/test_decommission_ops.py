@@ -222,11 +222,11 @@ async def test_a_failed_step_stops_the_plan_until_resume(tmp_path: Path) -> None
                                       f"TSS {tss_id[:8]} stilllegen")  # fmt: skip
         assert code == 1, out
         error = json.loads(out)["error"]
-        expected = f"step 1 (letzter Archivlauf) failed: the archive run for TSS {tss_id}"
-        assert error["message"].startswith(expected), error
+        expected = "step 1 (letzter Archivlauf) failed: the archive run before decommissioning"
+        assert error["message"].startswith(expected) and f"TSS {tss_id}" in error["message"], error
         assert "503" in error["message"] and "tsectl decommission resume" in error["hint"]
         code, out = await unit.tsectl("decommission", "status")
-        assert "1. letzter Archivlauf – FEHLER: the archive run" in out, out
+        assert "1. letzter Archivlauf – FEHLER: the archive run before" in out, out
         assert "4. TSS außer Betrieb genommen (unumkehrbar) – offen" in out
         plan = await _plan(unit)
         assert plan["state"] == "failed" and plan["current"] == "archive"
