@@ -5,7 +5,6 @@ decommission`). Waits for the plan and shows each step as it is done."""
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
@@ -74,7 +73,7 @@ def _wait(client: AdminClient, deadline: float) -> Mapping[str, Any]:
             raise CommandFailed(
                 "the decommissioning is still running",
                 "It goes on in the unit: tsectl decommission status.",
-            )
+            ).localized("decommission.still_running")
         time.sleep(POLL)
 
 
@@ -96,11 +95,17 @@ def run_decommission(client: AdminClient, args: argparse.Namespace) -> tuple[Any
     if args.no_wait:
         return data, print_plan
     data = _wait(client, time.monotonic() + getattr(args, "wait", 3600.0))
-    if (data.get("plan") or {}).get("state") == "failed":
-        if not args.json:
-            print_plan(data, sys.stdout)
-        raise CommandFailed(
-            "a step of the decommissioning failed",
-            "Fix the cause named above, then: tsectl decommission resume.",
+    plan = data.get("plan") or {}
+    if plan.get("state") == "failed":
+        steps = plan.get("steps", [])
+        number, step = next(
+            ((n, s) for n, s in enumerate(steps, start=1) if s.get("state") == "failed"),
+            (0, {"text": "?", "detail": ""}),
         )
+        detail = shown(step.get("detail") or "")
+        raise CommandFailed(
+            f"step {number} ({step['text']}) failed: {detail}",
+            "Fix the cause, then: tsectl decommission resume (tsectl decommission status "
+            "shows every step).",
+        ).localized("decommission.step_failed", number=number, step=step["text"], detail=detail)
     return data, print_plan

@@ -38,6 +38,7 @@ _LOGGER = logging.getLogger(__name__)
 STATIC = {
     "setup.js": "application/javascript; charset=utf-8",
     "archive.js": "application/javascript; charset=utf-8",
+    "decommission.js": "application/javascript; charset=utf-8",
     "setup.css": "text/css; charset=utf-8",
 }
 SECURITY_HEADERS = {

@@ -129,7 +129,7 @@ class PlanFile:
             raise ConflictError(
                 f"{self.path} cannot be read ({err})",
                 hint="Keep the file for the vendor's service; it records a decommissioning.",
-            ) from err
+            ).localized("decommission.damaged", path=self.path, error=err) from err
 
     def save(self, plan: Plan) -> Plan:
         atomic_write(self.path, json.dumps(plan.to_json(), ensure_ascii=False).encode(), mode=0o600)
@@ -142,9 +142,11 @@ def check_reason(reason: str) -> str:
         raise InputError(
             "reason: give the reason of the decommissioning (e.g. „Kasse verkauft“)",
             hint="It goes into the notification to the tax office.",
-        )
+        ).localized("decommission.reason_missing")
     if len(text) > REASON_MAX:
-        raise InputError(f"reason: at most {REASON_MAX} characters, got {len(text)}")
+        raise InputError(f"reason: at most {REASON_MAX} characters, got {len(text)}").localized(
+            "decommission.reason_long", max=REASON_MAX, length=len(text)
+        )
     return text
 
 
@@ -157,12 +159,12 @@ def check_day(day: str | None, today: date) -> str:
         raise InputError(
             f"date: {day!r} is not a day (YYYY-MM-DD)",
             hint="Example: --date 2026-12-31; without it, today.",
-        ) from None
+        ).localized("decommission.day_bad", day=day) from None
     if value > today:
         raise InputError(
             f"date: {value} lies in the future",
             hint="Decommission on the day it happens, or name a past day.",
-        )
+        ).localized("decommission.day_future", day=value.isoformat())
     return value.isoformat()
 
 
@@ -187,7 +189,9 @@ def new_plan(
     clock: Callable[[], float] = time.time,
 ) -> Plan:
     if kind not in STEPS:
-        raise InputError(f"kind: {kind!r} is not one of {', '.join(STEPS)}")
+        raise InputError(f"kind: {kind!r} is not one of {', '.join(STEPS)}").localized(
+            "decommission.kind_unknown", kind=kind
+        )
     return Plan(
         id=str(uuid.uuid4()),
         kind=kind,

@@ -156,6 +156,11 @@ class SigningService:
         making = self.upstreams.client_in_making(reg.register_id, reg.tenant_id)
         if making is not None:  # a TSE failure, signed late once the client exists
             return making.tss_id, making.client_id
+        if binding is not None and binding.state == "DISABLED":  # decommissioned on purpose
+            raise ConflictError(
+                f"the TSS of tenant {reg.tenant_id} is decommissioned (DISABLED): no signing",
+                hint="Set up a new TSS: tsectl decommission exchange or tsectl tss setup --new.",
+            )
         if binding is None or binding.state != "INITIALIZED":
             raise ConflictError(
                 f"the TSS of tenant {reg.tenant_id} is not set up",

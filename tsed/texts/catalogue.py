@@ -13,7 +13,7 @@ import string
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from tsed.texts import errors_de, errors_en, lines_de, lines_en
+from tsed.texts import errors_de, errors_en, lines_de, lines_decommission, lines_en
 from tsed.texts.fields import FIELDS, pattern
 
 Lang = Literal["de", "en"]
@@ -21,7 +21,10 @@ LANGUAGES: tuple[Lang, ...] = ("de", "en")
 DEFAULT_LANGUAGE: Lang = "de"
 LANG_ENV = "TSED_LANG"
 
-_LINES: dict[Lang, Mapping[str, str]] = {"de": lines_de.LINES, "en": lines_en.LINES}
+_LINES: dict[Lang, Mapping[str, str]] = {
+    "de": {**lines_de.LINES, **lines_decommission.DE},
+    "en": {**lines_en.LINES, **lines_decommission.EN},
+}
 _ERRORS: dict[Lang, Mapping[str, tuple[str, str]]] = {
     "de": errors_de.ERRORS,
     "en": errors_en.ERRORS,

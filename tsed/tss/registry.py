@@ -379,11 +379,13 @@ class UpstreamRegistry:
             return
         async with self._lock(f"admin:{binding.tss_id}"):
             client, pin = await self.admin(tenant_id, binding.tss_id)
-            await client.admin_login(binding.tss_id, pin)
-            try:
-                await client.set_client_state(binding.tss_id, row.client_id, "DEREGISTERED")
-            finally:
-                await client.admin_logout(binding.tss_id)
+            # asks first: a call that took effect before a crash is never sent again
+            if (await client.get_client(binding.tss_id, row.client_id)).state != "DEREGISTERED":
+                await client.admin_login(binding.tss_id, pin)
+                try:
+                    await client.set_client_state(binding.tss_id, row.client_id, "DEREGISTERED")
+                finally:
+                    await client.admin_logout(binding.tss_id)
         new = ClientRow(
             row.register_id,
             row.tss_id,

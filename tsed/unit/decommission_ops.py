@@ -64,7 +64,7 @@ class Decommissioning:
                 f"a decommissioning ({current.kind}) is under way: {current.state}",
                 hint="Follow it with tsectl decommission status; resume it with "
                 "tsectl decommission resume.",
-            )
+            ).localized("decommission.busy", kind=current.kind, state=current.state)
         text = check_reason(reason)
         today = datetime.fromtimestamp(self.clock(), UTC).date()
         when = check_day(day, today)
@@ -75,7 +75,7 @@ class Decommissioning:
                 f"confirm: type exactly „{expected}“ to confirm (this cannot be undone)",
                 hint="The archive is completed and checked first; the irreversible step "
                 "comes after.",
-            )
+            ).localized("decommission.confirm", phrase=expected)
         plan = new_plan(
             kind,
             tenant=tenant,
@@ -105,16 +105,24 @@ class Decommissioning:
         if plan is None:
             raise NotFoundError(
                 "no decommissioning to resume",
-                hint="Start one with tsectl decommission register|tss|unit.",
-            )
+                hint="Start one with tsectl decommission register|tss|exchange|unit.",
+            ).localized("decommission.nothing")
         if plan.state == "done":
             return plan
+        if plan.state == "failed":  # running from now on, so a status right after says so
+            plan = await self._save(replace(plan, state="running"))
         self._spawn()
         return plan
 
     async def start(self) -> None:
-        """At unit start: an unfinished plan goes on (a failed one waits for ``resume``)."""
-        plan = await self.status()
+        """At unit start: an unfinished plan goes on (a failed one waits for ``resume``). A
+        damaged plan file never stops the unit: it signs, and the status names the file."""
+        try:
+            plan = await self.status()
+        except TsedError as err:
+            _LOGGER.error("decommissioning: %s", err.message,
+                          extra={"TSED_EVENT": "decommission_damaged"})  # fmt: skip
+            return
         if plan is not None and plan.state == "running":
             _LOGGER.warning(
                 "resuming the decommissioning (%s) at step %s",
@@ -201,7 +209,12 @@ class Decommissioning:
         )
         run = await self.d.archive.archive_before(f"before decommissioning ({plan.kind})")
         for tss_id in plan.tss_ids:
-            item = run.tss.get(tss_id, {})
+            if tss_id not in run.tss:  # never "done" for a TSS the run did not reach
+                raise ConflictError(
+                    f"the archive run did not reach TSS {tss_id}: {run.state}",
+                    hint="tsectl archive status shows why; then resume.",
+                )
+            item = run.tss[tss_id]
             if item.get("archived_to") != item.get("to"):
                 raise ConflictError(
                     f"TSS {tss_id} is archived to counter {item.get('archived_to')} of "
@@ -335,14 +348,14 @@ class Decommissioning:
                 raise NotFoundError(
                     f"register {register_id} is not paired here",
                     hint="tsectl registers lists them.",
-                )
+                ).localized("decommission.register_unknown", id=register_id)
             row = rows[register_id]
             return row.tenant_id, register_id, (self._tss_of(row.tenant_id),)
         tenant = tenant or "default"
         if tenant not in bindings:
             raise NotFoundError(
-                f"tenant {tenant!r} has no TSS here", hint="tsectl tss lists the TSS per tenant."
-            )
+                f"tenant {tenant!r} has no TSS here", hint="tsectl status shows the TSS per tenant."
+            ).localized("decommission.tenant_unknown", tenant=tenant)
         return tenant, None, (bindings[tenant].tss_id,)
 
     @staticmethod

@@ -1,0 +1,120 @@
+"""The setup page's "Außerbetriebnahme" section in a real headless Chromium (TEST mode, built-in
+simulator).
+
+A unit process on loopback pairs a register that signs a receipt; the page shows that nothing
+was started, refuses the start without the typed confirmation (naming the text to type),
+then decommissions the register step by step and shows what is left to do. Prints one JSON
+line with what it saw.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.sync_api import sync_playwright
+
+from tests.support.browser_flow import CHROMIUM_ARGS, tsectl, wait_for
+from tests.support.unit import RECEIPT
+from tsed.state.paths import DEVICE_CERT_FILE as CERT_FILE
+
+PASSWORD = "Stilllegen-Filiale-3"
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> None:
+    work, shots = Path(sys.argv[1]), Path(sys.argv[2])
+    state = work / "state"
+    state.mkdir()
+    (state / "tsed.toml").write_text("")
+    port = _port()
+    env = {**os.environ, "TSED_MDNS": "off"}
+    env.pop("NOTIFY_SOCKET", None)
+    unit = subprocess.Popen(
+        [sys.executable, "-m", "tsed.cli.tsed", "serve", "--state-dir", str(state),
+         "--config", str(state / "tsed.toml"), "--listen", f"127.0.0.1:{port}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=(work / "tsed.log").open("wb"),
+    )  # fmt: skip
+    seen: dict[str, Any] = {}
+    try:
+        wait_for((state / "admin.sock").exists, "the unit's admin socket")
+        tsectl(state, "password", stdin=PASSWORD + "\n")
+        code = tsectl(state, "pair")["code"]
+        base = f"https://127.0.0.1:{port}"
+        pinned = ssl.create_default_context(cafile=str(state / CERT_FILE))
+        with httpx.Client(base_url=base, verify=pinned, timeout=30) as register:
+            paired = register.post(
+                "/api/v1/pairings", json={"code": code, "register_serial": "Kasse 1"}
+            ).json()
+            auth = {"Authorization": f"Bearer {paired['token']}"}
+            register.post("/api/v1/receipts", json=RECEIPT, headers=auth).raise_for_status()
+        register_id = str(paired["register_id"])
+        seen["register_id"] = register_id
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_context(ignore_https_errors=True, locale="de-DE").new_page()
+            page.goto(f"{base}/setup/")
+            page.fill("#login-password", PASSWORD)
+            page.click("#login-form button[type=submit]")
+            page.wait_for_function(
+                "() => document.querySelector('#dc-plan').textContent.includes('Keine')"
+            )
+            seen["heading"] = page.text_content("#decommission-box h2")
+            seen["before"] = page.text_content("#dc-plan")
+            page.select_option("#dc-kind", "register")
+            seen["tenant_hidden"] = page.is_hidden("#dc-tenant-label")
+            page.fill("#dc-register", register_id)
+            page.fill("#dc-reason", "Kasse verkauft")
+            page.click("#dc-start")
+            page.wait_for_selector("#message.error", timeout=30_000)
+            seen["unconfirmed"] = page.text_content("#message")
+            page.fill("#dc-confirm", f"Kasse {register_id[:8]} abmelden")
+            page.click("#dc-start")
+            page.wait_for_function(
+                "() => document.querySelector('#message').textContent.includes('abgeschlossen')",
+                timeout=120_000,
+            )
+            seen["done_message"] = page.text_content("#message")
+            seen["plan"] = page.text_content("#dc-plan")
+            seen["steps"] = page.locator("#dc-steps li").all_text_contents()
+            seen["left"] = page.locator("#dc-left li").all_text_contents()
+            seen["resume_hidden"] = page.is_hidden("#dc-resume")
+            page.locator("#decommission-box").screenshot(path=str(shots / "setup-decommission.png"))
+            page.set_viewport_size({"width": 375, "height": 800})
+            seen["narrow_scroll"] = page.evaluate(
+                "document.querySelector('#decommission-box').scrollWidth"
+                " <= document.querySelector('#decommission-box').clientWidth + 1"
+            )
+            page.locator("#decommission-box").screenshot(
+                path=str(shots / "setup-decommission-375.png")
+            )
+            page.click("#lang")
+            seen["english_heading"] = page.text_content("#decommission-box h2")
+            browser.close()
+        with httpx.Client(base_url=base, verify=pinned, timeout=30) as register:
+            seen["after_status"] = register.post(
+                "/api/v1/receipts", json=RECEIPT, headers=auth
+            ).status_code
+    finally:
+        unit.terminate()
+        try:
+            unit.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            unit.kill()
+    print(json.dumps(seen, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
