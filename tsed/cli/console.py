@@ -161,6 +161,7 @@ class Console:
 
     def run(self) -> None:
         self.io.write(BANNER.format(version=__version__))
+        self.commands.announce_setup_code()
         while True:
             self.io.write(PROMPT)
             try:

@@ -26,6 +26,8 @@ Commands / Befehle:
   network         interfaces, default route, DNS servers / Netzwerk
   pair [MIN] [TENANT]  open a pairing window (asks the password) / Kasse koppeln
   password        set the admin password (asks the current one) / Admin-Passwort setzen
+  setup-code      the one-time code for the first password in the browser /
+                  Einrichtungscode für das erste Passwort im Browser
   factory-reset   erase registers, settings, credentials (asks the password) /
                   Werkseinstellungen (fragt das Passwort)
   help            this text / diese Hilfe
@@ -74,6 +76,7 @@ class Commands:
             "network": self.network,
             "pair": self.pair,
             "password": self.password,
+            "setup-code": self.setup_code,
             "factory-reset": self.factory_reset,
         }
 
@@ -149,6 +152,30 @@ class Commands:
         count = len(registers) if isinstance(registers, list) else registers
         self.say(f"Registers:      {count} paired / gekoppelt")
         self.say(f"Open tx:        {data.get('open_transactions', 0)}")
+
+    def setup_code(self, _args: list[str]) -> None:
+        data = self.call("GET", "/admin/v1/setup-code")
+        code = data.get("code")
+        if not code:
+            self.say(
+                "Einrichtungscode: keiner mehr – das Admin-Passwort ist gesetzt. / "
+                "No setup code: the admin password is set."
+            )
+            return
+        self.say(f"Einrichtungscode / setup code:  {code}")
+        self.say(
+            "  Im Browser auf der Einrichtungsseite (https://<Adresse>:8443/setup/) eingeben, um "
+            "das Admin-Passwort zu setzen. Gilt einmal. / Type it on the setup page to set the "
+            "admin password; valid once."
+        )
+
+    def announce_setup_code(self) -> None:
+        """At the start of a session: the setup code while the first password is not set."""
+        try:
+            if self.call("GET", "/admin/v1/setup-code").get("code"):
+                self.setup_code([])
+        except (CommandFailed, NotRunning):
+            pass  # the daemon is not up yet: 'setup-code' shows it later
 
     def network(self, _args: list[str]) -> None:
         try:

@@ -37,6 +37,7 @@ written to the journal as an audit event (who, what, result; never a body).
 ``POST   /admin/v1/factory-reset``           back to first boot ``{confirm: true, password?}``
 ``GET    /admin/metrics``                    Prometheus metrics
 ``*      /admin/v1/archive…``                the fiscal archive (:mod:`tsed.net.admin_archive`)
+``*      /admin/v1/wizard…``                 the first-run wizard (:mod:`tsed.net.admin_wizard`)
 ==========================================  =========================================
 """
 
@@ -56,6 +57,7 @@ from tsed.logs import register_secret
 from tsed.net.admin_archive import add_archive_routes
 from tsed.net.admin_openapi import admin_openapi_document
 from tsed.net.admin_operations import AdminOperations, PasswordProof
+from tsed.net.admin_wizard import add_wizard_routes
 from tsed.net.http import client_source, error_middleware, read_json_object
 from tsed.net.wire import answer
 from tsed.tss.exports import ExportRange
@@ -207,6 +209,7 @@ def build_admin_app(
         client_max_size=64 * 1024,
     )
     add_admin_routes(app.router, ops)
+    add_wizard_routes(app.router, ops, socket=guard is None)  # the setup code: socket only
     return app
 
 

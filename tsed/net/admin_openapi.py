@@ -211,6 +211,7 @@ def admin_openapi_document() -> dict[str, Any]:
                 )
             },
             **_archive_paths(),
+            **_wizard_paths(),
         },
     }
 
@@ -234,5 +235,24 @@ def _archive_paths() -> dict[str, Any]:
                 "201",
                 body=_body({"from": day, "to": day, "tenant": TEXT}, ["from", "to"]),
             )
+        },
+    }
+
+
+def _wizard_paths() -> dict[str, Any]:
+    step = {"type": "integer", "minimum": 1, "maximum": 8}
+    return {
+        "/admin/v1/wizard": {
+            "get": _op("The first-run wizard's step (kept across reloads and restarts)"),
+            "put": _op(
+                "Move the wizard on (step, or done: the dashboard from now on)",
+                body=_body({"step": step, "done": {"type": "boolean"}}),
+            ),
+        },
+        "/admin/v1/test-receipt": {
+            "post": _op("Sign a TEST receipt for the first paired register (TEST only)", "201")
+        },
+        "/admin/v1/setup-code": {
+            "get": _op("The one-time setup code for the first password (admin socket only)")
         },
     }

@@ -26,6 +26,7 @@ from tsed.unit.archive_ops import ArchiveAdminOps
 from tsed.unit.context import OpsContext
 from tsed.unit.setup_ops import SetupOps
 from tsed.unit.views import DeviceView, PairingState, TssSummary, UnitStatus
+from tsed.unit.wizard_ops import WizardOps
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -63,6 +64,13 @@ class AdminOps:
         self.archive_progress = self.archive.archive_progress
         self.archive_verify = self.archive.archive_verify
         self.archive_export = self.archive.archive_export
+        # the first-run wizard's operations (/admin/v1/wizard, test-receipt, setup-code)
+        self.wizard = WizardOps(context, setup)
+        self.wizard_state = self.wizard.wizard_state
+        self.wizard_update = self.wizard.wizard_update
+        self.test_receipt = self.wizard.test_receipt
+        self.setup_code = self.wizard.setup_code
+        self.first_password = self.wizard.first_password
 
     async def status(self) -> UnitStatus:
         d = self.d
