@@ -109,7 +109,10 @@ async def test_password_login_cookie_csrf_logout(
     caplog.set_level(logging.INFO)
     async with setup_unit(tmp_path) as s, s.browser() as browser:
         session = (await browser.get("/setup/session")).json()
-        assert session == {"logged_in": False, "password_set": False, "mode": "TEST"}
+        assert session == {
+            "logged_in": False, "password_set": False, "mode": "TEST",
+            "lockout": {"attempts_left": 5, "retry_after": 0},
+        }  # fmt: skip
         early = await browser.post("/setup/login", json={"password": PASSWORD})
         assert early.status_code == 401 and "tsectl password" in early.json()["error"]["hint"]
         code, out = await tsectl_stdin(s.unit, monkeypatch, "short\n", "password")
