@@ -94,7 +94,7 @@ async def test_page_assets_and_security_headers(tmp_path: Path) -> None:
         assert "Anlegen" in page.text and "Mehrere Mandanten in Filialkette" in page.text
         assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
         assert page.headers["x-frame-options"] == "DENY"
-        for name in ("setup.js", "setup.css"):
+        for name in ("text.js", "common.js", "setup.js", "wizard.js", "dashboard.js", "setup.css"):
             asset = await browser.get(f"/setup/static/{name}")
             assert asset.status_code == 200 and len(asset.content) > 1000
         assert (await browser.get("/setup/static/../../vault.json")).status_code == 404

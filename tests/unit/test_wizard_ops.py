@@ -50,7 +50,9 @@ async def test_first_password_in_the_browser_with_the_setup_code(
         assert (await web.get(f"{API}/setup-code")).status_code == 401
         session = await web.get("/setup/session")
         assert code not in session.text and session.json()["password_set"] is False
-        wrong = await web.post("/setup/first-password", json={"code": "AAAA-AAAA", "password": PASSWORD})
+        wrong = await web.post(
+            "/setup/first-password", json={"code": "AAAA-AAAA", "password": PASSWORD}
+        )
         assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "SETUP_CODE_WRONG"
         left = (await web.get("/setup/session")).json()["lockout"]
         assert left == {"attempts_left": 4, "retry_after": 0}
@@ -119,9 +121,12 @@ async def test_the_wizard_signs_a_test_receipt_with_its_qr_code(tmp_path: Path) 
     server = SimulatorServer(sim)
     await server.start()
     try:
-        async with running_unit(
-            tmp_path / "state", environ={"TSED_FISKALY_BASE_URL": server.base_url}
-        ) as unit, admin(unit) as socket:
+        async with (
+            running_unit(
+                tmp_path / "state", environ={"TSED_FISKALY_BASE_URL": server.base_url}
+            ) as unit,
+            admin(unit) as socket,
+        ):
             refused = await socket.post("/test-receipt")
             assert refused.status_code == 409 and "pair" in refused.json()["error"]["hint"].lower()
             await unit.pair("Kasse 1")

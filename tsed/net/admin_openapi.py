@@ -252,6 +252,9 @@ def _wizard_paths() -> dict[str, Any]:
         "/admin/v1/test-receipt": {
             "post": _op("Sign a TEST receipt for the first paired register (TEST only)", "201")
         },
+        "/admin/v1/dashboard": {
+            "get": _op("The overview's certificate dates and filings due (null: no data yet)")
+        },
         "/admin/v1/setup-code": {
             "get": _op("The one-time setup code for the first password (admin socket only)")
         },

@@ -3,6 +3,7 @@
 ==========================================  =========================================
 ``GET    /admin/v1/wizard``                  the wizard's step ``{step, steps, done}``
 ``PUT    /admin/v1/wizard``                  move on ``{step?, done?}``
+``GET    /admin/v1/dashboard``               certificate dates, filings due (the overview)
 ``POST   /admin/v1/test-receipt``            sign a TEST receipt (signature, QR code)
 ``GET    /admin/v1/setup-code``              the one-time setup code: **admin socket only**
 ==========================================  =========================================
@@ -29,6 +30,8 @@ class WizardOperations(Protocol):
 
     async def test_receipt(self) -> object: ...
 
+    async def dashboard(self) -> object: ...
+
     async def setup_code(self) -> object: ...
 
 
@@ -53,11 +56,15 @@ def add_wizard_routes(r: web.UrlDispatcher, given: object, *, socket: bool) -> N
     async def test_receipt(_request: web.Request) -> web.Response:
         return answer(await ops.test_receipt(), status=201)
 
+    async def dashboard(_request: web.Request) -> web.Response:
+        return answer(await ops.dashboard())
+
     async def setup_code(_request: web.Request) -> web.Response:
         return answer(await ops.setup_code(), headers={"Cache-Control": "no-store"})
 
     r.add_get("/admin/v1/wizard", state)
     r.add_put("/admin/v1/wizard", update)
     r.add_post("/admin/v1/test-receipt", test_receipt)
+    r.add_get("/admin/v1/dashboard", dashboard)
     if socket:
         r.add_get("/admin/v1/setup-code", setup_code)

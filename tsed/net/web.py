@@ -41,7 +41,7 @@ _LOGGER = logging.getLogger(__name__)
 
 STATIC = {
     "text.js": "application/javascript; charset=utf-8",
-    "format.js": "application/javascript; charset=utf-8",
+    "common.js": "application/javascript; charset=utf-8",
     "setup.js": "application/javascript; charset=utf-8",
     "wizard.js": "application/javascript; charset=utf-8",
     "dashboard.js": "application/javascript; charset=utf-8",

@@ -71,6 +71,7 @@ class AdminOps:
         self.test_receipt = self.wizard.test_receipt
         self.setup_code = self.wizard.setup_code
         self.first_password = self.wizard.first_password
+        self.dashboard = self.wizard.dashboard
 
     async def status(self) -> UnitStatus:
         d = self.d

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import segno
+from cryptography import x509
 
 from tsed.errors import ConflictError, InputError, ModeError
 from tsed.net.passwords import PasswordStatus
@@ -50,6 +51,15 @@ class SetupCodeView:
 
     code: str | None
     password_set: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardView:
+    """``GET /admin/v1/dashboard``: what the overview shows besides the status and archive."""
+
+    certificate_not_before: str  # the served certificate's validity (ISO 8601, UTC)
+    certificate_not_after: str
+    filings_due: tuple[str, ...] | None  # no data on the unit yet: the page shows "—"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +108,14 @@ class WizardOps:
         status = await self.setup.set_password(password, None)
         await self._write(2, done=False)
         return status
+
+    async def dashboard(self) -> DashboardView:
+        cert = x509.load_pem_x509_certificate(self.d.identity.cert_path.read_bytes())
+        return DashboardView(
+            certificate_not_before=cert.not_valid_before_utc.isoformat(),
+            certificate_not_after=cert.not_valid_after_utc.isoformat(),
+            filings_due=None,
+        )
 
     async def wizard_state(self) -> WizardState:
         try:
