@@ -90,6 +90,12 @@ function markInvalid(target) {
   return true;
 }
 
+// the config path an older answer names only in its message ("proxy.port: 70000 is not …")
+function fieldOf(message) {
+  const match = /^([a-z_]+(?:\.[A-Za-z0-9_ -]+)*): /.exec(message || "");
+  return match && document.querySelector(`[data-field="${CSS.escape(match[1])}"]`) ? match[1] : null;
+}
+
 async function call(method, path, body, raw) {
   const headers = {};
   if (csrf) headers["X-CSRF-Token"] = csrf;
@@ -110,7 +116,7 @@ async function call(method, path, body, raw) {
   }
   if (!response.ok) {
     const err = (data && data.error) || {};
-    throw new UnitError(errorText(data, response.status), err.field, err.code, err.details);
+    throw new UnitError(errorText(data, response.status), err.field || fieldOf(err.message), err.code, err.details);
   }
   return data;
 }

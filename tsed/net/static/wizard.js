@@ -228,6 +228,7 @@ async function signTestReceipt() {
     $("wr-signature").textContent = receipt.signature;
     $("wr-tss").textContent = receipt.tss_serial_number;
     $("wr-qr").src = receipt.qr_image;
+    $("wr-qr-data").textContent = receipt.qr_code_data;
     $("wz-receipt").hidden = false;
     await api("PUT", "/wizard", { step: 8, done: true });  // set up: the overview from now on
     show(t("wz8_signed"), "ok");
