@@ -7,7 +7,6 @@ const TEXT = {
   de: {
     title: "TSE-Einheit-LAN Einrichtung", logout: "Abmelden", login: "Anmelden", password: "Passwort",
     test_notice: "Die technische Sicherheitseinrichtung (fiskaly-TSE) ist im Test-Modus eingerichtet",
-    no_password: "Es ist noch kein Administrator-Passwort gesetzt. Setzen Sie es an der seriellen Konsole (Befehl „password“) oder auf der Einheit mit „tsectl password“.",
     config: "Konfiguration (KassenSichV-Fiskaly)", name: "Name", usage: "Verwendung", usage_client: "clientseitig",
     created: "Erstellt am", url: "URL", mode: "Modus", mode_hint: "Nur der Hersteller schaltet auf LIVE (Freischaltung).",
     proxy_host: "Proxy-Host", proxy_port: "Proxy-Port", proxy_user: "Proxy-Benutzer", proxy_password: "Proxy-Passwort",
@@ -115,7 +114,6 @@ const TEXT = {
   en: {
     title: "TSE-LAN unit setup", logout: "Log out", login: "Log in", password: "Password",
     test_notice: "The technical security device (fiskaly TSE) is set up in test mode",
-    no_password: "No admin password is set yet. Set it on the serial console (command 'password') or on the unit with 'tsectl password'.",
     config: "Configuration (KassenSichV-Fiskaly)", name: "Name", usage: "Usage", usage_client: "client side",
     created: "Created on", url: "URL", mode: "Mode", mode_hint: "Only the vendor switches to LIVE (activation).",
     proxy_host: "Proxy host", proxy_port: "Proxy port", proxy_user: "Proxy user", proxy_password: "Proxy password",
