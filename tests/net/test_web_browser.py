@@ -69,14 +69,14 @@ def test_first_boot_to_live_receipts_in_a_real_browser(tmp_path: Path) -> None:
     assert seen["activation_label"] == "Freischaltungsdatei (vom Hersteller)"
     # one fingerprint: the page shows the SHA-256 of the certificate the browser got
     assert seen["device_fp_shown"] == seen["presented_fp"] == seen["fingerprint"]
-    assert "wrong admin password" in seen["wrong_login"]
+    assert "Falsches Admin-Passwort" in seen["wrong_login"]
     # TEST: a red badge and the notice
     assert seen["test_badge"] == {"text": "TEST", "color": RED}
     assert seen["test_notice"] is True
     # the mask's rules, shown on the page and enforced by the daemon
     assert seen["anlegen_before_save"]["disabled"] is True
     assert "gespeichert" in seen["anlegen_before_save"]["why"]
-    assert seen["saved"] == "Gespeichert."
+    assert seen["saved"].startswith("Gespeichert. Als Nächstes:")
     assert seen["anlegen_without_activation"]["disabled"] is True
     assert "Freischaltung" in seen["anlegen_without_activation"]["why"]
     # pairing: code, QR and fingerprint; a TEST receipt from the register
@@ -87,7 +87,7 @@ def test_first_boot_to_live_receipts_in_a_real_browser(tmp_path: Path) -> None:
     # ... shown without a reload, within a few seconds: register, used code, counters
     assert seen["live_seconds"] < 12, seen["live_seconds"]
     assert seen["pair_state"] == "Code verwendet – Kasse 1 gekoppelt" and seen["pair_code_used"]
-    assert seen["paired_message"] == "Kasse 1 gekoppelt"
+    assert seen["paired_message"].startswith("Kasse 1 gekoppelt. Als Nächstes:")
     assert seen["receipts_signed_shown"] == "1"
     assert seen["signatures"][0] != seen["signatures"][1]
     assert len(seen["workplace_rows"]) == 1 and "Kasse 1" in seen["workplace_rows"][0]
@@ -116,7 +116,7 @@ def test_first_boot_to_live_receipts_in_a_real_browser(tmp_path: Path) -> None:
     assert seen["export"]["size"] > 0
     assert seen["english_title"] == "TSE-LAN unit setup"
     assert seen["after_logout"] == 401
-    assert "current admin password is wrong" in seen["pw_wrong"] and seen["pw_wrong_still_in"]
+    assert "aktuelle Admin-Passwort ist falsch" in seen["pw_wrong"] and seen["pw_wrong_still_in"]
     assert "Passwort geändert" in seen["pw_changed"]
     assert seen["status"]["mode"] == "LIVE"
     assert (ARTIFACTS / "setup-page.png").stat().st_size > 10_000
