@@ -116,6 +116,7 @@ TREE: dict[str, tuple[int, str]] = {
     "tsed.signing.opencap.TooManyOpen": (409, "TOO_MANY_OPEN_TRANSACTIONS"),
     "tsed.tss.exports.ExportFailed": (409, "EXPORT_FAILED"),
     "tsed.tss.exports.ExportTimeout": (504, "EXPORT_TIMEOUT"),
+    "tsed.net.setupcode.SetupCodeWrong": (401, "SETUP_CODE_WRONG"),
     "tsed.unit.setup_ops.WeakPassword": (400, "PASSWORD_TOO_WEAK"),
     "tsed.unit.setup_ops.WrongPassword": (403, "PASSWORD_WRONG"),
 }
