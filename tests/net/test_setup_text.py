@@ -156,3 +156,41 @@ def test_the_check_finds_an_english_german_text() -> None:
     assert ENGLISH_WORDS.search("Please enter the code")
     assert not ENGLISH_WORDS.search("Bitte den Einrichtungscode eingeben")
     assert CALLED.findall('t("abc") + fmt("x_y", {n})') == ["abc", "x_y"]
+
+
+def page_eval(expression: str) -> Any:
+    """``expression`` evaluated by Node.js with the page's text.js and common.js loaded."""
+    node = shutil.which("node")
+    assert node, "Node.js runs the page's scripts (npm brings it)"
+    shim = "globalThis.localStorage = {getItem: () => 'de'};\n"
+    source = shim + "".join((STATIC / name).read_text(encoding="utf-8") for name in
+                            ("text.js", "common.js"))  # fmt: skip
+    script = f"{source}\nprocess.stdout.write(JSON.stringify({expression}));"
+    result = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=30,
+                            check=True)  # fmt: skip
+    return json.loads(result.stdout)
+
+
+def test_a_server_error_shows_its_german_text_when_the_unit_sends_one() -> None:
+    with_text = {
+        "error": {
+            "code": "CONFIG_INVALID", "message": "proxy.port: 70000 is not valid",
+            "field": "proxy.port",
+            "text": {"de": {"message": "70000 ist kein gültiger Port", "hint": "1 bis 65535",
+                            "field_label": "Proxy-Port"},
+                     "en": {"message": "70000 is not a valid port"}},
+        }
+    }  # fmt: skip
+    shown = page_eval(f"errorText({json.dumps(with_text)}, 400)")
+    assert shown == "Proxy-Port: 70000 ist kein gültiger Port – 1 bis 65535"
+    plain = {"error": {"code": "CONFIG_INVALID", "message": "bad", "hint": "fix it"}}
+    assert page_eval(f"errorText({json.dumps(plain)}, 400)") == "bad – fix it"  # today's text
+    own = {"error": {"code": "SETUP_CODE_WRONG", "message": "the setup code is wrong"}}
+    assert page_eval(f"errorText({json.dumps(own)}, 401)").startswith("Der Einrichtungscode")
+    assert page_eval("errorText(null, 502)") == "Die Einheit hat mit HTTP 502 geantwortet."
+
+
+def test_sizes_and_times_read_german() -> None:
+    assert page_eval("[size(512), size(20480), size(1572864)]") == ["512 B", "20 KB", "1,5 MB"]
+    shown = page_eval("time('2026-12-01T22:01:42Z')")
+    assert "T" not in shown and "Z" not in shown and "2026" in shown

@@ -146,8 +146,8 @@ def build_setup_app(
                 attempt.uncounted()
                 raise AuthError(
                     "no admin password is set yet",
-                    hint="Set it first on the unit: tsectl password (or 'password' on the "
-                    "serial console).",
+                    hint="Set it first on this page with the setup code (serial console, or "
+                    "tsectl setup-code on the unit), or on the unit: tsectl password.",
                 )
             if not await ops.check_password(password):
                 attempt.failed()
