@@ -88,6 +88,12 @@ async def test_first_password_in_the_browser_with_the_setup_code(
         assert (await web.get(f"{API}/wizard")).json()["step"] == 5, login.text
         async with admin(unit) as socket:
             assert (await socket.get("/setup-code")).json()["code"] is None
+            # a factory reset: the wizard from step 1 again, with a new setup code
+            reset = await socket.post("/factory-reset", json={"confirm": True})
+            assert reset.status_code == 200, reset.text
+            assert (await socket.get("/wizard")).json() == {"step": 1, "steps": 8, "done": False}
+            renewed = (await socket.get("/setup-code")).json()["code"]
+            assert renewed and renewed != code
 
 
 @pytest.mark.timeout(120)
