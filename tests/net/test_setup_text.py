@@ -20,6 +20,7 @@ import pytest
 
 import tsed.unit.bootstrap  # noqa: F401 - every error class of the unit, defined
 from tsed.errors import TsedError
+from tsed.fiskaly.simulator.model import TSS_STATES
 from tsed.provisioning.conntest_steps import Verdict
 
 STATIC = Path(__file__).resolve().parents[2] / "tsed" / "net" / "static"
@@ -96,6 +97,7 @@ def script_keys() -> set[str]:
     assert labels is not None
     keys |= set(re.findall(r':\s*"([a-z_]+)"', labels.group(1)))
     keys |= {f"verdict_{verdict}" for verdict in get_args(Verdict)}  # t("verdict_" + …)
+    keys |= {f"tss_{state}" for state in TSS_STATES}  # t(`tss_${state}`): fiskaly's TSS states
     return keys
 
 

@@ -415,7 +415,8 @@ function renderTse(data) {
     cell(row, tenant);
     detailsCell(row, tss.tss_id);
     cell(row, tss.env);
-    cell(row, tss.error ? `${tss.state} (${tss.error})` : tss.state);
+    const state = TEXT[lang][`tss_${tss.state}`] ? t(`tss_${tss.state}`) : tss.state;  // fiskaly's name otherwise
+    cell(row, tss.error ? `${state} (${tss.error})` : state);
     cell(row, tss.signature_counter ?? "");
     cell(row, tss.transaction_counter ?? "");
     cell(row, tss.active_transactions ?? "");

@@ -93,6 +93,8 @@ const TEXT = {
     next_after_save: "Als Nächstes: „Test“ starten, um die Verbindung mit den neuen Einstellungen zu prüfen.",
     next_after_activation: "Als Nächstes: „Anlegen“, dann Speichern und Test.",
     next_after_pair: "Als Nächstes: an der Kasse einen Beleg signieren.",
+    tss_CREATED: "angelegt", tss_UNINITIALIZED: "nicht initialisiert", tss_INITIALIZED: "betriebsbereit",
+    tss_DISABLED: "außer Betrieb", tss_DELETED: "gelöscht", tss_DEFECTIVE: "defekt", tss_EVICTED: "ausgelagert",
     // the form, lockout, confirmations
     id: "ID", tss: "TSE", actions: "Aktionen", empty: "keine Einträge",
     lock_last: "Achtung: noch ein Versuch – danach ist die Anmeldung für eine Weile gesperrt.",
@@ -200,6 +202,8 @@ const TEXT = {
     next_after_save: "Next: run 'Test' to check the connection with the new settings.",
     next_after_activation: "Next: 'Anlegen', then save and test.",
     next_after_pair: "Next: sign a receipt at the register.",
+    tss_CREATED: "created", tss_UNINITIALIZED: "not initialized", tss_INITIALIZED: "ready",
+    tss_DISABLED: "disabled", tss_DELETED: "deleted", tss_DEFECTIVE: "defective", tss_EVICTED: "evicted",
     // the form, lockout, confirmations
     id: "ID", tss: "TSE", actions: "Actions", empty: "no entries",
     lock_last: "Careful: one attempt left – then the login is locked for a while.",
