@@ -104,11 +104,10 @@ function setLockout(standing) {
 // a warning before the last attempt, a countdown while locked; the unit keeps the standing,
 // so a reload shows the same
 function renderLockout() {
-  const box = $("login-lock");
   if (lockTimer !== null) clearTimeout(lockTimer);
   lockTimer = null;
-  const submit = $("login-form").querySelector("button[type=submit]");
-  if (!lockout) { box.hidden = true; submit.disabled = false; return; }
+  const pairs = [[$("login-lock"), $("login-form").querySelector("button[type=submit]")], [$("first-lock"), $("fp-submit")]];
+  if (!lockout) { for (const [box, submit] of pairs) { box.hidden = true; submit.disabled = false; } return; }
   const wait = Math.ceil(lockout.retry_after - (Date.now() - lockout.at) / 1000);
   let text = "";
   if (wait > 0) {
@@ -119,10 +118,12 @@ function renderLockout() {
   } else if (lockout.attempts_left < 5) {
     text = fmt("lock_left", { n: lockout.attempts_left });
   }
-  submit.disabled = wait > 0;
-  box.textContent = text;
-  box.className = wait > 0 || lockout.attempts_left === 1 ? "warn" : "";
-  box.hidden = !text;
+  for (const [box, submit] of pairs) {  // the login and the first password share the count
+    submit.disabled = wait > 0;
+    box.textContent = text;
+    box.className = wait > 0 || lockout.attempts_left === 1 ? "lock warn" : "lock";
+    box.hidden = !text;
+  }
 }
 
 async function refresh() {

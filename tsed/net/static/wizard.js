@@ -43,7 +43,7 @@ async function firstPassword(event) {
       data = await call("POST", "/setup/first-password", { code, password });
     } catch (err) {
       const session = await call("GET", "/setup/session").catch(() => null);
-      if (session && !session.password_set) setLockout(session.lockout);
+      if (session) setLockout(session.lockout);
       if (err.code === "SETUP_CODE_WRONG") err.field = "setup.code";
       if (err.code === "PASSWORD_TOO_WEAK") err.field = "setup.password";
       throw err;
@@ -52,6 +52,7 @@ async function firstPassword(event) {
     csrf = data.csrf;
     await start();
   }, $("fp-submit"));
+  renderLockout();  // a lockout keeps the button disabled, whatever guarded restored
 }
 
 // -- step 2: name and proxy --------------------------------------------------------------------
