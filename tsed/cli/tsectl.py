@@ -68,7 +68,10 @@ def _print_status(data: Mapping[str, Any], out: TextIO) -> None:
         out.write(f"Key hash:      {device['key_sha256']} (what registers pin)\n")
     out.write(f"Addresses:     {', '.join(data.get('addresses') or []) or '?'}\n")
     if not data.get("password_set", True):
-        out.write("Admin password: not set (tsectl password) - the setup page needs it\n")
+        out.write(
+            "Admin password: not set - the setup page sets it with the code of "
+            "'tsectl setup-code' (or: tsectl password)\n"
+        )
     pairing = data.get("pairing", {})
     if pairing.get("open"):
         out.write(f"Pairing:       open until {pairing.get('expires_at')}\n")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 import segno
 from cryptography import x509
@@ -87,7 +87,7 @@ class WizardOps:
         self.setup = setup
 
     @property
-    def _path(self) -> Any:
+    def _path(self) -> Path:
         return StatePaths(self.d.state_dir).wizard
 
     async def setup_code(self) -> SetupCodeView:
