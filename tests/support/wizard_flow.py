@@ -74,6 +74,11 @@ def phone_check(page: Page) -> dict[str, Any]:
                 logout_visible: !out.hidden && box.width > 0 && box.right <= window.innerWidth
                   && box.left >= 0,
                 logout_hidden: out.hidden,
+                wider: [...document.querySelectorAll('body *')]
+                  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
+                          && !e.closest('.table-wrap'))
+                  .slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className + ':'
+                          + Math.round(e.getBoundingClientRect().right)),
               };
             }"""
         )
@@ -232,6 +237,8 @@ def main() -> None:
             seen["dashboard_after_reload"] = page.is_visible("#wizard-view") is False
             page.click("#open-form")
             page.wait_for_selector("#app-view:not([hidden])")
+            page.wait_for_selector("#registers tbody tr td.mono")
+            screen(page, shots, "form", seen)
             seen["form_created"] = page.text_content("#f-created")
             seen["outages_empty"] = page.text_content("#outages tbody")
             # a half-typed date is refused, the field marked and focused
