@@ -117,7 +117,9 @@ def main() -> None:
         seen["code_len"] = len(code)
         unit_url = f"https://127.0.0.1:{PORT}"
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(  # a German installer's browser (file, date pickers)
+                executable_path="/usr/bin/chromium", args=[*CHROMIUM_ARGS, "--lang=de-DE"]
+            )
             context = browser.new_context(
                 ignore_https_errors=True, locale="de-DE", timezone_id="Europe/Berlin",
                 viewport=DESKTOP,
