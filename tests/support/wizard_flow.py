@@ -12,6 +12,7 @@ Prints one JSON line with what it saw; the test asserts on it.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -118,7 +119,14 @@ def main() -> None:
         unit_url = f"https://127.0.0.1:{PORT}"
         with sync_playwright() as pw:
             browser = pw.chromium.launch(  # a German installer's browser (file, date pickers)
-                executable_path="/usr/bin/chromium", args=[*CHROMIUM_ARGS, "--lang=de-DE"]
+                executable_path="/usr/bin/chromium",
+                args=[*CHROMIUM_ARGS, "--lang=de-DE"],
+                env={
+                    **os.environ,
+                    "LANGUAGE": "de",
+                    "LANG": "de_DE.UTF-8",
+                    "LC_ALL": "de_DE.UTF-8",
+                },
             )
             context = browser.new_context(
                 ignore_https_errors=True, locale="de-DE", timezone_id="Europe/Berlin",
