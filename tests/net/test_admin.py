@@ -95,6 +95,7 @@ async def collect(tmp: Path) -> dict[str, Any]:
 
             async with admin, web:
                 await call("status", "GET", "/status", 200)
+                await call("health_none", "GET", "/health", 200)  # no night yet
                 await call("password_status", "GET", "/password", 200)
                 answers["page_session"] = (await web.get("/setup/session")).json()
                 await call("setup_code", "GET", "/setup-code", 200)
@@ -122,6 +123,9 @@ async def collect(tmp: Path) -> dict[str, Any]:
                 await call("tss_status", "GET", "/tss", 200)
                 await call("tss_setup", "POST", "/tss", 200, json={})
                 await call("connection_test", "POST", "/test", 200)
+                daemon.archive.archiver.poll_interval = 0.1
+                await daemon.running.ops.housekeeping.run("nightly")  # the routine, at once
+                await call("health", "GET", "/health", 200)
                 await call("reset", "POST", "/reset", 200, json={"register_id": register_id})
                 outage = await daemon.store.open_outage("fiskaly unreachable", time.time() - 60)
                 await daemon.store.close_outage(outage, time.time())

@@ -17,6 +17,9 @@ here, so a file name of the state directory is spelled nowhere else in :mod:`tse
     wizard.json              how far the setup page's first-run wizard got
     exports/<job id>/        finished TAR exports, each described by job.json
     simulator/               the built-in simulator's own state (its files are its own)
+    housekeeping.json        the nightly housekeeping's records, the daily health records
+    certification.json       per TSS: certificate expiry warned, BSI certification id seen,
+                             its changes (reportable events)
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 __all__ = [
     "ACTIVATION_FILE",
     "ADMIN_SOCKET_NAME",
+    "CERTIFICATION_FILE",
     "CREDENTIALS_FILE",
     "DEFAULT_STATE_DIR",
     "DEVICE_CERT_FILE",
@@ -34,6 +38,7 @@ __all__ = [
     "DEVICE_KEY_FILE",
     "EXPORTS_DIR",
     "EXPORT_JOB_FILE",
+    "HOUSEKEEPING_FILE",
     "MODE_FILE",
     "REGISTER_SOURCES_FILE",
     "SETUP_CODE_FILE",
@@ -65,6 +70,9 @@ AUDITOR_DIR = "auditor"  # the auditor's exports of the archive (tsectl archive 
 SETUP_CODE_FILE = "setup_code.json"  # the one-time setup code's hash (first boot only)
 WIZARD_FILE = "wizard.json"  # the first-run wizard's step, kept across reloads and restarts
 OFFBOX_DIR = "offbox"  # the off-box copy: status, restic's cache, known_hosts
+DECOMMISSION_FILE = "decommission.json"  # a guided decommissioning, step by step (resumable)
+HOUSEKEEPING_FILE = "housekeeping.json"  # the nightly records and daily health records
+CERTIFICATION_FILE = "certification.json"  # the certificate and certification watch
 
 # every name above, for the check that no other module spells one
 STATE_NAMES = frozenset(
@@ -73,6 +81,7 @@ STATE_NAMES = frozenset(
         ARCHIVE_DIR,
         AUDITOR_DIR,
         OFFBOX_DIR,
+        DECOMMISSION_FILE,
         VAULT_FILE,
         MODE_FILE,
         ACTIVATION_FILE,
@@ -87,6 +96,8 @@ STATE_NAMES = frozenset(
         SIMULATOR_DIR,
         SETUP_CODE_FILE,
         WIZARD_FILE,
+        HOUSEKEEPING_FILE,
+        CERTIFICATION_FILE,
     }
 )
 
@@ -154,6 +165,10 @@ class StatePaths:
         return self.root / OFFBOX_DIR
 
     @property
+    def decommission(self) -> Path:
+        return self.root / DECOMMISSION_FILE
+
+    @property
     def auditor(self) -> Path:
         return self.root / AUDITOR_DIR
 
@@ -164,3 +179,11 @@ class StatePaths:
     @property
     def wizard(self) -> Path:
         return self.root / WIZARD_FILE
+
+    @property
+    def housekeeping(self) -> Path:
+        return self.root / HOUSEKEEPING_FILE
+
+    @property
+    def certification(self) -> Path:
+        return self.root / CERTIFICATION_FILE

@@ -24,6 +24,9 @@ from tsed.tss.access import FiskalyAccess
 from tsed.tss.views import TssCounters, TssEntry, TssStatus
 from tsed.unit.archive_ops import ArchiveAdminOps
 from tsed.unit.context import OpsContext
+from tsed.unit.decommission_ops import Decommissioning
+from tsed.unit.dsfinvk_ops import DsfinvkOps
+from tsed.unit.health_ops import HealthAdminOps
 from tsed.unit.setup_ops import SetupOps
 from tsed.unit.views import DeviceView, PairingState, TssSummary, UnitStatus
 from tsed.unit.wizard_ops import WizardOps
@@ -72,13 +75,29 @@ class AdminOps:
         self.setup_code = self.wizard.setup_code
         self.first_password = self.wizard.first_password
         self.dashboard = self.wizard.dashboard
+        # the TSE part of the DSFinV-K (/admin/v1/archive/dsfinvk, /api/v1/dsfinvk*)
+        self.dsfinvk = DsfinvkOps(context)
+        self.archive_dsfinvk = self.dsfinvk.export
+        # the guided decommissioning (/admin/v1/decommission)
+        self.decommission = Decommissioning(context)
+        self.decommission_status = self.decommission.status
+        self.decommission_begin = self.decommission.begin
+        self.decommission_resume = self.decommission.resume
+        # the nightly housekeeping and the certificate watch (/admin/v1/health)
+        self.health_ops = HealthAdminOps(context.housekeeping)
+        self.health = self.health_ops.health
 
     async def status(self) -> UnitStatus:
         d = self.d
         signing = d.signing.status_view()
         return UnitStatus(
             signing=replace(
-                signing, notices=(*signing.notices, *await self.archive.archive_notices())
+                signing,
+                notices=(
+                    *signing.notices,
+                    *await self.archive.archive_notices(),
+                    *self.health_ops.notices(),
+                ),
             ),
             version=__version__,
             listen=str(d.options.listen),
@@ -229,4 +248,5 @@ class AdminOps:
 
     async def metrics(self) -> tuple[bytes, str]:
         payload, content_type = await self.d.telemetry.metrics.render()
-        return payload + self.archive.archive_metrics(), content_type
+        archive = self.archive.archive_metrics()
+        return payload + archive + self.health_ops.metrics(), content_type

@@ -12,6 +12,7 @@ the start fails)::
     access     pairing window, lockouts, password hasher, setup page sessions, the mDNS
                advertiser (announcing from the mdns step on)      ↩ hasher closed
     exports    TAR export jobs                                    ↩ stopped
+    archive    the fiscal archive and the nightly housekeeping   ↩ stopped
     servers    register API and setup page on TLS, admin API on the Unix socket  ↩ closed
     mdns       the mDNS announcement (unless TSED_MDNS=off)        ↩ withdrawn
     ready      READY=1 to systemd, watchdog                       ↩ STOPPING=1
@@ -72,6 +73,7 @@ from tsed.unit.archive_ops import ArchiveService
 from tsed.unit.backend import Backend
 from tsed.unit.context import OpsContext
 from tsed.unit.fleetmetrics import FleetSources
+from tsed.unit.housekeeping import Housekeeping
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
 from tsed.unit.settings import Settings
@@ -263,6 +265,12 @@ async def start_unit(
     )  # fmt: skip
     await archive.start()
     step.push_async_callback(archive.stop)
+    housekeeping = Housekeeping(  # the nightly routine: takes the archive's nightly slot
+        backend=backend, archive=archive, store=store, vault=vault, settings=settings,
+        environ=environ, paths=paths, clock=clock,
+    )  # fmt: skip
+    await housekeeping.start()
+    step.push_async_callback(housekeeping.stop)
 
     step = steps.begin("telemetry")
     telemetry = TelemetryPusher.for_unit(
@@ -295,7 +303,8 @@ async def start_unit(
         identity=identity, tse=backend, registers=registers, pairing=pairing, hasher=hasher,
         web_sessions=web_sessions, web_limiter=web_limiter, console_limiter=console_limiter,
         setup_code=setup_code,
-        listener=listener, exports=exports, archive=archive, telemetry=telemetry,
+        listener=listener, exports=exports, archive=archive, housekeeping=housekeeping,
+        telemetry=telemetry,
         advertiser=advertiser,
         addresses=unit_addresses,
         refresh_status=on_status, reload_backend=reload_backend,
@@ -309,6 +318,7 @@ async def start_unit(
             limiter=limiter,
             fingerprint=identity.fingerprint_sha256,
             simulator=SimulatorSwitches(backend),
+            dsfinvk=admin.dsfinvk,
         )
     )
     register_app.add_subapp("/setup", build_setup_app(admin, web_sessions, web_limiter))
@@ -330,6 +340,8 @@ async def start_unit(
     step = steps.begin("status")
     task = asyncio.create_task(_status_loop(running, notifier), name="tsed-status")
     step.push_async_callback(_cancel, task)
+    await admin.decommission.start()  # an unfinished decommissioning goes on
+    step.push_async_callback(admin.decommission.stop)
     telemetry.start()  # its stop is the telemetry step's
     _LOGGER.info(
         "tsed %s ready in %.2f s: %s mode, backend %s, listening on %s",

@@ -26,6 +26,7 @@ from tsed.tss.exportjobs import ExportJobs
 from tsed.tss.registry import UpstreamRegistry
 from tsed.unit.archive_ops import ArchiveService
 from tsed.unit.backend import Backend
+from tsed.unit.housekeeping import Housekeeping
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
 from tsed.unit.settings import Settings
@@ -59,6 +60,7 @@ class OpsContext:
     listener: GuardedListener
     exports: ExportJobs
     archive: ArchiveService  # the fiscal archive and its nightly run
+    housekeeping: Housekeeping  # the nightly routine, health records, certificate watch
     telemetry: TelemetryPusher  # the opt-in push to the chain's monitoring
     advertiser: Advertiser | None
     addresses: Callable[[], list[str]]  # the unit's IP addresses (loopback left out)
