@@ -19,10 +19,11 @@ Class, status, code and module (below ``tsed.``); ``tests/test_errors.py`` check
 
     TsedError                           500 INTERNAL                        fiskaly.errors
     ├─ AuthError                        401 UNAUTHORIZED                    errors
-    │  └─ LockedOut                     429 LOCKED_OUT                      errors
-    │     ├─ AttemptInFlight            429 ATTEMPT_IN_PROGRESS             net.lockout
-    │     ├─ RateLimited                429 RATE_LIMITED                    net.lockout
-    │     └─ HasherBusy                 429 BUSY                            net.passwords
+    │  ├─ LockedOut                     429 LOCKED_OUT                      errors
+    │  │  ├─ AttemptInFlight            429 ATTEMPT_IN_PROGRESS             net.lockout
+    │  │  ├─ RateLimited                429 RATE_LIMITED                    net.lockout
+    │  │  └─ HasherBusy                 429 BUSY                            net.passwords
+    │  └─ SetupCodeWrong                401 SETUP_CODE_WRONG                net.setupcode
     ├─ ConfigError                      400 CONFIG_INVALID                  errors
     │  ├─ MultiTenantLocked             400 MULTI_TENANT_LOCKED             provisioning.credentials
     │  ├─ ActivationKeyMissing          400 ACTIVATION_NO_VENDOR_KEY        provisioning.document

@@ -243,7 +243,12 @@ async def test_against_the_real_daemon(tmp_path: Path) -> None:
         cable = Cable(tmp_path / "tty")
         proc = start_console(cable.path, unit.daemon.options.admin_socket)
         try:
-            await asyncio.to_thread(cable.expect, "> ")
+            banner = await asyncio.to_thread(cable.expect, "> ")
+            code = (
+                unit.daemon.running.ops.setup_code.shown()
+            )  # first boot: the console shows the code
+            assert code and f"Setup code:  {code}" in banner  # the console speaks English here
+            assert code in await asyncio.to_thread(cable.command, "setup-code")
             answer = await asyncio.to_thread(cable.command, "status")
             assert "Mode / Modus:   TEST" in answer
             assert unit.daemon.identity.fingerprint_sha256 in answer  # the key hash, labelled
@@ -268,6 +273,7 @@ async def test_against_the_real_daemon(tmp_path: Path) -> None:
             short = await asyncio.to_thread(set_password, "kurz", "kurz")
             assert "at least 10 characters" in short  # the daemon's rule, not the console's
             assert "Admin password set" in await asyncio.to_thread(set_password, secret, secret)
+            assert "No setup code any more" in await asyncio.to_thread(cable.command, "setup-code")
             async with httpx.AsyncClient(base_url=unit.base_url, verify=unit.ssl_context()) as web:
                 login = await web.post("/setup/login", json={"password": secret})
                 assert login.status_code == 200
@@ -281,7 +287,13 @@ async def test_against_the_real_daemon(tmp_path: Path) -> None:
             cable.send("JA\r")
             assert "Factory reset done" in await asyncio.to_thread(cable.expect, "\r\n> ")
             assert (await unit.tsectl("--json", "password", "status"))[1].count("false") == 1
+            renewed = (
+                unit.daemon.running.ops.setup_code.shown()
+            )  # a new code for the next installer
+            assert renewed and renewed != code
+            assert renewed in await asyncio.to_thread(cable.command, "setup-code")
         finally:
             log = await asyncio.to_thread(stop_console, proc)
             cable.close()
         assert "Traceback" not in log
+        assert code not in log and renewed not in log

@@ -119,6 +119,8 @@ async def collect(tmp: Path) -> dict[str, Any]:
                 await call("health_none", "GET", "/health", 200)  # no night yet
                 await call("password_status", "GET", "/password", 200)
                 answers["page_session"] = (await web.get("/setup/session")).json()
+                await call("setup_code", "GET", "/setup-code", 200)
+                await call("wizard", "GET", "/wizard", 200)
                 await call("password_set", "PUT", "/password", 200, json={"password": PASSWORD})
                 pairing = await call("pairing", "POST", "/pairing", 201, json={"minutes": 5})
                 paired = await web.post(
@@ -133,6 +135,9 @@ async def collect(tmp: Path) -> dict[str, Any]:
                 assert receipt.status_code == 200, receipt.text
                 await call("registers", "GET", "/registers", 200)
                 await filing_calls(call)
+                await call("test_receipt", "POST", "/test-receipt", 201)
+                await call("wizard_update", "PUT", "/wizard", 200, json={"step": 3})
+                await call("dashboard", "GET", "/dashboard", 200)
                 await call("config_show", "GET", "/config", 200)
                 await call("config_set", "PUT", "/config/name", 200, json={"value": "Laden"})
                 await call("config_update", "PUT", "/config", 200,
@@ -212,3 +217,6 @@ async def test_every_admin_answer_keeps_its_wire_shape(tmp_path: Path) -> None:
     assert len(secret) >= 32  # the one-time reveal, and only there
     assert all(secret not in json.dumps(v) for k, v in answers.items() if k != "anlegen_test")
     assert REPOSITORY_PASSWORD not in json.dumps(answers)  # stored, never echoed
+    code = answers["setup_code"]["code"]  # the setup code: only its own answer on the socket
+    assert len(code) == 9 and all(code not in json.dumps(v) for k, v in answers.items()
+                                  if k != "setup_code")  # fmt: skip

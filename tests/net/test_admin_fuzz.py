@@ -118,6 +118,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
 @(
     SCHEMA.exclude(path="/admin/v1/password", method="PUT")
     .exclude(path="/admin/v1/factory-reset")
+    .exclude(path="/admin/v1/setup-code")  # served on the admin socket only, never the page
     .parametrize()
 )
 @FUZZ

@@ -83,3 +83,21 @@ def test_right_attempts_give_their_share_of_the_global_rate_back() -> None:
             attempt.failed()
     with pytest.raises(RateLimited), limiter.attempt("198.51.100.9"):
         pass
+
+
+def test_the_standing_warns_before_the_last_attempt_and_counts_down() -> None:
+    clock = Clock()
+    limiter = FailureLimiter(clock=clock)
+    assert limiter.standing("192.0.2.1") == (5, 0)
+    for left in (4, 3, 2, 1):
+        with limiter.attempt("192.0.2.1") as attempt:
+            attempt.failed()
+        assert limiter.standing("192.0.2.1") == (left, 0)  # 1: the page warns
+    with limiter.attempt("192.0.2.1") as attempt:
+        attempt.failed()
+    assert limiter.standing("192.0.2.1") == (5, 30)  # locked: the page counts down
+    clock.now += 12.5
+    assert limiter.standing("192.0.2.1") == (5, 18)
+    assert limiter.standing("192.0.2.9") == (5, 0)  # another source is not affected
+    clock.now += 18
+    assert limiter.standing("192.0.2.1") == (5, 0)

@@ -94,7 +94,7 @@ async def test_page_assets_and_security_headers(tmp_path: Path) -> None:
         assert "Anlegen" in page.text and "Mehrere Mandanten in Filialkette" in page.text
         assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
         assert page.headers["x-frame-options"] == "DENY"
-        for name in ("setup.js", "setup.css"):
+        for name in ("text.js", "common.js", "setup.js", "wizard.js", "dashboard.js", "setup.css"):
             asset = await browser.get(f"/setup/static/{name}")
             assert asset.status_code == 200 and len(asset.content) > 1000
         assert (await browser.get("/setup/static/../../vault.json")).status_code == 404
@@ -109,7 +109,10 @@ async def test_password_login_cookie_csrf_logout(
     caplog.set_level(logging.INFO)
     async with setup_unit(tmp_path) as s, s.browser() as browser:
         session = (await browser.get("/setup/session")).json()
-        assert session == {"logged_in": False, "password_set": False, "mode": "TEST"}
+        assert session == {
+            "logged_in": False, "password_set": False, "mode": "TEST",
+            "lockout": {"attempts_left": 5, "retry_after": 0},
+        }  # fmt: skip
         early = await browser.post("/setup/login", json={"password": PASSWORD})
         assert early.status_code == 401 and "tsectl password" in early.json()["error"]["hint"]
         code, out = await tsectl_stdin(s.unit, monkeypatch, "short\n", "password")

@@ -69,14 +69,14 @@ def test_first_boot_to_live_receipts_in_a_real_browser(tmp_path: Path) -> None:
     assert seen["activation_label"] == "Freischaltungsdatei (vom Hersteller)"
     # one fingerprint: the page shows the SHA-256 of the certificate the browser got
     assert seen["device_fp_shown"] == seen["presented_fp"] == seen["fingerprint"]
-    assert "wrong admin password" in seen["wrong_login"]
+    assert "Falsches Admin-Passwort" in seen["wrong_login"]
     # TEST: a red badge and the notice
     assert seen["test_badge"] == {"text": "TEST", "color": RED}
     assert seen["test_notice"] is True
     # the mask's rules, shown on the page and enforced by the daemon
     assert seen["anlegen_before_save"]["disabled"] is True
     assert "gespeichert" in seen["anlegen_before_save"]["why"]
-    assert seen["saved"] == "Gespeichert."
+    assert seen["saved"].startswith("Gespeichert. Als Nächstes:")
     assert seen["anlegen_without_activation"]["disabled"] is True
     assert "Freischaltung" in seen["anlegen_without_activation"]["why"]
     # pairing: code, QR and fingerprint; a TEST receipt from the register
@@ -87,7 +87,7 @@ def test_first_boot_to_live_receipts_in_a_real_browser(tmp_path: Path) -> None:
     # ... shown without a reload, within a few seconds: register, used code, counters
     assert seen["live_seconds"] < 12, seen["live_seconds"]
     assert seen["pair_state"] == "Code verwendet – Kasse 1 gekoppelt" and seen["pair_code_used"]
-    assert seen["paired_message"] == "Kasse 1 gekoppelt"
+    assert seen["paired_message"].startswith("Kasse 1 gekoppelt. Als Nächstes:")
     assert seen["receipts_signed_shown"] == "1"
     assert seen["signatures"][0] != seen["signatures"][1]
     assert len(seen["workplace_rows"]) == 1 and "Kasse 1" in seen["workplace_rows"][0]
@@ -116,7 +116,7 @@ def test_first_boot_to_live_receipts_in_a_real_browser(tmp_path: Path) -> None:
     assert seen["export"]["size"] > 0
     assert seen["english_title"] == "TSE-LAN unit setup"
     assert seen["after_logout"] == 401
-    assert "current admin password is wrong" in seen["pw_wrong"] and seen["pw_wrong_still_in"]
+    assert "Passwort ist falsch" in seen["pw_wrong"] and seen["pw_wrong_still_in"]
     assert "Passwort geändert" in seen["pw_changed"]
     assert seen["status"]["mode"] == "LIVE"
     assert (ARTIFACTS / "setup-page.png").stat().st_size > 10_000
@@ -150,3 +150,70 @@ def test_first_boot_to_live_receipts_with_tsectl_only(tmp_path: Path) -> None:
     assert seen["status"]["data"]["mode"] == "LIVE"
     secret = created["credentials"][0]["api_secret"]
     assert all(secret not in json.dumps(v) for k, v in seen.items() if k != "anlegen")
+
+
+WIZARD_HELPER = Path(__file__).parents[1] / "support" / "wizard_flow.py"
+WIZARD_STEPS = ["wizard-1", "wizard-2", "wizard-3", "wizard-4", "wizard-5", "wizard-6",
+                "wizard-7", "wizard-7-paired", "wizard-8", "wizard-8-signed"]  # fmt: skip
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for the private namespaces")
+def test_first_run_wizard_to_a_signed_test_receipt_in_a_real_browser(tmp_path: Path) -> None:
+    assert shutil.which("chromium"), "Debian's chromium is installed by scripts/bootstrap"
+    assert (ROOT / ".axe" / "axe.min.js").exists(), "scripts/bootstrap fetches axe-core"
+    ARTIFACTS.mkdir(exist_ok=True)
+    seen = run_in_namespaces(WIZARD_HELPER, tmp_path, str(ARTIFACTS))
+    # from a brand-new unit to a signed TEST receipt in at most 12 actions
+    assert len(seen["actions"]) <= 12, seen["actions"]
+    assert seen["receipt"]["mode"] == "TEST" and seen["receipt"]["register"] == "Kasse 1"
+    assert seen["receipt"]["signature"] and seen["receipt"]["qr_valid"] is True
+    assert seen["receipt"]["qr_width"] > 50
+    assert "," in seen["receipt"]["time"] and "T" not in seen["receipt"]["time"]  # 1.12.2026, …
+    # one step per screen, counted; the step survives a reload
+    for number, name in enumerate(WIZARD_STEPS[:7], start=1):
+        assert seen["step_text"][name].startswith(f"Schritt {number} von 8"), name
+    assert seen["after_reload"] == "Schritt 4 von 8"
+    # step 1: the setup code, a wrong one refused in German with the field marked and focused
+    assert seen["code_len"] == 9 and seen["login_badge"]["text"] == "TEST"
+    assert seen["first_focus"] == "fp-code"
+    assert "Einrichtungscode" in seen["wrong_code"]
+    assert seen["wrong_code_focus"] == ["fp-code", "true"]
+    assert seen["focus_after_login"] == "w-name"
+    # a server error marks the field it names
+    assert "70000" in seen["port_error"] and "is not valid" not in seen["port_error"]  # German
+    assert seen["port_focus"] == ["w-proxy-port", "true"]
+    assert len(seen["test_lines"]) >= 3 and seen["test_verdict"]
+    assert seen["activation_label"] == "Freischaltungsdatei (vom Hersteller)"
+    assert seen["anlegen_test"]["disabled"] and "TEST" in seen["anlegen_test"]["why"]
+    assert seen["single_tenant"] is True
+    assert seen["pair_fp"] == seen["fingerprint"] and seen["paired_status"] == 201
+    assert seen["pair_state"] == "Code verwendet – Kasse 1 gekoppelt" and seen["pair_code_used"]
+    # the overview: every line filled, "—" where the unit has no data yet
+    board = seen["dashboard"]
+    assert board["mode"].startswith("TEST") and board["registers"] == "1 gekoppelt"
+    assert board["filings"] == "—" and board["version"] and " bis " in board["cert"]
+    assert board["outages"] == "keine Ausfälle" and board["archive"]
+    assert seen["what_next"] and seen["dashboard_after_reload"]
+    # German formats, empty tables, named confirmations, half-typed dates
+    assert "T" not in seen["form_created"] and "." in seen["form_created"]
+    assert seen["outages_empty"] == "keine Einträge"
+    assert "unvollständig" in seen["date_error"] and seen["date_focus"] == "x-from"
+    assert seen["confirm_text"].startswith("Kasse 1 entfernen?")
+    assert seen["revoked_message"] == "Kasse 1 entfernt."
+    assert seen["english_title"] == "TSE-LAN unit setup"
+    # the lockout: warned before the last attempt, a countdown, both after a reload
+    assert "Falsches Admin-Passwort" in seen["wrong_login"]
+    assert "noch ein Versuch" in seen["lock_warning"] == seen["lock_warning_reload"]
+    assert "gesperrt" in seen["lock_countdown"] and "gesperrt" in seen["lock_countdown_reload"]
+    assert seen["login_disabled"] is True
+    # accessible and usable on a phone, on every screen
+    assert {name: v for name, v in seen["axe"].items() if v} == {}
+    for name, phone in seen["phone"].items():
+        assert phone["scroll_width"] <= phone["width"] and not phone["wider"], (name, phone)
+        assert phone["logout_visible"] or phone["logout_hidden"], (name, phone)
+    assert seen["phone"]["dashboard"]["logout_visible"]
+    for name in [*WIZARD_STEPS, "dashboard", "form"]:
+        for width in ("desktop", "phone"):
+            assert (ARTIFACTS / f"{name}-{width}.png").stat().st_size > 5_000, (name, width)

@@ -158,6 +158,9 @@ def main() -> None:
             seen["wrong_login"] = page.text_content("#message")
             page.fill("#login-password", PASSWORD)
             page.click("#login-form button[type=submit]")
+            # set up without the wizard (the password came from tsectl): the full form
+            page.wait_for_selector("#wizard-view:not([hidden])")
+            page.click("#wz-skip")
             page.wait_for_selector("#app-view:not([hidden])")
             seen["test_badge"] = badge(page)
             seen["test_notice"] = page.is_visible("#test-notice")
@@ -208,7 +211,7 @@ def main() -> None:
             open_tx = register.post("/api/v1/transactions", json={}, headers=auth).json()
             # no reload: the page shows the register, the used code and the new counter
             began = time.monotonic()
-            page.wait_for_selector("#registers tbody tr", timeout=15_000)
+            page.wait_for_selector("#registers tbody tr td.mono", timeout=15_000)
             page.wait_for_function(
                 "([sel, before]) => { const c = document.querySelector(sel);"
                 " return c && c.textContent !== before; }",
@@ -294,7 +297,8 @@ def main() -> None:
             seen["pw_changed"] = page.text_content("#message")
             page.fill("#login-password", new_password)
             page.click("#login-form button[type=submit]")
-            page.wait_for_selector("#app-view:not([hidden])")
+            # set up meanwhile (saved, registers paired): the overview, not the wizard
+            page.wait_for_selector("#dashboard-view:not([hidden])")
             page.click("#logout")
             page.wait_for_selector("#login-view:not([hidden])")
             seen["after_logout"] = register.get(f"{unit_url}/setup/api/admin/v1/status").status_code

@@ -163,6 +163,7 @@ class Console:
 
     def run(self) -> None:
         self.io.write(text("console.banner", self.lang, version=__version__) + "\n")
+        self.commands.announce_setup_code()
         while True:
             self.io.write(PROMPT)
             try:

@@ -23,7 +23,8 @@ DEFAULT_PORT = "/dev/ttyGS0"
 CONFIRM_WORDS = ("JA", "YES")
 HELP_LINES = (
     "console.help.head", "console.help.status", "console.help.network", "console.help.pair",
-    "console.help.password", "console.help.reset", "console.help.reset2", "console.help.help",
+    "console.help.password", "console.help.setup_code", "console.help.setup_code2",
+    "console.help.reset", "console.help.reset2", "console.help.help",
     "console.help.cancel",
 )  # fmt: skip
 
@@ -71,6 +72,7 @@ class Commands:
             "network": self.network,
             "pair": self.pair,
             "password": self.password,
+            "setup-code": self.setup_code,
             "factory-reset": self.factory_reset,
         }
 
@@ -149,6 +151,22 @@ class Commands:
         count = len(registers) if isinstance(registers, list) else registers
         self.say(self.t("console.registers", count=count))
         self.say(self.t("console.open", count=data.get("open_transactions", 0)))
+
+    def setup_code(self, _args: list[str]) -> None:
+        code = self.call("GET", "/admin/v1/setup-code").get("code")
+        if not code:
+            self.say(self.t("console.setup_code_none"))
+            return
+        self.say(self.t("console.setup_code", code=code))
+        self.say(self.t("console.setup_code_hint"))
+
+    def announce_setup_code(self) -> None:
+        """At the start of a session: the setup code while the first password is not set."""
+        try:
+            if self.call("GET", "/admin/v1/setup-code").get("code"):
+                self.setup_code([])
+        except (CommandFailed, NotRunning):
+            pass  # the daemon is not up yet: 'setup-code' shows it later
 
     def network(self, _args: list[str]) -> None:
         try:

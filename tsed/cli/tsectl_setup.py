@@ -51,6 +51,20 @@ def _print_password(data: Mapping[str, Any], out: TextIO) -> None:
     out.write((t("password.set") if data.get("set") else t("password.unset")) + "\n")
 
 
+def _print_setup_code(data: Mapping[str, Any], out: TextIO) -> None:
+    if not data.get("code"):
+        out.write(
+            "Kein Einrichtungscode mehr: das Admin-Passwort ist gesetzt (ändern: tsectl "
+            "password).\n"
+        )
+        return
+    out.write(
+        f"Einrichtungscode: {data['code']}\n"
+        "Auf der Einrichtungsseite (https://<Adresse der Einheit>:8443/setup/) eingeben und "
+        "dort das Admin-Passwort setzen. Der Code gilt einmal.\n"
+    )
+
+
 def _print_created(data: Mapping[str, Any], out: TextIO) -> None:
     for item in data.get("credentials", []):
         out.write(
@@ -228,6 +242,8 @@ def run_setup_command(client: AdminClient, args: argparse.Namespace) -> Result |
             return client.call("GET", "/admin/v1/password"), _print_password
         password = read_secret(t("prompt.new_password"), twice=True)
         return client.call("PUT", "/admin/v1/password", {"password": password}), _print_password
+    if command == "setup-code":
+        return client.call("GET", "/admin/v1/setup-code"), _print_setup_code
     if command == "credentials" and args.action == "create":
         if not _confirmed(args, t("question.anlegen")):
             raise NotConfirmed("not confirmed: nothing was created").localized("cli.not_created")
@@ -265,6 +281,10 @@ def add_setup_parsers(sub: Any) -> None:
         "password", help="set the admin password of the setup page (read from the terminal)"
     )
     password.add_argument("action", nargs="?", choices=["set", "status"], default="set")
+    sub.add_parser(
+        "setup-code",
+        help="the one-time code for the first admin password on the setup page (Einrichtungscode)",
+    )
     tenants = sub.add_parser("tenants", help="list or add tenants (Mehrere Mandanten)")
     tenants.add_argument("action", nargs="?", choices=["list", "add"], default="list")
     tenants.add_argument("id", nargs="?", help="tenant id (add)")

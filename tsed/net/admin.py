@@ -38,6 +38,7 @@ written to the journal as an audit event (who, what, result; never a body).
 ``GET    /admin/metrics``                    Prometheus metrics
 ``*      /admin/v1/archive…``                the fiscal archive (:mod:`tsed.net.admin_archive`)
 ``POST   /admin/v1/backup``                  an encrypted unit backup (:mod:`tsed.net.admin_backup`)
+``*      /admin/v1/wizard…``                 the first-run wizard (:mod:`tsed.net.admin_wizard`)
 ``*      /admin/v1/decommission…``           a guided decommissioning
                                              (:mod:`tsed.net.admin_decommission`)
 ``GET    /admin/v1/health``                  nightly housekeeping (:mod:`tsed.net.admin_health`)
@@ -66,6 +67,7 @@ from tsed.net.admin_filing import add_filing_routes
 from tsed.net.admin_health import add_health_routes
 from tsed.net.admin_openapi import admin_openapi_document
 from tsed.net.admin_operations import AdminOperations, PasswordProof
+from tsed.net.admin_wizard import add_wizard_routes
 from tsed.net.http import client_source, read_json_object
 from tsed.net.wire import answer
 from tsed.tss.exports import ExportRange
@@ -217,6 +219,7 @@ def build_admin_app(
         client_max_size=64 * 1024,
     )
     add_admin_routes(app.router, ops)
+    add_wizard_routes(app.router, ops, socket=guard is None)  # the setup code: socket only
     return app
 
 

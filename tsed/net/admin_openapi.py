@@ -240,6 +240,7 @@ def admin_openapi_document() -> dict[str, Any]:
                 )
             },
             **_filing_paths(),
+            **_wizard_paths(),
         },
     }
 
@@ -335,5 +336,27 @@ def _archive_paths() -> dict[str, Any]:
                 "Store the off-box repository's password in the vault (never echoed)",
                 body=_body({"password": TEXT}, ["password"]),
             )
+        },
+    }
+
+
+def _wizard_paths() -> dict[str, Any]:
+    step = {"type": "integer", "minimum": 1, "maximum": 8}
+    return {
+        "/admin/v1/wizard": {
+            "get": _op("The first-run wizard's step (kept across reloads and restarts)"),
+            "put": _op(
+                "Move the wizard on (step, or done: the dashboard from now on)",
+                body=_body({"step": step, "done": {"type": "boolean"}}),
+            ),
+        },
+        "/admin/v1/test-receipt": {
+            "post": _op("Sign a TEST receipt for the first paired register (TEST only)", "201")
+        },
+        "/admin/v1/dashboard": {
+            "get": _op("The overview's certificate dates and filings due (null: no data yet)")
+        },
+        "/admin/v1/setup-code": {
+            "get": _op("The one-time setup code for the first password (admin socket only)")
         },
     }

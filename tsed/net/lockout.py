@@ -150,6 +150,15 @@ class FailureLimiter:
             error.details["retry_after"] = wait
             raise error
 
+    def standing(self, source: str) -> tuple[int, int]:
+        """``(attempts left before a lockout, seconds the lockout still lasts)`` of ``source``:
+        what the setup page shows (a warning before the last attempt, a countdown)."""
+        entry = self._sources.get(source)
+        if entry is None:
+            return self.max_failures, 0
+        wait = max(0, math.ceil(entry.locked_until - self._clock()))
+        return self.max_failures - entry.count, wait
+
     @contextmanager
     def attempt(self, source: str) -> Iterator[Attempt]:
         """Check and reserve an attempt in one step (call it before any ``await``).

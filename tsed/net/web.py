@@ -8,9 +8,12 @@ session (:mod:`tsed.net.websession`) with a CSRF token on every state-changing c
 ==========================================  ==============================================
 ``GET  /setup/``                             the page
 ``GET  /setup/static/{name}``                its script and style sheet
-``GET  /setup/session``                      ``{logged_in, password_set, mode, csrf?}``
+``GET  /setup/session``                      ``{logged_in, password_set, mode, lockout,
+                                             csrf?}``
 ``GET  /setup/live``                         what the page polls (:mod:`tsed.net.live`)
 ``POST /setup/login``                        ``{password}`` → cookie + ``{csrf}``
+``POST /setup/first-password``               ``{code, password}``: the first admin password
+                                             with the one-time setup code → cookie + ``{csrf}``
 ``POST /setup/logout``                       ends the session
 ``*    /setup/api/admin/v1/…``               the admin API (session + CSRF)
 ==========================================  ==============================================
@@ -31,14 +34,20 @@ from tsed.net.admin_operations import AdminOperations
 from tsed.net.http import client_source, read_json_object
 from tsed.net.live import LiveFeed
 from tsed.net.lockout import FailureLimiter
+from tsed.net.passwords import PasswordStatus
+from tsed.net.setupcode import SetupCodeWrong
 from tsed.net.websession import COOKIE, CSRF_HEADER, MAX_SECONDS, WebSessions
 
 _LOGGER = logging.getLogger(__name__)
 
 STATIC = {
+    "text.js": "application/javascript; charset=utf-8",
+    "common.js": "application/javascript; charset=utf-8",
     "setup.js": "application/javascript; charset=utf-8",
     "archive.js": "application/javascript; charset=utf-8",
     "decommission.js": "application/javascript; charset=utf-8",
+    "wizard.js": "application/javascript; charset=utf-8",
+    "dashboard.js": "application/javascript; charset=utf-8",
     "setup.css": "text/css; charset=utf-8",
 }
 SECURITY_HEADERS = {
@@ -54,6 +63,8 @@ SECURITY_HEADERS = {
 
 class SetupOperations(AdminOperations, Protocol):
     async def check_password(self, password: str) -> bool: ...
+
+    async def first_password(self, code: str, password: str) -> PasswordStatus: ...
 
 
 def _asset(name: str) -> bytes:
@@ -113,6 +124,8 @@ def build_setup_app(
             # public anyway (mDNS announces it): the login page shows the TEST banner too
             "mode": (await ops.status()).to_json().get("mode"),
         }
+        left, wait = limiter.standing(client_source(request))  # survives a reload of the page
+        answer["lockout"] = {"attempts_left": left, "retry_after": wait}
         if session is not None:
             answer["csrf"] = session.csrf
         return web.json_response(answer)
@@ -136,8 +149,8 @@ def build_setup_app(
                 attempt.uncounted()
                 raise AuthError(
                     "no admin password is set yet",
-                    hint="Set it first on the unit: tsectl password (or 'password' on the "
-                    "serial console).",
+                    hint="Set it first on this page with the setup code (serial console, or "
+                    "tsectl setup-code on the unit), or on the unit: tsectl password.",
                 ).localized("auth.no_password")
             if not await ops.check_password(password):
                 attempt.failed()
@@ -150,6 +163,32 @@ def build_setup_app(
                     "wrong admin password", hint="Check the password and try again."
                 ).localized("auth.wrong_password")
             attempt.succeeded()
+        return logged_in(source)
+
+    async def first_password(request: web.Request) -> web.Response:
+        source = client_source(request)
+        with limiter.attempt(source) as attempt:  # wrong codes count like wrong passwords
+            body = await read_json_object(request)
+            code, password = body.get("code"), body.get("password")
+            if not isinstance(code, str) or not isinstance(password, str):
+                raise InputError('the body must be {"code": "...", "password": "..."}')
+            try:
+                await ops.first_password(code, password)
+            except SetupCodeWrong:
+                attempt.failed()
+                _LOGGER.warning(
+                    "setup page: wrong setup code from %s",
+                    source,
+                    extra={"TSED_EVENT": "setup_code_failed", "TSED_SOURCE": source},
+                )
+                raise
+            except Exception:
+                attempt.uncounted()  # the code was right (or not checked): no failure
+                raise
+            attempt.succeeded()
+        return logged_in(source)
+
+    def logged_in(source: str) -> web.Response:
         cookie, session = sessions.create(source)
         _LOGGER.info(
             "setup page: %s logged in",
@@ -189,6 +228,7 @@ def build_setup_app(
     app.router.add_get("/session", session_info)
     app.router.add_get("/live", live)
     app.router.add_post("/login", login)
+    app.router.add_post("/first-password", first_password)
     app.router.add_post("/logout", logout)
     app.add_subapp("/api", build_admin_app(ops, guard=guard))
     return app

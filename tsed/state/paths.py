@@ -13,6 +13,8 @@ here, so a file name of the state directory is spelled nowhere else in :mod:`tse
     device.key / .crt / .json  the device identity (key, certificate, id)
     register_sources.json    the addresses registers have connected from
     admin.sock               the admin socket of tsectl and the console
+    setup_code.json          the first boot's one-time setup code, hashed (gone once used)
+    wizard.json              how far the setup page's first-run wizard got
     exports/<job id>/        finished TAR exports, each described by job.json
     simulator/               the built-in simulator's own state (its files are its own)
     backups/                 the newest encrypted unit backups (tsectl backup create, nightly)
@@ -47,10 +49,12 @@ __all__ = [
     "REGISTER_SOURCES_FILE",
     "REPLACED_PREFIX",
     "RESTORE_PREFIX",
+    "SETUP_CODE_FILE",
     "SIMULATOR_DIR",
     "STATE_NAMES",
     "STORE_FILE",
     "VAULT_FILE",
+    "WIZARD_FILE",
     "StatePaths",
 ]
 
@@ -71,6 +75,8 @@ EXPORT_JOB_FILE = "job.json"  # in each exports/<job id>/
 SIMULATOR_DIR = "simulator"
 ARCHIVE_DIR = "archive"  # the fiscal archive: kept by factory-reset
 AUDITOR_DIR = "auditor"  # the auditor's exports of the archive (tsectl archive export)
+SETUP_CODE_FILE = "setup_code.json"  # the one-time setup code's hash (first boot only)
+WIZARD_FILE = "wizard.json"  # the first-run wizard's step, kept across reloads and restarts
 OFFBOX_DIR = "offbox"  # the off-box copy: status, restic's cache, known_hosts
 BACKUPS_DIR = "backups"  # the newest encrypted unit backups (tsed.state.backup)
 RESTORE_PREFIX = ".restore-"  # a restore's staging folder (tsed.state.restore)
@@ -101,6 +107,8 @@ STATE_NAMES = frozenset(
         EXPORTS_DIR,
         EXPORT_JOB_FILE,
         SIMULATOR_DIR,
+        SETUP_CODE_FILE,
+        WIZARD_FILE,
         HOUSEKEEPING_FILE,
         CERTIFICATION_FILE,
         FILING_FILE,
@@ -181,6 +189,14 @@ class StatePaths:
     @property
     def backups(self) -> Path:
         return self.root / BACKUPS_DIR
+
+    @property
+    def setup_code(self) -> Path:
+        return self.root / SETUP_CODE_FILE
+
+    @property
+    def wizard(self) -> Path:
+        return self.root / WIZARD_FILE
 
     @property
     def housekeeping(self) -> Path:

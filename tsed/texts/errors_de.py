@@ -185,6 +185,11 @@ ERRORS: dict[str, tuple[str, str]] = {
         "Diese Freischaltung wurde schon verwendet.",
         "Eine Freischaltung gilt nur einmal: beim Hersteller eine neue anfordern.",
     ),
+    "SETUP_CODE_WRONG": (
+        "Der Einrichtungscode stimmt nicht oder ist nicht mehr gültig.",
+        "Den Code zeigt die serielle Konsole oder „tsectl setup-code“ auf der Einheit; er gilt, "
+        "bis das Admin-Passwort gesetzt ist.",
+    ),
     "PASSWORD_WRONG": (
         "Das Passwort ist falsch.",
         "Das aktuelle Admin-Passwort eingeben.",

@@ -159,6 +159,11 @@ ERRORS: dict[str, tuple[str, str]] = {
         "This activation document was used already.",
         "A document is accepted once: ask the vendor for a new one.",
     ),
+    "SETUP_CODE_WRONG": (
+        "The setup code is wrong or no longer valid.",
+        "The serial console or 'tsectl setup-code' on the unit shows it; it is valid until the "
+        "admin password is set.",
+    ),
     "PASSWORD_WRONG": ("The password is wrong.", "Type the current admin password."),
     "INVALID_REQUEST": ("The request is not valid.", "Fix the input as described."),
     "VENDOR_TOOL": ("The vendor tool cannot do that.", "See tsed-vendor --help."),

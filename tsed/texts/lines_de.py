@@ -311,6 +311,13 @@ LINES: dict[str, str] = {
     "console.help.reset": "  factory-reset   Kassen, Einstellungen, Zugangsdaten löschen",
     "console.help.reset2": "                  (Werkseinstellungen; fragt das Passwort)",
     "console.help.help": "  help            diese Hilfe",
+    "console.help.setup_code": "  setup-code      Einrichtungscode für das erste Admin-Passwort im "
+    "Browser",
+    "console.help.setup_code2": "                  (gilt einmal, bis das Passwort gesetzt ist)",
+    "console.setup_code": "Einrichtungscode:  {code}",
+    "console.setup_code_hint": "  Auf der Einrichtungsseite (https://<Adresse>:8443/setup/) "
+    "eingeben, um das Admin-Passwort zu setzen. Gilt einmal.",
+    "console.setup_code_none": "Kein Einrichtungscode mehr: das Admin-Passwort ist gesetzt.",
     "console.help.cancel": "Strg-C bricht eine Eingabe ab.",
     "console.banner": "tsed-Konsole {version}. „help“ zeigt die Befehle.",
     "console.too_long": "Fehler: Zeile zu lang (mehr als {limit} Byte), ignoriert.",

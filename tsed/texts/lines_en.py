@@ -294,6 +294,13 @@ LINES: dict[str, str] = {
     "password) /",
     "console.help.reset2": "                  Werkseinstellungen (fragt das Passwort)",
     "console.help.help": "  help            this text / diese Hilfe",
+    "console.help.setup_code": "  setup-code      the one-time code for the first admin password "
+    "in the browser",
+    "console.help.setup_code2": "                  (valid once, until the password is set)",
+    "console.setup_code": "Setup code:  {code}",
+    "console.setup_code_hint": "  Type it on the setup page (https://<address>:8443/setup/) to "
+    "set the admin password. Valid once.",
+    "console.setup_code_none": "No setup code any more: the admin password is set.",
     "console.help.cancel": "Ctrl-C cancels a prompt / Strg-C bricht ab.",
     "console.banner": "tsed console {version}. Type 'help' for the commands / 'help' zeigt die "
     "Befehle.",

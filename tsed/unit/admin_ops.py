@@ -30,6 +30,7 @@ from tsed.unit.dsfinvk_ops import DsfinvkOps
 from tsed.unit.health_ops import HealthAdminOps
 from tsed.unit.setup_ops import SetupOps
 from tsed.unit.views import DeviceView, PairingState, TssSummary, UnitStatus
+from tsed.unit.wizard_ops import WizardOps
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -70,6 +71,14 @@ class AdminOps:
         # the unit backup (/admin/v1/backup) and its nightly run (tsed.unit.backup_ops)
         self.backup = BackupAdminOps(context)
         self.backup_create = self.backup.backup_create
+        # the first-run wizard's operations (/admin/v1/wizard, test-receipt, setup-code)
+        self.wizard = WizardOps(context, setup)
+        self.wizard_state = self.wizard.wizard_state
+        self.wizard_update = self.wizard.wizard_update
+        self.test_receipt = self.wizard.test_receipt
+        self.setup_code = self.wizard.setup_code
+        self.first_password = self.wizard.first_password
+        self.dashboard = self.wizard.dashboard
         # the TSE part of the DSFinV-K (/admin/v1/archive/dsfinvk, /api/v1/dsfinvk*)
         self.dsfinvk = DsfinvkOps(context)
         self.archive_dsfinvk = self.dsfinvk.export

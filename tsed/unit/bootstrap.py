@@ -64,6 +64,7 @@ from tsed.net.limits import (
 from tsed.net.lockout import AttemptRate, FailureLimiter
 from tsed.net.mdns import Advertiser
 from tsed.net.passwords import PasswordHasher
+from tsed.net.setupcode import SetupCode
 from tsed.net.web import build_setup_app
 from tsed.net.websession import WebSessions
 from tsed.state.mode import read_mode
@@ -82,7 +83,7 @@ from tsed.unit.housekeeping import Housekeeping
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
 from tsed.unit.settings import Settings
-from tsed.unit.setup_ops import SetupOps
+from tsed.unit.setup_ops import PASSWORD_KEY, SetupOps
 from tsed.unit.signing_ops import SigningProxy
 from tsed.unit.simswitches import SimulatorSwitches
 from tsed.unit.telemetry import TelemetryPusher
@@ -274,6 +275,11 @@ async def start_unit(
     hasher = PasswordHasher()
     step.callback(hasher.close)
     web_sessions = WebSessions()
+    setup_code = SetupCode(paths.setup_code)  # first boot: the first password in the browser
+    if vault.get(PASSWORD_KEY) is None:
+        setup_code.renew()
+    else:
+        setup_code.discard()
 
     step = steps.begin("exports")
     exports = ExportJobs(paths.exports)
@@ -328,6 +334,7 @@ async def start_unit(
         options=options, environ=environ, settings=settings, vault=vault, store=store,
         identity=identity, tse=backend, registers=registers, pairing=pairing, hasher=hasher,
         web_sessions=web_sessions, web_limiter=web_limiter, console_limiter=console_limiter,
+        setup_code=setup_code,
         listener=listener, exports=exports, archive=archive, housekeeping=housekeeping,
         telemetry=telemetry,
         advertiser=advertiser, filing=filing,

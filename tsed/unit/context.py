@@ -17,6 +17,7 @@ from tsed.net.limits import GuardedListener
 from tsed.net.lockout import FailureLimiter
 from tsed.net.mdns import Advertiser
 from tsed.net.passwords import PasswordHasher
+from tsed.net.setupcode import SetupCode
 from tsed.net.websession import WebSessions
 from tsed.signing.service import SigningService
 from tsed.state.mode import Mode
@@ -55,6 +56,7 @@ class OpsContext:
     hasher: PasswordHasher
     web_sessions: WebSessions
     web_limiter: FailureLimiter
+    setup_code: SetupCode  # the first boot's one-time code for the first password in the browser
     console_limiter: FailureLimiter
     listener: GuardedListener
     exports: ExportJobs

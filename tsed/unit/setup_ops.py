@@ -33,6 +33,7 @@ from tsed.provisioning.modeswitch import ModeSwitchResult, switch_mode
 from tsed.provisioning.views import CredentialsCreated, FactoryResetResult
 from tsed.signing.status import Outages
 from tsed.state.paths import CREDENTIALS_FILE as CREDENTIALS_RECORD
+from tsed.state.paths import StatePaths
 from tsed.tss.access import PROXY_PASSWORD, FiskalyAccess
 from tsed.tss.exportjobs import ExportJob
 from tsed.tss.exports import ExportRange
@@ -61,6 +62,19 @@ class WrongPassword(ForbiddenError, code="PASSWORD_WRONG"):
     default_hint = "Type the current admin password."
 
 
+def check_password_rule(password: str) -> None:
+    """Refuse an admin password that is too short, too long or not printable."""
+    if len(password) < PASSWORD_MIN:
+        raise WeakPassword(
+            f"the admin password needs at least {PASSWORD_MIN} characters (it has {len(password)})"
+        )
+    if len(password) > PASSWORD_MAX or not password.isprintable():
+        raise WeakPassword(
+            f"the admin password must be at most {PASSWORD_MAX} printable characters"
+        )
+    register_secret(password)
+
+
 class SetupOps:
     """The set-up operations group; ``self.d`` is the running unit's :class:`OpsContext`."""
 
@@ -75,19 +89,11 @@ class SetupOps:
     async def set_password(
         self, password: str, proof: PasswordProof | None = None
     ) -> PasswordStatus:
-        if len(password) < PASSWORD_MIN:
-            raise WeakPassword(
-                f"the admin password needs at least {PASSWORD_MIN} characters "
-                f"(it has {len(password)})"
-            )
-        if len(password) > PASSWORD_MAX or not password.isprintable():
-            raise WeakPassword(
-                f"the admin password must be at most {PASSWORD_MAX} printable characters"
-            )
-        register_secret(password)
+        check_password_rule(password)
         await self.prove(proof, "current")
         stored = await self.d.hasher.hash(password)
         self.d.vault.set(PASSWORD_KEY, stored)
+        self.d.setup_code.discard()  # the first boot's setup code is used up by any first password
         self.d.web_sessions.drop_all()  # a new password ends every web session
         await self.d.store.audit("admin", "password_set", {})
         _LOGGER.info("admin password set", extra={"TSED_EVENT": "password_set"})
@@ -366,6 +372,8 @@ class SetupOps:
         d.pairing.close()
         d.web_sessions.drop_all()
         d.listener.forget_sources()
+        StatePaths(d.state_dir).wizard.unlink(missing_ok=True)  # the wizard from step 1 again
+        d.setup_code.renew()  # no password any more: a new setup code for the next installer
         await d.store.audit("admin", "factory_reset", {"archived": archived})
         _LOGGER.warning(
             "factory reset: configuration, credentials, registers and password erased",

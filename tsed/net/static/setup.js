@@ -1,172 +1,31 @@
-// The setup page of the TSE-LAN unit. Every rule is enforced by the daemon; this script only
-// shows its answers. Talks to /setup/api/admin/v1/... (the same admin API tsectl uses).
+// The setup page of the TSE-LAN unit: the start (first password, login, wizard or overview)
+// and the full configuration form. Every rule is enforced by the daemon; this script only shows
+// its answers. Talks to /setup/api/admin/v1/... (the same admin API tsectl uses). Shared parts:
+// text.js (texts), common.js (calls, formats, errors); wizard.js, dashboard.js.
 "use strict";
 
-const TEXT = {
-  de: {
-    title: "TSE-Einheit-LAN Einrichtung", logout: "Abmelden", login: "Anmelden", password: "Passwort",
-    test_notice: "Die technische Sicherheitseinrichtung (fiskaly-TSE) ist im Test-Modus eingerichtet",
-    no_password: "Es ist noch kein Administrator-Passwort gesetzt. Setzen Sie es an der seriellen Konsole (Befehl „password“) oder auf der Einheit mit „tsectl password“.",
-    config: "Konfiguration (KassenSichV-Fiskaly)", name: "Name", usage: "Verwendung", usage_client: "clientseitig",
-    created: "Erstellt am", url: "URL", mode: "Modus", mode_hint: "Nur der Hersteller schaltet auf LIVE (Freischaltung).",
-    proxy_host: "Proxy-Host", proxy_port: "Proxy-Port", proxy_user: "Proxy-Benutzer", proxy_password: "Proxy-Passwort",
-    api_key: "API-Key", api_secret: "API-Secret", anlegen: "Anlegen", multi: "Mehrere Mandanten in Filialkette",
-    extended: "Erweitertes Logging", tenants: "Mandanten", vat: "USt-IdNr.", add: "Hinzufügen",
-    scope: "Filiale: Geltungsbereich", scope_hint: "Die Konfiguration gilt kettenweit; einzelne Arbeitsplätze (Kassen) können abweichende Einstellungen haben.",
-    wp_filter: "Mit Arbeitsplatzeinstellungen", serial: "Kassen-Seriennummer", deadline: "Frist (s)", tenant: "Mandant",
-    save: "Speichern", test: "Test", activation: "Freischaltung durch den Hersteller", upload: "Einspielen",
-    registers: "Kassen", label: "Bezeichnung", last_seen: "Zuletzt gesehen", pair: "Kopplung öffnen",
-    pair_code: "Kopplungscode", valid_until: "gültig bis", fingerprint: "Zertifikat", tse: "TSE-Status",
-    env: "Umgebung", state: "Zustand", sig_counter: "Signaturzähler", tx_counter: "Transaktionen", open_tx: "Offen",
-    outages: "Ausfalljournal", from: "Von", to: "Bis", reason: "Grund", count: "Belege", export: "TAR-Export",
-    export_start: "Export starten", no: "Nein", yes: "Ja", revoke: "Entfernen", saved: "Gespeichert.",
-    pw_title: "Admin-Passwort ändern", pw_current: "Aktuelles Passwort", pw_new: "Neues Passwort",
-    pw_repeat: "Wiederholen", pw_change: "Passwort ändern", pw_differ: "Die beiden Eingaben sind verschieden.",
-    pw_changed: "Passwort geändert. Bitte mit dem neuen Passwort anmelden.",
-    not_saved: "Anlegen ist erst möglich, nachdem die Konfiguration einmal gespeichert wurde.",
-    no_activation: "Die Freischaltung durch den Hersteller fehlt: Anlegen ist erst danach möglich.",
-    have_credentials: "Zugangsdaten sind angelegt.",
-    confirm_anlegen: "Jetzt fiskaly-Zugangsdaten anlegen? Das API-Secret wird nur einmal angezeigt.",
-    created_credentials: "Zugangsdaten angelegt. Notieren Sie das API-Secret – es wird nur jetzt angezeigt. Speichern Sie dann die Konfiguration und starten Sie den Test.",
-    multi_locked: "Gesperrt: Zugangsdaten existieren bereits (ändern nur über Zurücksetzen).",
-    multi_open: "Vor dem Anlegen entscheiden.",
-    activated: "Freigeschaltet für", not_activated: "Noch nicht freigeschaltet.",
-    confirm_revoke: "Kasse entfernen? Sie muss danach neu gekoppelt werden.",
-    never: "nie", running: "läuft", download: "Herunterladen", test_running: "Test läuft …",
-    logged_out: "Abgemeldet.", session_ended: "Die Sitzung ist abgelaufen. Bitte neu anmelden.",
-    name_hint: "höchstens 48 Bytes (ä, ö, ü, ß zählen doppelt)",
-    name_blank: "Bitte einen Namen eingeben: nur Leerzeichen sind kein Name.",
-    name_long: "Der Name ist zu lang: höchstens 48 Bytes (ä, ö, ü, ß zählen doppelt), jetzt {n}.",
-    activation_file: "Freischaltungsdatei (vom Hersteller)",
-    cert_fp: "Zertifikat (SHA-256, wie im Browser)", key_hash: "Schlüssel-Hash (für Kassen, die den Schlüssel prüfen)",
-    receipts_signed: "Signierte Belege seit dem Start", live_hint: "aktualisiert sich selbst",
-    tse_ok: "TSE erreichbar", tse_failing: "TSE gestört seit",
-    code_valid: "Code gültig – an der Kasse eingeben oder scannen.", code_used: "Code verwendet",
-    paired: "gekoppelt", code_expired: "Code abgelaufen – bei Bedarf neu öffnen.",
-    code_replaced: "Dieser Code gilt nicht mehr: ein neuer wurde geöffnet (tsectl oder Konsole).",
-  },
-  en: {
-    title: "TSE-LAN unit setup", logout: "Log out", login: "Log in", password: "Password",
-    test_notice: "The technical security device (fiskaly TSE) is set up in test mode",
-    no_password: "No admin password is set yet. Set it on the serial console (command 'password') or on the unit with 'tsectl password'.",
-    config: "Configuration (KassenSichV-Fiskaly)", name: "Name", usage: "Usage", usage_client: "client side",
-    created: "Created on", url: "URL", mode: "Mode", mode_hint: "Only the vendor switches to LIVE (activation).",
-    proxy_host: "Proxy host", proxy_port: "Proxy port", proxy_user: "Proxy user", proxy_password: "Proxy password",
-    api_key: "API key", api_secret: "API secret", anlegen: "Create (Anlegen)", multi: "Several tenants in the chain",
-    extended: "Extended logging", tenants: "Tenants", vat: "VAT ID", add: "Add",
-    scope: "Branch: scope", scope_hint: "The configuration applies chain-wide; single workplaces (registers) may have their own settings.",
-    wp_filter: "With workplace settings", serial: "Register serial", deadline: "Deadline (s)", tenant: "Tenant",
-    save: "Save", test: "Test", activation: "Vendor activation", upload: "Import",
-    registers: "Registers", label: "Label", last_seen: "Last seen", pair: "Open pairing",
-    pair_code: "Pairing code", valid_until: "valid until", fingerprint: "Certificate", tse: "TSE status",
-    env: "Environment", state: "State", sig_counter: "Signature counter", tx_counter: "Transactions", open_tx: "Open",
-    outages: "Outage journal", from: "From", to: "To", reason: "Reason", count: "Receipts", export: "TAR export",
-    export_start: "Start export", no: "No", yes: "Yes", revoke: "Remove", saved: "Saved.",
-    pw_title: "Change the admin password", pw_current: "Current password", pw_new: "New password",
-    pw_repeat: "Repeat", pw_change: "Change password", pw_differ: "The two entries differ.",
-    pw_changed: "Password changed. Please log in with the new password.",
-    not_saved: "'Anlegen' is possible only after the configuration was saved once.",
-    no_activation: "The vendor activation is missing: 'Anlegen' is possible only after it.",
-    have_credentials: "Credentials exist.",
-    confirm_anlegen: "Create the fiskaly credentials now? The API secret is shown only once.",
-    created_credentials: "Credentials created. Write down the API secret – it is shown only now. Then save the configuration and run the test.",
-    multi_locked: "Locked: credentials exist already (change only through a reset).",
-    multi_open: "Decide before 'Anlegen'.",
-    activated: "Activated for", not_activated: "Not activated yet.",
-    confirm_revoke: "Remove the register? It has to be paired again.",
-    never: "never", running: "running", download: "Download", test_running: "Test running …",
-    logged_out: "Logged out.", session_ended: "The session has ended. Please log in again.",
-    name_hint: "at most 48 bytes (ä, ö, ü, ß count twice)",
-    name_blank: "Please enter a name: only spaces is not a name.",
-    name_long: "The name is too long: at most 48 bytes (ä, ö, ü, ß count twice), now {n}.",
-    activation_file: "Activation file (from the vendor)",
-    cert_fp: "Certificate (SHA-256, as in the browser)", key_hash: "Key hash (for registers that pin the key)",
-    receipts_signed: "Receipts signed since the start", live_hint: "updates itself",
-    tse_ok: "TSE reachable", tse_failing: "TSE failing since",
-    code_valid: "Code valid – enter or scan it at the register.", code_used: "Code used",
-    paired: "paired", code_expired: "Code expired – open a new one if needed.",
-    code_replaced: "This code is no longer valid: a new one was opened (tsectl or console).",
-  },
-};
-
-let lang = localStorage.getItem("tsed-lang") || "de";
-let csrf = null;
 let config = null;
 // live updates: the page polls /setup/live (see tsed/net/live.py for why polling, not SSE)
 let liveTimer = null;
 let liveLast = {};  // what was rendered last, per part (re-rendered only when it changed)
 let knownRegisters = null;  // ids seen so far: a new one is announced ("Kasse 1 gekoppelt")
 let pairingWatch = null;  // the window this page opened: {expires, known}
+let lockout = null;  // the login's standing: {attempts_left, retry_after, at}
+let lockTimer = null;
+const VIEWS = ["first-view", "login-view", "wizard-view", "dashboard-view", "app-view"];
 
-const $ = (id) => document.getElementById(id);
-const t = (key) => (TEXT[lang] && TEXT[lang][key]) || TEXT.de[key] || key;
-const API = "/setup/api/admin/v1";
+const liveHooks = [];  // the wizard and the overview follow the live updates too
 
 function applyLanguage() {
-  document.documentElement.lang = lang;
-  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
-  for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
-  $("lang").textContent = lang === "de" ? "English" : "Deutsch";
+  applyTexts();
   if (config) renderConfig(config);
+  for (const hook of liveHooks) hook(null);
+  if (lockout) renderLockout();
 }
 
-function show(text, kind = "info") {
-  const box = $("message");
-  box.textContent = text;
-  box.className = kind;
-  box.hidden = !text;
-}
 
-function errorText(body, status) {
-  const err = body && body.error;
-  if (!err) return `HTTP ${status}`;
-  return err.hint ? `${err.message} – ${err.hint}` : err.message;
-}
 
-async function call(method, path, body, raw) {
-  const headers = {};
-  if (csrf) headers["X-CSRF-Token"] = csrf;
-  let payload;
-  if (raw !== undefined) {
-    payload = raw;
-  } else if (body !== undefined) {
-    headers["Content-Type"] = "application/json";
-    payload = JSON.stringify(body);
-  }
-  const response = await fetch(path, { method, headers, body: payload, credentials: "same-origin" });
-  let data = null;
-  try { data = await response.json(); } catch (_e) { data = null; }
-  if (response.status === 401 && path.startsWith(API)) {
-    csrf = null;
-    showLogin(true);
-    throw new Error(t("session_ended"));
-  }
-  if (!response.ok) throw new Error(errorText(data, response.status));
-  return data;
-}
 
-const api = (method, path, body, raw) => call(method, API + path, body, raw);
-
-async function guarded(action) {
-  show("");  // a fresh answer for every action, never the previous one
-  try {
-    await action();
-  } catch (err) {
-    show(err.message, "error");
-  }
-}
-
-function time(seconds) {
-  if (!seconds) return "–";
-  return new Date(seconds * 1000).toLocaleString(lang === "de" ? "de-DE" : "en-GB");
-}
-
-function cell(row, text, cls) {
-  const td = row.insertCell();
-  td.textContent = text === null || text === undefined ? "" : String(text);
-  if (cls) td.className = cls;
-  return td;
-}
 
 function setMode(mode) {
   for (const badge of [$("mode-badge"), $("f-mode")]) {
@@ -177,37 +36,94 @@ function setMode(mode) {
   $("test-notice").hidden = mode !== "TEST";
 }
 
+function showView(id) {
+  for (const view of VIEWS) $(view).hidden = view !== id;
+  const inside = id !== "login-view" && id !== "first-view";
+  $("logout").hidden = !inside;
+  $("to-dashboard").hidden = id !== "app-view";
+}
+
+function focusFirst(view) {
+  const field = $(view).querySelector("input:not([type=hidden]):not([disabled]), select, button.primary");
+  if (field && field.offsetParent !== null) field.focus();
+}
+
 function showLogin(ended) {
   stopLive();
-  $("login-view").hidden = false;
-  $("app-view").hidden = true;
-  $("logout").hidden = true;
+  showView("login-view");
   if (ended) show(t("session_ended"), "error");
+  focusFirst("login-view");
 }
 
 async function start() {
   applyLanguage();
   const session = await call("GET", "/setup/session");
   if (session.mode) setMode(session.mode);  // the TEST banner on the login page too
+  setLockout(session.lockout);
   if (!session.logged_in) {
-    $("no-password").hidden = session.password_set;
-    showLogin(false);
+    if (session.password_set) {
+      showLogin(false);
+    } else {  // first boot: step 1 of the wizard, the first password with the setup code
+      showView("first-view");
+      focusFirst("first-view");
+    }
     return;
   }
   csrf = session.csrf;
+  const wizard = await api("GET", "/wizard");
+  if (!wizard.done) {
+    showView("wizard-view");
+    startLive();
+    await openStep(wizard.step);
+    return;
+  }
+  await openDashboard();
+}
+
+// the full form: filled in before it shows, never half rendered (buttons, reasons)
+async function openForm() {
   let failure = null;
   try {
-    await refresh();  // the form appears filled in, never half rendered (buttons, reasons)
+    await refresh();
   } catch (err) {
     failure = err;
   }
   if (csrf) {  // still logged in (a 401 on the way shows the login again)
-    $("login-view").hidden = true;
-    $("app-view").hidden = false;
-    $("logout").hidden = false;
+    showView("app-view");
     startLive();
+    $("f-name").focus();
   }
   if (failure) throw failure;
+}
+
+function setLockout(standing) {
+  lockout = standing ? { ...standing, at: Date.now() } : null;
+  renderLockout();
+}
+
+// a warning before the last attempt, a countdown while locked; the unit keeps the standing,
+// so a reload shows the same
+function renderLockout() {
+  if (lockTimer !== null) clearTimeout(lockTimer);
+  lockTimer = null;
+  const pairs = [[$("login-lock"), $("login-form").querySelector("button[type=submit]")], [$("first-lock"), $("fp-submit")]];
+  if (!lockout) { for (const [box, submit] of pairs) { box.hidden = true; submit.disabled = false; } return; }
+  const wait = Math.ceil(lockout.retry_after - (Date.now() - lockout.at) / 1000);
+  let text = "";
+  if (wait > 0) {
+    text = fmt("lock_wait", { s: wait });
+    lockTimer = setTimeout(renderLockout, 1000);
+  } else if (lockout.attempts_left === 1) {
+    text = t("lock_last");
+  } else if (lockout.attempts_left < 5) {
+    text = fmt("lock_left", { n: lockout.attempts_left });
+  }
+  for (const [box, submit] of pairs) {  // the login and the first password share the count
+    submit.disabled = wait > 0;
+    box.textContent = text;
+    box.className = wait > 0 || lockout.attempts_left === 1 ? "lock warn" : "lock";
+    box.hidden = !text;
+  }
 }
 
 async function refresh() {
@@ -222,7 +138,7 @@ function renderConfig(cfg) {
   $("unit-name").textContent = cfg.name ? `– ${cfg.name}` : "";
   if (document.activeElement !== $("f-name")) $("f-name").value = cfg.name || "";
   checkName();
-  $("f-created").textContent = cfg.created_at || "–";
+  $("f-created").textContent = time(cfg.created_at);
   $("f-url").textContent = cfg.url || "";
   const proxy = cfg.proxy || {};
   $("f-proxy-host").value = proxy.host || "";
@@ -233,7 +149,7 @@ function renderConfig(cfg) {
   $("f-multi").disabled = cfg.credentials_created;
   $("multi-why").textContent = cfg.credentials_created ? t("multi_locked") : t("multi_open");
   $("f-extended").checked = !!cfg.extended_logging;
-  $("f-api-key").textContent = (cfg.credentials || []).map((c) => `${c.api_key} (${c.tenant})`).join(", ") || "–";
+  $("f-api-key").textContent = (cfg.credentials || []).map((c) => `${c.api_key} (${c.tenant})`).join(", ") || t("empty");
   const button = $("anlegen");
   let why = "";
   if (!cfg.saved) why = t("not_saved");
@@ -252,6 +168,7 @@ function renderConfig(cfg) {
     cell(row, tenant.name);
     cell(row, tenant.vat_id || "");
   }
+  emptyRow(tbody);
   const select = $("x-tenant");
   select.replaceChildren();
   const ids = cfg.multi_tenant && Object.keys(tenants).length ? Object.keys(tenants) : ["default"];
@@ -259,9 +176,11 @@ function renderConfig(cfg) {
   const pairTenant = $("pair-tenant");
   pairTenant.replaceChildren();
   for (const id of ids) pairTenant.add(new Option(id, id));
-  pairTenant.hidden = ids.length < 2;
+  $("pair-tenant-label").hidden = ids.length < 2;
   renderWorkplaces(cfg);
 }
+
+const WORKPLACE_LABELS = { register_deadline: "deadline", extended_logging: "extended", tenant: "tenant" };
 
 function renderWorkplaces(cfg, keepTyped) {
   const tbody = $("workplaces").tBodies[0];
@@ -288,10 +207,12 @@ function renderWorkplaces(cfg, keepTyped) {
       }
       input.dataset.key = key;
       if (`${serial}\n${key}` in typed) input.value = typed[`${serial}\n${key}`];
-      input.setAttribute("aria-label", `${serial} ${key}`);
+      input.setAttribute("aria-label", `${serial}: ${t(WORKPLACE_LABELS[key])}`);
+      input.dataset.field = `workplaces.${serial}.${key}`;
       td.append(input);
     }
   }
+  emptyRow(tbody);
 }
 
 function checkName() {
@@ -331,23 +252,15 @@ function collectValues() {
 
 async function save(event) {
   event.preventDefault();
-  if (!checkName()) { $("f-name").reportValidity(); $("f-name").focus(); return; }
+  if (!checkName()) { $("f-name").reportValidity(); markInvalid($("f-name")); return; }
   await guarded(async () => {
     config = await api("PUT", "/config", { values: collectValues() });
     $("f-proxy-password").value = "";
     renderConfig(config);
-    show(t("saved"), "ok");
-  });
+    show(`${t("saved")} ${t("next_after_save")}`, "ok");
+  }, $("save"));
 }
 
-function confirmDialog(text) {
-  return new Promise((resolve) => {
-    const dialog = $("confirm");
-    $("confirm-text").textContent = text;
-    dialog.onclose = () => resolve(dialog.returnValue === "yes");
-    dialog.showModal();
-  });
-}
 
 async function anlegen() {
   if (!(await confirmDialog(t("confirm_anlegen")))) return;
@@ -365,7 +278,18 @@ async function anlegen() {
     $("anlegen").disabled = true;
     $("anlegen-why").textContent = t("have_credentials");
     $("save").classList.add("attention");
-  });
+  }, $("anlegen"));
+}
+
+function testLines(list, report) {
+  list.replaceChildren();
+  for (const step of report.steps) {
+    const li = document.createElement("li");
+    li.className = `verdict-${step.verdict}`;
+    const tenant = step.tenant ? ` [${step.tenant}]` : "";
+    li.textContent = `${t("verdict_" + step.verdict)} · ${step.title}${tenant}: ${step.detail || ""}${step.hint ? " → " + step.hint : ""}`;
+    list.append(li);
+  }
 }
 
 async function connectionTest() {
@@ -374,15 +298,9 @@ async function connectionTest() {
   await guarded(async () => {
     show(t("test_running"));
     const report = await api("POST", "/test");
-    for (const step of report.steps) {
-      const li = document.createElement("li");
-      li.className = `verdict-${step.verdict}`;
-      const tenant = step.tenant ? ` [${step.tenant}]` : "";
-      li.textContent = `${step.verdict.toUpperCase()} · ${step.title}${tenant}: ${step.detail || ""}${step.hint ? " → " + step.hint : ""}`;
-      list.append(li);
-    }
-    show(report.lines[0], report.ok ? "ok" : "error");
-  });
+    testLines(list, report);
+    show(report.ok ? t("test_passed") : t("test_problems"), report.ok ? "ok" : "error");
+  }, $("test"));
 }
 
 async function addTenant() {
@@ -391,17 +309,17 @@ async function addTenant() {
     for (const id of ["t-id", "t-name", "t-vat"]) $(id).value = "";
     config = await api("GET", "/config");
     renderConfig(config);
-  });
+  }, $("tenant-add"));
 }
 
 async function uploadActivation() {
-  const file = $("activation-file").files[0];
-  if (!file) return;
   await guarded(async () => {
+    const file = $("activation-file").files[0];
+    if (!file) refuse(t("file_missing"), "activation.file");
     const result = await api("POST", "/activation", undefined, await file.text());
-    show(`${t("activated")} ${result.mode}. ${result.hint || ""}`, "ok");
     await refresh();
-  });
+    show(`${t("activated")} ${result.mode}. ${t("next_after_activation")}`, "ok");
+  }, $("activation-upload"));
 }
 
 async function loadRegisters() {
@@ -425,12 +343,19 @@ function renderRegisters(registers) {
     const button = document.createElement("button");
     button.type = "button";
     button.textContent = t("revoke");
+    button.setAttribute("aria-label", `${t("revoke")}: ${registerName(r)}`);
     button.onclick = async () => {
-      if (!(await confirmDialog(t("confirm_revoke")))) return;
-      await guarded(async () => { await api("DELETE", `/registers/${encodeURIComponent(r.id)}`); await loadRegisters(); });
+      const name = registerName(r);
+      if (!(await confirmDialog(fmt("confirm_revoke", { name })))) return;
+      await guarded(async () => {
+        await api("DELETE", `/registers/${encodeURIComponent(r.id)}`);
+        await loadRegisters();
+        show(fmt("revoked", { name }), "ok");
+      }, button);
     };
     row.insertCell().append(button);
   }
+  emptyRow(tbody);
   const after = window.tsedRegisters.map((r) => r.serial).join("\n");
   if (config && after !== before) renderWorkplaces(config, true);
 }
@@ -445,7 +370,7 @@ function noteNewRegisters(registers) {
     const fresh = registers.filter((r) => !knownRegisters.has(r.id));
     if (fresh.length) {
       const names = fresh.map(registerName).join(", ");
-      show(`${names} ${t("paired")}`, "ok");
+      show(`${names} ${t("paired")}. ${t("next_after_pair")}`, "ok");
       if (pairingWatch) {
         $("pair-code").classList.add("used");
         const state = $("pair-state");
@@ -461,7 +386,7 @@ function noteNewRegisters(registers) {
 async function openPairing() {
   await guarded(async () => {
     const tenant = $("pair-tenant");
-    const data = await api("POST", "/pairing", tenant.hidden || !tenant.value ? {} : { tenant: tenant.value });
+    const data = await api("POST", "/pairing", $("pair-tenant-label").hidden || !tenant.value ? {} : { tenant: tenant.value });
     $("pairing").hidden = false;
     $("pair-code").textContent = data.code;
     $("pair-expires").textContent = time(data.expires_at);
@@ -471,11 +396,11 @@ async function openPairing() {
     $("pair-state").className = "";
     pairingWatch = { expires: data.expires_at };
     const img = document.createElement("img");
-    img.alt = "QR";
+    img.alt = t("pair_qr");
     img.src = data.qr_image;
     img.id = "pair-qr-img";
     $("pair-qr").replaceChildren(img);
-  });
+  }, $("pair"));
 }
 
 async function loadTse() {
@@ -489,13 +414,15 @@ function renderTse(data) {
   for (const [tenant, tss] of Object.entries(data.tss)) {
     const row = tbody.insertRow();
     cell(row, tenant);
-    cell(row, tss.tss_id, "mono");
+    detailsCell(row, tss.tss_id);
     cell(row, tss.env);
-    cell(row, tss.error ? `${tss.state} (${tss.error})` : tss.state);
+    const state = TEXT[lang][`tss_${tss.state}`] ? t(`tss_${tss.state}`) : tss.state;  // fiskaly's name otherwise
+    cell(row, tss.error ? `${state} (${tss.error})` : state);
     cell(row, tss.signature_counter ?? "");
     cell(row, tss.transaction_counter ?? "");
     cell(row, tss.active_transactions ?? "");
   }
+  emptyRow(tbody);
 }
 
 async function loadOutages() {
@@ -513,6 +440,7 @@ function renderOutages(outages) {
     cell(row, o.reason);
     cell(row, o.count);
   }
+  emptyRow(tbody);
 }
 
 function renderStatus(status) {
@@ -522,7 +450,7 @@ function renderStatus(status) {
   $("device-key").textContent = device.key_sha256 || "";
   $("receipts-signed").textContent = status.receipts_signed ?? "–";
   const tse = status.tse || {};
-  $("tse-available").textContent = tse.available ? t("tse_ok") : `${t("tse_failing")} ${tse.since || "?"}: ${tse.reason || ""}`;
+  $("tse-available").textContent = tse.available ? t("tse_ok") : `${t("tse_failing")} ${time(tse.since)}: ${tse.reason || ""}`;
   $("tse-available").className = tse.available ? "verdict-ok" : "verdict-fail";
   const pairing = status.pairing || {};
   if (pairingWatch && !$("pair-code").classList.contains("used")) {
@@ -542,6 +470,7 @@ function renderLive(data) {
   renderStatus(data.status);
   if (data.tss && JSON.stringify(data.tss) !== liveLast.tss) renderTse(data.tss);
   if (JSON.stringify(data.outages) !== liveLast.outages) renderOutages(data.outages);
+  for (const hook of liveHooks) hook(data);
 }
 
 function stopLive() {
@@ -574,7 +503,9 @@ async function livePoll() {
 }
 
 function dateSeconds(id, endOfDay) {
-  const value = $(id).value;
+  const input = $(id);
+  if (input.validity.badInput) refuse(t("date_bad"), input.dataset.field);  // half typed
+  const value = input.value;
   if (!value) return null;
   const date = new Date(value + (endOfDay ? "T23:59:59" : "T00:00:00"));
   return Math.floor(date.getTime() / 1000);
@@ -590,38 +521,55 @@ async function startExport() {
     let job = await api("POST", "/exports", body);
     const list = $("export-progress");
     $("export-files").replaceChildren();
+    $("export-state").textContent = t("export_running");
     for (let i = 0; i < 720 && job.state === "running"; i += 1) {
       list.replaceChildren(...job.progress.map((line) => Object.assign(document.createElement("li"), { textContent: line })));
       await new Promise((resolve) => setTimeout(resolve, 1000));
       job = await api("GET", `/exports/${job.id}`);
     }
     list.replaceChildren(...job.progress.map((line) => Object.assign(document.createElement("li"), { textContent: line })));
-    if (job.state !== "done") throw new Error(job.error ? errorText({ error: job.error }) : job.state);
+    if (job.state !== "done") { $("export-state").textContent = ""; throw new UnitError(job.error ? errorText({ error: job.error }) : job.state); }
+    $("export-state").textContent = fmt("export_done", { n: job.files.length });
     for (const file of job.files) {
       const link = document.createElement("a");
       link.href = `${API}/exports/${job.id}/files/${file.part}`;
-      link.textContent = `${t("download")}: ${file.name} (${file.size} B)`;
+      link.textContent = `${t("download")}: ${t("export")} ${file.part} (${size(file.size)})`;
       link.download = file.name;
       $("export-files").append(link, document.createElement("br"));
     }
-  });
+  }, $("export"));
 }
 
 async function login(event) {
   event.preventDefault();
+  const button = $("login-form").querySelector("button[type=submit]");
   await guarded(async () => {
-    const data = await call("POST", "/setup/login", { password: $("login-password").value });
+    let data;
+    try {
+      data = await call("POST", "/setup/login", { password: $("login-password").value });
+    } catch (err) {
+      $("login-password").value = "";
+      const session = await call("GET", "/setup/session").catch(() => null);
+      if (session) setLockout(session.lockout);
+      if (err.code === "UNAUTHORIZED") throw new UnitError(t("err_login"), null, err.code);
+      throw err;
+    } finally {
+      markInvalid($("login-password"));
+    }
     $("login-password").value = "";
+    clearInvalid();
     csrf = data.csrf;
+    setLockout(null);
     show("");
     await start();
-  });
+  }, button);
+  renderLockout();
 }
 
 async function changePassword() {
   const fields = ["pw-current", "pw-new", "pw-repeat"].map((id) => $(id));
   const [current, next, repeat] = fields.map((el) => el.value);
-  if (next !== repeat) { show(t("pw_differ"), "error"); return; }
+  if (next !== repeat) { show(t("pw_differ"), "error"); markInvalid($("pw-repeat")); return; }
   await guarded(async () => {
     try {
       await api("PUT", "/password", { password: next, current });  // the daemon checks current
@@ -631,7 +579,7 @@ async function changePassword() {
     csrf = null;  // a new password ends every session, this one too
     showLogin(false);
     show(t("pw_changed"), "ok");
-  });
+  }, $("pw-change"));
 }
 
 async function logout() {
@@ -659,5 +607,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("pair").onclick = openPairing;
   $("pw-change").onclick = changePassword;
   $("export").onclick = startExport;
+  $("to-dashboard").onclick = () => guarded(openDashboard);
+  $("open-form").onclick = () => guarded(openForm, $("open-form"));
+  $("wz-skip").onclick = () => guarded(openForm);
+  wizardWire();
   guarded(start);
 });

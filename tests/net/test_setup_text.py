@@ -1,0 +1,200 @@
+"""The setup page's message catalogue (``tsed/net/static/text.js``): every key the page uses
+exists in German and in English, the German texts are German, and the page shows no text of
+its own outside the catalogue.
+
+The catalogue is read by Node.js (the same JavaScript engine family the page runs in), not by a
+regular expression: what the test checks is what the browser gets.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, get_args
+
+import pytest
+
+import tsed.unit.bootstrap  # noqa: F401 - every error class of the unit, defined
+from tsed.errors import TsedError
+from tsed.fiskaly.simulator.model import TSS_STATES
+from tsed.provisioning.conntest_steps import Verdict
+
+STATIC = Path(__file__).resolve().parents[2] / "tsed" / "net" / "static"
+SCRIPTS = ("common.js", "setup.js", "archive.js", "wizard.js", "dashboard.js")
+# the same in both languages, and right in German: product words and international ones
+SAME_IN_BOTH = {"OK", "TEST", "LIVE", "QR", "Name", "Test", "Version", "Details", "ID", "TSE",
+                "URL", "—", "Mandant", "TSS"}  # fmt: skip
+ENGLISH_WORDS = re.compile(
+    r"\b(the|and|is|are|please|click|with|your|you|not|failed|error|password|register|"
+    r"settings|save|cancel|next|back|wrong)\b",
+    re.IGNORECASE,
+)
+CALLED = re.compile(r"""\b(?:t|fmt)\(\s*["']([A-Za-z0-9_]+)["']""")
+
+
+def catalogue() -> dict[str, dict[str, str]]:
+    node = shutil.which("node")
+    assert node, "Node.js reads the catalogue (scripts/bootstrap installs npm, which brings it)"
+    shim = "globalThis.document = {addEventListener() {}};\n"  # archive.js waits for the page
+    source = shim + "".join((STATIC / name).read_text(encoding="utf-8") + "\n" for name in
+                            ("text.js", "archive.js"))  # fmt: skip
+    result = subprocess.run(
+        [node, "-e", source + "\nprocess.stdout.write(JSON.stringify(TEXT));"],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    text: dict[str, dict[str, str]] = json.loads(result.stdout)
+    return text
+
+
+class _Keys(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: dict[str, str] = {}  # key -> the element's German text in the HTML
+        self.shown: list[tuple[str, str]] = []  # (key, text) per element
+        self._open: list[tuple[str | None, list[str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        for name in ("data-i18n-placeholder", "data-i18n-alt"):
+            if found.get(name):
+                self.keys.setdefault(str(found[name]), "")
+        key = found.get("data-i18n")
+        if key:
+            self.keys.setdefault(key, "")
+        if tag not in ("input", "img", "meta", "link", "br"):
+            self._open.append((key, []))
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open:
+            key, parts = self._open.pop()
+            if key:
+                self.shown.append((key, "".join(parts)))
+
+    def handle_data(self, data: str) -> None:
+        if self._open and self._open[-1][0]:
+            self._open[-1][1].append(data)
+
+
+def parsed() -> _Keys:
+    parser = _Keys()
+    parser.feed((STATIC / "setup.html").read_text(encoding="utf-8"))
+    return parser
+
+
+def html_keys() -> dict[str, str]:
+    return parsed().keys
+
+
+def script_keys() -> set[str]:
+    keys: set[str] = set()
+    for name in SCRIPTS:
+        found = CALLED.findall((STATIC / name).read_text(encoding="utf-8"))
+        keys |= {key for key in found if not key.endswith("_")}  # "verdict_" + …: below
+    setup = (STATIC / "setup.js").read_text(encoding="utf-8")
+    labels = re.search(r"WORKPLACE_LABELS = \{([^}]*)\}", setup)
+    assert labels is not None
+    keys |= set(re.findall(r':\s*"([a-z_]+)"', labels.group(1)))
+    keys |= {f"verdict_{verdict}" for verdict in get_args(Verdict)}  # t("verdict_" + …)
+    keys |= {f"tss_{state}" for state in TSS_STATES}  # t(`tss_${state}`): fiskaly's TSS states
+    return keys
+
+
+def codes() -> set[str]:
+    found: set[str] = set()
+    todo: list[type[Any]] = [TsedError]
+    while todo:
+        cls = todo.pop()
+        found.add(cls.code)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+@pytest.fixture(scope="module")
+def text() -> dict[str, dict[str, str]]:
+    return catalogue()
+
+
+def test_every_key_the_page_uses_is_there_in_german_and_english(
+    text: dict[str, dict[str, str]],
+) -> None:
+    used = set(html_keys()) | script_keys()
+    assert used, "no keys found: the check itself is broken"
+    assert sorted(used - set(text["de"])) == [], "keys missing in German"
+    assert sorted(used - set(text["en"])) == [], "keys missing in English"
+    assert set(text["de"]) == set(text["en"]), "the two languages have different keys"
+    assert all(text[lang][key].strip() for lang in ("de", "en") for key in text[lang])
+
+
+def test_every_error_text_belongs_to_a_real_error_code(text: dict[str, dict[str, str]]) -> None:
+    known = codes() | {"login", "http"}  # the login's own wording, a bare HTTP status
+    own = {key.removeprefix("err_") for key in text["de"] if key.startswith("err_")}
+    assert own - known == set(), "err_<CODE> for a code the unit does not have"
+
+
+def test_the_german_texts_are_german(text: dict[str, dict[str, str]]) -> None:
+    same = {k: v for k, v in text["de"].items() if v == text["en"][k] and v not in SAME_IN_BOTH}
+    assert same == {}, "German equal to English: translate, or allow the word in SAME_IN_BOTH"
+    words = {k: re.sub(r"\{[a-z_]+\}", "", v) for k, v in text["de"].items()}  # {next}: a slot
+    english = {k: v for k, v in words.items() if ENGLISH_WORDS.search(v)}
+    assert english == {}, "English words in German texts"
+
+
+def test_the_html_shows_the_catalogue_german_text(text: dict[str, dict[str, str]]) -> None:
+    for key, shown in parsed().shown:
+        if shown.strip():  # before the script runs, the page already reads German
+            assert " ".join(shown.split()) == " ".join(text["de"][key].split()), key
+
+
+def test_the_scripts_show_no_text_of_their_own() -> None:
+    literal = re.compile(r"""(?:textContent\s*=|show\()\s*["'`][A-Za-zÄÖÜäöü]""")
+    for name in SCRIPTS:
+        source = (STATIC / name).read_text(encoding="utf-8")
+        assert not literal.findall(source), f"{name}: a shown text outside the catalogue"
+
+
+def test_the_check_finds_an_english_german_text() -> None:
+    assert ENGLISH_WORDS.search("Please enter the code")
+    assert not ENGLISH_WORDS.search("Bitte den Einrichtungscode eingeben")
+    assert CALLED.findall('t("abc") + fmt("x_y", {n})') == ["abc", "x_y"]
+
+
+def page_eval(expression: str) -> Any:
+    """``expression`` evaluated by Node.js with the page's text.js and common.js loaded."""
+    node = shutil.which("node")
+    assert node, "Node.js runs the page's scripts (npm brings it)"
+    shim = "globalThis.localStorage = {getItem: () => 'de'};\n"
+    source = shim + "".join((STATIC / name).read_text(encoding="utf-8") for name in
+                            ("text.js", "common.js"))  # fmt: skip
+    script = f"{source}\nprocess.stdout.write(JSON.stringify({expression}));"
+    result = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=30,
+                            check=True)  # fmt: skip
+    return json.loads(result.stdout)
+
+
+def test_a_server_error_shows_its_german_text_when_the_unit_sends_one() -> None:
+    with_text = {
+        "error": {
+            "code": "CONFIG_INVALID", "message": "proxy.port: 70000 is not valid",
+            "field": "proxy.port",
+            "text": {"de": {"message": "70000 ist kein gültiger Port", "hint": "1 bis 65535",
+                            "field_label": "Proxy-Port"},
+                     "en": {"message": "70000 is not a valid port"}},
+        }
+    }  # fmt: skip
+    shown = page_eval(f"errorText({json.dumps(with_text)}, 400)")
+    assert shown == "Proxy-Port: 70000 ist kein gültiger Port – 1 bis 65535"
+    plain = {"error": {"code": "CONFIG_INVALID", "message": "bad", "hint": "fix it"}}
+    assert page_eval(f"errorText({json.dumps(plain)}, 400)") == "bad – fix it"  # today's text
+    own = {"error": {"code": "SETUP_CODE_WRONG", "message": "the setup code is wrong"}}
+    assert page_eval(f"errorText({json.dumps(own)}, 401)").startswith("Der Einrichtungscode")
+    assert page_eval("errorText(null, 502)") == "Die Einheit hat mit HTTP 502 geantwortet."
+
+
+def test_sizes_and_times_read_german() -> None:
+    assert page_eval("[size(512), size(20480), size(1572864)]") == ["512 B", "20 KB", "1,5 MB"]
+    shown = page_eval("time('2026-12-01T22:01:42Z')")
+    assert "T" not in shown and "Z" not in shown and "2026" in shown
