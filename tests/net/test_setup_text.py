@@ -41,7 +41,7 @@ def catalogue() -> dict[str, dict[str, str]]:
     assert node, "Node.js reads the catalogue (scripts/bootstrap installs npm, which brings it)"
     shim = "globalThis.document = {addEventListener() {}};\n"  # archive.js waits for the page
     source = shim + "".join((STATIC / name).read_text(encoding="utf-8") + "\n" for name in
-                            ("text.js", "archive.js"))  # fmt: skip
+                            ("text.js", "archive.js", "decommission.js"))  # fmt: skip
     result = subprocess.run(
         [node, "-e", source + "\nprocess.stdout.write(JSON.stringify(TEXT));"],
         capture_output=True, text=True, timeout=30, check=True,

@@ -68,6 +68,9 @@ def main() -> None:
             page.goto(f"{base}/setup/")
             page.fill("#login-password", PASSWORD)
             page.click("#login-form button[type=submit]")
+            # the wizard (not yet saved) or the overview first: the full form is one click away
+            page.wait_for_selector("#wizard-view:not([hidden]), #dashboard-view:not([hidden])")
+            page.click("#wz-skip" if page.is_visible("#wizard-view") else "#open-form")
             page.wait_for_function(
                 "() => document.querySelector('#dc-plan').textContent.includes('Keine')"
             )
