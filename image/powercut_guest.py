@@ -195,7 +195,8 @@ def archive_state() -> dict[str, object]:
     try:
         rows = query(index, "SELECT tss_id, state, first_counter, last_counter, path, size, "
                             "sha256 FROM entries ORDER BY tss_id, first_counter, id")  # fmt: skip
-        text = (ARCHIVE / "MANIFEST.sha256").read_text(encoding="utf-8")
+        listed = ARCHIVE / "MANIFEST.sha256"  # written with the first file
+        text = listed.read_text(encoding="utf-8") if rows or listed.exists() else ""
     except (OSError, sqlite3.Error) as err:
         return {"archive_entries": f"error:{err}".replace(" ", "_")}
     manifest = {rel: digest for digest, _, rel in (ln.partition("  ") for ln in text.splitlines())}
