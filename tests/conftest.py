@@ -36,6 +36,9 @@ _ENV_VARS_TO_CLEAR = (
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in _ENV_VARS_TO_CLEAR:
         monkeypatch.delenv(name, raising=False)
+    # tsectl and the console speak German by default; the suite reads their English lines
+    # (tests/texts/ runs them in German, with --lang de, and checks every line it prints)
+    monkeypatch.setenv("TSED_LANG", "en")
     yield
 
 

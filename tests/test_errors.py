@@ -51,6 +51,8 @@ TREE: dict[str, tuple[int, str]] = {
     "tsed.errors.StorageFull": (507, "STORAGE_FULL"),
     "tsed.unit.telemetry.TelemetryFailed": (502, "TELEMETRY_FAILED"),
     "tsed.archive.store.ArchiveConflict": (409, "ARCHIVE_CONFLICT"),
+    "tsed.archive.service.ArchiveIncomplete": (409, "ARCHIVE_INCOMPLETE"),
+    "tsed.archive.offboxsync.ArchiveShrank": (409, "ARCHIVE_SHRANK"),
     "tsed.errors.OffboxError": (502, "OFFBOX_FAILED"),
     "tsed.errors.OffboxAuthFailed": (502, "OFFBOX_AUTH_FAILED"),
     "tsed.errors.OffboxFull": (507, "OFFBOX_FULL"),

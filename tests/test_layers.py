@@ -3,7 +3,7 @@
 The folders of :mod:`tsed` are its domains. Imports run one way, from the top down::
 
     cli → unit → net → {signing, provisioning} → archive → tss → config → state
-        → {errors, logs, systemd}
+        → {errors, logs, systemd, texts}
 
 with :mod:`tsed.fiskaly` at the bottom (it imports nothing else of tsed). A module may import
 its own folder and any folder below its own; ``signing`` and ``provisioning`` never import each
@@ -29,6 +29,7 @@ MAX_LINES = 500
 RANK = {
     "fiskaly": 0,
     "errors": 1, "logs": 1, "systemd": 1, "": 1,  # "" is tsed/__init__ (the version)
+    "texts": 1,  # the message catalogue: a leaf folder every domain may use
     "state": 2,
     "config": 3,
     "tss": 4,
@@ -40,6 +41,7 @@ RANK = {
 }  # fmt: skip
 FOLDERS = {
     "fiskaly", "state", "config", "tss", "archive", "signing", "provisioning", "net", "unit", "cli",
+    "texts",
 }  # fmt: skip
 LEAVES = {"errors", "logs", "systemd"}
 CLIENT_BUILDS = re.compile(r"\b(FiskalyClient|ManagementClient)\(")

@@ -29,6 +29,8 @@ Class, status, code and module (below ``tsed.``); ``tests/test_errors.py`` check
     │  └─ ActivationMalformed           400 ACTIVATION_MALFORMED            provisioning.document
     ├─ ConflictError                    409 CONFLICT                        errors
     │  ├─ ArchiveConflict               409 ARCHIVE_CONFLICT                archive.store
+    │  ├─ ArchiveIncomplete             409 ARCHIVE_INCOMPLETE              archive.service
+    │  ├─ ArchiveShrank                 409 ARCHIVE_SHRANK                  archive.offboxsync
     │  ├─ ConfigNotSaved                409 CONFIG_NOT_SAVED                provisioning.anlegen
     │  ├─ CredentialsExist              409 CREDENTIALS_EXIST               provisioning.anlegen
     │  ├─ TooManyOpen                   409 TOO_MANY_OPEN_TRANSACTIONS      signing.opencap

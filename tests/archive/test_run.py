@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import tarfile
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -122,3 +123,60 @@ async def test_a_range_the_tse_refuses_fails_the_tss_and_the_next_run_resumes(
     assert runner.store.entries() == []
     done = await runner.run("test")
     assert done.state == "done" and len(runner.store.entries(shop.tss_id, "archived")) == 1
+
+
+async def test_a_failed_index_insert_frees_its_range_for_the_next_run(
+    shop: Shop, tmp_path: Path
+) -> None:
+    """The index refuses the row once (a full disk, a damaged page): the file is set aside at
+    once and the next run in the same process archives that range (before: ARCHIVE_CONFLICT
+    for that range until the unit restarted)."""
+    runner = archiver(tmp_path / "archive", shop)
+    db = sqlite3.connect(runner.store.root / "index.sqlite")
+    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON entries "
+               "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")  # fmt: skip
+    db.commit()
+    failed = await runner.run("test")
+    item = failed.tss[shop.tss_id]
+    assert failed.state == "failed" and "index" in item["error"]["message"], failed.to_json()
+    assert not list((runner.store.root / "tss").rglob("*.tar"))  # nothing holds the range
+    assert len(list((runner.store.root / "unrecorded").iterdir())) == 1  # kept, never deleted
+    db.execute("DROP TRIGGER refuse")
+    db.commit()
+    db.close()
+    again = await runner.run("test")
+    assert again.state == "done" and again.files == 1, again.to_json()
+    _continuous(runner.store, shop.tss_id, runner.store.entries()[-1].last_counter)
+
+
+async def test_a_crashed_run_is_failed_and_the_next_one_resumes(shop: Shop, tmp_path: Path) -> None:
+    """A run that ends by an unexpected exception is 'failed' with the cause, never 'done'."""
+    runner = archiver(tmp_path / "archive", shop)
+    targets = runner.targets
+
+    def broken() -> list[object]:
+        raise RuntimeError("the registry was replaced mid-run")
+
+    runner.targets = broken  # type: ignore[assignment]
+    crashed = await runner.run("test")
+    assert crashed.state == "failed", crashed.to_json()
+    assert any("crashed: RuntimeError" in e for e in crashed.events)
+    runner.targets = targets
+    resumed = await runner.run("test")
+    assert resumed.state == "done" and resumed.files == 1
+
+
+async def test_a_run_cut_off_by_a_kill_shows_as_failed_after_the_start(
+    shop: Shop, tmp_path: Path
+) -> None:
+    """The unit died during a run (its row stays 'running'): after the next start the last
+    run is 'failed' and says it was cut off; the next run completes."""
+    runner = archiver(tmp_path / "archive", shop)
+    runner.store.run_started("nightly", 1_700_000_000.0)  # what a killed run leaves behind
+    again = archiver(tmp_path / "archive", shop)  # the unit started again
+    again.recover()
+    assert again.last is not None and again.last.state == "failed"
+    assert again.last.reason == "nightly" and "cut off" in again.last.events[-1]
+    assert again.store.cut_off_runs(0.0) is None  # recorded once
+    done = await again.run("test")
+    assert done.state == "done" and done.files == 1

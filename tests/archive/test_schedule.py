@@ -87,3 +87,33 @@ async def test_one_run_at_a_time(shop: Shop, tmp_path: Path) -> None:
     first, second = sorted((state, nightly), key=lambda s: s.started_at)
     assert first.finished_at is not None and second.started_at >= first.finished_at
     await runner.stop()
+
+
+async def test_the_nightly_housekeeping_takes_the_slot(shop: Shop, tmp_path: Path) -> None:
+    """With a job set (the nightly housekeeping), the hour runs the job, not the bare run;
+    a job that fails does not end the schedule."""
+    runner = archiver(tmp_path / "archive", shop)
+    now = [_local("2026-12-01T01:00:00")]
+    jobs: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+        await asyncio.sleep(0)
+
+    async def job() -> None:
+        jobs.append(now[0])
+        if len(jobs) == 1:
+            raise RuntimeError("the first night fails")
+        await runner.run("nightly")
+
+    schedule = NightlySchedule(runner, lambda: 3, clock=lambda: now[0], sleep=sleep)
+    schedule.job = job
+    schedule.start()
+    try:
+        async with asyncio.timeout(30):
+            while len(jobs) < 2 or runner.running:
+                await asyncio.sleep(0.01)
+        assert jobs[:2] == [_local("2026-12-01T03:00:00"), _local("2026-12-02T03:00:00")]
+        assert runner.last is not None and runner.last.reason == "nightly"
+    finally:
+        await schedule.stop()

@@ -1,8 +1,8 @@
 """The register developer's guide works as written, against a real unit on loopback.
 
 Every ``sh`` block of docs/register-api.md runs, in order, in one shell (curl with the pinned
-key, jq); when the next block is ``json`` the command's output must be that answer (``…`` in
-the guide stands for any text; times and ids match any time and id). The Python example
+key, jq); when the next block is ``json`` (or ``csv``) the command's output must be that answer
+(``…`` in the guide stands for any text; times and ids match any time and id). The Python example
 prints the sample receipt of the guide; the Java example compiles and signs a receipt.
 """
 
@@ -70,9 +70,9 @@ def _same(expected: Any, actual: Any, where: str = "$") -> None:
         assert expected == actual, (where, expected, actual)
 
 
-def _walk(unit: Unit, code: str) -> list[tuple[str, str | None]]:
-    """The guide's shell blocks as one script, with what each must answer."""
-    steps: list[tuple[str, str | None]] = []
+def _walk(unit: Unit, code: str) -> list[tuple[str, str | None, str]]:
+    """The guide's shell blocks as one script, with what each must answer (and its kind)."""
+    steps: list[tuple[str, str | None, str]] = []
     blocks = _blocks()
     for index, (kind, body) in enumerate(blocks):
         if kind != "sh":
@@ -83,16 +83,16 @@ def _walk(unit: Unit, code: str) -> list[tuple[str, str | None]]:
             .replace(DOC_FP, unit.daemon.identity.fingerprint_sha256)
             .replace(DOC_CODE, code)
         )
-        answer = following[1] if following[0] == "json" else None
+        answer = following[1] if following[0] in ("json", "csv") else None
         if answer is not None:
             answer = answer.replace(DOC_FP, unit.daemon.identity.fingerprint_sha256)
-        steps.append((script, answer))
+        steps.append((script, answer, following[0]))
     return steps
 
 
-def _run_walk(steps: list[tuple[str, str | None]]) -> list[str]:
+def _run_walk(steps: list[tuple[str, str | None, str]]) -> list[str]:
     script = "set -e -o pipefail\n" + "".join(
-        f"printf '\\n{MARK}{index}\\n'\n{body}\n" for index, (body, _answer) in enumerate(steps)
+        f"printf '\\n{MARK}{index}\\n'\n{body}\n" for index, (body, *_answer) in enumerate(steps)
     )
     done = subprocess.run(
         ["bash", "-c", script],
@@ -114,13 +114,15 @@ async def test_the_guide_walks_from_zero_to_a_printed_receipt(tmp_path: Path) ->
     async with running_unit(tmp_path / "state") as unit:
         _rc, out = await unit.tsectl("--json", "pair")
         steps = _walk(unit, json.loads(out)["code"])
-        assert len(steps) >= 12 and sum(1 for _s, answer in steps if answer) >= 10
+        assert len(steps) >= 12 and sum(1 for _s, answer, _k in steps if answer) >= 10
         outputs = await asyncio.to_thread(_run_walk, steps)
-        for (script, answer), output in zip(steps, outputs, strict=True):
+        for (script, answer, kind), output in zip(steps, outputs, strict=True):
             if answer is None:
                 assert output == "", (script, output)
-                continue
-            _same(json.loads(answer), json.loads(output), script.strip().splitlines()[0])
+            elif kind == "csv":
+                assert _text_matches(answer.strip(), output), (script, output)
+            else:
+                _same(json.loads(answer), json.loads(output), script.strip().splitlines()[0])
         # The pin is what protects: another key is refused before anything is sent.
         wrong = await asyncio.to_thread(
             subprocess.run,

@@ -211,7 +211,7 @@ async def test_every_operation_answers_its_documented_405_and_401(tmp_path: Path
                 checked.append((method, path))
                 assert anonymous.status_code == 401, (method, path)
                 assert anonymous.headers["WWW-Authenticate"].startswith("Bearer ")
-    assert len(checked) == 11  # every call behind a token
+    assert len(checked) == 14  # every call behind a token
 
 
 async def test_tsectl_status_names_the_simulator_switches(tmp_path: Path) -> None:

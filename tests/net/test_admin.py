@@ -25,6 +25,7 @@ from tsed.provisioning.document import generate_vendor_key, load_private_key
 
 EXPECTED = Path(__file__).resolve().parent.parent / "support" / "admin_wire.json"
 PASSWORD = "Kassen-Passwort-2026"
+REPOSITORY_PASSWORD = "Repository-Passwort-7Hq2x"
 
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -95,6 +96,7 @@ async def collect(tmp: Path) -> dict[str, Any]:
 
             async with admin, web:
                 await call("status", "GET", "/status", 200)
+                await call("health_none", "GET", "/health", 200)  # no night yet
                 await call("password_status", "GET", "/password", 200)
                 answers["page_session"] = (await web.get("/setup/session")).json()
                 await call("password_set", "PUT", "/password", 200, json={"password": PASSWORD})
@@ -117,6 +119,9 @@ async def collect(tmp: Path) -> dict[str, Any]:
                 await call("tss_status", "GET", "/tss", 200)
                 await call("tss_setup", "POST", "/tss", 200, json={})
                 await call("connection_test", "POST", "/test", 200)
+                daemon.archive.archiver.poll_interval = 0.1
+                await daemon.running.ops.housekeeping.run("nightly")  # the routine, at once
+                await call("health", "GET", "/health", 200)
                 await call("reset", "POST", "/reset", 200, json={"register_id": register_id})
                 outage = await daemon.store.open_outage("fiskaly unreachable", time.time() - 60)
                 await daemon.store.close_outage(outage, time.time())
@@ -128,6 +133,21 @@ async def collect(tmp: Path) -> dict[str, Any]:
                         break
                     await asyncio.sleep(0.1)
                 assert done["state"] == "done", done
+                daemon.archive.archiver.poll_interval = 0.1
+                await call("archive_run", "POST", "/archive/run", 202)
+                for _ in range(300):  # 30 s at most
+                    run = await call("archive_progress", "GET", "/archive/run", 200)
+                    if not run["running"]:
+                        break
+                    await asyncio.sleep(0.1)
+                assert run["state"] == "done", run
+                await call("archive_status", "GET", "/archive", 200)
+                await call("archive_verify", "POST", "/archive/verify", 200)
+                today = time.strftime("%Y-%m-%d", time.gmtime())
+                await call("archive_export", "POST", "/archive/export", 201,
+                           json={"from": today, "to": today})  # fmt: skip
+                await call("archive_offbox_password", "PUT", "/archive/offbox-password", 200,
+                           json={"password": REPOSITORY_PASSWORD})  # fmt: skip
                 own = sim.add_api_key("TEST")
                 await call("credentials_set", "PUT", "/credentials", 200,
                            json={"api_key": own.api_key, "api_secret": own.api_secret})  # fmt: skip
@@ -169,3 +189,4 @@ async def test_every_admin_answer_keeps_its_wire_shape(tmp_path: Path) -> None:
     secret = answers["anlegen_test"]["credentials"][0]["api_secret"]
     assert len(secret) >= 32  # the one-time reveal, and only there
     assert all(secret not in json.dumps(v) for k, v in answers.items() if k != "anlegen_test")
+    assert REPOSITORY_PASSWORD not in json.dumps(answers)  # stored, never echoed

@@ -323,3 +323,45 @@ async def test_a_started_transaction_is_journaled_active_by_the_drain(tmp_path: 
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_an_update_racing_the_upstream_start_keeps_the_start_revision(
+    tmp_path: Path,
+) -> None:
+    """The upstream start lands while an update's journal write is under way: the update
+    must not write back the row it read before (revision 0), or the finish starts the
+    transaction at fiskaly a second time."""
+    async with running_unit(tmp_path / "s") as unit:
+        register = await unit.pair()
+        signing = unit.daemon.signing
+        unit.daemon.sim.faults.update({"latency_ms": 200, "route": "tx"})
+        local_id = (await register.call("POST", "/api/v1/transactions")).json()["id"]
+        store = unit.daemon.store
+        original = store.update_tx
+
+        async def update_after_the_start(*args: Any, **kwargs: Any) -> Any:
+            await _wait(lambda: _true(local_id in signing.inflight.activated))
+            return await original(*args, **kwargs)
+
+        store.update_tx = update_after_the_start  # type: ignore[method-assign]
+        updated = await register.call("PUT", f"/api/v1/transactions/{local_id}", RECEIPT)
+        store.update_tx = original  # type: ignore[method-assign]
+        assert updated.status_code == 200, updated.text
+        row = signing.inflight.rows[local_id]
+        assert (row.state, row.revision) == ("active", 1)
+        kept = json.loads(row.receipt or "{}")  # the update's receipt, normalized
+        assert kept["amounts_per_payment_type"][0]["amount"] == "11.90"
+        unit.daemon.sim.faults.reset()
+        client = signing.upstreams.client(row.tenant_id)
+        starts: list[str] = []
+        original_start = client.start_transaction
+
+        async def counting_start(*args: Any, **kwargs: Any) -> Any:
+            starts.append(args[1])
+            return await original_start(*args, **kwargs)
+
+        client.start_transaction = counting_start  # type: ignore[method-assign]
+        path = f"/api/v1/transactions/{local_id}/finish"
+        finished = (await register.call("POST", path, RECEIPT)).json()
+        assert finished["tse_failure"] is False, finished
+        assert starts == []  # no second start at fiskaly

@@ -8,8 +8,8 @@ import asyncio
 import os
 import sys
 
+from tsed.archive.service import ArchiveService
 from tsed.cli.tsed import build_parser
-from tsed.unit.archive_ops import ArchiveService
 from tsed.unit.daemon import run
 from tsed.unit.options import resolve_options
 

@@ -190,12 +190,16 @@ class Cable:
             self.master = -1
 
 
-def start_console(port: Path, socket_path: Path, *extra: str) -> subprocess.Popen[bytes]:
+def start_console(
+    port: Path, socket_path: Path, *extra: str, lang: str = "en"
+) -> subprocess.Popen[bytes]:
+    """The console process on ``port``; its lines in ``lang`` (the suite reads English ones,
+    tests/cli/test_console_commands.py the German)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TSED_")}
     env.pop("NOTIFY_SOCKET", None)
     return subprocess.Popen(
         [sys.executable, "-m", "tsed.cli.console", "--port", str(port), "--socket",
-         str(socket_path), "--log-level", "DEBUG", *extra],
+         str(socket_path), "--log-level", "DEBUG", "--lang", lang, *extra],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

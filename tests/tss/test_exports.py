@@ -91,15 +91,21 @@ async def test_whole_tss_export_is_a_tar_with_tr03151_names(signed, tmp_path: Pa
     kinds = [e.event for e in events]
     assert kinds[0] == "triggered" and kinds[-1] == "downloaded" and "polled" in kinds
     assert events[-1].state == "COMPLETED" and result.to_json()["files"][0]["part"] == 1
+    assert {(e.part, e.parts) for e in events} == {(1, 1)}  # "part 1 of 1", also when done
 
 
 async def test_big_exports_are_split_by_record_count(signed, tmp_path: Path) -> None:
     client, tss_id = signed
     whole = await export_tss(client, tss_id, tmp_path / "whole", poll_interval=FAST_POLL)
     all_logs = sorted(_logs([whole.files[0].path]))
+    events: list[ExportProgress] = []
     parts = await export_tss(client, tss_id, tmp_path / "parts", max_records=10,
-                             poll_interval=FAST_POLL)  # fmt: skip
+                             poll_interval=FAST_POLL, on_progress=events.append)  # fmt: skip
     assert len(parts.files) >= 3
+    downloaded = [(e.part, e.parts) for e in events if e.event == "downloaded"]
+    count = len(parts.files)
+    assert downloaded == [(n, count) for n in range(1, count + 1)]  # "part n of all"
+    assert all(1 <= e.part <= e.parts == count for e in events)
     assert [f.part for f in parts.files] == list(range(1, len(parts.files) + 1))
     assert all(f.path.name.endswith(f"_part{f.part:02d}.tar") for f in parts.files)
     assert all(len(_logs([f.path])) <= 10 for f in parts.files)

@@ -8,6 +8,7 @@ import json
 import statistics
 import subprocess
 import time
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.archive import RECEIPT
 from tests.support.unit import running_unit
 
 
@@ -147,7 +149,7 @@ async def test_a_replaced_tss_is_archived_first(tmp_path: Path) -> None:
         assert code == 0, out
         code, out = await unit.tsectl("--json", "archive", "status")
         item = json.loads(out)["tss"][old.tss_id]
-        assert item["files"] == 1 and item["last_counter"] > 23 and "in_use" not in item
+        assert item["files"] == 1 and item["last_counter"] > 23
         assert unit.daemon.upstreams.binding("default").tss_id != old.tss_id  # type: ignore[union-attr]
 
 
@@ -169,3 +171,58 @@ async def test_a_damaged_archive_index_never_stops_signing(tmp_path: Path) -> No
         error = json.loads(out)["error"]
         assert error["code"] == "STORAGE_FAILED" and "archive cannot be opened" in error["message"]
         assert "restart the unit" in error["hint"]
+
+
+async def test_a_replacement_or_reset_is_refused_when_the_archive_run_fails(
+    tmp_path: Path,
+) -> None:
+    """Before: the run's failure was ignored and the TSS replaced (its last signatures then
+    belonged to a TSS nobody archived any more)."""
+    async with running_unit(tmp_path / "state") as unit:
+        unit.daemon.archive.archiver.poll_interval = 0.1
+        register = await unit.pair()
+        await register.receipt()
+        old = unit.daemon.upstreams.binding("default")
+        assert old is not None
+        sim = unit.daemon.sim
+        assert sim is not None
+        logs = sim.state.logs[old.tss_id]
+        logs[-1] = replace(logs[-1], signature=bytes(64))  # the export will have a finding
+        code, out = await unit.tsectl("--json", "tss", "setup", "--new")
+        assert code == 1, out
+        error = json.loads(out)["error"]
+        assert error["code"] == "ARCHIVE_INCOMPLETE" and old.tss_id in error["message"], error
+        assert "tsectl archive run" in error["hint"]
+        assert unit.daemon.upstreams.binding("default").tss_id == old.tss_id  # type: ignore[union-attr]
+        code, out = await unit.tsectl("--json", "factory-reset", "--yes")
+        assert code == 1 and json.loads(out)["error"]["code"] == "ARCHIVE_INCOMPLETE", out
+        assert (await register.receipt())["tse_failure"] is False  # still paired, signing
+
+
+async def test_a_replaced_tss_is_archived_to_its_last_signature(tmp_path: Path) -> None:
+    """A signature the old TSS makes after the replacement (a late-signed transaction of a
+    register's outage) is archived by the next run; then the old TSS is done. Before: the
+    replaced TSS was no archive target any more."""
+    async with running_unit(tmp_path / "state") as unit:
+        unit.daemon.archive.archiver.poll_interval = 0.1
+        register = await unit.pair()
+        await register.receipt()
+        old = unit.daemon.upstreams.binding("default")
+        assert old is not None
+        code, out = await unit.tsectl("--json", "tss", "setup", "--new")
+        assert code == 0, out
+        client = unit.daemon.upstreams.client("default")
+        (old_client, *_) = await client.list_clients(old.tss_id)
+        tx_id = str(uuid.uuid4())
+        await client.start_transaction(old.tss_id, tx_id, str(old_client.id))
+        await client.finish_transaction(old.tss_id, tx_id, 2, str(old_client.id), RECEIPT)
+        newest = int((await client.get_tss(old.tss_id)).signature_counter or 0)
+        code, out = await unit.tsectl("--json", "archive", "status")
+        item = json.loads(out)["tss"][old.tss_id]
+        assert item["in_use"] and item["last_counter"] < newest  # still an archive target
+        run = await unit.daemon.archive.run_now("test")
+        assert run.state == "done" and run.tss[old.tss_id]["archived_to"] >= newest
+        code, out = await unit.tsectl("--json", "archive", "status")
+        item = json.loads(out)["tss"][old.tss_id]
+        assert item["last_counter"] >= newest and item["in_use"] is False  # done with it
+        assert old.tss_id not in unit.daemon.archive.store.retired()

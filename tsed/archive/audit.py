@@ -6,28 +6,24 @@ All functions here are blocking (they read files): call them through ``asyncio.t
   (there should be none), findings (rejected files), disk use and bytes per 10,000 receipts;
 * :func:`verify_archive`: every file against the index and the manifest (SHA-256), through
   the TAR verifier again, and the counter chain per TSS;
-* :func:`export_period`: one new directory with the archived TAR files whose logs touch the
-  period (whole files: a file is the signed unit), ``SHA256SUMS``, and a verification report
-  (``report.json``, ``report.txt``) saying for each TSS whether the chain is complete.
+* :func:`report_lines`: the auditor export's report as text (the export itself, from the
+  local archive or the off-box copy: :mod:`tsed.archive.auditor`; whole files: a file is the
+  signed unit).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import logging
-import os
 import shutil
 import time
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from tsed.archive.store import ArchiveStore, Entry, sha256_file
-from tsed.errors import ConflictError, InputError
+from tsed.errors import InputError
 from tsed.fiskaly.tarverify import verify_tar
-from tsed.state.files import atomic_write
 
 _LOGGER = logging.getLogger(__name__)
 PER_RECEIPTS = 10_000
@@ -35,7 +31,7 @@ RATE_DAYS = 30  # the disk projection uses the archive's growth over the last 30
 WARN_DAYS = 60  # warn when the disk is full within this many days (weeks ahead)
 
 
-def _gaps(entries: list[Entry]) -> list[str]:
+def counter_gaps(entries: list[Entry]) -> list[str]:
     return [
         f"{before.last_counter + 1}..{after.first_counter - 1}"
         if after.first_counter > before.last_counter + 1
@@ -79,7 +75,7 @@ def archive_summary(store: ArchiveStore, now: float | None = None) -> dict[str, 
             "last_log_time": last.last_time if last else None,
             "archived_at": last.archived_at if last else None,
             "files": len(archived),
-            "gaps": _gaps(archived),
+            "gaps": counter_gaps(archived),
             "findings": [
                 {
                     "file": e.path,
@@ -137,7 +133,7 @@ def verify_archive(store: ArchiveStore) -> dict[str, Any]:
     for entry in store.entries(state="archived"):
         by_tss[entry.tss_id].append(entry)
         files.append({"file": entry.path, "problems": _check_entry(store, entry, manifest)})
-    chains = {tss_id: _gaps(items) for tss_id, items in by_tss.items()}
+    chains = {tss_id: counter_gaps(items) for tss_id, items in by_tss.items()}
     ok = all(not f["problems"] for f in files) and all(not g for g in chains.values())
     result = {"ok": ok, "files": files, "gaps": chains,
               "seconds": round(time.monotonic() - began, 2)}  # fmt: skip
@@ -176,71 +172,30 @@ def period(start: str, end: str) -> tuple[int, int]:
     return int(low.timestamp()), int(high.timestamp()) - 1
 
 
-def export_period(
-    store: ArchiveStore, dest: Path, start: int, end: int, tenant: str | None = None
-) -> dict[str, Any]:
-    """Write the auditor's directory ``dest`` (must not exist yet) for ``start``..``end``."""
-    chosen = [
-        e
-        for e in store.entries(state="archived")
-        if (tenant is None or e.tenant == tenant)
-        and (e.first_time is None or e.first_time <= end)
-        and (e.last_time is None or e.last_time >= start)
-    ]
-    if dest.exists():
-        raise ConflictError(f"{dest} exists already", hint="Name a new directory.")
-    manifest = store.manifest()
-    tmp = dest.with_name(f".{dest.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True, mode=0o750)
-    files, sums = [], []
-    for entry in chosen:
-        source = store.path(entry)
-        name = source.name
-        problems = _check_entry(store, entry, manifest)
-        shutil.copyfile(source, tmp / name)
-        if sha256_file(tmp / name) != entry.sha256:
-            problems.append("the copy differs from the archived file")
-        sums.append(f"{entry.sha256}  {name}\n")
-        files.append({"file": name, "tss_id": entry.tss_id, "tenant": entry.tenant,
-                      "first_counter": entry.first_counter, "last_counter": entry.last_counter,
-                      "first_time": entry.first_time, "last_time": entry.last_time,
-                      "sha256": entry.sha256, "problems": problems})  # fmt: skip
-    by_tss: dict[str, list[Entry]] = defaultdict(list)
-    for entry in chosen:
-        by_tss[entry.tss_id].append(entry)
-    gaps = {tss_id: _gaps(items) for tss_id, items in by_tss.items()}
-    ok = all(not f["problems"] for f in files) and all(not g for g in gaps.values())
-    report = {
-        "ok": ok, "from": start, "to": end, "tenant": tenant, "source": "local archive",
-        "files": files, "gaps": gaps, "written_at": time.time(),
-    }  # fmt: skip
-    atomic_write(tmp / "SHA256SUMS", "".join(sums).encode())
-    atomic_write(tmp / "report.json", json.dumps(report, indent=1).encode())
-    atomic_write(tmp / "report.txt", "\n".join(report_lines(report)).encode() + b"\n")
-    os.rename(tmp, dest)
-    _LOGGER.info(
-        "auditor export of %d file(s) to %s: %s", len(files), dest, "OK" if ok else "PROBLEMS",
-        extra={"TSED_EVENT": "archive_exported"},
-    )  # fmt: skip
-    return {**report, "directory": str(dest)}
-
-
 def _day(stamp: int | None) -> str:
     return "?" if stamp is None else datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _verdict(report: dict[str, Any]) -> str:
+    if report["ok"]:
+        return "OK"
+    return "PROBLEMS" if report.get("complete", True) else "INCOMPLETE (files missing)"
 
 
 def report_lines(report: dict[str, Any]) -> list[str]:
     lines = [
         f"TSE export {_day(report['from'])} .. {_day(report['to'])} UTC"
         + (f", tenant {report['tenant']}" if report.get("tenant") else "")
-        + f": {'OK' if report['ok'] else 'PROBLEMS'} ({len(report['files'])} file(s))"
+        + f": {_verdict(report)} ({len(report['files'])} file(s), from the "
+        f"{report.get('source', 'local archive')})"
     ]
     for item in report["files"]:
         lines.append(
             f"  {item['file']}: TSS {item['tss_id']} counters {item['first_counter']}.."
             f"{item['last_counter']}, logs {_day(item['first_time'])} .. "
-            f"{_day(item['last_time'])}: " + ("; ".join(item["problems"]) or "verified")
+            f"{_day(item['last_time'])}: "
+            + ("; ".join(item["problems"]) or "verified")
+            + f" [{item.get('source', 'local archive')}]"
         )
     for tss_id, gaps in report["gaps"].items():
         if gaps:

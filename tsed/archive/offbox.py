@@ -29,7 +29,13 @@ from typing import Any, Literal
 from tsed.archive.restic import BackupSummary, CheckResult, Restic, Snapshot, Target
 from tsed.config.model import Config
 from tsed.config.offbox import CREDENTIAL_ENTRY, PASSWORD_ENTRY, OffboxConfig
-from tsed.errors import ConfigError, ConflictError, OffboxError, OffboxWrongPassword
+from tsed.errors import (
+    ConfigError,
+    ConflictError,
+    OffboxError,
+    OffboxWrongPassword,
+    TsedError,
+)
 from tsed.state.files import atomic_write
 from tsed.state.paths import StatePaths
 from tsed.state.vault import Vault
@@ -38,6 +44,7 @@ from tsed.tss.access import proxy_settings
 _LOGGER = logging.getLogger(__name__)
 
 STATUS_FILE = "status.json"
+COPIED_FILE = "copied.txt"  # the archive's files at the newest good copy, one a line
 STALE_AFTER = 36 * 3600.0  # a nightly copy older than this is reported as stale
 
 State = Literal["off", "never", "ok", "stale", "failing"]
@@ -61,6 +68,8 @@ class OffboxStatus:
     last_error: str | None = None  # code and message of the newest failure (None after success)
     last_error_code: str | None = None
     last_error_at: float | None = None
+    last_copy_files: int | None = None  # files in the archive's manifest at the newest copy
+    last_error_de: str | None = None  # the last error in German (the page, tsectl)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +105,7 @@ class _Record:
     last_error: str | None = None
     last_error_code: str | None = None
     last_error_at: float | None = None
+    last_copy_files: int | None = None
 
 
 def _status_path(state_dir: Path) -> Path:
@@ -138,6 +148,42 @@ def offbox_status(state_dir: Path, config: Config, now: float | None = None) -> 
     return OffboxStatus(state, display, age_seconds=age, **{
         k: v for k, v in asdict(record).items() if k != "repository"
     })  # fmt: skip
+
+
+def record_files(state_dir: Path, config: Config, files: list[str]) -> None:
+    """The files the archive's manifest listed when it was copied."""
+    if config.offbox is None:
+        return
+    path = StatePaths(state_dir).offbox / COPIED_FILE
+    atomic_write(path, "".join(f"{name}\n" for name in files).encode(), mode=0o600)
+    _write(state_dir, config.offbox.repository.display, last_copy_files=len(files))
+
+
+def copied_files(state_dir: Path) -> set[str]:
+    """The files of the newest good copy (empty before the first)."""
+    try:
+        text = (StatePaths(state_dir).offbox / COPIED_FILE).read_text(encoding="utf-8")
+    except OSError:
+        return set()
+    return {line for line in text.splitlines() if line}
+
+
+def record_failure(state_dir: Path, config: Config, err: TsedError, now: float) -> None:
+    """Record a failure that happened before restic could run (no password in the vault)."""
+    if config.offbox is None:
+        return
+    _write(state_dir, config.offbox.repository.display, last_error=f"{err.code}: {err.message}",
+           last_error_code=err.code, last_error_at=now)  # fmt: skip
+
+
+def _write(state_dir: Path, display: str, **changes: Any) -> None:
+    record = _load(state_dir)
+    if record.repository != display:
+        record = _Record(repository=display)
+    record = replace(record, **changes)
+    path = _status_path(state_dir)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    atomic_write(path, json.dumps(asdict(record), indent=1).encode(), mode=0o600)
 
 
 class OffboxCopy:
@@ -320,13 +366,7 @@ class OffboxCopy:
         )  # fmt: skip
 
     def _update(self, **changes: Any) -> None:
-        record = _load(self.state_dir)
-        if record.repository != self.display:
-            record = _Record(repository=self.display)
-        record = replace(record, **changes)
-        path = _status_path(self.state_dir)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        atomic_write(path, json.dumps(asdict(record), indent=1).encode(), mode=0o600)
+        _write(self.state_dir, self.display, **changes)
 
 
 def _empty_directory(path: Path) -> None:

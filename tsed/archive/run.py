@@ -26,6 +26,7 @@ continues from the last committed counter, so nothing is missing and nothing is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import tarfile
@@ -80,7 +81,8 @@ class RunState:
 
     reason: str
     started_at: float
-    state: str = "running"  # running, done, failed (some TSS not archived to the end)
+    state: str = "running"  # running, done, failed (a TSS not archived to the end, or a
+    # crash), interrupted (cancelled: the unit stopped)
     finished_at: float | None = None
     tss: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[str] = field(default_factory=list)
@@ -210,6 +212,17 @@ class Archiver:
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[RunState]] = set()
 
+    def recover(self) -> None:
+        """After a start: a run the unit did not live to finish (killed, power lost) is the
+        last run, failed, until the next one (which resumes where the index ends)."""
+        cut = self.store.cut_off_runs(self.clock())
+        if cut is not None:
+            reason, started_at = cut
+            state = RunState(reason, started_at, state="failed", finished_at=None)
+            state.note("the run was cut off (the unit stopped or lost power); the next run "
+                       "continues from the last archived counter")  # fmt: skip
+            self.last = state
+
     @property
     def running(self) -> bool:
         return self._lock.locked() or any(not t.done() for t in self._tasks)
@@ -239,15 +252,33 @@ class Archiver:
             cpu = time.process_time()
             _LOGGER.info("archive run (%s) started", reason,
                          extra={"TSED_EVENT": "archive_run_started"})  # fmt: skip
+            outcome = "interrupted"  # cancelled (the unit stops) unless it gets further
+            run_id = await asyncio.to_thread(self.store.run_started, reason, state.started_at)
             try:
                 await asyncio.to_thread(self.store.clear_staging)
+                await asyncio.to_thread(self.store.set_aside_unrecorded)
                 for target in self.targets():
                     await self._archive_tss(target, state)
+                outcome = "completed"
+            except Exception as err:  # a crash is a failed run, never "done": the next resumes
+                outcome = "crashed"
+                state.note(f"the run crashed: {type(err).__name__}: {err}")
+                _LOGGER.exception(
+                    "archive run (%s) crashed; the next run continues from the last archived "
+                    "counter", reason, extra={"TSED_EVENT": "archive_failed"},
+                )  # fmt: skip
             finally:
                 state.cpu_seconds = time.process_time() - cpu
                 state.finished_at = self.clock()
                 failed = any(t.get("error") or t.get("finding") for t in state.tss.values())
-                state.state = "failed" if failed else "done"
+                if outcome == "completed":
+                    state.state = "failed" if failed else "done"
+                else:
+                    state.state = "failed" if outcome == "crashed" else "interrupted"
+                with contextlib.suppress(OSError, sqlite3.Error):
+                    await asyncio.shield(asyncio.to_thread(
+                        self.store.run_finished, run_id, state.state, state.finished_at
+                    ))  # fmt: skip
                 self.last, self.current = state, None
             await self._check_disk()
             if self.on_done is not None:

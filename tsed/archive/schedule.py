@@ -52,6 +52,9 @@ class NightlySchedule:
         self.sleep = sleep
         self.step = step
         self.next_at: float | None = None
+        # what runs at the hour: the nightly housekeeping (tsed.unit.housekeeping) sets it;
+        # without one, the archive run alone
+        self.job: Callable[[], Awaitable[object]] | None = None
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -77,7 +80,7 @@ class NightlySchedule:
                     hour = self.hour()
                     self.next_at = next_run(self.clock(), hour)
             try:
-                await self.archiver.run("nightly")
+                await (self.job() if self.job is not None else self.archiver.run("nightly"))
             except Exception:  # the schedule outlives any one run
                 _LOGGER.exception(
                     "the nightly archive run stopped unexpectedly",

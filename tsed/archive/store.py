@@ -6,7 +6,9 @@ this one directory; ``factory-reset`` never touches it):
 * ``tss/<tss_id>/<tss_id>_sig<first>-<last>.tar``: the archived TAR exports, named by TSS and
   signature-counter range (12 digits each, so names sort by counter), read-only (0444);
 * ``rejected/<tss_id>/…``: exports the verifier found fault with, kept as evidence;
-* ``index.sqlite``: one row per file (range, times, size, SHA-256, retention date, findings);
+* ``index.sqlite``: one row per file (range, times, size, SHA-256, retention date, findings),
+  the TSS the unit stopped using that are still to be archived to their end (``retired``),
+  and the last runs (``runs``: one left ``running`` was cut off by a kill or a power loss);
 * ``MANIFEST.sha256``: ``sha256sum -c`` format, every archived and rejected file;
 * ``staging/``: downloads not yet verified (emptied at the start of every run);
 * ``unrecorded/``: a file found in ``tss/`` without an index row (a crash between the rename
@@ -68,6 +70,19 @@ CREATE TRIGGER IF NOT EXISTS entries_write_once BEFORE UPDATE ON entries
 BEGIN SELECT RAISE(ABORT, 'archive entries are write-once'); END;
 CREATE TRIGGER IF NOT EXISTS entries_keep BEFORE DELETE ON entries
 BEGIN SELECT RAISE(ABORT, 'archive entries are kept until their retention date'); END;
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    reason TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    state TEXT NOT NULL DEFAULT 'running'
+);
+CREATE TABLE IF NOT EXISTS retired (
+    tss_id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    retired_at REAL NOT NULL,
+    done_at REAL
+);
 """
 
 
@@ -189,14 +204,8 @@ class ArchiveStore:
                 db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as err:
             raise StorageError(f"cannot open the archive in {self.root}: {err}") from err
-        entries = self.entries()
-        known = {e.path for e in entries}
-        for kind in ("tss", "rejected"):
-            for path in sorted((self.root / kind).glob("*/*.tar")):
-                rel = path.relative_to(self.root).as_posix()
-                if rel not in known:
-                    self._set_aside(path, rel)
-        if self.manifest() != {e.path: e.sha256 for e in entries}:
+        self.set_aside_unrecorded()
+        if self.manifest() != {e.path: e.sha256 for e in self.entries()}:
             # a cut between a row's commit and the manifest's rewrite: the index counts
             self.write_manifest()
             _LOGGER.warning(
@@ -207,6 +216,10 @@ class ArchiveStore:
     def _set_aside(self, path: Path, rel: str) -> None:
         target = self.root / "unrecorded" / f"{int(self.clock())}_{path.name}"
         target.parent.mkdir(exist_ok=True, mode=0o750)
+        for number in range(1, 1000):  # never over an earlier one (same file, same second)
+            if not target.exists():
+                break
+            target = target.with_name(f"{int(self.clock())}-{number}_{path.name}")
         path.rename(target)
         _fsync_dir(path.parent)
         _LOGGER.warning(
@@ -216,6 +229,58 @@ class ArchiveStore:
             target.relative_to(self.root),
             extra={"TSED_EVENT": "archive_unrecorded"},
         )
+
+    def set_aside_unrecorded(self) -> None:
+        """Move aside every file without an index row (a failed index insert, a crash): its
+        range is then free for the next run, without a restart."""
+        known = {e.path for e in self.entries()}
+        for kind in ("tss", "rejected"):
+            for path in sorted((self.root / kind).glob("*/*.tar")):
+                rel = path.relative_to(self.root).as_posix()
+                if rel not in known:
+                    self._set_aside(path, rel)
+
+    def run_started(self, reason: str, now: float) -> int:
+        with self._db() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (reason, started_at) VALUES (?, ?)", (reason, now)
+            )
+            db.execute("DELETE FROM runs WHERE id <= ?", ((cursor.lastrowid or 0) - 100,))
+            return int(cursor.lastrowid or 0)
+
+    def run_finished(self, run_id: int, state: str, now: float) -> None:
+        with self._db() as db:
+            db.execute("UPDATE runs SET state = ?, finished_at = ? WHERE id = ?",
+                       (state, now, run_id))  # fmt: skip
+
+    def cut_off_runs(self, now: float) -> tuple[str, float] | None:
+        """Runs a killed unit left 'running' become 'cut off'; the newest one's reason and
+        start (None if there is none)."""
+        with self._db() as db:
+            row = db.execute("SELECT reason, started_at FROM runs WHERE state = 'running' "
+                             "ORDER BY id DESC LIMIT 1").fetchone()  # fmt: skip
+            db.execute("UPDATE runs SET state = 'cut off', finished_at = ? "
+                       "WHERE state = 'running'", (now,))  # fmt: skip
+        return None if row is None else (str(row["reason"]), float(row["started_at"]))
+
+    def retire(self, tss_id: str, tenant: str, now: float) -> None:
+        """Keep ``tss_id`` an archive target after the unit stops using it."""
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO retired (tss_id, tenant, retired_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (tss_id) DO UPDATE SET done_at = NULL",
+                (tss_id, tenant, now),
+            )
+
+    def retired(self) -> dict[str, str]:
+        """The retired TSS not yet archived to their last signature: id -> tenant."""
+        with self._db() as db:
+            rows = db.execute("SELECT tss_id, tenant FROM retired WHERE done_at IS NULL")
+            return {str(row["tss_id"]): str(row["tenant"]) for row in rows.fetchall()}
+
+    def retired_done(self, tss_id: str) -> None:
+        with self._db() as db:
+            db.execute("UPDATE retired SET done_at = ? WHERE tss_id = ?", (self.clock(), tss_id))
 
     def clear_staging(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
@@ -293,6 +358,19 @@ class ArchiveStore:
         except OSError as err:
             raise StorageError(f"cannot write {rel} into the archive: {err.strerror}") from err
         now = self.clock()
+        try:
+            entry_id = self._insert(new, state, rel, target, now)
+        except sqlite3.Error as err:  # the file must not hold its range until a restart
+            self._set_aside(target, rel)
+            raise StorageError(
+                f"cannot record {rel} in the archive's index: {err}",
+                hint="Check the disk (df, dmesg); the next run archives this range again.",
+            ) from err
+        self.write_manifest()
+        (entry,) = [e for e in self.entries(new.tss_id) if e.id == entry_id]
+        return entry
+
+    def _insert(self, new: NewEntry, state: str, rel: str, target: Path, now: float) -> int:
         with self._db() as db:
             cursor = db.execute(
                 "INSERT INTO entries (tss_id, tenant, state, first_counter, last_counter, "
@@ -306,10 +384,7 @@ class ArchiveStore:
                     new.transactions, json.dumps(list(new.findings)),
                 ),
             )  # fmt: skip
-            entry_id = int(cursor.lastrowid or 0)
-        self.write_manifest()
-        (entry,) = [e for e in self.entries(new.tss_id) if e.id == entry_id]
-        return entry
+            return int(cursor.lastrowid or 0)
 
     def write_manifest(self) -> None:
         lines = [f"{e.sha256}  {e.path}\n" for e in self.entries()]

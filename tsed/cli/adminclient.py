@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from tsed.cli.say import os_reason
 from tsed.errors import TsedError
 
 
@@ -25,11 +26,20 @@ class CommandFailed(TsedError, code="FAILED"):
     """
 
     default_hint = ""
+    relayed: Mapping[str, Any] | None = None  # the daemon's error.text (per language)
 
-    def __init__(self, message: str, hint: str = "", code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        code: str | None = None,
+        relayed: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(message, hint=hint)
         if code is not None:
             self.code = code  # the daemon's code of the answer this relays
+        if relayed is not None:
+            self.relayed = relayed
 
 
 class UsageError(CommandFailed, code="USAGE"):
@@ -72,7 +82,8 @@ class AdminClient:
                     response.read()
                     error = response.json().get("error", {})
                     raise CommandFailed(str(error.get("message", "download failed")),
-                                        str(error.get("hint", "")))  # fmt: skip
+                                        str(error.get("hint", "")),
+                                        relayed=error.get("text"))  # fmt: skip
                 with partial.open("wb") as out:
                     for chunk in response.iter_bytes():
                         out.write(chunk)
@@ -88,12 +99,12 @@ class AdminClient:
             partial.unlink(missing_ok=True)
             raise CommandFailed(
                 f"cannot write {dest}: {err.strerror}", "Choose another -o FILE."
-            ) from err
+            ).localized("cli.cannot_write", path=dest, reason=os_reason(err)) from err
         except httpx.TransportError as err:
             partial.unlink(missing_ok=True)
             raise CommandFailed(
                 f"the download stopped: {type(err).__name__}", "Try again."
-            ) from err
+            ).localized("cli.download_stopped") from err
 
     def call(
         self,
@@ -106,7 +117,7 @@ class AdminClient:
             raise NotRunning(
                 f"tsed is not running: no admin socket at {self.socket_path}",
                 "Start the service (systemctl start tsed) or pass --socket / --state-dir.",
-            )
+            ).localized("cli.not_running", path=self.socket_path)
         try:
             if raw is not None:
                 response = self._client.request(method, path, content=raw)
@@ -116,29 +127,30 @@ class AdminClient:
             raise SocketDenied(
                 f"no permission to use {self.socket_path}",
                 "Run tsectl as root or as the service user tsed.",
-            ) from err
+            ).localized("cli.denied", path=self.socket_path) from err
         except httpx.TransportError as err:
             if isinstance(err.__context__, PermissionError) or "Permission denied" in str(err):
                 raise SocketDenied(
                     f"no permission to use {self.socket_path}",
                     "Run tsectl as root or as the service user tsed.",
-                ) from err
+                ).localized("cli.denied", path=self.socket_path) from err
             raise NotRunning(
                 f"cannot talk to tsed over {self.socket_path}: {type(err).__name__}",
                 "Check that the service runs: systemctl status tsed; journalctl -u tsed.",
-            ) from err
+            ).localized("cli.no_talk", path=self.socket_path) from err
         try:
             data = response.json()
         except ValueError as err:
             raise CommandFailed(
                 f"tsed answered {response.status_code} without JSON",
                 "Check the journal: journalctl -u tsed.",
-            ) from err
+            ).localized("cli.no_json", status=response.status_code) from err
         if response.status_code >= 400:
             error = data.get("error", {}) if isinstance(data, dict) else {}
             raise CommandFailed(
                 str(error.get("message", f"tsed answered {response.status_code}")),
                 str(error.get("hint", "")),
                 str(error.get("code", CommandFailed.code)),
+                error.get("text") if isinstance(error.get("text"), dict) else None,
             )
         return data

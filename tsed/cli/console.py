@@ -36,7 +36,9 @@ from tsed.cli import common, console_commands
 from tsed.cli.adminclient import AdminClient
 from tsed.cli.common import add_config, add_log_level, add_socket, add_state_dir
 from tsed.cli.console_commands import Commands
+from tsed.cli.say import add_lang, choose_language
 from tsed.errors import TsedError
+from tsed.texts import Lang, text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,7 +49,6 @@ WRITE_TIMEOUT = 2.0
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
 PROMPT = "> "
-BANNER = "tsed console {version}. Type 'help' for the commands / 'help' zeigt die Befehle.\n"
 
 _CTRL_C, _CTRL_U, _BS, _DEL, _ESC = 0x03, 0x15, 0x08, 0x7F, 0x1B
 
@@ -155,21 +156,19 @@ class LineIO:
 class Console:
     """One session on an open port: prompt, read a line, run the command, repeat."""
 
-    def __init__(self, io: LineIO, admin: AdminClient) -> None:
+    def __init__(self, io: LineIO, admin: AdminClient, lang: Lang = "en") -> None:
         self.io = io
-        self.commands = Commands(io, admin)
+        self.lang: Lang = lang
+        self.commands = Commands(io, admin, lang)
 
     def run(self) -> None:
-        self.io.write(BANNER.format(version=__version__))
+        self.io.write(text("console.banner", self.lang, version=__version__) + "\n")
         while True:
             self.io.write(PROMPT)
             try:
                 line = self.io.read_line()
             except LineTooLong:
-                self.io.write(
-                    f"Error: line too long (more than {MAX_LINE} bytes), ignored. / "
-                    "Zeile zu lang, ignoriert.\n"
-                )
+                self.io.write(text("console.too_long", self.lang, limit=MAX_LINE) + "\n")
                 continue
             if line is None:
                 continue
@@ -184,8 +183,13 @@ def serve(
     opener: Callable[[str], SerialPort] | None = None,
     backoff_first: float = BACKOFF_FIRST,
     backoff_max: float = BACKOFF_MAX,
+    lang: Lang | None = None,
 ) -> None:
-    """Run the console on ``port_url`` until ``stop`` is set; reopen the port when it goes."""
+    """Run the console on ``port_url`` until ``stop`` is set; reopen the port when it goes.
+
+    ``lang``: the language of its lines; by default ``TSED_LANG``, else the setting
+    ``language`` of the configuration (``TSED_CONFIG``), else German."""
+    lang = lang or choose_language([], os.environ)
     open_port = opener or _open_port
     delay = backoff_first
     failing = False
@@ -211,7 +215,7 @@ def serve(
         )
         admin = admin_factory()
         try:
-            Console(LineIO(port, stop), admin).run()
+            Console(LineIO(port, stop), admin, lang).run()
         except PortClosed:
             pass
         except (serial.SerialException, OSError) as err:
@@ -262,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_state_dir(parser)
     add_socket(parser)
     add_log_level(parser)
+    add_lang(parser)
     return parser
 
 
@@ -281,7 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    serve(port_url, lambda: AdminClient(admin_socket, timeout=60.0), stop)
+    config = str(common.config_path(args, os.environ))
+    lang = choose_language(sys.argv[1:] if argv is None else argv,
+                           {**os.environ, "TSED_CONFIG": config})  # fmt: skip
+    serve(port_url, lambda: AdminClient(admin_socket, timeout=60.0), stop, lang=lang)
     _LOGGER.info("console stopped", extra={"TSED_EVENT": "console_stopped"})
     return 0
 

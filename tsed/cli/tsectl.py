@@ -18,7 +18,26 @@ from typing import Any, TextIO
 from tsed import __version__
 from tsed.cli.adminclient import AdminClient, CommandFailed, UsageError
 from tsed.cli.common import add_socket, add_state_dir, socket_path
+from tsed.cli.say import (
+    Parser,
+    add_lang,
+    choose_language,
+    error_lines,
+    lang,
+    os_reason,
+    set_lang,
+    t,
+)
 from tsed.cli.tsectl_archive import add_archive_actions, run_archive_command
+from tsed.cli.tsectl_decommission import add_decommission_parser, run_decommission
+from tsed.cli.tsectl_dsfinvk import ACTIONS as DSFINVK_ACTIONS
+from tsed.cli.tsectl_dsfinvk import add_dsfinvk_action, run_dsfinvk
+from tsed.cli.tsectl_health import (
+    add_health_parser,
+    print_health,
+    print_status_line,
+    run_health,
+)
 from tsed.cli.tsectl_offbox import ACTIONS as OFFBOX_ACTIONS
 from tsed.cli.tsectl_offbox import add_offbox_actions, run_offbox
 from tsed.cli.tsectl_setup import (
@@ -27,9 +46,13 @@ from tsed.cli.tsectl_setup import (
     read_secret,
     run_setup_command,
 )
+from tsed.cli.tsectl_text import print_reset, print_test, print_tss
 from tsed.cli.tsectl_verify import print_report, run_verify
 from tsed.config.text import shown
+from tsed.texts import field_label
+from tsed.texts.formats import when
 
+SIMULATOR_SUFFIX = " (built-in simulator)"
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -42,57 +65,60 @@ def _print_status(data: Mapping[str, Any], out: TextIO) -> None:
     tse = data.get("tse", {})
     device = data.get("device", {})
     mode = data.get("mode", "?")
-    out.write(f"Mode:          {mode}")
-    out.write(
-        "  (TEST: Die technische Sicherheitseinrichtung (fiskaly-TSE) ist im Test-Modus "
-        "eingerichtet)\n"
-        if mode == "TEST"
-        else "\n"
-    )
+    say = [t("status.mode_test") if mode == "TEST" else t("status.mode", mode=mode)]
     backend = data.get("backend", "?")
-    if backend == "simulator":  # where register developers drive TSE failures
-        backend = "simulator (fault switches: /api/v1/simulator/faults, register token)"
-    out.write(f"Backend:       {backend}\n")
+    say.append(  # the simulator: where register developers drive TSE failures
+        t("status.backend_sim") if backend == "simulator" else t("status.backend", backend=backend)
+    )
     if tse.get("available"):
-        out.write("TSE:           reachable\n")
+        say.append(t("status.tse_ok"))
     else:
-        since = tse.get("since") or "?"
-        out.write(f"TSE:           FAILING since {since}: {tse.get('reason') or 'unknown'}\n")
-    out.write(f"Registers:     {data.get('registers', 0)} paired\n")
-    out.write(f"Open tx:       {data.get('open_transactions', 0)}\n")
-    out.write(f"Listen:        {data.get('listen', '?')}\n")
-    out.write(f"Device id:     {device.get('id', '?')} (short {device.get('short_id', '?')})\n")
-    out.write(f"Fingerprint:   {device.get('fingerprint', '?')}\n")
-    out.write("               (certificate SHA-256, as the browser shows it / wie im Browser)\n")
+        since = when(tse.get("since"), lang(), "?")
+        if lang() == "en":  # the reason is the unit's own English text
+            reason = shown(str(tse.get("reason") or "unknown"))
+            say.append(t("status.tse_failing_reason", since=since, reason=reason))
+        else:
+            say.append(t("status.tse_failing", since=since))
+        say.append(t("status.tse_failing.hint"))
+    say.append(t("status.registers", count=data.get("registers", 0)))
+    say.append(t("status.open", count=data.get("open_transactions", 0)))
+    say.append(t("status.listen", listen=data.get("listen", "?")))
+    say.append(t("status.device", id=device.get("id", "?"), short=device.get("short_id", "?")))
+    say.append(t("status.fingerprint", fingerprint=device.get("fingerprint", "?")))
+    say.append(t("status.fingerprint_note"))
     if device.get("key_sha256"):
-        out.write(f"Key hash:      {device['key_sha256']} (what registers pin)\n")
-    out.write(f"Addresses:     {', '.join(data.get('addresses') or []) or '?'}\n")
+        say.append(t("status.key_hash", hash=device["key_sha256"]))
+    say.append(t("status.addresses", addresses=", ".join(data.get("addresses") or []) or "?"))
     if not data.get("password_set", True):
-        out.write("Admin password: not set (tsectl password) - the setup page needs it\n")
+        say.append(t("status.no_password"))
     pairing = data.get("pairing", {})
     if pairing.get("open"):
-        out.write(f"Pairing:       open until {pairing.get('expires_at')}\n")
+        say.append(t("status.pairing_open", until=when(pairing.get("expires_at"), lang())))
+    out.write("".join(line + "\n" for line in say))
     print_telemetry(data.get("telemetry", {}), out)
+    if data.get("housekeeping"):
+        print_status_line(data["housekeeping"], out)
     for notice in data.get("notices", []):
-        out.write(f"Notice:        {notice}\n")
+        out.write(t("status.notice", notice=shown(str(notice))) + "\n")
 
 
 def _print_pairing(data: Mapping[str, Any], out: TextIO) -> None:
-    out.write(f"Pairing code:  {data['code']}\n")
-    out.write(f"Valid until:   {data['expires_at']}\n")
-    out.write(f"Fingerprint:   {data['fingerprint']} (certificate SHA-256 / wie im Browser)\n")
+    say = [
+        t("pair.code", code=data["code"]),
+        t("pair.until", until=when(data["expires_at"], lang())),
+        t("pair.fingerprint", fingerprint=data["fingerprint"]),
+    ]
     if data.get("tenant"):
-        out.write(f"Tenant:        {data['tenant']}\n")
-    out.write("Enter the code at the register (or scan the QR code); it works once.\n")
+        say.append(t("pair.tenant", tenant=data["tenant"]))
+    say.append(t("pair.enter"))
     replaces = data.get("replaces")
     if replaces:
-        out.write(
-            f"Serial {replaces['serial']!r} is already paired as register {replaces['id']}.\n"
-            f"To replace that register: tsectl registers revoke {replaces['id']}\n"
-            "then pair the new one with this code while the window is open.\n"
-        )
+        say.append(t("pair.replaces", serial=shown(str(replaces["serial"])), id=replaces["id"]))
+        say.append(t("pair.replaces_how", id=replaces["id"]))
+        say.append(t("pair.replaces_then"))
     else:
-        out.write("Replacing a register? Revoke the old one first (tsectl registers revoke ID).\n")
+        say.append(t("pair.replacing"))
+    out.write("".join(line + "\n" for line in say))
     if data.get("qr_text") and out.isatty():
         import segno  # noqa: PLC0415
 
@@ -102,22 +128,25 @@ def _print_pairing(data: Mapping[str, Any], out: TextIO) -> None:
 def _print_registers(data: Mapping[str, Any], out: TextIO) -> None:
     registers = data.get("registers", [])
     if not registers:
-        out.write("No registers paired. Open a pairing window with: tsectl pair\n")
+        out.write(t("registers.none") + "\n")
         return
-    out.write(f"{'ID':36}  {'SERIAL':24}  {'TENANT':12}  {'STATE':8}  LAST SEEN / LABEL\n")
+    header = t(
+        "registers.header",
+        id=f"{t('registers.col_id'):36}",
+        serial=f"{t('registers.col_serial'):24}",
+        tenant=f"{t('registers.col_tenant'):12}",
+        state=f"{t('registers.col_state'):8}",
+    )
+    out.write(header + "\n")
     for reg in registers:
-        state = "revoked" if reg.get("revoked_at") else "active"
+        state = t("registers.revoked") if reg.get("revoked_at") else t("registers.active")
         serial, tenant = shown(str(reg.get("serial", ""))), shown(str(reg.get("tenant_id", "")))
         label = shown(str(reg.get("label") or ""))  # escaped: a label cannot fake a line
         out.write(
             f"{shown(str(reg['id'])):36}  {serial:24}  {tenant:12}  "
-            f"{state:8}  {reg.get('last_seen_at') or '-'}  {label}\n"
+            f"{state:8}  {when(reg.get('last_seen_at'), lang())}  {label}".rstrip()
+            + "\n"
         )
-
-
-def _print_lines(data: Mapping[str, Any], out: TextIO) -> None:
-    for line in data.get("lines", []):
-        out.write(f"{shown(str(line))}\n")
 
 
 def _print_mapping(data: Mapping[str, Any], out: TextIO, prefix: str = "") -> None:
@@ -125,13 +154,20 @@ def _print_mapping(data: Mapping[str, Any], out: TextIO, prefix: str = "") -> No
         name = f"{prefix}{key}"
         if isinstance(value, Mapping) and value:
             _print_mapping(value, out, f"{name}.")
-        elif isinstance(value, list):
-            out.write(f"{shown(name)} = {shown(json.dumps(value, ensure_ascii=False))}\n")
+            continue
+        if isinstance(value, list):
+            text = json.dumps(value, ensure_ascii=False)
+        elif isinstance(value, bool):
+            text = t("value.true") if value else t("value.false")
         else:
-            text = "" if value is None else str(value)
-            if isinstance(value, bool):
-                text = "true" if value else "false"
-            out.write(f"{shown(name)} = {shown(text)}\n")
+            text = t("value.none") if value is None or value == "" else str(value)
+        if name == "url" and text.endswith(SIMULATOR_SUFFIX):  # tsed.unit.backend's words
+            text = t("config.url_simulator", url=text.removesuffix(SIMULATOR_SUFFIX))
+        label = field_label(name, lang())
+        if label:
+            out.write(t("config.line", label=label, key=shown(name), value=shown(text)) + "\n")
+        else:
+            out.write(t("config.line_plain", key=shown(name), value=shown(text)) + "\n")
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -145,10 +181,19 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
         done = run_setup_command(client, args)
         if done is not None:
             return done
+        if args.command == "decommission":
+            return run_decommission(client, args)
+        if args.command == "archive" and args.action in DSFINVK_ACTIONS:
+            return run_dsfinvk(client, args)
         if args.command == "archive":
             return run_archive_command(client, args)
         if args.command == "status":
-            return client.call("GET", "/admin/v1/status"), _print_status
+            status = dict(client.call("GET", "/admin/v1/status"))
+            health = run_health(client, args)
+            status["housekeeping"] = {k: health.get(k) for k in ("next_run", "last", "banner")}
+            return status, _print_status
+        if args.command == "health":
+            return run_health(client, args), print_health
         if args.command == "pair":
             known = None
             if args.serial:
@@ -174,20 +219,24 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
                     raise UsageError(
                         "registers revoke needs the register id",
                         "List the ids with: tsectl registers",
-                    )
+                    ).localized("cli.revoke_needs_id")
                 data = client.call("DELETE", f"/admin/v1/registers/{args.register_id}")
-                return data, lambda d, out: out.write(f"Revoked register {d['revoked']}.\n")
+                return data, lambda d, out: out.write(
+                    t("registers.revoked_one", id=d["revoked"]) + "\n"
+                )
             return client.call("GET", "/admin/v1/registers"), _print_registers
         if args.command == "reset":
             if bool(args.register) == bool(args.all):
-                raise UsageError("name one register (--register ID) or --all")
+                raise UsageError("name one register (--register ID) or --all").localized(
+                    "cli.reset_needs_target"
+                )
             body = {"register_id": args.register} if args.register else {"all": True}
-            return client.call("POST", "/admin/v1/reset", body), _print_mapping
+            return client.call("POST", "/admin/v1/reset", body), print_reset
         if args.command == "tss":
             if args.action == "setup":
                 body = {"new": bool(args.new)}
-                return client.call("POST", "/admin/v1/tss", body), _print_mapping
-            return client.call("GET", "/admin/v1/tss"), _print_mapping
+                return client.call("POST", "/admin/v1/tss", body), print_tss
+            return client.call("GET", "/admin/v1/tss"), print_tss
         if args.command == "activate":
             try:
                 document = Path(args.file).read_bytes()
@@ -195,54 +244,63 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
                 raise CommandFailed(
                     f"cannot read {args.file}: {err.strerror}",
                     "Give the path of the vendor's activation file.",
-                ) from err
+                ).localized("cli.cannot_read", path=args.file, reason=os_reason(err)) from err
             return client.call("POST", "/admin/v1/activation", raw=document), _print_mapping
         if args.command == "credentials":
             if not args.api_key:
-                raise UsageError("credentials set needs --api-key")
-            secret = read_secret("API secret: ").strip()
+                raise UsageError("credentials set needs --api-key").localized("cli.needs_api_key")
+            secret = read_secret(t("prompt.api_secret")).strip()
             if not secret:
                 raise UsageError(
                     "no API secret on standard input",
                     "Example: tsectl credentials set --api-key KEY < secret.txt",
-                )
+                ).localized("cli.no_secret")
             body = {"api_key": args.api_key, "api_secret": secret, "tenant": args.tenant}
             return client.call("PUT", "/admin/v1/credentials", body), _print_mapping
         if args.command == "test":
             data = client.call("POST", "/admin/v1/test")
             if not data.get("ok"):
-                _print_lines(data, sys.stdout)
+                if not args.json:
+                    print_test(data, sys.stdout)
                 raise CommandFailed(
                     "the connection test failed", "Follow the hint of the failed step.", "FAILED"
-                )
-            return data, _print_lines
+                ).localized("cli.test_failed")
+            return data, print_test
         if args.command == "config":
             if args.action == "set":
                 if args.key is None or args.value is None:
                     raise UsageError(
                         "config set needs KEY and VALUE",
                         "Example: tsectl config set proxy.host 192.0.2.10",
-                    )
+                    ).localized("cli.config_set_needs")
                 data = client.call("PUT", f"/admin/v1/config/{args.key}", {"value": args.value})
-                return data, lambda d, out: out.write(f"Saved: {args.key} = {args.value}\n")
+                label = field_label(args.key, lang()) or args.key
+                return data, lambda d, out: out.write(
+                    t("config.saved", label=label, key=shown(args.key), value=shown(args.value))
+                    + "\n"
+                )
             return client.call("GET", "/admin/v1/config"), _print_mapping
     finally:
         client.close()
-    raise UsageError(f"unknown command {args.command}", "See tsectl --help.")
+    raise UsageError(f"unknown command {args.command}", "See tsectl --help.").localized(
+        "cli.unknown_command", command=args.command
+    )
 
 
 def _print_discovered(data: Mapping[str, Any], out: TextIO) -> None:
     units = data.get("units", [])
     if not units:
-        out.write("No TSE-LAN unit answered on this network.\n")
+        out.write(t("discover.none") + "\n")
         return
     for unit in units:
         addresses = ", ".join(unit.get("addresses") or []) or "?"
-        pairing = "pairing open" if unit.get("pair") else "pairing closed"
-        out.write(
-            f"{unit.get('name')}: https://{addresses}:{unit.get('port')}  "
-            f"{str(unit.get('mode') or '?').upper()}  {pairing}  key hash {unit.get('fp')}…\n"
-        )
+        pairing = t("discover.open") if unit.get("pair") else t("discover.closed")
+        line = t(
+            "discover.line", name=shown(str(unit.get("name"))),
+            url=f"https://{addresses}:{unit.get('port')}",
+            mode=str(unit.get("mode") or "?").upper(), pairing=pairing, fp=unit.get("fp"),
+        )  # fmt: skip
+        out.write(line + "\n")
 
 
 def _run_discover(args: argparse.Namespace) -> tuple[Any, Printer]:
@@ -255,13 +313,14 @@ def _run_discover(args: argparse.Namespace) -> tuple[Any, Printer]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="tsectl",
         description="Set up and inspect the TSE-LAN unit (talks to the running tsed).",
         epilog="Exit codes: 0 success, 1 failure, 2 usage error.",
     )
     parser.add_argument("--version", action="version", version=f"tsectl {__version__}")
     parser.add_argument("--json", action="store_true", help="print JSON (for scripts)")
+    add_lang(parser)
     add_socket(parser)
     add_state_dir(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -305,13 +364,17 @@ def build_parser() -> argparse.ArgumentParser:
     activate = sub.add_parser("activate", help="apply the vendor's activation file (LIVE)")
     activate.add_argument("file", help="the signed activation document")
     add_setup_parsers(sub)
+    add_health_parser(sub)
     archive = sub.add_parser(
         "archive",
-        help="the fiscal archive: status, run, verify, the auditor's export, its off-box copy",
+        help="the fiscal archive: status, run, verify, the auditor's export, the DSFinV-K's "
+        "TSE tables, its off-box copy",
     )
     actions = archive.add_subparsers(dest="action", required=True, metavar="ACTION")
     add_archive_actions(actions)
     add_offbox_actions(actions)
+    add_dsfinvk_action(actions)
+    add_decommission_parser(sub)
     discover = sub.add_parser("discover", help="list TSE-LAN units on the network (mDNS)")
     discover.add_argument("--seconds", type=float, default=3.0, help="how long to listen")
     discover.add_argument(
@@ -322,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     out = out or sys.stdout
+    set_lang(choose_language(sys.argv[1:] if argv is None else argv, os.environ))
     parser = build_parser()
     args = parser.parse_args(argv)
     args.socket_path = socket_path(args, os.environ)
@@ -341,9 +405,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             json.dump({"error": {"code": err.code, "message": err.message, "hint": err.hint}}, out)
             out.write("\n")
         else:
-            print(f"tsectl: {err.message}", file=sys.stderr)
-            if err.hint:
-                print(f"  hint: {err.hint}", file=sys.stderr)
+            message, hint = error_lines(err)
+            print(t("cli.error", message=message), file=sys.stderr)
+            if hint:
+                print(t("cli.hint", hint=hint), file=sys.stderr)
         return EXIT_USAGE if err.code == UsageError.code else EXIT_FAILURE
     if args.json:
         json.dump(data, out, ensure_ascii=False, indent=2, sort_keys=True)

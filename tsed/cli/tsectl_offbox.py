@@ -19,11 +19,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tsed.archive.offbox import OffboxCopy, offbox_status
+from tsed.archive.offboxsync import german
 from tsed.cli.adminclient import CommandFailed
+from tsed.cli.say import lang, t
 from tsed.config.model import Config, load_config
+from tsed.config.text import shown
 from tsed.errors import TsedError
 from tsed.state.paths import DEFAULT_STATE_DIR, StatePaths
 from tsed.state.vault import Vault
+from tsed.texts.formats import number, size
 from tsed.unit.options import DEFAULT_CONFIG
 
 ACTIONS = ("copy", "check", "restore", "copy-status")
@@ -59,7 +63,7 @@ def _context(args: argparse.Namespace) -> tuple[Config, Vault, Path]:
 
 
 def _status_data(config: Config, state_dir: Path) -> dict[str, Any]:
-    return asdict(offbox_status(state_dir, config, time.time()))
+    return asdict(german(offbox_status(state_dir, config, time.time())))
 
 
 def run_offbox(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
@@ -74,7 +78,7 @@ def run_offbox(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
                 "no off-box copy is configured",
                 "Set offbox.repository (tsectl config set offbox.repository sftp:USER@HOST:/PATH)"
                 " and the repository password in the vault (setup page).",
-            )
+            ).localized("offbox.not_configured")
         if args.action == "copy":
             source = Path(args.source) if args.source else StatePaths(state_dir).archive
             result = asyncio.run(copy.copy(source))
@@ -96,41 +100,48 @@ def run_offbox(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
 
 def _age(seconds: object) -> str:
     if not isinstance(seconds, int | float):
-        return "never"
+        return t("offbox.never")
     if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
+        return t("offbox.minutes", count=f"{seconds / 60:.0f}")
     if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
+        return t("offbox.hours", count=number(seconds / 3600, lang()))
+    return t("offbox.days", count=number(seconds / 86400, lang()))
 
 
 def print_status(data: Mapping[str, Any], out: TextIO) -> None:
     if data["state"] == "off":
-        out.write("Off-box copy: not configured (offbox.repository)\n")
+        out.write(t("offbox.off") + "\n")
         return
-    out.write(f"Off-box copy: {data['state']}  {data['repository']}\n")
-    out.write(f"  newest copy: {_age(data['age_seconds'])} old")
+    out.write(t("offbox.state", state=data["state"], repository=shown(str(data["repository"]))))
+    out.write("\n" + t("offbox.newest", age=_age(data["age_seconds"])))
     if data.get("last_snapshot"):
-        out.write(f" (snapshot {data['last_snapshot']}, repository {data['repository_bytes']} B)")
+        out.write(t("offbox.snapshot", snapshot=data["last_snapshot"],
+                    size=size(data["repository_bytes"], lang())))  # fmt: skip
     out.write("\n")
     if data.get("last_check_at") is not None:
-        verdict = "no errors" if data["last_check_ok"] else "ERRORS FOUND"
-        out.write(f"  last check ({data['last_check_subset']} read): {verdict}\n")
+        verdict = t("offbox.check_ok") if data["last_check_ok"] else t("offbox.check_errors")
+        out.write(t("offbox.last_check", subset=data["last_check_subset"], verdict=verdict))
+        out.write("\n")
     if data.get("last_error"):
-        out.write(f"  last error: {data['last_error']}\n")
+        error = data["last_error"]
+        if lang() == "de" and data.get("last_error_de"):
+            error = data["last_error_de"]  # the unit's own German text of the failure
+        out.write(t("offbox.last_error", error=shown(str(error))) + "\n")
 
 
 def print_copy(data: Mapping[str, Any], out: TextIO) -> None:
-    out.write(f"Copied: snapshot {data['snapshot']}, {data['files_new']} new files, "
-              f"{data['bytes_added']} bytes added in {data['seconds']} s; repository "
-              f"{data['repository_bytes']} bytes\n")  # fmt: skip
+    out.write(t("offbox.copied", snapshot=data["snapshot"], files=data["files_new"],
+                added=size(data["bytes_added"], lang()), seconds=data["seconds"],
+                total=size(data["repository_bytes"], lang())) + "\n")  # fmt: skip
 
 
 def print_check(data: Mapping[str, Any], out: TextIO) -> None:
-    verdict = "no errors found" if data["ok"] else f"ERRORS: {data['message']}"
-    out.write(f"Off-box copy check ({data['subset']} of the data read): {verdict}\n")
+    verdict = (t("offbox.check_ok") if data["ok"]
+               else t("offbox.check_failed", message=shown(str(data["message"]))))  # fmt: skip
+    out.write(t("offbox.checked", subset=data["subset"], verdict=verdict) + "\n")
 
 
 def print_restore(data: Mapping[str, Any], out: TextIO) -> None:
-    out.write(f"Restored snapshot {data['snapshot'][:8]} into {data['to']}: {data['files']} "
-              f"files, {data['bytes']} bytes in {data['seconds']} s\n")  # fmt: skip
+    out.write(t("offbox.restored", snapshot=data["snapshot"][:8], to=shown(str(data["to"])),
+                files=data["files"], size=size(data["bytes"], lang()),
+                seconds=data["seconds"]) + "\n")  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -12,7 +13,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tsed.cli.adminclient import AdminClient, CommandFailed, NotConfirmed, UsageError
+from tsed.cli.say import lang, t
 from tsed.cli.tsectl_verify import add_verify_arguments
+from tsed.config.text import shown
+from tsed.texts import has
+from tsed.texts.formats import size, when
 
 Printer = Callable[[Mapping[str, Any], TextIO], object]
 Result = tuple[Any, Printer]
@@ -24,8 +29,10 @@ def read_secret(prompt: str, *, twice: bool = False) -> str:
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\n")
     first = getpass.getpass(prompt)
-    if twice and getpass.getpass("Repeat: ") != first:
-        raise UsageError("the two entries differ", "Type the same password twice.")
+    if twice and getpass.getpass(t("prompt.repeat")) != first:
+        raise UsageError("the two entries differ", "Type the same password twice.").localized(
+            "cli.passwords_differ"
+        )
     return first
 
 
@@ -33,39 +40,71 @@ def _confirmed(args: argparse.Namespace, question: str) -> bool:
     if args.yes:
         return True
     if not sys.stdin.isatty():
-        raise UsageError(f"{question} needs a confirmation", "Add --yes to confirm.")
-    answer = input(f"{question} [Ja/Nein]: ").strip().lower()
+        raise UsageError(f"{question} needs a confirmation", "Add --yes to confirm.").localized(
+            "cli.needs_confirmation", question=question
+        )
+    answer = input(t("prompt.confirm", question=question)).strip().lower()
     return answer in ("ja", "j", "yes", "y")
 
 
 def _print_password(data: Mapping[str, Any], out: TextIO) -> None:
-    out.write("Admin password is set.\n" if data.get("set") else "No admin password set.\n")
+    out.write((t("password.set") if data.get("set") else t("password.unset")) + "\n")
 
 
 def _print_created(data: Mapping[str, Any], out: TextIO) -> None:
     for item in data.get("credentials", []):
         out.write(
-            f"Tenant {item['tenant_id']} ({item['env']}): API key {item['api_key']}\n"
-            f"  API secret: {item.get('api_secret', '(not shown)')}\n"
+            t("created.line", tenant=item["tenant_id"], env=item["env"], key=item["api_key"]) + "\n"
         )
-    out.write("Write the API secret down now: it is never shown again.\n")
+        secret = item.get("api_secret")
+        out.write(
+            (t("created.secret", secret=secret) if secret else t("created.secret_hidden")) + "\n"
+        )
+    out.write(t("created.note") + "\n")
     if data.get("switch"):
-        out.write(f"The unit now signs in {data['switch'].get('mode')} mode.\n")
+        out.write(t("created.switch", mode=data["switch"].get("mode")) + "\n")
 
 
 def _print_tenants(data: Mapping[str, Any], out: TextIO) -> None:
-    state = "on" if data.get("multi_tenant") else "off"
-    locked = " (locked: credentials exist)" if data.get("locked") else ""
-    out.write(f"Mehrere Mandanten in Filialkette: {state}{locked}\n")
+    state = t("value.true") if data.get("multi_tenant") else t("value.false")
+    out.write(t("tenants.multi_locked" if data.get("locked") else "tenants.multi", state=state))
+    out.write("\n")
     for tenant in data.get("tenants", []):
-        out.write(f"  {tenant['id']:<16} {tenant['name']:<30} {tenant.get('vat_id') or ''}\n")
+        line = t(
+            "tenants.line", id=f"{shown(tenant['id']):<16}", name=f"{shown(tenant['name']):<30}",
+            vat_id=tenant.get("vat_id") or "",
+        )  # fmt: skip
+        out.write(line.rstrip() + "\n")
     if not data.get("tenants"):
-        out.write("  (no tenants: one chain-wide tenant 'default')\n")
+        out.write(t("tenants.none") + "\n")
 
 
 def _print_export(data: Mapping[str, Any], out: TextIO) -> None:
     for item in data.get("written", []):
-        out.write(f"Wrote {item['path']} ({item['size']} bytes, sha256 {item['sha256']})\n")
+        name = shown(Path(str(item["path"])).name)
+        written = t("export.written", name=name, size=size(item["size"], lang()),
+                    sha256=item["sha256"])  # fmt: skip
+        out.write(written + "\n")
+
+
+_PROGRESS = re.compile(
+    r"part (?P<part>\d+)(?: of (?P<parts>\d+))?: (?P<event>\w+) \((?P<state>[^)]*)\) after "
+    r"(?P<seconds>\d+) s(?:: .*)?"
+)
+
+
+def progress_line(line: str) -> str:
+    """A line of the export's progress (``tsed.tss.exportjobs``) in the run's language; what
+    follows the state (fiskaly's filters, server paths) stays out."""
+    found = _PROGRESS.fullmatch(line)
+    if found is None:
+        return f"  {shown(line)}"
+    event = f"export.event.{found['event']}"
+    return t(
+        "export.progress" if found["parts"] else "export.progress_one", part=found["part"],
+        parts=found["parts"] or "", state=found["state"],
+        event=t(event) if has(event) else t("export.event.other"), seconds=found["seconds"],
+    )  # fmt: skip
 
 
 def _addresses(items: list[str] | None) -> dict[str, dict[str, str]] | None:
@@ -79,7 +118,7 @@ def _addresses(items: list[str] | None) -> dict[str, dict[str, str]] | None:
             raise UsageError(
                 f"--address {item!r} is not TENANT=STREET;ZIP;TOWN",
                 "Example: --address default='Hauptstr. 1;10115;Berlin'",
-            )
+            ).localized("cli.address_format", item=item)
         out[tenant] = {"street": parts[0], "zip": parts[1], "town": parts[2]}
     return out
 
@@ -92,7 +131,9 @@ def _date(text: str | None, end: bool) -> int | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"{text!r} is not a date (YYYY-MM-DD or ISO time)") from None
+        raise UsageError(f"{text!r} is not a date (YYYY-MM-DD or ISO time)").localized(
+            "cli.not_a_date", text=text
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     if end and len(text) == 10:
@@ -102,7 +143,9 @@ def _date(text: str | None, end: bool) -> int | None:
 
 def _export(client: AdminClient, args: argparse.Namespace) -> Result:
     if not args.output:
-        raise UsageError("export needs -o FILE (where to write the TAR)")
+        raise UsageError("export needs -o FILE (where to write the TAR)").localized(
+            "cli.export_needs_output"
+        )
     body: dict[str, Any] = {"tss_id": args.tss} if args.tss else {}
     if args.tenant:
         body["tenant"] = args.tenant
@@ -117,16 +160,20 @@ def _export(client: AdminClient, args: argparse.Namespace) -> Result:
         time.sleep(EXPORT_POLL)
         job = client.call("GET", f"/admin/v1/exports/{job['id']}")
         for line in job["progress"][seen:]:
-            print(f"  {line}", file=sys.stderr)
+            print(progress_line(str(line)), file=sys.stderr)
         seen = len(job["progress"])
     if job["state"] == "running":
         raise CommandFailed(
             f"export {job['id']} is still running after {args.wait:.0f} s",
             "Try a narrower range, or a longer --wait.",
-        )
+        ).localized("cli.export_running", seconds=f"{args.wait:.0f}")
     if job["state"] != "done":
         error = job.get("error") or {}
-        raise CommandFailed(error.get("message", "the export failed"), error.get("hint", ""))
+        failed = CommandFailed(
+            error.get("message", "the export failed"), error.get("hint", ""),
+            str(error.get("code", CommandFailed.code)), error.get("text"),
+        )  # fmt: skip
+        raise failed if error else failed.localized("cli.export_failed")
     target = Path(args.output)
     written = []
     for item in job["files"]:
@@ -145,12 +192,16 @@ def print_telemetry(data: Mapping[str, Any], out: TextIO) -> None:
     if not data.get("enabled"):
         return  # off: the default, not worth a line
     last = data.get("last_push_at")
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last)) if last else "never"
-    out.write(f"Telemetry:     to {data.get('gateway')}, last push {when}\n")
+    pushed = when(last, lang()) if last else t("status.telemetry_never")
+    out.write(t("status.telemetry", gateway=data.get("gateway"), when=pushed) + "\n")
     if not data.get("token_set"):
-        out.write("Telemetry:     no credential set (tsectl telemetry set-token)\n")
+        out.write(t("status.telemetry_no_token") + "\n")
     if data.get("last_error"):
-        out.write(f"Telemetry:     FAILING: {data['last_error']}\n")
+        if lang() == "en":  # the unit's own English text
+            reason = shown(str(data["last_error"]))
+            out.write(t("status.telemetry_failing_reason", reason=reason) + "\n")
+        else:
+            out.write(t("status.telemetry_failing") + "\n")
 
 
 def _telemetry(client: AdminClient, args: argparse.Namespace) -> Result:
@@ -158,15 +209,15 @@ def _telemetry(client: AdminClient, args: argparse.Namespace) -> Result:
         return client.call("GET", "/admin/v1/status").get("telemetry", {}), print_telemetry
     if args.action == "clear-token":
         client.call("PUT", "/admin/v1/config", {"values": {"telemetry.token": ""}})
-        return {"token_set": False}, lambda d, out: out.write("Telemetry credential removed.\n")
-    token = read_secret("Telemetry token (password or bearer token): ").strip()
+        return {"token_set": False}, lambda d, out: out.write(t("telemetry.removed") + "\n")
+    token = read_secret(t("prompt.token")).strip()
     if not token:
         raise UsageError(
             "no telemetry token on standard input",
             "Example: tsectl telemetry set-token < token.txt",
-        )
+        ).localized("cli.no_token")
     client.call("PUT", "/admin/v1/config", {"values": {"telemetry.token": token}})
-    return {"token_set": True}, lambda d, out: out.write("Telemetry credential saved.\n")
+    return {"token_set": True}, lambda d, out: out.write(t("telemetry.saved") + "\n")
 
 
 def run_setup_command(client: AdminClient, args: argparse.Namespace) -> Result | None:
@@ -175,17 +226,19 @@ def run_setup_command(client: AdminClient, args: argparse.Namespace) -> Result |
     if command == "password":
         if args.action == "status":
             return client.call("GET", "/admin/v1/password"), _print_password
-        password = read_secret("New admin password: ", twice=True)
+        password = read_secret(t("prompt.new_password"), twice=True)
         return client.call("PUT", "/admin/v1/password", {"password": password}), _print_password
     if command == "credentials" and args.action == "create":
-        if not _confirmed(args, "Create the fiskaly credentials now (Anlegen)?"):
-            raise NotConfirmed("not confirmed: nothing was created")
+        if not _confirmed(args, t("question.anlegen")):
+            raise NotConfirmed("not confirmed: nothing was created").localized("cli.not_created")
         body = {"confirm": True, "addresses": _addresses(args.address)}
         return client.call("POST", "/admin/v1/credentials", body), _print_created
     if command == "tenants":
         if args.action == "add":
             if not args.id or not args.name:
-                raise UsageError("tenants add needs ID and --name")
+                raise UsageError("tenants add needs ID and --name").localized(
+                    "cli.tenants_add_needs"
+                )
             body = {"id": args.id, "name": args.name, "vat_id": args.vat_id}
             return client.call("POST", "/admin/v1/tenants", body), _print_tenants
         return client.call("GET", "/admin/v1/tenants"), _print_tenants
@@ -195,15 +248,15 @@ def run_setup_command(client: AdminClient, args: argparse.Namespace) -> Result |
         value = "true" if args.state == "on" else "false"
         client.call("PUT", "/admin/v1/config/extended_logging", {"value": value})
         return {"extended_logging": args.state == "on"}, lambda d, out: out.write(
-            f"Extended logging is {'on' if d['extended_logging'] else 'off'}.\n"
+            t("logging.on" if d["extended_logging"] else "logging.off") + "\n"
         )
     if command == "telemetry":
         return _telemetry(client, args)
     if command == "factory-reset":
-        if not _confirmed(args, "Erase configuration, credentials, registers and password?"):
-            raise NotConfirmed("not confirmed: nothing was erased")
+        if not _confirmed(args, t("question.factory_reset")):
+            raise NotConfirmed("not confirmed: nothing was erased").localized("cli.not_erased")
         data = client.call("POST", "/admin/v1/factory-reset", {"confirm": True})
-        return data, lambda d, out: out.write("Factory reset done; set a new password.\n")
+        return data, lambda d, out: out.write(t("factory_reset.done") + "\n")
     return None
 
 

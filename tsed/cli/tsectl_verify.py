@@ -13,32 +13,40 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tsed.cli.adminclient import UsageError
+from tsed.cli.say import lang, os_reason, t
+from tsed.config.text import shown
 from tsed.fiskaly.tarreport import report_lines
 from tsed.fiskaly.tarverify import verify_tar
 
 
 def print_report(data: Mapping[str, Any], out: TextIO) -> None:
-    for line in report_lines(data):
-        out.write(line + "\n")
+    if lang() == "en":  # the verifier's own English report
+        for line in report_lines(data):
+            out.write(line + "\n")
+    else:
+        verdict = t("verify.ok") if data["ok"] else t("verify.failed")
+        out.write(t("verify.head", file=shown(str(data.get("file") or data.get("name") or "")),
+                    verdict=verdict) + "\n")  # fmt: skip
+        for finding in data.get("findings", []):
+            code = str(finding.get("code", "?")) if isinstance(finding, Mapping) else "?"
+            out.write(t("verify.finding", code=code) + "\n")
     if not data["ok"]:
-        out.write(
-            "  hint: for an export filtered by client, transaction or date add --filtered, for "
-            "a counter range --start-counter/--end-counter; otherwise keep this file unchanged "
-            "and export the range again from fiskaly.\n"
-        )
+        out.write(t("verify.hint") + "\n")
 
 
 def run_verify(args: argparse.Namespace) -> dict[str, Any]:
     """The report of ``args.file`` as JSON data; UsageError for a bad call."""
     if not args.file:
-        raise UsageError("export verify needs the FILE to check", "tsectl export verify FILE")
+        raise UsageError(
+            "export verify needs the FILE to check", "tsectl export verify FILE"
+        ).localized("verify.needs_file")
     path = Path(args.file)
     if (
         args.start_counter is not None
         and args.end_counter is not None
         and (args.start_counter > args.end_counter)
     ):
-        raise UsageError("--start-counter is after --end-counter")
+        raise UsageError("--start-counter is after --end-counter").localized("verify.counters")
     try:
         with path.open("rb"):
             pass  # readable: the verifier streams it in two passes
@@ -46,7 +54,7 @@ def run_verify(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError(
             f"cannot read {path}: {err.strerror}",
             "Give the path of a TAR export (tsectl export -o FILE writes one).",
-        ) from err
+        ).localized("verify.cannot_read", path=path, reason=os_reason(err)) from err
     report = verify_tar(
         path, start_counter=args.start_counter, end_counter=args.end_counter,
         filtered=args.filtered, name=str(path),

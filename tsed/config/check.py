@@ -43,17 +43,30 @@ def validate_vat_id(value: str, key: str) -> str:
         raise ConfigError(
             f"{key}: {value!r} is not a German USt-IdNr (rule: 'DE' followed by 9 digits)",
             hint="Write the VAT ID as printed on the tax office's letter, e.g. DE123456789.",
-        )
+        ).localized("config.vat", field=key, value=value)
     if vat_check_digit(vat[2:10]) != int(vat[10]):
         raise ConfigError(
             f"{key}: {value!r} fails the USt-IdNr check digit (rule: ISO 7064 MOD 11,10)",
             hint="A digit is probably mistyped; compare with the tax office's letter.",
-        )
+        ).localized("config.vat_digit", field=key, value=value)
     return vat
 
 
-def invalid(key: str, value: Any, rule: str, hint: str | None = None) -> ConfigError:
-    return ConfigError(f"{key}: {value!r} is not valid ({rule})", hint=hint)
+def invalid(
+    key: str,
+    value: Any,
+    rule: str,
+    hint: str | None = None,
+    *,
+    text: str = "config.invalid",
+    **params: Any,
+) -> ConfigError:
+    """The setting ``key`` has a bad ``value``: English ``rule``; ``text`` names the catalogue
+    line (:mod:`tsed.texts`) with ``params`` for the German and English text."""
+    shown = "" if value is None else str(value)
+    return ConfigError(f"{key}: {value!r} is not valid ({rule})", hint=hint).localized(
+        text, field=key, value=shown, **params
+    )
 
 
 def text_value(data: Mapping[str, Any], key: str, path: str, default: str | None) -> str | None:
@@ -61,7 +74,7 @@ def text_value(data: Mapping[str, Any], key: str, path: str, default: str | None
     if value is None or (isinstance(value, str) and value == "" and default is None):
         return None
     if not isinstance(value, str):
-        raise invalid(path, value, "must be text")
+        raise invalid(path, value, "must be text", text="config.text")
     return value
 
 
@@ -72,9 +85,15 @@ def number_value(
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise invalid(path, value, f"must be a number from {low} to {high}")
+        raise invalid(
+            path, value, f"must be a number from {low} to {high}", text="config.range",
+            low=_num(low), high=_num(high),
+        )  # fmt: skip
     if not low <= float(value) <= high:
-        raise invalid(path, value, f"must be from {low} to {high}")
+        raise invalid(
+            path, value, f"must be from {low} to {high}", text="config.range",
+            low=_num(low), high=_num(high),
+        )  # fmt: skip
     return float(value)
 
 
@@ -83,7 +102,10 @@ def whole_value(
 ) -> float:
     value = number_value(data, key, key, default, low, high)
     if value is None or value != int(value):
-        raise invalid(key, value, f"a whole number{unit} from {low} to {high}")
+        raise invalid(
+            key, value, f"a whole number{unit} from {low} to {high}", text="config.whole",
+            low=low, high=high,
+        )  # fmt: skip
     return value
 
 
@@ -92,7 +114,7 @@ def bool_value(data: Mapping[str, Any], key: str, path: str, default: bool | Non
     if value is None:
         return None
     if not isinstance(value, bool):
-        raise invalid(path, value, "must be true or false")
+        raise invalid(path, value, "must be true or false", text="config.bool")
     return value
 
 
@@ -106,12 +128,16 @@ def check_keys(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
                 f"{path}: only fiskaly SIGN DE API V2 is supported; the fiskaly URL is not a "
                 "setting (it follows from the mode) and fiskaly V1 is no longer supported",
                 hint=f"Remove '{path}' from the configuration.",
-            )
+            ).localized("config.v1", field=path, key=path)
         if key not in allowed:
             raise ConfigError(
                 f"{path}: unknown setting",
                 hint=f"Check the spelling; known settings here: {', '.join(sorted(allowed))}.",
-            )
+            ).localized("config.unknown", field=path, key=path, known=", ".join(sorted(allowed)))
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
 
 
 def validate_host(value: str, key: str) -> str:
@@ -121,5 +147,5 @@ def validate_host(value: str, key: str) -> str:
     except ValueError:
         pass
     if not HOST_RE.fullmatch(host):
-        raise invalid(key, value, "must be a host name or an IP address")
+        raise invalid(key, value, "must be a host name or an IP address", text="config.host")
     return host.lower()

@@ -39,6 +39,7 @@ _TYPES: dict[str, str] = {
     "archive_hour": "int",
     "console_port": "str",
     "multi_tenant": "bool",
+    "language": "str",
     "proxy.host": "str",
     "proxy.port": "int",
     "proxy.username": "str",
@@ -60,18 +61,18 @@ def _parse_raw(kind: str, key: str, raw: str) -> Any:
         return None
     if kind == "bool":
         if text.lower() not in _BOOL_WORDS:
-            raise invalid(key, raw, "true or false (also ja/nein, on/off)")
+            raise invalid(key, raw, "true or false (also ja/nein, on/off)", text="config.bool")
         return _BOOL_WORDS[text.lower()]
     if kind in ("int", "float"):
         try:
             number = float(text.replace(",", "."))
         except ValueError:
-            raise invalid(key, raw, "must be a number") from None
+            raise invalid(key, raw, "must be a number", text="config.number") from None
         if not math.isfinite(number):
-            raise invalid(key, raw, "must be a finite number")
+            raise invalid(key, raw, "must be a finite number", text="config.number")
         if kind == "int":
             if number != int(number):
-                raise invalid(key, raw, "must be a whole number")
+                raise invalid(key, raw, "must be a whole number", text="config.integer")
             return int(number)
         return number
     return text
@@ -84,7 +85,7 @@ def set_value(config: Config, key: str, raw: str, *, credentials_created: bool =
     if key == "created_at":
         raise ConfigError(
             "created_at is read-only: it is set when the configuration is first saved"
-        )
+        ).localized("config.read_only", field=key)
     if key == LEGACY_VENDOR_KEY:
         raise ConfigError(
             f"{LEGACY_VENDOR_KEY} is not a setting: the unit trusts only the vendor key "
@@ -98,13 +99,14 @@ def set_value(config: Config, key: str, raw: str, *, credentials_created: bool =
         raise ConfigError(
             f"{key}: unknown setting",
             hint="Known: " + ", ".join(k.replace("*", "<id>") for k in _TYPES) + ".",
-        )
+        ).localized("config.unknown", field=key, key=key, known="tsectl config show")
     if pattern in _NAMES and raw and not raw.strip():
         raise invalid(
             key,
             raw,
             "only spaces is not a name",
             hint="Type a name, or leave the field empty for the default.",
+            text="config.spaces",
         )
     value = _parse_raw(_TYPES[pattern], key, raw)
     data = config_to_dict(config)
@@ -136,4 +138,4 @@ def check_locked_change(old: Config, new: Config, *, credentials_created: bool) 
             "multi_tenant cannot change after the fiskaly credentials were created",
             hint="Decide 'Mehrere Mandanten in Filialkette' before Anlegen; to change it now, "
             "reset the unit's credentials (tsectl reset --all) first.",
-        )
+        ).localized("config.multi_locked", field="multi_tenant")

@@ -37,6 +37,7 @@ from tsed.config.text import checked_setting, setting_text
 from tsed.errors import ConfigError
 from tsed.state.files import atomic_write
 from tsed.state.mode import Mode
+from tsed.texts import LANGUAGES
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class Config:
     archive_hour: int = 2  # local hour of the nightly archive run (tsed.archive.schedule)
     console_port: str = "/dev/ttyGS0"
     multi_tenant: bool = False
+    language: str = "de"  # of tsectl and the console (tsed.texts); the setup page has its own
     proxy: Proxy | None = None
     tenants: tuple[Tenant, ...] = ()
     workplaces: tuple[Workplace, ...] = field(default=())
@@ -172,6 +174,7 @@ _TOP = {
     "console_port",
     LEGACY_VENDOR_KEY,
     "multi_tenant",
+    "language",
     "proxy",
     "tenants",
     "workplaces",
@@ -192,7 +195,10 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
         )
     name = text_value(data, "name", "name", DEFAULT_NAME) or DEFAULT_NAME
     if not 1 <= len(name.encode()) <= 48 or not name.isprintable() or not name.strip():
-        raise invalid("name", name, "1 to 48 bytes of printable text (it is the mDNS label)")
+        raise invalid(
+            "name", name, "1 to 48 bytes of printable text (it is the mDNS label)",
+            text="config.name",
+        )  # fmt: skip
     created = text_value(data, "created_at", "created_at", None)
     if created is not None:
         try:
@@ -215,6 +221,7 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
                 port,
                 "a whole number from 1 to 65535",
                 "Ask the network administrator for the proxy's port, e.g. 3128.",
+                text="config.port",
             )
         if host:
             proxy = Proxy(
@@ -280,6 +287,9 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
             )
         )
     minutes = whole_value(data, "pairing_minutes", 5, 1, 60, " of minutes")
+    language = text_value(data, "language", "language", "de") or "de"
+    if language not in LANGUAGES:
+        raise invalid("language", language, "de or en", text="config.language")
     return Config(
         name=name,
         created_at=created,
@@ -298,6 +308,7 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
         )
         or "",
         multi_tenant=multi,
+        language=language,
         proxy=proxy,
         tenants=tuple(tenants),
         workplaces=tuple(workplaces),
@@ -318,6 +329,7 @@ def config_to_dict(config: Config) -> dict[str, Any]:
         "archive_hour": config.archive_hour,
         "console_port": config.console_port,
         "multi_tenant": config.multi_tenant,
+        "language": config.language,
     }
     if config.created_at:
         data["created_at"] = config.created_at

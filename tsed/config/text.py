@@ -83,12 +83,12 @@ def setting_text(key: str, value: str, limit_key: str | None = None) -> str:
             "settings are plain text",
             hint="Type the value again without special characters "
             "(Steuerzeichen sind nicht erlaubt).",
-        )
+        ).localized("config.control", field=key, char=f"U+{ord(bad):04X}")
     if len(value) > limit:
         raise ConfigError(
             f"{key}: {len(value)} characters, at most {limit} are allowed",
             hint=f"Shorten the value (höchstens {limit} Zeichen).",
-        )
+        ).localized("config.too_long", field=key, count=len(value), limit=limit)
     return value
 
 

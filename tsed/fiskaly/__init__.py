@@ -78,7 +78,7 @@ if TYPE_CHECKING:
         TarReport,
         report_lines,
     )
-    from tsed.fiskaly.tarverify import AUD_NAME, SYS_NAME, TX_NAME, verify_tar
+    from tsed.fiskaly.tarverify import AUD_NAME, CERT_NAME, SYS_NAME, TX_NAME, verify_tar
     from tsed.fiskaly.transport import (
         HttpCore,
         ProxySettings,
@@ -140,6 +140,7 @@ _HOMES: dict[str, str] = {
     "receipt_process_data": "tsed.fiskaly.processdata",
     "verify_tar": "tsed.fiskaly.tarverify",
     "AUD_NAME": "tsed.fiskaly.tarverify",
+    "CERT_NAME": "tsed.fiskaly.tarverify",
     "SYS_NAME": "tsed.fiskaly.tarverify",
     "TX_NAME": "tsed.fiskaly.tarverify",
     "Finding": "tsed.fiskaly.tarreport",
@@ -151,6 +152,7 @@ _HOMES: dict[str, str] = {
 
 __all__ = [
     "AUD_NAME",
+    "CERT_NAME",
     "DEFAULT_BASE_URL",
     "DEFAULT_MANAGEMENT_URL",
     "PROCESS_TYPE_RECEIPT",

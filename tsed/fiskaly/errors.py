@@ -11,7 +11,8 @@ by the wording of the message (:func:`tsed.fiskaly.transport.error_from_response
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
 
 _CODE_RE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 
@@ -33,11 +34,18 @@ class TsedError(Exception):
 
     ``status`` is inherited when left out; ``code`` never is: every class has its own.
     Messages and hints never contain secrets.
+
+    An error may also name the setting it is about (``field``, a dotted configuration path)
+    and a text id of the message catalogue with its values (:meth:`localized`): the admin API
+    then answers the German and English text of that line (:mod:`tsed.texts`).
     """
 
     status: int = 500
     code: str = "INTERNAL"
     default_hint: ClassVar[str] = "Check the journal of the tsed service (journalctl -u tsed)."
+    field: str | None = None
+    text_id: str | None = None
+    text_params: Mapping[str, Any] = {}
 
     def __init_subclass__(cls, *, code: str, status: int | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -60,6 +68,14 @@ class TsedError(Exception):
         self.message = message
         self.hint = hint if hint is not None else self.default_hint
         self.details: dict[str, Any] = dict(details or {})
+
+    def localized(self, text_id: str, *, field: str | None = None, **params: Any) -> Self:
+        """Name the catalogue line of this error (and the setting it is about); returns it."""
+        self.text_id = text_id
+        if field is not None:
+            self.field = field
+        self.text_params = {key: "" if value is None else value for key, value in params.items()}
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON error body of the local APIs."""

@@ -39,6 +39,10 @@ def _given(data: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value is not None}
 
 
+def _opt_str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
 def _opt_int(data: Mapping[str, Any], key: str, kind: str) -> int | None:
     value = data.get(key)
     return None if value is None else _int(value, key, kind)
@@ -112,6 +116,7 @@ class Tss:
     number_active_transactions: int | None = None
     admin_puk: str | None = field(default=None, repr=False)
     metadata: Mapping[str, str] = field(default_factory=dict)
+    bsi_certification_id: str | None = None  # UNINITIALIZED, INITIALIZED, DISABLED only
 
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> Tss:
@@ -133,6 +138,7 @@ class Tss:
             number_active_transactions=_opt_int(data, "number_active_transactions", k),
             admin_puk=data.get("admin_puk"),
             metadata=dict(data.get("metadata") or {}),
+            bsi_certification_id=_opt_str(data.get("bsi_certification_id")),
         )
 
 

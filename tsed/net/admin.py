@@ -37,6 +37,9 @@ written to the journal as an audit event (who, what, result; never a body).
 ``POST   /admin/v1/factory-reset``           back to first boot ``{confirm: true, password?}``
 ``GET    /admin/metrics``                    Prometheus metrics
 ``*      /admin/v1/archive…``                the fiscal archive (:mod:`tsed.net.admin_archive`)
+``*      /admin/v1/decommission…``           a guided decommissioning
+                                             (:mod:`tsed.net.admin_decommission`)
+``GET    /admin/v1/health``                  nightly housekeeping (:mod:`tsed.net.admin_health`)
 ==========================================  =========================================
 """
 
@@ -54,9 +57,13 @@ from aiohttp import web
 from tsed.errors import AuthError, ForbiddenError, InputError
 from tsed.logs import register_secret
 from tsed.net.admin_archive import add_archive_routes
+from tsed.net.admin_decommission import add_decommission_routes
+from tsed.net.admin_dsfinvk import add_dsfinvk_admin_routes
+from tsed.net.admin_errors import admin_error_middleware
+from tsed.net.admin_health import add_health_routes
 from tsed.net.admin_openapi import admin_openapi_document
 from tsed.net.admin_operations import AdminOperations, PasswordProof
-from tsed.net.http import client_source, error_middleware, read_json_object
+from tsed.net.http import client_source, read_json_object
 from tsed.net.wire import answer
 from tsed.tss.exports import ExportRange
 
@@ -203,7 +210,7 @@ def build_admin_app(
     """The admin application: for the Unix socket (peer check) or behind ``guard``."""
     uids = allowed_uids if allowed_uids is not None else frozenset({0, os.getuid()})
     app = web.Application(
-        middlewares=[error_middleware, guard or _peer_check(uids), _audit],
+        middlewares=[admin_error_middleware, guard or _peer_check(uids), _audit],
         client_max_size=64 * 1024,
     )
     add_admin_routes(app.router, ops)
@@ -223,7 +230,7 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
             raise InputError(
                 f"minutes: {minutes!r} is not a whole number from 1 to 60",
                 hint="Leave it out for the configured default (5 minutes).",
-            )
+            ).localized("pair.minutes", value=minutes)
         tenant = _optional_text(body, "tenant")
         # A setup-page session may pair without it; the serial console sends it once set.
         proof = _proof(request, body, "password", required=False)
@@ -409,3 +416,6 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
     r.add_post("/admin/v1/factory-reset", factory_reset)
     r.add_get("/admin/metrics", metrics)
     add_archive_routes(r, ops)  # /admin/v1/archive*: tsed.net.admin_archive
+    add_dsfinvk_admin_routes(r, ops)  # /admin/v1/archive/dsfinvk: tsed.net.admin_dsfinvk
+    add_decommission_routes(r, ops)  # /admin/v1/decommission*: tsed.net.admin_decommission
+    add_health_routes(r, ops)  # /admin/v1/health: tsed.net.admin_health

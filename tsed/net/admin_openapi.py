@@ -2,7 +2,8 @@
 
 The same routes are served on the admin Unix socket (``tsectl``, the console) and under
 ``/setup/api`` for the setup page (session cookie plus ``X-CSRF-Token``). Errors always have
-the body ``{"error": {"status", "code", "message", "hint"}}``.
+the body ``{"error": {"status", "code", "message", "hint"}}``, plus ``field`` (the setting
+it is about) and ``text`` (German and English, :mod:`tsed.net.admin_errors`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,15 @@ from tsed import __version__
 
 OBJECT: dict[str, Any] = {"type": "object"}
 TEXT: dict[str, Any] = {"type": "string", "maxLength": 4096}
+LOCALIZED: dict[str, Any] = {
+    "type": "object",
+    "required": ["message", "hint", "field_label"],
+    "properties": {
+        "message": {"type": "string"},
+        "hint": {"type": "string"},
+        "field_label": {"type": "string", "nullable": True},
+    },
+}
 ERROR: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
@@ -28,6 +38,16 @@ ERROR: dict[str, Any] = {
                 "message": {"type": "string"},
                 "hint": {"type": "string"},
                 "details": {"type": "object"},
+                "field": {
+                    "type": "string",
+                    "description": "the setting the error is about (dotted path)",
+                },
+                "text": {
+                    "type": "object",
+                    "description": "the message, hint and field label per language",
+                    "required": ["de", "en"],
+                    "properties": {"de": LOCALIZED, "en": LOCALIZED},
+                },
             },
         },
     },
@@ -211,6 +231,12 @@ def admin_openapi_document() -> dict[str, Any]:
                 )
             },
             **_archive_paths(),
+            "/admin/v1/health": {
+                "get": _op(
+                    "The nightly housekeeping: last record (daily health record), the "
+                    "last days, certificate watch, certification changes, banner"
+                )
+            },
         },
     }
 
@@ -230,9 +256,45 @@ def _archive_paths() -> dict[str, Any]:
         },
         "/admin/v1/archive/export": {
             "post": _op(
-                "The auditor's export of a period (UTC days) from the local archive",
+                "The auditor's export of a period (UTC days) from the local archive; files "
+                "the box lost come from the off-box copy",
                 "201",
                 body=_body({"from": day, "to": day, "tenant": TEXT}, ["from", "to"]),
+            )
+        },
+        "/admin/v1/archive/dsfinvk": {
+            "post": _op(
+                "The DSFinV-K's TSE tables (tse.csv, transactions_tse.csv) of a period (UTC "
+                "days) into the auditor's directory",
+                "201",
+                body=_body({"from": day, "to": day, "tenant": TEXT}, ["from", "to"]),
+            )
+        },
+        "/admin/v1/decommission": {
+            "get": _op("The guided decommissioning: its steps and what is left to do"),
+            "post": _op(
+                "Start a decommissioning (register, tss, exchange, unit); archive first",
+                "202",
+                body=_body(
+                    {
+                        "kind": TEXT,
+                        "reason": TEXT,
+                        "confirm": TEXT,
+                        "tenant": TEXT,
+                        "register": TEXT,
+                        "date": day,
+                    },
+                    ["kind", "reason"],
+                ),
+            ),
+        },
+        "/admin/v1/decommission/resume": {
+            "post": _op("Go on with a decommissioning after a failed step", "202")
+        },
+        "/admin/v1/archive/offbox-password": {
+            "put": _op(
+                "Store the off-box repository's password in the vault (never echoed)",
+                body=_body({"password": TEXT}, ["password"]),
             )
         },
     }

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from tsed.config.text import clean_register_text, has_control
 from tsed.errors import AuthError, ConflictError, InputError
+from tsed.net.api_dsfinvk import DsfinvkSource, add_dsfinvk_routes
 from tsed.net.auth import PairingManager, hash_token, issue_token
 from tsed.net.http import (
     MAX_BODY,
@@ -72,6 +73,7 @@ class RegisterApiDeps:
     limiter: FailureLimiter
     fingerprint: str
     simulator: SimulatorControl | None = None
+    dsfinvk: DsfinvkSource | None = None  # a register's TSE tables (tsed.net.api_dsfinvk)
 
 
 def _idempotency_key(request: web.Request) -> str | None:
@@ -366,4 +368,5 @@ def build_register_app(deps: RegisterApiDeps) -> web.Application:
     r.add_post("/api/v1/transactions/{tx_id}/finish", finish)
     r.add_post("/api/v1/transactions/{tx_id}/cancel", cancel)
     r.add_get("/api/v1/transactions/{tx_id}/qr.png", qr)
+    add_dsfinvk_routes(r, deps.dsfinvk, REGISTER_KEY)  # /api/v1/dsfinvk*
     return app

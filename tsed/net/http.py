@@ -48,12 +48,16 @@ def json_response(
     )
 
 
-def error_response(err: TsedError) -> web.Response:
+ErrorBody = Callable[[TsedError], dict[str, Any]]
+
+
+def error_response(err: TsedError, body: ErrorBody | None = None) -> web.Response:
+    """``err`` as its JSON answer: ``body`` builds it (default :meth:`TsedError.to_dict`)."""
     headers = {}
     retry_after = err.details.get("retry_after")
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    return json_response(err.to_dict(), err.status, headers)
+    return json_response((body or TsedError.to_dict)(err), err.status, headers)
 
 
 class NoSuchRoute(NotFoundError, code="NO_SUCH_ROUTE"):
@@ -90,30 +94,48 @@ def client_source(request: web.Request) -> str:
     return request.remote or "unknown"
 
 
+def error_middleware_with(body: ErrorBody | None) -> Callable[..., Any]:
+    """The error middleware answering with ``body`` (the admin API adds its texts)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        return await _answer_errors(request, handler, body)
+
+    return middleware
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    return await _answer_errors(request, handler, None)
+
+
+async def _answer_errors(
+    request: web.Request, handler: Handler, body: ErrorBody | None
+) -> web.StreamResponse:
     try:
         response = await handler(request)
     except TsedError as err:
-        response = error_response(err)
+        response = error_response(err, body)
     except web.HTTPRedirection:
         raise  # a redirect is an answer, not an error (keeps its Location header)
     except web.HTTPRequestEntityTooLarge:
         response = error_response(
-            BodyTooLarge(f"the request body is larger than {request.app._client_max_size} bytes")
+            BodyTooLarge(f"the request body is larger than {request.app._client_max_size} bytes"),
+            body,
         )
     except web.HTTPNotFound:
-        response = error_response(NoSuchRoute(f"there is no {request.path}"))
+        response = error_response(NoSuchRoute(f"there is no {request.path}"), body)
     except web.HTTPMethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.allowed_methods))
         response = error_response(
             MethodNotAllowed(
                 f"{request.method} is not allowed on {request.path}", hint=f"Use {allowed}."
-            )
+            ),
+            body,
         )
         response.headers["Allow"] = allowed  # RFC 9110 15.5.6: a 405 names what is allowed
     except web.HTTPException as exc:
-        response = error_response(HttpRefused(exc.status, exc.reason))
+        response = error_response(HttpRefused(exc.status, exc.reason), body)
     except Exception:
         _LOGGER.exception(
             "internal error on %s %s",
@@ -122,7 +144,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             extra={"TSED_EVENT": "internal_error"},
         )
         response = error_response(
-            TsedError("the unit failed to handle this request", hint=INTERNAL_HINT)
+            TsedError("the unit failed to handle this request", hint=INTERNAL_HINT), body
         )
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -74,7 +74,9 @@ class AttemptRate:
         self._at = now
         if self._tokens < 1.0:
             wait = max(1, math.ceil((1.0 - self._tokens) / self.rate))  # the same number twice
-            error = RateLimited(f"too many attempts at the unit; try again in {wait} s")
+            error = RateLimited(f"too many attempts at the unit; try again in {wait} s").localized(
+                "auth.rate_limited", seconds=wait
+            )
             error.details["retry_after"] = wait
             raise error
         self._tokens -= 1.0
@@ -144,7 +146,7 @@ class FailureLimiter:
             error = LockedOut(
                 f"too many failed attempts from {source}; try again in {wait} s",
                 hint="Wait, then use the right code, token or password.",
-            )
+            ).localized("auth.locked_out", seconds=wait)
             error.details["retry_after"] = wait
             raise error
 
@@ -159,7 +161,9 @@ class FailureLimiter:
         self.check(source)
         entry = self._sources.get(source)
         if entry is not None and entry.in_flight:
-            error = AttemptInFlight(f"an attempt from {source} is still being checked")
+            error = AttemptInFlight(f"an attempt from {source} is still being checked").localized(
+                "auth.in_flight"
+            )
             error.details["retry_after"] = 1
             raise error
         if self.rate is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from tsed import __version__
+from tsed.net import openapi_dsfinvk
 from tsed.net.openapi_schemas import (
     FAILED_EXAMPLE,
     PENDING_EXAMPLE,
@@ -163,7 +164,7 @@ def openapi_document() -> dict[str, Any]:
             "docs/register-api.md.",
         },
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **openapi_dsfinvk.SCHEMAS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
@@ -313,6 +314,7 @@ def openapi_document() -> dict[str, Any]:
                     params=[TX_ID],
                 )
             },
+            **openapi_dsfinvk.paths(_op, _json, _ref),
         },
     }
 

@@ -26,8 +26,9 @@ from aiohttp import web
 
 from tsed.errors import AuthError, ForbiddenError, InputError
 from tsed.net.admin import ACTOR_KEY, PROOF_REQUIRED_KEY, Handler, build_admin_app
+from tsed.net.admin_errors import admin_error_middleware
 from tsed.net.admin_operations import AdminOperations
-from tsed.net.http import client_source, error_middleware, read_json_object
+from tsed.net.http import client_source, read_json_object
 from tsed.net.live import LiveFeed
 from tsed.net.lockout import FailureLimiter
 from tsed.net.websession import COOKIE, CSRF_HEADER, MAX_SECONDS, WebSessions
@@ -36,6 +37,7 @@ _LOGGER = logging.getLogger(__name__)
 
 STATIC = {
     "setup.js": "application/javascript; charset=utf-8",
+    "archive.js": "application/javascript; charset=utf-8",
     "setup.css": "text/css; charset=utf-8",
 }
 SECURITY_HEADERS = {
@@ -79,19 +81,19 @@ def build_setup_app(
             raise AuthError(
                 "not logged in, or the session has ended",
                 hint="Log in on the setup page with the admin password.",
-            )
+            ).localized("auth.no_session")
         if request.method not in ("GET", "HEAD") and not sessions.csrf_ok(
             session, request.headers.get(CSRF_HEADER)
         ):
             raise ForbiddenError(
                 "the request has no valid CSRF token",
                 hint="Reload the setup page and try again.",
-            )
+            ).localized("auth.csrf")
         request[ACTOR_KEY] = session.actor
         request[PROOF_REQUIRED_KEY] = True  # a session alone may not replace the password
         return await handler(request)
 
-    app = web.Application(middlewares=[headers, error_middleware], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[headers, admin_error_middleware], client_max_size=64 * 1024)
 
     async def index(_request: web.Request) -> web.Response:
         return web.Response(body=page, content_type="text/html", charset="utf-8")
@@ -135,7 +137,7 @@ def build_setup_app(
                     "no admin password is set yet",
                     hint="Set it first on the unit: tsectl password (or 'password' on the "
                     "serial console).",
-                )
+                ).localized("auth.no_password")
             if not await ops.check_password(password):
                 attempt.failed()
                 _LOGGER.warning(
@@ -143,7 +145,9 @@ def build_setup_app(
                     source,
                     extra={"TSED_EVENT": "login_failed", "TSED_SOURCE": source},
                 )
-                raise AuthError("wrong admin password", hint="Check the password and try again.")
+                raise AuthError(
+                    "wrong admin password", hint="Check the password and try again."
+                ).localized("auth.wrong_password")
             attempt.succeeded()
         cookie, session = sessions.create(source)
         _LOGGER.info(

@@ -74,6 +74,7 @@ class Completion:
         self._inflight = inflight
         self._clock = clock
         self.abandon_after = abandon_after  # seconds an open transaction waits for its register
+        self.abandoned = 0  # abandoned transactions cancelled so far (tsed.signing.sweep)
         self.receipts_signed = 0
         self.failures = 0
         self._working: dict[str, int] = {}  # transaction → completions of it on their way
@@ -404,6 +405,7 @@ class Completion:
                         row.id, ["journaled", "active"], state="cancelling", receipt=row.receipt
                     ):
                         continue
+                    self.abandoned += 1
                     start = self._inflight.starts.pop(row.id, None)
                     if start is not None:
                         with contextlib.suppress(Exception):

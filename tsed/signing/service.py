@@ -311,13 +311,14 @@ class SigningService:
         row = await self._owned(reg, local_id)
         if row.state not in ("journaled", "active"):
             raise ConflictError(f"transaction {local_id} is {row.state}; it cannot change now")
+        body = json.dumps(receipt.to_standard_v1())
         await self.store.update_tx(
-            local_id,
-            ["journaled", "active"],
-            receipt=json.dumps(receipt.to_standard_v1()),
-            updated_at=self._clock(),
+            local_id, ["journaled", "active"], receipt=body, updated_at=self._clock()
         )
-        self.inflight.rows[local_id] = replace(row, receipt=json.dumps(receipt.to_standard_v1()))
+        # The upstream start may have landed during the write: its revision and state are in
+        # the live row now, and must survive (the row read above is older).
+        current = self.inflight.rows.get(local_id, row)
+        self.inflight.rows[local_id] = replace(current, receipt=body)
         return outcome_from_row(self.inflight.rows[local_id], self.mode)
 
     async def finish_transaction(

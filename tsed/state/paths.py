@@ -15,6 +15,9 @@ here, so a file name of the state directory is spelled nowhere else in :mod:`tse
     admin.sock               the admin socket of tsectl and the console
     exports/<job id>/        finished TAR exports, each described by job.json
     simulator/               the built-in simulator's own state (its files are its own)
+    housekeeping.json        the nightly housekeeping's records, the daily health records
+    certification.json       per TSS: certificate expiry warned, BSI certification id seen,
+                             its changes (reportable events)
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 __all__ = [
     "ACTIVATION_FILE",
     "ADMIN_SOCKET_NAME",
+    "CERTIFICATION_FILE",
     "CREDENTIALS_FILE",
     "DEFAULT_STATE_DIR",
     "DEVICE_CERT_FILE",
@@ -32,6 +36,7 @@ __all__ = [
     "DEVICE_KEY_FILE",
     "EXPORTS_DIR",
     "EXPORT_JOB_FILE",
+    "HOUSEKEEPING_FILE",
     "MODE_FILE",
     "REGISTER_SOURCES_FILE",
     "SIMULATOR_DIR",
@@ -59,6 +64,9 @@ SIMULATOR_DIR = "simulator"
 ARCHIVE_DIR = "archive"  # the fiscal archive: kept by factory-reset
 AUDITOR_DIR = "auditor"  # the auditor's exports of the archive (tsectl archive export)
 OFFBOX_DIR = "offbox"  # the off-box copy: status, restic's cache, known_hosts
+DECOMMISSION_FILE = "decommission.json"  # a guided decommissioning, step by step (resumable)
+HOUSEKEEPING_FILE = "housekeeping.json"  # the nightly records and daily health records
+CERTIFICATION_FILE = "certification.json"  # the certificate and certification watch
 
 # every name above, for the check that no other module spells one
 STATE_NAMES = frozenset(
@@ -67,6 +75,7 @@ STATE_NAMES = frozenset(
         ARCHIVE_DIR,
         AUDITOR_DIR,
         OFFBOX_DIR,
+        DECOMMISSION_FILE,
         VAULT_FILE,
         MODE_FILE,
         ACTIVATION_FILE,
@@ -79,6 +88,8 @@ STATE_NAMES = frozenset(
         EXPORTS_DIR,
         EXPORT_JOB_FILE,
         SIMULATOR_DIR,
+        HOUSEKEEPING_FILE,
+        CERTIFICATION_FILE,
     }
 )
 
@@ -146,5 +157,17 @@ class StatePaths:
         return self.root / OFFBOX_DIR
 
     @property
+    def decommission(self) -> Path:
+        return self.root / DECOMMISSION_FILE
+
+    @property
     def auditor(self) -> Path:
         return self.root / AUDITOR_DIR
+
+    @property
+    def housekeeping(self) -> Path:
+        return self.root / HOUSEKEEPING_FILE
+
+    @property
+    def certification(self) -> Path:
+        return self.root / CERTIFICATION_FILE

@@ -372,6 +372,12 @@ class Store:
         rows = await self._submit(lambda c: c.execute(sql, wanted).fetchall())
         return [TxRow(**dict(r)) for r in rows]
 
+    async def txs_signed_late(self) -> list[TxRow]:
+        """Every transaction signed after its register was answered with a TSE failure."""
+        sql = "SELECT * FROM transactions WHERE signed_late = 1 ORDER BY updated_at"
+        rows = await self._submit(lambda c: c.execute(sql).fetchall())
+        return [TxRow(**dict(r)) for r in rows]
+
     async def txs_of_register(
         self, register_id: str, states: Iterable[str] | None, limit: int, before: str | None
     ) -> list[TxRow]:

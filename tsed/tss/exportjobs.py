@@ -148,7 +148,7 @@ class ExportJobs:
         self._prune()
 
         def report(p: ExportProgress) -> None:
-            text = f"part {p.part}: {p.event} ({p.state}) after {p.elapsed:.0f} s"
+            text = f"part {p.part} of {p.parts}: {p.event} ({p.state}) after {p.elapsed:.0f} s"
             job.progress.append(f"{text}: {p.message}" if p.message else text)
 
         async def run() -> None:

@@ -114,6 +114,7 @@ class ExportProgress:
     state: str
     elapsed: float
     message: str = ""
+    parts: int = 1  # the parts known so far (a split adds some)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,9 +241,17 @@ async def export_tss(
 
     def report(export_id: str, event: str, state: str, message: str = "") -> None:
         if on_progress is not None:
+            current = len(files) + (0 if event == "downloaded" else 1)  # the part it is about
             on_progress(
                 ExportProgress(
-                    tss_id, export_id, len(files) + 1, event, state, clock() - started, message
+                    tss_id,
+                    export_id,
+                    current,
+                    event,
+                    state,
+                    clock() - started,
+                    message,
+                    parts=current + len(queue),
                 )
             )
 

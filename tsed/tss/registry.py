@@ -241,6 +241,29 @@ class UpstreamRegistry:
         )
         return await self._save(binding, "INITIALIZED", tss.serial_number)
 
+    async def disable_tss(self, tenant_id: str, tss_id: str) -> str:
+        """Take a TSS out of service for good (DISABLED at fiskaly: irreversible); asks first,
+        so a call that took effect before a crash is never sent again. The tenant's binding
+        keeps the TSS, marked DISABLED: registers of the tenant get a clear refusal, not a
+        TSE failure, until a new TSS is set up."""
+        client = self.client(tenant_id)
+        if client.token is None:
+            await client.authenticate()
+        state = (await client.get_tss(tss_id)).state
+        if state != "DISABLED":
+            async with self._lock(f"admin:{tss_id}"):
+                client, pin = await self.admin(tenant_id, tss_id)
+                await client.admin_login(tss_id, pin)
+                state = (await client.set_tss_state(tss_id, "DISABLED")).state
+        binding = self._bindings.get(tenant_id)
+        if binding is not None and binding.tss_id == tss_id:
+            await self._save(binding, "DISABLED", None)
+        _LOGGER.warning(
+            "TSS %s of tenant %s is DISABLED (decommissioned)", tss_id, tenant_id,
+            extra={"TSED_EVENT": "tss_disabled", "TSED_TSS": tss_id, "TSED_MODE": self.mode},
+        )  # fmt: skip
+        return state
+
     # -- register clients -------------------------------------------------------------------
 
     async def admin(self, tenant_id: str, tss_id: str) -> tuple[FiskalyClient, str]:

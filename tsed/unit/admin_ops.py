@@ -24,6 +24,9 @@ from tsed.tss.access import FiskalyAccess
 from tsed.tss.views import TssCounters, TssEntry, TssStatus
 from tsed.unit.archive_ops import ArchiveAdminOps
 from tsed.unit.context import OpsContext
+from tsed.unit.decommission_ops import Decommissioning
+from tsed.unit.dsfinvk_ops import DsfinvkOps
+from tsed.unit.health_ops import HealthAdminOps
 from tsed.unit.setup_ops import SetupOps
 from tsed.unit.views import DeviceView, PairingState, TssSummary, UnitStatus
 
@@ -63,13 +66,30 @@ class AdminOps:
         self.archive_progress = self.archive.archive_progress
         self.archive_verify = self.archive.archive_verify
         self.archive_export = self.archive.archive_export
+        # the TSE part of the DSFinV-K (/admin/v1/archive/dsfinvk, /api/v1/dsfinvk*)
+        self.dsfinvk = DsfinvkOps(context)
+        self.archive_dsfinvk = self.dsfinvk.export
+        # the guided decommissioning (/admin/v1/decommission)
+        self.decommission = Decommissioning(context)
+        self.decommission_status = self.decommission.status
+        self.decommission_begin = self.decommission.begin
+        self.decommission_resume = self.decommission.resume
+        # the nightly housekeeping and the certificate watch (/admin/v1/health)
+        self.health_ops = HealthAdminOps(context.housekeeping)
+        self.health = self.health_ops.health
+        self.offbox_password = self.archive.offbox_password
 
     async def status(self) -> UnitStatus:
         d = self.d
         signing = d.signing.status_view()
         return UnitStatus(
             signing=replace(
-                signing, notices=(*signing.notices, *await self.archive.archive_notices())
+                signing,
+                notices=(
+                    *signing.notices,
+                    *await self.archive.archive_notices(),
+                    *self.health_ops.notices(),
+                ),
             ),
             version=__version__,
             listen=str(d.options.listen),
@@ -170,13 +190,18 @@ class AdminOps:
     async def tss_setup(self, new: bool) -> TssStatus:
         """Set up (or resume) the TSS of every tenant; ``new`` replaces it, clients follow."""
         d = self.d
-        if new:  # the old TSS's signatures into the archive before it is replaced
-            await d.archive.run_now("before replacing the TSS")
-        for tenant in d.upstreams.tenants:
-            if new:
-                await d.upstreams.recreate_after_deletion(tenant, reason="replaced on request")
-            else:
-                await d.upstreams.ensure_tss(tenant)
+        old = {b.tss_id: tenant for tenant, b in d.upstreams.all_bindings().items()}
+        if new:  # the old TSS's signatures into the archive first: refused when that fails
+            await d.archive.archive_before("before replacing the TSS")
+        try:
+            for tenant in d.upstreams.tenants:
+                if new:
+                    await d.upstreams.recreate_after_deletion(tenant, reason="replaced on request")
+                else:
+                    await d.upstreams.ensure_tss(tenant)
+        finally:  # a replaced TSS is archived on to its last signature (its closing logs)
+            now = {b.tss_id for b in d.upstreams.all_bindings().values()}
+            await d.archive.retire({i: t for i, t in old.items() if i not in now})
         await d.store.audit("admin", "tss_setup", {"new": new})
         return await self.tss_status()
 
@@ -220,4 +245,5 @@ class AdminOps:
 
     async def metrics(self) -> tuple[bytes, str]:
         payload, content_type = await self.d.telemetry.metrics.render()
-        return payload + self.archive.archive_metrics(), content_type
+        archive = self.archive.archive_metrics()
+        return payload + archive + self.health_ops.metrics(), content_type

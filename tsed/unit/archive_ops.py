@@ -1,41 +1,41 @@
-"""The archive in the daemon: the store, the runs, the nightly schedule and their operations.
-
-Wiring code (like :mod:`tsed.unit.daemon`). :class:`ArchiveService` is built at start-up
-(after the signing service, before the admin routes) and stopped before the backend;
-:class:`ArchiveAdminOps` is the part of the admin operations behind ``/admin/v1/archive``
-(a mixin of :class:`tsed.unit.admin_ops.AdminOps`).
-"""
+"""The archive's admin operations (``/admin/v1/archive*``), composed into
+:class:`tsed.unit.admin_ops.AdminOps`; the archive itself is
+:class:`tsed.archive.service.ArchiveService`, built by the composition root."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import shutil
 import sqlite3
+import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from tsed.archive.audit import (
-    archive_summary,
-    disk_projection,
-    export_period,
-    parse_day,
-    period,
-    verify_archive,
-)
-from tsed.archive.metrics import ArchiveMetrics
-from tsed.archive.run import ARCHIVE_RECORDS, Archiver, ArchiveTarget, RunState
-from tsed.archive.schedule import NightlySchedule
+from tsed.archive.audit import disk_projection, parse_day, period, verify_archive
+from tsed.archive.auditor import Restored, export_period, needs_restore
+from tsed.archive.service import ArchiveService
 from tsed.archive.store import ArchiveStore
+from tsed.archive.views import (
+    ArchiveStatusView,
+    ExportView,
+    OffboxPasswordView,
+    RunView,
+    VerifyView,
+)
 from tsed.config.model import Config
-from tsed.errors import InputError, StorageError, TsedError
+from tsed.config.offbox import PASSWORD_ENTRY
+from tsed.errors import InputError, TsedError
+from tsed.logs import register_secret
 from tsed.state.store import Store
-from tsed.tss.registry import UpstreamRegistry
+from tsed.state.vault import Vault
 
 _LOGGER = logging.getLogger(__name__)
-EXPORTABLE = frozenset({"INITIALIZED", "DISABLED", "DEFECTIVE"})
+REPOSITORY_PASSWORD_MIN = 12
+REPOSITORY_PASSWORD_MAX = 256
 
 
 class ArchiveAdminHost(Protocol):
@@ -49,131 +49,15 @@ class ArchiveAdminHost(Protocol):
     def store(self) -> Store: ...
 
     @property
+    def vault(self) -> Vault: ...
+
+    @property
     def archive(self) -> ArchiveService: ...
 
 
-class ArchiveService:
-    """Store, archiver and schedule of one daemon."""
-
-    poll_interval = 5.0  # seconds between export status polls (fiskaly: 12 per minute)
-    max_records = ARCHIVE_RECORDS  # signatures per export
-
-    def __init__(
-        self, *, root: Path, auditor: Path, upstreams: Callable[[], UpstreamRegistry],
-        hour: Callable[[], int], clock: Callable[[], float] = time.time,
-    ) -> None:  # fmt: skip
-        """``root``: the archive (kept by factory-reset); ``auditor``: where the auditor's
-        exports go. ``upstreams`` and ``hour`` are read at each use: the backend's registry
-        (a reload replaces it) and the configured ``archive_hour``."""
-        self.auditor = auditor
-        self.upstreams = upstreams
-        self.hour = hour
-        self.clock = clock
-        self.store = ArchiveStore(root, clock=clock)
-        self.archiver = Archiver(
-            self.store, self.targets, poll_interval=self.poll_interval,
-            max_records=self.max_records, clock=clock,
-        )  # fmt: skip
-        self.schedule = NightlySchedule(self.archiver, hour, clock=clock)
-        self.metrics = ArchiveMetrics()
-        self.archiver.on_done = self._after_run
-        self.failure: str | None = None  # why the archive could not be opened at start
-
-    def targets(self) -> list[ArchiveTarget]:
-        out = []
-        upstreams = self.upstreams()
-        for tenant, binding in sorted(upstreams.all_bindings().items()):
-            if binding.state not in EXPORTABLE:
-                continue
-            try:
-                out.append(ArchiveTarget(tenant, binding.tss_id, upstreams.client(tenant)))
-            except TsedError as err:
-                _LOGGER.warning("archive: no client for tenant %s: %s", tenant, err.message)
-        return out
-
-    async def _after_run(self, state: RunState) -> None:
-        """Gauges follow every run (nightly ones too), without another call to fiskaly."""
-        try:
-            await self.status(live=False)
-        except TsedError as err:
-            _LOGGER.warning("archive: the status after the run failed: %s", err.message)
-        for tss_id, item in state.tss.items():
-            newest, done = item.get("to"), item.get("archived_to")
-            if isinstance(newest, int):
-                lag = newest - (done if isinstance(done, int) else 0)
-                self.metrics.lag_signatures.labels(tss_id).set(max(0, lag))
-
-    async def start(self) -> None:
-        """Open the archive and start the nightly run. An archive that cannot be opened
-        (damaged index, read-only directory) never stops the unit: signing goes on, the
-        failure is logged and shown, and every archive operation says what is wrong."""
-        try:
-            await asyncio.to_thread(self.store.open)
-        except (TsedError, OSError, sqlite3.Error) as err:
-            self.failure = err.message if isinstance(err, TsedError) else f"{err}"
-            _LOGGER.error(
-                "the archive cannot be opened: %s; signing goes on, nothing is archived",
-                self.failure,
-                extra={"TSED_EVENT": "archive_failed"},
-            )
-            return
-        self.schedule.start()
-        await self._after_run(RunState("start", self.clock()))  # gauges from the index
-
-    def require(self) -> None:
-        """Refuse an archive operation while the archive could not be opened."""
-        if self.failure is not None:
-            raise StorageError(
-                f"the archive cannot be opened: {self.failure}",
-                hint="Check the archive directory and its index (journal: "
-                "TSED_EVENT=archive_failed), then restart the unit; signing is not affected.",
-            )
-
-    async def run_now(self, reason: str) -> RunState:
-        """An archive run right now (before a reset or a TSS replacement); a failed one when
-        the archive could not be opened."""
-        if self.failure is not None:
-            state = RunState(reason, self.clock(), state="failed", finished_at=self.clock())
-            state.note(f"the archive cannot be opened: {self.failure}")
-            return state
-        return await self.archiver.run(reason)
-
-    async def stop(self) -> None:
-        await self.schedule.stop()
-        await self.archiver.stop()
-
-    async def status(self, *, live: bool = True) -> dict[str, Any]:
-        """The index summary plus, per TSS in use, its current counter and the lag."""
-        self.require()
-        summary = await asyncio.to_thread(archive_summary, self.store)
-        now = self.clock()
-        for target in self.targets():
-            item = summary["tss"].setdefault(
-                target.tss_id,
-                {"tenant": target.tenant, "last_counter": None, "last_log_time": None,
-                 "archived_at": None, "files": 0, "gaps": [], "findings": []},
-            )  # fmt: skip
-            item["in_use"] = True
-            if live:
-                try:
-                    tss = await target.client.get_tss(target.tss_id)
-                    newest = int(tss.signature_counter or 0)
-                    item["tss_counter"] = newest
-                    item["lag_signatures"] = max(0, newest - (item["last_counter"] or 0))
-                except TsedError as err:
-                    item["tss_error"] = err.message
-            last = item["last_log_time"]
-            item["lag_hours"] = None if last is None else round((now - last) / 3600, 2)
-        run = self.archiver.current or self.archiver.last
-        summary["run"] = {"running": self.archiver.running, **(run.to_json() if run else {})}
-        summary["next_run"] = self.schedule.next_at
-        summary["archive_hour"] = self.hour()
-        self.metrics.update(summary)
-        return summary
-
-
 class ArchiveAdminOps:
-    """``/admin/v1/archive``: status, run (on demand), verify, export (auditor)."""
+    """``/admin/v1/archive``: status, run (on demand), verify, export (auditor), and the
+    off-box repository's password."""
 
     def __init__(self, host: ArchiveAdminHost) -> None:
         self._host = host
@@ -182,45 +66,91 @@ class ArchiveAdminOps:
     def _archive(self) -> ArchiveService:
         return self._host.archive
 
-    async def archive_status(self) -> dict[str, Any]:
+    async def archive_status(self) -> ArchiveStatusView:
         return await self._archive.status()
 
-    async def archive_run(self) -> dict[str, Any]:
+    async def archive_run(self) -> RunView:
         self._archive.require()
         state = self._archive.archiver.start("on demand")
         await self._host.store.audit("admin", "archive_run", {})
-        return {"running": True, **state.to_json()}
+        return RunView.of(True, state)
 
-    async def archive_progress(self) -> dict[str, Any]:
+    async def archive_progress(self) -> RunView:
         archiver = self._archive.archiver
-        run = archiver.current or archiver.last
-        return {"running": archiver.running, **(run.to_json() if run else {})}
+        return RunView.of(archiver.running, archiver.current or archiver.last)
 
-    async def archive_verify(self) -> dict[str, Any]:
+    async def archive_verify(self) -> VerifyView:
         self._archive.require()
-        return await asyncio.to_thread(verify_archive, self._archive.store)
+        return VerifyView.of(await asyncio.to_thread(verify_archive, self._archive.store))
 
-    async def archive_export(self, start: str, end: str, tenant: str | None) -> dict[str, Any]:
+    async def archive_export(self, start: str, end: str, tenant: str | None) -> ExportView:
+        """The auditor's directory for the period, from the local archive; files the box
+        lost come from the off-box copy (restored into a private folder, checked again)."""
         self._archive.require()
         low, high = period(start, end)
+        store = self._archive.store
         if tenant is not None:
             known = {t.id for t in self._host.config.tenant_list()}
-            known |= {e.tenant for e in await asyncio.to_thread(self._archive.store.entries)}
-            if tenant not in known:
+            with contextlib.suppress(OSError, sqlite3.Error):  # else the copy's index may
+                known |= {e.tenant for e in await asyncio.to_thread(store.entries)}
+            if tenant not in known and self._archive.offbox is None:
                 raise InputError(f"tenant {tenant!r} is not known here (known: "
                                  f"{', '.join(sorted(known))})")  # fmt: skip
         stamp = datetime.fromtimestamp(time.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
         days = f"{parse_day(start, 'from').isoformat()}_{parse_day(end, 'to').isoformat()}"
         name = f"tse-export_{days}" + (f"_{tenant}" if tenant else "") + f"_{stamp}"
-        dest = self._archive.auditor / name
-        report = await asyncio.to_thread(
-            export_period, self._archive.store, dest, low, high, tenant
-        )
+        auditor = self._archive.auditor
+        await asyncio.to_thread(auditor.mkdir, parents=True, exist_ok=True, mode=0o750)
+        dest = auditor / name
+        offbox = self._archive.offbox
+        private: Path | None = None
+        restored = None
+        try:
+            if offbox is not None and await asyncio.to_thread(
+                needs_restore, store, low, high, tenant
+            ):
+                private = Path(await asyncio.to_thread(
+                    tempfile.mkdtemp, prefix=".restore-", dir=auditor
+                ))  # fmt: skip
+                try:
+                    result = await offbox.restore(private / "copy")
+                    restored = Restored(ArchiveStore(private / "copy"), result.snapshot_id[:8])
+                except TsedError as err:  # the report then names what the box lacks
+                    _LOGGER.warning(
+                        "auditor export: the off-box copy could not be restored: %s",
+                        err.message, extra={"TSED_EVENT": "offbox_restore_failed"},
+                    )  # fmt: skip
+            report = await asyncio.to_thread(
+                export_period, store, dest, low, high, tenant, restored
+            )
+        finally:
+            if private is not None:
+                await asyncio.to_thread(shutil.rmtree, private, True)
         await self._host.store.audit("admin", "archive_export", {"from": start, "to": end})
-        return report
+        return ExportView.of(report)
+
+    async def offbox_password(self, password: str) -> OffboxPasswordView:
+        """Keep the off-box repository's password in the vault (never echoed or logged)."""
+        if not password.isprintable() or not (
+            REPOSITORY_PASSWORD_MIN <= len(password) <= REPOSITORY_PASSWORD_MAX
+        ):
+            raise InputError(
+                f"the repository password needs {REPOSITORY_PASSWORD_MIN} to "
+                f"{REPOSITORY_PASSWORD_MAX} printable characters",
+                hint="Choose a long password and write it on the installer's record sheet: "
+                "without it nobody can read the off-box copy.",
+            )
+        register_secret(password)
+        await asyncio.to_thread(self._host.vault.set, PASSWORD_ENTRY, password)
+        await self._host.store.audit("admin", "offbox_password", {})
+        _LOGGER.info("off-box repository password stored",
+                     extra={"TSED_EVENT": "offbox_password_set"})  # fmt: skip
+        offbox = self._host.config.offbox
+        return OffboxPasswordView(True, None if offbox is None else offbox.repository.display)
 
     async def archive_notices(self) -> list[str]:
-        """For ``tsectl status``: open findings, a run that did not finish, a filling disk."""
+        """For ``tsectl status``: open findings, a run that did not finish, a filling disk,
+        an off-box copy that fails or is old."""
         if self._archive.failure is not None:
             return [f"archive: cannot be opened ({self._archive.failure}); nothing is archived"]
         store = self._archive.store
@@ -244,13 +174,24 @@ class ArchiveAdminOps:
                 if item.get("error"):
                     notices.append(f"archive: the last run stopped for TSS {tss_id}: "
                                    f"{item['error']['message']}")  # fmt: skip
+            if last.state in ("failed", "interrupted") and not any(
+                i.get("error") or i.get("finding") for i in last.tss.values()
+            ):
+                notices.append(f"archive: the last run ({last.reason}) did not finish: "
+                               f"{(last.events or ['?'])[-1]}")  # fmt: skip
         disk = await asyncio.to_thread(
             disk_projection, store, [e for e in entries if e.state == "archived"], time.time()
         )
         if disk["disk_warning"]:
             notices.append(f"archive: the disk is full in about {disk['days_until_full']} days")
+        offbox = await asyncio.to_thread(self._archive.offbox_status)
+        if offbox.state in ("failing", "stale"):
+            notices.append(f"archive: the off-box copy is {offbox.state}"
+                           + (f" ({offbox.last_error})" if offbox.last_error else ""))  # fmt: skip
         return notices
 
     def archive_metrics(self) -> bytes:
         archive = self._archive
-        return archive.metrics.render(running=archive.archiver.running, now=archive.clock())
+        return archive.metrics.render(
+            running=archive.archiver.running, now=archive.clock(), offbox=archive.offbox_status()
+        )

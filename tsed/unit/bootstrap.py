@@ -12,6 +12,7 @@ the start fails)::
     access     pairing window, lockouts, password hasher, setup page sessions, the mDNS
                advertiser (announcing from the mdns step on)      ↩ hasher closed
     exports    TAR export jobs                                    ↩ stopped
+    archive    the fiscal archive and the nightly housekeeping   ↩ stopped
     servers    register API and setup page on TLS, admin API on the Unix socket  ↩ closed
     mdns       the mDNS announcement (unless TSED_MDNS=off)        ↩ withdrawn
     ready      READY=1 to systemd, watchdog                       ↩ STOPPING=1
@@ -35,6 +36,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from tsed import __version__
+from tsed.archive.offboxsync import OffboxSync
+from tsed.archive.service import ArchiveService
 from tsed.config.model import load_config
 from tsed.errors import TsedError
 from tsed.logs import setup_logging
@@ -67,10 +70,10 @@ from tsed.state.vault import Vault
 from tsed.systemd import JournalHandler, Notifier, journal_available, status_line
 from tsed.tss.exportjobs import ExportJobs
 from tsed.unit.admin_ops import AdminOps
-from tsed.unit.archive_ops import ArchiveService
 from tsed.unit.backend import Backend
 from tsed.unit.context import OpsContext
 from tsed.unit.fleetmetrics import FleetSources
+from tsed.unit.housekeeping import Housekeeping
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
 from tsed.unit.settings import Settings
@@ -251,12 +254,22 @@ async def start_unit(
     step.push_async_callback(exports.stop)
 
     step = steps.begin("archive")
+    offbox = OffboxSync(  # the archive's copy off the box, after every good run
+        source=paths.archive, state_dir=options.state_dir, config=lambda: settings.config,
+        vault=vault, clock=clock,
+    )  # fmt: skip
     archive = ArchiveService(  # the fiscal archive and its nightly run
         root=paths.archive, auditor=paths.auditor, upstreams=lambda: backend.upstreams,
-        hour=lambda: settings.config.archive_hour, clock=clock,
+        hour=lambda: settings.config.archive_hour, clock=clock, offbox=offbox,
     )  # fmt: skip
     await archive.start()
     step.push_async_callback(archive.stop)
+    housekeeping = Housekeeping(  # the nightly routine: takes the archive's nightly slot
+        backend=backend, archive=archive, store=store, vault=vault, settings=settings,
+        environ=environ, paths=paths, clock=clock,
+    )  # fmt: skip
+    await housekeeping.start()
+    step.push_async_callback(housekeeping.stop)
 
     step = steps.begin("telemetry")
     telemetry = TelemetryPusher.for_unit(
@@ -288,7 +301,8 @@ async def start_unit(
         options=options, environ=environ, settings=settings, vault=vault, store=store,
         identity=identity, tse=backend, registers=registers, pairing=pairing, hasher=hasher,
         web_sessions=web_sessions, web_limiter=web_limiter, console_limiter=console_limiter,
-        listener=listener, exports=exports, archive=archive, telemetry=telemetry,
+        listener=listener, exports=exports, archive=archive, housekeeping=housekeeping,
+        telemetry=telemetry,
         advertiser=advertiser,
         addresses=unit_addresses,
         refresh_status=on_status, reload_backend=reload_backend,
@@ -302,6 +316,7 @@ async def start_unit(
             limiter=limiter,
             fingerprint=identity.fingerprint_sha256,
             simulator=SimulatorSwitches(backend),
+            dsfinvk=admin.dsfinvk,
         )
     )
     register_app.add_subapp("/setup", build_setup_app(admin, web_sessions, web_limiter))
@@ -323,6 +338,8 @@ async def start_unit(
     step = steps.begin("status")
     task = asyncio.create_task(_status_loop(running, notifier), name="tsed-status")
     step.push_async_callback(_cancel, task)
+    await admin.decommission.start()  # an unfinished decommissioning goes on
+    step.push_async_callback(admin.decommission.stop)
     telemetry.start()  # its stop is the telemetry step's
     _LOGGER.info(
         "tsed %s ready in %.2f s: %s mode, backend %s, listening on %s",

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tsed.archive.service import ArchiveService
 from tsed.config.model import Config
 from tsed.fiskaly.simulator import SimulatorServer
 from tsed.net.auth import PairingManager
@@ -23,8 +24,8 @@ from tsed.state.store import Store
 from tsed.state.vault import Vault
 from tsed.tss.exportjobs import ExportJobs
 from tsed.tss.registry import UpstreamRegistry
-from tsed.unit.archive_ops import ArchiveService
 from tsed.unit.backend import Backend
+from tsed.unit.housekeeping import Housekeeping
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers
 from tsed.unit.settings import Settings
@@ -57,6 +58,7 @@ class OpsContext:
     listener: GuardedListener
     exports: ExportJobs
     archive: ArchiveService  # the fiscal archive and its nightly run
+    housekeeping: Housekeeping  # the nightly routine, health records, certificate watch
     telemetry: TelemetryPusher  # the opt-in push to the chain's monitoring
     advertiser: Advertiser | None
     addresses: Callable[[], list[str]]  # the unit's IP addresses (loopback left out)

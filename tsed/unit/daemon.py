@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from tsed.archive.service import ArchiveService
 from tsed.config.model import Config
 from tsed.errors import ConflictError
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
@@ -40,7 +41,6 @@ from tsed.state.vault import Vault
 from tsed.systemd import Notifier
 from tsed.tss.exportjobs import ExportJobs
 from tsed.tss.registry import UpstreamRegistry
-from tsed.unit.archive_ops import ArchiveService
 from tsed.unit.bootstrap import Running, Steps, start_unit, unit_addresses
 from tsed.unit.options import DaemonOptions
 from tsed.unit.registers import Registers

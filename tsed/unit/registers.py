@@ -107,7 +107,7 @@ class Registers:
             raise NotFoundError(
                 f"register {register_id} does not exist",
                 hint="List the registers with: tsectl registers",
-            )
+            ).localized("registers.unknown", id=register_id)
         if row.revoked_at is not None:
             return
         await self._store.revoke_register(register_id, time.time())

@@ -349,7 +349,7 @@ class SetupOps:
                 hint="Wait until the TSE is reachable and they are signed (tsectl status), "
                 "then reset; fiscal records are never thrown away.",
             )
-        archived_run = await d.archive.run_now("before factory reset")  # the TSS's last logs
+        archived_run = await d.archive.archive_before("before factory reset")  # else refused
         now = time.time()
         for row in list(d.registers.rows.values()):
             if row.revoked_at is None:

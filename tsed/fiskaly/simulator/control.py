@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tsed.fiskaly.simulator.certs import apply_switches
 from tsed.fiskaly.simulator.keys import FAULTS_KEY, STATE_KEY
 from tsed.fiskaly.simulator.model import TSS_STATES
 
@@ -31,6 +32,7 @@ def add_control_routes(app: web.Application) -> None:
                 raise ValueError("the body must be a JSON object")
             tss_states = body.pop("tss_state", {})
             expire = bool(body.pop("expire_tokens", False))
+            apply_switches(state, body)  # certificate validity, BSI certification id
             faults.config.update(body)
             for tss_id, new_state in dict(tss_states).items():
                 if new_state not in TSS_STATES or tss_id not in state.tss:

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from tsed.fiskaly.simulator.certs import reissue_certificate, set_certification_id
 from tsed.fiskaly.simulator.engine import SimState
 from tsed.fiskaly.simulator.faults import FaultConfig, FaultEngine
 from tsed.fiskaly.simulator.model import Env
@@ -71,6 +72,14 @@ class Simulator:
         if state == "DEFECTIVE":
             tss.times["time_defective"] = self.state.now()
         self.state.save_tss(tss)
+
+    def reissue_certificate(self, tss_id: str, valid_days: float) -> None:
+        """Give the TSS a certificate (same key) that expires ``valid_days`` from now."""
+        reissue_certificate(self.state, tss_id, valid_days)
+
+    def set_certification_id(self, tss_id: str, value: str | None) -> None:
+        """The BSI certification id the TSS shows (None: the current one)."""
+        set_certification_id(self.state, tss_id, value)
 
     def close(self) -> None:
         self.state.close()

@@ -132,6 +132,9 @@ class Tss:
     transaction_counter: int = 0
     times: dict[str, int] = field(default_factory=dict)
     locked: bool = False
+    # the BSI certification id the TSS shows (None: the current one, BSI_CERTIFICATION_ID);
+    # a simulator switch changes it, like fiskaly after a re-certification of its SMAERS
+    bsi_certification_id: str | None = None
 
 
 @dataclass(slots=True)

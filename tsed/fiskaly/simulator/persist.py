@@ -72,6 +72,7 @@ def _tss_to_json(tss: Tss) -> dict[str, Any]:
         "signature_counter": tss.signature_counter,
         "transaction_counter": tss.transaction_counter,
         "times": tss.times,
+        "bsi_certification_id": tss.bsi_certification_id,
     }
 
 

@@ -160,10 +160,12 @@ def make_ca(now: float) -> SimCa:
 
 
 def make_certificate(
-    key: ec.EllipticCurvePrivateKey, serial_hex: str, now: float, ca: SimCa
-) -> str:
+    key: ec.EllipticCurvePrivateKey, serial_hex: str, now: float, ca: SimCa,
+    valid_days: float = 365.0,
+) -> str:  # fmt: skip
     """The TSS certificate issued by ``ca`` (base64 DER); the subject's serialNumber is the
-    TSS serial (SHA-256 of the public key), as in fiskaly's certificates."""
+    TSS serial (SHA-256 of the public key), as in fiskaly's certificates. Valid for one year
+    from ``now`` (fiskaly's TEST certificates), or ``valid_days``."""
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, "fiskaly Test TSE (tsed simulator)"),
@@ -181,7 +183,7 @@ def make_certificate(
         .public_key(key.public_key())
         .serial_number(int(serial_hex[:38], 16) or 1)
         .not_valid_before(start - timedelta(minutes=5))
-        .not_valid_after(start + timedelta(days=365))
+        .not_valid_after(start + timedelta(days=valid_days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(ca.key, hashes.SHA256())
     )

@@ -44,7 +44,7 @@ def tss_view(state: SimState, tss: Tss, *, with_puk: bool = False) -> dict[str, 
         view["number_registered_clients"] = state.registered_clients(tss.id)
         view["number_active_transactions"] = state.active_tx.get(tss.id, 0)
     if tss.state in ("UNINITIALIZED", "INITIALIZED", "DISABLED"):
-        view["bsi_certification_id"] = BSI_CERTIFICATION_ID
+        view["bsi_certification_id"] = tss.bsi_certification_id or BSI_CERTIFICATION_ID
     if tss.description is not None:
         view["description"] = tss.description
     view.update(tss.times)
