@@ -5,12 +5,15 @@
 Boots a copy of ``OUT_DIR/rootfs.ext4`` in qemu on a disk with a volatile write cache
 (``image/nbddisk.py``: only what the guest flushed is on the image when the power goes), pairs
 registers on the host, signs receipts under load through the forwarded HTTPS port while the
-guest saves the configuration, writes the vault or exports the TSS, and cuts the power
+guest saves the configuration, writes the vault, exports the TSS or runs the fiscal archive,
+and cuts the power
 (the disk drops its cache, qemu gets SIGKILL) at a moment drawn from the seed. After each cut
 it boots again and checks (see docs/power-loss.md): every answered receipt by id and by a
 replay of its Idempotency-Key, no signature counter or transaction number given twice,
 nothing ACTIVE at the simulator, ``PRAGMA integrity_check``, the configuration and the admin
-password old or new, export jobs and downloads whole, the device key the registers pinned.
+password old or new, export jobs and downloads whole, no archive file counted as done unless
+whole (index, file and manifest agree), the archive without gap or overlap and never behind a
+run that ended before the cut, the device key the registers pinned.
 
 Prints a JSON report and one ``PASS``/``FAIL`` line per check; a failing cut is printed with
 its seed, moment and offset (``--seed S --cuts N`` draws the same moments again).
@@ -42,15 +45,14 @@ from check import _debugfs, _free_port
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from nbddisk import VolatileDisk
-from powercut_checks import Answer, Retrying, check_state, headers, verify_receipts
+from powercut_checks import Answer, Retrying, check_state, headers, note_acks, verify_receipts
 
 HERE = Path(__file__).resolve().parent
-# "all": configuration save, vault write and export side by side. The archive run joins the
-# moments once it exists (issue 17): one more loop in powercut_guest.py, one more check here.
-MOMENTS = ("all", "config", "vault", "export", "receipts")
-WRITES = ("config", "vault", "export")  # the guest's loops; a cut must fall into each of them
+# "all": configuration save, vault write, export and archive run side by side.
+MOMENTS = ("all", "config", "vault", "export", "archive", "receipts")
+WRITES = ("config", "vault", "export", "archive")  # the guest's loops; cuts fall into each
 # The cuts of moment "all" wait until these are under way together, in turn.
-ALL_TARGETS = (("config", "export"), ("vault", "export"))
+ALL_TARGETS = (("config", "archive"), ("vault", "export"))
 REGISTERS = 2
 # Budgets of one boot (docs/power-loss.md, "Measured", states the figures they come from):
 # BOOT_TIMEOUT from power-on until the register API answers; after that the agent reports
@@ -104,6 +106,7 @@ class Cut:
     daemon_restarts: str = ""  # tsed.service restarts before the agent saw it READY
     daemon_ready: float = 0.0  # READY after the kernel started (the guest's clock)
     at: str = "flush"  # the cut fell on a cache flush, or after FLUSH_WAIT without one
+    archive_after: str = ""  # the archive the next boot found: files, set aside, how far
     disk_io: str = ""
 
 
@@ -348,6 +351,10 @@ def run(out: Path, cuts: int, seed: int, mode: str, moments: tuple[str, ...] = M
                     plan[boot - 1].daemon_ready = float(lines.get("ready_after") or 0)
                     plan[boot - 1].checked_after = checked_after
                     plan[boot - 1].daemon_restarts = lines.get("restarts", "?")
+                    plan[boot - 1].archive_after = (
+                        f"{lines.get('archive_entries')} files, {lines.get('archive_unrecorded')}"
+                        f" set aside, to {lines.get('archive_to')}"
+                    )
                 else:
                     report["first_boot_ready"] = round(recovery, 1)
                     report["first_boot_daemon_ready"] = float(lines.get("ready_after") or 0)
@@ -384,6 +391,10 @@ def run(out: Path, cuts: int, seed: int, mode: str, moments: tuple[str, ...] = M
                     final = guest.lines()
                     problems += [f"{label} (at the end): {p}" for p in check_state(
                         final, acked, downloads, pinned)]  # fmt: skip
+                    if final.get("archive_acked") is None:  # the run after the last cut
+                        problems.append(f"{label}: the last archive run did not end done: "
+                                        f"{final.get('archive_error')}")  # fmt: skip
+                    report["archive_at_the_end"] = final.get("archive_to")
                     report["poweroff_clean"] = guest.proc.wait(timeout=300) == 0
                     break
                 guest.wait("moment_started")
@@ -403,7 +414,7 @@ def run(out: Path, cuts: int, seed: int, mode: str, moments: tuple[str, ...] = M
                 cut.receipts = sum(1 for a in answers if a.boot == boot and a.data is not None)
                 cut.tse_failures = sum(1 for a in answers if a.boot == boot
                                        and (a.data or {}).get("tse_failure"))  # fmt: skip
-                _note_acks(guest, cut, acked, downloads)
+                note_acks(guest, cut, acked, downloads)
                 print(f"cut {boot}: {cut.moment} seed {cut.seed} offset {cut.offset:.1f} s, "
                       f"{cut.receipts} receipts answered ({cut.tse_failures} TSE failures), "
                       f"{cut.pending_sectors} cached sectors lost, in flight: "
@@ -454,25 +465,6 @@ def _wait_under_way(guest: Guest, targets: tuple[str, ...]) -> float:
             break
         time.sleep(0.1)
     return round(time.monotonic() - began, 1)
-
-
-def _note_acks(guest: Guest, cut: Cut, acked: dict[str, Any], downloads: dict[str, str]) -> None:
-    """What the guest was told was saved before the cut: it must be there after it."""
-    cut.in_flight = guest.under_way()  # the disk answers nothing after the cut: still under way
-    configs = guest.all_values("config_acked")
-    if configs:
-        acked["config"] = f"Powercut_{configs[-1]}"
-    began = guest.all_values("config_started")
-    if began:  # the save under way at the cut: its name may be there too
-        acked["config_next"] = f"Powercut_{began[-1]}"
-    vaults = guest.all_values("vault_acked")
-    if vaults:
-        acked["vault"] = int(vaults[-1])
-    began = guest.all_values("vault_started")
-    acked["vault_next"] = int(began[-1]) if began else -1
-    for item in guest.all_values("export_acked"):
-        name, _, digest = item.partition(":")
-        downloads[name] = digest
 
 
 def main(argv: list[str]) -> int:

@@ -122,6 +122,7 @@ def check_state(lines: dict[str, str], acked: dict[str, Any], downloads: dict[st
     for name, digest in downloads.items():
         if have.get(name) != digest:
             problems.append(f"downloaded {name}: {have.get(name, 'missing')} != {digest}")
+    problems += check_archive(lines, acked)
     if pinned and lines.get("fingerprint") != pinned:
         problems.append(f"tsectl status fingerprint {lines.get('fingerprint')} != pinned")
     return problems
@@ -129,3 +130,58 @@ def check_state(lines: dict[str, str], acked: dict[str, Any], downloads: dict[st
 
 def _values(lines: dict[str, str], key: str) -> list[str]:
     return lines.get(f"_all_{key}", "").split(",") if lines.get(f"_all_{key}") else []
+
+
+def archived(text: str) -> dict[str, int]:
+    """The guest's ``archive_to`` (``<tss>:<last counter>,...`` or ``-``) as a mapping."""
+    pairs = (item.partition(":") for item in text.split(",") if ":" in item)
+    return {tss: int(last) for tss, _, last in pairs if last.isdigit()}
+
+
+def check_archive(lines: dict[str, str], acked: dict[str, Any]) -> list[str]:
+    """No archive file counted as done unless whole; no gap, overlap or step back.
+
+    A file counts once its index row is committed: it must then be there whole, with the
+    row's SHA-256 and listed so in ``MANIFEST.sha256`` (``archive_bad``). A file a cut left
+    without its row must have been set aside to ``unrecorded/`` at the start, not left among
+    the counted ones (``archive_stray``). Each TSS's archived ranges follow one another
+    (``archive_chain``), and every run that ended before the cut is still there: the archive
+    reaches at least as far as it did (``archive_to``); what it reaches now it must keep.
+    """
+    problems = []
+    if lines.get("archive_bad") != "0":
+        problems.append(f"{lines.get('archive_bad')} archive file(s) counted as done but not "
+                        f"whole: {lines.get('archive_bad_files')}")  # fmt: skip
+    if lines.get("archive_stray") != "0":
+        problems.append(f"{lines.get('archive_stray')} archive file(s) without an index row "
+                        "not set aside")  # fmt: skip
+    if lines.get("archive_chain") != "ok":
+        problems.append(f"archive ranges with a gap or overlap: {lines.get('archive_chain')}")
+    have = archived(lines.get("archive_to", "-"))
+    for tss, last in dict(acked.get("archive") or {}).items():
+        if have.get(tss, -1) < last:
+            problems.append(f"archive of TSS {tss} ends at {have.get(tss)}, it reached {last}")
+    acked["archive"] = have
+    return problems
+
+
+def note_acks(guest: Any, cut: Any, acked: dict[str, Any], downloads: dict[str, str]) -> None:
+    """What the guest was told was saved before the cut: it must be there after it."""
+    cut.in_flight = guest.under_way()  # the disk answers nothing after the cut: still under way
+    configs = guest.all_values("config_acked")
+    if configs:
+        acked["config"] = f"Powercut_{configs[-1]}"
+    began = guest.all_values("config_started")
+    if began:  # the save under way at the cut: its name may be there too
+        acked["config_next"] = f"Powercut_{began[-1]}"
+    vaults = guest.all_values("vault_acked")
+    if vaults:
+        acked["vault"] = int(vaults[-1])
+    began = guest.all_values("vault_started")
+    acked["vault_next"] = int(began[-1]) if began else -1
+    for item in guest.all_values("export_acked"):
+        name, _, digest = item.partition(":")
+        downloads[name] = digest
+    reached = guest.all_values("archive_to")  # after the boot's report and each run that ended
+    if reached:
+        acked["archive"] = archived(reached[-1])

@@ -8,13 +8,17 @@ port as lines ``TSED_PC key=value``. What it does comes from the kernel command 
    the unit's store and of the simulator, transactions left ACTIVE at the simulator, the
    configured name, which admin password the vault holds, the export jobs counted as done
    (every file's size and SHA-256 against its record), the exports ``tsectl`` downloaded,
-   the mount options of ``/`` and the disk's write cache mode;
+   the fiscal archive (every indexed file whole with the SHA-256 of its row and of
+   ``MANIFEST.sha256``, no file in it without a row, the counters of each TSS without gap or
+   overlap, how far each TSS is archived), the mount options of ``/`` and the disk's write
+   cache mode;
 2. on the first boot opens pairing windows for the host's registers, one after the other;
 3. runs the moment's workload until the power goes: ``config`` saves the configuration in a
    loop, ``vault`` sets the admin password in a loop, ``export`` exports the TSS with
-   ``tsectl export`` in a loop, ``all`` the three loops side by side, ``receipts`` only the
-   host's load; each step is reported when it begins and once it was acknowledged.
-   ``final`` powers off cleanly instead.
+   ``tsectl export`` in a loop, ``archive`` runs the fiscal archive (``tsectl archive run``)
+   in a loop, ``all`` the four loops side by side, ``receipts`` only the host's load; each
+   step is reported when it begins and once it was acknowledged. ``final`` runs the archive
+   once more (it must continue where it stood) and powers off cleanly instead.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ STATE = Path("/var/lib/tsed")
 OWN = Path("/var/lib/tsed-powercut")  # what tsectl downloaded
 SOCKET = STATE / "admin.sock"
 CONFIG = Path("/etc/tsed/tsed.toml")
+ARCHIVE = STATE / "archive"
+WRITES = ("config", "vault", "export", "archive")  # the loops of moment "all"
 STEPS = 10_000  # every loop is bounded; the cut ends it long before
 BEAT = 10.0  # seconds between the agent's heartbeats: the host tells a slow guest from a hung one
 _SAY = threading.Lock()
@@ -168,6 +174,53 @@ def whole_tar(path: Path) -> bool:
         return False
 
 
+def archived_to() -> str:
+    """How far each TSS is archived: ``<tss id prefix>:<last counter>,...`` or ``-``."""
+    index = ARCHIVE / "index.sqlite"
+    if not index.exists():
+        return "-"
+    rows = query(index, "SELECT tss_id, MAX(last_counter) FROM entries "
+                        "WHERE state = 'archived' GROUP BY tss_id ORDER BY tss_id")  # fmt: skip
+    return ",".join(f"{tss[:8]}:{last}" for tss, last in rows) or "-"
+
+
+def archive_state() -> dict[str, object]:
+    """The archive as the unit counts it (its index) against its files and manifest: a file
+    counts only with its row, whole and with the row's SHA-256, listed so in the manifest; a
+    file without a row must have been set aside (``unrecorded/``) when the daemon started."""
+    index = ARCHIVE / "index.sqlite"
+    if not index.exists():
+        return {"archive_entries": 0, "archive_bad": 0, "archive_stray": 0,
+                "archive_unrecorded": 0, "archive_chain": "ok", "archive_to": "-"}  # fmt: skip
+    try:
+        rows = query(index, "SELECT tss_id, state, first_counter, last_counter, path, size, "
+                            "sha256 FROM entries ORDER BY tss_id, first_counter, id")  # fmt: skip
+        listed = ARCHIVE / "MANIFEST.sha256"  # written with the first file
+        text = listed.read_text(encoding="utf-8") if rows or listed.exists() else ""
+    except (OSError, sqlite3.Error) as err:
+        return {"archive_entries": f"error:{err}".replace(" ", "_")}
+    manifest = {rel: digest for digest, _, rel in (ln.partition("  ") for ln in text.splitlines())}
+    bad, gaps, last = [], [], dict[str, int]()
+    for tss, state, first, final, rel, size, digest in rows:
+        path = ARCHIVE / rel
+        if (rel.split("/")[0] not in ("tss", "rejected") or not path.is_file()
+                or path.stat().st_size != size or sha256(path) != digest
+                or manifest.get(rel) != digest):  # fmt: skip
+            bad.append(Path(rel).name)
+        if state == "archived":
+            if tss in last and first != last[tss] + 1:
+                gaps.append(f"{tss[:8]}:{last[tss]}-{first}")
+            last[tss] = max(final, last.get(tss, final))
+    known = {row[4] for row in rows}
+    stray = [p for kind in ("tss", "rejected") for p in sorted((ARCHIVE / kind).glob("*/*.tar"))
+             if p.relative_to(ARCHIVE).as_posix() not in known]  # fmt: skip
+    aside = ARCHIVE / "unrecorded"
+    return {"archive_entries": len(rows), "archive_bad": len(bad),
+            "archive_bad_files": ",".join(bad) or "-", "archive_stray": len(stray),
+            "archive_unrecorded": len(list(aside.iterdir())) if aside.exists() else 0,
+            "archive_chain": ",".join(gaps) or "ok", "archive_to": archived_to()}  # fmt: skip
+
+
 def config_name() -> str:
     try:
         data = tomllib.loads(CONFIG.read_text(encoding="utf-8"))
@@ -218,6 +271,7 @@ def report(args: dict[str, str]) -> None:
         say(download=f"{path.stem}:{sha256(path)}")
         broken += not whole_tar(path)
     say(downloads_broken=broken)
+    say(**archive_state())
     fingerprint = admin("GET", "/admin/v1/status").get("device", {}).get("key_sha256", "")
     say(fingerprint=fingerprint, checked=1)
 
@@ -232,8 +286,10 @@ def pair(count: int) -> None:
 
 
 def step(moment: str, number: int, admin: AdminClient) -> None:
-    """One configuration save, vault write or export, reported when begun and when done."""
+    """One configuration save, vault write, export or archive run, reported when begun and
+    when done."""
     from tsed.cli.adminclient import CommandFailed
+    from tsed.cli.tsectl_archive import run_archive_command
     from tsed.cli.tsectl_setup import _export
 
     say(**{f"{moment}_started": number})
@@ -250,6 +306,10 @@ def step(moment: str, number: int, admin: AdminClient) -> None:
                                          output=str(target), wait=600.0)  # fmt: skip
             _export(admin, options)
             say(export_acked=f"export-{number}:{sha256(target)}")
+        elif moment == "archive":  # `tsectl archive run`: start, wait until it ended, done
+            run = argparse.Namespace(action="run", no_wait=False, json=True, wait=600.0)
+            run_archive_command(admin, run)
+            say(archive_acked=number, archive_to=archived_to())
     except CommandFailed as err:
         say(**{f"{moment}_error": f"{number}:{err.code}"})
 
@@ -266,8 +326,8 @@ def loop(moment: str, start: int) -> None:
 def workload(moment: str, start: int) -> None:
     """The moment's loop, or all three side by side (``all``); ``receipts``: only the load."""
     OWN.mkdir(exist_ok=True)
-    moments = ["config", "vault", "export"] if moment == "all" else [moment]
-    moments = [m for m in moments if m in ("config", "vault", "export")]
+    moments = list(WRITES) if moment == "all" else [moment]
+    moments = [m for m in moments if m in WRITES]
     threads = [threading.Thread(target=loop, args=(m, start)) for m in moments]
     for thread in threads:
         thread.start()
@@ -299,7 +359,10 @@ def main() -> None:
         pair(int(args["pair"]))
     if args.get("moment") == "final":
         wait_for_host()
-        report(args)  # once more, after the host's checks
+        from tsed.cli.adminclient import AdminClient
+
+        step("archive", int(args.get("start", "0")), AdminClient(SOCKET, timeout=600))
+        report(args)  # once more, after the host's checks and a last archive run
         say(done=1)
         subprocess.run(["systemctl", "--no-block", "poweroff"], check=False)
         return

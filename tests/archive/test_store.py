@@ -117,3 +117,23 @@ def test_the_disk_projection_uses_the_measured_growth(store: ArchiveStore) -> No
     assert summary["days_until_full"] == round(summary["disk_free"] / 100_000)
     assert summary["disk_warning"] is (summary["days_until_full"] < 60)
     assert summary["bytes_per_10000_receipts"] == round(100_000 * 10_000 / 8)
+
+
+def test_a_manifest_behind_its_index_is_rewritten_at_open(tmp_path: Path) -> None:
+    """A cut between a row's commit and the manifest's rewrite: the row counts, so the
+    manifest (what ``sha256sum -c`` and ``tsectl archive verify`` read) catches up."""
+    store = ArchiveStore(tmp_path / "archive")
+    store.open()
+    source, digest = _staged(store, b"one")
+    store.record(source, _new(23, 40, digest))
+    before = (store.root / "MANIFEST.sha256").read_bytes()
+    source, digest = _staged(store, b"two")
+    entry = store.record(source, _new(41, 50, digest))
+    (store.root / "MANIFEST.sha256").write_bytes(before)  # the rewrite the cut took
+    assert entry.path not in store.manifest()
+    reopened = ArchiveStore(tmp_path / "archive")
+    reopened.open()
+    assert reopened.manifest() == {e.path: e.sha256 for e in reopened.entries()}
+    assert reopened.manifest()[entry.path] == digest
+    assert list((reopened.root / "tss" / TSS).iterdir())  # nothing set aside: both are rows
+    assert not (reopened.root / "unrecorded").exists()

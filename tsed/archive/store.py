@@ -12,7 +12,8 @@ this one directory; ``factory-reset`` never touches it):
 * ``MANIFEST.sha256``: ``sha256sum -c`` format, every archived and rejected file;
 * ``staging/``: downloads not yet verified (emptied at the start of every run);
 * ``unrecorded/``: a file found in ``tss/`` without an index row (a crash between the rename
-  and the commit): moved aside, never deleted; the next run archives that range again.
+  and the commit): moved aside, never deleted; the next run archives that range again. A
+  manifest that lags the index (a crash between the commit and its rewrite) is rewritten.
 
 A file counts once its row is committed: the file is fsynced and linked into place (a link
 never replaces an existing file), the directory fsynced, then the row committed, then the
@@ -204,6 +205,13 @@ class ArchiveStore:
         except (OSError, sqlite3.Error) as err:
             raise StorageError(f"cannot open the archive in {self.root}: {err}") from err
         self.set_aside_unrecorded()
+        if self.manifest() != {e.path: e.sha256 for e in self.entries()}:
+            # a cut between a row's commit and the manifest's rewrite: the index counts
+            self.write_manifest()
+            _LOGGER.warning(
+                "archive: the manifest lagged the index (a run was cut off): rewritten from it",
+                extra={"TSED_EVENT": "archive_unrecorded"},
+            )
 
     def _set_aside(self, path: Path, rel: str) -> None:
         target = self.root / "unrecorded" / f"{int(self.clock())}_{path.name}"

@@ -33,7 +33,7 @@ from tsed.fiskaly.simulator.model import (
     Transaction,
     Tss,
 )
-from tsed.fiskaly.simulator.persist import SimPersistence
+from tsed.fiskaly.simulator.persist import SimPersistence, one_commit
 from tsed.fiskaly.simulator.signedlogs import ADMIN_USER, deploy_logs, load_ca, system_log
 from tsed.fiskaly.simulator.support import (
     Limits,
@@ -111,6 +111,12 @@ class SimState:
             self.exports.setdefault(export.tss_id, {})[export.id] = export
         for entry in self.persist.load_logs():
             self.logs.setdefault(entry.tss_id, []).append(entry)
+        for tss in self.tss.values():  # a state from before one_commit: counters may lag
+            tss.transaction_counter = max(
+                [tss.transaction_counter, *self.tx_numbers.get(tss.id, {})]
+            )
+            logs = self.logs.get(tss.id, [])
+            tss.signature_counter = max([tss.signature_counter, *(e.counter for e in logs)])
 
     def close(self) -> None:
         if self.persist:
@@ -259,6 +265,7 @@ class SimState:
         """Sign a system log (consumes one signature counter, kept for exports)."""
         system_log(self, tss, operation, **fields)
 
+    @one_commit
     def create_tss(self, token: TokenInfo, tss_id: str, metadata: Patch) -> Tss:
         existing = self.tss.get(tss_id)
         if existing is not None:
@@ -326,6 +333,7 @@ class SimState:
                 401, "E_UNAUTHORIZED", "admin authentication required for this operation"
             )
 
+    @one_commit
     def update_tss(
         self, token: TokenInfo, tss: Tss, state: str | None, description: str | None,
         metadata: Patch,
@@ -369,6 +377,7 @@ class SimState:
         self.save_tss(tss)
         return tss
 
+    @one_commit
     def change_pin(self, tss: Tss, puk: str, new_pin: str) -> None:
         self.usable(tss)
         if tss.state not in ("UNINITIALIZED", "INITIALIZED"):
@@ -381,6 +390,7 @@ class SimState:
         self.system_log(tss, "unblockUser", user_id=ADMIN_USER, unblock_result="ok")
         self.save_tss(tss)
 
+    @one_commit
     def admin_login(self, token: TokenInfo, tss: Tss, pin: str) -> None:
         self.usable(tss)
         if tss.pin_blocked or tss.admin_pin is None:
@@ -402,6 +412,7 @@ class SimState:
         )
         self.save_tss(tss)
 
+    @one_commit
     def admin_logout(self, token: TokenInfo, tss: Tss) -> None:
         self.usable(tss)
         if token.jti in tss.admin_sessions:
@@ -420,6 +431,7 @@ class SimState:
             1 for c in self.clients.values() if c.tss_id == tss_id and c.state == "REGISTERED"
         )
 
+    @one_commit
     def create_client(
         self, token: TokenInfo, tss: Tss, client_id: str, serial: str, metadata: Patch
     ) -> Client:
@@ -456,6 +468,7 @@ class SimState:
             raise SimError(404, "E_CLIENT_NOT_FOUND", f"client {client_id} not found")
         return client
 
+    @one_commit
     def update_client(
         self, token: TokenInfo, tss: Tss, client: Client, state: str, metadata: Patch
     ) -> Client:

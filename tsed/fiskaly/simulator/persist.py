@@ -3,16 +3,24 @@
 The simulator keeps everything in memory and writes each change through, so a restart with the
 same state directory continues with the same organizations, keys, TSS (private keys included),
 clients, counters, transactions and exports. Signed logs are kept for exports.
+
+Each change is one SQLite transaction (:func:`one_commit`): signing a revision writes its log,
+its transaction and its TSS's counters, and a power cut between two of those commits would
+leave the TSS's counters behind its own records, so the next start would get the same
+transaction number (and its logs the same signature counters) again.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import json
 import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -103,9 +111,24 @@ class SimPersistence:
         # E_CLIENT_NOT_FOUND for its own clients or handed out a signature counter twice.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        self._depth = 0
 
     def close(self) -> None:
         self._db.close()
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """The writes inside are one commit (nested: the outermost commits). What was written
+        is committed on an error too: the simulator's memory already holds it."""
+        if self._depth == 0:
+            self._db.execute("BEGIN IMMEDIATE")
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                self._db.execute("COMMIT")
 
     def _put(self, kind: str, obj_id: str, body: dict[str, Any]) -> None:
         self._db.execute(
@@ -188,3 +211,25 @@ class SimPersistence:
     def load_logs(self) -> list[LogEntry]:
         rows = self._db.execute("SELECT * FROM logs ORDER BY tss_id, counter").fetchall()
         return [LogEntry(*row) for row in rows]
+
+
+class _Persisted(Protocol):
+    persist: SimPersistence | None
+
+
+_S = TypeVar("_S", bound=_Persisted)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def one_commit(change: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S, _P], _R]:
+    """``change`` (a function of the simulator's state) writes all it writes in one commit."""
+
+    @functools.wraps(change)
+    def run(state: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if state.persist is None:
+            return change(state, *args, **kwargs)
+        with state.persist.atomic():
+            return change(state, *args, **kwargs)
+
+    return run

@@ -30,6 +30,7 @@ from tsed.fiskaly.simulator.model import (
     Tss,
     schema_error,
 )
+from tsed.fiskaly.simulator.persist import one_commit
 from tsed.fiskaly.simulator.support import TokenInfo
 from tsed.fiskaly.tr03151 import sign_log, transaction_log_data
 
@@ -289,6 +290,7 @@ def _sign_revision(
     return revision
 
 
+@one_commit
 def upsert(
     state: SimState, token: TokenInfo, tss: Tss, id_or_number: str, revision: int, body: Any
 ) -> dict[str, Any]:
