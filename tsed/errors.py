@@ -68,6 +68,12 @@ Class, status, code and module (below ``tsed.``); ``tests/test_errors.py`` check
     │  └─ UsageError                    500 USAGE                           cli.adminclient
     ├─ HttpRefused                      400 HTTP_ERROR                      net.http
     ├─ TelemetryFailed                  502 TELEMETRY_FAILED                unit.telemetry
+    ├─ UpdateFailed                     500 UPDATE_FAILED                   unit.rauc
+    │  ├─ UpdateBadSignature            403 UPDATE_BAD_SIGNATURE            unit.rauc
+    │  ├─ UpdateDowngrade               409 UPDATE_DOWNGRADE                unit.rauc
+    │  ├─ UpdateDownloadFailed          502 UPDATE_DOWNLOAD_FAILED          unit.rauc
+    │  ├─ UpdateOtherDevice             409 UPDATE_OTHER_DEVICE_CLASS       unit.rauc
+    │  └─ UpdateUnavailable             503 UPDATE_UNAVAILABLE              unit.rauc
     ├─ OffboxError                      502 OFFBOX_FAILED                   errors
     │  ├─ OffboxAuthFailed              502 OFFBOX_AUTH_FAILED              errors
     │  ├─ OffboxFull                    507 OFFBOX_FULL                     errors

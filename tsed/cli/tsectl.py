@@ -27,6 +27,7 @@ from tsed.cli.tsectl_setup import (
     read_secret,
     run_setup_command,
 )
+from tsed.cli.tsectl_update import add_update_parser, run_update_command
 from tsed.cli.tsectl_verify import print_report, run_verify
 from tsed.config.text import shown
 
@@ -147,6 +148,8 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
             return done
         if args.command == "archive":
             return run_archive_command(client, args)
+        if args.command == "update":
+            return run_update_command(client, args)
         if args.command == "status":
             return client.call("GET", "/admin/v1/status"), _print_status
         if args.command == "pair":
@@ -312,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     actions = archive.add_subparsers(dest="action", required=True, metavar="ACTION")
     add_archive_actions(actions)
     add_offbox_actions(actions)
+    add_update_parser(sub)
     discover = sub.add_parser("discover", help="list TSE-LAN units on the network (mDNS)")
     discover.add_argument("--seconds", type=float, default=3.0, help="how long to listen")
     discover.add_argument(

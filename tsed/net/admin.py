@@ -37,6 +37,7 @@ written to the journal as an audit event (who, what, result; never a body).
 ``POST   /admin/v1/factory-reset``           back to first boot ``{confirm: true, password?}``
 ``GET    /admin/metrics``                    Prometheus metrics
 ``*      /admin/v1/archive…``                the fiscal archive (:mod:`tsed.net.admin_archive`)
+``*      /admin/v1/update…``                 A/B updates (:mod:`tsed.net.admin_update`)
 ==========================================  =========================================
 """
 
@@ -56,6 +57,7 @@ from tsed.logs import register_secret
 from tsed.net.admin_archive import add_archive_routes
 from tsed.net.admin_openapi import admin_openapi_document
 from tsed.net.admin_operations import AdminOperations, PasswordProof
+from tsed.net.admin_update import add_update_routes
 from tsed.net.http import client_source, error_middleware, read_json_object
 from tsed.net.wire import answer
 from tsed.tss.exports import ExportRange
@@ -409,3 +411,4 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
     r.add_post("/admin/v1/factory-reset", factory_reset)
     r.add_get("/admin/metrics", metrics)
     add_archive_routes(r, ops)  # /admin/v1/archive*: tsed.net.admin_archive
+    add_update_routes(r, ops)  # /admin/v1/update*: tsed.net.admin_update

@@ -37,6 +37,8 @@ __all__ = [
     "SIMULATOR_DIR",
     "STATE_NAMES",
     "STORE_FILE",
+    "UPDATE_DIR",
+    "UPDATE_FILE",
     "VAULT_FILE",
     "StatePaths",
 ]
@@ -59,6 +61,8 @@ SIMULATOR_DIR = "simulator"
 ARCHIVE_DIR = "archive"  # the fiscal archive: kept by factory-reset
 AUDITOR_DIR = "auditor"  # the auditor's exports of the archive (tsectl archive export)
 OFFBOX_DIR = "offbox"  # the off-box copy: status, restic's cache, known_hosts
+UPDATE_FILE = "update.json"  # the last update's result (tsectl update status)
+UPDATE_DIR = "update-download"  # a downloaded bundle (data partition) until installed
 
 # every name above, for the check that no other module spells one
 STATE_NAMES = frozenset(
@@ -79,6 +83,8 @@ STATE_NAMES = frozenset(
         EXPORTS_DIR,
         EXPORT_JOB_FILE,
         SIMULATOR_DIR,
+        UPDATE_FILE,
+        UPDATE_DIR,
     }
 )
 
@@ -148,3 +154,11 @@ class StatePaths:
     @property
     def auditor(self) -> Path:
         return self.root / AUDITOR_DIR
+
+    @property
+    def update_result(self) -> Path:
+        return self.root / UPDATE_FILE
+
+    @property
+    def update_dir(self) -> Path:
+        return self.root / UPDATE_DIR

@@ -25,6 +25,7 @@ from tsed.tss.views import TssCounters, TssEntry, TssStatus
 from tsed.unit.archive_ops import ArchiveAdminOps
 from tsed.unit.context import OpsContext
 from tsed.unit.setup_ops import SetupOps
+from tsed.unit.update_ops import UpdateOps
 from tsed.unit.views import DeviceView, PairingState, TssSummary, UnitStatus
 
 _LOGGER = logging.getLogger(__name__)
@@ -63,6 +64,13 @@ class AdminOps:
         self.archive_progress = self.archive.archive_progress
         self.archive_verify = self.archive.archive_verify
         self.archive_export = self.archive.archive_export
+        # A/B updates through RAUC (/admin/v1/update*)
+        self.updates = UpdateOps.from_environ(
+            context.environ, state_dir=context.state_dir, config=lambda: context.config,
+            vault=context.vault,
+        )  # fmt: skip
+        self.update_status = self.updates.update_status
+        self.update_install = self.updates.update_install
 
     async def status(self) -> UnitStatus:
         d = self.d
@@ -88,6 +96,7 @@ class AdminOps:
                 for tenant, b in d.upstreams.all_bindings().items()
             },
             telemetry=d.telemetry.status(),
+            update=await self.updates.status_summary(),
         )
 
     async def open_pairing(
