@@ -49,6 +49,7 @@ TREE: dict[str, tuple[int, str]] = {
     "tsed.errors.NotFoundError": (404, "NOT_FOUND"),
     "tsed.errors.StorageError": (507, "STORAGE_FAILED"),
     "tsed.errors.StorageFull": (507, "STORAGE_FULL"),
+    "tsed.state.store.StoreTooNew": (507, "STORE_TOO_NEW"),
     "tsed.unit.telemetry.TelemetryFailed": (502, "TELEMETRY_FAILED"),
     "tsed.unit.rauc.UpdateFailed": (500, "UPDATE_FAILED"),
     "tsed.unit.rauc.UpdateBadSignature": (403, "UPDATE_BAD_SIGNATURE"),

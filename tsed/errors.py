@@ -60,7 +60,8 @@ Class, status, code and module (below ``tsed.``); ``tests/test_errors.py`` check
     ├─ NotFoundError                    404 NOT_FOUND                       errors
     │  └─ NoSuchRoute                   404 NO_SUCH_ROUTE                   net.http
     ├─ StorageError                     507 STORAGE_FAILED                  errors
-    │  └─ StorageFull                   507 STORAGE_FULL                    errors
+    │  ├─ StorageFull                   507 STORAGE_FULL                    errors
+    │  └─ StoreTooNew                   507 STORE_TOO_NEW                   state.store
     ├─ CommandFailed                    500 FAILED                          cli.adminclient
     │  ├─ NotConfirmed                  500 ABORTED                         cli.adminclient
     │  ├─ NotRunning                    500 NOT_RUNNING                     cli.adminclient
