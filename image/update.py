@@ -28,6 +28,7 @@ import argparse
 import functools
 import http.server
 import json
+import random
 import re
 import shutil
 import subprocess
@@ -61,6 +62,7 @@ WantedBy=multi-user.target
 # The agent: reports each boot on ttyS1, does the boot's step, reboots or powers off. Its
 # state (the step, the boot count, the host's URL) is on the data partition, like the unit's.
 GUEST_SCRIPT = r"""#!/bin/bash
+set -x  # the trace goes to the serial port too (lines starting with "+")
 say() { echo "TSED_UPD up=$(cut -d' ' -f1 /proc/uptime) $*"; }
 field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)" 2>/dev/null; }
 step=$(cat /data/test/step 2>/dev/null || echo 1)
@@ -77,6 +79,7 @@ for i in $(seq 600); do
     sleep 1
 done
 say "ready=$state"
+[ "$state" = active ] || journalctl -u tsed --no-pager -o cat -n 12 | sed 's/^/TSED_UPD_LOG /'
 for i in $(seq 900); do
     h=$(systemctl is-active tsed-update-health)
     [ "$h" = active ] || [ "$h" = failed ] && break
@@ -148,7 +151,7 @@ class Guest:
     def boots(self) -> list[dict[str, str]]:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         found: list[dict[str, str]] = []
-        for line in re.findall(r"TSED_UPD (.*)", text):
+        for line in re.findall(r"^TSED_UPD (.*)", text, re.MULTILINE):
             words = dict(word.partition("=")[::2] for word in line.split() if "=" in word)
             if "boot" in words:
                 found.append({})
@@ -183,11 +186,13 @@ class Guest:
 
 def _bundle(rootfs: Path, version: str, out: Path, cert: Path, key: Path,
             compatible: str = "tsed-lan-unit") -> Path:  # fmt: skip
-    subprocess.run(
+    made = subprocess.run(
         [str(HERE / "bundle"), str(rootfs), version, str(out), "--cert", str(cert),
          "--key", str(key), "--compatible", compatible],
-        check=True, capture_output=True,
+        check=False, capture_output=True, text=True,
     )  # fmt: skip
+    if made.returncode != 0:
+        raise SystemExit(f"image/bundle {version} failed: {made.stderr[-1500:]}")
     return out
 
 
@@ -212,7 +217,10 @@ def _prepare(out: Path, work: Path, args: argparse.Namespace) -> tuple[Path, Pat
     (data / "test").mkdir(parents=True)
     (data / "bundles").mkdir()
     small = work / "small.ext4"  # the refused bundles' payload: never installed
-    subprocess.run(["mke2fs", "-q", "-t", "ext4", str(small), "8M"], check=True)
+    (work / "small" / "usr" / "share" / "tsed").mkdir(parents=True)
+    (work / "small" / "filler").write_bytes(random.Random(7).randbytes(1 << 16))
+    subprocess.run(["mke2fs", "-q", "-t", "ext4", "-d", str(work / "small"), str(small), "8M"],
+                   check=True, capture_output=True)  # fmt: skip
     _bundle(small, "9.0.0", data / "bundles" / "forged.raucb", args.forged_cert, args.forged_key)
     _bundle(small, "9.0.0", data / "bundles" / "other.raucb", args.cert, args.key,
             compatible="tsed-kassendrucker")  # fmt: skip

@@ -46,6 +46,7 @@ _LOGGER = logging.getLogger(__name__)
 
 TIMEOUT = 600.0  # seconds from the start of the check (TCG guests need ~200 s to READY)
 POLL = 2.0
+MAX_RESTARTS = 3  # a new version's daemon that failed to start this often is unhealthy
 API = "https://127.0.0.1:8443"
 RECEIPT = {
     "receipt_type": "RECEIPT",
@@ -62,20 +63,24 @@ def _say(text: str) -> None:
     print(f"tsed-update-health: {text}", flush=True)
 
 
+def _systemctl(*args: str) -> str:
+    argv = ["systemctl", *args]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)  # noqa: S603
+    return done.stdout.strip()
+
+
 def _wait_ready(deadline: float) -> None:
-    state = "unknown"
+    """READY (``Type=notify``: active); a daemon that failed or keeps restarting is not."""
+    state, restarts = "unknown", 0
     while time.monotonic() < deadline:
-        done = subprocess.run(
-            ["systemctl", "is-active", "tsed.service"],  # noqa: S607
-            capture_output=True, text=True, check=False, timeout=30,
-        )  # fmt: skip
-        state = done.stdout.strip()
+        state = _systemctl("is-active", "tsed.service")
         if state == "active":
             return
-        if state == "failed":
+        restarts = int(_systemctl("show", "-P", "NRestarts", "tsed.service") or 0)
+        if state == "failed" or restarts >= MAX_RESTARTS:
             break
         time.sleep(POLL)
-    raise Unhealthy(f"tsed.service wurde nicht bereit (Zustand: {state})")
+    raise Unhealthy(f"tsed.service wurde nicht bereit (Zustand: {state}, {restarts} Neustarts)")
 
 
 def _admin_status(socket_path: Path, deadline: float) -> dict[str, Any]:
