@@ -72,13 +72,18 @@ slot=$(sed -n 's/.*rauc\.slot=\([AB]\).*/\1/p' /proc/cmdline)
 say "boot=$boot step=$step slot=$slot version=$(cat /usr/share/tsed/release)"
 say "mounts=$(findmnt -n -o SOURCE /var/lib/tsed | tr -d ' ')"
 state=none
-for i in $(seq 600); do
+set +x
+for i in $(seq 600); do  # at most 600 polls and 900 s of uptime
     s=$(systemctl is-active tsed)
     [ "$s" = active ] && { state=active; break; }
     [ "$s" = failed ] && { state=failed; break; }
+    restarts=$(systemctl show -P NRestarts tsed)
+    [ "${restarts:-0}" -ge 3 ] && { state=failed; break; }
+    [ "$(cut -d. -f1 /proc/uptime)" -gt 900 ] && break
+    [ $((i % 20)) = 0 ] && journalctl -u tsed --no-pager -o cat -n 3 | sed 's/^/TSED_UPD_LOG /'
     sleep 1
 done
-say "ready=$state"
+say "ready=$state restarts=$(systemctl show -P NRestarts tsed)"
 [ "$state" = active ] || journalctl -u tsed --no-pager -o cat -n 12 | sed 's/^/TSED_UPD_LOG /'
 for i in $(seq 900); do
     h=$(systemctl is-active tsed-update-health)
@@ -202,6 +207,9 @@ def _prepare(out: Path, work: Path, args: argparse.Namespace) -> tuple[Path, Pat
     subprocess.run(["cp", "--sparse=always", str(out / "rootfs.ext4"), str(base)], check=True)
     (work / "tsed-updatetest").write_text(GUEST_SCRIPT)
     (work / "tsed-updatetest.service").write_text(GUEST_UNIT)
+    # qemu without KVM on a shared box starts the daemon several times slower than a unit:
+    # the first start (keys, simulator, TSS) may take minutes, and the watchdog must wait too
+    (work / "slow.conf").write_text("[Service]\nTimeoutStartSec=600s\nWatchdogSec=120s\n")
     _debugfs(
         base,
         "rm /etc/rauc/update-ca.pem\n"
@@ -210,7 +218,9 @@ def _prepare(out: Path, work: Path, args: argparse.Namespace) -> tuple[Path, Pat
         "sif /usr/local/sbin/tsed-updatetest mode 0100755\n"
         f"write {work / 'tsed-updatetest.service'} /etc/systemd/system/tsed-updatetest.service\n"
         "symlink /etc/systemd/system/multi-user.target.wants/tsed-updatetest.service "
-        "/etc/systemd/system/tsed-updatetest.service\n",
+        "/etc/systemd/system/tsed-updatetest.service\n"
+        "mkdir /etc/systemd/system/tsed.service.d\n"
+        f"write {work / 'slow.conf'} /etc/systemd/system/tsed.service.d/tcg.conf\n",
     )
     version = (out / "version").read_text().strip()
     data = work / "data"
