@@ -129,6 +129,11 @@ TREE: dict[str, tuple[int, str]] = {
 
 # class path: (where it may be mentioned, why it is not part of the tree)
 OUTSIDE: dict[str, tuple[str, str]] = {
+    "tsed.cli.update_health.Unhealthy": (
+        "tsed.cli.update_health",
+        "one failed step of the health check of a new root slot; it becomes the recorded "
+        "reason of the rollback and never leaves the command",
+    ),
     "tsed.cli.console.LineTooLong": (
         "tsed.cli.console",
         "LineIO's signal to the console loop that it dropped an overlong line; the loop "
