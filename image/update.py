@@ -1,7 +1,8 @@
 """Signed A/B updates and the automatic rollback on the unit's disk, in qemu (TCG).
 
     python image/update.py OUT_DIR --ca CA.pem --cert CERT.pem --key KEY.pem \
-        --forged-cert F.pem --forged-key F.key [--short]
+        --forged-cert F.pem --forged-key F.key [--short | --no-rollback]
+        [--next-bundle FILE] [--keep-bundle FILE]
 
 The disk is ``image/disk`` of a copy of ``OUT_DIR/rootfs.ext4`` (the vendor's update CA of
 the test, and a test agent on the second serial port, written into the copy with debugfs);
@@ -125,6 +126,7 @@ for i in $(seq 600); do
     [ "${n:-0}" -ge 1 ] && break; sleep 1
 done
 say "receipts_now=$n"
+if [ "$step" = 2 ] && [ -e /data/test/no-rollback ]; then say "done=1"; systemctl --no-block poweroff; exit 0; fi
 if [ "$step" = 2 ]; then
     install "$url/broken.raucb" broken
     echo 3 >/data/test/step; sync
@@ -237,6 +239,8 @@ def _prepare(out: Path, work: Path, args: argparse.Namespace) -> tuple[Path, Pat
     _bundle(small, "0.0.1", data / "bundles" / "older.raucb", args.cert, args.key)
     if args.short:
         (data / "test" / "short").write_text("1\n")
+    if args.no_rollback:
+        (data / "test" / "no-rollback").write_text("1\n")
     return base, data, version
 
 
@@ -269,11 +273,17 @@ def run(out: Path, args: argparse.Namespace) -> int:
         base, data, version = _prepare(out, work, args)
         served = work / "served"
         served.mkdir()
-        if not args.short:
+        if not args.short and args.next_bundle:  # made by an earlier run of the same image
+            shutil.copyfile(args.next_bundle, served / "next.raucb")
+            results["bundle_bytes"] = (served / "next.raucb").stat().st_size
+        elif not args.short:
             t0 = time.monotonic()
             _bundle(base, _next_version(version, 1), served / "next.raucb", args.cert, args.key)
             results["bundle_seconds"] = round(time.monotonic() - t0)
             results["bundle_bytes"] = (served / "next.raucb").stat().st_size
+            if args.keep_bundle:
+                shutil.copyfile(served / "next.raucb", args.keep_bundle)
+        if not args.short and not args.no_rollback:
             broken = work / "broken.ext4"
             subprocess.run(["cp", "--sparse=always", str(base), str(broken)], check=True)
             (work / "tsed-broken").write_text(BROKEN_TSED)
@@ -292,7 +302,7 @@ def run(out: Path, args: argparse.Namespace) -> int:
         port = _free_port()
         guest = Guest(disk, work, port)
         try:
-            results.update(_scenario(guest, port, version, args.short, checks))
+            results.update(_scenario(guest, port, version, args.short, checks, args.no_rollback))
         finally:
             rc = guest.stop(600)
             server.shutdown()
@@ -308,7 +318,7 @@ def run(out: Path, args: argparse.Namespace) -> int:
 
 
 def _scenario(guest: Guest, port: int, version: str, short: bool,
-              checks: dict[str, bool]) -> dict[str, Any]:  # fmt: skip
+              checks: dict[str, bool], no_rollback: bool = False) -> dict[str, Any]:  # fmt: skip
     r: dict[str, Any] = {}
     first = guest.wait(1, "ready")
     b1 = guest.boots()[0]
@@ -353,6 +363,9 @@ def _scenario(guest: Guest, port: int, version: str, short: bool,
     checks["device key the register pinned unchanged"] = _fingerprint(port) == pin
     status2 = guest.wait(2, "update_status").split(",")
     checks["update status: B, good"] = status2[:3] == ["B", _next_version(version, 1), "good"]
+    if no_rollback:
+        guest.wait(2, "done")
+        return r
     r["install_broken"] = guest.wait(2, "broken")
     guest.wait(2, "rebooting")
     broken_at = guest.at(2, "rebooting")
@@ -386,6 +399,9 @@ def main(argv: list[str]) -> int:
     for name in ("ca", "cert", "key", "forged-cert", "forged-key"):
         parser.add_argument(f"--{name}", type=Path, required=True)
     parser.add_argument("--short", action="store_true", help="boot, refusals, power-off")
+    parser.add_argument("--no-rollback", action="store_true", help="stop after the update")
+    parser.add_argument("--next-bundle", type=Path, help="reuse this bundle of the next version")
+    parser.add_argument("--keep-bundle", type=Path, help="copy the next version's bundle here")
     return run(args.out, args) if (args := parser.parse_args(argv)) else 1
 
 
