@@ -56,7 +56,14 @@ TREE: dict[str, tuple[int, str]] = {
     "tsed.state.restore.DaemonRunning": (409, "BACKUP_DAEMON_RUNNING"),
     "tsed.state.restore.RestoreRefused": (409, "BACKUP_UNIT_HOLDS_DATA"),
     "tsed.errors.StorageFull": (507, "STORAGE_FULL"),
+    "tsed.state.store.StoreTooNew": (507, "STORE_TOO_NEW"),
     "tsed.unit.telemetry.TelemetryFailed": (502, "TELEMETRY_FAILED"),
+    "tsed.unit.rauc.UpdateFailed": (500, "UPDATE_FAILED"),
+    "tsed.unit.rauc.UpdateBadSignature": (403, "UPDATE_BAD_SIGNATURE"),
+    "tsed.unit.rauc.UpdateDowngrade": (409, "UPDATE_DOWNGRADE"),
+    "tsed.unit.rauc.UpdateDownloadFailed": (502, "UPDATE_DOWNLOAD_FAILED"),
+    "tsed.unit.rauc.UpdateOtherDevice": (409, "UPDATE_OTHER_DEVICE_CLASS"),
+    "tsed.unit.rauc.UpdateUnavailable": (503, "UPDATE_UNAVAILABLE"),
     "tsed.archive.store.ArchiveConflict": (409, "ARCHIVE_CONFLICT"),
     "tsed.archive.service.ArchiveIncomplete": (409, "ARCHIVE_INCOMPLETE"),
     "tsed.archive.offboxsync.ArchiveShrank": (409, "ARCHIVE_SHRANK"),
@@ -136,6 +143,11 @@ TREE: dict[str, tuple[int, str]] = {
 
 # class path: (where it may be mentioned, why it is not part of the tree)
 OUTSIDE: dict[str, tuple[str, str]] = {
+    "tsed.cli.update_health.Unhealthy": (
+        "tsed.cli.update_health",
+        "one failed step of the health check of a new root slot; it becomes the recorded "
+        "reason of the rollback and never leaves the command",
+    ),
     "tsed.cli.console.LineTooLong": (
         "tsed.cli.console",
         "LineIO's signal to the console loop that it dropped an overlong line; the loop "

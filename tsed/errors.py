@@ -74,7 +74,8 @@ Class, status, code and module (below ``tsed.``); ``tests/test_errors.py`` check
     │  ├─ NoSuchRoute                   404 NO_SUCH_ROUTE                   net.http
     │  └─ PremisesUnknown               404 PREMISES_UNKNOWN                filing.errors
     ├─ StorageError                     507 STORAGE_FAILED                  errors
-    │  └─ StorageFull                   507 STORAGE_FULL                    errors
+    │  ├─ StorageFull                   507 STORAGE_FULL                    errors
+    │  └─ StoreTooNew                   507 STORE_TOO_NEW                   state.store
     ├─ CommandFailed                    500 FAILED                          cli.adminclient
     │  ├─ NotConfirmed                  500 ABORTED                         cli.adminclient
     │  ├─ NotRunning                    500 NOT_RUNNING                     cli.adminclient
@@ -82,6 +83,12 @@ Class, status, code and module (below ``tsed.``); ``tests/test_errors.py`` check
     │  └─ UsageError                    500 USAGE                           cli.adminclient
     ├─ HttpRefused                      400 HTTP_ERROR                      net.http
     ├─ TelemetryFailed                  502 TELEMETRY_FAILED                unit.telemetry
+    ├─ UpdateFailed                     500 UPDATE_FAILED                   unit.rauc
+    │  ├─ UpdateBadSignature            403 UPDATE_BAD_SIGNATURE            unit.rauc
+    │  ├─ UpdateDowngrade               409 UPDATE_DOWNGRADE                unit.rauc
+    │  ├─ UpdateDownloadFailed          502 UPDATE_DOWNLOAD_FAILED          unit.rauc
+    │  ├─ UpdateOtherDevice             409 UPDATE_OTHER_DEVICE_CLASS       unit.rauc
+    │  └─ UpdateUnavailable             503 UPDATE_UNAVAILABLE              unit.rauc
     ├─ OffboxError                      502 OFFBOX_FAILED                   errors
     │  ├─ OffboxAuthFailed              502 OFFBOX_AUTH_FAILED              errors
     │  ├─ OffboxFull                    507 OFFBOX_FULL                     errors

@@ -87,3 +87,46 @@ def test_help_and_usage(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["frobnicate"])
     assert info.value.code == 2
+
+
+def test_the_daemon_exits_3_on_a_store_a_newer_tsed_wrote(tmp_path: Path) -> None:
+    """A downgrade in a real process: ``tsed serve`` names the problem, changes nothing in
+    the store and exits 3, which ``tsed.service`` does not restart (RestartPreventExitStatus)."""
+    import asyncio
+    import hashlib
+    import os
+    import socket
+    import sqlite3
+    import subprocess
+    import sys
+
+    from tsed.state.paths import StatePaths
+    from tsed.state.store import SCHEMA_VERSION, Store
+
+    state = tmp_path / "state"
+    store_path = StatePaths(state).store
+
+    async def written() -> None:
+        store = Store(store_path)
+        await store.open()
+        await store.audit("test", "written_by_the_newer_tsed")
+        await store.close()
+
+    asyncio.run(written())
+    conn = sqlite3.connect(store_path)  # the newer tsed's migration, checkpointed on close
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.close()
+    before = hashlib.sha256(store_path.read_bytes()).hexdigest()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "TSED_MDNS": "off", "TSED_STATE_DIR": str(state),
+           "TSED_CONFIG": str(state / "tsed.toml"), "TSED_LISTEN": f"127.0.0.1:{port}"}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "tsed.cli.tsed", "serve"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert "written by a newer tsed" in done.stderr and "hint:" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert hashlib.sha256(store_path.read_bytes()).hexdigest() == before

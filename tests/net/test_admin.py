@@ -117,6 +117,7 @@ async def collect(tmp: Path) -> dict[str, Any]:
             async with admin, web:
                 await call("status", "GET", "/status", 200)
                 await call("health_none", "GET", "/health", 200)  # no night yet
+                await call("update_status", "GET", "/update", 200)
                 await call("password_status", "GET", "/password", 200)
                 answers["page_session"] = (await web.get("/setup/session")).json()
                 await call("setup_code", "GET", "/setup-code", 200)

@@ -162,3 +162,30 @@ async def test_committed_rows_survive_a_reopen(tmp_path: Path) -> None:
         assert await store.get_tx(row.id) == row
     finally:
         await store.close()
+
+
+async def test_a_store_of_a_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    """The downgrade: an older tsed (after a rollback) meets the store a newer one wrote."""
+    import hashlib
+    import sqlite3
+
+    from tsed.state.store import SCHEMA_VERSION, StoreTooNew
+
+    path = tmp_path / "s.sqlite"
+    store = Store(path)
+    await store.open()
+    await store.insert_tx(_row())
+    await store.close()
+    conn = sqlite3.connect(path)  # what the newer tsed's migration leaves, checkpointed
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.close()
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    older = Store(path)
+    with pytest.raises(StoreTooNew) as caught:
+        await older.open()
+    assert f"schema {SCHEMA_VERSION + 1}" in caught.value.message
+    assert caught.value.code == "STORE_TOO_NEW" and "newer version" in caught.value.hint
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM transactions").fetchone()[0] == 1
+    conn.close()

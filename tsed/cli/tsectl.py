@@ -54,6 +54,7 @@ from tsed.cli.tsectl_setup import (
     run_setup_command,
 )
 from tsed.cli.tsectl_text import print_reset, print_test, print_tss
+from tsed.cli.tsectl_update import add_update_parser, run_update_command
 from tsed.cli.tsectl_verify import print_report, run_verify
 from tsed.config.text import shown
 from tsed.texts import field_label
@@ -202,6 +203,8 @@ def _run_admin(args: argparse.Namespace) -> tuple[Any, Printer]:
         filing = run_filing_command(client, args)
         if filing is not None:
             return filing
+        if args.command == "update":
+            return run_update_command(client, args)
         if args.command == "status":
             status = dict(client.call("GET", "/admin/v1/status"))
             health = run_health(client, args)
@@ -394,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_backup_parser(sub)  # tsectl backup create|restore|fetch: tsed.cli.tsectl_backup
     add_dsfinvk_action(actions)
     add_decommission_parser(sub)
+    add_update_parser(sub)
     discover = sub.add_parser("discover", help="list TSE-LAN units on the network (mDNS)")
     discover.add_argument("--seconds", type=float, default=3.0, help="how long to listen")
     discover.add_argument(

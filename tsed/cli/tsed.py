@@ -19,6 +19,7 @@ from tsed.errors import TsedError
 from tsed.unit.options import DEFAULT_LISTEN, resolve_options
 
 _LOGGER = logging.getLogger(__name__)
+EXIT_DATA_TOO_NEW = 3  # the state was written by a newer tsed (tsed.service does not restart)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(asyncio.run(run(options)))
     except TsedError as err:
         print(f"tsed: {err.message}\n  hint: {err.hint}", file=sys.stderr)
-        return 1
+        # data this tsed cannot read: no restart would help (RestartPreventExitStatus=3)
+        return EXIT_DATA_TOO_NEW if err.code == "STORE_TOO_NEW" else 1
     except KeyboardInterrupt:
         return 130
     parser.error(f"unknown command {args.command!r}")

@@ -42,6 +42,7 @@ written to the journal as an audit event (who, what, result; never a body).
 ``*      /admin/v1/decommission…``           a guided decommissioning
                                              (:mod:`tsed.net.admin_decommission`)
 ``GET    /admin/v1/health``                  nightly housekeeping (:mod:`tsed.net.admin_health`)
+``*      /admin/v1/update…``                 A/B updates (:mod:`tsed.net.admin_update`)
 ==========================================  =========================================
 """
 
@@ -67,6 +68,7 @@ from tsed.net.admin_filing import add_filing_routes
 from tsed.net.admin_health import add_health_routes
 from tsed.net.admin_openapi import admin_openapi_document
 from tsed.net.admin_operations import AdminOperations, PasswordProof
+from tsed.net.admin_update import add_update_routes
 from tsed.net.admin_wizard import add_wizard_routes
 from tsed.net.http import client_source, read_json_object
 from tsed.net.wire import answer
@@ -427,3 +429,4 @@ def add_admin_routes(r: web.UrlDispatcher, ops: AdminOperations) -> None:
     add_decommission_routes(r, ops)  # /admin/v1/decommission*: tsed.net.admin_decommission
     add_health_routes(r, ops)  # /admin/v1/health: tsed.net.admin_health
     add_filing_routes(r, ops)  # /admin/v1/filing*: tsed.net.admin_filing
+    add_update_routes(r, ops)  # /admin/v1/update*: tsed.net.admin_update

@@ -241,6 +241,16 @@ def admin_openapi_document() -> dict[str, Any]:
             },
             **_filing_paths(),
             **_wizard_paths(),
+            "/admin/v1/update": {
+                "get": _op("Running version, booted slot, the other slot, the last update")
+            },
+            "/admin/v1/update/install": {
+                "post": _op(
+                    "Install a signed update bundle (a file on the unit or an http(s) URL)",
+                    "202",
+                    body=_body({"source": TEXT}, ["source"]),
+                )
+            },
         },
     }
 

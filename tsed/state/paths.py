@@ -53,6 +53,8 @@ __all__ = [
     "SIMULATOR_DIR",
     "STATE_NAMES",
     "STORE_FILE",
+    "UPDATE_DIR",
+    "UPDATE_FILE",
     "VAULT_FILE",
     "WIZARD_FILE",
     "StatePaths",
@@ -85,6 +87,8 @@ DECOMMISSION_FILE = "decommission.json"  # a guided decommissioning, step by ste
 HOUSEKEEPING_FILE = "housekeeping.json"  # the nightly records and daily health records
 CERTIFICATION_FILE = "certification.json"  # the certificate and certification watch
 FILING_FILE = "filing.sqlite"  # the notification duty (§ 146a Abs. 4 AO): tsed.filing.store
+UPDATE_FILE = "update.json"  # the last update's result (tsectl update status)
+UPDATE_DIR = "update-download"  # a downloaded bundle (data partition) until installed
 
 # every name above, for the check that no other module spells one
 STATE_NAMES = frozenset(
@@ -112,6 +116,8 @@ STATE_NAMES = frozenset(
         HOUSEKEEPING_FILE,
         CERTIFICATION_FILE,
         FILING_FILE,
+        UPDATE_FILE,
+        UPDATE_DIR,
     }
 )
 
@@ -209,3 +215,11 @@ class StatePaths:
     @property
     def filing(self) -> Path:
         return self.root / FILING_FILE
+
+    @property
+    def update_result(self) -> Path:
+        return self.root / UPDATE_FILE
+
+    @property
+    def update_dir(self) -> Path:
+        return self.root / UPDATE_DIR

@@ -96,3 +96,16 @@ async def txs_created_between(
     period = Period(low, high, tenant_id, register_id)
     rows: list[TxRow] = await asyncio.to_thread(_read, store.path, period)
     return rows
+
+
+def _signed_late(path: Path) -> list[TxRow]:
+    sql = "SELECT * FROM transactions WHERE signed_late = 1 ORDER BY updated_at"
+    with _reader(path) as conn:
+        return [TxRow(**dict(r)) for r in conn.execute(sql).fetchall()]
+
+
+async def txs_signed_late(store: Store) -> list[TxRow]:
+    """Every transaction signed after its register was answered with a TSE failure (the
+    nightly reconciliation), read beside the writer like a period."""
+    rows: list[TxRow] = await asyncio.to_thread(_signed_late, store.path)
+    return rows

@@ -49,7 +49,19 @@ from tsed.state.rows import (
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # PRAGMA user_version; a store of a higher one is refused (StoreTooNew)
+
+
+class StoreTooNew(StorageError, code="STORE_TOO_NEW"):
+    """The store was written by a newer tsed (an update that was rolled back, or an older
+    image installed on a unit's data partition): the daemon does not start on it."""
+
+    default_hint = (
+        "Boot the newer version again (tsectl update status shows the other slot) or install "
+        "an update at least as new; the fiscal data stays untouched until then."
+    )
+
+
 OPEN_STATES = ("journaled", "active", "finishing", "cancelling", "failed")
 
 _SCHEMA = """
@@ -121,15 +133,17 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
+        # before anything writes: a store of a newer schema is left exactly as it is
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise StoreTooNew(
+                f"{self.path} was written by a newer tsed (schema {version}; this tsed reads "
+                f"up to {SCHEMA_VERSION}): it is not opened, so nothing in it changes"
+            )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StorageError(
-                f"{self.path} was written by a newer tsed (schema {version})",
-                hint="Install the newer tsed again, or restore a backup of the state directory.",
-            )
         conn.executescript(_SCHEMA)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         return conn
@@ -370,12 +384,6 @@ class Store:
             "ORDER BY created_at"
         )
         rows = await self._submit(lambda c: c.execute(sql, wanted).fetchall())
-        return [TxRow(**dict(r)) for r in rows]
-
-    async def txs_signed_late(self) -> list[TxRow]:
-        """Every transaction signed after its register was answered with a TSE failure."""
-        sql = "SELECT * FROM transactions WHERE signed_late = 1 ORDER BY updated_at"
-        rows = await self._submit(lambda c: c.execute(sql).fetchall())
         return [TxRow(**dict(r)) for r in rows]
 
     async def txs_of_register(

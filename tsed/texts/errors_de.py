@@ -123,6 +123,41 @@ ERRORS: dict[str, tuple[str, str]] = {
         "Erst anhalten (systemctl stop tsed), wiederherstellen, dann wieder starten "
         "(systemctl start tsed). Es wurde nichts geändert.",
     ),
+    "UPDATE_FAILED": (
+        "Das Update wurde nicht installiert.",
+        "Die Einheit signiert weiter mit der laufenden Version. Details: journalctl -u rauc "
+        "-u tsed.",
+    ),
+    "UPDATE_BAD_SIGNATURE": (
+        "Das Update-Paket ist nicht vom Hersteller signiert.",
+        "Nur Update-Pakete des Herstellers werden installiert. Das Paket erneut aus der Quelle "
+        "des Herstellers laden.",
+    ),
+    "UPDATE_OTHER_DEVICE_CLASS": (
+        "Das Update-Paket ist für ein anderes Gerät.",
+        "Das Update-Paket für dieses Gerät (TSE-LAN-Einheit) verwenden.",
+    ),
+    "UPDATE_DOWNGRADE": (
+        "Das Update-Paket ist älter als die laufende Version.",
+        "Eine neuere Version installieren; ältere Versionen können die Daten einer neueren "
+        "nicht sicher lesen.",
+    ),
+    "UPDATE_UNAVAILABLE": (
+        "Updates sind auf diesem System nicht möglich.",
+        "Updates gibt es nur auf dem Gerät selbst (RAUC mit zwei Systempartitionen); prüfen: "
+        "systemctl status rauc.",
+    ),
+    "UPDATE_DOWNLOAD_FAILED": (
+        "Das Update-Paket konnte nicht geladen werden.",
+        "Die Adresse des Pakets und den Proxy prüfen (tsectl config show), oder das Paket auf "
+        "das Gerät kopieren und die Datei installieren.",
+    ),
+    "STORE_TOO_NEW": (
+        "Der Speicher stammt von einer neueren tsed-Version; die Einheit startet nicht darauf.",
+        "Die neuere Version wieder starten (tsectl update status zeigt das andere System) oder "
+        "ein mindestens so neues Update installieren; die fiskalischen Daten bleiben "
+        "unverändert.",
+    ),
     "ARCHIVE_CONFLICT": (
         "Für diesen Zeitraum gibt es schon einen Archiveintrag.",
         "Das Archiv wird nur einmal beschrieben: tsectl archive verify ausführen und das "

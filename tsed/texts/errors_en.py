@@ -106,6 +106,37 @@ ERRORS: dict[str, tuple[str, str]] = {
         "Stop it (systemctl stop tsed), restore, then start it again (systemctl start tsed). "
         "Nothing was changed.",
     ),
+    "UPDATE_FAILED": (
+        "The update was not installed.",
+        "The unit goes on signing with the running version. Details: journalctl -u rauc -u tsed.",
+    ),
+    "UPDATE_BAD_SIGNATURE": (
+        "The update bundle is not signed by the vendor.",
+        "Only the vendor's bundles are installed. Download the bundle again from the vendor.",
+    ),
+    "UPDATE_OTHER_DEVICE_CLASS": (
+        "The update bundle is for another device.",
+        "Use the bundle for this device (TSE-LAN unit).",
+    ),
+    "UPDATE_DOWNGRADE": (
+        "The update bundle is older than the running version.",
+        "Install a newer version; older versions cannot safely read a newer one's data.",
+    ),
+    "UPDATE_UNAVAILABLE": (
+        "Updates are not possible on this system.",
+        "Updates exist only on the device itself (RAUC with two system slots); check: "
+        "systemctl status rauc.",
+    ),
+    "UPDATE_DOWNLOAD_FAILED": (
+        "The update bundle could not be downloaded.",
+        "Check the bundle's address and the proxy (tsectl config show), or copy the bundle onto "
+        "the device and install the file.",
+    ),
+    "STORE_TOO_NEW": (
+        "The store was written by a newer tsed; the unit does not start on it.",
+        "Boot the newer version again (tsectl update status shows the other slot) or install "
+        "an update at least as new; the fiscal data stays untouched.",
+    ),
     "ARCHIVE_CONFLICT": (
         "The archive has an entry for this range already.",
         "The archive is write-once: run tsectl archive verify and look at the journal.",

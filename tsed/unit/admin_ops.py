@@ -29,6 +29,7 @@ from tsed.unit.decommission_ops import Decommissioning
 from tsed.unit.dsfinvk_ops import DsfinvkOps
 from tsed.unit.health_ops import HealthAdminOps
 from tsed.unit.setup_ops import SetupOps
+from tsed.unit.update_ops import UpdateOps
 from tsed.unit.views import DeviceView, PairingState, TssSummary, UnitStatus
 from tsed.unit.wizard_ops import WizardOps
 
@@ -101,6 +102,13 @@ class AdminOps:
         self.filing_document = self.filing.filing_document
         self.filing_submit = self.filing.filing_submit
         self.filing_done = self.filing.filing_done
+        # A/B updates through RAUC (/admin/v1/update*)
+        self.updates = UpdateOps.from_environ(
+            context.environ, state_dir=context.state_dir, config=lambda: context.config,
+            vault=context.vault,
+        )  # fmt: skip
+        self.update_status = self.updates.update_status
+        self.update_install = self.updates.update_install
 
     async def status(self) -> UnitStatus:
         d = self.d
@@ -131,6 +139,7 @@ class AdminOps:
                 for tenant, b in d.upstreams.all_bindings().items()
             },
             telemetry=d.telemetry.status(),
+            update=await self.updates.status_summary(),
         )
 
     async def open_pairing(

@@ -47,6 +47,7 @@ from tsed.errors import TsedError
 from tsed.provisioning.conntest import ConnectionReport, run_connection_test
 from tsed.signing.sweep import AbandonSweep
 from tsed.state.paths import StatePaths
+from tsed.state.periods import txs_signed_late
 from tsed.state.store import Store
 from tsed.state.vault import Vault
 from tsed.tss.access import FiskalyAccess
@@ -239,7 +240,7 @@ class Housekeeping:
 
     async def _reconcile(self) -> Outcome:
         self.archive.require()
-        rows = await self.store.txs_signed_late()
+        rows = await txs_signed_late(self.store)
         since = self._archive_started if self._archive_started is not None else self.clock()
         result = await asyncio.to_thread(reconcile, self.archive.store, rows, since)
         self.reconciliation = result

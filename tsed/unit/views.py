@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tsed.net.wire import to_wire
 from tsed.signing.status import SigningStatus
 from tsed.unit.telemetry import TelemetryStatus
+from tsed.unit.update_ops import UpdateStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class UnitStatus:
     password_set: bool
     tss: Mapping[str, TssSummary]  # per tenant
     telemetry: TelemetryStatus
+    update: UpdateStatus | None = None  # versions, slots, the last update (tsectl update)
 
     def to_json(self) -> dict[str, Any]:
         device, pairing = self.device, self.pairing
@@ -65,4 +68,5 @@ class UnitStatus:
             "tss": {tenant: {"tss_id": t.tss_id, "state": t.state, "env": t.env}
                     for tenant, t in self.tss.items()},
             "telemetry": self.telemetry.to_json(),
+            "update": to_wire(self.update),
         }  # fmt: skip
