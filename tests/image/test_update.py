@@ -3,11 +3,12 @@
 ``image/update.py`` boots the disk ``image/disk`` makes of the built root filesystem (GRUB,
 slots A and B, the data partition), with a test PKI made here (never shipped) as the vendor's
 update CA. The short variant (opt-in for now: ``pytest --slow``) boots slot A through GRUB,
-checks the data partition and the health check's mark, signs receipts and has the unit refuse
-a bundle with a forged signature, one for another device class and one older than the running version. The
-long variant (``slow``) also installs the next version from a URL, reboots into slot B (the
-counters go on), installs a version whose daemon does not start and checks the unit's return
-to slot B by itself. Times on a 2-core box without KVM: docs/updates.md ("Measured").
+checks the data partition and the health check's mark, signs receipts and has the unit
+refuse a bundle with a forged signature, one for another device class and one older than the
+running version. The long variant (``slow``) also installs the next version from a URL,
+reboots into slot B (the counters go on), installs a version whose daemon does not start and
+checks the unit's return to slot B by itself. Times on a 2-core box without KVM:
+docs/updates.md ("Measured").
 """
 
 from __future__ import annotations
