@@ -92,6 +92,9 @@ async def _replace_a_unit(a_dir: Path, b_dir: Path, offbox: str, target: RcloneR
             await register.receipt()
         code, out = await unit.tsectl("--json", "archive", "run")
         assert code == 0 and json.loads(out)["files"] == 1, out
+        sync = unit.daemon.archive.offbox  # the unit copies after every run: let it finish,
+        assert sync is not None  # so that the copy below does not race its first restic init
+        await asyncio.wait_for(sync.wait(), 120)
         last_a = (await register.receipt())["result"]  # after the archive run: store only
         token, key_hash = register.token, unit.daemon.identity.fingerprint_sha256
         assert await asyncio.to_thread(presented_key_hash, unit.port) == key_hash

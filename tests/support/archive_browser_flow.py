@@ -8,68 +8,28 @@ tables, and refuses a half-typed day. Prints one JSON line with what it saw.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import ssl
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from playwright.sync_api import sync_playwright
 
-from tests.support.browser_flow import CHROMIUM_ARGS, tsectl, wait_for
-from tests.support.unit import RECEIPT
-from tsed.state.paths import DEVICE_CERT_FILE as CERT_FILE
+from tests.support.browser_flow import CHROMIUM_ARGS
+from tests.support.page_unit import log_in_to_the_form, page_unit
 
 PASSWORD = "Archiv-Filiale-7"
 
 
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def main() -> None:
     work, shots = Path(sys.argv[1]), Path(sys.argv[2])
-    state = work / "state"
-    state.mkdir()
-    (state / "tsed.toml").write_text("")
-    port = _port()
-    env = {**os.environ, "TSED_MDNS": "off"}
-    env.pop("NOTIFY_SOCKET", None)
-    unit = subprocess.Popen(
-        [sys.executable, "-m", "tsed.cli.tsed", "serve", "--state-dir", str(state),
-         "--config", str(state / "tsed.toml"), "--listen", f"127.0.0.1:{port}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=(work / "tsed.log").open("wb"),
-    )  # fmt: skip
     seen: dict[str, Any] = {}
-    try:
-        wait_for((state / "admin.sock").exists, "the unit's admin socket")
-        tsectl(state, "password", stdin=PASSWORD + "\n")
-        code = tsectl(state, "pair")["code"]
-        base = f"https://127.0.0.1:{port}"
-        pinned = ssl.create_default_context(cafile=str(state / CERT_FILE))
-        with httpx.Client(base_url=base, verify=pinned, timeout=30) as register:
-            paired = register.post(
-                "/api/v1/pairings", json={"code": code, "register_serial": "Kasse 1"}
-            ).json()
-            auth = {"Authorization": f"Bearer {paired['token']}"}
-            for _ in range(3):
-                register.post("/api/v1/receipts", json=RECEIPT, headers=auth).raise_for_status()
+    with page_unit(work, PASSWORD, receipts=3) as unit:
         today = datetime.now(UTC).date().isoformat()
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_context(ignore_https_errors=True, locale="de-DE").new_page()
-            page.goto(f"{base}/setup/")
-            page.fill("#login-password", PASSWORD)
-            page.click("#login-form button[type=submit]")
-            # the wizard (not yet saved) or the overview first: the full form is one click away
-            page.wait_for_selector("#wizard-view:not([hidden]), #dashboard-view:not([hidden])")
-            page.click("#wz-skip" if page.is_visible("#wizard-view") else "#open-form")
+            log_in_to_the_form(page, unit.base, PASSWORD)
             page.wait_for_selector("#archive-tss tbody tr")
             seen["heading"] = page.text_content("#archive-box h2")
             seen["before"] = page.locator("#archive-tss tbody tr").all_text_contents()
@@ -122,12 +82,6 @@ def main() -> None:
             page.click("#lang")
             seen["english_heading"] = page.text_content("#archive-box h2")
             browser.close()
-    finally:
-        unit.terminate()
-        try:
-            unit.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            unit.kill()
     print(json.dumps(seen, ensure_ascii=False))
 
 

@@ -48,6 +48,17 @@ def _day(body: dict[str, Any], name: str) -> str:
     return value
 
 
+def period_body(body: dict[str, Any]) -> tuple[str, str, str | None]:
+    """``{from, to, tenant?}`` of the archive's period requests (export, DSFinV-K)."""
+    unknown = set(body) - {"from", "to", "tenant"}
+    if unknown:
+        raise InputError(f"unknown field {sorted(unknown)[0]!r}", hint="Known: from, to, tenant")
+    tenant = body.get("tenant")
+    if tenant is not None and not isinstance(tenant, str):
+        raise InputError("tenant must be text")
+    return _day(body, "from"), _day(body, "to"), tenant
+
+
 def add_archive_routes(r: web.UrlDispatcher, given: object) -> None:
     ops = cast(ArchiveOperations, given)
 
@@ -64,17 +75,8 @@ def add_archive_routes(r: web.UrlDispatcher, given: object) -> None:
         return answer(await ops.archive_verify())
 
     async def export(request: web.Request) -> web.Response:
-        body = await read_json_object(request)
-        unknown = set(body) - {"from", "to", "tenant"}
-        if unknown:
-            raise InputError(
-                f"unknown field {sorted(unknown)[0]!r}", hint="Known: from, to, tenant"
-            )
-        tenant = body.get("tenant")
-        if tenant is not None and not isinstance(tenant, str):
-            raise InputError("tenant must be text")
-        report = await ops.archive_export(_day(body, "from"), _day(body, "to"), tenant)
-        return answer(report, status=201)
+        start, end, tenant = period_body(await read_json_object(request))
+        return answer(await ops.archive_export(start, end, tenant), status=201)
 
     async def offbox_password(request: web.Request) -> web.Response:
         body = await read_json_object(request)

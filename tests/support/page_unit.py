@@ -1,0 +1,82 @@
+"""A unit process on loopback for the setup page's section walks (archive, decommissioning):
+TEST mode with the built-in simulator, the admin password set, "Kasse 1" paired and a few
+receipts signed; and the login past the wizard to the full form."""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Page
+
+from tests.support.browser_flow import tsectl, wait_for
+from tests.support.unit import RECEIPT
+from tsed.state.paths import DEVICE_CERT_FILE as CERT_FILE
+
+
+@dataclass(frozen=True)
+class PageUnit:
+    state: Path
+    base: str
+    pinned: ssl.SSLContext
+    auth: dict[str, str]  # the register's Authorization header
+    register_id: str
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def page_unit(work: Path, password: str, receipts: int) -> Iterator[PageUnit]:
+    state = work / "state"
+    state.mkdir()
+    (state / "tsed.toml").write_text("")
+    port = _port()
+    env = {**os.environ, "TSED_MDNS": "off"}
+    env.pop("NOTIFY_SOCKET", None)
+    unit = subprocess.Popen(
+        [sys.executable, "-m", "tsed.cli.tsed", "serve", "--state-dir", str(state),
+         "--config", str(state / "tsed.toml"), "--listen", f"127.0.0.1:{port}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=(work / "tsed.log").open("wb"),
+    )  # fmt: skip
+    try:
+        wait_for((state / "admin.sock").exists, "the unit's admin socket")
+        tsectl(state, "password", stdin=password + "\n")
+        code = tsectl(state, "pair")["code"]
+        base = f"https://127.0.0.1:{port}"
+        pinned = ssl.create_default_context(cafile=str(state / CERT_FILE))
+        with httpx.Client(base_url=base, verify=pinned, timeout=30) as register:
+            paired = register.post(
+                "/api/v1/pairings", json={"code": code, "register_serial": "Kasse 1"}
+            ).json()
+            auth = {"Authorization": f"Bearer {paired['token']}"}
+            for _ in range(receipts):
+                register.post("/api/v1/receipts", json=RECEIPT, headers=auth).raise_for_status()
+        yield PageUnit(state, base, pinned, auth, str(paired["register_id"]))
+    finally:
+        unit.terminate()
+        try:
+            unit.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            unit.kill()
+
+
+def log_in_to_the_form(page: Page, base: str, password: str) -> None:
+    """Log in; the wizard (not yet saved) or the overview comes first: the full form is one
+    click away."""
+    page.goto(f"{base}/setup/")
+    page.fill("#login-password", password)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#wizard-view:not([hidden]), #dashboard-view:not([hidden])")
+    page.click("#wz-skip" if page.is_visible("#wizard-view") else "#open-form")
