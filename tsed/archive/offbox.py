@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from tsed.archive.offboxlock import repository_lock
 from tsed.archive.restic import BackupSummary, CheckResult, Restic, Snapshot, Target
 from tsed.config.model import Config
 from tsed.config.offbox import CREDENTIAL_ENTRY, PASSWORD_ENTRY, OffboxConfig
@@ -244,7 +245,7 @@ class OffboxCopy:
 
     async def copy(self, source: Path) -> CopyResult:
         """Back up the archive directory ``source``; the repository is created on first use."""
-        async with self._lock:
+        async with self._lock, repository_lock(self.state_dir, self.restic.timeout):
             started = time.monotonic()
             try:
                 created = False
@@ -284,7 +285,7 @@ class OffboxCopy:
     async def check(self, subset: str | None = None) -> CheckResult:
         """restic's check; ``subset`` (default ``offbox.check_subset``) of the data is read."""
         share = subset or self.offbox.check_subset
-        async with self._lock:
+        async with self._lock, repository_lock(self.state_dir, self.restic.timeout):
             try:
                 result = await self.restic.check(share)
             except OffboxError as err:
@@ -303,7 +304,7 @@ class OffboxCopy:
 
     async def latest(self) -> Snapshot | None:
         """The newest copy at the target (asks the target)."""
-        async with self._lock:
+        async with self._lock, repository_lock(self.state_dir, self.restic.timeout):
             snapshots = await self.restic.snapshots()
         return snapshots[-1] if snapshots else None
 
@@ -311,7 +312,7 @@ class OffboxCopy:
         """Restore a copy into ``target_dir`` (absent or empty; never over an archive)."""
         await asyncio.to_thread(_empty_directory, target_dir)
         started = time.monotonic()
-        async with self._lock:
+        async with self._lock, repository_lock(self.state_dir, self.restic.timeout):
             snapshots = await self.restic.snapshots()
             if not snapshots:
                 raise OffboxError(f"{self.display} holds no copy of the archive yet")
