@@ -177,15 +177,17 @@ def _console_session(path: Path, fingerprint: str) -> tuple[dict[str, str], str]
         garbage = console.command("\x1b[A\xff" + "x" * 2000)
     finally:
         console.close()
-    code = re.search(r"Pairing code:\s+(\S+)", pair)
+    # the console as shipped speaks German (English with --lang en)
+    code = re.search(r"Kopplungscode:\s+(\S+)", pair)
     text = status + network + pair + garbage
     results = {
-        "console_status": str("Mode / Modus:   TEST" in status and fingerprint in status),
-        "console_network": str("10.0.2.15" in network and "DNS servers:" in network),
+        "console_status": str(re.search(r"Modus:\s+TEST", status) is not None
+                              and fingerprint in status),  # fmt: skip
+        "console_network": str("10.0.2.15" in network and "DNS-Server:" in network),
         "console_pair_password": str(
-            "Admin password set" in password_set and "Pairing code:" in pair
+            "Admin-Passwort gesetzt" in password_set and "Kopplungscode:" in pair
         ),
-        "console_clean": str("Traceback" not in text and "line too long" in garbage),
+        "console_clean": str("Traceback" not in text and "Zeile zu lang" in garbage),
     }
     return results, code.group(1) if code else ""
 
