@@ -34,34 +34,35 @@ def next_run(now: float, hour: int) -> float:
     return candidate.timestamp()
 
 
-class NightlySchedule:
-    """Runs :meth:`Archiver.run` once a night at ``hour()`` o'clock, local time."""
+class DailySchedule:
+    """Runs ``job`` once a day at ``hour()`` o'clock, local time: the configured hour followed
+    at once, wall-clock jumps followed by looking at the clock every ``step`` seconds; a job
+    that raises is logged (``what``, ``event``) and the schedule goes on."""
 
     def __init__(
         self,
-        archiver: Archiver,
+        job: Callable[[], Awaitable[object]],
         hour: Callable[[], int],
         *,
+        name: str,
+        what: str,
+        event: str,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         step: float = STEP,
     ) -> None:
-        self.archiver = archiver
+        self._job = job
         self.hour = hour
         self.clock = clock
         self.sleep = sleep
         self.step = step
         self.next_at: float | None = None
-        # what runs at the hour: the nightly housekeeping (tsed.unit.housekeeping) sets it;
-        # without one, the archive run alone
-        self.job: Callable[[], Awaitable[object]] | None = None
+        self._name, self._what, self._event = name, what, event
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._loop(), name="tsed-archive-nightly"
-            )
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name=self._name)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -80,9 +81,32 @@ class NightlySchedule:
                     hour = self.hour()
                     self.next_at = next_run(self.clock(), hour)
             try:
-                await (self.job() if self.job is not None else self.archiver.run("nightly"))
+                await self._job()
             except Exception:  # the schedule outlives any one run
                 _LOGGER.exception(
-                    "the nightly archive run stopped unexpectedly",
-                    extra={"TSED_EVENT": "archive_failed"},
+                    "%s stopped unexpectedly", self._what, extra={"TSED_EVENT": self._event}
                 )
+
+
+class NightlySchedule(DailySchedule):
+    """Runs :meth:`Archiver.run` once a night at ``hour()`` o'clock, local time."""
+
+    def __init__(
+        self,
+        archiver: Archiver,
+        hour: Callable[[], int],
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        step: float = STEP,
+    ) -> None:
+        super().__init__(self._nightly, hour, name="tsed-archive-nightly",
+                         what="the nightly archive run", event="archive_failed",
+                         clock=clock, sleep=sleep, step=step)  # fmt: skip
+        self.archiver = archiver
+        # what runs at the hour: the nightly housekeeping (tsed.unit.housekeeping) sets it;
+        # without one, the archive run alone
+        self.job: Callable[[], Awaitable[object]] | None = None
+
+    async def _nightly(self) -> object:
+        return await (self.job() if self.job is not None else self.archiver.run("nightly"))

@@ -17,7 +17,6 @@ it does nothing. :class:`BackupSchedule` runs it an hour after the archive's nig
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 from tsed import __version__
 from tsed.archive.backupcopy import copy_backups_or_report
 from tsed.archive.offbox import OffboxCopy
-from tsed.archive.schedule import STEP, next_run
+from tsed.archive.schedule import STEP, DailySchedule
 from tsed.errors import ConfigError, OffboxError, TsedError
 from tsed.logs import register_secret
 from tsed.state.backup import BackupInfo
@@ -100,9 +99,9 @@ class BackupAdminOps:
         return NightlyBackup(info, None if summary is None else summary.snapshot_id)
 
 
-class BackupSchedule:
+class BackupSchedule(DailySchedule):
     """Runs ``nightly`` once a night at ``hour()`` o'clock, local time (wall-clock jumps and a
-    changed hour followed as the archive's schedule does)."""
+    changed hour followed as the archive's schedule does: the same :class:`DailySchedule`)."""
 
     def __init__(
         self,
@@ -113,38 +112,7 @@ class BackupSchedule:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         step: float = STEP,
     ) -> None:
+        super().__init__(nightly, hour, name="tsed-backup-nightly",
+                         what="the nightly unit backup", event="backup_nightly_failed",
+                         clock=clock, sleep=sleep, step=step)  # fmt: skip
         self.nightly = nightly
-        self.hour = hour
-        self.clock = clock
-        self.sleep = sleep
-        self.step = step
-        self.next_at: float | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._loop(), name="tsed-backup-nightly"
-            )
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            hour = self.hour()
-            self.next_at = next_run(self.clock(), hour)
-            while self.clock() < self.next_at:
-                await self.sleep(min(self.step, max(0.0, self.next_at - self.clock())))
-                if self.hour() != hour:
-                    hour = self.hour()
-                    self.next_at = next_run(self.clock(), hour)
-            try:
-                await self.nightly()
-            except Exception:  # the schedule outlives any one night
-                _LOGGER.exception("the nightly unit backup stopped unexpectedly",
-                                  extra={"TSED_EVENT": "backup_nightly_failed"})  # fmt: skip
