@@ -9,31 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from tsed.fiskaly.errors import BadCredentials
-from tsed.fiskaly.models import ApiKey, ModelError, Organization
-from tsed.fiskaly.session import ApiSession
+from tsed.fiskaly.models import ApiKey, Organization
+from tsed.fiskaly.session import JsonSession
 
 DEFAULT_MANAGEMENT_URL = "https://dashboard.fiskaly.com"
 API_PREFIX = "/api/v0"
 
 
-class ManagementClient(ApiSession):
+class ManagementClient(JsonSession):
     """The Management API v0 client (organizations and API keys)."""
 
     DEFAULT_BASE_URL: ClassVar[str] = DEFAULT_MANAGEMENT_URL
     API_PREFIX: ClassVar[str] = API_PREFIX
-
-    async def _json(self, method: str, path: str, what: str, body: Any = None) -> Any:
-        token = await self._auth.token()
-        try:
-            response = await self._http.request(method, path, what=what, json=body, token=token)
-        except BadCredentials:
-            token = await self._auth.invalidate(token)
-            response = await self._http.request(method, path, what=what, json=body, token=token)
-        try:
-            return response.json()
-        except ValueError:
-            raise ModelError(f"{what}: fiskaly answered without JSON") from None
 
     async def create_organization(
         self,

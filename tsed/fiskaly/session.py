@@ -12,16 +12,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import httpx
 
 from tsed.fiskaly import errors as err
 from tsed.fiskaly.auth import TokenManager
-from tsed.fiskaly.models import AuthToken
+from tsed.fiskaly.models import AuthToken, ModelError
 from tsed.fiskaly.transport import HttpCore, ProxySettings, RetryPolicy, Timeouts
 
-__all__ = ["ApiSession", "check_v2_url"]
+__all__ = ["ApiSession", "JsonSession", "check_v2_url"]
 
 
 def check_v2_url(base_url: str) -> str:
@@ -92,3 +92,20 @@ class ApiSession:
     async def authenticate(self) -> AuthToken:
         """Authenticate now with key and secret (also checks the credentials)."""
         return await self._auth.authenticate()
+
+
+class JsonSession(ApiSession):
+    """A session whose calls are one JSON request each (the Management and SUBMIT DE APIs):
+    sent with the token, sent once more with a new token when fiskaly refused the old one."""
+
+    async def _json(self, method: str, path: str, what: str, body: Any = None) -> Any:
+        token = await self._auth.token()
+        try:
+            response = await self._http.request(method, path, what=what, json=body, token=token)
+        except err.BadCredentials:
+            token = await self._auth.invalidate(token)
+            response = await self._http.request(method, path, what=what, json=body, token=token)
+        try:
+            return response.json()
+        except ValueError:
+            raise ModelError(f"{what}: fiskaly answered without JSON") from None

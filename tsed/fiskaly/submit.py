@@ -21,9 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from tsed.fiskaly.errors import BadCredentials
 from tsed.fiskaly.models import ModelError
-from tsed.fiskaly.session import ApiSession
+from tsed.fiskaly.session import JsonSession
 
 DEFAULT_SUBMIT_URL = "https://kassensichv.fiskaly.com"
 SUBMIT_PREFIX = "/api/submission/v1"  # assumed (docs/notification.md)
@@ -76,23 +75,11 @@ class Submission:
         return sub
 
 
-class SubmitClient(ApiSession):
+class SubmitClient(JsonSession):
     """The SUBMIT DE client (taxpayer, establishments, client data, submissions)."""
 
     DEFAULT_BASE_URL: ClassVar[str] = DEFAULT_SUBMIT_URL
     API_PREFIX: ClassVar[str] = SUBMIT_PREFIX
-
-    async def _json(self, method: str, path: str, what: str, body: Any = None) -> Any:
-        token = await self._auth.token()
-        try:
-            response = await self._http.request(method, path, what=what, json=body, token=token)
-        except BadCredentials:
-            token = await self._auth.invalidate(token)
-            response = await self._http.request(method, path, what=what, json=body, token=token)
-        try:
-            return response.json()
-        except ValueError:
-            raise ModelError(f"{what}: fiskaly answered without JSON") from None
 
     async def upsert_taxpayer(self, body: dict[str, Any]) -> dict[str, Any]:
         data = await self._json("PUT", "/taxpayer", "upsert taxpayer", body)
