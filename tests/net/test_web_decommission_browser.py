@@ -5,14 +5,12 @@ register decommissioned step by step, what is left to do; screenshots at desktop
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.page_unit import run_page_flow
 
 HELPER = Path(__file__).parents[1] / "support" / "decommission_browser_flow.py"
 ROOT = HELPER.parents[2]
@@ -23,16 +21,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 @pytest.mark.timeout(300)
 def test_the_decommission_section_takes_a_register_out_of_service(tmp_path: Path) -> None:
     assert shutil.which("chromium"), "Debian's chromium is installed by scripts/bootstrap"
-    ARTIFACTS.mkdir(exist_ok=True)
-    result = subprocess.run(
-        [sys.executable, str(HELPER), str(tmp_path), str(ARTIFACTS)],
-        capture_output=True, text=True, timeout=280, check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    log = (tmp_path / "tsed.log").read_text(errors="replace")[-3000:] if (
-        tmp_path / "tsed.log").exists() else ""  # fmt: skip
-    assert result.returncode == 0, result.stderr[-4000:] + log
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    seen = run_page_flow(HELPER, tmp_path, ARTIFACTS)
     short = seen["register_id"][:8]
     assert seen["heading"] == "Außerbetriebnahme" and seen["english_heading"] == "Decommissioning"
     assert seen["before"] == "Keine Außerbetriebnahme begonnen."

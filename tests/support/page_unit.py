@@ -4,6 +4,7 @@ receipts signed; and the login past the wizard to the full form."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import ssl
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from playwright.sync_api import Page
@@ -80,3 +82,19 @@ def log_in_to_the_form(page: Page, base: str, password: str) -> None:
     page.click("#login-form button[type=submit]")
     page.wait_for_selector("#wizard-view:not([hidden]), #dashboard-view:not([hidden])")
     page.click("#wz-skip" if page.is_visible("#wizard-view") else "#open-form")
+
+
+def run_page_flow(helper: Path, tmp_path: Path, artifacts: Path) -> dict[str, Any]:
+    """Run a section walk (``helper``, a script of tests/support) in its own process; what it
+    saw (its last output line), or the failure with the unit's log."""
+    artifacts.mkdir(exist_ok=True)
+    result = subprocess.run(
+        [sys.executable, str(helper), str(tmp_path), str(artifacts)],
+        capture_output=True, text=True, timeout=280, check=False,
+        env={**os.environ, "PYTHONPATH": str(helper.parents[2])},
+    )  # fmt: skip
+    log_file = tmp_path / "tsed.log"
+    log = log_file.read_text(errors="replace")[-3000:] if log_file.exists() else ""
+    assert result.returncode == 0, result.stderr[-4000:] + log
+    seen: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return seen
