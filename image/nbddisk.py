@@ -25,6 +25,7 @@ import random
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 NBDMAGIC = 0x4E42444D41474943
@@ -63,7 +64,7 @@ class VolatileDisk:
         self.cut_pending = 0  # cached sectors at the last cut
         self.cut_kept = 0  # of which reached the image (subset mode)
         self._trigger: tuple[int, str, int] | None = None
-        self._flush_trigger: tuple[str, int] | None = None
+        self._flush_trigger: tuple[str, int, Callable[[], bool] | None] | None = None
         self.powered_off = threading.Event()
         self.writes = 0  # counted since the last power-on: plain writes, with FUA, flushes
         self.fua_writes = 0
@@ -96,11 +97,14 @@ class VolatileDisk:
                 raise ValueError(f"unknown cut mode {mode!r}")
             self._cache.clear()
 
-    def cut_at_next_flush(self, mode: str = "drop", seed: int = 0) -> None:
+    def cut_at_next_flush(
+        self, mode: str = "drop", seed: int = 0, when: Callable[[], bool] | None = None
+    ) -> None:
         """Cut the power when the guest next asks for a flush: the moment with the most
-        acknowledged writes in the cache, and the one an fsync waits for."""
+        acknowledged writes in the cache, and the one an fsync waits for. With ``when``, the
+        first flush at which ``when()`` is true (asked at each flush, the flush waits)."""
         with self._lock:
-            self._flush_trigger = (mode, seed)
+            self._flush_trigger = (mode, seed, when)
 
     def cut_on_read(self, offset: int, mode: str = "drop", seed: int = 0) -> None:
         """Cut the power when the guest reads ``offset``: a cut at an exact moment (tests)."""
@@ -160,8 +164,8 @@ class VolatileDisk:
     def _flush(self) -> None:
         with self._lock:
             trigger = self._flush_trigger
-        if trigger is not None:
-            self.cut(*trigger)
+        if trigger is not None and (trigger[2] is None or trigger[2]()):
+            self.cut(trigger[0], trigger[1])
             raise _Cut
         with self._lock:
             if not self._powered:

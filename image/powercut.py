@@ -37,6 +37,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -402,11 +403,15 @@ def run(out: Path, cuts: int, seed: int, mode: str, moments: tuple[str, ...] = M
                 time.sleep(cut.offset)
                 cut.target_wait = _wait_under_way(guest, cut.targets)
                 # The cut falls on the guest's next cache flush (an fsync or a journal commit
-                # waiting for it): the most acknowledged writes are in the cache then.
-                disk.cut_at_next_flush(mode, cut.seed)
-                if not disk.powered_off.wait(FLUSH_WAIT):
-                    disk.cut(mode, cut.seed)
-                    cut.at = "time"
+                # waiting for it) at which the targets are still under way: the most
+                # acknowledged writes are in the cache then. (Armed without that condition, a
+                # short configuration save could end between the wait and the flush.)
+                disk.cut_at_next_flush(mode, cut.seed, partial(_under_way, guest, cut.targets))
+                if not disk.powered_off.wait(TARGET_WAIT):
+                    disk.cut_at_next_flush(mode, cut.seed)  # the report says where it fell
+                    if not disk.powered_off.wait(FLUSH_WAIT):
+                        disk.cut(mode, cut.seed)
+                        cut.at = "time"
                 guest.kill()
                 cut.disk_io = f"{disk.writes} writes ({disk.fua_writes} FUA), {disk.flushes} flushes"
                 load.join()
@@ -456,12 +461,16 @@ def run(out: Path, cuts: int, seed: int, mode: str, moments: tuple[str, ...] = M
     return 0 if all(checks.values()) else 1
 
 
+def _under_way(guest: Guest, targets: tuple[str, ...]) -> bool:
+    return set(targets) <= set(guest.under_way())
+
+
 def _wait_under_way(guest: Guest, targets: tuple[str, ...]) -> float:
     """Seconds until the guest's writes ``targets`` are under way together (at most
     TARGET_WAIT: then the cut falls wherever the next flush falls, the report says where)."""
     began = time.monotonic()
     while targets and time.monotonic() - began < TARGET_WAIT:
-        if set(targets) <= set(guest.under_way()):
+        if _under_way(guest, targets):
             break
         time.sleep(0.1)
     return round(time.monotonic() - began, 1)

@@ -99,3 +99,19 @@ def test_a_cut_at_the_next_flush_loses_everything_since_the_last(disk: VolatileD
     )  # fmt: skip
     assert disk.powered_off.is_set() and disk.cut_pending == 128 and disk.flushes == 0
     assert _on_image(disk, 0, 65536 + 4096) == bytes(65536 + 4096)
+
+
+def test_a_cut_armed_with_a_condition_lets_flushes_pass_until_it_holds(disk: VolatileDisk) -> None:
+    asked: list[int] = []
+
+    def third_flush() -> bool:  # the power-cut run's "both writes under way", asked per flush
+        asked.append(disk.flushes)
+        return len(asked) == 3
+
+    disk.cut_at_next_flush("drop", when=third_flush)
+    args = ["write -P 0x51 0 4k", "flush", "write -P 0x52 4k 4k", "flush",
+            "write -P 0x53 8k 4k", "flush", "write -P 0x54 12k 4k"]  # fmt: skip
+    qemu_io(disk, *args)
+    assert asked == [0, 1, 2] and disk.powered_off.is_set() and disk.flushes == 2
+    assert _on_image(disk, 0, 8192) == b"\x51" * 4096 + b"\x52" * 4096  # the two passed flushes
+    assert _on_image(disk, 8192, 8192) == bytes(8192)  # cached at the cut: lost
