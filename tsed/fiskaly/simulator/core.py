@@ -11,7 +11,7 @@ from tsed.fiskaly.simulator.certs import reissue_certificate, set_certification_
 from tsed.fiskaly.simulator.engine import SimState
 from tsed.fiskaly.simulator.faults import FaultConfig, FaultEngine
 from tsed.fiskaly.simulator.model import Env
-from tsed.fiskaly.simulator.submit import SubmitState
+from tsed.fiskaly.simulator.submitstate import SubmitState
 from tsed.fiskaly.simulator.support import Limits, SimCredentials
 
 
@@ -35,7 +35,8 @@ class Simulator:
             limits=limits,
         )
         self.fault_engine = FaultEngine()
-        self.submit = SubmitState(clock)  # fiskaly SUBMIT DE (§ 146a Abs. 4 AO)
+        # fiskaly SUBMIT DE (§ 146a Abs. 4 AO), in the same database as SIGN DE's objects
+        self.submit = SubmitState.opened(clock, self.state.persist)
 
     @property
     def faults(self) -> FaultConfig:
@@ -84,4 +85,5 @@ class Simulator:
         set_certification_id(self.state, tss_id, value)
 
     def close(self) -> None:
+        self.submit.persist = None
         self.state.close()
