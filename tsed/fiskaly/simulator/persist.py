@@ -108,6 +108,21 @@ class SimStateTooNew(RuntimeError):
     """The state directory was written by a newer simulator."""
 
 
+def stored_version(state_dir: Path) -> int | None:
+    """The schema version of the state in ``state_dir`` (None: no state yet), read only."""
+    path = state_dir / "simulator.sqlite"
+    if not path.exists():
+        return None
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        table = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'settings'").fetchone()
+        row = table and db.execute("SELECT value FROM settings WHERE name = 'schema_version'")
+        found = row.fetchone() if row else None
+    finally:
+        db.close()
+    return int(found[0]) if found else 1
+
+
 class SimPersistence:
     """Write-through persistence; ``None`` state dir means memory only (no instance)."""
 
