@@ -6,6 +6,7 @@ an uninterrupted run, a refusal keeps fiskaly's reason, the same filing is not s
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -78,10 +79,11 @@ async def test_a_second_submit_follows_the_open_one(
 
 
 async def test_a_submission_recorded_but_not_made_is_made_with_its_id_at_resume(
-    sim: Simulator, service: FilingService, client_for: Callable[[], SubmitClient],
-    links: dict[str, tuple[str, str]],
+    sim: Simulator, api: Api, service: FilingService, client_for: Callable[[], SubmitClient],
+    links: dict[str, tuple[str, str]], caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     """A cut after the record and before ``PUT /submission``: the resume makes it, once."""
+    caplog.set_level(logging.DEBUG)
     sim.submit.step = 0.02
     filing = await service.filing("f1")
     async with client_for() as client:
@@ -99,6 +101,9 @@ async def test_a_submission_recorded_but_not_made_is_made_with_its_id_at_resume(
     assert [e.id for e in pending] == [late.id]  # raised after the submission: still open
     closed = [e for e in await service.store.events() if e.filed_by == row.id]
     assert closed and all(e.id <= (row.upto or 0) for e in closed)
+    resumed = [r for r in caplog.records if getattr(r, "TSED_EVENT", None) == "filing_resumed"]
+    assert len(resumed) == 1 and row.id in resumed[0].getMessage()
+    assert api.creds.api_secret not in caplog.text  # the journal never holds the secret
 
 
 async def test_a_resumed_refusal_keeps_fiskalys_reason_and_the_events(
