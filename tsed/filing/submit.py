@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from tsed.filing.errors import FilingIncomplete, SubmissionFailed
+from tsed.filing.errors import FilingIncomplete, PremisesUnknown, SubmissionFailed
 from tsed.filing.form import Filing
 from tsed.filing.model import RegisterData
 from tsed.filing.service import FilingService
@@ -150,10 +150,10 @@ async def follow(
                 f"Die Übermittlung {row.id} für {premises} ist bei fiskaly SUBMIT DE nicht "
                 "(mehr) vorhanden"
             ) from None
-        est_id = next(
-            p.establishment_id for p in await service.store.premises() if p.premises_id == premises
-        )
-        sub = await client.create_submission(row.id, est_id, {"tsed_premises": premises})
+        known = {p.premises_id: p.establishment_id for p in await service.store.premises()}
+        if premises not in known:
+            raise PremisesUnknown(f"Die Betriebsstätte {premises!r} gibt es nicht") from None
+        sub = await client.create_submission(row.id, known[premises], {"tsed_premises": premises})
     if not sub.final:  # a final state is recorded below, after what it closes
         row = await _record(service, row, sub.state, sub.error_description)
     deadline = time.monotonic() + within
