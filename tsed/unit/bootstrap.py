@@ -244,6 +244,8 @@ async def start_unit(
 
     filing = FilingUnit(FilingService(filing_store), backend, store, check_tenant)
     await filing.sync()
+    filing.start_resume()  # a submission a restart cut is followed to its end
+    step.push_async_callback(filing.close)
     reminders = asyncio.get_running_loop().create_task(filing.run_reminders())
 
     async def stop_reminders() -> None:  # pending filings in the journal, at start and daily
