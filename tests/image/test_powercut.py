@@ -67,7 +67,8 @@ def _power_cuts(cuts: int, mode: str, moments: str, limit: float) -> dict[str, o
 
 
 # 3 boots: 10-17 minutes at a load average of 3-13 on the 2-core box without KVM, 28.5 minutes
-# at 10-15 beside a long run (docs/power-loss.md, "Measured"); the limit is 1.75 times that.
+# at 10-15 beside a long run (docs/power-loss.md, "Measured"); the limit is 1.75 times that
+# and room for a first image build.
 @pytest.mark.timeout(3600)
 def test_every_answered_receipt_survives_power_cuts() -> None:
     results = _power_cuts(2, "drop", "all", 3580)
