@@ -23,7 +23,9 @@ from tsed.config.model import Proxy
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
 from tsed.fiskaly.transport import ProxySettings
 from tsed.provisioning.conntest import ConnectionReport, run_connection_test
+from tsed.provisioning.conntest_steps import StepResult
 from tsed.state.rows import BindingRow, RegisterRow
+from tsed.texts.steps import step_detail, step_hint
 from tsed.tss.access import FiskalyAccess
 from tsed.tss.registry import UpstreamRegistry, vault_key
 from tsed.unit.admin_ops import AdminOps
@@ -313,6 +315,13 @@ async def test_tls_verified_and_untrusted(unit: Unit, tls_server, proxy: ProxySe
     assert "clock" in (tls.hint or "") and report.step("auth").verdict == "skipped"
 
 
+def _de(step: StepResult) -> tuple[str, str]:
+    """The step's detail and hint as tsectl and the page show them in German."""
+    assert step.detail_id, step
+    return (step_detail(step.detail_id, step.detail_args, "de"),
+            step_hint(step.detail_id, step.detail_args, "de") or "")  # fmt: skip
+
+
 # -- a saved proxy while the unit signs with the built-in simulator (issue 18) ----------------
 
 
@@ -328,9 +337,12 @@ async def test_saved_proxy_dead_fails_even_with_the_simulator(unit: Unit) -> Non
         await registry.stop()
     step = report.step("proxy")
     assert step.verdict == "fail" and report.verdict == "fail" and not report.ok
-    assert f"Proxy 127.0.0.1:{dead}: keine Verbindung" in step.detail
-    assert "über den Proxy nicht geprüft" in step.detail and "Simulator" in step.detail
-    assert "Proxy-Host und -Port" in (step.hint or "")
+    german, hint = _de(step)
+    assert f"Proxy 127.0.0.1:{dead}: keine Verbindung (ECONNREFUSED)" in german
+    assert "über den Proxy nicht geprüft" in german and "Simulator" in german
+    assert "Proxy-Host und -Port" in hint
+    assert f"proxy 127.0.0.1:{dead}: no connection" in step.detail  # the journal's English
+    assert "proxy host and port" in (step.hint or "")
     # what could be checked still is: the simulator answers directly
     assert report.step("auth").verdict == "ok" and report.step("tss").verdict == "ok"
     assert report.lines()[0].endswith("FAIL")
@@ -357,17 +369,21 @@ async def test_saved_proxy_reaching_fiskaly_is_ok_with_the_simulator(unit: Unit)
         await registry.stop()
     step = report.step("proxy")
     assert step.verdict == "ok" and report.verdict == "ok", step
-    assert f"Proxy 127.0.0.1:{proxy.port} erreichbar" in step.detail
-    assert f"fiskaly (fiskaly.test:{unit.server.port}) über den Proxy erreichbar" in step.detail
+    assert f"Proxy 127.0.0.1:{proxy.port} erreichbar" in _de(step)[0]
+    assert f"fiskaly (fiskaly.test:{unit.server.port}) über den Proxy erreichbar" in _de(step)[0]
+    assert step.detail_args == {
+        "proxy": f"127.0.0.1:{proxy.port}",
+        "target": f"fiskaly (fiskaly.test:{unit.server.port})",
+    }
     assert proxy.connections[f"fiskaly.test:{unit.server.port}"] == 1  # one CONNECT (the
     # 407 is refused before it counts); the simulator itself is reached directly
     # the proxy answers, the way to fiskaly is closed: a warning that says so
     step = unreachable.step("proxy")
     assert step.verdict == "warn" and unreachable.verdict == "warn"
-    assert "über den Proxy nicht erreichbar (HTTP 502 Bad Gateway)" in step.detail
-    assert "CONNECT" in (step.hint or "")
+    assert "über den Proxy nicht erreichbar (HTTP 502)" in _de(step)[0]
+    assert "CONNECT" in (step.hint or "") and "CONNECT" in _de(step)[1]
     step = refused.step("proxy")
-    assert step.verdict == "fail" and "lehnt die Proxy-Anmeldedaten ab (HTTP 407)" in step.detail
+    assert step.verdict == "fail" and "lehnt die Proxy-Anmeldedaten ab (HTTP 407)" in _de(step)[0]
     assert all("Proxy-Pa55word" not in line for line in report.lines() + refused.lines())
 
 
@@ -379,7 +395,8 @@ async def test_no_saved_proxy_is_skipped_with_the_reason(unit: Unit) -> None:
         await registry.stop()
     step = report.step("proxy")
     assert step.verdict == "skipped"
-    assert step.detail == "kein Proxy gespeichert: die Einheit verbindet sich direkt"
+    assert _de(step)[0] == "kein Proxy gespeichert: die Einheit verbindet sich direkt"
+    assert step.detail == "no proxy saved: the unit connects directly"
 
 
 async def test_the_units_test_button_checks_a_saved_proxy_with_the_simulator(
@@ -395,6 +412,6 @@ async def test_the_units_test_button_checks_a_saved_proxy_with_the_simulator(
         report = await ops.connection_test()
     step = report.step("proxy")
     assert step.verdict == "fail" and report.verdict == "fail", report.lines()
-    assert step.detail.startswith(f"Proxy 127.0.0.1:{dead}: keine Verbindung")
-    assert "Simulator" in step.detail
+    assert _de(step)[0].startswith(f"Proxy 127.0.0.1:{dead}: keine Verbindung")
+    assert "simulator" in step.detail
     assert report.step("auth").verdict == "ok"  # the simulator itself answers directly

@@ -13,7 +13,14 @@ import string
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from tsed.texts import errors_de, errors_en, lines_de, lines_decommission, lines_en
+from tsed.texts import (
+    errors_de,
+    errors_en,
+    lines_conntest,
+    lines_de,
+    lines_decommission,
+    lines_en,
+)
 from tsed.texts.fields import FIELDS, pattern
 
 Lang = Literal["de", "en"]
@@ -22,8 +29,8 @@ DEFAULT_LANGUAGE: Lang = "de"
 LANG_ENV = "TSED_LANG"
 
 _LINES: dict[Lang, Mapping[str, str]] = {
-    "de": {**lines_de.LINES, **lines_decommission.DE},
-    "en": {**lines_en.LINES, **lines_decommission.EN},
+    "de": {**lines_de.LINES, **lines_decommission.DE, **lines_conntest.DE},
+    "en": {**lines_en.LINES, **lines_decommission.EN, **lines_conntest.EN},
 }
 _ERRORS: dict[Lang, Mapping[str, tuple[str, str]]] = {
     "de": errors_de.ERRORS,
