@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,9 +20,13 @@ from typing import Any, get_args
 import pytest
 
 import tsed.unit.bootstrap  # noqa: F401 - every error class of the unit, defined
+from tests.support.unit import running_unit
 from tsed.errors import TsedError
 from tsed.fiskaly.simulator.model import TSS_STATES
-from tsed.provisioning.conntest_steps import Verdict
+from tsed.provisioning.conntest_steps import _TITLES, Verdict
+from tsed.texts import lines_conntest
+from tsed.unit.admin_ops import AdminOps
+from tsed.unit.setup_ops import SetupOps
 
 STATIC = Path(__file__).resolve().parents[2] / "tsed" / "net" / "static"
 SCRIPTS = ("common.js", "setup.js", "archive.js", "wizard.js", "dashboard.js")
@@ -206,9 +211,6 @@ def test_sizes_and_times_read_german() -> None:
 def test_the_connection_test_texts_are_the_catalogues(text: dict[str, dict[str, str]]) -> None:
     """Every step outcome of the catalogue is in text.js, word for word (one truth, no drift),
     and every step has its title."""
-    from tsed.provisioning.conntest_steps import _TITLES  # noqa: PLC0415
-    from tsed.texts import lines_conntest  # noqa: PLC0415
-
     for lang, source in (("de", lines_conntest.DE), ("en", lines_conntest.EN)):
         for text_id, template in source.items():
             assert text[lang].get(text_id.replace(".", "_")) == template, (lang, text_id)
@@ -219,12 +221,6 @@ def test_the_connection_test_texts_are_the_catalogues(text: dict[str, dict[str, 
 async def test_the_test_result_lines_come_from_text_js_in_german(tmp_path: Path) -> None:
     """A real unit's connection test with a saved proxy nobody answers on, rendered by the
     page's own function (stepLine) in German: every line is the German of text.js."""
-    import socket  # noqa: PLC0415
-
-    from tests.support.unit import running_unit  # noqa: PLC0415
-    from tsed.unit.admin_ops import AdminOps  # noqa: PLC0415
-    from tsed.unit.setup_ops import SetupOps  # noqa: PLC0415
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         dead = probe.getsockname()[1]

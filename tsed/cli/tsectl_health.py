@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from tsed.cli.adminclient import AdminClient
 from tsed.cli.say import lang, t
+from tsed.cli.tsectl_text import notice_lines
 from tsed.config.text import shown
 from tsed.texts import has
 from tsed.texts.formats import day, when
@@ -95,8 +96,8 @@ def _print_health_de(data: Mapping[str, Any], out: TextIO) -> None:
     if days_seen:
         shown_days = [f"{_day(d['day'])} {_result(d['result'])}" for d in days_seen[:7]]
         out.write(t("health.days", days=", ".join(shown_days)) + "\n")
-    for notice in data.get("notices", []):
-        out.write(t("status.notice", notice=shown(notice)) + "\n")
+    for notice in notice_lines(data):
+        out.write(t("status.notice", notice=notice) + "\n")
 
 
 def print_health(data: Mapping[str, Any], out: TextIO) -> None:

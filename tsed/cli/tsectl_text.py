@@ -111,3 +111,16 @@ def print_tss(data: Mapping[str, Any], out: TextIO) -> None:
               clients=item.get("registered_clients", "-"))
             + "\n"
         )  # fmt: skip
+
+
+def notice_lines(data: Mapping[str, Any]) -> list[str]:
+    """The notices of ``tsectl status`` and ``tsectl health`` in the run's language: from their
+    catalogue ids (``notice_ids``); a unit without ids, or English: its own texts."""
+    own = [str(notice) for notice in data.get("notices", [])]
+    found = data.get("notice_ids")
+    if lang() == "en" or not isinstance(found, list) or len(found) != len(own):
+        return [shown(text) for text in own]
+    return [
+        t(str(item.get("id")), **{str(k): shown(str(v)) for k, v in item.get("args", {}).items()})
+        for item in found
+    ]

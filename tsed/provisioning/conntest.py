@@ -210,7 +210,9 @@ async def _tss_and_clients(
             return outcome("clients", "warn", "conn.clients.missing", missing=len(missing),
                            registers=len(registers), ids=", ".join(missing[:5]))  # fmt: skip
         limit = found[0].max_clients or 199
-        counts = {"registers": len(registers), "registered": registered, "limit": limit}
+        counts: dict[str, Any] = {
+            "registers": len(registers), "registered": registered, "limit": limit,
+        }  # fmt: skip
         if registered > limit - 10:
             return outcome("clients", "warn", "conn.clients.near_limit", **counts)
         return outcome("clients", "ok", "conn.clients.ok", **counts)

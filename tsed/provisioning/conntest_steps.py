@@ -81,7 +81,7 @@ class StepResult:
 
 
 def outcome(
-    step: str, verdict: Verdict, detail_id: str, tenant: str | None = None, **values: object
+    step: str, verdict: Verdict, detail_id: str, tenant: str | None = None, **values: Any
 ) -> StepResult:
     """A step's result from its catalogue line: the English detail and hint filled in."""
     args = {name: str(value) for name, value in values.items()}

@@ -20,6 +20,7 @@ from tsed.texts import (
     lines_de,
     lines_decommission,
     lines_en,
+    lines_notices,
 )
 from tsed.texts.fields import FIELDS, pattern
 
@@ -29,8 +30,8 @@ DEFAULT_LANGUAGE: Lang = "de"
 LANG_ENV = "TSED_LANG"
 
 _LINES: dict[Lang, Mapping[str, str]] = {
-    "de": {**lines_de.LINES, **lines_decommission.DE, **lines_conntest.DE},
-    "en": {**lines_en.LINES, **lines_decommission.EN, **lines_conntest.EN},
+    "de": {**lines_de.LINES, **lines_decommission.DE, **lines_conntest.DE, **lines_notices.DE},
+    "en": {**lines_en.LINES, **lines_decommission.EN, **lines_conntest.EN, **lines_notices.EN},
 }
 _ERRORS: dict[Lang, Mapping[str, tuple[str, str]]] = {
     "de": errors_de.ERRORS,
