@@ -20,6 +20,7 @@ from tsed.texts import (
     lines_de,
     lines_decommission,
     lines_en,
+    lines_label,
     lines_notices,
 )
 from tsed.texts.fields import FIELDS, pattern
@@ -28,10 +29,15 @@ Lang = Literal["de", "en"]
 LANGUAGES: tuple[Lang, ...] = ("de", "en")
 DEFAULT_LANGUAGE: Lang = "de"
 LANG_ENV = "TSED_LANG"
+# the catalogue's parts besides lines_de/lines_en, each with DE and EN of the same ids
+_PARTS = (lines_decommission, lines_conntest, lines_notices, lines_label)
 
 _LINES: dict[Lang, Mapping[str, str]] = {
-    "de": {**lines_de.LINES, **lines_decommission.DE, **lines_conntest.DE, **lines_notices.DE},
-    "en": {**lines_en.LINES, **lines_decommission.EN, **lines_conntest.EN, **lines_notices.EN},
+    lang: {
+        **(lines_de.LINES if lang == "de" else lines_en.LINES),
+        **{k: v for part in _PARTS for k, v in (part.DE if lang == "de" else part.EN).items()},
+    }
+    for lang in LANGUAGES
 }
 _ERRORS: dict[Lang, Mapping[str, tuple[str, str]]] = {
     "de": errors_de.ERRORS,
