@@ -40,8 +40,9 @@ class SetupCodeWrong(AuthError, code="SETUP_CODE_WRONG"):
     """The one-time setup code typed on the setup page is wrong, used or unknown."""
 
     default_hint = (
-        "Type the setup code the serial console shows, or that 'tsectl setup-code' prints on "
-        "the unit. It is valid until the admin password is set."
+        "Type the setup code of the label on the housing, the one the serial console shows, "
+        "or that 'tsectl setup-code' prints on the unit. It is valid until the admin password "
+        "is set."
     )
 
 
