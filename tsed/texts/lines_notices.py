@@ -35,6 +35,21 @@ DE: dict[str, str] = {
     "notice.certificate.expires": "Das Zertifikat der TSE {tss} (Mandant {tenant}) läuft am "
     "{day} ab (noch {days} Tage). Rechtzeitig eine neue TSE einrichten (tsectl tss setup --new) "
     "und dem Finanzamt mitteilen (§ 146a Abs. 4 AO).",
+    # the notification duty's lines of tsectl status (tsed.cli.tsectl_filing)
+    "filing.none": "Meldepflicht (§ 146a Abs. 4 AO): keine offene Mitteilung",
+    "filing.due": "Mitteilung fällig bis {due} (noch {days} Tag(e)): {what} ({subject}), "
+    "Betriebsstätte {premises}, Mandant {tenant}",
+    "filing.overdue": "Mitteilung fällig bis {due} (FRIST VERSÄUMT seit {days} Tag(en)): {what} "
+    "({subject}), Betriebsstätte {premises}, Mandant {tenant}",
+    "filing.all_premises": "alle",
+    "filing.submission": "Übermittlung {id} ({premises}): {state}",
+    "filing.submission_error": "Übermittlung {id} ({premises}): {state} – {error}",
+    "filing.kind.register_paired": "Kasse in Betrieb genommen",
+    "filing.kind.register_removed": "Kasse außer Betrieb genommen",
+    "filing.kind.tss_created": "TSE in Betrieb genommen",
+    "filing.kind.tss_disabled": "TSE außer Betrieb genommen",
+    "filing.kind.certification_changed": "BSI-Zertifizierung der TSE geändert",
+    "filing.kind.premises_changed": "Daten der Betriebsstätte geändert",
 }
 
 EN: dict[str, str] = {
@@ -68,4 +83,18 @@ EN: dict[str, str] = {
     "notice.certificate.expires": "The certificate of TSE {tss} (tenant {tenant}) expires on "
     "{day} ({days} days left). Set up a new TSE in time (tsectl tss setup --new) and notify the "
     "tax office (§ 146a Abs. 4 AO).",
+    "filing.none": "notification duty (§ 146a Abs. 4 AO): no notification open",
+    "filing.due": "notification due by {due} ({days} day(s) left): {what} ({subject}), "
+    "premises {premises}, tenant {tenant}",
+    "filing.overdue": "notification due by {due} (DEADLINE MISSED {days} day(s) ago): {what} "
+    "({subject}), premises {premises}, tenant {tenant}",
+    "filing.all_premises": "all",
+    "filing.submission": "submission {id} ({premises}): {state}",
+    "filing.submission_error": "submission {id} ({premises}): {state} – {error}",
+    "filing.kind.register_paired": "register put into service",
+    "filing.kind.register_removed": "register taken out of service",
+    "filing.kind.tss_created": "TSE put into service",
+    "filing.kind.tss_disabled": "TSE taken out of service",
+    "filing.kind.certification_changed": "BSI certification of the TSE changed",
+    "filing.kind.premises_changed": "premises data changed",
 }
