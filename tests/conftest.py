@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from tsed.cli.say import set_lang
+
 _ENV_VARS_TO_CLEAR = (
     "HTTP_PROXY",
     "HTTPS_PROXY",
@@ -39,6 +41,7 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # tsectl and the console speak German by default; the suite reads their English lines
     # (tests/texts/ runs them in German, with --lang de, and checks every line it prints)
     monkeypatch.setenv("TSED_LANG", "en")
+    set_lang("en")  # and for the printers a test calls itself, outside tsectl's main()
     yield
 
 

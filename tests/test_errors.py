@@ -163,6 +163,12 @@ OUTSIDE: dict[str, tuple[str, str]] = {
         "per instance); its app answers it as fiskaly's JSON, tsed meets it only as an HTTP "
         "answer of fiskaly",
     ),
+    "tsed.fiskaly.simulator.persist.SimStateTooNew": (
+        "tsed.fiskaly.simulator",
+        "the simulator's refusal of a state directory a newer simulator wrote; "
+        "tsed-fiskaly-sim prints it and exits (the unit's backend checks the version first "
+        "and refuses with StoreTooNew)",
+    ),
     "tsed.fiskaly.tarverify._Truncated": (
         "tsed.fiskaly.tarverify",
         "the archive reader's signal that the file was cut off; it becomes a finding",

@@ -57,3 +57,42 @@ async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     store = FilingStore(path)
     with pytest.raises(StorageError, match="newer tsed"):
         await store.open()
+
+
+SCHEMA_1 = """
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, premises_id TEXT,
+    kind TEXT NOT NULL, subject TEXT NOT NULL, occurred_on TEXT NOT NULL, due_on TEXT NOT NULL,
+    filed_on TEXT, filed_by TEXT);
+CREATE TABLE submissions (
+    id TEXT PRIMARY KEY, premises_id TEXT NOT NULL, state TEXT NOT NULL, created_at REAL NOT NULL,
+    updated_at REAL NOT NULL, error TEXT);
+INSERT INTO events (tenant_id, premises_id, kind, subject, occurred_on, due_on)
+    VALUES ('default', 'f1', 'register_paired', 'S1', '2026-01-01', '2026-02-01'),
+           ('default', 'f1', 'register_removed', 'S1', '2026-03-01', '2026-04-01');
+INSERT INTO submissions VALUES ('sub-1', 'f1', 'TRANSMISSION_PENDING', 1768000000.0,
+                                1768000000.0, NULL);
+PRAGMA user_version=1;
+"""
+
+
+async def test_a_schema_1_store_is_taken_over(tmp_path: Path) -> None:
+    """A store of the previous schema: its open submission gets the events up to the day it
+    was made (2026-01-09) as the ones it closes, and no digest."""
+    path = tmp_path / "filing.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(SCHEMA_1)
+    store = FilingStore(path)
+    await store.open()
+    try:
+        (row,) = await store.submissions()
+        assert (row.id, row.state, row.content_hash, row.upto) == (
+            "sub-1", "TRANSMISSION_PENDING", None, 1,
+        )  # fmt: skip
+        await store.save_submission(SubmissionRow("sub-2", "f1", "CREATING", 2.0, 2.0, None,
+                                                  "abc", 2))  # fmt: skip
+        assert [r.upto for r in await store.submissions()] == [2, 1]  # by created_at
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2

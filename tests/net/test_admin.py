@@ -149,6 +149,11 @@ async def collect(tmp: Path) -> dict[str, Any]:
                 daemon.archive.archiver.poll_interval = 0.1
                 await daemon.running.ops.housekeeping.run("nightly")  # the routine, at once
                 await call("health", "GET", "/health", 200)
+                await call("health_run", "POST", "/health/run", 202)
+                for _ in range(600):  # 60 s at most: the on-demand run ends
+                    if not (await admin.get("/health")).json()["running"]:
+                        break
+                    await asyncio.sleep(0.1)
                 await call("reset", "POST", "/reset", 200, json={"register_id": register_id})
                 outage = await daemon.store.open_outage("fiskaly unreachable", time.time() - 60)
                 await daemon.store.close_outage(outage, time.time())

@@ -29,7 +29,7 @@ from tsed.unit.admin_ops import AdminOps
 from tsed.unit.setup_ops import SetupOps
 
 STATIC = Path(__file__).resolve().parents[2] / "tsed" / "net" / "static"
-SCRIPTS = ("common.js", "setup.js", "archive.js", "wizard.js", "dashboard.js")
+SCRIPTS = ("common.js", "setup.js", "archive.js", "wizard.js", "dashboard.js", "certbanner.js")
 # the same in both languages, and right in German: product words and international ones
 SAME_IN_BOTH = {"OK", "TEST", "LIVE", "QR", "Name", "Test", "Version", "Details", "ID", "TSE",
                 "URL", "—", "Mandant", "TSS", "DNS", "Proxy", "TLS", "TEST/LIVE"}  # fmt: skip
@@ -44,9 +44,10 @@ CALLED = re.compile(r"""\b(?:t|fmt)\(\s*["']([A-Za-z0-9_]+)["']""")
 def catalogue() -> dict[str, dict[str, str]]:
     node = shutil.which("node")
     assert node, "Node.js reads the catalogue (scripts/bootstrap installs npm, which brings it)"
-    shim = "globalThis.document = {addEventListener() {}};\n"  # archive.js waits for the page
-    source = shim + "".join((STATIC / name).read_text(encoding="utf-8") + "\n" for name in
-                            ("text.js", "archive.js", "decommission.js"))  # fmt: skip
+    # archive.js waits for the page, certbanner.js follows setup.js's live updates
+    shim = "globalThis.document = {addEventListener() {}};\nglobalThis.liveHooks = [];\n"
+    loaded = ("text.js", "archive.js", "decommission.js", "certbanner.js")
+    source = shim + "".join((STATIC / name).read_text(encoding="utf-8") + "\n" for name in loaded)
     result = subprocess.run(
         [node, "-e", source + "\nprocess.stdout.write(JSON.stringify(TEXT));"],
         capture_output=True, text=True, timeout=30, check=True,

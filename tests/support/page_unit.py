@@ -20,6 +20,7 @@ import httpx
 from playwright.sync_api import Page
 
 from tests.support.browser_flow import tsectl, wait_for
+from tests.support.reliability import seed_state
 from tests.support.unit import RECEIPT
 from tsed.state.paths import DEVICE_CERT_FILE as CERT_FILE
 
@@ -40,12 +41,20 @@ def _port() -> int:
 
 
 @contextmanager
-def page_unit(work: Path, password: str, receipts: int) -> Iterator[PageUnit]:
+def page_unit(
+    work: Path, password: str, receipts: int, fiskaly: str | None = None
+) -> Iterator[PageUnit]:
+    """``fiskaly``: the URL of a standalone simulator (``start_sim_process``) instead of the
+    built-in one, for what only its control routes can do (a certificate near its end)."""
     state = work / "state"
-    state.mkdir()
-    (state / "tsed.toml").write_text("")
     port = _port()
     env = {**os.environ, "TSED_MDNS": "off"}
+    if fiskaly is None:
+        state.mkdir()
+        (state / "tsed.toml").write_text("")
+    else:
+        seed_state(state)  # the simulator's API key and secret in the vault
+        env["TSED_FISKALY_BASE_URL"] = fiskaly
     env.pop("NOTIFY_SOCKET", None)
     unit = subprocess.Popen(
         [sys.executable, "-m", "tsed.cli.tsed", "serve", "--state-dir", str(state),

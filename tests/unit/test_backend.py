@@ -157,3 +157,26 @@ async def test_a_reload_that_cannot_start_again_leaves_the_backend_stopped_and_s
         )
         assert "FAILING since the last reload" in status_text("TEST", p.backend, registers)
         assert p.backend.upstream_url().startswith("unavailable: ")
+
+
+async def test_a_simulator_state_of_a_newer_tsed_is_refused_not_misread(tmp_path: Path) -> None:
+    """The built-in simulator's state written by a newer tsed (an update rolled back): the
+    backend does not start on it, as with the store (exit 3, the data untouched)."""
+    import sqlite3
+
+    from tsed.state.paths import StatePaths
+    from tsed.state.store import StoreTooNew
+
+    folder = StatePaths(tmp_path / "s").simulator
+    Simulator(state_dir=folder).close()
+    with sqlite3.connect(folder / "simulator.sqlite") as db:
+        db.execute("UPDATE settings SET value = '99' WHERE name = 'schema_version'")
+    async with parts(tmp_path / "s") as p:
+        with pytest.raises(StoreTooNew, match="simulator of a newer tsed") as caught:
+            await p.backend.start()
+    assert caught.value.code == "STORE_TOO_NEW"
+    with sqlite3.connect(folder / "simulator.sqlite") as db:
+        assert (
+            db.execute("SELECT value FROM settings WHERE name = 'schema_version'").fetchone()[0]
+            == "99"
+        )

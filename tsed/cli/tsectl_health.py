@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from tsed.cli.adminclient import AdminClient
+from tsed.cli.adminclient import AdminClient, CommandFailed
 from tsed.cli.say import lang, t
 from tsed.cli.tsectl_text import notice_lines
 from tsed.config.text import shown
@@ -16,6 +18,8 @@ from tsed.texts import has
 from tsed.texts.formats import day, when
 
 RESULT = {"ok": "ok", "warn": "WARN", "failed": "FAILED"}
+RUN_POLL = 0.5  # seconds between two looks at a running housekeeping
+RUN_WAIT = 3600.0  # an archive run of a busy shop's first night can take long
 
 
 def _when(stamp: float | None) -> str:
@@ -37,14 +41,43 @@ def _day(text: str) -> str:
 
 
 def add_health_parser(sub: Any) -> None:
-    sub.add_parser(
+    parser = sub.add_parser(
         "health",
         help="the nightly housekeeping: the daily health record, the last days, certificates",
     )
+    parser.add_argument("action", nargs="?", choices=["run"],
+                        help="run: the housekeeping now, waiting for its end")  # fmt: skip
+    parser.add_argument("--wait", type=float, default=RUN_WAIT,
+                        help=f"seconds to wait for its end (default {RUN_WAIT:.0f})")  # fmt: skip
 
 
-def run_health(client: AdminClient, _args: argparse.Namespace) -> Mapping[str, Any]:
-    data: Mapping[str, Any] = client.call("GET", "/admin/v1/health")
+def run_health(client: AdminClient, args: argparse.Namespace) -> Mapping[str, Any]:
+    if getattr(args, "action", None) != "run":
+        data: Mapping[str, Any] = client.call("GET", "/admin/v1/health")
+        return data
+    client.call("POST", "/admin/v1/health/run")
+    deadline, step = time.monotonic() + args.wait, None
+    while True:
+        data = client.call("GET", "/admin/v1/health")
+        if not args.json and data.get("running") and data.get("step") not in (None, step):
+            step = data["step"]  # progress on stderr, the result on stdout
+            print(t("health.run_step", step=shown(str(step))), file=sys.stderr)
+        if not data.get("running"):
+            break
+        if time.monotonic() > deadline:
+            raise CommandFailed(
+                "the housekeeping is still running",
+                "It goes on in the unit: follow it with 'tsectl health'.",
+            ).localized("health.still_running")
+        time.sleep(RUN_POLL)
+    if (data.get("last") or {}).get("result") == "failed":
+        if not args.json:
+            print_health(data, sys.stdout)
+        raise CommandFailed(
+            "the housekeeping ended FAILED",
+            "The lines above name the steps; the journal has the details "
+            "(TSED_EVENT=housekeeping_step).",
+        ).localized("health.run_failed")
     return data
 
 

@@ -25,7 +25,8 @@ from tsed.filing.store import Event, FilingStore
 _LOGGER = logging.getLogger(__name__)
 FINAL_STATES = frozenset(
     {"INTERNAL_VALIDATION_FAILED", "EXTERNAL_VALIDATION_FAILED", "XML_GENERATION_FAILED",
-     "TRANSMISSION_FAILED", "TRANSMISSION_SUCCEEDED", "TRANSMISSION_CANCELLED", "ERROR"}
+     "TRANSMISSION_FAILED", "TRANSMISSION_SUCCEEDED", "TRANSMISSION_CANCELLED", "ERROR",
+     "ABANDONED"}  # the unit's own: SUBMIT DE no longer knows the submission
 )  # fmt: skip
 REMOVED_REASON = "Außerbetriebnahme (Kopplung am TSE-LAN-Gerät aufgehoben)"
 

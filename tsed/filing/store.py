@@ -24,7 +24,7 @@ from tsed.errors import StorageError
 from tsed.filing.model import Address, Premises, RegisterData, Taxpayer
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: a submission's filing content hash and last event id (a resume)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS taxpayers (tenant_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS premises (
@@ -37,10 +37,18 @@ CREATE TABLE IF NOT EXISTS events (
     filed_on TEXT, filed_by TEXT);
 CREATE TABLE IF NOT EXISTS submissions (
     id TEXT PRIMARY KEY, premises_id TEXT NOT NULL, state TEXT NOT NULL, created_at REAL NOT NULL,
-    updated_at REAL NOT NULL, error TEXT);
+    updated_at REAL NOT NULL, error TEXT, content_hash TEXT, upto INTEGER);
 CREATE TABLE IF NOT EXISTS known_tss (
     tss_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, state TEXT NOT NULL, serial TEXT,
     certification TEXT);
+"""
+# Schema 1 had no content hash and no last event id: a submission it left open closes, once
+# it succeeds, the events of its premises that occurred up to the day it was made.
+_FROM_1 = """
+ALTER TABLE submissions ADD COLUMN content_hash TEXT;
+ALTER TABLE submissions ADD COLUMN upto INTEGER;
+UPDATE submissions SET upto = (SELECT COALESCE(MAX(e.id), 0) FROM events e
+    WHERE e.occurred_on <= date(submissions.created_at, 'unixepoch', 'localtime'));
 """
 
 
@@ -61,12 +69,17 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class SubmissionRow:
+    """A submission of a premises' filing, recorded before it is made at SUBMIT DE (state
+    ``CREATING``) and at every state seen after; what a resume after a restart follows."""
+
     id: str
     premises_id: str
     state: str
     created_at: float
     updated_at: float
-    error: str | None = None
+    error: str | None = None  # fiskaly's reason of a failure state
+    content_hash: str | None = None  # of the filing submitted (:func:`tsed.filing.submit.digest`)
+    upto: int | None = None  # the last event the filing covers: closed when it succeeds
 
 
 def _doc(value: object) -> str:
@@ -111,6 +124,9 @@ class FilingStore:
                 hint="Install the newer tsed again, or restore a backup of the state directory.",
             )
         conn.executescript(_SCHEMA)
+        if version == 1:
+            # one transaction with the version: a cut leaves schema 1 or schema 2, whole
+            conn.executescript(f"BEGIN IMMEDIATE; {_FROM_1} PRAGMA user_version=2; COMMIT;")
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         return conn
 
@@ -260,7 +276,7 @@ class FilingStore:
     async def save_submission(self, row: SubmissionRow) -> None:
         await self._run(
             lambda conn: conn.execute(
-                "INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 dataclasses.astuple(row),
             )
         )

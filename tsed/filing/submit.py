@@ -6,12 +6,17 @@ of the premises as additional data of its SIGN DE client, then the submission (`
 /submission/{id}``), which SUBMIT DE validates and turns into ELSTER XML on its own; once it is
 READY_FOR_TRANSMISSION the unit triggers the transmission (the installer's submit command is
 the taxpayer's consent) and follows it to TRANSMISSION_SUCCEEDED, when the premises' events are
-closed. Every state seen is stored (``tsectl filing status`` shows it).
+closed. Every state seen is stored (``tsectl filing status`` shows it), the submission itself
+before it is made (:func:`prepare`), so that :func:`follow` can take it up again after a
+restart (:mod:`tsed.filing.submissions`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
+import json
 import logging
 import time
 import uuid
@@ -19,14 +24,16 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from tsed.filing.errors import FilingIncomplete, SubmissionFailed
+from tsed.filing.errors import FilingIncomplete, PremisesUnknown, SubmissionFailed
 from tsed.filing.form import Filing
 from tsed.filing.model import RegisterData
 from tsed.filing.service import FilingService
 from tsed.filing.store import SubmissionRow
-from tsed.fiskaly import Submission, SubmitClient
+from tsed.fiskaly import FiskalyNotFound, SubmitClient
 
 _LOGGER = logging.getLogger(__name__)
+CREATING = "CREATING"  # recorded, not yet answered by SUBMIT DE (the unit's own state)
+ABANDONED = "ABANDONED"  # SUBMIT DE no longer knows it (the unit's own state, final)
 
 
 def _day(iso: str | None) -> str | None:
@@ -80,6 +87,108 @@ def client_body(register: RegisterData, establishment_id: str) -> dict[str, Any]
     return body
 
 
+def digest(filing: Filing) -> str:
+    """The filing's content (without the day it was made), as SHA-256: the same data filed
+    again has the same digest."""
+    content = dataclasses.asdict(filing)
+    content.pop("made_on", None)
+    text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_links(filing: Filing, links: Mapping[str, tuple[str, str]]) -> None:
+    unlinked = [r.serial for r in filing.registers if r.register_id not in links]
+    if unlinked:
+        raise FilingIncomplete(
+            "Kasse(n) ohne fiskaly-Client (nicht am Gerät gekoppelt): " + ", ".join(unlinked),
+            hint="Diese Mitteilung ausdrucken (tsectl filing print) und in Mein ELSTER erfassen, "
+            "oder die Kassen zuerst koppeln.",
+        )
+
+
+async def prepare(
+    service: FilingService, filing: Filing, client: SubmitClient,
+    links: Mapping[str, tuple[str, str]],
+) -> SubmissionRow:  # fmt: skip
+    """The master data to SUBMIT DE, then the submission recorded (``CREATING``: its id, the
+    filing's digest, the last event it covers) before it is made, so that a restart at any
+    moment after finds it again and never makes a second one."""
+    check_links(filing, links)
+    upto = max((e.id for e in await service.store.events()), default=0)
+    est_id = filing.premises.establishment_id
+    await client.upsert_taxpayer(taxpayer_body(filing))
+    await client.upsert_establishment(est_id, establishment_body(filing))
+    for register in filing.registers:
+        assert register.register_id is not None
+        tss_id, client_id = links[register.register_id]
+        await client.upsert_client_data(tss_id, client_id, client_body(register, est_id))
+    now = time.time()
+    row = SubmissionRow(
+        str(uuid.uuid4()), filing.premises.premises_id, CREATING, now, now, None,
+        digest(filing), upto,
+    )  # fmt: skip
+    await service.store.save_submission(row)
+    return row
+
+
+async def follow(
+    service: FilingService, row: SubmissionRow, client: SubmitClient, *,
+    within: float = 300.0, poll: float = 0.05,
+) -> SubmissionRow:  # fmt: skip
+    """Make the recorded submission ``row`` at SUBMIT DE if it is not there yet, trigger its
+    transmission once it is READY_FOR_TRANSMISSION (the submit command was the taxpayer's
+    consent) and follow it until final; on TRANSMISSION_SUCCEEDED the events it covers are
+    closed, then the row records the final state. :class:`SubmissionFailed` (with fiskaly's
+    reason) otherwise; the events stay open."""
+    premises = row.premises_id
+    try:
+        sub = await client.get_submission(row.id)
+    except FiskalyNotFound:
+        if row.state != CREATING:  # seen at SUBMIT DE before: not made again elsewhere
+            await _record(service, row, ABANDONED, "SUBMIT DE kennt die Übermittlung nicht mehr")
+            raise SubmissionFailed(
+                f"Die Übermittlung {row.id} für {premises} ist bei fiskaly SUBMIT DE nicht "
+                "(mehr) vorhanden"
+            ) from None
+        known = {p.premises_id: p.establishment_id for p in await service.store.premises()}
+        if premises not in known:
+            raise PremisesUnknown(f"Die Betriebsstätte {premises!r} gibt es nicht") from None
+        sub = await client.create_submission(row.id, known[premises], {"tsed_premises": premises})
+    if not sub.final:  # a final state is recorded below, after what it closes
+        row = await _record(service, row, sub.state, sub.error_description)
+    deadline = time.monotonic() + within
+    for _ in range(int(within / poll) + 2):  # bounded in count and in time
+        if sub.final or time.monotonic() > deadline:
+            break
+        if sub.state == "READY_FOR_TRANSMISSION":
+            sub = await client.trigger_transmission(row.id)
+        else:
+            await asyncio.sleep(poll)
+            sub = await client.get_submission(row.id)
+        if not sub.final:
+            row = await _record(service, row, sub.state, sub.error_description)
+    if sub.state != "TRANSMISSION_SUCCEEDED":
+        if sub.final:
+            row = await _record(service, row, sub.state, sub.error_description)
+        reason = sub.error_description or ("still " + sub.state if not sub.final else sub.state)
+        _LOGGER.warning(
+            "the filing of %s was not transmitted by fiskaly SUBMIT DE (submission %s): %s (%s)",
+            premises, row.id, sub.state, reason,
+            extra={"TSED_EVENT": "filing_not_submitted", "TSED_PREMISES": premises},
+        )  # fmt: skip
+        raise SubmissionFailed(
+            f"Die Mitteilung für {premises} wurde nicht übermittelt: {sub.state} ({reason})"
+        )
+    closed = await service.mark_filed(premises, by=row.id, upto=row.upto)  # before the row:
+    row = await _record(service, row, sub.state, None)  # a cut between them closes nothing twice
+    _LOGGER.info(
+        "filing of %s transmitted by fiskaly SUBMIT DE (submission %s, %d event(s) closed)",
+        premises, row.id, closed,
+        extra={"TSED_EVENT": "filing_submitted", "TSED_PREMISES": premises},
+    )  # fmt: skip
+    return row
+
+
 async def submit_filing(
     service: FilingService,
     filing: Filing,
@@ -91,59 +200,15 @@ async def submit_filing(
 ) -> SubmissionRow:
     """Submit ``filing`` (``links``: register id → its SIGN DE TSS and client id) and follow
     it until final; :class:`SubmissionFailed` if it did not reach TRANSMISSION_SUCCEEDED."""
-    unlinked = [r.serial for r in filing.registers if r.register_id not in links]
-    if unlinked:
-        raise FilingIncomplete(
-            "Kasse(n) ohne fiskaly-Client (nicht am Gerät gekoppelt): " + ", ".join(unlinked),
-            hint="Diese Mitteilung ausdrucken (tsectl filing print) und in Mein ELSTER erfassen, "
-            "oder die Kassen zuerst koppeln.",
-        )
-    upto = max((e.id for e in await service.store.events()), default=0)
-    est_id = filing.premises.establishment_id
-    await client.upsert_taxpayer(taxpayer_body(filing))
-    await client.upsert_establishment(est_id, establishment_body(filing))
-    for register in filing.registers:
-        assert register.register_id is not None
-        tss_id, client_id = links[register.register_id]
-        await client.upsert_client_data(tss_id, client_id, client_body(register, est_id))
-    sub_id = str(uuid.uuid4())
-    premises = filing.premises.premises_id
-    sub = await client.create_submission(sub_id, est_id, {"tsed_premises": premises})
-    row = await _record(service, sub, premises, None)
-    deadline = time.monotonic() + within
-    triggered = False
-    for _ in range(int(within / poll) + 2):  # bounded in count and in time
-        if sub.final or time.monotonic() > deadline:
-            break
-        if sub.state == "READY_FOR_TRANSMISSION" and not triggered:
-            sub = await client.trigger_transmission(sub_id)
-            triggered = True
-        else:
-            await asyncio.sleep(poll)
-            sub = await client.get_submission(sub_id)
-        row = await _record(service, sub, premises, row)
-    if sub.state != "TRANSMISSION_SUCCEEDED":
-        reason = sub.error_description or ("still " + sub.state if not sub.final else sub.state)
-        raise SubmissionFailed(
-            f"Die Mitteilung für {premises} wurde nicht übermittelt: {sub.state} ({reason})"
-        )
-    closed = await service.mark_filed(premises, by=sub_id, upto=upto)
-    _LOGGER.info(
-        "filing of %s transmitted by fiskaly SUBMIT DE (submission %s, %d event(s) closed)",
-        premises, sub_id, closed,
-        extra={"TSED_EVENT": "filing_submitted", "TSED_PREMISES": premises},
-    )  # fmt: skip
-    return row
+    row = await prepare(service, filing, client, links)
+    return await follow(service, row, client, within=within, poll=poll)
 
 
 async def _record(
-    service: FilingService, sub: Submission, premises: str, row: SubmissionRow | None
+    service: FilingService, row: SubmissionRow, state: str, error: str | None
 ) -> SubmissionRow:
-    if row is not None and row.state == sub.state:
+    if row.state == state and row.error == error:
         return row
-    now = time.time()
-    new = SubmissionRow(
-        sub.id, premises, sub.state, row.created_at if row else now, now, sub.error_description
-    )
+    new = dataclasses.replace(row, state=state, updated_at=time.time(), error=error)
     await service.store.save_submission(new)
     return new

@@ -5,6 +5,7 @@
 ``GET    /admin/v1/health``                  the last housekeeping record (the daily health
                                              record), the last days, the certificate watch,
                                              certification changes, the page's ``banner``
+``POST   /admin/v1/health/run``              run the routine now (202; one at a time)
 ==========================================  =========================================
 """
 
@@ -19,6 +20,7 @@ from tsed.net.wire import JsonView, answer
 
 class HealthOperations(Protocol):
     async def health(self) -> JsonView: ...
+    async def health_run(self) -> JsonView: ...
 
 
 def add_health_routes(r: web.UrlDispatcher, given: object) -> None:
@@ -27,4 +29,8 @@ def add_health_routes(r: web.UrlDispatcher, given: object) -> None:
     async def health(_request: web.Request) -> web.Response:
         return answer(await ops.health())
 
+    async def run(_request: web.Request) -> web.Response:
+        return answer(await ops.health_run(), status=202)
+
     r.add_get("/admin/v1/health", health)
+    r.add_post("/admin/v1/health/run", run)

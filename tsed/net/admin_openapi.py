@@ -239,6 +239,9 @@ def admin_openapi_document() -> dict[str, Any]:
                     "last days, certificate watch, certification changes, banner"
                 )
             },
+            "/admin/v1/health/run": {
+                "post": _op("Run the housekeeping now (one run at a time)", "202")
+            },
             **_filing_paths(),
             **_wizard_paths(),
             "/admin/v1/update": {

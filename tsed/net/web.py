@@ -48,6 +48,7 @@ STATIC = {
     "decommission.js": "application/javascript; charset=utf-8",
     "wizard.js": "application/javascript; charset=utf-8",
     "dashboard.js": "application/javascript; charset=utf-8",
+    "certbanner.js": "application/javascript; charset=utf-8",
     "setup.css": "text/css; charset=utf-8",
 }
 SECURITY_HEADERS = {

@@ -50,6 +50,7 @@ __all__ = [
     "REGISTER_SOURCES_FILE",
     "REPLACED_PREFIX",
     "RESTORE_PREFIX",
+    "RESTORE_SWAP_FILE",
     "SETUP_CODE_FILE",
     "SETUP_LABEL_FILE",
     "SIMULATOR_DIR",
@@ -86,6 +87,7 @@ OFFBOX_DIR = "offbox"  # the off-box copy: status, restic's cache, known_hosts
 BACKUPS_DIR = "backups"  # the newest encrypted unit backups (tsed.state.backup)
 RESTORE_PREFIX = ".restore-"  # a restore's staging folder (tsed.state.restore)
 REPLACED_PREFIX = ".replaced-"  # what a restore replaced, kept
+RESTORE_SWAP_FILE = "restore-swap.json"  # a restore's swap under way (tsed.state.restoreswap)
 DECOMMISSION_FILE = "decommission.json"  # a guided decommissioning, step by step (resumable)
 HOUSEKEEPING_FILE = "housekeeping.json"  # the nightly records and daily health records
 CERTIFICATION_FILE = "certification.json"  # the certificate and certification watch
@@ -102,6 +104,7 @@ STATE_NAMES = frozenset(
         OFFBOX_DIR,
         BACKUPS_DIR,
         DECOMMISSION_FILE,
+        RESTORE_SWAP_FILE,
         VAULT_FILE,
         MODE_FILE,
         ACTIVATION_FILE,
@@ -191,6 +194,10 @@ class StatePaths:
     @property
     def decommission(self) -> Path:
         return self.root / DECOMMISSION_FILE
+
+    @property
+    def restore_swap(self) -> Path:
+        return self.root / RESTORE_SWAP_FILE
 
     @property
     def auditor(self) -> Path:

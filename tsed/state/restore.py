@@ -13,10 +13,12 @@ The restore never changes anything before the whole backup has been opened and c
 4. with ``archive_from`` (a folder restored from the archive's off-box copy) every file the
    backup's archive index lists is taken from there, each checked against its SHA-256 in the
    index;
-5. the swap: each entry the backup brings (and every old entry of the same kind) is renamed into
-   ``<state_dir>/.replaced-<time>/`` (kept, never deleted), then each new one renamed into place
-   (renames on one file system: each atomic); a failure part-way renames everything back. The
-   configuration file is written last, atomically, its old content kept alongside.
+5. the swap (:mod:`tsed.state.restoreswap`, written down first so that a power cut at any
+   rename is finished at the next start): each entry the backup brings (and every old entry of
+   the same kind) is renamed into ``<state_dir>/.replaced-<time>/`` (kept, never deleted),
+   then each new one renamed into place (renames on one file system: each atomic); a failure
+   part-way renames everything back. The configuration file is written last, atomically, its
+   old content kept alongside.
 """
 
 from __future__ import annotations
@@ -48,8 +50,8 @@ from tsed.state.backup import (
     summary_of,
 )
 from tsed.state.backupfile import BackupDamaged, BackupError, BackupTooNew, decrypt_file
-from tsed.state.files import atomic_write
 from tsed.state.paths import REPLACED_PREFIX, RESTORE_PREFIX, StatePaths
+from tsed.state.restoreswap import SwapPlan, finish_interrupted_swap, log_finished, swap
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -222,46 +224,6 @@ def _give_to_owner(root: Path, owner: os.stat_result) -> None:
             os.chown(Path(dirpath) / name, owner.st_uid, owner.st_gid, follow_symlinks=False)
 
 
-def _swap(state_dir: Path, new_root: Path, aside: Path) -> tuple[list[str], list[str]]:
-    incoming = sorted(p.name for p in new_root.iterdir())
-    old = sorted(n for n in set(incoming) | _restorable(StatePaths(state_dir))
-                 if os.path.lexists(state_dir / n))  # fmt: skip
-    moved_aside: list[str] = []
-    moved_in: list[str] = []
-    try:
-        aside.mkdir(mode=0o700)
-        for name in old:
-            os.rename(state_dir / name, aside / name)
-            moved_aside.append(name)
-        for name in incoming:
-            os.rename(new_root / name, state_dir / name)
-            moved_in.append(name)
-    except OSError as err:
-        _undo(state_dir, new_root, aside, moved_aside, moved_in)
-        raise StorageError(f"cannot put the restored state in place: {err.strerror}") from err
-    return moved_aside, moved_in
-
-
-def _undo(state_dir: Path, new_root: Path, aside: Path, moved_aside: list[str],
-          moved_in: list[str]) -> None:  # fmt: skip
-    for name in reversed(moved_in):
-        with contextlib.suppress(OSError):
-            os.rename(state_dir / name, new_root / name)
-    for name in reversed(moved_aside):
-        with contextlib.suppress(OSError):
-            os.rename(aside / name, state_dir / name)
-    with contextlib.suppress(OSError):
-        aside.rmdir()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def restore_backup(
     file: Path,
     password: str,
@@ -289,6 +251,7 @@ def restore_backup(
         raise BackupDamaged(f"cannot read {file}: {err.strerror}") from None
     try:
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        log_finished(finish_interrupted_swap(paths))  # a cut restore's swap: staging needed
         for stale in state_dir.glob(f"{RESTORE_PREFIX}*"):  # a killed restore's (plain) files
             shutil.rmtree(stale, ignore_errors=True)
         work = Path(tempfile.mkdtemp(prefix=RESTORE_PREFIX, dir=state_dir))
@@ -325,20 +288,15 @@ def restore_backup(
         _give_to_owner(new_root, state_dir.stat())
         stamp = datetime.fromtimestamp(clock(), UTC).strftime("%Y%m%dT%H%M%SZ")
         aside = state_dir / f"{REPLACED_PREFIX}{stamp}"
-        moved_aside, moved_in = _swap(state_dir, new_root, aside)
+        incoming = tuple(sorted(p.name for p in new_root.iterdir()))
+        old = tuple(sorted(n for n in set(incoming) | _restorable(paths)
+                           if os.path.lexists(state_dir / n)))  # fmt: skip
         config = tree / CONFIG_MEMBER
-        if config.is_file():
-            try:
-                if config_path.is_file():
-                    shutil.copyfile(config_path, aside / CONFIG_MEMBER)
-                atomic_write(config_path, config.read_bytes(), mode=0o644)
-                if os.geteuid() == 0:
-                    owner = config_path.parent.stat()
-                    os.chown(config_path, owner.st_uid, owner.st_gid)
-            except (OSError, StorageError) as err:
-                _undo(state_dir, new_root, aside, moved_aside, moved_in)
-                raise StorageError(f"cannot write the configuration {config_path}: {err}") from err
-        _fsync_dir(state_dir)
+        swap(paths, SwapPlan(
+            work.name, new_root.relative_to(work).as_posix(), aside.name, old, incoming,
+            config.relative_to(work).as_posix() if config.is_file() else None,
+            str(config_path.absolute()) if config.is_file() else None,
+        ))  # fmt: skip
         kept: Path | None = aside
         with contextlib.suppress(OSError):
             aside.rmdir()  # only when empty: nothing was replaced

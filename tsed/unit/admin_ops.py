@@ -91,6 +91,7 @@ class AdminOps:
         # the nightly housekeeping and the certificate watch (/admin/v1/health)
         self.health_ops = HealthAdminOps(context.housekeeping)
         self.health = self.health_ops.health
+        self.health_run = self.health_ops.health_run
         self.offbox_password = self.archive.offbox_password
         # the notification duty's operations (/admin/v1/filing*)
         self.filing = context.filing

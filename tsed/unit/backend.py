@@ -30,7 +30,7 @@ from tsed.fiskaly.transport import Timeouts
 from tsed.signing.service import SigningService
 from tsed.state.paths import StatePaths
 from tsed.state.rows import RegisterRow
-from tsed.state.store import Store
+from tsed.state.store import Store, StoreTooNew
 from tsed.state.vault import Vault
 from tsed.tss.access import FiskalyAccess, proxy_settings
 from tsed.tss.registry import Credentials, UpstreamRegistry, vault_key
@@ -246,6 +246,12 @@ class Backend:
             return None, None
         folder = StatePaths(self._state_dir).simulator
         folder.mkdir(mode=0o700, exist_ok=True)
+        found, known = Simulator.stored_version(folder), Simulator.SCHEMA_VERSION
+        if found is not None and found > known:  # a newer tsed's: never misread it
+            raise StoreTooNew(
+                f"{folder} was written by the simulator of a newer tsed (schema {found}; this "
+                f"tsed reads up to {known})"
+            )
         sim = Simulator(state_dir=folder)
         stack.callback(sim.close)
         server = SimulatorServer(sim)

@@ -69,6 +69,7 @@ from tsed.net.web import build_setup_app
 from tsed.net.websession import WebSessions
 from tsed.state.mode import read_mode
 from tsed.state.paths import StatePaths
+from tsed.state.restoreswap import finish_interrupted_swap, log_finished
 from tsed.state.store import Store
 from tsed.state.vault import Vault
 from tsed.systemd import JournalHandler, Notifier, journal_available, status_line
@@ -197,11 +198,13 @@ async def start_unit(
     limit_tls_buffers()
     hide_server_banner()
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    restored = finish_interrupted_swap(paths)  # before anything reads the state or config
     settings.config = load_config(options.config_path)
     handlers: list[logging.Handler] | None = [JournalHandler()] if journal_available() else None
     setup_logging(
         level=options.log_level, extended=settings.config.extended_logging, handlers=handlers
     )
+    log_finished(restored)
     vault = Vault(paths.vault)
     settings.mode = read_mode(state_dir)
 
@@ -241,6 +244,8 @@ async def start_unit(
 
     filing = FilingUnit(FilingService(filing_store), backend, store, check_tenant)
     await filing.sync()
+    filing.start_resume()  # a submission a restart cut is followed to its end
+    step.push_async_callback(filing.close)
     reminders = asyncio.get_running_loop().create_task(filing.run_reminders())
 
     async def stop_reminders() -> None:  # pending filings in the journal, at start and daily

@@ -4,7 +4,8 @@ Wiring like :mod:`tsed.unit.admin_ops`: :class:`FilingUnit` hands the unit's cha
 :class:`~tsed.filing.service.FilingService` (a register paired or removed, the TSS it has) and
 offers the admin operations: master data in, pending filings out (with their days left, also
 as metrics), the filing of a premises as printable page or CSV, its submission through fiskaly
-SUBMIT DE (the built-in simulator's, when the unit signs with it), and "filed" by hand.
+SUBMIT DE (the built-in simulator's, when the unit signs with it; one at a time per premises,
+a submission a restart cut taken up at start), and "filed" by hand.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tsed.filing.events import FilingStatus, SubmissionView
 from tsed.filing.form import to_csv, to_html
 from tsed.filing.model import Premises, RegisterData, Taxpayer
 from tsed.filing.service import FINAL_STATES, FilingService, MasterData, TssSeen
-from tsed.filing.submit import submit_filing
+from tsed.filing.submissions import Submissions
 from tsed.state.store import Store
 from tsed.tss.certwatch import CertificationEvent
 from tsed.unit.backend import Backend
@@ -54,6 +55,29 @@ class FilingUnit:
         self._backend = backend
         self._store = store
         self._check_tenant = check_tenant  # refuses an unknown tenant (with a hint)
+        self.submissions = Submissions(service)
+        self._resuming: asyncio.Task[int] | None = None
+
+    # -- submissions a restart cut ------------------------------------------------------------
+
+    def start_resume(self) -> None:
+        """Follow, in the background, every submission a restart cut (see
+        :mod:`tsed.filing.submissions`)."""
+        self._resuming = asyncio.get_running_loop().create_task(self.resume(), name="filing-resume")
+
+    async def resume(self) -> int:
+        try:
+            return await self.submissions.resume(self._backend.submit_client)
+        except Exception:  # the record keeps them open for the next submit or start
+            _LOGGER.exception("the open submissions could not be resumed")
+            return -1
+
+    async def close(self) -> None:
+        resuming, self._resuming = self._resuming, None
+        if resuming is not None:
+            resuming.cancel()
+            await asyncio.gather(resuming, return_exceptions=True)
+        await self.submissions.close()
 
     # -- the daily reminder in the journal ----------------------------------------------------
 
@@ -180,9 +204,9 @@ class FilingUnit:
             )
             if client is not None:
                 links[client.register_id] = (client.tss_id, client.client_id)
-        client_api = self._backend.submit_client(tenant)
-        async with client_api:
-            row = await submit_filing(self.service, filing, client_api, links)
+        row = await self.submissions.submit(
+            filing, lambda: self._backend.submit_client(tenant), links
+        )
         return SubmissionView(row.id, row.premises_id, row.state, row.state in FINAL_STATES,
                               row.error)  # fmt: skip
 

@@ -150,6 +150,12 @@ class HealthAdminOps:
             notices=tuple(self.notices()),
         )  # fmt: skip
 
+    async def health_run(self) -> HealthView:
+        """Start the routine now (202); the answer shows it running, ``GET`` follows it."""
+        self._hk.start_run()
+        await self._hk.store.audit("admin", "housekeeping_run", {})
+        return await self.health()
+
     def metrics(self) -> bytes:
         for status in self.certificates():  # counted from now, also after a restart
             self._hk.metrics.certificate(status.tss_id, status.days_left)

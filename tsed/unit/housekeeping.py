@@ -43,7 +43,7 @@ from tsed.archive.health import (
 )
 from tsed.archive.reconcile import Reconciliation, reconcile
 from tsed.archive.service import ArchiveService
-from tsed.errors import TsedError
+from tsed.errors import ConflictError, TsedError
 from tsed.provisioning.conntest import ConnectionReport, run_connection_test
 from tsed.signing.sweep import AbandonSweep
 from tsed.state.paths import StatePaths
@@ -94,8 +94,10 @@ class Housekeeping:
         self.current: str | None = None  # the step running now
         self._lock = asyncio.Lock()
         self._archive_started: float | None = None
+        self._reason = "nightly"  # of the run under way: its archive run carries it too
         self._listeners: list[Callable[[CertificationEvent], Awaitable[None]]] = []
         self._catch_up: asyncio.Task[None] | None = None
+        self._on_demand: asyncio.Task[None] | None = None
 
     def on_certification_event(
         self, listener: Callable[[CertificationEvent], Awaitable[None]]
@@ -106,7 +108,25 @@ class Housekeeping:
 
     @property
     def running(self) -> bool:
-        return self._lock.locked()
+        return self._lock.locked() or (self._on_demand is not None and not self._on_demand.done())
+
+    def start_run(self) -> None:
+        """Run the routine now, in the background (``tsectl health run``, the setup page):
+        refused while a run is under way; ``running`` and ``current`` follow it."""
+        if self.running:
+            raise ConflictError(
+                "the housekeeping is running already",
+                hint="Follow it with 'tsectl health'; one run at a time.",
+            ).localized("health.busy")
+        self._on_demand = asyncio.get_running_loop().create_task(
+            self._run_on_demand(), name="tsed-housekeeping-on-demand"
+        )
+
+    async def _run_on_demand(self) -> None:
+        try:
+            await self.run("on demand")
+        except Exception:  # the daemon outlives any one run
+            _LOGGER.exception("the housekeeping run (on demand) stopped unexpectedly")
 
     async def start(self) -> None:
         """The last record into the gauges; the routine takes the archive's nightly slot."""
@@ -122,6 +142,11 @@ class Housekeeping:
     async def stop(self) -> None:
         if self.archive.schedule.job == self.nightly:
             self.archive.schedule.job = None
+        if self._on_demand is not None:  # each step's record is written when it ends
+            self._on_demand.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._on_demand
+            self._on_demand = None
         if self._catch_up is not None:
             self._catch_up.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -155,7 +180,7 @@ class Housekeeping:
         """One run of every step (a second call waits for the first to end)."""
         async with self._lock:
             started = self.clock()
-            self._archive_started = None
+            self._archive_started, self._reason = None, reason
             _LOGGER.info("housekeeping (%s) started", reason,
                          extra={"TSED_EVENT": "housekeeping_started"})  # fmt: skip
             steps: list[StepRecord] = []
@@ -220,7 +245,7 @@ class Housekeeping:
         return ("ok" if sweep.ok else "warn"), summary, sweep.to_json()  # fmt: skip
 
     async def _archive(self) -> Outcome:
-        state = await self.archive.run_now("nightly")
+        state = await self.archive.run_now(self._reason)
         self._archive_started = state.started_at
         tss = {tss_id: {"tenant": item.get("tenant"), "archived_to": item.get("archived_to"),
                         "to": item.get("to"),

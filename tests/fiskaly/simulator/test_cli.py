@@ -107,3 +107,20 @@ def test_retention_and_export_limit_arguments() -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
+
+
+def test_a_state_of_a_newer_simulator_is_refused_with_a_message(tmp_path) -> None:
+    import sqlite3
+
+    from tsed.fiskaly.simulator import Simulator
+
+    Simulator(state_dir=tmp_path).close()
+    with sqlite3.connect(tmp_path / "simulator.sqlite") as db:
+        db.execute("UPDATE settings SET value = '99' WHERE name = 'schema_version'")
+    done = subprocess.run(
+        [sys.executable, "-m", "tsed.fiskaly.simulator", "--listen", f"127.0.0.1:{_free_port()}",
+         "--state-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1 and done.stdout == ""
+    assert "newer simulator (schema 99" in done.stderr and "Traceback" not in done.stderr

@@ -70,8 +70,11 @@ async def prepared(client: SubmitClient, tss_id: str, client_id: str, **extra: A
     return est_id
 
 
-async def test_a_submission_runs_to_transmission(submit: tuple[SubmitClient, str, str]) -> None:
+async def test_a_submission_runs_to_transmission(
+    sim: Simulator, submit: tuple[SubmitClient, str, str]
+) -> None:
     client, tss_id, client_id = submit
+    sim.submit.step = 0.2  # every state seen by a 0.01 s poll, also on a loaded machine
     est_id = await prepared(client, tss_id, client_id)
     sub = await client.create_submission(str(uuid.uuid4()), est_id, {"tsed_premises": "f1"})
     assert sub.state == "CREATED" and sub.establishment_id == est_id

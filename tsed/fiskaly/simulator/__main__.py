@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tsed.fiskaly.simulator.core import Simulator
+from tsed.fiskaly.simulator.persist import SimStateTooNew
 from tsed.fiskaly.simulator.server import SimulatorServer
 
 
@@ -64,9 +65,13 @@ async def serve(args: argparse.Namespace) -> int:
     if not (len(args.api_key) == len(args.api_secret) == len(args.env)):
         print("tsed-fiskaly-sim: give --api-key, --api-secret and --env together", file=sys.stderr)
         return 2
-    sim = Simulator(
-        state_dir=args.state_dir, token_ttl=args.token_ttl, refresh_ttl=args.refresh_ttl
-    )
+    try:
+        sim = Simulator(
+            state_dir=args.state_dir, token_ttl=args.token_ttl, refresh_ttl=args.refresh_ttl
+        )
+    except SimStateTooNew as err:
+        print(f"tsed-fiskaly-sim: {err}", file=sys.stderr)
+        return 1
     sim.faults.update(
         {"latency_ms": args.latency_ms, "jitter_ms": args.jitter_ms,
          "error_rate": args.error_rate, "error_status": args.error_status,

@@ -28,6 +28,7 @@ from tsed.fiskaly.simulator.model import (
     parse_uuid,
     schema_error,
 )
+from tsed.fiskaly.simulator.submitstate import SubmitState
 from tsed.fiskaly.simulator.support import TokenInfo
 from tsed.fiskaly.simulator.views import client_view, list_view, paginate, tss_view
 from tsed.fiskaly.submit import SUBMIT_PREFIX
@@ -424,7 +425,7 @@ async def v1_refused(request: web.Request) -> web.Response:
 
 
 def build_app(
-    state: SimState, faults: FaultEngine, filing: submit.SubmitState | None = None
+    state: SimState, faults: FaultEngine, filing: SubmitState | None = None
 ) -> web.Application:
     app = web.Application(middlewares=[_middleware], client_max_size=MAX_BODY)
     app[STATE_KEY] = state
@@ -459,7 +460,8 @@ def build_app(
     metadata.add_routes(app, tss, _metadata_owner, _body, _json)
     r.add_route("*", "/api/v1/{tail:.*}", v1_refused)
     management.add_routes(app, auth, _token, _body, _json)
-    filing = filing or submit.SubmitState(state.clock)  # SUBMIT DE (§ 146a Abs. 4 AO)
+    # SUBMIT DE (§ 146a Abs. 4 AO)
+    filing = filing or SubmitState.opened(state.clock, state.persist)
     submit.add_routes(app, filing, auth, _token, _body, _json)
     add_control_routes(app)
     _LOGGER.debug("simulator app built (API %s)", API_VERSION)

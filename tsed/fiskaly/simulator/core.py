@@ -11,12 +11,21 @@ from tsed.fiskaly.simulator.certs import reissue_certificate, set_certification_
 from tsed.fiskaly.simulator.engine import SimState
 from tsed.fiskaly.simulator.faults import FaultConfig, FaultEngine
 from tsed.fiskaly.simulator.model import Env
-from tsed.fiskaly.simulator.submit import SubmitState
+from tsed.fiskaly.simulator.persist import SCHEMA_VERSION, stored_version
+from tsed.fiskaly.simulator.submitstate import SubmitState
 from tsed.fiskaly.simulator.support import Limits, SimCredentials
 
 
 class Simulator:
     """A faithful offline stand-in for fiskaly SIGN DE API V2 (and Management API v0)."""
+
+    SCHEMA_VERSION = SCHEMA_VERSION  # of its state directory's database
+
+    @staticmethod
+    def stored_version(state_dir: Path) -> int | None:
+        """The schema version of the state in ``state_dir`` (None: none yet); a simulator
+        refuses a newer one (:class:`~.persist.SimStateTooNew`)."""
+        return stored_version(state_dir)
 
     def __init__(
         self,
@@ -35,7 +44,8 @@ class Simulator:
             limits=limits,
         )
         self.fault_engine = FaultEngine()
-        self.submit = SubmitState(clock)  # fiskaly SUBMIT DE (§ 146a Abs. 4 AO)
+        # fiskaly SUBMIT DE (§ 146a Abs. 4 AO), in the same database as SIGN DE's objects
+        self.submit = SubmitState.opened(clock, self.state.persist)
 
     @property
     def faults(self) -> FaultConfig:
@@ -84,4 +94,5 @@ class Simulator:
         set_certification_id(self.state, tss_id, value)
 
     def close(self) -> None:
+        self.submit.persist = None
         self.state.close()

@@ -2,7 +2,12 @@
 
 The simulator keeps everything in memory and writes each change through, so a restart with the
 same state directory continues with the same organizations, keys, TSS (private keys included),
-clients, counters, transactions and exports. Signed logs are kept for exports.
+clients, counters, transactions and exports, and SUBMIT DE's taxpayers, establishments, client
+data and submissions (:mod:`.submit`). Signed logs are kept for exports.
+
+The file has a schema version (the setting ``schema_version``): 1 is a state from before
+SUBMIT DE was kept (it has no such setting and loads as it is), 2 the current one; a file of a
+newer simulator is refused (:class:`SimStateTooNew`) instead of being misread.
 
 Each change is one SQLite transaction (:func:`one_commit`): signing a revision writes its log,
 its transaction and its TSS's counters, and a power cut between two of those commits would
@@ -36,6 +41,7 @@ from tsed.fiskaly.simulator.model import (
     Tss,
 )
 
+SCHEMA_VERSION = 2  # 2: SUBMIT DE's objects are kept as well
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,
                                     PRIMARY KEY (kind, id));
@@ -98,12 +104,32 @@ def _export_to_json(export: Export) -> dict[str, Any]:
     return body
 
 
+class SimStateTooNew(RuntimeError):
+    """The state directory was written by a newer simulator."""
+
+
+def stored_version(state_dir: Path) -> int | None:
+    """The schema version of the state in ``state_dir`` (None: no state yet), read only."""
+    path = state_dir / "simulator.sqlite"
+    if not path.exists():
+        return None
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        table = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'settings'").fetchone()
+        row = table and db.execute("SELECT value FROM settings WHERE name = 'schema_version'")
+        found = row.fetchone() if row else None
+    finally:
+        db.close()
+    return int(found[0]) if found else 1
+
+
 class SimPersistence:
     """Write-through persistence; ``None`` state dir means memory only (no instance)."""
 
     def __init__(self, state_dir: Path) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(state_dir / "simulator.sqlite", isolation_level=None)
+        path = state_dir / "simulator.sqlite"
+        self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         # FULL: each change is on the disk before the simulator answers, as at fiskaly. With
         # NORMAL a power cut could take back clients, counters and transactions the unit's
@@ -112,6 +138,16 @@ class SimPersistence:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         self._depth = 0
+        found = self.setting("schema_version")
+        self.loaded_version = int(found) if found is not None else 1  # the file as it was
+        if self.loaded_version > SCHEMA_VERSION:
+            self._db.close()
+            raise SimStateTooNew(
+                f"{path} was written by a newer simulator (schema {self.loaded_version}, this "
+                f"one knows {SCHEMA_VERSION}): use that version, or another state directory"
+            )
+        if self.loaded_version < SCHEMA_VERSION:  # nothing to convert: new kinds of rows only
+            self.set_setting("schema_version", str(SCHEMA_VERSION))
 
     def close(self) -> None:
         self._db.close()
@@ -135,6 +171,10 @@ class SimPersistence:
             "INSERT OR REPLACE INTO objects (kind, id, body) VALUES (?, ?, ?)",
             (kind, obj_id, json.dumps(body, separators=(",", ":"))),
         )
+
+    def save_object(self, kind: str, obj_id: str, body: dict[str, Any]) -> None:
+        """A row of ``kind`` (the parts of the simulator that keep plain JSON objects)."""
+        self._put(kind, obj_id, body)
 
     def setting(self, name: str) -> str | None:
         row = self._db.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()

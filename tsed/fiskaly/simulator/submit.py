@@ -18,15 +18,15 @@ TRANSMISSION_PENDING → TRANSMISSION_IN_PROGRESS → TRANSMISSION_SUCCEEDED; ``
 …/transmission`` while PENDING → TRANSMISSION_CANCELLED. EXTERNAL_VALIDATION_FAILED follows
 fiskaly's test recipe (a taximeter or odometer, type 4 or 5, without remarks); the faults
 ``transmission`` (TRANSMISSION_FAILED or ERROR) and ``xml`` (XML_GENERATION_FAILED) stand for
-what fiskaly cannot trigger on purpose. The state is kept in memory (not across restarts).
+what fiskaly cannot trigger on purpose (both fixed when the submission is created or
+transmitted). With a state directory everything is kept across restarts
+(:mod:`.submitstate`).
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,85 +34,13 @@ from aiohttp import web
 
 from tsed.fiskaly.simulator.keys import STATE_KEY
 from tsed.fiskaly.simulator.model import SimError, parse_uuid, schema_error
+from tsed.fiskaly.simulator.submitstate import SimSubmission, SubmitState
 from tsed.fiskaly.submit import SUBMIT_PREFIX
 
 DAY = re.compile(r"(\d{2})\.(\d{2})\.(\d{4})")
 CLIENT_TYPES = ("1", "2", "3", "4", "5")
 _REQUIRED_CLIENT = ("date_acquisition", "date_commissioning", "manufacturer", "model", "software",
                     "type")  # fmt: skip
-
-
-@dataclass(slots=True)
-class SimSubmission:
-    id: str
-    organization_id: str
-    establishment_id: str
-    created: float
-    outcome: tuple[str, str | None]  # the validation's state and error
-    metadata: dict[str, str] = field(default_factory=dict)
-    transmission: float | None = None
-    cancelled: float | None = None
-    transmission_result: str = "TRANSMISSION_SUCCEEDED"
-
-
-@dataclass(slots=True)
-class SubmitState:
-    """The simulator's SUBMIT DE data and switches (``step``: seconds per state)."""
-
-    clock: Callable[[], float] = time.time
-    step: float = 0.05
-    faults: dict[str, str | None] = field(default_factory=dict)
-    taxpayers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    establishments: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    client_data: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
-    submissions: dict[str, SimSubmission] = field(default_factory=dict)
-
-    def state_of(self, sub: SimSubmission) -> tuple[str, str | None]:
-        ran = (self.clock() - sub.created) / self.step
-        if ran < 1:
-            return "CREATED", None
-        if ran < 2:
-            return "VALIDATION_TRIGGERED", None
-        if sub.outcome[0] != "VALIDATION_SUCCEEDED" or ran < 3:
-            return sub.outcome
-        if self.faults.get("xml"):
-            return "XML_GENERATION_FAILED", "the XML could not be generated (simulated)"
-        if ran < 4:
-            return "XML_GENERATION_SUCCEEDED", None
-        if sub.transmission is None:
-            return "READY_FOR_TRANSMISSION", None
-        if sub.cancelled is not None:
-            return "TRANSMISSION_CANCELLED", None
-        sent = (self.clock() - sub.transmission) / self.step
-        if sent < 1:
-            return "TRANSMISSION_PENDING", None
-        if sent < 2:
-            return "TRANSMISSION_IN_PROGRESS", None
-        if sub.transmission_result != "TRANSMISSION_SUCCEEDED":
-            return sub.transmission_result, "ELSTER refused the transmission (simulated)"
-        return "TRANSMISSION_SUCCEEDED", None
-
-    def view(self, sub: SimSubmission) -> dict[str, Any]:
-        state, error = self.state_of(sub)
-        view: dict[str, Any] = {
-            "_type": "SUBMISSION", "id": sub.id, "establishment_id": sub.establishment_id,
-            "state": state, "time_created": _iso(sub.created), "metadata": sub.metadata,
-        }  # fmt: skip
-        if (
-            state in ("XML_GENERATION_SUCCEEDED", "READY_FOR_TRANSMISSION")
-            or "TRANSMISSION" in state
-        ):
-            view["time_generated"] = _iso(sub.created + 3 * self.step)
-        if state == "TRANSMISSION_SUCCEEDED" and sub.transmission is not None:
-            view["time_transmitted"] = _iso(sub.transmission + 2 * self.step)
-        if error is not None:
-            view["time_error"] = _iso(self.clock())
-            view["error_description"] = error
-        return view
-
-
-def _iso(stamp: float) -> str:
-    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _day(value: object, name: str) -> str:
@@ -190,8 +118,7 @@ def add_routes(
         owner = org(request)
         body = _object(await body_of(request), "taxpayer")
         _check_taxpayer(body)
-        submit.taxpayers[owner] = {**body, "_type": "TAXPAYER"}
-        return as_json(submit.taxpayers[owner])
+        return as_json(submit.put_taxpayer(owner, {**body, "_type": "TAXPAYER"}))
 
     async def get_taxpayer(request: web.Request) -> web.Response:
         found = submit.taxpayers.get(org(request))
@@ -206,8 +133,8 @@ def add_routes(
         _check_address(body.get("address"), "establishment")
         if body.get("decommissioning_date") is not None:
             _day(body["decommissioning_date"], "decommissioning_date")
-        submit.establishments[(owner, est_id)] = {**body, "id": est_id, "_type": "ESTABLISHMENT"}
-        return as_json(submit.establishments[(owner, est_id)])
+        stored = {**body, "id": est_id, "_type": "ESTABLISHMENT"}
+        return as_json(submit.put_establishment(owner, est_id, stored))
 
     async def list_establishments(request: web.Request) -> web.Response:
         owner = org(request)
@@ -232,9 +159,8 @@ def add_routes(
         est = body.get("establishment_id")
         if est is not None and (owner, str(est)) not in submit.establishments:
             raise SimError(404, "E_ESTABLISHMENT_NOT_FOUND", f"no establishment {est}")
-        key = (owner, tss_id, client_id)
-        submit.client_data[key] = {**body, "_type": "CLIENT_ADDITIONAL_DATA"}
-        return as_json(submit.client_data[key])
+        stored = {**body, "_type": "CLIENT_ADDITIONAL_DATA"}
+        return as_json(submit.put_client_data((owner, tss_id, client_id), stored))
 
     async def get_client_data(request: web.Request) -> web.Response:
         owner = org(request)
@@ -277,10 +203,12 @@ def add_routes(
                 raise SimError(409, "E_SUBMISSION_CONFLICT", f"submission {sub_id} exists")
             return as_json(submit.view(existing))  # an identical retry
         metadata = body.get("metadata") or {}
-        sub = SimSubmission(sub_id, owner, est_id, submit.clock(), validate(owner, est_id),
-                            {str(k): str(v) for k, v in dict(metadata).items()})  # fmt: skip
-        submit.submissions[sub_id] = sub
-        return as_json(submit.view(sub))
+        sub = SimSubmission(
+            sub_id, owner, est_id, submit.clock(), validate(owner, est_id),
+            {str(k): str(v) for k, v in dict(metadata).items()}, step=submit.step,
+            xml_failed=bool(submit.faults.get("xml")),
+        )  # fmt: skip
+        return as_json(submit.view(submit.save_submission(sub)))
 
     async def get_submission(request: web.Request) -> web.Response:
         return as_json(submit.view(submission(request)))
@@ -302,7 +230,7 @@ def add_routes(
             raise SimError(409, "E_SUBMISSION_NOT_READY", f"the submission is {state}")
         sub.transmission = submit.clock()
         sub.transmission_result = submit.faults.get("transmission") or "TRANSMISSION_SUCCEEDED"
-        return as_json(submit.view(sub))
+        return as_json(submit.view(submit.save_submission(sub)))
 
     async def cancel(request: web.Request) -> web.Response:
         sub = submission(request)
@@ -310,7 +238,7 @@ def add_routes(
         if state != "TRANSMISSION_PENDING":
             raise SimError(409, "E_SUBMISSION_NOT_PENDING", f"the submission is {state}")
         sub.cancelled = submit.clock()
-        return as_json(submit.view(sub))
+        return as_json(submit.view(submit.save_submission(sub)))
 
     r, base = app.router, SUBMIT_PREFIX
     r.add_post(base + "/auth", auth)

@@ -40,6 +40,7 @@ function showView(id) {
   for (const view of VIEWS) $(view).hidden = view !== id;
   const inside = id !== "login-view" && id !== "first-view";
   $("logout").hidden = !inside;
+  if (!inside) $("cert-banner").hidden = true;  // certbanner.js shows it again after a login
   $("to-dashboard").hidden = id !== "app-view";
 }
 

@@ -1,0 +1,146 @@
+"""Submissions one at a time per premises, and taken up after a restart, against SUBMIT DE in
+the simulator (real client, real SQLite): a second submit follows the open one, a submission
+recorded but never made is made with its recorded id, a resumed one closes the same events as
+an uninterrupted run, a refusal keeps fiskaly's reason, the same filing is not sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from tests.filing.test_submit import ADDRESS, REGISTER
+from tests.fiskaly.simulator.conftest import Api
+from tsed.filing.errors import SubmissionFailed
+from tsed.filing.service import FilingService
+from tsed.filing.store import FilingStore
+from tsed.filing.submissions import Submissions
+from tsed.filing.submit import CREATING, digest, prepare
+from tsed.fiskaly import SubmitClient
+from tsed.fiskaly.simulator import Simulator, SimulatorServer
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[FilingService]:
+    store = FilingStore(tmp_path / "filing.sqlite")
+    await store.open()
+    service = FilingService(store)
+    await service.set_taxpayer("default", {"name": "Huber GmbH", "tax_number": "2893081508152",
+                                           **ADDRESS})  # fmt: skip
+    await service.set_premises("f1", "default", {"name": "Filiale 1", **ADDRESS})
+    await service.set_register("S1", REGISTER)
+    await service.register_paired("r-1", "S1", "default", {"software_version": "4.2"})
+    yield service
+    await store.close()
+
+
+@pytest.fixture
+async def links(api: Api) -> dict[str, tuple[str, str]]:
+    return {"r-1": await api.setup_tss()}
+
+
+@pytest.fixture
+def client_for(server: SimulatorServer, api: Api) -> Callable[[], SubmitClient]:
+    def make() -> SubmitClient:
+        return SubmitClient(api_key=api.creds.api_key, api_secret=api.creds.api_secret,
+                            base_url=server.base_url)  # fmt: skip
+
+    return make
+
+
+def sim_states(sim: Simulator) -> list[str]:
+    return [sim.submit.state_of(s)[0] for s in sim.submit.submissions.values()]
+
+
+async def test_a_second_submit_follows_the_open_one(
+    sim: Simulator, service: FilingService, client_for: Callable[[], SubmitClient],
+    links: dict[str, tuple[str, str]],
+) -> None:  # fmt: skip
+    sim.submit.step = 0.1
+    submissions = Submissions(service, poll=0.02)
+    filing = await service.filing("f1")
+    first = asyncio.create_task(submissions.submit(filing, client_for, links))
+    for _ in range(200):  # until the first is recorded
+        if await service.store.submissions():
+            break
+        await asyncio.sleep(0.01)
+    second = await submissions.submit(filing, client_for, links)
+    assert (await first).id == second.id and second.state == "TRANSMISSION_SUCCEEDED"
+    assert sim_states(sim) == ["TRANSMISSION_SUCCEEDED"]  # one submission at SUBMIT DE
+    assert [s.id for s in await service.store.submissions()] == [second.id]
+    assert (await service.status()).pending == ()
+    # the same filing again, nothing left to file: the succeeded one, nothing sent
+    assert (await submissions.submit(filing, client_for, links)).id == second.id
+    assert len(sim.submit.submissions) == 1
+
+
+async def test_a_submission_recorded_but_not_made_is_made_with_its_id_at_resume(
+    sim: Simulator, api: Api, service: FilingService, client_for: Callable[[], SubmitClient],
+    links: dict[str, tuple[str, str]], caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """A cut after the record and before ``PUT /submission``: the resume makes it, once."""
+    caplog.set_level(logging.DEBUG)
+    sim.submit.step = 0.02
+    filing = await service.filing("f1")
+    async with client_for() as client:
+        row = await prepare(service, filing, client, links)
+    assert row.state == CREATING and row.content_hash == digest(filing)
+    assert sim.submit.submissions == {}
+    late = await service.store.add_event("default", "f1", "premises_changed", "x", "2026-01-01",
+                                         "2026-02-01")  # fmt: skip
+    submissions = Submissions(service, poll=0.01)
+    assert await submissions.resume(lambda tenant: client_for()) == 0
+    assert list(sim.submit.submissions) == [row.id]
+    (done,) = await service.store.submissions()
+    assert (done.id, done.state, done.upto) == (row.id, "TRANSMISSION_SUCCEEDED", row.upto)
+    pending = (await service.status()).pending
+    assert [e.id for e in pending] == [late.id]  # raised after the submission: still open
+    closed = [e for e in await service.store.events() if e.filed_by == row.id]
+    assert closed and all(e.id <= (row.upto or 0) for e in closed)
+    resumed = [r for r in caplog.records if getattr(r, "TSED_EVENT", None) == "filing_resumed"]
+    assert len(resumed) == 1 and row.id in resumed[0].getMessage()
+    assert api.creds.api_secret not in caplog.text  # the journal never holds the secret
+
+
+async def test_a_resumed_refusal_keeps_fiskalys_reason_and_the_events(
+    sim: Simulator, service: FilingService, client_for: Callable[[], SubmitClient],
+    links: dict[str, tuple[str, str]],
+) -> None:  # fmt: skip
+    sim.submit.step = 0.02
+    await service.set_register("r-1", {"kind": "4"})  # a taximeter without remarks
+    filing = await service.filing("f1")
+    async with client_for() as client:
+        row = await prepare(service, filing, client, links)
+    assert await Submissions(service, poll=0.01).resume(lambda tenant: client_for()) == 0
+    (failed,) = (await service.status()).submissions
+    assert (failed.id, failed.state, failed.final) == (row.id, "EXTERNAL_VALIDATION_FAILED", True)
+    assert failed.error and "remarks" in failed.error  # fiskaly's reason
+    assert [e.kind for e in (await service.status()).pending] == ["register_paired"]
+    with pytest.raises(SubmissionFailed, match="EXTERNAL_VALIDATION_FAILED"):  # a new one
+        await Submissions(service, poll=0.01).submit(filing, client_for, links)
+    assert len(sim.submit.submissions) == 2
+
+
+async def test_an_unreachable_submit_de_is_tried_again_a_bounded_number_of_times(
+    server: SimulatorServer, service: FilingService, client_for: Callable[[], SubmitClient],
+    links: dict[str, tuple[str, str]],
+) -> None:  # fmt: skip
+    filing = await service.filing("f1")
+    async with client_for() as client:
+        await prepare(service, filing, client, links)
+    await server.stop()  # fiskaly not reachable at start
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    started = time.monotonic()
+    still_open = await Submissions(service, poll=0.01).resume(
+        lambda tenant: client_for(), attempts=3, wait=5.0, sleep=sleep
+    )
+    assert still_open == 1 and waits == [5.0, 10.0] and time.monotonic() - started < 120
+    assert [s.state for s in await service.store.submissions()] == [CREATING]
