@@ -5,8 +5,8 @@ at every restart, so it cannot be printed. The vendor's provisioning (``tsed-ven
 makes a label code instead: only its salted SHA-256 goes to the state directory
 (``setup_label.json``, mode 0600, owned like the state directory), and a printable label
 (SVG) shows the unit's name, the setup page's address as text and as a QR code, and the code in
-large characters from the same alphabet (no 0/O, 1/I/L). The QR code holds the address only,
-never the code.
+large characters that cannot be mixed up (no 0/O, 1/I/L, B/8, G/6, S/5, Z/2). The QR code holds
+the address only, never the code.
 
 The label code sets the first admin password like the console's code, after any number of
 restarts. Once an admin password is set (by any path) both codes are used up and the label
@@ -30,7 +30,9 @@ from tsed.logs import register_secret
 from tsed.state.files import atomic_write
 from tsed.texts import Lang, text
 
-ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # the setup code's: nothing to mix up
+# printed, then read off a sticker: besides 0/O and 1/I/L (the console code's rule) also
+# without B/8, G/6, S/5 and Z/2; 24 characters, 8 of them: about 37 bits, behind the lockout
+ALPHABET = "ACDEFHJKMNPQRTUVWXY34679"
 LENGTH = 8
 SETUP_PORT = 8443  # where the unit's setup page listens (tsed's default --listen)
 
@@ -103,7 +105,7 @@ def label_svg(*, name: str, host: str, url: str, code: str, lang: Lang = "de") -
     lines = [
         f'<text x="4" y="8" font-size="4.2" font-weight="bold">{escape(name)}</text>',
         f'<text x="4" y="13" font-size="3">{escape(host)}</text>',
-        f'<text x="4" y="20" font-size="2.8">{escape(text("label.setup", lang))}</text>',
+        f'<text x="4" y="20" font-size="2.4">{escape(text("label.setup", lang))}</text>',
         f'<text x="4" y="24.5" font-size="2.3" font-family="DejaVu Sans Mono, monospace">'
         f"{escape(url)}</text>",
         f'<text x="4" y="32" font-size="2.8">{escape(text("label.code", lang))}</text>',

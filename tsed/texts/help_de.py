@@ -98,6 +98,9 @@ HELP: dict[str, str] = {
     "gefiltert (Lücken sind dann normal)",
     "help.factory-reset.--yes": "ohne Rückfrage bestätigen",
     # archive
+    "help.health.action": "run: die Wartung jetzt laufen lassen und auf ihr Ende warten",
+    "help.health.--wait": "so viele Sekunden auf ihr Ende warten (Vorgabe 3600)",
+    # archive
     "help.archive.status": "je TSS: zuletzt archivierter Zähler und Zeitpunkt, Rückstand, Befunde",
     "help.archive.run": "jede TSS jetzt archivieren, mit Fortschritt",
     "help.archive.verify": "das ganze Archiv erneut prüfen (Manifest, TAR-Prüfung)",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 DE: dict[str, str] = {
-    "label.setup": "Einrichtung im Browser (im Netz der Filiale):",
+    "label.setup": "Im Browser einrichten (im Netz der Filiale):",
     "label.code": "Einrichtungscode für das erste Admin-Passwort:",
     "label.once": "Gilt, bis das Admin-Passwort gesetzt ist. Danach ungültig.",
     "label.written": "Etikett geschrieben: {path} (Einheit {host}, {url}). Der Code steht nur "
@@ -11,7 +11,7 @@ DE: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
-    "label.setup": "Set up in the browser (on the shop's network):",
+    "label.setup": "Set up in the browser (on the shop's LAN):",
     "label.code": "Setup code for the first admin password:",
     "label.once": "Valid until the admin password is set. Void after that.",
     "label.written": "label written: {path} (unit {host}, {url}). The code is on the label "
