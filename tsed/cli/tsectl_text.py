@@ -124,3 +124,17 @@ def notice_lines(data: Mapping[str, Any]) -> list[str]:
         t(str(item.get("id")), **{str(k): shown(str(v)) for k, v in item.get("args", {}).items()})
         for item in found
     ]
+
+
+def test_trouble(last: Mapping[str, Any]) -> list[str]:
+    """The steps of a night's connection test (its self-check) that warned or failed, each
+    with what it found, in the run's language."""
+    selfcheck = next((s for s in last.get("steps", []) if s.get("step") == "selfcheck"), None)
+    if not isinstance(selfcheck, Mapping):
+        return []
+    connection = selfcheck.get("details", {}).get("connection", {})
+    return [
+        t("health.test_step", title=_step_title(item), detail=_step_detail(item, False))
+        for item in connection.get("steps", [])
+        if item.get("verdict") in ("warn", "fail")
+    ]

@@ -35,6 +35,8 @@ DE: dict[str, str] = {
     "notice.certificate.expires": "Das Zertifikat der TSE {tss} (Mandant {tenant}) läuft am "
     "{day} ab (noch {days} Tage). Rechtzeitig eine neue TSE einrichten (tsectl tss setup --new) "
     "und dem Finanzamt mitteilen (§ 146a Abs. 4 AO).",
+    # a step of last night's connection test that found trouble (tsectl health)
+    "health.test_step": "    Verbindungstest, {title}: {detail}",
     # the notification duty's lines of tsectl status (tsed.cli.tsectl_filing)
     "filing.none": "Meldepflicht (§ 146a Abs. 4 AO): keine offene Mitteilung",
     "filing.due": "Mitteilung fällig bis {due} (noch {days} Tag(e)): {what} ({subject}), "
@@ -83,6 +85,7 @@ EN: dict[str, str] = {
     "notice.certificate.expires": "The certificate of TSE {tss} (tenant {tenant}) expires on "
     "{day} ({days} days left). Set up a new TSE in time (tsectl tss setup --new) and notify the "
     "tax office (§ 146a Abs. 4 AO).",
+    "health.test_step": "    connection test, {title}: {detail}",
     "filing.none": "notification duty (§ 146a Abs. 4 AO): no notification open",
     "filing.due": "notification due by {due} ({days} day(s) left): {what} ({subject}), "
     "premises {premises}, tenant {tenant}",
