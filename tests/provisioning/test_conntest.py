@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import socket
@@ -22,9 +23,11 @@ from tests.support.unit import running_unit
 from tsed.config.model import Proxy
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
 from tsed.fiskaly.transport import ProxySettings
+from tsed.provisioning import conntest, conntest_steps
 from tsed.provisioning.conntest import ConnectionReport, run_connection_test
 from tsed.provisioning.conntest_steps import StepResult
 from tsed.state.rows import BindingRow, RegisterRow
+from tsed.texts import lines, lines_conntest, steps
 from tsed.texts.steps import step_detail, step_hint
 from tsed.tss.access import FiskalyAccess
 from tsed.tss.registry import UpstreamRegistry, vault_key
@@ -415,3 +418,24 @@ async def test_the_units_test_button_checks_a_saved_proxy_with_the_simulator(
     assert _de(step)[0].startswith(f"Proxy 127.0.0.1:{dead}: keine Verbindung")
     assert "simulator" in step.detail
     assert report.step("auth").verdict == "ok"  # the simulator itself answers directly
+
+
+def test_every_step_outcome_the_code_names_is_in_the_catalogue_and_back() -> None:
+    """The ids the steps use (literal, or a prefix with the proxy's answers) are lines of both
+    languages; every outcome line of the catalogue is used by a step."""
+    found: set[str] = set()
+    for module in (conntest, conntest_steps, steps):
+        tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
+        found |= {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+                  and isinstance(node.value, str) and node.value.startswith("conn.")}  # fmt: skip
+    prefixes = {"conn.proxy", "conn.saved_proxy"} & found  # _tunnel_outcome: f"{prefix}.{what}"
+    answers = ("ok", "credentials_refused", "needs_credentials", "no_answer", "refused")
+    used = (found - prefixes) | {f"{p}.{a}" for p in prefixes for a in answers}
+    assert len(used) > 40
+    for lang in ("de", "en"):
+        missing = sorted(used - set(lines(lang)))  # type: ignore[arg-type]
+        assert missing == [], f"{lang}: step outcomes without a line"
+    outcomes = {tid for tid in lines_conntest.DE if not tid.endswith(".hint")}
+    assert sorted(outcomes - used) == [], "catalogue lines no step produces"
+    hints = {tid.removesuffix(".hint") for tid in lines_conntest.DE if tid.endswith(".hint")}
+    assert sorted(hints - outcomes) == [], "hints of no outcome"
