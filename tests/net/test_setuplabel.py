@@ -71,3 +71,13 @@ def test_the_label_shows_name_address_and_code_and_its_qr_code_is_the_address() 
     dark = sum(sum(row) for row in segno.make(url, error="m", micro=False).matrix)
     assert _qr_path(url, 60, 4, 28).count("z") == dark  # every dark module, nothing else
     assert "Setup code" in label_svg(name="x", host="h", url=url, code="K7QM-4TZD", lang="en")
+
+
+def test_a_label_made_after_the_password_opens_nothing(tmp_path: Path) -> None:
+    label = tmp_path / "label.json"
+    code = SetupCode(tmp_path / "setup_code.json", label)
+    code.discard()  # the unit's start with an admin password set
+    printed = make_label_code(label)  # a label made too late
+    assert not code.matches(printed)
+    code.discard()  # the next start removes it
+    assert not label.exists()
