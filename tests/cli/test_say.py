@@ -10,8 +10,10 @@ import contextlib
 import getpass
 import io
 import json
+import socket
 import sys
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -199,3 +201,45 @@ def test_help_speaks_german_where_argparse_speaks() -> None:
     assert "\nOptionen:\n" in german and "zeigt diese Hilfe" in german and "usage:" not in german
     english = _help("en")
     assert english.startswith("usage: tsectl") and "\noptions:\n" in english
+
+
+def _run_all(argv: list[str]) -> tuple[int, str]:
+    """Like :func:`_run`, with what tsectl writes to standard output itself (a failed test)."""
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        code, out, err = _run(argv)
+    return code, shown.getvalue() + out + err
+
+
+async def test_test_and_status_say_what_was_found_in_german(tmp_path: Path) -> None:
+    """A saved proxy nobody answers on and an archive export with findings: ``tsectl test``
+    names the proxy and why, ``tsectl status`` the finding, both in German from the catalogue
+    (no line English, no generic sentence in place of the finding); ``--lang en`` keeps the
+    unit's English."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    async with running_unit(tmp_path / "state") as unit:
+        register = await unit.pair("Kasse 1")
+        await register.receipt()
+        sim = unit.daemon.sim
+        assert sim is not None
+        ((tss_id, logs),) = sim.state.logs.items()
+        logs[-1] = replace(logs[-1], signature=bytes(64))  # the TSE serves a bad signature
+        assert (await _tsectl(unit, "archive", "run"))[0] == 1  # kept, with findings
+        for key, value in (("proxy.host", "127.0.0.1"), ("proxy.port", str(dead))):
+            assert (await _tsectl(unit, "config", "set", key, value))[0] == 0
+        socket_args = ["--socket", str(unit.daemon.options.admin_socket)]
+        test_code, test = await asyncio.to_thread(_run_all, ["--lang", "de", *socket_args, "test"])
+        _, status = await asyncio.to_thread(_run_all, ["--lang", "de", *socket_args, "status"])
+        _, english = await asyncio.to_thread(_run_all, ["--lang", "en", *socket_args, "status"])
+        _, english_test = await asyncio.to_thread(_run_all, ["--lang", "en", *socket_args, "test"])
+    assert test_code == 1
+    assert f"Proxy 127.0.0.1:{dead}: keine Verbindung (ECONNREFUSED)" in test, test
+    assert "→ Proxy-Host und -Port prüfen" in test
+    assert "der gespeicherte Proxy antwortet nicht" not in test  # not the generic sentence
+    assert f"Archiv: der Export der TSS {tss_id}, Zähler " in status, status
+    assert "hat Befunde (" in status and "siehe tsectl archive status" in status
+    assert english_lines(test) == [] and english_lines(status) == [], (test, status)
+    assert f"archive: the export of TSS {tss_id}" in english and "has findings" in english
+    assert f"proxy 127.0.0.1:{dead}: no connection" in english_test

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,15 +20,19 @@ from typing import Any, get_args
 import pytest
 
 import tsed.unit.bootstrap  # noqa: F401 - every error class of the unit, defined
+from tests.support.unit import running_unit
 from tsed.errors import TsedError
 from tsed.fiskaly.simulator.model import TSS_STATES
-from tsed.provisioning.conntest_steps import Verdict
+from tsed.provisioning.conntest_steps import _TITLES, Verdict
+from tsed.texts import lines_conntest
+from tsed.unit.admin_ops import AdminOps
+from tsed.unit.setup_ops import SetupOps
 
 STATIC = Path(__file__).resolve().parents[2] / "tsed" / "net" / "static"
 SCRIPTS = ("common.js", "setup.js", "archive.js", "wizard.js", "dashboard.js", "certbanner.js")
 # the same in both languages, and right in German: product words and international ones
 SAME_IN_BOTH = {"OK", "TEST", "LIVE", "QR", "Name", "Test", "Version", "Details", "ID", "TSE",
-                "URL", "—", "Mandant", "TSS"}  # fmt: skip
+                "URL", "—", "Mandant", "TSS", "DNS", "Proxy", "TLS", "TEST/LIVE"}  # fmt: skip
 ENGLISH_WORDS = re.compile(
     r"\b(the|and|is|are|please|click|with|your|you|not|failed|error|password|register|"
     r"settings|save|cancel|next|back|wrong)\b",
@@ -199,3 +204,41 @@ def test_sizes_and_times_read_german() -> None:
     assert page_eval("[size(512), size(20480), size(1572864)]") == ["512 B", "20 KB", "1,5 MB"]
     shown = page_eval("time('2026-12-01T22:01:42Z')")
     assert "T" not in shown and "Z" not in shown and "2026" in shown
+
+
+# -- the connection test's result on the page (issue 18) --------------------------------------
+
+
+def test_the_connection_test_texts_are_the_catalogues(text: dict[str, dict[str, str]]) -> None:
+    """Every step outcome of the catalogue is in text.js, word for word (one truth, no drift),
+    and every step has its title."""
+    for lang, source in (("de", lines_conntest.DE), ("en", lines_conntest.EN)):
+        for text_id, template in source.items():
+            assert text[lang].get(text_id.replace(".", "_")) == template, (lang, text_id)
+        assert {f"step_{name}" for name in _TITLES} <= set(text[lang])
+
+
+@pytest.mark.timeout(60)
+async def test_the_test_result_lines_come_from_text_js_in_german(tmp_path: Path) -> None:
+    """A real unit's connection test with a saved proxy nobody answers on, rendered by the
+    page's own function (stepLine) in German: every line is the German of text.js."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    async with running_unit(tmp_path / "state") as unit:
+        context = unit.daemon.running.ops
+        ops = AdminOps(context, SetupOps(context))
+        await ops.config_update({"proxy.host": "127.0.0.1", "proxy.port": str(dead)})
+        report = (await ops.connection_test()).to_json()
+    steps = json.dumps(report["steps"])
+    shown = page_eval(f"{steps}.map(stepLine)")
+    proxy = shown[[s["step"] for s in report["steps"]].index("proxy")]
+    assert proxy.startswith(f"FEHLER · Proxy: Proxy 127.0.0.1:{dead}: keine Verbindung "
+                            "(ECONNREFUSED); fiskaly (")  # fmt: skip
+    assert "→ Proxy-Host und -Port prüfen" in proxy
+    assert any(line.startswith("OK · Anmeldung bei fiskaly") for line in shown), shown
+    english = [line for line in shown if ENGLISH_WORDS.search(re.sub(r"\S*\d\S*", "", line))]
+    assert english == [], "English in the German test result"
+    assert all(s["detail"] not in line for s, line in zip(report["steps"], shown, strict=True))
+    english_page = page_eval(f"(lang = 'en', {steps}.map(stepLine))")
+    assert any(f"proxy 127.0.0.1:{dead}: no connection" in line for line in english_page)

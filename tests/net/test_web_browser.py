@@ -185,6 +185,10 @@ def test_first_run_wizard_to_a_signed_test_receipt_in_a_real_browser(tmp_path: P
     assert "70000" in seen["port_error"] and "is not valid" not in seen["port_error"]  # German
     assert seen["port_focus"] == ["w-proxy-port", "true"]
     assert len(seen["test_lines"]) >= 3 and seen["test_verdict"]
+    # the test's lines say what each step found, in German (text.js, by the step's detail_id)
+    assert any(line.startswith("OK · Konfiguration gespeichert: gespeichert am ")
+               for line in seen["test_lines"]), seen["test_lines"]  # fmt: skip
+    assert not any("saved" in line or " mode" in line for line in seen["test_lines"])
     assert seen["activation_label"] == "Freischaltungsdatei (vom Hersteller)"
     assert seen["anlegen_test"]["disabled"] and "TEST" in seen["anlegen_test"]["why"]
     assert seen["single_tenant"] is True

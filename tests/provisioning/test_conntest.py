@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import socket
@@ -22,8 +23,12 @@ from tests.support.unit import running_unit
 from tsed.config.model import Proxy
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
 from tsed.fiskaly.transport import ProxySettings
+from tsed.provisioning import conntest, conntest_steps
 from tsed.provisioning.conntest import ConnectionReport, run_connection_test
+from tsed.provisioning.conntest_steps import StepResult
 from tsed.state.rows import BindingRow, RegisterRow
+from tsed.texts import lines, lines_conntest, steps
+from tsed.texts.steps import step_detail, step_hint
 from tsed.tss.access import FiskalyAccess
 from tsed.tss.registry import UpstreamRegistry, vault_key
 from tsed.unit.admin_ops import AdminOps
@@ -313,6 +318,13 @@ async def test_tls_verified_and_untrusted(unit: Unit, tls_server, proxy: ProxySe
     assert "clock" in (tls.hint or "") and report.step("auth").verdict == "skipped"
 
 
+def _de(step: StepResult) -> tuple[str, str]:
+    """The step's detail and hint as tsectl and the page show them in German."""
+    assert step.detail_id, step
+    return (step_detail(step.detail_id, step.detail_args, "de"),
+            step_hint(step.detail_id, step.detail_args, "de") or "")  # fmt: skip
+
+
 # -- a saved proxy while the unit signs with the built-in simulator (issue 18) ----------------
 
 
@@ -328,9 +340,12 @@ async def test_saved_proxy_dead_fails_even_with_the_simulator(unit: Unit) -> Non
         await registry.stop()
     step = report.step("proxy")
     assert step.verdict == "fail" and report.verdict == "fail" and not report.ok
-    assert f"Proxy 127.0.0.1:{dead}: keine Verbindung" in step.detail
-    assert "über den Proxy nicht geprüft" in step.detail and "Simulator" in step.detail
-    assert "Proxy-Host und -Port" in (step.hint or "")
+    german, hint = _de(step)
+    assert f"Proxy 127.0.0.1:{dead}: keine Verbindung (ECONNREFUSED)" in german
+    assert "über den Proxy nicht geprüft" in german and "Simulator" in german
+    assert "Proxy-Host und -Port" in hint
+    assert f"proxy 127.0.0.1:{dead}: no connection" in step.detail  # the journal's English
+    assert "proxy host and port" in (step.hint or "")
     # what could be checked still is: the simulator answers directly
     assert report.step("auth").verdict == "ok" and report.step("tss").verdict == "ok"
     assert report.lines()[0].endswith("FAIL")
@@ -357,17 +372,21 @@ async def test_saved_proxy_reaching_fiskaly_is_ok_with_the_simulator(unit: Unit)
         await registry.stop()
     step = report.step("proxy")
     assert step.verdict == "ok" and report.verdict == "ok", step
-    assert f"Proxy 127.0.0.1:{proxy.port} erreichbar" in step.detail
-    assert f"fiskaly (fiskaly.test:{unit.server.port}) über den Proxy erreichbar" in step.detail
+    assert f"Proxy 127.0.0.1:{proxy.port} erreichbar" in _de(step)[0]
+    assert f"fiskaly (fiskaly.test:{unit.server.port}) über den Proxy erreichbar" in _de(step)[0]
+    assert step.detail_args == {
+        "proxy": f"127.0.0.1:{proxy.port}",
+        "target": f"fiskaly (fiskaly.test:{unit.server.port})",
+    }
     assert proxy.connections[f"fiskaly.test:{unit.server.port}"] == 1  # one CONNECT (the
     # 407 is refused before it counts); the simulator itself is reached directly
     # the proxy answers, the way to fiskaly is closed: a warning that says so
     step = unreachable.step("proxy")
     assert step.verdict == "warn" and unreachable.verdict == "warn"
-    assert "über den Proxy nicht erreichbar (HTTP 502 Bad Gateway)" in step.detail
-    assert "CONNECT" in (step.hint or "")
+    assert "über den Proxy nicht erreichbar (HTTP 502)" in _de(step)[0]
+    assert "CONNECT" in (step.hint or "") and "CONNECT" in _de(step)[1]
     step = refused.step("proxy")
-    assert step.verdict == "fail" and "lehnt die Proxy-Anmeldedaten ab (HTTP 407)" in step.detail
+    assert step.verdict == "fail" and "lehnt die Proxy-Anmeldedaten ab (HTTP 407)" in _de(step)[0]
     assert all("Proxy-Pa55word" not in line for line in report.lines() + refused.lines())
 
 
@@ -379,7 +398,8 @@ async def test_no_saved_proxy_is_skipped_with_the_reason(unit: Unit) -> None:
         await registry.stop()
     step = report.step("proxy")
     assert step.verdict == "skipped"
-    assert step.detail == "kein Proxy gespeichert: die Einheit verbindet sich direkt"
+    assert _de(step)[0] == "kein Proxy gespeichert: die Einheit verbindet sich direkt"
+    assert step.detail == "no proxy saved: the unit connects directly"
 
 
 async def test_the_units_test_button_checks_a_saved_proxy_with_the_simulator(
@@ -395,6 +415,27 @@ async def test_the_units_test_button_checks_a_saved_proxy_with_the_simulator(
         report = await ops.connection_test()
     step = report.step("proxy")
     assert step.verdict == "fail" and report.verdict == "fail", report.lines()
-    assert step.detail.startswith(f"Proxy 127.0.0.1:{dead}: keine Verbindung")
-    assert "Simulator" in step.detail
+    assert _de(step)[0].startswith(f"Proxy 127.0.0.1:{dead}: keine Verbindung")
+    assert "simulator" in step.detail
     assert report.step("auth").verdict == "ok"  # the simulator itself answers directly
+
+
+def test_every_step_outcome_the_code_names_is_in_the_catalogue_and_back() -> None:
+    """The ids the steps use (literal, or a prefix with the proxy's answers) are lines of both
+    languages; every outcome line of the catalogue is used by a step."""
+    found: set[str] = set()
+    for module in (conntest, conntest_steps, steps):
+        tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
+        found |= {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+                  and isinstance(node.value, str) and node.value.startswith("conn.")}  # fmt: skip
+    prefixes = {"conn.proxy", "conn.saved_proxy"} & found  # _tunnel_outcome: f"{prefix}.{what}"
+    answers = ("ok", "credentials_refused", "needs_credentials", "no_answer", "refused")
+    used = (found - prefixes) | {f"{p}.{a}" for p in prefixes for a in answers}
+    assert len(used) > 40
+    for lang in ("de", "en"):
+        missing = sorted(used - set(lines(lang)))  # type: ignore[arg-type]
+        assert missing == [], f"{lang}: step outcomes without a line"
+    outcomes = {tid for tid in lines_conntest.DE if not tid.endswith(".hint")}
+    assert sorted(outcomes - used) == [], "catalogue lines no step produces"
+    hints = {tid.removesuffix(".hint") for tid in lines_conntest.DE if tid.endswith(".hint")}
+    assert sorted(hints - outcomes) == [], "hints of no outcome"

@@ -86,8 +86,11 @@ async def test_two_tenants_three_premises_from_pairing_to_submitted_filings(
         kinds = sorted(e["kind"] for e in status["pending"])
         assert kinds == ["register_paired"] * 4 + ["tss_created"] * 2
         assert all(e["days_left"] >= 28 and not e["overdue"] for e in status["pending"])
-        code, text = await unit.tsectl("status")
+        code, text = await unit.tsectl("--lang", "de", "status")
         assert code == 0 and "Mitteilung fällig bis" in text and "noch " in text
+        assert "TSE in Betrieb genommen" in text  # the event's kind, from the catalogue
+        code, text = await unit.tsectl("--lang", "en", "status")
+        assert code == 0 and "notification due by" in text and "TSE put into service" in text
         metrics = (await admin(unit, "GET", "/admin/metrics")).text
         assert "tsed_filing_pending 6" in metrics and "tsed_filing_overdue 0" in metrics
         assert any(getattr(r, "TSED_EVENT", None) == "filing_due" for r in caplog.records)

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.german import english_lines
 from tests.support.unit import Register, Unit, running_unit
 from tsed.tss.certwatch import CertificationEvent
 from tsed.tss.registry import vault_key
@@ -119,6 +120,13 @@ async def test_the_nightly_routine_in_a_real_unit(
         assert "Housekeeping:  FAILED on" in text and "archive FAILED" in text
         code, text = await unit.tsectl("health")
         assert code == 0 and "reconcile    FAILED" in text and "test clock:" in text
+        # in German: the finding and last night's clock warning from the catalogue
+        code, text = await unit.tsectl("--lang", "de", "status")
+        assert f"Wartung: die spät signierte Transaktion {failed['id']} (TSS " in text, text
+        assert "liegt in keinem archivierten Export" in text and english_lines(text) == []
+        code, text = await unit.tsectl("--lang", "de", "health")
+        assert "    Verbindungstest, Uhr: die Uhr der Einheit weicht um " in text, text
+        assert english_lines(text) == []
         metrics = (await admin_get(unit, "/admin/metrics")).text
         tss_id = cert["tss_id"]
         assert 'tsed_housekeeping_last_result{step="archive"} 2.0' in metrics

@@ -21,6 +21,7 @@ from typing import Any
 
 from tsed.archive.store import ArchiveStore, Entry
 from tsed.state.rows import TxRow
+from tsed.texts.notices import Notice, notice
 
 SHOWN = 20  # findings listed by name; the count says how many there are
 
@@ -127,15 +128,28 @@ def reconcile(store: ArchiveStore, rows: list[TxRow], run_started_at: float) -> 
     return Reconciliation(len(rows), archived, pending, tuple(findings[:SHOWN]), len(findings))
 
 
-def finding_texts(result: Reconciliation) -> list[str]:
-    """For ``tsectl status``: one line per finding shown, one for the rest."""
-    lines = [
-        f"housekeeping: the late-signed transaction {f.local_id} (TSS {f.tss_id}, signature "
-        f"counter {f.signature_counter}) is in no archived export: {f.reason}; see tsectl "
-        "archive status"
+def finding_notices(result: Reconciliation) -> list[Notice]:
+    """For ``tsectl status``: one notice per finding shown, one for the rest."""
+    found = [
+        notice(
+            f"housekeeping: the late-signed transaction {f.local_id} (TSS {f.tss_id}, signature "
+            f"counter {f.signature_counter}) is in no archived export: {f.reason}; see tsectl "
+            "archive status",
+            "notice.reconcile.finding",
+            tx=f.local_id,
+            tss=f.tss_id,
+            counter="-" if f.signature_counter is None else f.signature_counter,
+        )
         for f in result.findings[:3]
     ]
-    if result.finding_count > len(lines):
-        lines.append(f"housekeeping: {result.finding_count - len(lines)} more late-signed "
-                     "transaction(s) are in no archived export (tsectl health)")  # fmt: skip
-    return lines
+    more = result.finding_count - len(found)
+    if more > 0:
+        found.append(notice(f"housekeeping: {more} more late-signed transaction(s) are in no "
+                            "archived export (tsectl health)", "notice.reconcile.more",
+                            count=more))  # fmt: skip
+    return found
+
+
+def finding_texts(result: Reconciliation) -> list[str]:
+    """The findings' English lines."""
+    return [n.text for n in finding_notices(result)]

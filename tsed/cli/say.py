@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, NoReturn
 
+from tsed.cli.helptext import german_help
 from tsed.errors import TsedError
 from tsed.texts import LANG_ENV, Lang, choose, error_text, text
 from tsed.unit.options import DEFAULT_CONFIG
@@ -114,7 +115,7 @@ def argparse_message(message: str) -> str:
     return t("cli.arg_other", detail=message)
 
 
-# argparse's own words in a help text (the options' help texts stay as they are)
+# argparse's own words in a help text (the options' own: tsed.cli.helptext)
 _HELP_WORDS = (
     ("\npositional arguments:\n", "cli.help_positional"),
     ("\noptions:\n", "cli.help_options"),
@@ -130,7 +131,10 @@ class Parser(argparse.ArgumentParser):
         return self._translated(super().format_usage())
 
     def format_help(self) -> str:
-        return self._translated(super().format_help())
+        if lang() != "de":
+            return super().format_help()
+        with german_help(self):  # the commands' and options' help texts (tsed.cli.helptext)
+            return self._translated(super().format_help())
 
     @staticmethod
     def _translated(shown: str) -> str:

@@ -53,7 +53,7 @@ from tsed.cli.tsectl_setup import (
     read_secret,
     run_setup_command,
 )
-from tsed.cli.tsectl_text import print_reset, print_test, print_tss
+from tsed.cli.tsectl_text import notice_lines, print_reset, print_test, print_tss
 from tsed.cli.tsectl_update import add_update_parser, run_update_command
 from tsed.cli.tsectl_verify import print_report, run_verify
 from tsed.config.text import shown
@@ -111,8 +111,8 @@ def _print_status(data: Mapping[str, Any], out: TextIO) -> None:
     print_telemetry(data.get("telemetry", {}), out)
     if data.get("housekeeping"):
         print_status_line(data["housekeeping"], out)
-    for notice in data.get("notices", []):
-        out.write(t("status.notice", notice=shown(str(notice))) + "\n")
+    for notice in notice_lines(data):
+        out.write(t("status.notice", notice=notice) + "\n")
 
 
 def _print_pairing(data: Mapping[str, Any], out: TextIO) -> None:

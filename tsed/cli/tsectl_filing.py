@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tsed.cli.adminclient import AdminClient, UsageError
+from tsed.cli.say import t
 from tsed.config.text import shown
+from tsed.texts import has
 
 Printer = Callable[[Mapping[str, Any], TextIO], object]
 BASE = "/admin/v1/filing"
@@ -166,23 +168,28 @@ def _filing(client: AdminClient, args: argparse.Namespace) -> tuple[Any, Printer
 
 
 def print_filing_status(data: Mapping[str, Any], out: TextIO) -> None:
+    """The notification duty's lines of ``tsectl status``, from the catalogue by the events'
+    kind (``filing.kind.<kind>``; an unknown kind: the unit's own German text)."""
     pending = data.get("pending", [])
     if not pending:
-        out.write("Meldepflicht (§ 146a Abs. 4 AO): keine offene Mitteilung\n")
+        out.write(t("filing.none") + "\n")
     for event in pending:
         left = event["days_left"]
-        when = f"noch {left} Tag(e)" if left >= 0 else f"FRIST VERSÄUMT seit {-left} Tag(en)"
-        out.write(
-            f"Mitteilung fällig bis {event['due_on']} ({when}): {shown(event['text'])} "
-            f"({shown(event['subject'])}), Betriebsstätte {shown(event['premises'] or 'alle')}, "
-            f"Mandant {shown(event['tenant'])}\n"
-        )
+        kind = f"filing.kind.{event.get('kind')}"
+        what = t(kind) if has(kind) else shown(event["text"])
+        line = t(
+            "filing.due" if left >= 0 else "filing.overdue", due=event["due_on"],
+            days=left if left >= 0 else -left, what=what, subject=shown(event["subject"]),
+            premises=shown(event["premises"]) if event["premises"] else t("filing.all_premises"),
+            tenant=shown(event["tenant"]),
+        )  # fmt: skip
+        out.write(line + "\n")
     for sub in data.get("submissions", []):
-        out.write(
-            f"Übermittlung {sub['id']} ({shown(sub['premises'])}): {sub['state']}"
-            + (f" – {shown(sub['error'])}" if sub.get("error") else "")
-            + "\n"
-        )
+        values = {"id": sub["id"], "premises": shown(sub["premises"]), "state": sub["state"]}
+        if sub.get("error"):
+            out.write(t("filing.submission_error", error=shown(sub["error"]), **values) + "\n")
+        else:
+            out.write(t("filing.submission", **values) + "\n")
 
 
 def _print_taxpayers(data: Mapping[str, Any], out: TextIO) -> None:

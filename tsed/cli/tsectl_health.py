@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from tsed.cli.adminclient import AdminClient, CommandFailed
 from tsed.cli.say import lang, t
+from tsed.cli.tsectl_text import notice_lines, test_trouble
 from tsed.config.text import shown
 from tsed.texts import has
 from tsed.texts.formats import day, when
@@ -111,6 +112,8 @@ def _print_health_de(data: Mapping[str, Any], out: TextIO) -> None:
                   + "\n")  # fmt: skip
         for step in last["steps"]:
             out.write(f"  {shown(step['step']):<13}{_result(step['result'])}\n")
+        for line in test_trouble(last):
+            out.write(line + "\n")
         out.write(t("health.details") + "\n")
     for cert in data.get("certificates", []):
         days = cert.get("days_left")
@@ -128,8 +131,8 @@ def _print_health_de(data: Mapping[str, Any], out: TextIO) -> None:
     if days_seen:
         shown_days = [f"{_day(d['day'])} {_result(d['result'])}" for d in days_seen[:7]]
         out.write(t("health.days", days=", ".join(shown_days)) + "\n")
-    for notice in data.get("notices", []):
-        out.write(t("status.notice", notice=shown(notice)) + "\n")
+    for notice in notice_lines(data):
+        out.write(t("status.notice", notice=notice) + "\n")
 
 
 def print_health(data: Mapping[str, Any], out: TextIO) -> None:

@@ -9,6 +9,7 @@ from typing import Any, TextIO
 from tsed.cli.say import lang, t
 from tsed.config.text import shown
 from tsed.texts import error_text, has
+from tsed.texts.steps import step_detail, step_hint
 
 _MARK_WIDTH = 12  # "ÜBERSPRUNGEN"
 
@@ -21,8 +22,16 @@ def _step_title(step: Mapping[str, Any]) -> str:
     return title
 
 
+def _args(step: Mapping[str, Any]) -> dict[str, str]:
+    args = step.get("detail_args")
+    return {str(k): shown(str(v)) for k, v in args.items()} if isinstance(args, Mapping) else {}
+
+
 def _step_detail(step: Mapping[str, Any], earlier_failed: bool) -> str:
+    """What the step found, from its catalogue id; a unit without ids: the step's summary."""
     name, verdict = str(step.get("step")), str(step.get("verdict"))
+    if step.get("detail_id"):
+        return step_detail(str(step["detail_id"]), _args(step), lang())
     if verdict == "skipped":
         own = f"step.{name}.skipped"
         return t(own) if has(own) and not earlier_failed else t("step.skipped")
@@ -30,6 +39,13 @@ def _step_detail(step: Mapping[str, Any], earlier_failed: bool) -> str:
         if has(candidate):
             return t(candidate)
     return t(f"verdict.{verdict}")
+
+
+def _step_hint(step: Mapping[str, Any]) -> str | None:
+    if step.get("detail_id"):
+        return step_hint(str(step["detail_id"]), _args(step), lang())
+    generic = f"step.{step.get('step')}.hint"
+    return t(generic) if has(generic) else None
 
 
 def print_test(data: Mapping[str, Any], out: TextIO) -> None:
@@ -48,8 +64,9 @@ def print_test(data: Mapping[str, Any], out: TextIO) -> None:
         mark = f"[{t(f'verdict.{state}'):^{_MARK_WIDTH}}]"
         title = _step_title(step)
         out.write(t("test.line", mark=mark, title=title, detail=_step_detail(step, failed)) + "\n")
-        if state in ("warn", "fail") and has(f"step.{step.get('step')}.hint"):
-            out.write(t("test.line_hint", hint=t(f"step.{step.get('step')}.hint")) + "\n")
+        hint = _step_hint(step) if state in ("warn", "fail") else None
+        if hint:
+            out.write(t("test.line_hint", hint=hint) + "\n")
         (skipped if state == "skipped" else checked).append(title)
         failed = failed or state == "fail"
     if checked:
@@ -94,3 +111,30 @@ def print_tss(data: Mapping[str, Any], out: TextIO) -> None:
               clients=item.get("registered_clients", "-"))
             + "\n"
         )  # fmt: skip
+
+
+def notice_lines(data: Mapping[str, Any]) -> list[str]:
+    """The notices of ``tsectl status`` and ``tsectl health`` in the run's language: from their
+    catalogue ids (``notice_ids``); a unit without ids, or English: its own texts."""
+    own = [str(notice) for notice in data.get("notices", [])]
+    found = data.get("notice_ids")
+    if lang() == "en" or not isinstance(found, list) or len(found) != len(own):
+        return [shown(text) for text in own]
+    return [
+        t(str(item.get("id")), **{str(k): shown(str(v)) for k, v in item.get("args", {}).items()})
+        for item in found
+    ]
+
+
+def test_trouble(last: Mapping[str, Any]) -> list[str]:
+    """The steps of a night's connection test (its self-check) that warned or failed, each
+    with what it found, in the run's language."""
+    selfcheck = next((s for s in last.get("steps", []) if s.get("step") == "selfcheck"), None)
+    if not isinstance(selfcheck, Mapping):
+        return []
+    connection = selfcheck.get("details", {}).get("connection", {})
+    return [
+        t("health.test_step", title=_step_title(item), detail=_step_detail(item, False))
+        for item in connection.get("steps", [])
+        if item.get("verdict") in ("warn", "fail")
+    ]

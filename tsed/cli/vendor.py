@@ -7,6 +7,7 @@
         --organization NAME [--organization-id ID] [--address ... --zip ... --town ...] \\
         --mgmt-key KEY --mgmt-secret SECRET|- --expires YYYY-MM-DD -o FILE
     tsed-vendor verify --pub DIR/vendor.pub [--device-id ID] FILE
+    tsed-vendor label [--state-dir DIR] [--name NAME] -o label.svg   # on the unit
 
 ``--mgmt-secret -`` reads the secret from standard input (keeps it out of the shell history
 and the process list). The signed file contains the management credentials: it is written
@@ -28,6 +29,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
+from tsed.cli.vendor_label import add_label_parser, run_label
 from tsed.errors import InputError, TsedError
 from tsed.provisioning.activation import (
     ActivationDocument,
@@ -184,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--pub", type=Path, required=True, help="vendor.pub")
     verify.add_argument("--device-id", help="also check that it is for this device")
     verify.add_argument("file", type=Path)
+    add_label_parser(sub)  # the printed setup-code label (tsed.cli.vendor_label)
     return parser
 
 
@@ -202,6 +205,8 @@ def main(
             return _keygen(args, out)
         if args.command == "sign":
             return _sign(args, out, stdin or sys.stdin)
+        if args.command == "label":
+            return run_label(args, out, _write_new, VendorToolError)
         return _verify(args, out)
     except TsedError as error:
         err.write(f"tsed-vendor: {error.code}: {error.message}\n  what to do: {error.hint}\n")

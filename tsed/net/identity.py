@@ -43,6 +43,11 @@ _LOGGER = logging.getLogger(__name__)
 VALIDITY = timedelta(days=3650)
 
 
+def short_id_of(device_id: str) -> str:
+    """The six characters that name the unit on the LAN (mDNS ``tsed-<short id>.local``)."""
+    return device_id.replace("-", "")[-6:]
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceIdentity:
     device_id: str
@@ -52,7 +57,7 @@ class DeviceIdentity:
 
     @property
     def short_id(self) -> str:
-        return self.device_id.replace("-", "")[-6:]
+        return short_id_of(self.device_id)
 
     @property
     def fingerprint_short(self) -> str:
@@ -155,7 +160,7 @@ def load_or_create_identity(
         atomic_write(key_path, pem, mode=0o600)
         _LOGGER.info("device key created", extra={"TSED_EVENT": "device_key_created"})
     names = _names(hostname or socket.gethostname(), addresses or [])
-    short = device_id.replace("-", "")[-6:]
+    short = short_id_of(device_id)
     current = None
     if cert_path.exists():
         current = x509.load_pem_x509_certificate(cert_path.read_bytes())

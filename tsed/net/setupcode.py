@@ -8,9 +8,11 @@ reaches a log (it is registered as a secret), mDNS, the setup page's answers or 
 
 At rest only its salted SHA-256 lies in the state directory (``setup_code.json``); the code
 itself lives in the daemon's memory. A restart before the password is set therefore makes a new
-code (the old one could not be shown again). Setting the admin password by any path (the page,
-``tsectl password``, the console) ends the code; wrong codes count towards the setup page's
-lockout like wrong passwords (:mod:`tsed.net.lockout`).
+code (the old one could not be shown again). The code of the printed label that the vendor's
+provisioning makes (``tsed-vendor label``, :mod:`tsed.net.setuplabel`) stays valid across
+restarts; both codes work until the password is set. Setting the admin password by any path
+(the page, ``tsectl password``, the console) ends the code; wrong codes count towards the
+setup page's lockout like wrong passwords (:mod:`tsed.net.lockout`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from tsed.errors import AuthError
 from tsed.logs import register_secret
+from tsed.net.setuplabel import label_matches
 from tsed.state.files import atomic_write
 
 _LOGGER = logging.getLogger(__name__)
@@ -37,8 +40,9 @@ class SetupCodeWrong(AuthError, code="SETUP_CODE_WRONG"):
     """The one-time setup code typed on the setup page is wrong, used or unknown."""
 
     default_hint = (
-        "Type the setup code the serial console shows, or that 'tsectl setup-code' prints on "
-        "the unit. It is valid until the admin password is set."
+        "Type the setup code of the label on the housing, the one the serial console shows, "
+        "or that 'tsectl setup-code' prints on the unit. It is valid until the admin password "
+        "is set."
     )
 
 
@@ -56,10 +60,15 @@ def _digest(salt: bytes, code: str) -> str:
 
 
 class SetupCode:
-    """The unit's setup code: made while no admin password is set, ended once one is."""
+    """The unit's setup code: made while no admin password is set, ended once one is.
 
-    def __init__(self, path: Path) -> None:
+    ``label``: where the printed label's code is kept, hashed (:mod:`tsed.net.setuplabel`);
+    while no admin password is set it works like the console's code, and it ends with it.
+    """
+
+    def __init__(self, path: Path, label: Path | None = None) -> None:
         self.path = path
+        self.label = label
         self._code: str | None = None
         self._salt = b""
         self._digest = ""
@@ -92,7 +101,9 @@ class SetupCode:
         if self._code is None or not typed:
             return False
         register_secret(typed)  # a near miss may be the code with a typo: never logged either
-        return hmac.compare_digest(_digest(self._salt, typed[:64]), self._digest)
+        if hmac.compare_digest(_digest(self._salt, typed[:64]), self._digest):
+            return True
+        return self.label is not None and label_matches(self.label, typed)
 
     def check(self, typed: str) -> None:
         if not self.matches(typed):
@@ -104,3 +115,5 @@ class SetupCode:
             _LOGGER.info("setup code used up", extra={"TSED_EVENT": "setup_code_used"})
         self._code, self._salt, self._digest = None, b"", ""
         self.path.unlink(missing_ok=True)
+        if self.label is not None:
+            self.label.unlink(missing_ok=True)  # the printed label's code ends with it

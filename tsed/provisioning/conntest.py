@@ -39,8 +39,8 @@ from tsed.provisioning.conntest_steps import (
     check_proxy,
     check_saved_proxy,
     check_tls,
-    error_hint,
-    error_text,
+    failed,
+    outcome,
     timed,
 )
 from tsed.state.mode import Mode
@@ -105,8 +105,9 @@ class _Run:
         return step
 
     def skip(self, names: list[str], why: str, tenant: str | None = None) -> None:
+        """``why``: the id of the reason (``conn.skip.…``)."""
         for name in names:
-            self.steps.append(StepResult(name, "skipped", why, tenant=tenant))
+            self.steps.append(outcome(name, "skipped", why, tenant))
 
 
 # -- fiskaly steps ----------------------------------------------------------------------------
@@ -150,24 +151,14 @@ def _offsets(response: httpx.Response, data: dict[str, Any], local: float) -> li
 
 
 def _tss_verdict(tss: Tss, mode: str) -> StepResult:
-    detail = f"TSS {tss.id} is {tss.state} ({tss.env or '?'})"
+    shown = {"tss": tss.id, "state": tss.state, "env": tss.env or "?"}
     if tss.env and tss.env != mode:
-        return StepResult(
-            "tss",
-            "fail",
-            f"{detail}, but the unit is in {mode} mode",
-            ferr.EnvironmentMismatch.default_hint,
-        )
+        return outcome("tss", "fail", "conn.tss.other_mode", mode=mode, **shown)
     if tss.state == "INITIALIZED":
-        return StepResult("tss", "ok", f"{detail}, serial {tss.serial_number[:16]}…")
+        return outcome("tss", "ok", "conn.tss.ok", serial=tss.serial_number[:16], **shown)
     if tss.state in ("CREATED", "UNINITIALIZED"):
-        return StepResult(
-            "tss",
-            "warn",
-            f"{detail}: its set-up is not finished",
-            "Finish the set-up: tsectl tss setup (or restart the service).",
-        )
-    return StepResult("tss", "fail", f"{detail} and cannot sign", ferr.TssUnusable.default_hint)
+        return outcome("tss", "warn", "conn.tss.unfinished", **shown)
+    return outcome("tss", "fail", "conn.tss.unusable", **shown)
 
 
 async def _tss_and_clients(
@@ -175,16 +166,8 @@ async def _tss_and_clients(
 ) -> None:
     bindings = [b for b in await store.bindings() if b.tenant_id == tenant and b.env == mode]
     if not bindings:
-        run.add(
-            StepResult(
-                "tss",
-                "fail",
-                f"no {mode} TSS is set up for this tenant yet",
-                "Set it up: tsectl tss setup (the service also does it at start).",
-                tenant=tenant,
-            )
-        )
-        run.skip(["clients"], "no TSS", tenant)
+        run.add(outcome("tss", "fail", "conn.tss.none", tenant, mode=mode))
+        run.skip(["clients"], "conn.skip.no_tss", tenant)
         return
     binding = bindings[-1]
     client.note_tss_env(binding.tss_id, binding.env)  # a 403 on it: TEST/LIVE mismatch or not
@@ -194,19 +177,14 @@ async def _tss_and_clients(
         try:
             found.append(await client.get_tss(binding.tss_id))
         except ferr.FiskalyNotFound:
-            return StepResult(
-                "tss",
-                "fail",
-                f"TSS {binding.tss_id} does not exist at fiskaly",
-                "Set up a new TSS: tsectl tss setup --new, then tsectl reset --all.",
-            )
+            return outcome("tss", "fail", "conn.tss.not_found", tss=binding.tss_id)
         except TsedError as err:
-            return StepResult("tss", "fail", error_text(err), error_hint(err))
+            return failed("tss", err)
         return _tss_verdict(found[0], mode)
 
     tss_result = run.add(await timed("tss", tenant, step_timeout, tss_step))
     if tss_result.verdict == "fail" or not found:
-        run.skip(["clients"], "the TSS is not usable", tenant)
+        run.skip(["clients"], "conn.skip.tss_unusable", tenant)
         return
 
     async def clients_step() -> StepResult:
@@ -219,34 +197,25 @@ async def _tss_and_clients(
         try:
             remote = {c.id: c for c in await client.list_clients(binding.tss_id)}
         except TsedError as err:
-            return StepResult("clients", "fail", error_text(err), error_hint(err))
+            return failed("clients", err)
         registered = sum(1 for c in remote.values() if c.state == "REGISTERED")
         if not registers:
-            return StepResult(
-                "clients", "ok", f"no registers paired yet ({registered} client(s) on the TSS)"
-            )
+            return outcome("clients", "ok", "conn.clients.none_paired", registered=registered)
         missing = [
             r.id for r in registers
             if r.id not in rows or remote.get(rows[r.id].client_id) is None
             or remote[rows[r.id].client_id].state != "REGISTERED"
         ]  # fmt: skip
         if missing:
-            return StepResult(
-                "clients", "warn",
-                f"{len(missing)} of {len(registers)} register(s) have no registered client on "
-                f"this TSS: {', '.join(missing[:5])}",
-                "Reset them: tsectl reset --register ID (or --all).",
-            )  # fmt: skip
+            return outcome("clients", "warn", "conn.clients.missing", missing=len(missing),
+                           registers=len(registers), ids=", ".join(missing[:5]))  # fmt: skip
         limit = found[0].max_clients or 199
-        detail = f"{len(registers)} register(s), all registered ({registered} of {limit} clients)"
+        counts: dict[str, Any] = {
+            "registers": len(registers), "registered": registered, "limit": limit,
+        }  # fmt: skip
         if registered > limit - 10:
-            return StepResult(
-                "clients",
-                "warn",
-                detail,
-                "The TSS is close to its client limit; revoke unused registers.",
-            )
-        return StepResult("clients", "ok", detail)
+            return outcome("clients", "warn", "conn.clients.near_limit", **counts)
+        return outcome("clients", "ok", "conn.clients.ok", **counts)
 
     run.add(await timed("clients", tenant, step_timeout, clients_step))
 
@@ -282,22 +251,15 @@ async def run_connection_test(
     port = url.port or (443 if url.scheme == "https" else 80)
     network = ["dns", "proxy", "tls", "auth", "environment", "tss", "clients", "clock"]
     if not config.saved:
-        run.add(
-            StepResult(
-                "config",
-                "fail",
-                "the configuration has not been saved yet",
-                "Save the configuration first; the test checks the saved one.",
-            )
-        )
-        run.skip(network, "the configuration is not saved")
+        run.add(outcome("config", "fail", "conn.config.not_saved"))
+        run.skip(network, "conn.skip.not_saved")
         return ConnectionReport(mode, access.sign_url, tuple(run.steps), started)
-    run.add(StepResult("config", "ok", f"saved {config.created_at}, {mode} mode"))
+    run.add(outcome("config", "ok", "conn.config.ok", saved=config.created_at, mode=mode))
     dns = run.add(
         await timed("dns", None, step_timeout, lambda: check_dns(host, port, access.proxy))
     )
     if dns.verdict == "fail":
-        run.skip(network[1:], "the fiskaly host cannot be resolved")
+        run.skip(network[1:], "conn.skip.unresolvable")
         return ConnectionReport(mode, access.sign_url, tuple(run.steps), started)
     proxy = access.proxy
     saved = proxy_settings(config, vault)
@@ -308,37 +270,27 @@ async def run_connection_test(
                 "proxy",
                 None,
                 step_timeout,
-                lambda: check_saved_proxy(
-                    saved, target.host, target.port or 443, "dem eingebauten Simulator"
-                ),
+                lambda: check_saved_proxy(saved, target.host, target.port or 443),
             )
         )
     elif proxy is None:
-        run.add(
-            StepResult(
-                "proxy", "skipped", "kein Proxy gespeichert: die Einheit verbindet sich direkt"
-            )
-        )
+        run.add(outcome("proxy", "skipped", "conn.proxy.none"))
     else:
         result = run.add(
             await timed("proxy", None, step_timeout, lambda: check_proxy(proxy, host, port))
         )
         if result.verdict == "fail":
-            run.skip(network[2:], "the proxy does not let the unit through")
+            run.skip(network[2:], "conn.skip.proxy")
             return ConnectionReport(mode, access.sign_url, tuple(run.steps), started)
     if url.scheme != "https":
-        run.add(
-            StepResult(
-                "tls", "skipped", f"{access.sign_url} is plain HTTP (simulator or test URL): no TLS"
-            )
-        )
+        run.add(outcome("tls", "skipped", "conn.tls.plain", url=access.sign_url))
     else:
         context = ssl_context or ssl.create_default_context()
         tls = run.add(
             await timed("tls", None, step_timeout, lambda: check_tls(host, port, proxy, context))
         )
         if tls.verdict == "fail":
-            run.skip(network[3:], "no TLS connection")
+            run.skip(network[3:], "conn.skip.no_tls")
             return ConnectionReport(mode, access.sign_url, tuple(run.steps), started)
     for tenant in [t.id for t in config.tenant_list()]:
         await _tenant(
@@ -369,17 +321,8 @@ async def _tenant(
     secret = vault.get(vault_key(tenant, mode, names[1]))
     later = ["environment", "tss", "clients"]
     if key is None or secret is None:
-        run.add(
-            StepResult(
-                "auth",
-                "fail",
-                f"no fiskaly {mode} credentials for this tenant",
-                "Create them: 'Anlegen' (needs the vendor's activation), or own TEST "
-                "credentials: tsectl credentials set.",
-                tenant,
-            )
-        )
-        run.skip(later, "no credentials", tenant)
+        run.add(outcome("auth", "fail", "conn.auth.no_credentials", tenant, mode=mode))
+        run.skip(later, "conn.skip.no_credentials", tenant)
         return
     tokens: list[AuthToken] = []
 
@@ -387,34 +330,24 @@ async def _tenant(
         try:
             token, offsets = await _auth(access, key, secret, step_timeout, clock)
         except TsedError as err:
-            return StepResult("auth", "fail", error_text(err), error_hint(err))
+            return failed("auth", err)
         tokens.append(token)
         run.offsets.extend(offsets)
-        return StepResult(
-            "auth", "ok", f"API key {key} accepted (organization {token.organization_id or '?'})"
+        return outcome(
+            "auth", "ok", "conn.auth.ok", key=key, organization=token.organization_id or "?"
         )
 
     auth = run.add(await timed("auth", tenant, step_timeout, auth_step))
     if auth.verdict == "fail" or not tokens:
-        run.skip(later, "authentication failed", tenant)
+        run.skip(later, "conn.skip.auth_failed", tenant)
         return
     env = tokens[0].env
     if env != mode:
-        run.add(
-            StepResult(
-                "environment",
-                "fail",
-                f"the credentials are for {env}, but the unit is in {mode} mode",
-                "TEST and LIVE never mix: use credentials of the unit's mode ('Anlegen'); "
-                "registers set up in TEST must be reset (tsectl reset --all).",
-                tenant,
-            )
-        )
-        run.skip(later[1:], "TEST/LIVE mismatch", tenant)
+        run.add(outcome("environment", "fail", "conn.environment.mismatch", tenant, env=env,
+                        mode=mode))  # fmt: skip
+        run.skip(later[1:], "conn.skip.mismatch", tenant)
         return
-    run.add(
-        StepResult("environment", "ok", f"token environment {env} matches the mode", tenant=tenant)
-    )
+    run.add(outcome("environment", "ok", "conn.environment.ok", tenant, env=env))
     client = replace(
         access,
         timeouts=Timeouts(default=step_timeout, connect=min(5.0, step_timeout)),
@@ -428,20 +361,11 @@ async def _tenant(
 
 def _clock_step(run: _Run, max_skew: float) -> float | None:
     if not run.offsets:
-        run.add(StepResult("clock", "skipped", "no answer from fiskaly to compare with"))
+        run.add(outcome("clock", "skipped", "conn.skip.no_answer"))
         return None
     offset = max(run.offsets, key=abs)
-    detail = f"the unit's clock is {offset:+.1f} s off fiskaly's"
     if abs(offset) > max_skew:
-        run.add(
-            StepResult(
-                "clock",
-                "warn",
-                detail,
-                "Enable time synchronisation (NTP, systemd-timesyncd) and check the "
-                "unit's time zone settings; receipts show fiskaly's times.",
-            )
-        )
+        run.add(outcome("clock", "warn", "conn.clock.far", offset=f"{offset:+.1f}"))
     else:
-        run.add(StepResult("clock", "ok", detail))
+        run.add(outcome("clock", "ok", "conn.clock.offset", offset=f"{offset:+.1f}"))
     return offset

@@ -10,18 +10,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import errno
 import ipaddress
 import logging
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from tsed.errors import TsedError
-from tsed.fiskaly import errors as ferr
 from tsed.fiskaly.transport import ProxySettings
+from tsed.texts.steps import ERROR_ID, step_detail, step_hint
 
 _LOGGER = logging.getLogger(__name__)
 Verdict = Literal["ok", "warn", "fail", "skipped"]
@@ -41,12 +42,18 @@ _TITLES = {
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
+    """One step's verdict. ``detail`` and ``hint`` are English (the journal, ``--lang en``);
+    ``detail_id`` and ``detail_args`` name the catalogue line they were made from
+    (:mod:`tsed.texts.lines_conntest`), so tsectl, the console and the page show it in German."""
+
     step: str
     verdict: Verdict
     detail: str
     hint: str | None = None
     tenant: str | None = None
     duration_ms: float = 0.0
+    detail_id: str | None = None
+    detail_args: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -68,15 +75,47 @@ class StepResult:
             "detail": self.detail,
             "hint": self.hint,
             "duration_ms": round(self.duration_ms, 1),
+            "detail_id": self.detail_id,
+            "detail_args": dict(self.detail_args),
         }
 
 
-def error_hint(err: BaseException) -> str | None:
-    return err.hint if isinstance(err, TsedError) else None
+def outcome(
+    step: str, verdict: Verdict, detail_id: str, tenant: str | None = None, **values: Any
+) -> StepResult:
+    """A step's result from its catalogue line: the English detail and hint filled in."""
+    args = {name: str(value) for name, value in values.items()}
+    return StepResult(
+        step, verdict, step_detail(detail_id, args, "en"),
+        step_hint(detail_id, args, "en") if verdict in ("warn", "fail") else None,
+        tenant, detail_id=detail_id, detail_args=args,
+    )  # fmt: skip
 
 
-def error_text(err: BaseException) -> str:
-    return err.message if isinstance(err, TsedError) else f"{type(err).__name__}: {err}"
+def failed(step: str, err: BaseException) -> StepResult:
+    """A step that failed with an error: its own English message and hint, its code for the
+    catalogue (``conn.error``)."""
+    if not isinstance(err, TsedError):
+        return outcome(step, "fail", "conn.unexpected", error=type(err).__name__)
+    return StepResult(
+        step, "fail", err.message, err.hint, detail_id=ERROR_ID, detail_args={"code": err.code}
+    )
+
+
+def reason(err: OSError) -> str:
+    """An OS error as a name that reads the same in every language (``ECONNREFUSED``)."""
+    if isinstance(err, socket.gaierror):
+        return _EAI.get(err.errno or 0, "EAI")
+    if err.errno is not None and err.errno in errno.errorcode:
+        return errno.errorcode[err.errno]
+    return type(err).__name__
+
+
+_EAI = {
+    getattr(socket, name): name
+    for name in ("EAI_NONAME", "EAI_AGAIN", "EAI_FAIL", "EAI_NODATA", "EAI_SERVICE")
+    if hasattr(socket, name)
+}
 
 
 async def timed(
@@ -87,21 +126,14 @@ async def timed(
         async with asyncio.timeout(step_timeout):
             result = await body()
     except TimeoutError:
-        result = StepResult(
-            name,
-            "fail",
-            f"no answer within {step_timeout:.0f} s",
-            "Check the network path to fiskaly (and the proxy).",
-        )
+        result = outcome(name, "fail", "conn.timeout", seconds=f"{step_timeout:.0f}")
     except TsedError as err:
-        result = StepResult(name, "fail", error_text(err), error_hint(err))
+        result = failed(name, err)
     except Exception as err:  # a step never breaks the whole test
         _LOGGER.warning("connection test step %s failed unexpectedly: %r", name, err)
-        result = StepResult(
-            name, "fail", f"unexpected error: {type(err).__name__}", TsedError.default_hint
-        )
+        result = failed(name, err)
     elapsed = (time.monotonic() - started) * 1000
-    return StepResult(result.step, result.verdict, result.detail, result.hint, tenant, elapsed)
+    return replace(result, tenant=tenant, duration_ms=elapsed)
 
 
 # -- network steps ----------------------------------------------------------------------------
@@ -122,21 +154,14 @@ async def _resolve(host: str, port: int) -> list[str]:
 
 async def check_dns(host: str, port: int, proxy: ProxySettings | None) -> StepResult:
     if _is_ip(host):
-        return StepResult("dns", "ok", f"{host} is an IP address (no lookup needed)")
+        return outcome("dns", "ok", "conn.dns.ip", host=host)
     try:
         addresses = await _resolve(host, port)
     except OSError as err:
         if proxy is not None:
-            return StepResult(
-                "dns", "skipped", f"the unit cannot resolve {host} itself; the proxy resolves it"
-            )
-        return StepResult(
-            "dns",
-            "fail",
-            f"{host} cannot be resolved ({err.strerror or err})",
-            ferr.DnsError.default_hint,
-        )
-    return StepResult("dns", "ok", f"{host} -> {', '.join(addresses[:4])}")
+            return outcome("dns", "skipped", "conn.dns.by_proxy", host=host)
+        return outcome("dns", "fail", "conn.dns.unresolvable", host=host, reason=reason(err))
+    return outcome("dns", "ok", "conn.dns.ok", host=host, addresses=", ".join(addresses[:4]))
 
 
 async def _connect_tunnel(
@@ -144,7 +169,7 @@ async def _connect_tunnel(
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, int, str]:
     """Open a CONNECT tunnel through the proxy; returns the streams and the proxy's status."""
     reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
-    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    target = _target(host, port)
     request = f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n"
     if proxy.username:
         token = base64.b64encode(f"{proxy.username}:{proxy.password or ''}".encode()).decode()
@@ -168,34 +193,35 @@ async def _close(writer: asyncio.StreamWriter) -> None:
         await writer.wait_closed()
 
 
+def _target(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _tunnel_outcome(
+    prefix: str, proxy: ProxySettings, status: int, target: str, refused: Verdict = "fail"
+) -> StepResult:
+    """What the proxy's answer to the ``CONNECT`` says (``prefix``: ``conn.proxy`` or, for the
+    proxy saved while the simulator signs, ``conn.saved_proxy``)."""
+    shown = {"proxy": proxy.display, "target": target}
+    if status == 200:
+        return outcome("proxy", "ok", f"{prefix}.ok", **shown)
+    if status == 407:
+        what = "credentials_refused" if proxy.username else "needs_credentials"
+        return outcome("proxy", "fail", f"{prefix}.{what}", **shown)
+    if status == 0:
+        return outcome("proxy", refused, f"{prefix}.no_answer", **shown)
+    return outcome("proxy", refused, f"{prefix}.refused", status=status, **shown)
+
+
 async def check_proxy(proxy: ProxySettings, host: str, port: int) -> StepResult:
     try:
-        _reader, writer, status, reason = await _connect_tunnel(proxy, host, port)
+        _reader, writer, status, _reason = await _connect_tunnel(proxy, host, port)
     except OSError as err:
-        return StepResult(
-            "proxy",
-            "fail",
-            f"the proxy {proxy.display} is unreachable ({err.strerror or err})",
-            ferr.ProxyError.default_hint,
+        return outcome(
+            "proxy", "fail", "conn.proxy.unreachable", proxy=proxy.display, reason=reason(err)
         )
     await _close(writer)
-    if status == 200:
-        return StepResult("proxy", "ok", f"{proxy.display} lets the unit through to {host}:{port}")
-    if status == 407:
-        what = "refused the proxy credentials" if proxy.username else "wants credentials"
-        return StepResult(
-            "proxy",
-            "fail",
-            f"the proxy {proxy.display} {what} (HTTP 407)",
-            ferr.ProxyAuthRequired.default_hint,
-        )
-    shown = f"HTTP {status} {reason}".strip() if status else reason
-    return StepResult(
-        "proxy",
-        "fail",
-        f"the proxy {proxy.display} refused the way to {host}:{port} ({shown})",
-        ferr.ProxyError.default_hint,
-    )
+    return _tunnel_outcome("conn.proxy", proxy, status, _target(host, port))
 
 
 async def check_tls(
@@ -204,14 +230,9 @@ async def check_tls(
     writer: asyncio.StreamWriter | None = None
     try:
         if proxy is not None:
-            _reader, writer, status, reason = await _connect_tunnel(proxy, host, port)
+            _reader, writer, status, _reason = await _connect_tunnel(proxy, host, port)
             if status != 200:
-                return StepResult(
-                    "tls",
-                    "fail",
-                    f"no tunnel through the proxy ({reason})",
-                    ferr.ProxyError.default_hint,
-                )
+                return outcome("tls", "fail", "conn.tls.no_tunnel", status=status)
             await writer.start_tls(context, server_hostname=host)
         else:
             _reader, writer = await asyncio.open_connection(
@@ -220,64 +241,35 @@ async def check_tls(
         tls = writer.get_extra_info("ssl_object")
         cert = tls.getpeercert() if tls is not None else None
         version = tls.version() if tls is not None else "?"
-        until = f", certificate valid until {cert['notAfter']}" if cert else ""
-        return StepResult("tls", "ok", f"{version} with {host}, certificate verified{until}")
+        if cert:
+            return outcome(
+                "tls", "ok", "conn.tls.ok_until", version=version, host=host,
+                until=cert["notAfter"],
+            )  # fmt: skip
+        return outcome("tls", "ok", "conn.tls.ok", version=version, host=host)
     except ssl.SSLCertVerificationError as err:
-        return StepResult(
-            "tls",
-            "fail",
-            f"the certificate of {host} is not trusted ({err.verify_message})",
-            ferr.TlsError.default_hint,
-        )
-    except (ssl.SSLError, OSError) as err:
-        return StepResult(
-            "tls", "fail", f"TLS with {host} failed ({err})", ferr.TlsError.default_hint
-        )
+        return outcome("tls", "fail", "conn.tls.untrusted", host=host, code=err.verify_code)
+    except ssl.SSLError as err:
+        return outcome("tls", "fail", "conn.tls.failed", host=host,
+                       reason=err.reason or type(err).__name__)  # fmt: skip
+    except OSError as err:
+        return outcome("tls", "fail", "conn.tls.failed", host=host, reason=reason(err))
     finally:
         if writer is not None:
             await _close(writer)
 
 
-async def check_saved_proxy(proxy: ProxySettings, host: str, port: int, backend: str) -> StepResult:
+async def check_saved_proxy(proxy: ProxySettings, host: str, port: int) -> StepResult:
     """The saved proxy while the unit's backend does not use it (the built-in simulator).
 
     The unit can still try the way it will need: a ``CONNECT`` to the fiskaly host through the
     proxy. The answer says what was checked and what not (the installer reads it on the page).
     """
-    shown = f"Proxy {proxy.display}"
-    later = f"Signiert wird derzeit mit {backend} (ohne Proxy)"
-    target = f"fiskaly ({host}:{port})"
+    target = f"fiskaly ({_target(host, port)})"
     try:
-        _reader, writer, status, reason = await _connect_tunnel(proxy, host, port)
+        _reader, writer, status, _reason = await _connect_tunnel(proxy, host, port)
     except OSError as err:
-        return StepResult(
-            "proxy",
-            "fail",
-            f"{shown}: keine Verbindung ({err.strerror or err}); {target} über den Proxy "
-            f"nicht geprüft. {later}.",
-            "Proxy-Host und -Port prüfen (beim Netzwerk-Administrator erfragen) oder den Proxy "
-            "aus der Konfiguration entfernen, wenn die Einheit direkt ins Internet kommt.",
-        )
+        return outcome("proxy", "fail", "conn.saved_proxy.unreachable", proxy=proxy.display,
+                       target=target, reason=reason(err))  # fmt: skip
     await _close(writer)
-    if status == 200:
-        return StepResult(
-            "proxy", "ok", f"{shown} erreichbar, {target} über den Proxy erreichbar. {later}."
-        )
-    if status == 407:
-        what = "lehnt die Proxy-Anmeldedaten ab" if proxy.username else "verlangt Anmeldedaten"
-        return StepResult(
-            "proxy",
-            "fail",
-            f"{shown} {what} (HTTP 407); {target} über den Proxy nicht erreichbar. {later}.",
-            "Proxy-Benutzer und -Passwort beim Netzwerk-Administrator erfragen und eintragen.",
-        )
-    answer = f"HTTP {status} {reason}".strip() if status else "ohne Antwort geschlossen"
-    return StepResult(
-        "proxy",
-        "warn",
-        f"{shown} antwortet, aber {target} ist über den Proxy nicht erreichbar ({answer}). "
-        f"{later}.",
-        "Der Proxy muss HTTPS-Verbindungen (CONNECT) zu fiskaly auf Port 443 erlauben: mit dem "
-        "Netzwerk-Administrator klären. Mit echten fiskaly-Zugangsdaten könnte die Einheit so "
-        "nicht signieren.",
-    )
+    return _tunnel_outcome("conn.saved_proxy", proxy, status, target, refused="warn")

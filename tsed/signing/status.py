@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tsed.state.rows import OutageRow
+from tsed.texts.notices import Notice, ids, texts
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +24,7 @@ class SigningStatus:
     open_transactions: int
     receipts_signed: int
     failures: int
-    notices: tuple[str, ...]
+    notices: tuple[Notice, ...]  # English in "notices", the catalogue's in "notice_ids"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -37,7 +38,8 @@ class SigningStatus:
             "open_transactions": self.open_transactions,
             "receipts_signed": self.receipts_signed,
             "failures": self.failures,
-            "notices": list(self.notices),
+            "notices": texts(self.notices),
+            "notice_ids": ids(self.notices),
         }
 
 

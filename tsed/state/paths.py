@@ -14,6 +14,7 @@ here, so a file name of the state directory is spelled nowhere else in :mod:`tse
     register_sources.json    the addresses registers have connected from
     admin.sock               the admin socket of tsectl and the console
     setup_code.json          the first boot's one-time setup code, hashed (gone once used)
+    setup_label.json         the printed label's setup code, hashed (gone once used)
     wizard.json              how far the setup page's first-run wizard got
     exports/<job id>/        finished TAR exports, each described by job.json
     simulator/               the built-in simulator's own state (its files are its own)
@@ -51,6 +52,7 @@ __all__ = [
     "RESTORE_PREFIX",
     "RESTORE_SWAP_FILE",
     "SETUP_CODE_FILE",
+    "SETUP_LABEL_FILE",
     "SIMULATOR_DIR",
     "STATE_NAMES",
     "STORE_FILE",
@@ -79,6 +81,7 @@ SIMULATOR_DIR = "simulator"
 ARCHIVE_DIR = "archive"  # the fiscal archive: kept by factory-reset
 AUDITOR_DIR = "auditor"  # the auditor's exports of the archive (tsectl archive export)
 SETUP_CODE_FILE = "setup_code.json"  # the one-time setup code's hash (first boot only)
+SETUP_LABEL_FILE = "setup_label.json"  # the printed label's setup code, hashed (tsed-vendor)
 WIZARD_FILE = "wizard.json"  # the first-run wizard's step, kept across reloads and restarts
 OFFBOX_DIR = "offbox"  # the off-box copy: status, restic's cache, known_hosts
 BACKUPS_DIR = "backups"  # the newest encrypted unit backups (tsed.state.backup)
@@ -115,6 +118,7 @@ STATE_NAMES = frozenset(
         EXPORT_JOB_FILE,
         SIMULATOR_DIR,
         SETUP_CODE_FILE,
+        SETUP_LABEL_FILE,
         WIZARD_FILE,
         HOUSEKEEPING_FILE,
         CERTIFICATION_FILE,
@@ -206,6 +210,10 @@ class StatePaths:
     @property
     def setup_code(self) -> Path:
         return self.root / SETUP_CODE_FILE
+
+    @property
+    def setup_label(self) -> Path:
+        return self.root / SETUP_LABEL_FILE
 
     @property
     def wizard(self) -> Path:

@@ -13,17 +13,31 @@ import string
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from tsed.texts import errors_de, errors_en, lines_de, lines_decommission, lines_en
+from tsed.texts import (
+    errors_de,
+    errors_en,
+    lines_conntest,
+    lines_de,
+    lines_decommission,
+    lines_en,
+    lines_label,
+    lines_notices,
+)
 from tsed.texts.fields import FIELDS, pattern
 
 Lang = Literal["de", "en"]
 LANGUAGES: tuple[Lang, ...] = ("de", "en")
 DEFAULT_LANGUAGE: Lang = "de"
 LANG_ENV = "TSED_LANG"
+# the catalogue's parts besides lines_de/lines_en, each with DE and EN of the same ids
+_PARTS = (lines_decommission, lines_conntest, lines_notices, lines_label)
 
 _LINES: dict[Lang, Mapping[str, str]] = {
-    "de": {**lines_de.LINES, **lines_decommission.DE},
-    "en": {**lines_en.LINES, **lines_decommission.EN},
+    lang: {
+        **(lines_de.LINES if lang == "de" else lines_en.LINES),
+        **{k: v for part in _PARTS for k, v in (part.DE if lang == "de" else part.EN).items()},
+    }
+    for lang in LANGUAGES
 }
 _ERRORS: dict[Lang, Mapping[str, tuple[str, str]]] = {
     "de": errors_de.ERRORS,

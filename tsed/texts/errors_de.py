@@ -222,8 +222,8 @@ ERRORS: dict[str, tuple[str, str]] = {
     ),
     "SETUP_CODE_WRONG": (
         "Der Einrichtungscode stimmt nicht oder ist nicht mehr gültig.",
-        "Den Code zeigt die serielle Konsole oder „tsectl setup-code“ auf der Einheit; er gilt, "
-        "bis das Admin-Passwort gesetzt ist.",
+        "Den Code zeigen das Etikett am Gehäuse, die Konsole oder „tsectl setup-code“; er "
+        "gilt, bis das Admin-Passwort gesetzt ist.",
     ),
     "PASSWORD_WRONG": (
         "Das Passwort ist falsch.",

@@ -192,8 +192,8 @@ ERRORS: dict[str, tuple[str, str]] = {
     ),
     "SETUP_CODE_WRONG": (
         "The setup code is wrong or no longer valid.",
-        "The serial console or 'tsectl setup-code' on the unit shows it; it is valid until the "
-        "admin password is set.",
+        "The label on the housing, the console or 'tsectl setup-code' shows it; it is valid "
+        "until the admin password is set.",
     ),
     "PASSWORD_WRONG": ("The password is wrong.", "Type the current admin password."),
     "INVALID_REQUEST": ("The request is not valid.", "Fix the input as described."),

@@ -45,7 +45,7 @@ def _day(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).date().isoformat()
 
 
-def _german_day(moment: float) -> str:
+def german_day(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%d.%m.%Y")
 
 
@@ -95,12 +95,12 @@ class CertificateStatus:
         if self.days_left < 0:
             return (
                 f"Das Zertifikat der TSE {self.tss_id} (Mandant {self.tenant}) ist am "
-                f"{_german_day(self.not_after)} abgelaufen: fiskaly signiert mit dieser TSE "
+                f"{german_day(self.not_after)} abgelaufen: fiskaly signiert mit dieser TSE "
                 f"nicht mehr. Sofort handeln: {todo}"
             )
         return (
             f"Das Zertifikat der TSE {self.tss_id} (Mandant {self.tenant}) läuft am "
-            f"{_german_day(self.not_after)} ab (noch {self.days_left} Tage). Rechtzeitig "
+            f"{german_day(self.not_after)} ab (noch {self.days_left} Tage). Rechtzeitig "
             f"handeln: {todo}"
         )
 

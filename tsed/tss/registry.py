@@ -24,6 +24,7 @@ from tsed.fiskaly.models import AuthToken, Client
 from tsed.state.rows import BindingRow, ClientRow
 from tsed.state.store import Store
 from tsed.state.vault import Vault
+from tsed.texts.notices import Notice, notice
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class UpstreamRegistry:
         self._locks: dict[str, asyncio.Lock] = {}
         self._making: dict[tuple[str, str], tuple[str, asyncio.Event]] = {}
         self._plans: dict[str, _Plan] = {}
-        self.notices: list[str] = []
+        self.notices: list[Notice] = []
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -442,12 +443,12 @@ class UpstreamRegistry:
     ) -> BindingRow:
         binding = await self.ensure_tss(tenant_id, replace=True, tss_id=plan.new_tss)
         why = reason or "deleted by fiskaly (idle TEST TSS are wiped)"
-        notice = (
-            f"The TSS {old.tss_id if old else '?'} was {why}; a new TSS {binding.tss_id} "
-            "was set up automatically."
+        old_id = old.tss_id if old else "?"
+        english = (
+            f"The TSS {old_id} was {why}; a new TSS {binding.tss_id} was set up automatically."
         )
-        self.notices.append(notice)
-        _LOGGER.warning(notice, extra={"TSED_EVENT": "tss_recreated", "TSED_TSS": binding.tss_id})
+        self.notices.append(notice(english, "notice.tss.recreated", old=old_id, new=binding.tss_id))
+        _LOGGER.warning(english, extra={"TSED_EVENT": "tss_recreated", "TSED_TSS": binding.tss_id})
         for register_id, serial in moving:
             await self.ensure_client(register_id, serial, tenant_id, plan.clients[register_id])
         return binding

@@ -32,6 +32,7 @@ from tsed.errors import InputError, TsedError
 from tsed.logs import register_secret
 from tsed.state.store import Store
 from tsed.state.vault import Vault
+from tsed.texts.notices import Notice, notice
 
 _LOGGER = logging.getLogger(__name__)
 REPOSITORY_PASSWORD_MIN = 12
@@ -148,11 +149,12 @@ class ArchiveAdminOps:
         offbox = self._host.config.offbox
         return OffboxPasswordView(True, None if offbox is None else offbox.repository.display)
 
-    async def archive_notices(self) -> list[str]:
+    async def archive_notices(self) -> list[Notice]:
         """For ``tsectl status``: open findings, a run that did not finish, a filling disk,
         an off-box copy that fails or is old."""
         if self._archive.failure is not None:
-            return [f"archive: cannot be opened ({self._archive.failure}); nothing is archived"]
+            return [notice(f"archive: cannot be opened ({self._archive.failure}); nothing is "
+                           "archived", "notice.archive.unavailable")]  # fmt: skip
         store = self._archive.store
         entries = await asyncio.to_thread(store.entries)
         notices = []
@@ -163,31 +165,42 @@ class ArchiveAdminOps:
         for tss_id, entry in sorted(latest.items()):
             if entry.state == "rejected":
                 codes = ", ".join(sorted({str(f.get("code")) for f in entry.findings}))
-                notices.append(
+                notices.append(notice(
                     f"archive: the export of TSS {tss_id} counters {entry.first_counter}.."
                     f"{entry.last_counter} has findings ({codes}), kept as {entry.path}; "
-                    "see tsectl archive status"
-                )
+                    "see tsectl archive status", "notice.archive.findings", tss=tss_id,
+                    first=entry.first_counter, last=entry.last_counter,
+                    codes=", ".join(f"'{c}'" for c in codes.split(", ")),  # names, not words
+                    path=entry.path,
+                ))  # fmt: skip
         last = self._archive.archiver.last
         if last is not None:
             for tss_id, item in last.tss.items():
                 if item.get("error"):
-                    notices.append(f"archive: the last run stopped for TSS {tss_id}: "
-                                   f"{item['error']['message']}")  # fmt: skip
+                    error = item["error"]
+                    notices.append(notice(
+                        f"archive: the last run stopped for TSS {tss_id}: {error['message']}",
+                        "notice.archive.tss_stopped", tss=tss_id,
+                        code=error.get("code", "INTERNAL"),
+                    ))  # fmt: skip
             if last.state in ("failed", "interrupted") and not any(
                 i.get("error") or i.get("finding") for i in last.tss.values()
             ):
-                notices.append(f"archive: the last run ({last.reason}) did not finish: "
-                               f"{(last.events or ['?'])[-1]}")  # fmt: skip
+                notices.append(notice(f"archive: the last run ({last.reason}) did not finish: "
+                                      f"{(last.events or ['?'])[-1]}",
+                                      "notice.archive.unfinished", reason=last.reason))  # fmt: skip
         disk = await asyncio.to_thread(
             disk_projection, store, [e for e in entries if e.state == "archived"], time.time()
         )
         if disk["disk_warning"]:
-            notices.append(f"archive: the disk is full in about {disk['days_until_full']} days")
+            days = disk["days_until_full"]
+            notices.append(notice(f"archive: the disk is full in about {days} days",
+                                  "notice.archive.disk", days=days))  # fmt: skip
         offbox = await asyncio.to_thread(self._archive.offbox_status)
         if offbox.state in ("failing", "stale"):
-            notices.append(f"archive: the off-box copy is {offbox.state}"
-                           + (f" ({offbox.last_error})" if offbox.last_error else ""))  # fmt: skip
+            error = f" ({offbox.last_error})" if offbox.last_error else ""
+            notices.append(notice(f"archive: the off-box copy is {offbox.state}{error}",
+                                  "notice.archive.offbox", state=offbox.state))  # fmt: skip
         return notices
 
     def archive_metrics(self) -> bytes:

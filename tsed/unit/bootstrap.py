@@ -280,7 +280,7 @@ async def start_unit(
     hasher = PasswordHasher()
     step.callback(hasher.close)
     web_sessions = WebSessions()
-    setup_code = SetupCode(paths.setup_code)  # first boot: the first password in the browser
+    setup_code = SetupCode(paths.setup_code, paths.setup_label)  # the first password
     if vault.get(PASSWORD_KEY) is None:
         setup_code.renew()
     else:

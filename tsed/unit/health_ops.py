@@ -9,9 +9,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tsed.archive.health import HousekeepingRecord
-from tsed.archive.reconcile import finding_texts
+from tsed.archive.reconcile import finding_notices
 from tsed.errors import TsedError
-from tsed.tss.certwatch import DAY, CertificateStatus, CertificationEvent, threshold_for
+from tsed.texts.notices import Notice, ids, notice, texts
+from tsed.tss.certwatch import (
+    DAY,
+    CertificateStatus,
+    CertificationEvent,
+    german_day,
+    threshold_for,
+)
 from tsed.unit.housekeeping import Housekeeping
 
 STALE_HOURS = 48.0  # a last record older than this: the routine did not run
@@ -27,7 +34,7 @@ class HealthView:
     certificates: tuple[CertificateStatus, ...]
     certification_events: tuple[CertificationEvent, ...]
     banner: str | None  # German: the setup page shows it as a banner while it is set
-    notices: tuple[str, ...]
+    notices: tuple[Notice, ...]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,8 +55,23 @@ class HealthView:
             "certificates": [c.to_json() for c in self.certificates],
             "certification_events": [e.to_json() for e in self.certification_events],
             "banner": self.banner,
-            "notices": list(self.notices),
+            "notices": texts(self.notices),
+            "notice_ids": ids(self.notices),
         }
+
+
+def certificate_notice(status: CertificateStatus) -> Notice | None:
+    """A certificate that is due or unreadable (its ``text`` is German: the journal's too)."""
+    if not status.text or status.threshold is None:
+        return None
+    shown = {"tss": status.tss_id, "tenant": status.tenant}
+    if status.error is not None:
+        return notice(status.text, "notice.certificate.unreadable", **shown)
+    day = "?" if status.not_after is None else german_day(status.not_after)
+    if (status.days_left or 0) < 0:
+        return notice(status.text, "notice.certificate.expired", day=day, **shown)
+    return notice(status.text, "notice.certificate.expires", day=day, days=status.days_left,
+                  **shown)  # fmt: skip
 
 
 def _fresh(status: CertificateStatus, now: float) -> CertificateStatus:
@@ -88,26 +110,28 @@ class HealthAdminOps:
             ), now))  # fmt: skip
         return tuple(found)
 
-    def notices(self) -> list[str]:
-        """For ``tsectl status``: what is due (certificates in German), findings, a failed or
-        missing night."""
+    def notices(self) -> list[Notice]:
+        """For ``tsectl status``: what is due (certificates), findings, a failed or missing
+        night."""
         hk = self._hk
-        out = [c.text for c in self.certificates() if c.text and c.threshold is not None]
+        out = [n for c in self.certificates() if (n := certificate_notice(c)) is not None]
         if hk.reconciliation is not None:
-            out += finding_texts(hk.reconciliation)
+            out += finding_notices(hk.reconciliation)
         last = hk.last
         if last is not None:
-            failed = [s.step for s in last.steps if s.result == "failed"]
+            failed = ", ".join(s.step for s in last.steps if s.result == "failed")
             if failed:
-                out.append(f"housekeeping: last night's {', '.join(failed)} failed "
-                           f"({last.day}); see tsectl health")  # fmt: skip
-            age = (hk.clock() - last.finished_at) / 3600
-            if age > STALE_HOURS:
-                out.append(
-                    f"housekeeping: the last health record is {age:.0f} hours old; "
-                    "the nightly run did not happen (journal: TSED_EVENT=housekeeping_done)"
-                )
-        return [t for t in out if t]
+                out.append(notice(f"housekeeping: last night's {failed} failed ({last.day}); "
+                                  "see tsectl health", "notice.housekeeping.failed",
+                                  steps=failed, day=last.day))  # fmt: skip
+            age = f"{(hk.clock() - last.finished_at) / 3600:.0f}"
+            if float(age) > STALE_HOURS:
+                out.append(notice(
+                    f"housekeeping: the last health record is {age} hours old; the nightly "
+                    "run did not happen (journal: TSED_EVENT=housekeeping_done)",
+                    "notice.housekeeping.stale", hours=age,
+                ))  # fmt: skip
+        return out
 
     async def health(self) -> HealthView:
         hk = self._hk

@@ -200,3 +200,19 @@ function applyTexts() {
   $("lang").textContent = lang === "de" ? "English" : "Deutsch";
   $("lang").lang = lang === "de" ? "en" : "de";
 }
+
+// one step of the connection test in the page's language: its title, what it found (the
+// step's detail_id with its detail_args, from text.js) and on trouble what to do
+function stepLine(step) {
+  const key = (step.detail_id || "").split(".").join("_");
+  const own = (name) => Boolean(TEXT[lang] && TEXT[lang][name]);
+  const title = own("step_" + step.step) ? t("step_" + step.step) : step.title;
+  const tenant = step.tenant ? ` [${step.tenant}]` : "";
+  let detail = own(key) ? fmt(key, step.detail_args) : step.detail || "";
+  const code = (step.detail_args || {}).code;
+  if (step.detail_id === "conn.error" && code && own("err_" + code)) detail = t("err_" + code);
+  const trouble = step.verdict === "warn" || step.verdict === "fail";
+  let hint = trouble && step.hint ? step.hint : "";
+  if (own(key)) hint = trouble && own(key + "_hint") ? fmt(key + "_hint", step.detail_args) : "";
+  return `${t("verdict_" + step.verdict)} · ${title}${tenant}: ${detail}${hint ? " → " + hint : ""}`;
+}

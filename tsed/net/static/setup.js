@@ -287,8 +287,7 @@ function testLines(list, report) {
   for (const step of report.steps) {
     const li = document.createElement("li");
     li.className = `verdict-${step.verdict}`;
-    const tenant = step.tenant ? ` [${step.tenant}]` : "";
-    li.textContent = `${t("verdict_" + step.verdict)} · ${step.title}${tenant}: ${step.detail || ""}${step.hint ? " → " + step.hint : ""}`;
+    li.textContent = stepLine(step);
     list.append(li);
   }
 }
