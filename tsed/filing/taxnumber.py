@@ -94,6 +94,7 @@ def parse_tax_number(text: str, land: str | None = None) -> TaxNumber:
             raise FilingInvalid(
                 f"Unbekanntes Bundesland {land!r}",
                 hint="Bundesland als Kürzel: " + ", ".join(sorted(LAENDER)),
+                field="land",
             )
     digits = _SEPARATORS.sub("", text.strip())
     if not digits.isdigit():
