@@ -24,7 +24,8 @@ from tsed.fiskaly.simulator.model import TSS_STATES
 from tsed.provisioning.conntest_steps import Verdict
 
 STATIC = Path(__file__).resolve().parents[2] / "tsed" / "net" / "static"
-SCRIPTS = ("common.js", "setup.js", "archive.js", "wizard.js", "dashboard.js", "certbanner.js")
+SCRIPTS = ("common.js", "setup.js", "archive.js", "wizard.js", "dashboard.js", "certbanner.js",
+           "filing.js")
 # the same in both languages, and right in German: product words and international ones
 SAME_IN_BOTH = {"OK", "TEST", "LIVE", "QR", "Name", "Test", "Version", "Details", "ID", "TSE",
                 "URL", "—", "Mandant", "TSS"}  # fmt: skip
@@ -39,9 +40,9 @@ CALLED = re.compile(r"""\b(?:t|fmt)\(\s*["']([A-Za-z0-9_]+)["']""")
 def catalogue() -> dict[str, dict[str, str]]:
     node = shutil.which("node")
     assert node, "Node.js reads the catalogue (scripts/bootstrap installs npm, which brings it)"
-    # archive.js waits for the page, certbanner.js follows setup.js's live updates
+    # archive.js waits for the page, certbanner.js and filing.js follow setup.js's live updates
     shim = "globalThis.document = {addEventListener() {}};\nglobalThis.liveHooks = [];\n"
-    loaded = ("text.js", "archive.js", "decommission.js", "certbanner.js")
+    loaded = ("text.js", "archive.js", "decommission.js", "certbanner.js", "filing.js")
     source = shim + "".join((STATIC / name).read_text(encoding="utf-8") + "\n" for name in loaded)
     result = subprocess.run(
         [node, "-e", source + "\nprocess.stdout.write(JSON.stringify(TEXT));"],

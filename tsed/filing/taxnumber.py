@@ -55,7 +55,8 @@ _ELSTER_PREFIX = {
 _SEPARATORS = re.compile(r"[\s/]")
 _HINT = (
     "Die Steuernummer 13-stellig (ELSTER-Format, z. B. 2893081508152) oder wie auf dem "
-    "Steuerbescheid mit Bundesland angeben (z. B. 93815/08152 mit --land BW)."
+    "Steuerbescheid mit dem Bundesland angeben (z. B. 93815/08152 und Bundesland BW, bei tsectl "
+    "--land BW)."
 )
 
 
