@@ -200,3 +200,8 @@ def test_sizes_and_times_read_german() -> None:
     assert page_eval("[size(512), size(20480), size(1572864)]") == ["512 B", "20 KB", "1,5 MB"]
     shown = page_eval("time('2026-12-01T22:01:42Z')")
     assert "T" not in shown and "Z" not in shown and "2026" in shown
+
+
+def test_a_day_of_the_unit_reads_german_without_a_time_zone() -> None:
+    shown = page_eval("[calendarDay('2027-01-02'), calendarDay(null), calendarDay('bald')]")
+    assert shown == ["02.01.2027", "–", "bald"]
