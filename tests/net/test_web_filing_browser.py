@@ -46,6 +46,9 @@ def test_the_filing_section_takes_master_data_and_makes_the_filing(tmp_path: Pat
     assert seen["tax_error_note_id"] in seen["tax_error_focus"][2]  # read out with the input
     assert seen["taxpayer_saved"] == "Gespeichert: Mandant default."
     assert seen["taxpayer_summary"].endswith("Bäckerei Huber GmbH, Steuernummer 2893081508152")
+    assert seen["no_id"] == [
+        "Bitte eine Kennung für die Betriebsstätte angeben (z. B. filiale-1).", "premises_id",
+    ]  # fmt: skip
     assert seen["premises_summary"] == "Filiale Mitte (filiale-1): Marktplatz 2, 70173 Stuttgart"
     assert seen["saved_Kasse 1"] == "Gespeichert: Kasse 1."
     assert seen["saved_Kasse 2"] == "Gespeichert: Kasse 2."

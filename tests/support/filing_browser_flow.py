@@ -160,6 +160,10 @@ def main() -> None:
 
             # the premises, then both registers' data
             new = "#fi-premises details"
+            page.click(f"{new} button[type=submit]")  # no identifier yet: said at its input
+            page.wait_for_selector("#message.error")
+            seen["no_id"] = [page.text_content("#message"),
+                             page.evaluate("() => document.activeElement.name")]  # fmt: skip
             for name, value in (("premises_id", "filiale-1"), ("name", "Filiale Mitte"),
                                 ("street", "Marktplatz"), ("house_number", "2"),
                                 ("zip_code", "70173"), ("town", "Stuttgart")):  # fmt: skip

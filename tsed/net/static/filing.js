@@ -38,6 +38,7 @@ Object.assign(TEXT.de, {
   fi_paired_on: "gekoppelt am {day}", fi_not_paired: "nicht gekoppelt", fi_not_entered: "noch nicht erfasst",
   fi_taxpayer_of: "Mandant {tenant}", fi_saved: "Gespeichert: {what}.",
   fi_serial_missing: "Bitte die Seriennummer der Kasse angeben (wie auf dem Beleg).",
+  fi_id_missing: "Bitte eine Kennung für die Betriebsstätte angeben (z. B. filiale-1).",
   fi_kind_1: "Kassensystem oder Registrierkasse", fi_kind_2: "App-System / Tablet-Kasse", fi_kind_3: "Waage mit Registrierkassenfunktion",
   fi_kind_4: "Taxameter", fi_kind_5: "Wegstreckenzähler",
   fi_ev_register_paired: "Kasse in Betrieb genommen", fi_ev_register_removed: "Kasse außer Betrieb genommen",
@@ -82,6 +83,7 @@ Object.assign(TEXT.en, {
   fi_paired_on: "paired on {day}", fi_not_paired: "not paired", fi_not_entered: "not entered yet",
   fi_taxpayer_of: "Tenant {tenant}", fi_saved: "Saved: {what}.",
   fi_serial_missing: "Please give the register's serial number (as on the receipt).",
+  fi_id_missing: "Please give an identifier for the premises (e.g. filiale-1).",
   fi_kind_1: "Cash register system", fi_kind_2: "App / tablet register", fi_kind_3: "Scale with register function",
   fi_kind_4: "Taximeter", fi_kind_5: "Odometer",
   fi_ev_register_paired: "Register put into service", fi_ev_register_removed: "Register taken out of service",
@@ -131,22 +133,16 @@ const filingView = (() => {
     field.value = value === null || value === undefined ? "" : String(value);
     const box = el("span", { className: "fi-input" });
     box.append(field);
-    const described = [];
     if (opts.hint) {
       box.append(" ", el("small", { id: `${id}-hint`, textContent: opts.hint }));
-      described.push(`${id}-hint`);
+      field.setAttribute("aria-describedby", `${id}-hint`);
     }
     box.append(el("small", { id: `${id}-error`, className: "fi-field-error", hidden: true }));
-    if (described.length) field.setAttribute("aria-describedby", described.join(" "));
     form.append(label, box);
     return field;
   }
 
-  function values(form) {
-    const body = {};
-    for (const field of form.querySelectorAll("[data-field]")) body[field.name] = field.value.trim();
-    return body;
-  }
+  const values = (form) => Object.fromEntries([...form.querySelectorAll("[data-field]")].map((f) => [f.name, f.value.trim()]));
 
   function clearFieldErrors(form) {
     for (const note of form.querySelectorAll(".fi-field-error")) {
@@ -182,6 +178,9 @@ const filingView = (() => {
 
   // a form in ``parent``: its inputs in a grid (``grid``), its button below; ``finish()`` adds
   // the button once the inputs are in
+  // the key of a URL left empty: said at its input (the unit would not know what was meant)
+  const missing = (form, name, key) => guarded(async () => refuse(t(key), form.querySelector(`[name=${name}]`)));
+
   function formIn(parent, buttonKey, onsubmit) {
     const form = el("form", { className: "fi-form" });
     form.noValidate = true;  // the unit checks, and names the field in German
@@ -204,9 +203,7 @@ const filingView = (() => {
     return box;
   }
 
-  function empty(parent) {
-    parent.append(el("p", { className: "empty", textContent: t("empty") }));
-  }
+  const empty = (parent) => parent.append(el("p", { className: "empty", textContent: t("empty") }));
 
   // -- master data ----------------------------------------------------------------------
 
@@ -245,10 +242,7 @@ const filingView = (() => {
   }
 
   function addressInputs(form, a) {
-    input(form, "street", "fi_street", a.street);
-    input(form, "house_number", "fi_house_number", a.house_number);
-    input(form, "zip_code", "fi_zip_code", a.zip_code);
-    input(form, "town", "fi_town", a.town);
+    for (const key of ["street", "house_number", "zip_code", "town"]) input(form, key, `fi_${key}`, a[key]);
   }
 
   function tenantChoice(form) {
@@ -275,8 +269,9 @@ const filingView = (() => {
       const body = values(f);
       const id = body.premises_id;
       delete body.premises_id;
+      if (!id) return missing(f, "premises_id", "fi_id_missing");
       if (!("tenant" in body)) body.tenant = tenantIds()[0];
-      save(f, "PUT", `/filing/premises/${path(id || "-")}`, body, body.name || id);
+      return save(f, "PUT", `/filing/premises/${path(id)}`, body, body.name || id);
     });
     input(form, "premises_id", "fi_premises_id", "", { hint: t("fi_id_hint"), placeholder: "filiale-1" });
     tenantChoice(form);
@@ -316,11 +311,8 @@ const filingView = (() => {
       const body = values(f);
       const serial = body.serial;
       delete body.serial;
-      if (!serial) {
-        guarded(async () => refuse(t("fi_serial_missing"), f.querySelector("[name=serial]")));
-        return;
-      }
-      save(f, "PUT", `/filing/registers/${path(serial)}`, body, serial);
+      if (!serial) return missing(f, "serial", "fi_serial_missing");
+      return save(f, "PUT", `/filing/registers/${path(serial)}`, body, serial);
     });
     input(form, "serial", "fi_serial", "");
     tenantChoice(form);
