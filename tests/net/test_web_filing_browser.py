@@ -81,6 +81,7 @@ def test_the_filing_section_takes_master_data_and_makes_the_filing(tmp_path: Pat
         "Betriebsstätte;Bezeichnung;Filiale Mitte"
     )
     # SUBMIT DE (the simulator's): the button waits, the state shows until it is final
+    assert "„Filiale Mitte“ (filiale-1)" in seen["consent"] and "freigegeben" in seen["consent"]
     assert seen["submit_disabled"] is True
     assert seen["submit_message"] == (
         "Die Mitteilung für Filiale Mitte ist übermittelt: übermittelt (TRANSMISSION_SUCCEEDED)."

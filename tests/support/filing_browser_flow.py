@@ -215,15 +215,21 @@ def main() -> None:
 
             # through fiskaly SUBMIT DE (the simulator's) until the state is final
             page.evaluate(
-                """() => { window.seenStates = [];
-                  new MutationObserver(() => { const s = document.querySelector(
-                    '#fi-pending .fi-state'); if (s && s.textContent) window.seenStates.push(
-                    s.textContent); }).observe(document.querySelector('#fi-pending'),
-                    {subtree: true, childList: true, characterData: true}); }"""
+                """() => { window.seenStates = []; window.submitDisabled = false;
+                  new MutationObserver(() => {
+                    const s = document.querySelector('#fi-pending .fi-state');
+                    if (s && s.textContent) window.seenStates.push(s.textContent);
+                    const b = document.querySelector('#fi-pending [data-action=fi_submit]');
+                    if (b && b.disabled) window.submitDisabled = true;
+                  }).observe(document.querySelector('#fi-pending'), {subtree: true,
+                    childList: true, characterData: true, attributes: true}); }"""
             )
             page.click("#fi-pending [data-action=fi_submit]")
-            seen["submit_disabled"] = page.is_disabled("#fi-pending [data-action=fi_submit]")
+            page.wait_for_selector("#confirm[open]")
+            seen["consent"] = page.text_content("#confirm-text")
+            page.click("#confirm button[value=yes]")
             page.wait_for_selector("#message.ok, #message.error", timeout=WAIT)
+            seen["submit_disabled"] = page.evaluate("() => window.submitDisabled")
             seen["submit_message"] = page.text_content("#message")
             seen["states_seen"] = page.evaluate("() => window.seenStates")
             seen["submissions"] = page.locator("#fi-submissions tbody tr").all_text_contents()

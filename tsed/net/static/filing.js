@@ -1,11 +1,9 @@
-// The "Meldung an das Finanzamt" section of the setup page (§ 146a Abs. 4 AO): the master data
-// per tenant (taxpayer), per premises (address) and per register, the pending filings per
-// premises with their reasons and deadline, and the filing itself: printable page, CSV, fiskaly
-// SUBMIT DE, or marked as filed. Loaded after setup.js (whose api(), t(), fmt(), $(), show(),
-// guarded() and confirmDialog() it uses); every rule is the daemon's (docs/notification.md),
-// the page only shows its answers and marks the input an error names.
+// The "Meldung an das Finanzamt" section of the setup page (§ 146a Abs. 4 AO): master data per
+// tenant (taxpayer), premises (address) and register; the pending filings per premises with
+// reasons and deadline; the filing: printable page, CSV, fiskaly SUBMIT DE, or marked as filed.
+// Loaded after setup.js (api(), t(), fmt(), $(), show(), guarded(), confirmDialog()); every rule
+// is the daemon's (docs/notification.md), the page shows its answers at the input they name.
 "use strict";
-
 Object.assign(TEXT.de, {
   filing: "Meldung an das Finanzamt",
   fi_intro: "Anschaffung und Außerbetriebnahme jeder Kasse und TSE sind dem Finanzamt binnen eines Monats mitzuteilen (§ 146a Abs. 4 AO), je Betriebsstätte mit allen ihren Kassen. Hier erfassen Sie die Stammdaten und erledigen die Mitteilung.",
@@ -39,6 +37,7 @@ Object.assign(TEXT.de, {
   fi_taxpayer_of: "Mandant {tenant}", fi_saved: "Gespeichert: {what}.",
   fi_serial_missing: "Bitte die Seriennummer der Kasse angeben (wie auf dem Beleg).",
   fi_id_missing: "Bitte eine Kennung für die Betriebsstätte angeben (z. B. filiale-1).",
+  fi_confirm_submit: "Die Mitteilung der Betriebsstätte „{name}“ ({id}) jetzt über fiskaly an das Finanzamt übermitteln? Damit bestätigen Sie, dass die/der Steuerpflichtige die Angaben und die Übermittlung freigegeben hat.",
   fi_kind_1: "Kassensystem oder Registrierkasse", fi_kind_2: "App-System / Tablet-Kasse", fi_kind_3: "Waage mit Registrierkassenfunktion",
   fi_kind_4: "Taxameter", fi_kind_5: "Wegstreckenzähler",
   fi_ev_register_paired: "Kasse in Betrieb genommen", fi_ev_register_removed: "Kasse außer Betrieb genommen",
@@ -84,6 +83,7 @@ Object.assign(TEXT.en, {
   fi_taxpayer_of: "Tenant {tenant}", fi_saved: "Saved: {what}.",
   fi_serial_missing: "Please give the register's serial number (as on the receipt).",
   fi_id_missing: "Please give an identifier for the premises (e.g. filiale-1).",
+  fi_confirm_submit: "Submit the filing of the premises \u201c{name}\u201d ({id}) to the tax office through fiskaly now? You confirm that the taxpayer has approved the data and the transmission.",
   fi_kind_1: "Cash register system", fi_kind_2: "App / tablet register", fi_kind_3: "Scale with register function",
   fi_kind_4: "Taximeter", fi_kind_5: "Odometer",
   fi_ev_register_paired: "Register put into service", fi_ev_register_removed: "Register taken out of service",
@@ -104,11 +104,10 @@ const filingView = (() => {
     HE: "Hessen", MV: "Mecklenburg-Vorpommern", NI: "Niedersachsen", NW: "Nordrhein-Westfalen",
     RP: "Rheinland-Pfalz", SL: "Saarland", SN: "Sachsen", ST: "Sachsen-Anhalt", SH: "Schleswig-Holstein", TH: "Thüringen",
   };
-  const KINDS = ["1", "2", "3", "4", "5"];
+  const KINDS = ["1", "2", "3", "4", "5"];  // the ELSTER form's types (tsed.filing.model)
   let data = null;  // {status, master, tenants}: what was rendered last
-  let uid = 0;
+  let uid = 0;  // for the inputs' ids
 
-  const path = (value) => encodeURIComponent(value);
   const el = (tag, props) => Object.assign(document.createElement(tag), props || {});
   const stateText = (state) => `${TEXT.de[`fi_st_${state}`] ? t(`fi_st_${state}`) : state} (${state})`;
   const eventText = (e) => (TEXT.de[`fi_ev_${e.kind}`] ? t(`fi_ev_${e.kind}`) : e.text);
@@ -225,7 +224,7 @@ const filingView = (() => {
       const { form, finish } = formIn(details, "save", (f) => {
         const body = values(f);
         if (tp && tp.legal_form) body.legal_form = tp.legal_form;  // set with tsectl: kept
-        save(f, "PUT", `/filing/taxpayers/${path(tenant)}`, body, fmt("fi_taxpayer_of", { tenant }));
+        save(f, "PUT", `/filing/taxpayers/${encodeURIComponent(tenant)}`, body, fmt("fi_taxpayer_of", { tenant }));
       });
       const a = tp ? tp.address : {};
       input(form, "person", "fi_person", tp ? tp.person : "legal",
@@ -259,7 +258,7 @@ const filingView = (() => {
       const a = p.address;
       const details = item(box, `${p.name} (${p.premises_id}): ${a.street} ${a.house_number}, ${a.zip_code} ${a.town}`, false);
       const { form, finish } = formIn(details, "save", (f) =>
-        save(f, "PUT", `/filing/premises/${path(p.premises_id)}`, values(f), p.name));
+        save(f, "PUT", `/filing/premises/${encodeURIComponent(p.premises_id)}`, values(f), p.name));
       input(form, "name", "fi_designation", p.name);
       addressInputs(form, a);
       finish();
@@ -271,7 +270,7 @@ const filingView = (() => {
       delete body.premises_id;
       if (!id) return missing(f, "premises_id", "fi_id_missing");
       if (!("tenant" in body)) body.tenant = tenantIds()[0];
-      return save(f, "PUT", `/filing/premises/${path(id)}`, body, body.name || id);
+      return save(f, "PUT", `/filing/premises/${encodeURIComponent(id)}`, body, body.name || id);
     });
     input(form, "premises_id", "fi_premises_id", "", { hint: t("fi_id_hint"), placeholder: "filiale-1" });
     tenantChoice(form);
@@ -289,7 +288,7 @@ const filingView = (() => {
       const state = r.paired_on ? fmt("fi_paired_on", { day: calendarDay(r.paired_on) }) : t("fi_not_paired");
       const details = item(box, `${r.serial} – ${state}${where ? ` – ${where.name}` : ""}`, !r.premises_id);
       const { form, finish } = formIn(details, "save", (f) =>
-        save(f, "PUT", `/filing/registers/${path(r.key)}`, values(f), r.serial));
+        save(f, "PUT", `/filing/registers/${encodeURIComponent(r.key)}`, values(f), r.serial));
       const premises = data.master.premises.filter((p) => p.tenant_id === r.tenant_id);
       input(form, "premises", "fi_premises_one", r.premises_id,
         { choices: [["", t("fi_choose")], ...premises.map((p) => [p.premises_id, `${p.name} (${p.premises_id})`])] });
@@ -312,7 +311,7 @@ const filingView = (() => {
       const serial = body.serial;
       delete body.serial;
       if (!serial) return missing(f, "serial", "fi_serial_missing");
-      return save(f, "PUT", `/filing/registers/${path(serial)}`, body, serial);
+      return save(f, "PUT", `/filing/registers/${encodeURIComponent(serial)}`, body, serial);
     });
     input(form, "serial", "fi_serial", "");
     tenantChoice(form);
@@ -408,7 +407,7 @@ const filingView = (() => {
     guarded(async () => {
       if (!win) { show(t("fi_popup"), "error"); return; }
       try {
-        const doc = await api("GET", `/filing/premises/${path(p.premises_id)}/html`);
+        const doc = await api("GET", `/filing/premises/${encodeURIComponent(p.premises_id)}/html`);
         // the unit's printable page, styled by the page's own style sheet (no inline style)
         const page = new DOMParser().parseFromString(doc.content, "text/html");
         for (const style of page.querySelectorAll("style")) style.remove();
@@ -425,7 +424,7 @@ const filingView = (() => {
 
   function downloadCsv(p, button) {
     guarded(async () => {
-      const doc = await api("GET", `/filing/premises/${path(p.premises_id)}/csv`);
+      const doc = await api("GET", `/filing/premises/${encodeURIComponent(p.premises_id)}/csv`);
       // with a byte order mark: a spreadsheet then reads the umlauts as UTF-8
       const url = URL.createObjectURL(new Blob(["\ufeff", doc.content], { type: "text/csv;charset=utf-8" }));
       const link = el("a", { href: url, download: `mitteilung-${p.premises_id}.csv`, hidden: true });
@@ -436,10 +435,12 @@ const filingView = (() => {
     }, button);
   }
 
-  function submit(p, button, stateLine) {
+  // the installer's yes is the taxpayer's consent SUBMIT DE asks for (docs/notification.md)
+  async function submit(p, button, stateLine) {
+    if (!(await confirmDialog(fmt("fi_confirm_submit", { name: p.name, id: p.premises_id })))) return;
     const before = new Set(data.status.submissions.map((s) => s.id));
     let polling = null;
-    guarded(async () => {
+    await guarded(async () => {
       for (const b of button.parentElement.querySelectorAll("button")) b.disabled = true;
       show(fmt("fi_submitting", { name: p.name }), "info");
       // the call returns when the state is final; meanwhile the page shows each state it sees
@@ -452,7 +453,7 @@ const filingView = (() => {
       }, POLL_MS);
       let sub;
       try {
-        sub = await api("POST", `/filing/premises/${path(p.premises_id)}/submission`);
+        sub = await api("POST", `/filing/premises/${encodeURIComponent(p.premises_id)}/submission`);
       } finally {
         clearInterval(polling);
         polling = null;
@@ -465,7 +466,7 @@ const filingView = (() => {
   async function markFiled(p, button) {
     if (!(await confirmDialog(fmt("fi_confirm_filed", { name: p.name, id: p.premises_id })))) return;
     await guarded(async () => {
-      const done = await api("POST", `/filing/premises/${path(p.premises_id)}/filed`);
+      const done = await api("POST", `/filing/premises/${encodeURIComponent(p.premises_id)}/filed`);
       await load();
       show(fmt(done.closed === 1 ? "fi_marked_one" : "fi_marked", { name: p.name, n: done.closed }), "ok");
     }, button);
