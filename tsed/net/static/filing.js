@@ -107,7 +107,6 @@ const filingView = (() => {
   const KINDS = ["1", "2", "3", "4", "5"];  // the ELSTER form's types (tsed.filing.model)
   let data = null;  // {status, master, tenants}: what was rendered last
   let uid = 0;  // for the inputs' ids
-
   const el = (tag, props) => Object.assign(document.createElement(tag), props || {});
   const stateText = (state) => `${TEXT.de[`fi_st_${state}`] ? t(`fi_st_${state}`) : state} (${state})`;
   const eventText = (e) => (TEXT.de[`fi_ev_${e.kind}`] ? t(`fi_ev_${e.kind}`) : e.text);
