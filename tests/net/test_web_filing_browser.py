@@ -97,6 +97,7 @@ def test_the_filing_section_takes_master_data_and_makes_the_filing(tmp_path: Pat
         rf"1 fällig, nächste Frist {GERMAN_DAY} \(3 Tage überfällig\)", seen["overview_due"]
     )
     assert seen["overview_red"] == "verdict-fail"
+    assert any("Meldung an das Finanzamt" in step for step in seen["overview_next"])
     assert "„Filiale Mitte“ (filiale-1)" in seen["confirm"]
     assert (
         seen["filed_message"] == "Betriebsstätte Filiale Mitte: ein Vorgang als gemeldet vermerkt."

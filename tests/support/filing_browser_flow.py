@@ -253,6 +253,7 @@ def main() -> None:
             page.wait_for_function("() => document.querySelector('#db-filings').textContent")
             seen["overview_due"] = page.text_content("#db-filings")
             seen["overview_red"] = page.get_attribute("#db-filings", "class")
+            seen["overview_next"] = page.locator("#next-list li").all_text_contents()
             screen(page, shots, "7-overview", seen, where="#dashboard-view")
             page.click("#open-form")
             page.wait_for_selector("#fi-pending article", timeout=WAIT)

@@ -47,6 +47,8 @@ function nextSteps(status) {
   if (cfg.activation && !cfg.credentials_created) steps.push(t("next_anlegen"));
   if (!status.registers) steps.push(t("next_pair"));
   else if (!status.receipts_signed) steps.push(t("next_receipt"));
+  const due = dashboardData && dashboardData.extra.filings_due;
+  if (due && due.filings) steps.push(t("next_filing"));
   if (!steps.length) steps.push(t("next_done"));
   return steps;
 }
