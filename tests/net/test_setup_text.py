@@ -205,3 +205,28 @@ def test_sizes_and_times_read_german() -> None:
 def test_a_day_of_the_unit_reads_german_without_a_time_zone() -> None:
     shown = page_eval("[calendarDay('2027-01-02'), calendarDay(null), calendarDay('bald')]")
     assert shown == ["02.01.2027", "–", "bald"]
+
+
+def test_the_overview_says_how_many_filings_are_due_and_by_when() -> None:
+    node = shutil.which("node")
+    assert node
+    shim = "globalThis.localStorage = {getItem: () => 'de'}; globalThis.liveHooks = [];\n"
+    source = shim + "".join((STATIC / name).read_text(encoding="utf-8") + "\n" for name in
+                            ("text.js", "common.js", "dashboard.js"))  # fmt: skip
+    due = [
+        {"filings": 0, "events": 0, "overdue": 0, "next_due_on": None, "days_left": None},
+        {"filings": 2, "events": 3, "overdue": 0, "next_due_on": "2027-01-02", "days_left": 31},
+        {"filings": 1, "events": 1, "overdue": 0, "next_due_on": "2026-12-03", "days_left": 1},
+        {"filings": 1, "events": 1, "overdue": 1, "next_due_on": "2026-11-29", "days_left": -3},
+        None,
+    ]
+    script = f"{source}\nprocess.stdout.write(JSON.stringify({json.dumps(due)}.map(filingsText)));"
+    result = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=30,
+                            check=True)  # fmt: skip
+    assert json.loads(result.stdout) == [
+        "keine",
+        "2 fällig, nächste Frist 02.01.2027 (noch 31 Tage)",
+        "1 fällig, nächste Frist 03.12.2026 (noch ein Tag)",
+        "1 fällig, nächste Frist 29.11.2026 (3 Tage überfällig)",
+        "—",
+    ]

@@ -36,7 +36,8 @@ function filingsText(due) {
   if (!due) return t("db_unknown");
   if (!due.filings) return t("db_filings_none");
   const n = due.days_left;
-  const left = n < 0 ? fmt("db_days_over", { n: -n }) : n === 0 ? t("db_days_today") : fmt("db_days_left", { n });
+  const key = n < 0 ? (n === -1 ? "db_day_over" : "db_days_over") : n === 0 ? "db_days_today" : n === 1 ? "db_day_left" : "db_days_left";
+  const left = fmt(key, { n: Math.abs(n) });
   return fmt("db_filings", { n: due.filings, day: calendarDay(due.next_due_on), left });
 }
 

@@ -12,6 +12,7 @@ Object.assign(TEXT.de, {
   fi_premises_head: "Betriebsstätte {name} ({id})", fi_no_premises: "Mandant {tenant}: noch keine Betriebsstätte",
   fi_no_premises_hint: "Erst unten eine Betriebsstätte anlegen und ihr die Kassen zuordnen; dann lässt sich die Mitteilung erstellen.",
   fi_due: "Frist: {day} – noch {n} Tage", fi_due_today: "Frist: {day} – heute", fi_overdue: "Frist: {day} – seit {n} Tagen überfällig",
+  fi_due_one: "Frist: {day} – noch ein Tag", fi_overdue_one: "Frist: {day} – seit einem Tag überfällig",
   fi_event: "{text}: {subject} (am {day})", fi_reasons: "Anlass",
   fi_print: "Druckansicht", fi_csv: "CSV herunterladen", fi_submit: "Über fiskaly übermitteln", fi_filed: "Als gemeldet markieren",
   fi_submitting: "Die Mitteilung für {name} wird über fiskaly übermittelt …",
@@ -58,6 +59,7 @@ Object.assign(TEXT.en, {
   fi_premises_head: "Premises {name} ({id})", fi_no_premises: "Tenant {tenant}: no premises yet",
   fi_no_premises_hint: "First add a premises below and assign the registers to it; then the filing can be made.",
   fi_due: "Deadline: {day} – {n} days left", fi_due_today: "Deadline: {day} – today", fi_overdue: "Deadline: {day} – overdue by {n} days",
+  fi_due_one: "Deadline: {day} – one day left", fi_overdue_one: "Deadline: {day} – overdue by one day",
   fi_event: "{text}: {subject} (on {day})", fi_reasons: "Reason",
   fi_print: "Print view", fi_csv: "Download CSV", fi_submit: "Submit through fiskaly", fi_filed: "Mark as filed",
   fi_submitting: "The filing for {name} is being submitted through fiskaly …",
@@ -105,8 +107,7 @@ const filingView = (() => {
     RP: "Rheinland-Pfalz", SL: "Saarland", SN: "Sachsen", ST: "Sachsen-Anhalt", SH: "Schleswig-Holstein", TH: "Thüringen",
   };
   const KINDS = ["1", "2", "3", "4", "5"];  // the ELSTER form's types (tsed.filing.model)
-  let data = null;  // {status, master, tenants}: what was rendered last
-  let uid = 0;  // for the inputs' ids
+  let data = null, uid = 0;  // what was rendered last ({status, master, tenants}); inputs' ids
   const el = (tag, props) => Object.assign(document.createElement(tag), props || {});
   const stateText = (state) => `${TEXT.de[`fi_st_${state}`] ? t(`fi_st_${state}`) : state} (${state})`;
   const eventText = (e) => (TEXT.de[`fi_ev_${e.kind}`] ? t(`fi_ev_${e.kind}`) : e.text);
@@ -204,7 +205,6 @@ const filingView = (() => {
   const empty = (parent) => parent.append(el("p", { className: "empty", textContent: t("empty") }));
 
   // -- master data ----------------------------------------------------------------------
-
   function tenantIds() {
     const list = data.tenants.multi_tenant && data.tenants.tenants.length ? data.tenants.tenants.map((x) => x.id) : ["default"];
     for (const row of [...data.master.taxpayers, ...data.master.premises, ...data.master.registers]) {
@@ -338,9 +338,9 @@ const filingView = (() => {
   function deadline(events) {
     const first = events.reduce((a, b) => (a.days_left <= b.days_left ? a : b));
     const day = calendarDay(first.due_on);
-    if (first.days_left < 0) return { text: fmt("fi_overdue", { day, n: -first.days_left }), overdue: true };
-    if (first.days_left === 0) return { text: fmt("fi_due_today", { day }), overdue: false };
-    return { text: fmt("fi_due", { day, n: first.days_left }), overdue: false };
+    const n = first.days_left;
+    if (n < 0) return { text: fmt(n === -1 ? "fi_overdue_one" : "fi_overdue", { day, n: -n }), overdue: true };
+    return { text: fmt(n === 0 ? "fi_due_today" : n === 1 ? "fi_due_one" : "fi_due", { day, n }), overdue: false };
   }
 
   function renderPending() {
