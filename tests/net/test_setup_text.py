@@ -24,8 +24,15 @@ from tsed.fiskaly.simulator.model import TSS_STATES
 from tsed.provisioning.conntest_steps import Verdict
 
 STATIC = Path(__file__).resolve().parents[2] / "tsed" / "net" / "static"
-SCRIPTS = ("common.js", "setup.js", "archive.js", "wizard.js", "dashboard.js", "certbanner.js",
-           "filing.js")
+SCRIPTS = (
+    "common.js",
+    "setup.js",
+    "archive.js",
+    "wizard.js",
+    "dashboard.js",
+    "certbanner.js",
+    "filing.js",
+)
 # the same in both languages, and right in German: product words and international ones
 SAME_IN_BOTH = {"OK", "TEST", "LIVE", "QR", "Name", "Test", "Version", "Details", "ID", "TSE",
                 "URL", "—", "Mandant", "TSS"}  # fmt: skip
