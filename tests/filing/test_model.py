@@ -8,6 +8,7 @@ import pytest
 
 from tsed.filing.errors import FilingInvalid
 from tsed.filing.model import Premises, RegisterData, Taxpayer
+from tsed.texts.catalogue import error_text
 
 ADDRESS = {"street": "Hauptstraße", "house_number": "1", "zip_code": "70173", "town": "Stuttgart"}
 
@@ -67,3 +68,40 @@ def test_missing_fields_are_listed() -> None:
         "Betriebsstätte", "Hersteller", "Modell", "Software", "Anschaffungsdatum",
         "Inbetriebnahme", "Grund der Außerbetriebnahme",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"tax_number": "12345"}, "filing.tax_number"),
+        ({"land": "XY", "tax_number": "93815/08152"}, "filing.land"),
+        ({"zip_code": "7017"}, "filing.zip_code"),
+        ({"town": ""}, "filing.town"),
+        ({"colour": "red"}, "filing.colour"),
+    ],
+)
+def test_an_error_names_its_input_and_carries_its_german_text(
+    change: dict[str, str], field: str
+) -> None:
+    data = {"name": "X GmbH", "tax_number": "2893081508152", **ADDRESS, **change}
+    with pytest.raises(FilingInvalid) as caught:
+        Taxpayer.parse("default", data)
+    err = caught.value
+    assert err.field == field  # the setup page marks this input
+    german = error_text(err.code, "de", text_id=err.text_id, params=err.text_params,
+                        field=err.field, message=err.message, hint=err.hint)  # fmt: skip
+    assert german["message"] == err.message and german["hint"] == err.hint
+    assert "Eine Angabe der Mitteilung" not in str(german["message"])  # not the code's generic
+
+
+def test_a_register_error_names_the_date_it_is_about() -> None:
+    reg = RegisterData(key="s1", tenant_id="default", serial="s1", paired_on="2026-03-01")
+    with pytest.raises(FilingInvalid) as late:
+        reg.updated({"purchased_on": "2026-04-01"})
+    with pytest.raises(FilingInvalid) as bad:
+        reg.updated({"first_use_on": "31.12.2026"})
+    with pytest.raises(FilingInvalid) as kind:
+        reg.updated({"kind": "9"})
+    assert (late.value.field, bad.value.field, kind.value.field) == (
+        "filing.purchased_on", "filing.first_use_on", "filing.kind",
+    )  # fmt: skip

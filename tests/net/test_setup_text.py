@@ -29,7 +29,15 @@ from tsed.unit.admin_ops import AdminOps
 from tsed.unit.setup_ops import SetupOps
 
 STATIC = Path(__file__).resolve().parents[2] / "tsed" / "net" / "static"
-SCRIPTS = ("common.js", "setup.js", "archive.js", "wizard.js", "dashboard.js", "certbanner.js")
+SCRIPTS = (
+    "common.js",
+    "setup.js",
+    "archive.js",
+    "wizard.js",
+    "dashboard.js",
+    "certbanner.js",
+    "filing.js",
+)
 # the same in both languages, and right in German: product words and international ones
 SAME_IN_BOTH = {"OK", "TEST", "LIVE", "QR", "Name", "Test", "Version", "Details", "ID", "TSE",
                 "URL", "—", "Mandant", "TSS", "DNS", "Proxy", "TLS", "TEST/LIVE"}  # fmt: skip
@@ -44,9 +52,9 @@ CALLED = re.compile(r"""\b(?:t|fmt)\(\s*["']([A-Za-z0-9_]+)["']""")
 def catalogue() -> dict[str, dict[str, str]]:
     node = shutil.which("node")
     assert node, "Node.js reads the catalogue (scripts/bootstrap installs npm, which brings it)"
-    # archive.js waits for the page, certbanner.js follows setup.js's live updates
+    # archive.js waits for the page, certbanner.js and filing.js follow setup.js's live updates
     shim = "globalThis.document = {addEventListener() {}};\nglobalThis.liveHooks = [];\n"
-    loaded = ("text.js", "archive.js", "decommission.js", "certbanner.js")
+    loaded = ("text.js", "archive.js", "decommission.js", "certbanner.js", "filing.js")
     source = shim + "".join((STATIC / name).read_text(encoding="utf-8") + "\n" for name in loaded)
     result = subprocess.run(
         [node, "-e", source + "\nprocess.stdout.write(JSON.stringify(TEXT));"],
@@ -242,3 +250,33 @@ async def test_the_test_result_lines_come_from_text_js_in_german(tmp_path: Path)
     assert all(s["detail"] not in line for s, line in zip(report["steps"], shown, strict=True))
     english_page = page_eval(f"(lang = 'en', {steps}.map(stepLine))")
     assert any(f"proxy 127.0.0.1:{dead}: no connection" in line for line in english_page)
+
+
+def test_a_day_of_the_unit_reads_german_without_a_time_zone() -> None:
+    shown = page_eval("[calendarDay('2027-01-02'), calendarDay(null), calendarDay('bald')]")
+    assert shown == ["02.01.2027", "–", "bald"]
+
+
+def test_the_overview_says_how_many_filings_are_due_and_by_when() -> None:
+    node = shutil.which("node")
+    assert node
+    shim = "globalThis.localStorage = {getItem: () => 'de'}; globalThis.liveHooks = [];\n"
+    source = shim + "".join((STATIC / name).read_text(encoding="utf-8") + "\n" for name in
+                            ("text.js", "common.js", "dashboard.js"))  # fmt: skip
+    due = [
+        {"filings": 0, "events": 0, "overdue": 0, "next_due_on": None, "days_left": None},
+        {"filings": 2, "events": 3, "overdue": 0, "next_due_on": "2027-01-02", "days_left": 31},
+        {"filings": 1, "events": 1, "overdue": 0, "next_due_on": "2026-12-03", "days_left": 1},
+        {"filings": 1, "events": 1, "overdue": 1, "next_due_on": "2026-11-29", "days_left": -3},
+        None,
+    ]
+    script = f"{source}\nprocess.stdout.write(JSON.stringify({json.dumps(due)}.map(filingsText)));"
+    result = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=30,
+                            check=True)  # fmt: skip
+    assert json.loads(result.stdout) == [
+        "keine",
+        "2 fällig, nächste Frist 02.01.2027 (noch 31 Tage)",
+        "1 fällig, nächste Frist 03.12.2026 (noch ein Tag)",
+        "1 fällig, nächste Frist 29.11.2026 (3 Tage überfällig)",
+        "—",
+    ]

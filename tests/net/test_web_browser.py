@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -194,10 +195,12 @@ def test_first_run_wizard_to_a_signed_test_receipt_in_a_real_browser(tmp_path: P
     assert seen["single_tenant"] is True
     assert seen["pair_fp"] == seen["fingerprint"] and seen["paired_status"] == 201
     assert seen["pair_state"] == "Code verwendet – Kasse 1 gekoppelt" and seen["pair_code_used"]
-    # the overview: every line filled, "—" where the unit has no data yet
+    # the overview: every line filled; the pairing made a filing due (§ 146a Abs. 4 AO)
     board = seen["dashboard"]
     assert board["mode"].startswith("TEST") and board["registers"] == "1 gekoppelt"
-    assert board["filings"] == "—" and board["version"] and " bis " in board["cert"]
+    assert re.fullmatch(r"1 fällig, nächste Frist \d\d\.\d\d\.\d{4} \(noch \d\d Tage\)",
+                        board["filings"]), board["filings"]  # fmt: skip
+    assert board["version"] and " bis " in board["cert"]
     assert board["outages"] == "keine Ausfälle" and board["archive"]
     assert seen["what_next"] and seen["dashboard_after_reload"]
     # German formats, empty tables, named confirmations, half-typed dates

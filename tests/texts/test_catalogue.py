@@ -34,6 +34,7 @@ SAME_IN_BOTH = {
     "step.dns", "step.environment", "step.proxy", "step.tls", "step.tss", "test.line",
     "tenants.line", "verdict.ok", "status.backend", "prompt.confirm", "config.url_simulator",
     "tenants.multi", "registers.header", "offbox.minutes", "verify.head", "health.result.ok",
+    "filing.error.hint",  # the filing's own German hint (tsed.filing.errors)
 }  # fmt: skip
 # words that make a sentence English; none of them is German
 ENGLISH_WORDS = {

@@ -251,3 +251,51 @@ async def test_a_guided_decommissioning_gives_the_filing_its_date_and_reason(
         assert record.decommissioned_on is not None
         pending = (await ok(unit, "filing", "status"))["pending"]
         assert ("register_removed", "ERS kasse-7") in {(e["kind"], e["subject"]) for e in pending}
+
+
+async def admin_json(unit: Unit, method: str, path: str, body: Any = None) -> Any:
+    transport = httpx.AsyncHTTPTransport(uds=str(unit.daemon.options.admin_socket))
+    async with httpx.AsyncClient(transport=transport, base_url="http://unit") as client:
+        return (await client.request(method, "/admin/v1" + path, json=body)).json()
+
+
+async def test_the_overview_counts_the_filings_due_per_premises(tmp_path: Path) -> None:
+    async with running_unit(tmp_path / "s", config=CONFIG) as unit:
+        due = (await admin_json(unit, "GET", "/dashboard"))["filings_due"]
+        today = date.today()
+        assert (due["filings"], due["events"], due["overdue"]) == (2, 2, 0)  # a TSS per tenant
+        assert date.fromisoformat(due["next_due_on"]) > today and due["days_left"] >= 28
+        for premises in ("nord-mitte", "nord-hafen"):  # nord's TSS concerns both now
+            await ok(unit, "premises", "set", premises, "--tenant", "nord", "--name", "N",
+                     *ADDRESS)  # fmt: skip
+        due = (await admin_json(unit, "GET", "/dashboard"))["filings_due"]
+        assert (due["filings"], due["events"]) == (3, 2)
+        await admin_json(unit, "POST", "/filing/premises/nord-mitte/filed")
+        due = (await admin_json(unit, "GET", "/dashboard"))["filings_due"]
+        assert (due["filings"], due["events"]) == (1, 1)  # süd's, still without premises
+        unit.daemon.running.ops.filing.service.today = lambda: date(2099, 1, 1)
+        due = (await admin_json(unit, "GET", "/dashboard"))["filings_due"]
+        assert due["overdue"] == 1 and due["days_left"] < 0  # stays until filed
+        await admin_json(unit, "POST", "/filing/premises/nord-hafen/filed")  # not süd's
+        assert (await admin_json(unit, "GET", "/dashboard"))["filings_due"]["filings"] == 1
+
+
+async def test_a_refused_entry_names_its_input_with_the_german_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with running_unit(tmp_path / "s", config=CONFIG) as unit:
+        body = {"name": "Nord GmbH", "tax_number": "93815/0815", "land": "BW", "street": "A",
+                "house_number": "1", "zip_code": "70173", "town": "Stuttgart"}  # fmt: skip
+        error = (await admin_json(unit, "PUT", "/filing/taxpayers/nord", body))["error"]
+        assert error["field"] == "filing.tax_number"
+        assert error["text"]["de"]["message"] == error["message"]
+        assert error["text"]["de"]["message"].startswith("Die Steuernummer '93815/0815' hat 9")
+        assert "Schreibweise" in error["text"]["en"]["message"]  # German data, in English too
+        dates = await admin_json(unit, "PUT", "/filing/registers/ERS x",
+                                 {"purchased_on": "2026-13-01"})  # fmt: skip
+        assert dates["error"]["field"] == "filing.purchased_on"
+        capsys.readouterr()
+        code, _out = await unit.tsectl("taxpayer", "set", "--tenant", "nord", "--name", "N",
+                                       "--tax-number", "12345", *ADDRESS)  # fmt: skip
+        said = capsys.readouterr().err
+        assert code == 1 and "hat 5 Ziffern" in said, said  # tsectl says what is wrong, in German

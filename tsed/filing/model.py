@@ -36,29 +36,31 @@ def _text(data: Mapping[str, Any], name: str, label: str, *, required: bool) -> 
     value = data.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise FilingInvalid(f"{label} fehlt ({name})", hint=f"{label} angeben.")
+            raise FilingInvalid(f"{label} fehlt ({name})", hint=f"{label} angeben.", field=name)
         return None
     if not isinstance(value, str):
-        raise FilingInvalid(f"{label} muss Text sein ({name})")
+        raise FilingInvalid(f"{label} muss Text sein ({name})", field=name)
     value = " ".join(value.split())
     if len(value) > MAX_TEXT or any(ord(c) < 32 for c in value):
         raise FilingInvalid(
-            f"{label} ist zu lang oder enthält Steuerzeichen ({name}, höchstens {MAX_TEXT} Zeichen)"
+            f"{label} ist zu lang oder enthält Steuerzeichen ({name}, höchstens {MAX_TEXT} "
+            "Zeichen)",
+            field=name,
         )
     return value
 
 
-def parse_day(value: object, label: str) -> str | None:
-    """An ISO day (``YYYY-MM-DD``), or ``None`` for nothing."""
+def parse_day(value: object, label: str, name: str | None = None) -> str | None:
+    """An ISO day (``YYYY-MM-DD``), or ``None`` for nothing (``name``: the body's key)."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise FilingInvalid(f"{label}: Datum als Text JJJJ-MM-TT erwartet")
+        raise FilingInvalid(f"{label}: Datum als Text JJJJ-MM-TT erwartet", field=name)
     try:
         return date.fromisoformat(value.strip()).isoformat()
     except ValueError:
         raise FilingInvalid(
-            f"{label}: {value!r} ist kein Datum", hint="Datum als JJJJ-MM-TT angeben."
+            f"{label}: {value!r} ist kein Datum", hint="Datum als JJJJ-MM-TT angeben.", field=name
         ) from None
 
 
@@ -68,6 +70,7 @@ def _unknown(data: Mapping[str, Any], known: set[str], what: str) -> None:
         raise FilingInvalid(
             f"Unbekanntes Feld {unknown[0]!r} bei {what}",
             hint="Bekannte Felder: " + ", ".join(sorted(known)),
+            field=unknown[0],
         )
 
 
@@ -89,6 +92,7 @@ class Address:
             raise FilingInvalid(
                 f"Postleitzahl ({who}) {zip_code!r} hat nicht fünf Ziffern",
                 hint="Deutsche Postleitzahl mit fünf Ziffern angeben.",
+                field="zip_code",
             )
         return cls(street, number, zip_code, town)
 
@@ -119,12 +123,16 @@ class Taxpayer:
         raw = _text(data, "tax_number", "Steuernummer", required=True)
         land = _text(data, "land", "Bundesland", required=False)
         assert name and raw
-        number = parse_tax_number(raw, land)
+        try:
+            number = parse_tax_number(raw, land)
+        except FilingInvalid as err:
+            raise err.about("tax_number") from None
         person = _text(data, "person", "Art (legal/natural)", required=False) or "legal"
         if person not in PERSONS:
             raise FilingInvalid(
                 f"Art der/des Steuerpflichtigen {person!r} ist unbekannt",
                 hint="legal (Unternehmen) oder natural (natürliche Person) angeben.",
+                field="person",
             )
         first = _text(data, "first_name", "Vorname", required=person == "natural")
         last = _text(data, "last_name", "Nachname", required=person == "natural")
@@ -159,13 +167,15 @@ class Premises:
             raise FilingInvalid(
                 f"Kennung der Betriebsstätte {premises_id!r} ist ungültig",
                 hint="Kleinbuchstaben, Ziffern und '-', höchstens 40 Zeichen (z. B. filiale-1).",
+                field="premises_id",
             )
         name = _text(data, "name", "Bezeichnung der Betriebsstätte", required=True)
         assert name
         return cls(
             premises_id, tenant_id, name, Address.parse(data, "Betriebsstätte"),
             establishment_id,
-            parse_day(data.get("decommissioned_on"), "Aufgabe der Betriebsstätte"),
+            parse_day(data.get("decommissioned_on"), "Aufgabe der Betriebsstätte",
+                      "decommissioned_on"),
         )  # fmt: skip
 
 
@@ -207,6 +217,7 @@ class RegisterData:
                 raise FilingInvalid(
                     f"Art der Kasse {kind!r} ist unbekannt",
                     hint="; ".join(f"{k} = {v}" for k, v in REGISTER_TYPES.items()),
+                    field="kind",
                 )
             changes["kind"] = kind
         labels = {
@@ -223,7 +234,7 @@ class RegisterData:
         }  # fmt: skip
         for name, label in days.items():
             if name in data:
-                changes[name] = parse_day(data[name], label)
+                changes[name] = parse_day(data[name], label, name)
         result = replace(self, **changes)
         result.check_dates()
         return result
@@ -236,6 +247,7 @@ class RegisterData:
                 f"Kasse {self.serial}: Anschaffung ({self.purchased_on}) liegt nach der "
                 f"Inbetriebnahme ({first_use})",
                 hint="Anschaffungsdatum oder Inbetriebnahme korrigieren.",
+                field="purchased_on",
             )
         start = first_use or self.purchased_on
         if self.decommissioned_on and start and self.decommissioned_on < start:
@@ -243,12 +255,14 @@ class RegisterData:
                 f"Kasse {self.serial}: Außerbetriebnahme ({self.decommissioned_on}) liegt vor "
                 f"der Inbetriebnahme ({start})",
                 hint="Das Datum der Außerbetriebnahme korrigieren.",
+                field="decommissioned_on",
             )
         if self.decommissioned_on and self.decommissioned_on > date.today().isoformat():
             raise FilingInvalid(
                 f"Kasse {self.serial}: Außerbetriebnahme ({self.decommissioned_on}) liegt in der "
                 "Zukunft",
                 hint="Erst nach der Außerbetriebnahme eintragen.",
+                field="decommissioned_on",
             )
 
     @property

@@ -96,6 +96,7 @@ class FilingService:
             raise FilingInvalid(
                 f"Die Betriebsstätte {premises_id} gehört zum Mandanten {old.tenant_id}",
                 hint="Eine Betriebsstätte wechselt den Mandanten nicht: eine neue anlegen.",
+                field="tenant",
             )
         merged: dict[str, Any] = {}
         if old is not None:
@@ -125,6 +126,7 @@ class FilingService:
                     f"Seriennummer {ref!r} ist ungültig",
                     hint="Die Seriennummer der Kasse wie auf dem Beleg (1 bis 70 Zeichen, ohne "
                     "'/' und '_'), oder die Kennung einer gekoppelten Kasse (tsectl registers).",
+                    field="serial",
                 )
             found = RegisterData(key=ref, tenant_id=tenant_id or "default", serial=ref)
         updated = found.updated(data)
@@ -141,6 +143,7 @@ class FilingService:
                         f"Die Betriebsstätte {premises_id} gehört zum Mandanten "
                         f"{premises.tenant_id}, die Kasse zu {tenant_id}",
                         hint="Eine Betriebsstätte desselben Mandanten wählen.",
+                        field="premises",
                     )
                 return premises
         raise PremisesUnknown(f"Die Betriebsstätte {premises_id!r} gibt es nicht")

@@ -55,7 +55,8 @@ _ELSTER_PREFIX = {
 _SEPARATORS = re.compile(r"[\s/]")
 _HINT = (
     "Die Steuernummer 13-stellig (ELSTER-Format, z. B. 2893081508152) oder wie auf dem "
-    "Steuerbescheid mit Bundesland angeben (z. B. 93815/08152 mit --land BW)."
+    "Steuerbescheid mit dem Bundesland angeben (z. B. 93815/08152 und Bundesland BW, bei tsectl "
+    "--land BW)."
 )
 
 
@@ -94,6 +95,7 @@ def parse_tax_number(text: str, land: str | None = None) -> TaxNumber:
             raise FilingInvalid(
                 f"Unbekanntes Bundesland {land!r}",
                 hint="Bundesland als Kürzel: " + ", ".join(sorted(LAENDER)),
+                field="land",
             )
     digits = _SEPARATORS.sub("", text.strip())
     if not digits.isdigit():

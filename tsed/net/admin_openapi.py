@@ -367,7 +367,7 @@ def _wizard_paths() -> dict[str, Any]:
             "post": _op("Sign a TEST receipt for the first paired register (TEST only)", "201")
         },
         "/admin/v1/dashboard": {
-            "get": _op("The overview's certificate dates and filings due (null: no data yet)")
+            "get": _op("The overview's certificate dates and filings due (count, nearest deadline)")
         },
         "/admin/v1/setup-code": {
             "get": _op("The one-time setup code for the first password (admin socket only)")

@@ -475,4 +475,7 @@ LINES: dict[str, str] = {
     "verify.cannot_read": "{path} lässt sich nicht lesen: {reason}",
     "verify.cannot_read.hint": "Den Pfad eines TAR-Exports angeben (tsectl export -o DATEI "
     "schreibt einen).",
+    # the notification duty (tsed.filing.errors): its German message names what is wrong
+    "filing.error": "{message}",
+    "filing.error.hint": "{hint}",
 }

@@ -457,4 +457,7 @@ LINES: dict[str, str] = {
     "verify.counters": "--start-counter is after --end-counter.",
     "verify.cannot_read": "cannot read {path}: {reason}",
     "verify.cannot_read.hint": "Give the path of a TAR export (tsectl export -o FILE writes one).",
+    # the notification duty (tsed.filing.errors): German, like the tax office's form
+    "filing.error": "Notification duty (German form): {message}",
+    "filing.error.hint": "{hint}",
 }

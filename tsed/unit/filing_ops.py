@@ -39,6 +39,19 @@ class FilingDocument:
 
 
 @dataclass(frozen=True, slots=True)
+class FilingsDue:
+    """The overview's "Fällige Meldungen": how many filings are due (one per premises; an
+    event of a whole tenant, a TSS say, counts for each of its premises, or once while the
+    tenant has none), the events behind them, how many are overdue, the nearest deadline."""
+
+    filings: int
+    events: int
+    overdue: int
+    next_due_on: str | None  # ISO day; None: nothing due
+    days_left: int | None  # negative: the deadline is missed
+
+
+@dataclass(frozen=True, slots=True)
 class FilingDone:
     premises: str
     closed: int  # events marked as filed
@@ -162,6 +175,21 @@ class FilingUnit:
     async def filing_status(self) -> FilingStatus:
         await self.sync()
         return await self.service.status()
+
+    async def filings_due(self) -> FilingsDue:
+        """What the overview shows (``GET /admin/v1/dashboard``), see :class:`FilingsDue`."""
+        status = await self.filing_status()
+        premises = (await self.service.master_data()).premises
+        due: set[tuple[str, str | None]] = set()
+        for event in status.pending:
+            if event.premises is not None:
+                due.add((event.tenant, event.premises))
+                continue
+            own = {(event.tenant, p.premises_id) for p in premises if p.tenant_id == event.tenant}
+            due |= own or {(event.tenant, None)}
+        nearest = min((e.due_on for e in status.pending), default=None)
+        return FilingsDue(len(due), len(status.pending), status.overdue, nearest,
+                          status.min_days_left)  # fmt: skip
 
     async def filing_master_data(self) -> MasterData:
         return await self.service.master_data()

@@ -24,6 +24,7 @@ from tsed.signing.receipt import parse_receipt
 from tsed.state.files import atomic_write
 from tsed.state.paths import StatePaths
 from tsed.unit.context import OpsContext
+from tsed.unit.filing_ops import FilingsDue
 from tsed.unit.setup_ops import SetupOps, check_password_rule
 
 _LOGGER = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class DashboardView:
 
     certificate_not_before: str  # the served certificate's validity (ISO 8601, UTC)
     certificate_not_after: str
-    filings_due: tuple[str, ...] | None  # no data on the unit yet: the page shows "—"
+    filings_due: FilingsDue  # the notification duty's filings due (tsed.unit.filing_ops)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,7 @@ class WizardOps:
         return DashboardView(
             certificate_not_before=cert.not_valid_before_utc.isoformat(),
             certificate_not_after=cert.not_valid_after_utc.isoformat(),
-            filings_due=None,
+            filings_due=await self.d.filing.filings_due(),
         )
 
     async def wizard_state(self) -> WizardState:

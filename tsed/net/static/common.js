@@ -33,6 +33,13 @@ function day(value) {
   return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleDateString(locale());
 }
 
+// a calendar day of the unit ("2027-01-02", no time zone) as people read it: "02.01.2027"
+function calendarDay(iso) {
+  const parts = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+  if (!parts) return iso ? String(iso) : "–";
+  return lang === "de" ? `${parts[3]}.${parts[2]}.${parts[1]}` : `${parts[3]}/${parts[2]}/${parts[1]}`;
+}
+
 // sizes as people read them: "20 KB", "1,5 MB"
 function size(bytes) {
   const number = (value, digits) => value.toLocaleString(locale(), { maximumFractionDigits: digits });

@@ -30,6 +30,17 @@ function archiveText(archive) {
   return fmt("db_archive", { files, when: time(last), next });
 }
 
+// the notification duty's filings due (tsed.unit.filing_ops.FilingsDue): how many, the nearest
+// deadline and its days left; "keine" when none
+function filingsText(due) {
+  if (!due) return t("db_unknown");
+  if (!due.filings) return t("db_filings_none");
+  const n = due.days_left;
+  const key = n < 0 ? (n === -1 ? "db_day_over" : "db_days_over") : n === 0 ? "db_days_today" : n === 1 ? "db_day_left" : "db_days_left";
+  const left = fmt(key, { n: Math.abs(n) });
+  return fmt("db_filings", { n: due.filings, day: calendarDay(due.next_due_on), left });
+}
+
 function nextSteps(status) {
   const steps = [];
   const cfg = config || {};
@@ -37,6 +48,8 @@ function nextSteps(status) {
   if (cfg.activation && !cfg.credentials_created) steps.push(t("next_anlegen"));
   if (!status.registers) steps.push(t("next_pair"));
   else if (!status.receipts_signed) steps.push(t("next_receipt"));
+  const due = dashboardData && dashboardData.extra.filings_due;
+  if (due && due.filings) steps.push(t("next_filing"));
   if (!steps.length) steps.push(t("next_done"));
   return steps;
 }
@@ -53,7 +66,8 @@ function renderDashboard() {
   const open = outages.filter((o) => !o.ended_at).length;
   $("db-outages").textContent = outages.length ? fmt("db_outages", { n: outages.length, open }) : t("db_no_outages");
   $("db-archive").textContent = archiveText(archive);
-  $("db-filings").textContent = extra.filings_due && extra.filings_due.length ? extra.filings_due.join(", ") : t("db_unknown");
+  $("db-filings").textContent = filingsText(extra.filings_due);
+  $("db-filings").className = extra.filings_due && extra.filings_due.overdue ? "verdict-fail" : "";
   $("db-cert").textContent = fmt("db_cert", { from: day(extra.certificate_not_before), to: day(extra.certificate_not_after) });
   $("db-version").textContent = status.version || t("db_unknown");
   $("next-list").replaceChildren(...nextSteps(status).map((text) => Object.assign(document.createElement("li"), { textContent: text })));
