@@ -2,7 +2,7 @@
 
     python image/update.py OUT_DIR --ca CA.pem --cert CERT.pem --key KEY.pem \
         --forged-cert F.pem --forged-key F.key [--short | --no-rollback]
-        [--next-bundle FILE] [--keep-bundle FILE]
+        [--next-bundle FILE] [--keep-bundle FILE] [--comp lz4]
 
 The disk is ``image/disk`` of a copy of ``OUT_DIR/rootfs.ext4`` (the vendor's update CA of
 the test, and a test agent on the second serial port, written into the copy with debugfs);
@@ -12,7 +12,8 @@ one qemu process boots it through GRUB and follows the guest's reboots:
    a register paired from the host signs receipts; a bundle with a forged signature, one for
    another device class and one older than the running version are refused (``--short``
    stops here: power-off);
-2. the next version (a bundle of the same root filesystem, ``image/bundle``) is installed from
+2. the next version (a bundle of the same root filesystem, ``image/bundle``, squashfs with
+   ``--comp``, lz4 unless told otherwise: shipped bundles use gzip) is installed from
    a URL (downloaded onto the data partition) and the unit reboots into slot B: it is marked
    good, the register's next receipt continues the TSS counters;
 3. a version whose daemon does not start is installed into slot A: its health check fails,
@@ -192,10 +193,10 @@ class Guest:
 
 
 def _bundle(rootfs: Path, version: str, out: Path, cert: Path, key: Path,
-            compatible: str = "tsed-lan-unit") -> Path:  # fmt: skip
+            compatible: str = "tsed-lan-unit", comp: str = "gzip") -> Path:  # fmt: skip
     made = subprocess.run(
         [str(HERE / "bundle"), str(rootfs), version, str(out), "--cert", str(cert),
-         "--key", str(key), "--compatible", compatible],
+         "--key", str(key), "--compatible", compatible, "--comp", comp],
         check=False, capture_output=True, text=True,
     )  # fmt: skip
     if made.returncode != 0:
@@ -278,8 +279,10 @@ def run(out: Path, args: argparse.Namespace) -> int:
             results["bundle_bytes"] = (served / "next.raucb").stat().st_size
         elif not args.short:
             t0 = time.monotonic()
-            _bundle(base, _next_version(version, 1), served / "next.raucb", args.cert, args.key)
+            _bundle(base, _next_version(version, 1), served / "next.raucb", args.cert, args.key,
+                    comp=args.comp)  # fmt: skip
             results["bundle_seconds"] = round(time.monotonic() - t0)
+            results["bundle_comp"] = args.comp
             results["bundle_bytes"] = (served / "next.raucb").stat().st_size
             if args.keep_bundle:
                 shutil.copyfile(served / "next.raucb", args.keep_bundle)
@@ -290,8 +293,12 @@ def run(out: Path, args: argparse.Namespace) -> int:
             _debugfs(broken, "rm /opt/tsed/venv/bin/tsed\n"
                      f"write {work / 'tsed-broken'} /opt/tsed/venv/bin/tsed\n"
                      "sif /opt/tsed/venv/bin/tsed mode 0100755\n")  # fmt: skip
+            t0 = time.monotonic()
             _bundle(broken, _next_version(version, 2), served / "broken.raucb", args.cert,
-                    args.key)  # fmt: skip
+                    args.key, comp=args.comp)  # fmt: skip
+            results["broken_bundle_seconds"] = round(time.monotonic() - t0)
+            results["broken_bundle_bytes"] = (served / "broken.raucb").stat().st_size
+            broken.unlink()
         handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -306,9 +313,10 @@ def run(out: Path, args: argparse.Namespace) -> int:
         finally:
             rc = guest.stop(600)
             server.shutdown()
-            for name in ("agent.log", "console.log"):
+            variant = "short" if args.short else "long"
+            for name in ("agent.log", "console.log"):  # image/out/update-long-agent.log, ...
                 if (work / name).exists():
-                    shutil.copyfile(work / name, out / f"update-{name}")
+                    shutil.copyfile(work / name, out / f"update-{variant}-{name}")
         checks["power-off clean"] = rc == 0
     results["seconds_total"] = round(time.monotonic() - started)
     print(json.dumps(results, indent=2))
@@ -402,6 +410,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-rollback", action="store_true", help="stop after the update")
     parser.add_argument("--next-bundle", type=Path, help="reuse this bundle of the next version")
     parser.add_argument("--keep-bundle", type=Path, help="copy the next version's bundle here")
+    parser.add_argument("--comp", default="lz4",
+                        help="squashfs compressor of the bundles (image/bundle --comp)")  # fmt: skip
     return run(args.out, args) if (args := parser.parse_args(argv)) else 1
 
 
