@@ -50,9 +50,14 @@ restore_backup(Path(file), password, state_dir=target / "state",
 """
 
 
-def _unit_with_data(original: Path, target: Path) -> None:
+def _unit_with_data(original: Path, target: Path, *, config_writable: bool = True) -> None:
+    """A copy of the backup's unit with a configuration of its own; without
+    ``config_writable`` the configuration path is a folder: the swap's last step fails."""
     shutil.copytree(original, target / "state", ignore=shutil.ignore_patterns("*.sock"))
-    (target / "tsed.toml").write_text('name = "Alte Kasse"\n')
+    if config_writable:
+        (target / "tsed.toml").write_text('name = "Alte Kasse"\n')
+    else:
+        (target / "tsed.toml").mkdir()
 
 
 def _restore(file: Path, target: Path, cut_after: int, failing: bool = False) -> int:
@@ -135,9 +140,7 @@ def test_a_cut_while_undoing_an_error_goes_back(
 ) -> None:
     file, original = source
     target = tmp_path / "unit"
-    _unit_with_data(original, target)
-    (target / "tsed.toml").unlink()
-    (target / "tsed.toml").mkdir()  # the configuration cannot be written: the swap is undone
+    _unit_with_data(original, target, config_writable=False)  # the swap is undone
     before = digests(target / "state")
     assert _restore(file, target, 0, failing=True) == 1
     assert digests(target / "state") == before  # undone in the same run
@@ -145,9 +148,7 @@ def test_a_cut_while_undoing_an_error_goes_back(
     # the same failure, cut in the middle of the undoing: the next start goes back as well
     for cut_after in range(20, 60):
         again = tmp_path / f"undo-{cut_after}"
-        _unit_with_data(original, again)
-        (again / "tsed.toml").unlink()
-        (again / "tsed.toml").mkdir()
+        _unit_with_data(original, again, config_writable=False)
         if _restore(file, again, cut_after, failing=True) != 9:
             continue
         paths = StatePaths(again / "state")
