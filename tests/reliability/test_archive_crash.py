@@ -94,12 +94,7 @@ async def test_kill_during_archive_runs_then_the_archive_is_complete(tmp_path: P
         ((tss_id, item),) = status["tss"].items()
         assert item["lag_signatures"] <= 2 and not item["gaps"] and not item["findings"]
     finally:
-        unit.send_signal(signal.SIGTERM)
-        try:
-            unit.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            unit.kill()
-            unit.wait()
+        stop(unit)  # SIGTERM, then SIGKILL after 30 s
         stop(sim)
     store = ArchiveStore(state / "archive")
     entries = store.entries(tss_id)

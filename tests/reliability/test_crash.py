@@ -15,7 +15,6 @@ import os
 import random
 import signal
 import sqlite3
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,12 +165,7 @@ async def _crash_loop(tmp_path: Path, kills: int, seed: int) -> None:
                         signed += 1
             assert signed > 10
     finally:
-        unit.send_signal(signal.SIGTERM)
-        try:
-            unit.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            unit.kill()
-            unit.wait()
+        stop(unit)  # SIGTERM, then SIGKILL after 30 s
         stop(sim)
     assert _integrity(state) == "ok"
     assert open_rows(state) == 0

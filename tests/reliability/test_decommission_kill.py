@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.reliability import pair_token, tsectl_json, wait_for, wait_ready
+from tests.support.reliability import pair_token, stop, tsectl_json, wait_for, wait_ready
 from tests.support.unit import RECEIPT, free_port, serve_argv
 from tsed.archive.audit import verify_archive
 from tsed.archive.store import ArchiveStore
@@ -195,12 +195,7 @@ async def test_kill_at_each_step_of_a_tss_decommissioning(tmp_path: Path) -> Non
             refused = await http.post("/api/v1/receipts", json=RECEIPT,
                                       headers={"Authorization": f"Bearer {token}"})  # fmt: skip
     finally:
-        unit.send_signal(signal.SIGTERM)
-        try:
-            unit.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            unit.kill()
-            unit.wait()
+        stop(unit)  # SIGTERM, then SIGKILL after 30 s
     assert [step for step, _ in kills] == [
         "archive", "verify", "offbox", "disable", "disable", "seal", "record",
     ]  # fmt: skip

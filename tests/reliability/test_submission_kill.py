@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.reliability import pair_token, tsectl_json, wait_for, wait_ready
+from tests.support.reliability import pair_token, stop, tsectl_json, wait_for, wait_ready
 from tests.support.unit import free_port, serve_argv
 from tsed.fiskaly.simulator import Simulator
 from tsed.state.paths import StatePaths
@@ -214,12 +214,7 @@ async def test_kill_at_each_point_of_a_submission(tmp_path: Path) -> None:
         status = await asyncio.to_thread(tsectl_json, state, "filing", "status")
         code, text = await asyncio.to_thread(_text_status, state)
     finally:
-        unit.send_signal(signal.SIGTERM)
-        try:
-            unit.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            unit.kill()
-            unit.wait()
+        stop(unit)  # SIGTERM, then SIGKILL after 30 s
 
     assert kills == ["create", "trigger", "pending", "create (refused)"]
     # the unit: one record per submission, each final once
