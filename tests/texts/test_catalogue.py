@@ -186,3 +186,27 @@ def test_an_error_without_text_id_reads_its_code() -> None:
 def test_a_missing_value_never_breaks_a_line() -> None:
     assert text("status.registers", "de") == lines("de")["status.registers"]
     assert text("status.registers", "de", count=2) == "Kassen:          2 gekoppelt"
+
+
+def test_a_count_of_one_takes_the_singular_line() -> None:
+    """``<id>.one`` is chosen for a count of 1 (days, count, n), in either language."""
+    assert text("health.days_left", "de", days=1, until="3.12.2026") == "noch 1 Tag, bis 3.12.2026"
+    assert text("health.days_left", "de", days=2, until="4.12.2026") == "noch 2 Tage, bis 4.12.2026"
+    assert text("health.days_left", "en", days=1, until="x") == "1 day left, until x"
+    assert "noch 1 Tag)" in text("filing.due", "de", due="d", days=1, what="w", subject="s",
+                                 premises="p", tenant="t")  # fmt: skip
+    assert "seit 1 Tag)" in text("filing.overdue", "de", due="d", days=1, what="w", subject="s",
+                                 premises="p", tenant="t")  # fmt: skip
+    assert "(noch 1 Tag)" in text("notice.certificate.expires", "de", tss="x", tenant="t", day="d",
+                                  days=1)  # fmt: skip
+    # a count that is not a whole number (1.0 days of backup age) keeps the plural line
+    assert text("health.days_left", "de", days=1.5, until="x") == "noch 1.5 Tage, bis x"
+
+
+def test_every_singular_line_has_its_plural_and_its_placeholders() -> None:
+    for lang in LANGUAGES:
+        for text_id in lines(lang):
+            if text_id.endswith(".one"):
+                plural = text_id.removesuffix(".one")
+                assert plural in lines(lang), text_id
+                assert placeholders(lines(lang)[text_id]) <= placeholders(lines(lang)[plural])

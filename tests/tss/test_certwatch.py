@@ -16,6 +16,7 @@ from tests.support.archive import Shop, open_shop
 from tests.support.provisioning import Unit, unit
 from tsed.tss.certwatch import (
     DAY,
+    CertificateStatus,
     CertificationLog,
     certificate_expiry,
     threshold_for,
@@ -35,6 +36,15 @@ async def shop(unit: Unit) -> AsyncIterator[Shop]:
 def test_thresholds() -> None:
     table = {400: None, 181: None, 180: 180, 91: 180, 90: 90, 31: 90, 30: 30, 0: 30, -1: 0}
     assert {days: threshold_for(days) for days in table} == table
+
+
+def test_one_day_left_is_said_in_the_singular() -> None:
+    one = CertificateStatus("default", "tss-1", time.time() + 86400, 1, 30, "BSI-K-TR-0490-2021")
+    two = CertificateStatus(
+        "default", "tss-1", time.time() + 2 * 86400, 2, 30, "BSI-K-TR-0490-2021"
+    )
+    assert "(noch 1 Tag)" in (one.text or "")
+    assert "(noch 2 Tage)" in (two.text or "")
 
 
 def test_an_unreadable_certificate_is_named() -> None:

@@ -86,9 +86,16 @@ def has(text_id: str) -> bool:
     return all(text_id in _LINES[lang] for lang in LANGUAGES)
 
 
+_COUNTS = ("days", "count", "n")  # the placeholders whose value picks a line's singular
+
+
 def text(text_id: str, lang: Lang, /, **params: Any) -> str:
-    """The line ``text_id`` in ``lang`` with its placeholders filled."""
+    """The line ``text_id`` in ``lang`` with its placeholders filled; its singular
+    ``<text_id>.one`` instead where one exists and the count (``days``, ``count``, ``n``) is 1
+    ("noch 1 Tag", not "noch 1 Tage")."""
     template = _LINES[lang].get(text_id) or _LINES["en"].get(text_id) or text_id
+    if any(type(params.get(name)) is int and params[name] == 1 for name in _COUNTS):
+        template = _LINES[lang].get(f"{text_id}.one", template)
     try:
         return template.format(**params)
     except (KeyError, IndexError, ValueError):  # a missing value never breaks an answer

@@ -386,6 +386,7 @@ LINES: dict[str, str] = {
     "health.night": "Letzte Nacht:    {day} {result} ({started} bis {finished})",
     "health.details": "  (Einzelheiten der Schritte: tsectl --lang en health)",
     "health.days_left": "noch {days} Tage, bis {until}",
+    "health.days_left.one": "noch 1 Tag, bis {until}",
     "health.unknown": "unbekannt",
     "health.certificate": "Zertifikat:      TSS {tss} ({tenant}): {validity}, "
     "BSI-Zertifizierung {certification}",

@@ -373,6 +373,7 @@ LINES: dict[str, str] = {
     "health.night": "Last night:    {day} {result} ({started} .. {finished})",
     "health.details": "  (the steps' details: tsectl --lang en health)",
     "health.days_left": "{days} days left, until {until}",
+    "health.days_left.one": "1 day left, until {until}",
     "health.unknown": "unknown",
     "health.certificate": "Certificate:   TSS {tss} ({tenant}): {validity}, BSI certification "
     "{certification}",

@@ -35,13 +35,20 @@ DE: dict[str, str] = {
     "notice.certificate.expires": "Das Zertifikat der TSE {tss} (Mandant {tenant}) läuft am "
     "{day} ab (noch {days} Tage). Rechtzeitig eine neue TSE einrichten (tsectl tss setup --new) "
     "und dem Finanzamt mitteilen (§ 146a Abs. 4 AO).",
+    "notice.certificate.expires.one": "Das Zertifikat der TSE {tss} (Mandant {tenant}) läuft "
+    "am {day} ab (noch 1 Tag). Rechtzeitig eine neue TSE einrichten (tsectl tss setup --new) "
+    "und dem Finanzamt mitteilen (§ 146a Abs. 4 AO).",
     # a step of last night's connection test that found trouble (tsectl health)
     "health.test_step": "    Verbindungstest, {title}: {detail}",
     # the notification duty's lines of tsectl status (tsed.cli.tsectl_filing)
     "filing.none": "Meldepflicht (§ 146a Abs. 4 AO): keine offene Mitteilung",
-    "filing.due": "Mitteilung fällig bis {due} (noch {days} Tag(e)): {what} ({subject}), "
+    "filing.due": "Mitteilung fällig bis {due} (noch {days} Tage): {what} ({subject}), "
     "Betriebsstätte {premises}, Mandant {tenant}",
-    "filing.overdue": "Mitteilung fällig bis {due} (FRIST VERSÄUMT seit {days} Tag(en)): {what} "
+    "filing.due.one": "Mitteilung fällig bis {due} (noch 1 Tag): {what} ({subject}), "
+    "Betriebsstätte {premises}, Mandant {tenant}",
+    "filing.overdue": "Mitteilung fällig bis {due} (FRIST VERSÄUMT seit {days} Tagen): {what} "
+    "({subject}), Betriebsstätte {premises}, Mandant {tenant}",
+    "filing.overdue.one": "Mitteilung fällig bis {due} (FRIST VERSÄUMT seit 1 Tag): {what} "
     "({subject}), Betriebsstätte {premises}, Mandant {tenant}",
     "filing.all_premises": "alle",
     "filing.submission": "Übermittlung {id} ({premises}): {state}",
@@ -85,11 +92,18 @@ EN: dict[str, str] = {
     "notice.certificate.expires": "The certificate of TSE {tss} (tenant {tenant}) expires on "
     "{day} ({days} days left). Set up a new TSE in time (tsectl tss setup --new) and notify the "
     "tax office (§ 146a Abs. 4 AO).",
+    "notice.certificate.expires.one": "The certificate of TSE {tss} (tenant {tenant}) expires "
+    "on {day} (1 day left). Set up a new TSE in time (tsectl tss setup --new) and notify the "
+    "tax office (§ 146a Abs. 4 AO).",
     "health.test_step": "    connection test, {title}: {detail}",
     "filing.none": "notification duty (§ 146a Abs. 4 AO): no notification open",
-    "filing.due": "notification due by {due} ({days} day(s) left): {what} ({subject}), "
+    "filing.due": "notification due by {due} ({days} days left): {what} ({subject}), "
     "premises {premises}, tenant {tenant}",
-    "filing.overdue": "notification due by {due} (DEADLINE MISSED {days} day(s) ago): {what} "
+    "filing.due.one": "notification due by {due} (1 day left): {what} ({subject}), "
+    "premises {premises}, tenant {tenant}",
+    "filing.overdue": "notification due by {due} (DEADLINE MISSED {days} days ago): {what} "
+    "({subject}), premises {premises}, tenant {tenant}",
+    "filing.overdue.one": "notification due by {due} (DEADLINE MISSED 1 day ago): {what} "
     "({subject}), premises {premises}, tenant {tenant}",
     "filing.all_premises": "all",
     "filing.submission": "submission {id} ({premises}): {state}",

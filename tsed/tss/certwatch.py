@@ -92,6 +92,7 @@ class CertificateStatus:
             "werden vorher archiviert) und die Außerbetriebnahme der alten sowie die "
             "Inbetriebnahme der neuen TSE dem Finanzamt mitteilen (§ 146a Abs. 4 AO)."
         )
+        left = "1 Tag" if self.days_left == 1 else f"{self.days_left} Tage"
         if self.days_left < 0:
             return (
                 f"Das Zertifikat der TSE {self.tss_id} (Mandant {self.tenant}) ist am "
@@ -100,7 +101,7 @@ class CertificateStatus:
             )
         return (
             f"Das Zertifikat der TSE {self.tss_id} (Mandant {self.tenant}) läuft am "
-            f"{german_day(self.not_after)} ab (noch {self.days_left} Tage). Rechtzeitig "
+            f"{german_day(self.not_after)} ab (noch {left}). Rechtzeitig "
             f"handeln: {todo}"
         )
 

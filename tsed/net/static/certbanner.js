@@ -7,6 +7,7 @@
 
 Object.assign(TEXT.de, {
   cb_expires: "Das Zertifikat der TSE von Mandant {tenant} läuft am {day} ab (noch {days} Tage). Rechtzeitig handeln:",
+  cb_expires_one: "Das Zertifikat der TSE von Mandant {tenant} läuft am {day} ab (noch 1 Tag). Rechtzeitig handeln:",
   cb_expired: "Das Zertifikat der TSE von Mandant {tenant} ist am {day} abgelaufen: fiskaly signiert mit dieser TSE nicht mehr. Sofort handeln:",
   cb_unreadable: "Das Zertifikat der TSE von Mandant {tenant} konnte nicht gelesen werden. Verbindungstest ausführen (tsectl test).",
   cb_todo: "Eine neue TSE einrichten (tsectl tss setup --new; die Signaturen der alten TSE werden vorher archiviert) und die Außerbetriebnahme der alten sowie die Inbetriebnahme der neuen TSE dem Finanzamt mitteilen (§ 146a Abs. 4 AO).",
@@ -15,6 +16,7 @@ Object.assign(TEXT.de, {
 });
 Object.assign(TEXT.en, {
   cb_expires: "The certificate of tenant {tenant}'s TSE ends on {day} ({days} days left). Act in time:",
+  cb_expires_one: "The certificate of tenant {tenant}'s TSE ends on {day} (1 day left). Act in time:",
   cb_expired: "The certificate of tenant {tenant}'s TSE ended on {day}: fiskaly no longer signs with this TSE. Act now:",
   cb_unreadable: "The certificate of tenant {tenant}'s TSE could not be read. Run the connection test (tsectl test).",
   cb_todo: "Set up a new TSE (tsectl tss setup --new; the old TSE's signatures are archived first) and report the old TSE's decommissioning and the new one's commissioning to the tax office (§ 146a (4) AO).",
@@ -36,7 +38,7 @@ function certDue(health) {
 function certLine(cert) {
   if (cert.error) return fmt("cb_unreadable", { tenant: cert.tenant });
   const values = { tenant: cert.tenant, day: day(cert.not_after), days: cert.days_left };
-  return `${fmt(cert.days_left < 0 ? "cb_expired" : "cb_expires", values)} ${t("cb_todo")}`;
+  return `${fmt(cert.days_left < 0 ? "cb_expired" : cert.days_left === 1 ? "cb_expires_one" : "cb_expires", values)} ${t("cb_todo")}`;
 }
 
 function renderCertBanner() {
