@@ -280,3 +280,63 @@ def test_the_overview_says_how_many_filings_are_due_and_by_when() -> None:
         "1 fällig, nächste Frist 29.11.2026 (3 Tage überfällig)",
         "—",
     ]
+
+
+def test_the_certificate_banner_reads_anew_after_a_new_login_and_a_failed_fetch() -> None:
+    """certbanner.js: a failed /health keeps the last reading and asks again at the next live
+    update (not a minute later); a new login (another CSRF token) never shows the reading
+    made for the one before, even within the minute."""
+    node = shutil.which("node")
+    assert node
+    shim = """
+globalThis.localStorage = {getItem: () => 'de'}; globalThis.liveHooks = [];
+const elements = {};
+globalThis.document = {addEventListener() {}, createElement: () => ({}),
+  getElementById: (id) => (elements[id] ||= {
+  hidden: true, textContent: "", className: "", replaceChildren() {} })};
+const answers = [];
+let fetches = 0;
+globalThis.fetch = async () => {
+  fetches += 1;
+  const next = answers.shift() || {status: 599, body: null};  // a call the test did not expect
+  return {status: next.status, ok: next.status < 400, json: async () => next.body};
+};
+"""
+    due = {"certificates": [{"tenant": "default", "tss_id": "tss-a", "days_left": 1,
+                             "not_after": 1796000000, "threshold": 30, "level": "critical",
+                             "error": None}]}  # fmt: skip
+    fine = {"certificates": [{"tenant": "default", "tss_id": "tss-a", "days_left": 300,
+                              "not_after": 1796000000, "threshold": None, "level": "ok",
+                              "error": None}]}  # fmt: skip
+    failed = {"error": {"code": "UNAVAILABLE", "message": "busy"}}
+    steps = f"""
+(async () => {{
+  const seen = [];
+  const banner = () => ({{hidden: $("cert-banner").hidden,
+                          text: $("cert-banner-text").textContent}});
+  csrf = "login-1";
+  answers.push({{status: 200, body: {json.dumps(due)}}});
+  await refreshCertBanner(false); seen.push([fetches, banner()]);
+  answers.push({{status: 503, body: {json.dumps(failed)}}});
+  await refreshCertBanner(true); seen.push([fetches, banner()]);
+  answers.push({{status: 200, body: {json.dumps(fine)}}});
+  await refreshCertBanner(false); seen.push([fetches, banner()]);
+  csrf = null; await refreshCertBanner(false); seen.push([fetches, banner()]);
+  csrf = "login-2";
+  answers.push({{status: 200, body: {json.dumps(due)}}});
+  await refreshCertBanner(false); seen.push([fetches, banner()]);
+  process.stdout.write(JSON.stringify(seen));
+}})();
+"""
+    source = shim + "".join((STATIC / name).read_text(encoding="utf-8") + "\n" for name in
+                            ("text.js", "common.js", "certbanner.js"))  # fmt: skip
+    result = subprocess.run([node, "-e", source + steps], capture_output=True, text=True,
+                            timeout=30, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout)
+    assert seen[0][0] == 1 and seen[0][1]["hidden"] is False
+    assert "(noch 1 Tag)" in seen[0][1]["text"]
+    assert seen[1][0] == 2 and seen[1][1]["hidden"] is False  # failed: the last reading stays
+    assert seen[2][0] == 3 and seen[2][1]["hidden"] is True  # asked again at once: now fine
+    assert seen[3][0] == 3 and seen[3][1]["hidden"] is True  # logged out: nothing, no call
+    assert seen[4][0] == 4 and seen[4][1]["hidden"] is False  # the new login's own reading

@@ -27,6 +27,7 @@ Object.assign(TEXT.en, {
 const CERT_REFRESH_MS = 60000;  // the reading changes once a night; a minute is plenty
 let certHealth = null;
 let certFetched = 0;
+let certFor = null;  // the login (its CSRF token) the reading was made for
 
 function certDue(health) {
   // what the unit counts as due (threshold reached, or unreadable), the fewest days first
@@ -57,12 +58,13 @@ function renderCertBanner() {
 
 async function refreshCertBanner(force) {
   if (!csrf) { renderCertBanner(); return; }
+  if (certFor !== csrf) { certHealth = null; certFor = csrf; force = true; }  // a new login: its own reading
   if (force || Date.now() - certFetched > CERT_REFRESH_MS) {
     certFetched = Date.now();
     try {
       certHealth = await api("GET", "/health");
     } catch (_e) {
-      // the banner keeps its last reading; the next live update asks again
+      certFetched = 0;  // the banner keeps its last reading; the next live update asks again
     }
   }
   renderCertBanner();
