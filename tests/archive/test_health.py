@@ -3,6 +3,7 @@ the housekeeping gauges."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,10 +41,33 @@ def test_one_record_a_day_the_last_30_days(tmp_path: Path) -> None:
         log.add(record((first + timedelta(days=n)).date().isoformat(), "ok", "warn"))
     kept = log.records()
     assert len(kept) == KEEP_DAYS and kept[0].day == "2026-10-11" and kept[-1].day == "2026-11-09"
-    again = record("2026-11-09", "failed", reason="on demand")
-    log.add(again)  # the same day again: replaces that day's record
+    nightly = kept[-1]
+    again = record("2026-11-09", "failed", reason="nightly")
+    log.add(again)  # the same day's scheduled run again: replaces that day's scheduled record
     assert HousekeepingLog(tmp_path / "housekeeping.json").last() == again
-    assert len(log.records()) == KEEP_DAYS
+    assert len(log.records()) == KEEP_DAYS and nightly not in log.records()
+
+
+def test_a_run_on_demand_keeps_the_nights_record(tmp_path: Path) -> None:
+    """A technician's run in the afternoon is the newest record, but the night's record of
+    that day (the daily health record) stays beside it; a second run on demand replaces the
+    first run on demand only."""
+    log = HousekeepingLog(tmp_path / "housekeeping.json")
+    night = record("2026-11-09", "ok")
+    log.add(night)
+
+    def later(hours: float, result: str) -> HousekeepingRecord:
+        base = record("2026-11-09", result, reason="on demand")
+        return dataclasses.replace(base, started_at=base.started_at + hours * 3600,
+                                   finished_at=base.finished_at + hours * 3600)  # fmt: skip
+
+    first, second = later(12, "warn"), later(14, "failed")
+    log.add(first)
+    assert log.records() == [night, first] and log.last() == first
+    log.add(second)
+    assert log.records() == [night, second] and log.last() == second
+    log.add(record("2026-11-10", "ok"))
+    assert [r.day for r in log.records()] == ["2026-11-09", "2026-11-09", "2026-11-10"]
     assert (tmp_path / "housekeeping.json").stat().st_mode & 0o777 == 0o600
 
 

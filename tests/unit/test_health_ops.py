@@ -14,6 +14,9 @@ import httpx
 import pytest
 
 from tests.support.unit import running_unit
+from tsed.texts.notices import ids, texts
+from tsed.tss.certwatch import CertificateStatus
+from tsed.unit.health_ops import certificate_notice
 from tsed.unit.housekeeping import Housekeeping
 
 STEPS = ["abandon", "archive", "reconcile", "certificates", "selfcheck"]
@@ -69,5 +72,27 @@ async def test_a_run_on_demand_is_followed_to_its_end(
         assert record["last"]["result"] in ("ok", "warn"), record["last"]
         assert len(hk.log.records()) == 1  # the same day: the newer record replaces it
 
+        # a run that stops before its record: tsectl never shows the earlier record as its own
+        async def broken(reason: str) -> None:
+            raise RuntimeError("the routine broke")
+
+        monkeypatch.setattr(hk, "run", broken)
+        code, out = await unit.tsectl("health", "run")
+        shown = capsys.readouterr()
+        assert code == 1 and "Der Wartungslauf endete ohne eigenen Bericht." in shown.err
+        assert "Letzte Nacht:" not in shown.out
+        monkeypatch.undo()
+
         hk.start_run()  # stopped mid-run: the daemon's stop ends it, nothing left running
     assert not hk.running
+
+
+def test_an_unreadable_certificate_is_a_notice_of_tsectl_status() -> None:
+    """The setup page's banner names an unreadable certificate; tsectl status does too."""
+    unreadable = CertificateStatus("default", "tss-1", None, None, None, None,
+                                   error="the certificate cannot be read")  # fmt: skip
+    found = certificate_notice(unreadable)
+    assert found is not None and texts([found])[0].startswith("Das Zertifikat der TSE tss-1")
+    assert ids([found])[0]["id"] == "notice.certificate.unreadable"
+    fine = CertificateStatus("default", "tss-1", 1.9e9, 300, None, "BSI-K-TR-0490-2021")
+    assert certificate_notice(fine) is None

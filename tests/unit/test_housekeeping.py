@@ -146,7 +146,9 @@ async def test_the_nightly_routine_in_a_real_unit(
         assert result["reconcile"].details["archived"] == 1
         assert result["abandon"].details["cancelled"] == 0  # counted once, by the first night
         assert result["selfcheck"].details["clock"] == "ok"
-        assert len(hk.log.records()) == 1  # the same day: the newer record replaces it
+        # the same day: the run on demand is the newest record, the night's stays beside it
+        assert [r.reason for r in hk.log.records()] == ["nightly", "on demand"]
+        assert hk.log.last() == second and hk.last == second
         code, out = await unit.tsectl("--json", "status")
         assert not any("housekeeping" in n for n in json.loads(out)["notices"])
 

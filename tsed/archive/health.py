@@ -8,8 +8,10 @@ outage journal against the archive) and ``certificates`` (the certificate and ce
 watch). Each step says ``ok``, ``warn`` or ``failed`` with a one-line summary and its details.
 
 The records live in ``housekeeping.json`` in the state directory (written atomically; the
-newest :data:`KEEP_DAYS` days, one record a day: a second run the same day replaces the
-first). A damaged file is kept aside and the history starts again.
+newest :data:`KEEP_DAYS` days; per day one scheduled record (the night's, or the one run
+after a missed night) and one run on demand: a second run of the same kind the same day
+replaces the first, and a run on demand never replaces the night's record). A damaged file is
+kept aside and the history starts again.
 """
 
 from __future__ import annotations
@@ -88,6 +90,14 @@ class HousekeepingRecord:
                    tuple(StepRecord.from_json(s) for s in data["steps"]))  # fmt: skip
 
 
+ON_DEMAND = "on demand"  # the reason of a run started by tsectl health run or the setup page
+
+
+def _kind(record: HousekeepingRecord) -> str:
+    """A day's records are kept per kind: the scheduled one and the one run on demand."""
+    return "on-demand" if record.reason == ON_DEMAND else "scheduled"
+
+
 def local_day(moment: float) -> str:
     return datetime.fromtimestamp(moment).astimezone().date().isoformat()
 
@@ -123,7 +133,8 @@ class HousekeepingLog:
     def add(self, record: HousekeepingRecord) -> None:
         """Keep ``record`` (blocking: run it in a thread)."""
         with self._lock:
-            records = [r for r in self._load() if r.day != record.day] + [record]
+            kind = (record.day, _kind(record))  # in the order written: the last is the newest
+            records = [r for r in self._load() if (r.day, _kind(r)) != kind] + [record]
             days = sorted({r.day for r in records})[-KEEP_DAYS:]
             kept = [r for r in records if r.day in days]
             body = {"records": [r.to_json() for r in kept]}

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from tsed.archive.health import ON_DEMAND
 from tsed.cli.adminclient import AdminClient, CommandFailed
 from tsed.cli.say import lang, t
 from tsed.cli.tsectl_text import notice_lines, test_trouble
@@ -55,7 +56,8 @@ def run_health(client: AdminClient, args: argparse.Namespace) -> Mapping[str, An
     if getattr(args, "action", None) != "run":
         data: Mapping[str, Any] = client.call("GET", "/admin/v1/health")
         return data
-    client.call("POST", "/admin/v1/health/run")
+    started: Mapping[str, Any] = client.call("POST", "/admin/v1/health/run")
+    before = (started.get("last") or {}).get("started_at")  # the record before this run's
     deadline, step = time.monotonic() + args.wait, None
     while True:
         data = client.call("GET", "/admin/v1/health")
@@ -70,7 +72,14 @@ def run_health(client: AdminClient, args: argparse.Namespace) -> Mapping[str, An
                 "It goes on in the unit: follow it with 'tsectl health'.",
             ).localized("health.still_running")
         time.sleep(RUN_POLL)
-    if (data.get("last") or {}).get("result") == "failed":
+    own = data.get("last") or {}
+    if own.get("started_at") == before or own.get("reason") != ON_DEMAND:
+        raise CommandFailed(  # the run stopped before it wrote its record: never show another
+            "the housekeeping run ended without a record of its own",
+            "The journal says why (journalctl -u tsed, TSED_EVENT=housekeeping_done); run it again "
+            "with 'tsectl health run'.",
+        ).localized("health.run_lost")
+    if own.get("result") == "failed":
         if not args.json:
             print_health(data, sys.stdout)
         raise CommandFailed(

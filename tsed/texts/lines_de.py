@@ -378,6 +378,9 @@ LINES: dict[str, str] = {
     "health.run_step": "  Wartung: Schritt {step} …",
     "health.still_running": "Die Wartung läuft noch.",
     "health.still_running.hint": "Sie läuft in der Einheit weiter: verfolgen mit „tsectl health“.",
+    "health.run_lost": "Der Wartungslauf endete ohne eigenen Bericht.",
+    "health.run_lost.hint": "Das Journal nennt den Grund (journalctl -u tsed, "
+    "TSED_EVENT=housekeeping_done); erneut starten mit „tsectl health run“.",
     "health.run_failed": "Die Wartung endete mit FEHLER.",
     "health.run_failed.hint": "Die Zeilen oben nennen die Schritte; Einzelheiten: "
     "„tsectl --lang en health“ und das Journal (TSED_EVENT=housekeeping_step).",

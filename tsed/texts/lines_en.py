@@ -365,6 +365,9 @@ LINES: dict[str, str] = {
     "health.run_step": "  housekeeping: step {step} …",
     "health.still_running": "The housekeeping is still running.",
     "health.still_running.hint": "It goes on in the unit: follow it with 'tsectl health'.",
+    "health.run_lost": "The housekeeping run ended without a record of its own.",
+    "health.run_lost.hint": "The journal says why (journalctl -u tsed, "
+    "TSED_EVENT=housekeeping_done); run it again with 'tsectl health run'.",
     "health.run_failed": "The housekeeping ended FAILED.",
     "health.run_failed.hint": "The lines above name the steps; the journal has the details "
     "(TSED_EVENT=housekeeping_step).",

@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from tsed.archive.health import (
+    ON_DEMAND,
     HealthMetrics,
     HousekeepingLog,
     HousekeepingRecord,
@@ -124,7 +125,7 @@ class Housekeeping:
 
     async def _run_on_demand(self) -> None:
         try:
-            await self.run("on demand")
+            await self.run(ON_DEMAND)
         except Exception:  # the daemon outlives any one run
             _LOGGER.exception("the housekeeping run (on demand) stopped unexpectedly")
 
