@@ -94,7 +94,7 @@ def text(text_id: str, lang: Lang, /, **params: Any) -> str:
     ``<text_id>.one`` instead where one exists and the count (``days``, ``count``, ``n``) is 1
     ("noch 1 Tag", not "noch 1 Tage")."""
     template = _LINES[lang].get(text_id) or _LINES["en"].get(text_id) or text_id
-    if any(type(params.get(name)) is int and params[name] == 1 for name in _COUNTS):
+    if any(params.get(name) in (1, "1") and params[name] is not True for name in _COUNTS):
         template = _LINES[lang].get(f"{text_id}.one", template)
     try:
         return template.format(**params)

@@ -62,11 +62,11 @@ class HealthView:
 
 def certificate_notice(status: CertificateStatus) -> Notice | None:
     """A certificate that is due or unreadable (its ``text`` is German: the journal's too)."""
+    shown = {"tss": status.tss_id, "tenant": status.tenant}
+    if status.error is not None and status.text:  # unreadable: no threshold, due all the same
+        return notice(status.text, "notice.certificate.unreadable", **shown)
     if not status.text or status.threshold is None:
         return None
-    shown = {"tss": status.tss_id, "tenant": status.tenant}
-    if status.error is not None:
-        return notice(status.text, "notice.certificate.unreadable", **shown)
     day = "?" if status.not_after is None else german_day(status.not_after)
     if (status.days_left or 0) < 0:
         return notice(status.text, "notice.certificate.expired", day=day, **shown)
