@@ -199,6 +199,9 @@ def test_a_count_of_one_takes_the_singular_line() -> None:
                                  premises="p", tenant="t")  # fmt: skip
     assert "(noch 1 Tag)" in text("notice.certificate.expires", "de", tss="x", tenant="t", day="d",
                                   days=1)  # fmt: skip
+    # a notice carries its values as text (tsectl status): "1" is one as well
+    assert "(noch 1 Tag)" in text("notice.certificate.expires", "de", tss="x", tenant="t", day="d",
+                                  days="1")  # fmt: skip
     # a count that is not a whole number (1.0 days of backup age) keeps the plural line
     assert text("health.days_left", "de", days=1.5, until="x") == "noch 1.5 Tage, bis x"
 
