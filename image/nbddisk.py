@@ -114,6 +114,7 @@ class VolatileDisk:
         with self._lock:
             self._cache.clear()
             self._powered = True
+            self._trigger = self._flush_trigger = None  # a new boot starts unarmed
             self.powered_off.clear()
             self.writes = self.fua_writes = self.flushes = 0
 

@@ -106,7 +106,9 @@ class Cut:
     checked_after: float = 0.0  # the agent's report of the recovered state (the guest's clock)
     daemon_restarts: str = ""  # tsed.service restarts before the agent saw it READY
     daemon_ready: float = 0.0  # READY after the kernel started (the guest's clock)
-    at: str = "flush"  # the cut fell on a cache flush, or after FLUSH_WAIT without one
+    # where the cut fell: "flush" (a cache flush with the targets under way), "next-flush"
+    # (the first flush after TARGET_WAIT without them), "time" (FLUSH_WAIT without a flush)
+    at: str = "flush"
     archive_after: str = ""  # the archive the next boot found: files, set aside, how far
     disk_io: str = ""
 
@@ -117,6 +119,7 @@ class Guest:
     def __init__(self, out: Path, work: Path, disk: VolatileDisk, port: int, boot: int,
                  args: dict[str, str]) -> None:  # fmt: skip
         self.log = work / f"agent-{boot}.log"
+        self._busy: tuple[int, tuple[str, ...]] | None = None  # (log size, writes under way)
         self.kernel_log = work / f"kernel-{boot}.log"
         cmdline = "root=/dev/vda rw console=ttyS0 panic=-1 quiet systemd.show_status=false " + (
             " ".join(f"tsed_pc.{k}={v}" for k, v in {"boot": str(boot), **args}.items())
@@ -180,7 +183,11 @@ class Guest:
         return (text.strip().splitlines() or [""])[-1][-200:]
 
     def under_way(self) -> list[str]:
-        """The guest's writes begun and neither acknowledged nor failed (in its log so far)."""
+        """The guest's writes begun and neither acknowledged nor failed (in its log so far).
+        Asked at every cache flush of the guest: read again only when the log grew."""
+        size = self.log.stat().st_size if self.log.exists() else 0
+        if self._busy is not None and self._busy[0] == size:
+            return list(self._busy[1])
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         busy = []
         for moment in WRITES:
@@ -188,6 +195,7 @@ class Guest:
             ended = re.findall(rf"TSED_PC .*\b{moment}_(?:acked|error)=(?:export-)?(\d+)", text)
             if began and began[-1] not in ended:
                 busy.append(moment)
+        self._busy = (len(text.encode(errors="replace")), tuple(busy))
         return busy
 
     def kill(self) -> None:
@@ -409,6 +417,7 @@ def run(out: Path, cuts: int, seed: int, mode: str, moments: tuple[str, ...] = M
                 disk.cut_at_next_flush(mode, cut.seed, partial(_under_way, guest, cut.targets))
                 if not disk.powered_off.wait(TARGET_WAIT):
                     disk.cut_at_next_flush(mode, cut.seed)  # the report says where it fell
+                    cut.at = "next-flush"
                     if not disk.powered_off.wait(FLUSH_WAIT):
                         disk.cut(mode, cut.seed)
                         cut.at = "time"
