@@ -195,7 +195,7 @@ class Guest:
             ended = re.findall(rf"TSED_PC .*\b{moment}_(?:acked|error)=(?:export-)?(\d+)", text)
             if began and began[-1] not in ended:
                 busy.append(moment)
-        self._busy = (len(text.encode(errors="replace")), tuple(busy))
+        self._busy = (size, tuple(busy))  # a log grown while read: read again next time
         return busy
 
     def kill(self) -> None:
