@@ -1,59 +1,26 @@
 """Submissions one at a time per premises, and taken up after a restart, against SUBMIT DE in
 the simulator (real client, real SQLite): a second submit follows the open one, a submission
 recorded but never made is made with its recorded id, a resumed one closes the same events as
-an uninterrupted run, a refusal keeps fiskaly's reason, the same filing is not sent twice."""
+an uninterrupted run, a refusal keeps fiskaly's reason, the same filing is not sent twice
+(fixtures: ``tests/filing/conftest.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from tests.filing.test_submit import ADDRESS, REGISTER
 from tests.fiskaly.simulator.conftest import Api
+from tests.support.filing import sim_states
 from tsed.filing.errors import SubmissionFailed
 from tsed.filing.service import FilingService
-from tsed.filing.store import FilingStore
 from tsed.filing.submissions import Submissions
 from tsed.filing.submit import CREATING, digest, prepare
 from tsed.fiskaly import SubmitClient
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
-
-
-@pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[FilingService]:
-    store = FilingStore(tmp_path / "filing.sqlite")
-    await store.open()
-    service = FilingService(store)
-    await service.set_taxpayer("default", {"name": "Huber GmbH", "tax_number": "2893081508152",
-                                           **ADDRESS})  # fmt: skip
-    await service.set_premises("f1", "default", {"name": "Filiale 1", **ADDRESS})
-    await service.set_register("S1", REGISTER)
-    await service.register_paired("r-1", "S1", "default", {"software_version": "4.2"})
-    yield service
-    await store.close()
-
-
-@pytest.fixture
-async def links(api: Api) -> dict[str, tuple[str, str]]:
-    return {"r-1": await api.setup_tss()}
-
-
-@pytest.fixture
-def client_for(server: SimulatorServer, api: Api) -> Callable[[], SubmitClient]:
-    def make() -> SubmitClient:
-        return SubmitClient(api_key=api.creds.api_key, api_secret=api.creds.api_secret,
-                            base_url=server.base_url)  # fmt: skip
-
-    return make
-
-
-def sim_states(sim: Simulator) -> list[str]:
-    return [sim.submit.state_of(s)[0] for s in sim.submit.submissions.values()]
 
 
 async def test_a_second_submit_follows_the_open_one(

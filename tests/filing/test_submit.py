@@ -1,10 +1,10 @@
 """The filing driver against SUBMIT DE in the simulator: bodies fiskaly accepts, the state
-followed until final, events closed only on TRANSMISSION_SUCCEEDED."""
+followed until final, events closed only on TRANSMISSION_SUCCEEDED (service:
+``tests/filing/conftest.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -12,28 +12,9 @@ from tests.fiskaly.simulator.conftest import Api
 from tsed.filing.errors import FilingIncomplete, SubmissionFailed
 from tsed.filing.model import RegisterData
 from tsed.filing.service import FilingService
-from tsed.filing.store import FilingStore
 from tsed.filing.submit import client_body, submit_filing
 from tsed.fiskaly import SubmitClient
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
-
-ADDRESS = {"street": "Hauptstraße", "house_number": "1", "zip_code": "70173", "town": "Stuttgart"}
-REGISTER = {"premises": "f1", "maker": "Kassen AG", "model": "K1", "software": "Kasse Pro",
-            "purchased_on": "2026-01-02"}  # fmt: skip
-
-
-@pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[FilingService]:
-    store = FilingStore(tmp_path / "filing.sqlite")
-    await store.open()
-    service = FilingService(store)
-    await service.set_taxpayer("default", {"name": "Huber GmbH", "tax_number": "2893081508152",
-                                           **ADDRESS})  # fmt: skip
-    await service.set_premises("f1", "default", {"name": "Filiale 1", **ADDRESS})
-    await service.set_register("S1", REGISTER)
-    await service.register_paired("r-1", "S1", "default", {"software_version": "4.2"})
-    yield service
-    await store.close()
 
 
 @pytest.fixture

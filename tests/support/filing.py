@@ -1,0 +1,33 @@
+"""The notification duty's surroundings for the submission tests: a filing service with one
+premises (``f1``) and one paired register (``r-1``) that SUBMIT DE accepts, the register's
+SIGN DE client in the simulator, a SUBMIT DE client maker (fixtures in
+``tests/filing/conftest.py``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tsed.filing.service import FilingService
+from tsed.filing.store import FilingStore
+from tsed.fiskaly.simulator import Simulator
+
+ADDRESS = {"street": "Hauptstraße", "house_number": "1", "zip_code": "70173", "town": "Stuttgart"}
+REGISTER = {"premises": "f1", "maker": "Kassen AG", "model": "K1", "software": "Kasse Pro",
+            "purchased_on": "2026-01-02"}  # fmt: skip
+
+
+async def filled_service(path: Path) -> FilingService:
+    """An open filing store at ``path`` with the master data of premises ``f1``."""
+    store = FilingStore(path)
+    await store.open()
+    service = FilingService(store)
+    await service.set_taxpayer("default", {"name": "Huber GmbH", "tax_number": "2893081508152",
+                                           **ADDRESS})  # fmt: skip
+    await service.set_premises("f1", "default", {"name": "Filiale 1", **ADDRESS})
+    await service.set_register("S1", REGISTER)
+    await service.register_paired("r-1", "S1", "default", {"software_version": "4.2"})
+    return service
+
+
+def sim_states(sim: Simulator) -> list[str]:
+    return [sim.submit.state_of(s)[0] for s in sim.submit.submissions.values()]
