@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tsed.errors import StorageError
 from tsed.filing.model import Address, Premises, RegisterData, Taxpayer
 from tsed.filing.store import FilingStore, SubmissionRow
+from tsed.state.store import StoreTooNew
 
 ADDRESS = Address("Hauptstraße", "1", "70173", "Stuttgart")
 
@@ -49,14 +50,22 @@ async def test_everything_survives_a_reopen(tmp_path: Path) -> None:
     await again.close()
 
 
-async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+async def test_a_newer_schema_is_refused_like_the_main_store_and_left_untouched(
+    tmp_path: Path,
+) -> None:
+    """The downgrade (an update rolled back): StoreTooNew, so that the daemon exits with 3
+    and is not restarted, and the file is not changed, not even its journal mode."""
     path = tmp_path / "filing.sqlite"
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA user_version=99")
+    with sqlite3.connect(path) as conn:
+        conn.executescript("CREATE TABLE future (x); PRAGMA user_version=99;")
     conn.close()
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
     store = FilingStore(path)
-    with pytest.raises(StorageError, match="newer tsed"):
+    with pytest.raises(StoreTooNew, match="written by a newer tsed") as caught:
         await store.open()
+    assert caught.value.code == "STORE_TOO_NEW" and "schema 99" in caught.value.message
+    assert "newer version" in caught.value.hint
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 
 
 SCHEMA_1 = """

@@ -1,7 +1,8 @@
 """The filing store: master data, reportable events and submissions, in the state directory.
 
 Its own SQLite file (``filing.sqlite``, :attr:`~tsed.state.paths.StatePaths.filing`) with a
-schema version (``PRAGMA user_version``; a newer file is refused), WAL and
+schema version (``PRAGMA user_version``; a newer file is refused like the main store, with
+:class:`~tsed.state.store.StoreTooNew`, and left untouched), WAL and
 ``synchronous=FULL``: an answer to the installer comes after the commit reached the disk.
 Master data rows are JSON documents of the frozen records of :mod:`tsed.filing.model`; events
 and submissions have columns. Calls run in a worker thread, one at a time.
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 
 from tsed.errors import StorageError
 from tsed.filing.model import Address, Premises, RegisterData, Taxpayer
+from tsed.state.store import StoreTooNew
 
 T = TypeVar("T")
 SCHEMA_VERSION = 2  # 2: a submission's filing content hash and last event id (a resume)
@@ -114,15 +116,16 @@ class FilingStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
+        # before anything writes: a file of a newer schema is left exactly as it is
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             conn.close()
-            raise StorageError(
-                f"{self.path} was written by a newer tsed (schema {version})",
-                hint="Install the newer tsed again, or restore a backup of the state directory.",
+            raise StoreTooNew(
+                f"{self.path} was written by a newer tsed (schema {version}; this tsed reads "
+                f"up to {SCHEMA_VERSION}): it is not opened, so nothing in it changes"
             )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
         conn.executescript(_SCHEMA)
         if version == 1:
             # one transaction with the version: a cut leaves schema 1 or schema 2, whole
