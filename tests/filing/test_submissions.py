@@ -1,13 +1,15 @@
 """Submissions one at a time per premises, and taken up after a restart, against SUBMIT DE in
 the simulator (real client, real SQLite): a second submit follows the open one, a submission
 recorded but never made is made with its recorded id, a resumed one closes the same events as
-an uninterrupted run, a refusal keeps fiskaly's reason, the same filing is not sent twice
-(fixtures: ``tests/filing/conftest.py``)."""
+an uninterrupted run, a refusal keeps fiskaly's reason, the same filing is not sent twice, one
+an older release made closes no event by itself (fixtures: ``tests/filing/conftest.py``)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 
@@ -111,3 +113,24 @@ async def test_an_unreachable_submit_de_is_tried_again_a_bounded_number_of_times
     )
     assert still_open == 1 and waits == [5.0, 10.0] and time.monotonic() - started < 120
     assert [s.state for s in await service.store.submissions()] == [CREATING]
+
+
+async def test_a_submission_an_older_release_made_closes_no_event_by_itself(
+    sim: Simulator, service: FilingService, client_for: Callable[[], SubmitClient],
+    links: dict[str, tuple[str, str]], caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """Its record has no last event (an older release did not keep one): its success closes
+    nothing, as no event is known to have been raised before it; the journal says so."""
+    sim.submit.step = 0.02
+    async with client_for() as client:
+        row = await prepare(service, await service.filing("f1"), client, links)
+    with sqlite3.connect(service.store.path) as db:  # what the older release recorded
+        db.execute("DELETE FROM submission_resume")
+    (old,) = await service.store.submissions()
+    assert old == dataclasses.replace(row, content_hash=None, upto=None)
+    assert await Submissions(service, poll=0.01).resume(lambda tenant: client_for()) == 0
+    (done,) = await service.store.submissions()
+    assert (done.id, done.state) == (row.id, "TRANSMISSION_SUCCEEDED")
+    assert [e.kind for e in (await service.status()).pending] == ["register_paired"]
+    kept = [r for r in caplog.records if getattr(r, "TSED_EVENT", None) == "filing_events_kept"]
+    assert len(kept) == 1 and "tsectl filing done --premises f1" in kept[0].getMessage()

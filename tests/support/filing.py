@@ -5,7 +5,9 @@ SIGN DE client in the simulator, a SUBMIT DE client maker (fixtures in
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 from tsed.filing.service import FilingService
 from tsed.filing.store import FilingStore
@@ -31,3 +33,22 @@ async def filled_service(path: Path) -> FilingService:
 
 def sim_states(sim: Simulator) -> list[str]:
     return [sim.submit.state_of(s)[0] for s in sim.submit.submissions.values()]
+
+
+def old_reader(path: Path) -> list[tuple[Any, ...]]:
+    """What the release before the resume data does with ``path`` (its rules, written out):
+    refuse a version above 1, read ``SELECT *`` into its six fields, write a submission with
+    six values; returns the rows it read."""
+    db = sqlite3.connect(path)
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        assert version <= 1, f"the older tsed refuses the file (schema {version})"
+        rows = db.execute("SELECT * FROM submissions ORDER BY created_at").fetchall()
+        assert all(len(row) == 6 for row in rows), rows  # its SubmissionRow has six fields
+        db.execute("INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?, ?, ?)",
+                   ("sub-old", "f1", "CREATED", 9e9, 9e9, None))  # fmt: skip
+        db.execute("DELETE FROM submissions WHERE id = 'sub-old'")
+        db.commit()
+        return rows
+    finally:
+        db.close()

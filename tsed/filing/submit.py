@@ -179,14 +179,30 @@ async def follow(
         raise SubmissionFailed(
             f"Die Mitteilung für {premises} wurde nicht übermittelt: {sub.state} ({reason})"
         )
-    closed = await service.mark_filed(premises, by=row.id, upto=row.upto)  # before the row:
-    row = await _record(service, row, sub.state, None)  # a cut between them closes nothing twice
+    closed = await _close(service, row)  # before the row: a cut between them closes nothing
+    row = await _record(service, row, sub.state, None)  # twice
     _LOGGER.info(
         "filing of %s transmitted by fiskaly SUBMIT DE (submission %s, %d event(s) closed)",
         premises, row.id, closed,
         extra={"TSED_EVENT": "filing_submitted", "TSED_PREMISES": premises},
     )  # fmt: skip
     return row
+
+
+async def _close(service: FilingService, row: SubmissionRow) -> int:
+    """Close the events the succeeded ``row`` covers: none if it does not know which (made
+    by an older release, which did not record its last event; the events carry only their
+    day, so none of them is known to have been raised before it)."""
+    if row.upto is None:
+        _LOGGER.warning(
+            "the submission %s of %s succeeded, but it does not record which events it covers "
+            "(made by an older tsed): they stay open; once checked, mark them filed "
+            "(tsectl filing done --premises %s) or submit again",
+            row.id, row.premises_id, row.premises_id,
+            extra={"TSED_EVENT": "filing_events_kept", "TSED_PREMISES": row.premises_id},
+        )  # fmt: skip
+        return 0
+    return await service.mark_filed(row.premises_id, by=row.id, upto=row.upto)
 
 
 async def submit_filing(
