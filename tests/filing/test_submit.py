@@ -1,6 +1,6 @@
 """The filing driver against SUBMIT DE in the simulator: bodies fiskaly accepts, the state
-followed until final, events closed only on TRANSMISSION_SUCCEEDED (service:
-``tests/filing/conftest.py``)."""
+followed until final, events closed only on TRANSMISSION_SUCCEEDED and only those raised
+before the filing's data was read (service: ``tests/filing/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -69,6 +69,21 @@ async def test_a_register_without_fiskaly_client_is_filed_by_hand(
     filing = await service.filing("f1")
     with pytest.raises(FilingIncomplete, match=r"ohne fiskaly-Client.*S1"):
         await submit_filing(service, filing, client, {})
+
+
+async def test_an_event_raised_after_the_filing_was_read_stays_open(
+    api: Api, service: FilingService, client: SubmitClient
+) -> None:
+    """An event raised between reading the filing's data and submitting it is not in the
+    filing: its success does not close it."""
+    tss_id, client_id = await api.setup_tss()
+    filing = await service.filing("f1")
+    late = await service.store.add_event("default", "f1", "premises_changed", "Filiale 1b",
+                                         "2026-01-03", "2026-02-03")  # fmt: skip
+    row = await submit_filing(service, filing, client, {"r-1": (tss_id, client_id)}, poll=0.01)
+    assert row.state == "TRANSMISSION_SUCCEEDED"
+    assert [e.id for e in (await service.status()).pending] == [late.id]
+    assert row.upto == late.id - 1  # the last event when the filing's data was read
 
 
 def test_client_body_uses_submit_de_names_and_dates() -> None:

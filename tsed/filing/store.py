@@ -115,6 +115,18 @@ class SubmissionRow:
     # both None: made by an older release, which did not record them
 
 
+@dataclass(frozen=True, slots=True)
+class FilingData:
+    """What the filing of a premises is made of, read at one moment (:meth:`FilingStore.
+    filing_data`): ``last_event`` is the last event raised by then, the last one it covers."""
+
+    premises: Premises | None  # None: not known
+    taxpayer: Taxpayer | None
+    registers: tuple[RegisterData, ...]  # of the premises
+    known_tss: dict[str, dict[str, Any]]
+    last_event: int
+
+
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
     return {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
 
@@ -266,6 +278,31 @@ class FilingStore:
             )
 
         await self._run(save)
+
+    async def filing_data(self, premises_id: str) -> FilingData:
+        """The master data of ``premises_id``'s filing and the last event, in one read: an
+        event raised after it is not in the filing made of it, nor closed by its success."""
+
+        def get(conn: sqlite3.Connection) -> FilingData:
+            row = conn.execute(
+                "SELECT doc FROM premises WHERE premises_id=?", (premises_id,)
+            ).fetchone()
+            premises = _premises(row["doc"]) if row else None
+            tenant = premises.tenant_id if premises else None
+            found = conn.execute(
+                "SELECT doc FROM taxpayers WHERE tenant_id=?", (tenant,)
+            ).fetchone()
+            docs = conn.execute("SELECT doc FROM registers ORDER BY serial, key").fetchall()
+            tss = conn.execute("SELECT * FROM known_tss").fetchall()
+            last = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+            return FilingData(
+                premises, _taxpayer(found["doc"]) if found else None,
+                tuple(r for r in (_register(d["doc"]) for d in docs)
+                      if r.premises_id == premises_id),
+                {row["tss_id"]: dict(row) for row in tss}, int(last),
+            )  # fmt: skip
+
+        return await self._run(get)
 
     # -- events ---------------------------------------------------------------------------
 

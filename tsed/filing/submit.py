@@ -88,10 +88,11 @@ def client_body(register: RegisterData, establishment_id: str) -> dict[str, Any]
 
 
 def digest(filing: Filing) -> str:
-    """The filing's content (without the day it was made), as SHA-256: the same data filed
-    again has the same digest."""
+    """The filing's content (without the day it was made and the last event when it was
+    read), as SHA-256: the same data filed again has the same digest."""
     content = dataclasses.asdict(filing)
     content.pop("made_on", None)
+    content.pop("upto", None)
     text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -111,10 +112,10 @@ async def prepare(
     links: Mapping[str, tuple[str, str]],
 ) -> SubmissionRow:  # fmt: skip
     """The master data to SUBMIT DE, then the submission recorded (``CREATING``: its id, the
-    filing's digest, the last event it covers) before it is made, so that a restart at any
-    moment after finds it again and never makes a second one."""
+    filing's digest, the last event it covers: the last one when the filing's data was read,
+    :attr:`Filing.upto`) before it is made, so that a restart at any moment after finds it
+    again and never makes a second one."""
     check_links(filing, links)
-    upto = max((e.id for e in await service.store.events()), default=0)
     est_id = filing.premises.establishment_id
     await client.upsert_taxpayer(taxpayer_body(filing))
     await client.upsert_establishment(est_id, establishment_body(filing))
@@ -125,7 +126,7 @@ async def prepare(
     now = time.time()
     row = SubmissionRow(
         str(uuid.uuid4()), filing.premises.premises_id, CREATING, now, now, None,
-        digest(filing), upto,
+        digest(filing), filing.upto,
     )  # fmt: skip
     await service.store.save_submission(row)
     return row
