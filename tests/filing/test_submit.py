@@ -1,14 +1,17 @@
 """The filing driver against SUBMIT DE in the simulator: bodies fiskaly accepts, the state
 followed until final, events closed only on TRANSMISSION_SUCCEEDED and only those raised
-before the filing's data was read (service: ``tests/filing/conftest.py``)."""
+before the filing's data was read, a trigger SUBMIT DE did not take repeated with a pause
+(service: ``tests/filing/conftest.py``)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import pytest
 
 from tests.fiskaly.simulator.conftest import Api
+from tests.support.filing import TRIGGER
 from tsed.filing.errors import FilingIncomplete, SubmissionFailed
 from tsed.filing.model import RegisterData
 from tsed.filing.service import FilingService
@@ -84,6 +87,30 @@ async def test_an_event_raised_after_the_filing_was_read_stays_open(
     assert row.state == "TRANSMISSION_SUCCEEDED"
     assert [e.id for e in (await service.status()).pending] == [late.id]
     assert row.upto == late.id - 1  # the last event when the filing's data was read
+
+
+async def test_a_trigger_answered_ready_again_is_repeated_after_a_growing_pause(
+    sim: Simulator, api: Api, service: FilingService, client: SubmitClient
+) -> None:
+    """SUBMIT DE answers the trigger with READY_FOR_TRANSMISSION and stays there: the unit
+    reads the state again and triggers once more only after a pause that doubles, not in a
+    loop against fiskaly."""
+    tss_id, client_id = await api.setup_tss()
+    sim.submit.faults["trigger"] = "ignored"
+    filing = await service.filing("f1")
+    started = time.monotonic()
+    with pytest.raises(SubmissionFailed, match="still READY_FOR_TRANSMISSION"):
+        await submit_filing(
+            service, filing, client, {"r-1": (tss_id, client_id)}, within=1.2, poll=0.05
+        )
+    assert time.monotonic() - started >= 1.0  # it kept following until ``within``
+    triggers = sim.stats[TRIGGER]
+    assert 2 <= triggers <= 6, triggers  # at 0, 0.05, 0.15, 0.35, 0.75 s (a hot loop: ~25)
+    polls = sim.stats["GET /api/submission/v1/submission/{submission_id}"]
+    assert polls >= 10  # between the triggers the state is read again
+    (row,) = await service.store.submissions()
+    assert row.state == "READY_FOR_TRANSMISSION"
+    assert [e.kind for e in (await service.status()).pending] == ["register_paired"]
 
 
 def test_client_body_uses_submit_de_names_and_dates() -> None:

@@ -16,6 +16,7 @@ from tsed.fiskaly.simulator import Simulator
 ADDRESS = {"street": "Hauptstraße", "house_number": "1", "zip_code": "70173", "town": "Stuttgart"}
 REGISTER = {"premises": "f1", "maker": "Kassen AG", "model": "K1", "software": "Kasse Pro",
             "purchased_on": "2026-01-02"}  # fmt: skip
+TRIGGER = "PUT /api/submission/v1/submission/{submission_id}/transmission"  # the sim's stats key
 
 
 async def filled_service(path: Path) -> FilingService:

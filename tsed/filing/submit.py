@@ -34,6 +34,7 @@ from tsed.fiskaly import FiskalyNotFound, SubmitClient
 _LOGGER = logging.getLogger(__name__)
 CREATING = "CREATING"  # recorded, not yet answered by SUBMIT DE (the unit's own state)
 ABANDONED = "ABANDONED"  # SUBMIT DE no longer knows it (the unit's own state, final)
+TRIGGER_PAUSE_MAX = 30.0  # seconds at most between two triggers answered READY_FOR_TRANSMISSION
 
 
 def _day(iso: str | None) -> str | None:
@@ -158,11 +159,13 @@ async def follow(
     if not sub.final:  # a final state is recorded below, after what it closes
         row = await _record(service, row, sub.state, sub.error_description)
     deadline = time.monotonic() + within
+    trigger_at, pause = 0.0, poll  # a trigger answered READY again: the next one waits longer
     for _ in range(int(within / poll) + 2):  # bounded in count and in time
         if sub.final or time.monotonic() > deadline:
             break
-        if sub.state == "READY_FOR_TRANSMISSION":
+        if sub.state == "READY_FOR_TRANSMISSION" and time.monotonic() >= trigger_at:
             sub = await client.trigger_transmission(row.id)
+            trigger_at, pause = time.monotonic() + pause, min(pause * 2, TRIGGER_PAUSE_MAX)
         else:
             await asyncio.sleep(poll)
             sub = await client.get_submission(row.id)
