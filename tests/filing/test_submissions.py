@@ -2,7 +2,8 @@
 the simulator (real client, real SQLite): a second submit follows the open one, a submission
 recorded but never made is made with its recorded id, a resumed one closes the same events as
 an uninterrupted run, a refusal keeps fiskaly's reason, the same filing is not sent twice, one
-an older release made closes no event by itself (fixtures: ``tests/filing/conftest.py``)."""
+of a premises that is gone ends abandoned without any tenant's client, one an older release
+made closes no event by itself (fixtures: ``tests/filing/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import dataclasses
 import logging
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -19,8 +21,9 @@ from tests.fiskaly.simulator.conftest import Api
 from tests.support.filing import sim_states
 from tsed.filing.errors import SubmissionFailed
 from tsed.filing.service import FilingService
+from tsed.filing.store import SubmissionRow
 from tsed.filing.submissions import Submissions
-from tsed.filing.submit import CREATING, digest, prepare
+from tsed.filing.submit import ABANDONED, CREATING, digest, prepare
 from tsed.fiskaly import SubmitClient
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
 
@@ -113,6 +116,34 @@ async def test_an_unreachable_submit_de_is_tried_again_a_bounded_number_of_times
     )
     assert still_open == 1 and waits == [5.0, 10.0] and time.monotonic() - started < 120
     assert [s.state for s in await service.store.submissions()] == [CREATING]
+
+
+async def test_an_open_submission_of_a_premises_that_is_gone_is_abandoned_at_resume(
+    sim: Simulator, service: FilingService, client_for: Callable[[], SubmitClient],
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """No tenant is guessed for it (never the default tenant's credentials): it ends
+    ABANDONED with the reason, and the resume does not try again and again."""
+    now, sub_id = time.time(), str(uuid.uuid4())
+    await service.store.save_submission(
+        SubmissionRow(sub_id, "f9", "TRANSMISSION_PENDING", now, now, None, "abc", 1)
+    )
+    asked: list[str] = []
+
+    def client_of(tenant: str) -> SubmitClient:
+        asked.append(tenant)
+        return client_for()
+
+    async def sleep(seconds: float) -> None:
+        pass
+
+    assert await Submissions(service, poll=0.01).resume(client_of, sleep=sleep) == 0
+    assert asked == []
+    (gone,) = (await service.status()).submissions
+    assert (gone.id, gone.state, gone.final) == (sub_id, ABANDONED, True)
+    assert gone.error == "Die Betriebsstätte f9 gibt es nicht mehr"
+    logged = [r for r in caplog.records if getattr(r, "TSED_EVENT", None) == "filing_abandoned"]
+    assert len(logged) == 1 and logged[0].TSED_PREMISES == "f9"  # type: ignore[attr-defined]
 
 
 async def test_a_submission_an_older_release_made_closes_no_event_by_itself(

@@ -1,10 +1,11 @@
 """The filing driver against SUBMIT DE in the simulator: bodies fiskaly accepts, the state
 followed until final, events closed only on TRANSMISSION_SUCCEEDED and only those raised
-before the filing's data was read, a trigger SUBMIT DE did not take repeated with a pause
-(service: ``tests/filing/conftest.py``)."""
+before the filing's data was read, a trigger SUBMIT DE did not take repeated with a pause, a
+submission of a premises that is gone ended (service: ``tests/filing/conftest.py``)."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 
@@ -12,10 +13,10 @@ import pytest
 
 from tests.fiskaly.simulator.conftest import Api
 from tests.support.filing import TRIGGER
-from tsed.filing.errors import FilingIncomplete, SubmissionFailed
+from tsed.filing.errors import FilingIncomplete, PremisesUnknown, SubmissionFailed
 from tsed.filing.model import RegisterData
 from tsed.filing.service import FilingService
-from tsed.filing.submit import client_body, submit_filing
+from tsed.filing.submit import ABANDONED, CREATING, client_body, follow, prepare, submit_filing
 from tsed.fiskaly import SubmitClient
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
 
@@ -110,6 +111,25 @@ async def test_a_trigger_answered_ready_again_is_repeated_after_a_growing_pause(
     assert polls >= 10  # between the triggers the state is read again
     (row,) = await service.store.submissions()
     assert row.state == "READY_FOR_TRANSMISSION"
+    assert [e.kind for e in (await service.status()).pending] == ["register_paired"]
+
+
+async def test_a_submission_of_a_premises_that_is_gone_ends_abandoned(
+    sim: Simulator, api: Api, service: FilingService, client: SubmitClient
+) -> None:
+    """The premises vanished (a restored older filing store, say) while its submission was
+    recorded but not made: it ends ABANDONED with that reason instead of staying open."""
+    tss_id, client_id = await api.setup_tss()
+    row = await prepare(service, await service.filing("f1"), client, {"r-1": (tss_id, client_id)})
+    assert row.state == CREATING
+    with sqlite3.connect(service.store.path) as db:
+        db.execute("DELETE FROM premises WHERE premises_id = 'f1'")
+    with pytest.raises(PremisesUnknown, match="gibt es nicht mehr"):
+        await follow(service, row, client, poll=0.01)
+    (done,) = (await service.status()).submissions
+    assert (done.state, done.final) == (ABANDONED, True)
+    assert done.error == "Die Betriebsstätte f1 gibt es nicht mehr"
+    assert sim.submit.submissions == {}  # not made at SUBMIT DE
     assert [e.kind for e in (await service.status()).pending] == ["register_paired"]
 
 

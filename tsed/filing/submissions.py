@@ -12,7 +12,8 @@ of the filing it carries, the last event it covers, when it was made. Then:
   with the same steps and the same closing of events as a run that was never cut; a failure
   keeps fiskaly's reason in the record and leaves the events open. Attempts that end without a
   final state (fiskaly not reachable yet) are repeated a few times, then left to the next
-  submit or start.
+  submit or start. A submission whose premises is gone ends ``ABANDONED`` with that reason,
+  without a client of any tenant.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tsed.filing.errors import SubmissionFailed
 from tsed.filing.form import Filing
 from tsed.filing.service import FINAL_STATES, FilingService
 from tsed.filing.store import SubmissionRow
-from tsed.filing.submit import digest, follow, prepare
+from tsed.filing.submit import abandon, digest, follow, prepare
 from tsed.fiskaly import SubmitClient
 
 _LOGGER = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class Submissions:
         """Follow every open submission to its final state (``client_for``: a client for a
         tenant); returns how many are still open after ``attempts`` rounds."""
         tenants = {p.premises_id: p.tenant_id for p in await self.service.store.premises()}
-        rows = await self.open_rows()
+        rows = await self._known(tenants)
         for attempt in range(attempts):
             if not rows:
                 break
@@ -101,15 +102,23 @@ class Submissions:
                     extra={"TSED_EVENT": "filing_resumed", "TSED_PREMISES": row.premises_id},
                 )  # fmt: skip
             results = await asyncio.gather(
-                *(self.follow_open(row, _bound(client_for, tenants.get(row.premises_id)))
+                *(self.follow_open(row, _bound(client_for, tenants[row.premises_id]))
                   for row in rows),
                 return_exceptions=True,
             )  # fmt: skip
             for row, result in zip(rows, results, strict=True):
                 if isinstance(result, BaseException) and not isinstance(result, SubmissionFailed):
                     _LOGGER.warning("the submission %s could not be followed: %s", row.id, result)
-            rows = await self.open_rows()
+            rows = await self._known(tenants)
         return len(rows)
+
+    async def _known(self, tenants: Mapping[str, str]) -> list[SubmissionRow]:
+        """The open rows whose premises is known; the others end abandoned."""
+        rows = await self.open_rows()
+        for row in rows:
+            if row.premises_id not in tenants:
+                await abandon(self.service, row)
+        return [r for r in rows if r.premises_id in tenants]
 
     async def close(self) -> None:
         """Stop following (at stop; the record keeps each submission open for the next start)."""
@@ -169,5 +178,5 @@ class Submissions:
         return last
 
 
-def _bound(client_for: Callable[[str], SubmitClient], tenant: str | None) -> ClientFor:
-    return lambda: client_for(tenant or "default")
+def _bound(client_for: Callable[[str], SubmitClient], tenant: str) -> ClientFor:
+    return lambda: client_for(tenant)

@@ -33,7 +33,8 @@ from tsed.fiskaly import FiskalyNotFound, SubmitClient
 
 _LOGGER = logging.getLogger(__name__)
 CREATING = "CREATING"  # recorded, not yet answered by SUBMIT DE (the unit's own state)
-ABANDONED = "ABANDONED"  # SUBMIT DE no longer knows it (the unit's own state, final)
+ABANDONED = "ABANDONED"  # SUBMIT DE no longer knows it, or its premises is gone (the unit's
+# own state, final)
 TRIGGER_PAUSE_MAX = 30.0  # seconds at most between two triggers answered READY_FOR_TRANSMISSION
 
 
@@ -143,6 +144,13 @@ async def follow(
     closed, then the row records the final state. :class:`SubmissionFailed` (with fiskaly's
     reason) otherwise; the events stay open."""
     premises = row.premises_id
+    known = {p.premises_id: p.establishment_id for p in await service.store.premises()}
+    if premises not in known:  # never followed with another tenant's data
+        await abandon(service, row)
+        raise PremisesUnknown(
+            f"Die Betriebsstätte {premises!r} gibt es nicht mehr: die Übermittlung {row.id} "
+            "wird nicht weiter verfolgt"
+        )
     try:
         sub = await client.get_submission(row.id)
     except FiskalyNotFound:
@@ -152,9 +160,6 @@ async def follow(
                 f"Die Übermittlung {row.id} für {premises} ist bei fiskaly SUBMIT DE nicht "
                 "(mehr) vorhanden"
             ) from None
-        known = {p.premises_id: p.establishment_id for p in await service.store.premises()}
-        if premises not in known:
-            raise PremisesUnknown(f"Die Betriebsstätte {premises!r} gibt es nicht") from None
         sub = await client.create_submission(row.id, known[premises], {"tsed_premises": premises})
     if not sub.final:  # a final state is recorded below, after what it closes
         row = await _record(service, row, sub.state, sub.error_description)
@@ -193,10 +198,21 @@ async def follow(
     return row
 
 
+async def abandon(service: FilingService, row: SubmissionRow) -> SubmissionRow:
+    """End the open ``row`` whose premises is gone (``ABANDONED``, with the reason): no
+    tenant's client follows it any more, its events are not closed."""
+    reason = f"Die Betriebsstätte {row.premises_id} gibt es nicht mehr"
+    _LOGGER.warning(
+        "the submission %s is abandoned: the premises %s is gone", row.id, row.premises_id,
+        extra={"TSED_EVENT": "filing_abandoned", "TSED_PREMISES": row.premises_id},
+    )  # fmt: skip
+    return await _record(service, row, ABANDONED, reason)
+
+
 async def _close(service: FilingService, row: SubmissionRow) -> int:
     """Close the events the succeeded ``row`` covers: none if it does not know which (made
     by an older release, which did not record its last event; the events carry only their
-    day, so none of them is known to have been raised before it)."""
+    day, so none of them is known to have been raised before it) or the premises is gone."""
     if row.upto is None:
         _LOGGER.warning(
             "the submission %s of %s succeeded, but it does not record which events it covers "
@@ -206,7 +222,15 @@ async def _close(service: FilingService, row: SubmissionRow) -> int:
             extra={"TSED_EVENT": "filing_events_kept", "TSED_PREMISES": row.premises_id},
         )  # fmt: skip
         return 0
-    return await service.mark_filed(row.premises_id, by=row.id, upto=row.upto)
+    try:
+        return await service.mark_filed(row.premises_id, by=row.id, upto=row.upto)
+    except PremisesUnknown:
+        _LOGGER.warning(
+            "the submission %s succeeded, but the premises %s is gone: no event closed",
+            row.id, row.premises_id,
+            extra={"TSED_EVENT": "filing_events_kept", "TSED_PREMISES": row.premises_id},
+        )  # fmt: skip
+        return 0
 
 
 async def submit_filing(
