@@ -135,6 +135,7 @@ TREE: dict[str, tuple[int, str]] = {
     "tsed.filing.errors.FilingInvalid": (400, "FILING_INVALID"),
     "tsed.filing.errors.PremisesUnknown": (404, "PREMISES_UNKNOWN"),
     "tsed.filing.errors.SubmissionFailed": (409, "SUBMISSION_FAILED"),
+    "tsed.filing.errors.SubmissionOpen": (409, "SUBMISSION_OPEN"),
     "tsed.tss.exports.ExportTimeout": (504, "EXPORT_TIMEOUT"),
     "tsed.net.setupcode.SetupCodeWrong": (401, "SETUP_CODE_WRONG"),
     "tsed.unit.setup_ops.WeakPassword": (400, "PASSWORD_TOO_WEAK"),

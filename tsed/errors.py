@@ -38,6 +38,7 @@ Class, status, code and module (below ``tsed.``); ``tests/test_errors.py`` check
     │  ├─ ExportFailed                  409 EXPORT_FAILED                   tss.exports
     │  ├─ FilingIncomplete              409 FILING_INCOMPLETE               filing.errors
     │  ├─ SubmissionFailed              409 SUBMISSION_FAILED               filing.errors
+    │  ├─ SubmissionOpen                409 SUBMISSION_OPEN                 filing.errors
     │  └─ ExportTimeout                 504 EXPORT_TIMEOUT                  tss.exports
     ├─ ForbiddenError                   403 FORBIDDEN                       errors
     │  ├─ TenantMismatch                403 TENANT_MISMATCH                 errors

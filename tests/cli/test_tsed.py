@@ -130,3 +130,37 @@ def test_the_daemon_exits_3_on_a_store_a_newer_tsed_wrote(tmp_path: Path) -> Non
     assert "written by a newer tsed" in done.stderr and "hint:" in done.stderr
     assert "Traceback" not in done.stderr
     assert hashlib.sha256(store_path.read_bytes()).hexdigest() == before
+
+
+def test_the_daemon_exits_3_on_a_filing_store_a_newer_tsed_wrote(tmp_path: Path) -> None:
+    """The notification duty's store is refused like the main store: exit 3, no traceback,
+    the file byte for byte as it was."""
+    import hashlib
+    import os
+    import socket
+    import sqlite3
+    import subprocess
+    import sys
+
+    from tsed.state.paths import StatePaths
+
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    filing = StatePaths(state).filing
+    conn = sqlite3.connect(filing)  # what a newer tsed's migration leaves, checkpointed
+    conn.executescript("CREATE TABLE submissions_3 (id TEXT); PRAGMA user_version=3;")
+    conn.close()
+    before = hashlib.sha256(filing.read_bytes()).hexdigest()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "TSED_MDNS": "off", "TSED_STATE_DIR": str(state),
+           "TSED_CONFIG": str(state / "tsed.toml"), "TSED_LISTEN": f"127.0.0.1:{port}"}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "tsed.cli.tsed", "serve"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert f"{filing} was written by a newer tsed (schema 3" in done.stderr
+    assert "hint:" in done.stderr and "Traceback" not in done.stderr
+    assert hashlib.sha256(filing.read_bytes()).hexdigest() == before

@@ -1,39 +1,24 @@
 """The filing driver against SUBMIT DE in the simulator: bodies fiskaly accepts, the state
-followed until final, events closed only on TRANSMISSION_SUCCEEDED."""
+followed until final, events closed only on TRANSMISSION_SUCCEEDED and only those raised
+before the filing's data was read, a trigger SUBMIT DE did not take repeated with a pause, a
+submission of a premises that is gone ended (service: ``tests/filing/conftest.py``)."""
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from tests.fiskaly.simulator.conftest import Api
-from tsed.filing.errors import FilingIncomplete, SubmissionFailed
+from tests.support.filing import TRIGGER
+from tsed.filing.errors import FilingIncomplete, PremisesUnknown, SubmissionFailed
 from tsed.filing.model import RegisterData
 from tsed.filing.service import FilingService
-from tsed.filing.store import FilingStore
-from tsed.filing.submit import client_body, submit_filing
+from tsed.filing.submit import ABANDONED, CREATING, client_body, follow, prepare, submit_filing
 from tsed.fiskaly import SubmitClient
 from tsed.fiskaly.simulator import Simulator, SimulatorServer
-
-ADDRESS = {"street": "Hauptstraße", "house_number": "1", "zip_code": "70173", "town": "Stuttgart"}
-REGISTER = {"premises": "f1", "maker": "Kassen AG", "model": "K1", "software": "Kasse Pro",
-            "purchased_on": "2026-01-02"}  # fmt: skip
-
-
-@pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[FilingService]:
-    store = FilingStore(tmp_path / "filing.sqlite")
-    await store.open()
-    service = FilingService(store)
-    await service.set_taxpayer("default", {"name": "Huber GmbH", "tax_number": "2893081508152",
-                                           **ADDRESS})  # fmt: skip
-    await service.set_premises("f1", "default", {"name": "Filiale 1", **ADDRESS})
-    await service.set_register("S1", REGISTER)
-    await service.register_paired("r-1", "S1", "default", {"software_version": "4.2"})
-    yield service
-    await store.close()
 
 
 @pytest.fixture
@@ -88,6 +73,64 @@ async def test_a_register_without_fiskaly_client_is_filed_by_hand(
     filing = await service.filing("f1")
     with pytest.raises(FilingIncomplete, match=r"ohne fiskaly-Client.*S1"):
         await submit_filing(service, filing, client, {})
+
+
+async def test_an_event_raised_after_the_filing_was_read_stays_open(
+    api: Api, service: FilingService, client: SubmitClient
+) -> None:
+    """An event raised between reading the filing's data and submitting it is not in the
+    filing: its success does not close it."""
+    tss_id, client_id = await api.setup_tss()
+    filing = await service.filing("f1")
+    late = await service.store.add_event("default", "f1", "premises_changed", "Filiale 1b",
+                                         "2026-01-03", "2026-02-03")  # fmt: skip
+    row = await submit_filing(service, filing, client, {"r-1": (tss_id, client_id)}, poll=0.01)
+    assert row.state == "TRANSMISSION_SUCCEEDED"
+    assert [e.id for e in (await service.status()).pending] == [late.id]
+    assert row.upto == late.id - 1  # the last event when the filing's data was read
+
+
+async def test_a_trigger_answered_ready_again_is_repeated_after_a_growing_pause(
+    sim: Simulator, api: Api, service: FilingService, client: SubmitClient
+) -> None:
+    """SUBMIT DE answers the trigger with READY_FOR_TRANSMISSION and stays there: the unit
+    reads the state again and triggers once more only after a pause that doubles, not in a
+    loop against fiskaly."""
+    tss_id, client_id = await api.setup_tss()
+    sim.submit.faults["trigger"] = "ignored"
+    filing = await service.filing("f1")
+    started = time.monotonic()
+    with pytest.raises(SubmissionFailed, match="still READY_FOR_TRANSMISSION"):
+        await submit_filing(
+            service, filing, client, {"r-1": (tss_id, client_id)}, within=1.2, poll=0.05
+        )
+    assert time.monotonic() - started >= 1.0  # it kept following until ``within``
+    triggers = sim.stats[TRIGGER]
+    assert 2 <= triggers <= 6, triggers  # at 0, 0.05, 0.15, 0.35, 0.75 s (a hot loop: ~25)
+    polls = sim.stats["GET /api/submission/v1/submission/{submission_id}"]
+    assert polls >= 10  # between the triggers the state is read again
+    (row,) = await service.store.submissions()
+    assert row.state == "READY_FOR_TRANSMISSION"
+    assert [e.kind for e in (await service.status()).pending] == ["register_paired"]
+
+
+async def test_a_submission_of_a_premises_that_is_gone_ends_abandoned(
+    sim: Simulator, api: Api, service: FilingService, client: SubmitClient
+) -> None:
+    """The premises vanished (a restored older filing store, say) while its submission was
+    recorded but not made: it ends ABANDONED with that reason instead of staying open."""
+    tss_id, client_id = await api.setup_tss()
+    row = await prepare(service, await service.filing("f1"), client, {"r-1": (tss_id, client_id)})
+    assert row.state == CREATING
+    with sqlite3.connect(service.store.path) as db:
+        db.execute("DELETE FROM premises WHERE premises_id = 'f1'")
+    with pytest.raises(PremisesUnknown, match="gibt es nicht mehr"):
+        await follow(service, row, client, poll=0.01)
+    (done,) = (await service.status()).submissions
+    assert (done.state, done.final) == (ABANDONED, True)
+    assert done.error == "Die Betriebsstätte f1 gibt es nicht mehr"
+    assert sim.submit.submissions == {}  # not made at SUBMIT DE
+    assert [e.kind for e in (await service.status()).pending] == ["register_paired"]
 
 
 def test_client_body_uses_submit_de_names_and_dates() -> None:

@@ -85,11 +85,15 @@ def _sim(state: Path, at: float | None = None) -> dict[str, dict[str, Any]]:
 
 
 def _rows(state: Path) -> list[dict[str, Any]]:
-    """The unit's own record of its submissions, as the killed unit left it."""
+    """The unit's own record of its submissions, as the killed unit left it (with the resume
+    data kept beside them)."""
     db = sqlite3.connect(f"file:{StatePaths(state).filing}?mode=ro", uri=True)
     db.row_factory = sqlite3.Row
     try:
-        rows = db.execute("SELECT * FROM submissions ORDER BY created_at").fetchall()
+        rows = db.execute(
+            "SELECT s.*, r.content_hash, r.upto FROM submissions s "
+            "LEFT JOIN submission_resume r ON r.id = s.id ORDER BY s.created_at"
+        ).fetchall()
         return [dict(row) for row in rows]
     finally:
         db.close()

@@ -61,3 +61,13 @@ class SubmissionFailed(_GermanMessage, ConflictError, code="SUBMISSION_FAILED"):
         "die Daten korrigieren und erneut senden, oder die Mitteilung ausdrucken und in Mein "
         "ELSTER erfassen."
     )
+
+
+class SubmissionOpen(_GermanMessage, ConflictError, code="SUBMISSION_OPEN"):
+    """A submit of a premises while its open submission carries other data: that one's
+    outcome is not this filing's (:mod:`tsed.filing.submissions`)."""
+
+    default_hint = (
+        "Die laufende Übermittlung wird zu Ende verfolgt: warten, bis tsectl filing status sie "
+        "als abgeschlossen zeigt, dann die geänderte Mitteilung erneut senden."
+    )

@@ -38,6 +38,7 @@ class Filing:
     registers: tuple[RegisterData, ...]
     tses: tuple[TseData, ...]
     made_on: str
+    upto: int = 0  # the last event raised when the data was read: what its success closes
 
     def rows(self) -> list[tuple[str, str, str]]:
         """(section, field, value) in the form's order."""

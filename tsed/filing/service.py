@@ -241,9 +241,10 @@ class FilingService:
     async def filing(self, premises_id: str) -> Filing:
         """The complete filing of ``premises_id``; :class:`FilingIncomplete` lists what the
         filing still needs."""
-        premises = await self._premises(premises_id)
-        taxpayer = await self.store.taxpayer(premises.tenant_id)
-        registers = tuple(r for r in await self.store.registers() if r.premises_id == premises_id)
+        data = await self.store.filing_data(premises_id)  # one read, with the last event
+        premises, taxpayer, registers = data.premises, data.taxpayer, data.registers
+        if premises is None:
+            raise PremisesUnknown(f"Die Betriebsstätte {premises_id!r} gibt es nicht")
         gaps = [] if taxpayer else [f"Steuerpflichtige/r des Mandanten {premises.tenant_id}"]
         if not registers:
             gaps.append("mindestens eine Kasse (tsectl registers set SERIAL --premises ...)")
@@ -254,10 +255,12 @@ class FilingService:
             )
         tses = tuple(
             TseData(tss_id, row["serial"], row["certification"], row["state"])
-            for tss_id, row in sorted((await self.store.known_tss()).items())
+            for tss_id, row in sorted(data.known_tss.items())
             if row["tenant_id"] == premises.tenant_id
         )
-        return Filing(taxpayer, premises, registers, tses, self.today().isoformat())
+        return Filing(
+            taxpayer, premises, registers, tses, self.today().isoformat(), data.last_event
+        )
 
     async def mark_filed(
         self, premises_id: str, by: str = "manual", upto: int | None = None

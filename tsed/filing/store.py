@@ -1,10 +1,25 @@
 """The filing store: master data, reportable events and submissions, in the state directory.
 
 Its own SQLite file (``filing.sqlite``, :attr:`~tsed.state.paths.StatePaths.filing`) with a
-schema version (``PRAGMA user_version``; a newer file is refused), WAL and
-``synchronous=FULL``: an answer to the installer comes after the commit reached the disk.
-Master data rows are JSON documents of the frozen records of :mod:`tsed.filing.model`; events
-and submissions have columns. Calls run in a worker thread, one at a time.
+schema version (``PRAGMA user_version``), WAL and ``synchronous=FULL``: an answer to the
+installer comes after the commit reached the disk. Master data rows are JSON documents of the
+frozen records of :mod:`tsed.filing.model`; events and submissions have columns. Calls run in
+a worker thread, one at a time.
+
+The schema version rule: a change an older release still reads (a new table, created with
+``CREATE TABLE IF NOT EXISTS``, whose rows an older release does not need) keeps the version;
+only a change an older release cannot read raises it. An update runs before it is marked good,
+and after a rollback the older tsed opens the same file: an additive change lets it, a raised
+version makes it refuse the file (:class:`~tsed.state.store.StoreTooNew`, the daemon exits
+with 3, as for the main store), so the file is left exactly as it is. So what a submission
+needs for a resume (the digest of its filing and the last event it covers) lives in
+``submission_resume``, beside the schema-1 ``submissions`` table and joined to it when read; a
+submission without such a row (made by an older release) has neither, and its success closes
+no event by itself (:func:`~tsed.filing.submit.follow`).
+
+Version 2 was a development layout with these two values as columns of ``submissions``; a
+file of it is converted back (the values into ``submission_resume``, the columns dropped,
+version 1, one transaction), so the next change an older release cannot read takes 3.
 """
 
 # ruff: noqa: S608 - SQL is built only from fixed table names
@@ -22,10 +37,18 @@ from typing import Any, TypeVar
 
 from tsed.errors import StorageError
 from tsed.filing.model import Address, Premises, RegisterData, Taxpayer
+from tsed.state.store import StoreTooNew
 
 T = TypeVar("T")
-SCHEMA_VERSION = 2  # 2: a submission's filing content hash and last event id (a resume)
-_SCHEMA = """
+SCHEMA_VERSION = 1  # raised only by a change an older release cannot read (see the module)
+_SUBMISSION_COLUMNS = "id, premises_id, state, created_at, updated_at, error"
+_SUBMISSIONS = """
+CREATE TABLE IF NOT EXISTS submissions (
+    id TEXT PRIMARY KEY, premises_id TEXT NOT NULL, state TEXT NOT NULL, created_at REAL NOT NULL,
+    updated_at REAL NOT NULL, error TEXT);
+"""
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS taxpayers (tenant_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS premises (
     premises_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, doc TEXT NOT NULL);
@@ -35,20 +58,29 @@ CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, premises_id TEXT,
     kind TEXT NOT NULL, subject TEXT NOT NULL, occurred_on TEXT NOT NULL, due_on TEXT NOT NULL,
     filed_on TEXT, filed_by TEXT);
-CREATE TABLE IF NOT EXISTS submissions (
-    id TEXT PRIMARY KEY, premises_id TEXT NOT NULL, state TEXT NOT NULL, created_at REAL NOT NULL,
-    updated_at REAL NOT NULL, error TEXT, content_hash TEXT, upto INTEGER);
 CREATE TABLE IF NOT EXISTS known_tss (
     tss_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, state TEXT NOT NULL, serial TEXT,
     certification TEXT);
 """
-# Schema 1 had no content hash and no last event id: a submission it left open closes, once
-# it succeeds, the events of its premises that occurred up to the day it was made.
-_FROM_1 = """
-ALTER TABLE submissions ADD COLUMN content_hash TEXT;
-ALTER TABLE submissions ADD COLUMN upto INTEGER;
-UPDATE submissions SET upto = (SELECT COALESCE(MAX(e.id), 0) FROM events e
-    WHERE e.occurred_on <= date(submissions.created_at, 'unixepoch', 'localtime'));
+    + _SUBMISSIONS
+    + """
+CREATE TABLE IF NOT EXISTS submission_resume (
+    id TEXT PRIMARY KEY, content_hash TEXT NOT NULL, upto INTEGER NOT NULL);
+"""
+)
+# The development layout 2 back to 1. Its rows without a digest had their last event guessed
+# when schema 1 was taken over (every event of the day they were made, later ones included):
+# they are left without one. The others were recorded with both when they were made.
+_FROM_2 = f"""
+INSERT OR IGNORE INTO submission_resume (id, content_hash, upto)
+    SELECT id, content_hash, upto FROM submissions
+    WHERE content_hash IS NOT NULL AND upto IS NOT NULL;
+CREATE TABLE submissions_1 (
+    id TEXT PRIMARY KEY, premises_id TEXT NOT NULL, state TEXT NOT NULL, created_at REAL NOT NULL,
+    updated_at REAL NOT NULL, error TEXT);
+INSERT INTO submissions_1 SELECT {_SUBMISSION_COLUMNS} FROM submissions;
+DROP TABLE submissions;
+ALTER TABLE submissions_1 RENAME TO submissions;
 """
 
 
@@ -79,7 +111,24 @@ class SubmissionRow:
     updated_at: float
     error: str | None = None  # fiskaly's reason of a failure state
     content_hash: str | None = None  # of the filing submitted (:func:`tsed.filing.submit.digest`)
-    upto: int | None = None  # the last event the filing covers: closed when it succeeds
+    upto: int | None = None  # the last event the filing covers: closed when it succeeds;
+    # both None: made by an older release, which did not record them
+
+
+@dataclass(frozen=True, slots=True)
+class FilingData:
+    """What the filing of a premises is made of, read at one moment (:meth:`FilingStore.
+    filing_data`): ``last_event`` is the last event raised by then, the last one it covers."""
+
+    premises: Premises | None  # None: not known
+    taxpayer: Taxpayer | None
+    registers: tuple[RegisterData, ...]  # of the premises
+    known_tss: dict[str, dict[str, Any]]
+    last_event: int
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
 def _doc(value: object) -> str:
@@ -114,19 +163,22 @@ class FilingStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
+        # before anything writes: a file of a newer schema is left exactly as it is
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        layout_2 = version == 2 and {"content_hash", "upto"} <= _columns(conn, "submissions")
+        if version > SCHEMA_VERSION and not layout_2:
+            conn.close()
+            raise StoreTooNew(
+                f"{self.path} was written by a newer tsed (schema {version}; this tsed reads "
+                f"up to {SCHEMA_VERSION}): it is not opened, so nothing in it changes"
+            )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            conn.close()
-            raise StorageError(
-                f"{self.path} was written by a newer tsed (schema {version})",
-                hint="Install the newer tsed again, or restore a backup of the state directory.",
+        if layout_2:  # one transaction with the version: a cut leaves layout 2 or 1, whole
+            conn.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA} {_FROM_2} PRAGMA user_version=1; COMMIT;"
             )
         conn.executescript(_SCHEMA)
-        if version == 1:
-            # one transaction with the version: a cut leaves schema 1 or schema 2, whole
-            conn.executescript(f"BEGIN IMMEDIATE; {_FROM_1} PRAGMA user_version=2; COMMIT;")
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         return conn
 
@@ -227,6 +279,31 @@ class FilingStore:
 
         await self._run(save)
 
+    async def filing_data(self, premises_id: str) -> FilingData:
+        """The master data of ``premises_id``'s filing and the last event, in one read: an
+        event raised after it is not in the filing made of it, nor closed by its success."""
+
+        def get(conn: sqlite3.Connection) -> FilingData:
+            row = conn.execute(
+                "SELECT doc FROM premises WHERE premises_id=?", (premises_id,)
+            ).fetchone()
+            premises = _premises(row["doc"]) if row else None
+            tenant = premises.tenant_id if premises else None
+            found = conn.execute(
+                "SELECT doc FROM taxpayers WHERE tenant_id=?", (tenant,)
+            ).fetchone()
+            docs = conn.execute("SELECT doc FROM registers ORDER BY serial, key").fetchall()
+            tss = conn.execute("SELECT * FROM known_tss").fetchall()
+            last = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+            return FilingData(
+                premises, _taxpayer(found["doc"]) if found else None,
+                tuple(r for r in (_register(d["doc"]) for d in docs)
+                      if r.premises_id == premises_id),
+                {row["tss_id"]: dict(row) for row in tss}, int(last),
+            )  # fmt: skip
+
+        return await self._run(get)
+
     # -- events ---------------------------------------------------------------------------
 
     async def add_event(
@@ -274,16 +351,27 @@ class FilingStore:
     # -- submissions and known TSS ----------------------------------------------------------
 
     async def save_submission(self, row: SubmissionRow) -> None:
-        await self._run(
-            lambda conn: conn.execute(
-                "INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                dataclasses.astuple(row),
+        def save(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT OR REPLACE INTO submissions ({_SUBMISSION_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (row.id, row.premises_id, row.state, row.created_at, row.updated_at, row.error),
             )
-        )
+            if row.content_hash is not None and row.upto is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO submission_resume VALUES (?, ?, ?)",
+                    (row.id, row.content_hash, row.upto),
+                )
+
+        await self._run(save)
 
     async def submissions(self) -> list[SubmissionRow]:
         def get(conn: sqlite3.Connection) -> list[SubmissionRow]:
-            rows = conn.execute("SELECT * FROM submissions ORDER BY created_at").fetchall()
+            rows = conn.execute(
+                "SELECT s.id, s.premises_id, s.state, s.created_at, s.updated_at, s.error, "
+                "r.content_hash, r.upto FROM submissions s "
+                "LEFT JOIN submission_resume r ON r.id = s.id ORDER BY s.created_at"
+            ).fetchall()
             return [SubmissionRow(**dict(row)) for row in rows]
 
         return await self._run(get)

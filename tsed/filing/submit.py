@@ -33,7 +33,9 @@ from tsed.fiskaly import FiskalyNotFound, SubmitClient
 
 _LOGGER = logging.getLogger(__name__)
 CREATING = "CREATING"  # recorded, not yet answered by SUBMIT DE (the unit's own state)
-ABANDONED = "ABANDONED"  # SUBMIT DE no longer knows it (the unit's own state, final)
+ABANDONED = "ABANDONED"  # SUBMIT DE no longer knows it, or its premises is gone (the unit's
+# own state, final)
+TRIGGER_PAUSE_MAX = 30.0  # seconds at most between two triggers answered READY_FOR_TRANSMISSION
 
 
 def _day(iso: str | None) -> str | None:
@@ -88,10 +90,11 @@ def client_body(register: RegisterData, establishment_id: str) -> dict[str, Any]
 
 
 def digest(filing: Filing) -> str:
-    """The filing's content (without the day it was made), as SHA-256: the same data filed
-    again has the same digest."""
+    """The filing's content (without the day it was made and the last event when it was
+    read), as SHA-256: the same data filed again has the same digest."""
     content = dataclasses.asdict(filing)
     content.pop("made_on", None)
+    content.pop("upto", None)
     text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -111,10 +114,10 @@ async def prepare(
     links: Mapping[str, tuple[str, str]],
 ) -> SubmissionRow:  # fmt: skip
     """The master data to SUBMIT DE, then the submission recorded (``CREATING``: its id, the
-    filing's digest, the last event it covers) before it is made, so that a restart at any
-    moment after finds it again and never makes a second one."""
+    filing's digest, the last event it covers: the last one when the filing's data was read,
+    :attr:`Filing.upto`) before it is made, so that a restart at any moment after finds it
+    again and never makes a second one."""
     check_links(filing, links)
-    upto = max((e.id for e in await service.store.events()), default=0)
     est_id = filing.premises.establishment_id
     await client.upsert_taxpayer(taxpayer_body(filing))
     await client.upsert_establishment(est_id, establishment_body(filing))
@@ -125,7 +128,7 @@ async def prepare(
     now = time.time()
     row = SubmissionRow(
         str(uuid.uuid4()), filing.premises.premises_id, CREATING, now, now, None,
-        digest(filing), upto,
+        digest(filing), filing.upto,
     )  # fmt: skip
     await service.store.save_submission(row)
     return row
@@ -141,6 +144,13 @@ async def follow(
     closed, then the row records the final state. :class:`SubmissionFailed` (with fiskaly's
     reason) otherwise; the events stay open."""
     premises = row.premises_id
+    known = {p.premises_id: p.establishment_id for p in await service.store.premises()}
+    if premises not in known:  # never followed with another tenant's data
+        await abandon(service, row)
+        raise PremisesUnknown(
+            f"Die Betriebsstätte {premises!r} gibt es nicht mehr: die Übermittlung {row.id} "
+            "wird nicht weiter verfolgt"
+        )
     try:
         sub = await client.get_submission(row.id)
     except FiskalyNotFound:
@@ -150,18 +160,17 @@ async def follow(
                 f"Die Übermittlung {row.id} für {premises} ist bei fiskaly SUBMIT DE nicht "
                 "(mehr) vorhanden"
             ) from None
-        known = {p.premises_id: p.establishment_id for p in await service.store.premises()}
-        if premises not in known:
-            raise PremisesUnknown(f"Die Betriebsstätte {premises!r} gibt es nicht") from None
         sub = await client.create_submission(row.id, known[premises], {"tsed_premises": premises})
     if not sub.final:  # a final state is recorded below, after what it closes
         row = await _record(service, row, sub.state, sub.error_description)
     deadline = time.monotonic() + within
+    trigger_at, pause = 0.0, poll  # a trigger answered READY again: the next one waits longer
     for _ in range(int(within / poll) + 2):  # bounded in count and in time
         if sub.final or time.monotonic() > deadline:
             break
-        if sub.state == "READY_FOR_TRANSMISSION":
+        if sub.state == "READY_FOR_TRANSMISSION" and time.monotonic() >= trigger_at:
             sub = await client.trigger_transmission(row.id)
+            trigger_at, pause = time.monotonic() + pause, min(pause * 2, TRIGGER_PAUSE_MAX)
         else:
             await asyncio.sleep(poll)
             sub = await client.get_submission(row.id)
@@ -179,14 +188,49 @@ async def follow(
         raise SubmissionFailed(
             f"Die Mitteilung für {premises} wurde nicht übermittelt: {sub.state} ({reason})"
         )
-    closed = await service.mark_filed(premises, by=row.id, upto=row.upto)  # before the row:
-    row = await _record(service, row, sub.state, None)  # a cut between them closes nothing twice
+    closed = await _close(service, row)  # before the row: a cut between them closes nothing
+    row = await _record(service, row, sub.state, None)  # twice
     _LOGGER.info(
         "filing of %s transmitted by fiskaly SUBMIT DE (submission %s, %d event(s) closed)",
         premises, row.id, closed,
         extra={"TSED_EVENT": "filing_submitted", "TSED_PREMISES": premises},
     )  # fmt: skip
     return row
+
+
+async def abandon(service: FilingService, row: SubmissionRow) -> SubmissionRow:
+    """End the open ``row`` whose premises is gone (``ABANDONED``, with the reason): no
+    tenant's client follows it any more, its events are not closed."""
+    reason = f"Die Betriebsstätte {row.premises_id} gibt es nicht mehr"
+    _LOGGER.warning(
+        "the submission %s is abandoned: the premises %s is gone", row.id, row.premises_id,
+        extra={"TSED_EVENT": "filing_abandoned", "TSED_PREMISES": row.premises_id},
+    )  # fmt: skip
+    return await _record(service, row, ABANDONED, reason)
+
+
+async def _close(service: FilingService, row: SubmissionRow) -> int:
+    """Close the events the succeeded ``row`` covers: none if it does not know which (made
+    by an older release, which did not record its last event; the events carry only their
+    day, so none of them is known to have been raised before it) or the premises is gone."""
+    if row.upto is None:
+        _LOGGER.warning(
+            "the submission %s of %s succeeded, but it does not record which events it covers "
+            "(made by an older tsed): they stay open; once checked, mark them filed "
+            "(tsectl filing done --premises %s) or submit again",
+            row.id, row.premises_id, row.premises_id,
+            extra={"TSED_EVENT": "filing_events_kept", "TSED_PREMISES": row.premises_id},
+        )  # fmt: skip
+        return 0
+    try:
+        return await service.mark_filed(row.premises_id, by=row.id, upto=row.upto)
+    except PremisesUnknown:
+        _LOGGER.warning(
+            "the submission %s succeeded, but the premises %s is gone: no event closed",
+            row.id, row.premises_id,
+            extra={"TSED_EVENT": "filing_events_kept", "TSED_PREMISES": row.premises_id},
+        )  # fmt: skip
+        return 0
 
 
 async def submit_filing(

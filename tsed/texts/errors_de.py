@@ -85,6 +85,11 @@ ERRORS: dict[str, tuple[str, str]] = {
         "Den Grund im Journal prüfen, die Daten korrigieren und erneut senden, oder die "
         "Mitteilung ausdrucken und in Mein ELSTER erfassen.",
     ),
+    "SUBMISSION_OPEN": (
+        "Für diese Betriebsstätte läuft noch eine Übermittlung mit anderen Daten.",
+        "Sie wird zu Ende verfolgt: warten, bis tsectl filing status sie als abgeschlossen "
+        "zeigt, dann die geänderte Mitteilung erneut senden.",
+    ),
     "BACKUP_FAILED": (
         "Die Sicherung kann nicht erstellt oder gelesen werden; an der Einheit wurde nichts "
         "geändert.",

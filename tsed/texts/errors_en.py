@@ -72,6 +72,11 @@ ERRORS: dict[str, tuple[str, str]] = {
         "Look up the reason in the journal, correct the data and send again, or print the "
         "notification and enter it in Mein ELSTER.",
     ),
+    "SUBMISSION_OPEN": (
+        "A submission of these premises with other data is still under way.",
+        "It is followed to its end: wait until tsectl filing status shows it as final, then "
+        "send the changed notification again.",
+    ),
     "BACKUP_FAILED": (
         "The backup cannot be made or read; nothing on the unit was changed.",
         "Read the message, correct the file or the password and run the command again "

@@ -19,8 +19,9 @@ TRANSMISSION_PENDING → TRANSMISSION_IN_PROGRESS → TRANSMISSION_SUCCEEDED; ``
 fiskaly's test recipe (a taximeter or odometer, type 4 or 5, without remarks); the faults
 ``transmission`` (TRANSMISSION_FAILED or ERROR) and ``xml`` (XML_GENERATION_FAILED) stand for
 what fiskaly cannot trigger on purpose (both fixed when the submission is created or
-transmitted). With a state directory everything is kept across restarts
-(:mod:`.submitstate`).
+transmitted), ``trigger: "ignored"`` for a trigger answered READY_FOR_TRANSMISSION without the
+transmission starting (it stays READY until a trigger after the fault is off). With a state
+directory everything is kept across restarts (:mod:`.submitstate`).
 """
 
 from __future__ import annotations
@@ -228,6 +229,8 @@ def add_routes(
             if sub.transmission is not None and sub.cancelled is None:
                 return as_json(submit.view(sub))  # a retry of the same transmission
             raise SimError(409, "E_SUBMISSION_NOT_READY", f"the submission is {state}")
+        if submit.faults.get("trigger") == "ignored":  # not taken (yet): still READY
+            return as_json(submit.view(sub))
         sub.transmission = submit.clock()
         sub.transmission_result = submit.faults.get("transmission") or "TRANSMISSION_SUCCEEDED"
         return as_json(submit.view(submit.save_submission(sub)))
