@@ -42,6 +42,21 @@ DE: dict[str, tuple[str, str]] = {
         "Erst anhalten (systemctl stop tsed), wiederherstellen, dann wieder starten "
         "(systemctl start tsed). Es wurde nichts geändert.",
     ),
+    "RESTORE_PLAN_UNREADABLE": (
+        "Der Plan einer unterbrochenen Wiederherstellung (restore-swap.json) ist unlesbar oder "
+        "stammt von einer neueren tsed-Version; es wurde nichts verändert.",
+        "Die Sicherung erneut einspielen: tsectl backup restore DATEI --replace --abandon-swap "
+        "(der Plan wird als .abandoned-swap-<Zeit>.json aufbewahrt, der jetzige Stand unter "
+        ".replaced-<Zeit>; nichts wird gelöscht).",
+    ),
+    "RESTORE_UNFINISHED": (
+        "Eine unterbrochene Wiederherstellung kann nicht abgeschlossen werden; ihr Plan bleibt "
+        "erhalten, die Einheit startet nicht auf halb altem, halb neuem Stand.",
+        "Als root tsectl backup restore --finish ausführen (schließt den Tausch ab und gibt "
+        "die Dateien dem Dienstbenutzer), oder das Zustandsverzeichnis dem Dienstbenutzer "
+        "zurückgeben (chown -R tsed:tsed /var/lib/tsed) und die Einheit neu starten. Es ging "
+        "nichts verloren.",
+    ),
 }
 
 EN: dict[str, tuple[str, str]] = {
@@ -78,5 +93,19 @@ EN: dict[str, tuple[str, str]] = {
         "The unit is running; a restore needs it stopped.",
         "Stop it (systemctl stop tsed), restore, then start it again (systemctl start tsed). "
         "Nothing was changed.",
+    ),
+    "RESTORE_PLAN_UNREADABLE": (
+        "The plan of an interrupted restore (restore-swap.json) is unreadable or was written by "
+        "a newer tsed; nothing was changed.",
+        "Restore the backup again: tsectl backup restore FILE --replace --abandon-swap (the "
+        "plan is kept as .abandoned-swap-<time>.json, the state there now in .replaced-<time>; "
+        "nothing is deleted).",
+    ),
+    "RESTORE_UNFINISHED": (
+        "An interrupted restore cannot be finished; its plan is kept, and the unit does not "
+        "start on half old, half new state.",
+        "Run tsectl backup restore --finish as root (it finishes the swap and gives the files "
+        "to the service user), or give the state directory back to the service user (chown -R "
+        "tsed:tsed /var/lib/tsed) and start the unit again. Nothing was lost.",
     ),
 }
