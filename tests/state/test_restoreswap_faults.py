@@ -402,3 +402,30 @@ def test_a_plan_of_an_older_tsed_without_the_backup_fields_is_finished(
     paths.restore_swap.write_text(json.dumps({"format": 1, **data}))
     assert finish_interrupted_swap(paths) is not None
     assert_new(paths)
+
+
+def test_an_undo_that_cannot_look_changes_nothing_and_keeps_its_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths, plan = make_unit(tmp_path)
+    cut_swap(paths, plan, monkeypatch, after=4)  # every entry out, one in
+    paths.restore_swap.write_text(json.dumps(_plan_data(replace(plan, direction="back"))))
+    before = digests(tmp_path)
+    real_lstat = os.lstat
+    hidden = str(paths.root / ASIDE)
+
+    def lstat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if str(path).startswith(hidden + "/"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_lstat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "lstat", lstat)
+    with pytest.raises(SwapUnfinished, match="could not be undone") as caught:
+        finish_interrupted_swap(paths)
+    monkeypatch.undo()
+    assert hidden in caught.value.message and FINISH_COMMAND in caught.value.hint
+    assert paths.restore_swap.exists() and digests(tmp_path) == before
+    finished = finish_interrupted_swap(paths)
+    assert finished is not None and finished.plan.direction == "back"
+    assert (paths.root / "tsed.sqlite").read_text() == "old store"
+    assert not (paths.root / "device.key").exists() and not (paths.root / ASIDE).exists()

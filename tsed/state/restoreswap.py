@@ -27,6 +27,7 @@ completely keeps its plan: the next start tries again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -199,7 +200,11 @@ def _back(paths: StatePaths, plan: SwapPlan) -> None:
     root, aside = paths.root, paths.root / plan.aside
     new_root = root / plan.staging / plan.new_root
     failed: list[str] = []
-    _look(paths, plan)
+    try:
+        _look(paths, plan)
+    except OSError as err:
+        raise StorageError(f"the restore could not be undone: {err.filename}: "
+                           f"{err.strerror or err}") from err  # fmt: skip
     try:
         if not _exists(new_root):  # a staging folder someone removed: made again, to move into
             new_root.mkdir(parents=True, mode=0o700)
@@ -228,9 +233,13 @@ def _back(paths: StatePaths, plan: SwapPlan) -> None:
     if failed:
         raise StorageError(f"the restore could not be undone completely: {failed[0]} "
                            f"({len(failed)} entries)")  # fmt: skip
-    if _exists(aside) and not any(aside.iterdir()):
-        aside.rmdir()  # empty once everything is back
-    fsync_dir(root)
+    try:
+        if _exists(aside) and not any(aside.iterdir()):
+            aside.rmdir()  # empty once everything is back
+        fsync_dir(root)
+    except OSError as err:
+        raise StorageError(f"the restore was undone but {root} not synced: "
+                           f"{err.strerror or err}") from err  # fmt: skip
 
 
 def _undone_wrong(paths: StatePaths, plan: SwapPlan) -> list[str]:
@@ -281,7 +290,8 @@ def swap(paths: StatePaths, plan: SwapPlan) -> None:
     try:
         _write_plan(paths, plan)
     except StorageError as err:
-        (paths.root / plan.aside).rmdir()
+        with contextlib.suppress(OSError):
+            (paths.root / plan.aside).rmdir()
         raise StorageError(f"cannot put the restored state in place: {err.message}") from err
     try:
         _forward(paths, plan)
@@ -291,8 +301,9 @@ def swap(paths: StatePaths, plan: SwapPlan) -> None:
         else:
             message = f"cannot put the restored state in place: {err.strerror or err}"
         back = replace(plan, direction="back")
-        try:
+        with contextlib.suppress(StorageError):  # unwritten: a cut redoes the (checked) swap
             _write_plan(paths, back)  # a cut while undoing finishes the undoing
+        try:
             _back(paths, back)
         except StorageError as undo:
             raise SwapUnfinished(
