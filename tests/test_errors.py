@@ -57,6 +57,8 @@ TREE: dict[str, tuple[int, str]] = {
     "tsed.state.restore.RestoreRefused": (409, "BACKUP_UNIT_HOLDS_DATA"),
     "tsed.errors.StorageFull": (507, "STORAGE_FULL"),
     "tsed.state.store.StoreTooNew": (507, "STORE_TOO_NEW"),
+    "tsed.state.swapplan.SwapPlanUnreadable": (507, "RESTORE_PLAN_UNREADABLE"),
+    "tsed.state.restoreswap.SwapUnfinished": (507, "RESTORE_UNFINISHED"),
     "tsed.unit.telemetry.TelemetryFailed": (502, "TELEMETRY_FAILED"),
     "tsed.unit.rauc.UpdateFailed": (500, "UPDATE_FAILED"),
     "tsed.unit.rauc.UpdateBadSignature": (403, "UPDATE_BAD_SIGNATURE"),

@@ -76,7 +76,9 @@ Class, status, code and module (below ``tsed.``); ``tests/test_errors.py`` check
     │  └─ PremisesUnknown               404 PREMISES_UNKNOWN                filing.errors
     ├─ StorageError                     507 STORAGE_FAILED                  errors
     │  ├─ StorageFull                   507 STORAGE_FULL                    errors
-    │  └─ StoreTooNew                   507 STORE_TOO_NEW                   state.store
+    │  ├─ StoreTooNew                   507 STORE_TOO_NEW                   state.store
+    │  ├─ SwapPlanUnreadable            507 RESTORE_PLAN_UNREADABLE         state.swapplan
+    │  └─ SwapUnfinished                507 RESTORE_UNFINISHED              state.restoreswap
     ├─ CommandFailed                    500 FAILED                          cli.adminclient
     │  ├─ NotConfirmed                  500 ABORTED                         cli.adminclient
     │  ├─ NotRunning                    500 NOT_RUNNING                     cli.adminclient

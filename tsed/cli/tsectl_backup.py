@@ -21,6 +21,7 @@ import hashlib
 import os
 import sys
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -35,7 +36,8 @@ from tsed.errors import TsedError
 from tsed.net.wire import to_wire
 from tsed.state.backup import CONFIG_MEMBER, STATE_PREFIX
 from tsed.state.paths import StatePaths
-from tsed.state.restore import restore_backup
+from tsed.state.restore import finish_restore, restore_backup
+from tsed.state.restoreswap import describe
 from tsed.state.vault import Vault
 
 CONFIRM_WORD = "ERSETZEN"
@@ -52,7 +54,7 @@ def add_backup_parser(sub: Any) -> None:
                         help="keep the password in the vault: a backup every night, copied to "
                              "the off-box target when one is configured")  # fmt: skip
     restore = actions.add_parser("restore", help="restore a backup (the daemon must be stopped)")
-    restore.add_argument("file", help="the backup file (*.tsedbackup)")
+    restore.add_argument("file", nargs="?", help="the backup file (*.tsedbackup)")
     restore.add_argument("--password-file", help="read the backup password from FILE")
     add_config(restore)
     restore.add_argument("--replace", action="store_true",
@@ -66,6 +68,12 @@ def add_backup_parser(sub: Any) -> None:
     restore.add_argument("--archive-from-offbox", action="store_true",
                          help="take the archive's files from the off-box copy named in the "
                               "backup's own configuration (restic)")  # fmt: skip
+    restore.add_argument("--finish", action="store_true",
+                         help="without FILE: finish an interrupted restore (as root when the "
+                              "daemon cannot)")  # fmt: skip
+    restore.add_argument("--abandon-swap", action="store_true",
+                         help="set an interrupted restore's unreadable plan aside (kept) and "
+                              "put the whole backup in place")  # fmt: skip
     fetch = actions.add_parser("fetch", help="the newest backup from the off-box target")
     fetch.add_argument("--to", required=True, help="new or empty folder")
     add_config(fetch)
@@ -132,6 +140,8 @@ def run_backup(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
             return _create(args), print_created
         if args.action == "fetch":
             return _fetch(args), print_fetched
+        if args.finish:
+            return _finish(args), print_finished
         return _restore(args), print_restored
     except TsedError as err:
         if isinstance(err, CommandFailed):
@@ -156,7 +166,26 @@ def _create(args: argparse.Namespace) -> dict[str, Any]:
     return data
 
 
+def _finish(args: argparse.Namespace) -> dict[str, Any]:
+    if args.file or args.replace or args.abandon_swap or args.archive_from \
+            or args.archive_from_offbox:  # fmt: skip
+        raise UsageError("--finish takes no backup file and no other restore option",
+                         "Run tsectl backup restore --finish alone.")  # fmt: skip
+    result = finish_restore(state_dir(args, os.environ))
+    if result is None:
+        return {"finished": False}
+    plan = result.plan
+    return {"finished": True, "direction": plan.direction, "backup_device": plan.backup_device,
+            "backup_created": plan.backup_created, "kept": plan.aside,
+            "message": describe(result)}  # fmt: skip
+
+
 def _restore(args: argparse.Namespace) -> dict[str, Any]:
+    if not args.file:
+        raise UsageError(
+            "name the backup file to restore",
+            "tsectl backup restore FILE (or --finish for an interrupted one).",
+        )
     password = _password(args, twice=False)
     directory = state_dir(args, os.environ)
     if args.replace:
@@ -168,6 +197,7 @@ def _restore(args: argparse.Namespace) -> dict[str, Any]:
         replace=bool(args.replace),
         archive_from=Path(args.archive_from) if args.archive_from else None,
         archive_source=_from_offbox if args.archive_from_offbox else None,
+        abandon_swap=bool(args.abandon_swap),
     )  # fmt: skip
     data: dict[str, Any] = to_wire(info)
     return data
@@ -230,6 +260,27 @@ def print_restored(data: Mapping[str, Any], out: TextIO) -> None:
             f"WARNUNG: {len(missing)} Archivdatei(en) fehlen noch; mit --archive-from "
             "DIR aus der Off-Box-Kopie übernehmen (tsectl archive restore --to DIR).\n"
         )
+    out.write("Jetzt den Dienst starten: systemctl start tsed\n")
+
+
+def print_finished(data: Mapping[str, Any], out: TextIO) -> None:
+    if not data["finished"]:
+        out.write("Keine unterbrochene Wiederherstellung: nichts zu tun.\n")
+        return
+    device = shown(str(data["backup_device"] or "?"))
+    made = ""
+    if data["backup_created"]:
+        made = " vom " + datetime.fromtimestamp(data["backup_created"], UTC).strftime(
+            "%d.%m.%Y %H:%M UTC"
+        )
+    if data["direction"] == "forward":
+        out.write(f"Unterbrochene Wiederherstellung abgeschlossen: das Gerät läuft jetzt mit "
+                  f"der Sicherung des Geräts {device}{made}. Bisherige Daten aufbewahrt in "
+                  f"{shown(str(data['kept']))}.\n")  # fmt: skip
+    else:
+        out.write(f"Unterbrochene Wiederherstellung rückgängig gemacht: das Gerät läuft mit "
+                  f"seinen bisherigen Daten; die Sicherung des Geräts {device}{made} wurde "
+                  "nicht eingespielt.\n")  # fmt: skip
     out.write("Jetzt den Dienst starten: systemctl start tsed\n")
 
 

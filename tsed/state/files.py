@@ -11,10 +11,13 @@ from pathlib import Path
 from tsed.errors import StorageError, StorageFull
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+def atomic_write(
+    path: Path, data: bytes, *, mode: int = 0o644, owner: tuple[int, int] | None = None
+) -> None:
     """Write ``data`` to ``path``: temp file in the same directory, fsync, rename, fsync dir.
 
-    The temp file is created with ``mode`` from the start (no window with wider permissions).
+    The temp file is created with ``mode`` from the start (no window with wider permissions),
+    and given to ``owner`` (uid, gid; run as root) before it gets its name.
     """
     directory = path.parent
     try:
@@ -25,6 +28,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     tmp = Path(tmp_name)
     try:
         os.fchmod(fd, mode)
+        if owner is not None:
+            os.fchown(fd, *owner)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -21,6 +21,8 @@ here, so a file name of the state directory is spelled nowhere else in :mod:`tse
     backups/                 the newest encrypted unit backups (tsectl backup create, nightly)
     .restore-*/              a restore being unpacked and checked (tsectl backup restore)
     .replaced-<time>/        what a restore replaced: kept, never deleted
+    restore-swap.json        a restore's swap under way (finished at the next start)
+    .abandoned-swap-<time>.json  an unreadable swap plan a restore set aside (kept)
     housekeeping.json        the nightly housekeeping's records, the daily health records
     certification.json       per TSS: certificate expiry warned, BSI certification id seen,
                              its changes (reportable events)
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "ABANDONED_SWAP_PREFIX",
     "ACTIVATION_FILE",
     "ADMIN_SOCKET_NAME",
     "BACKUPS_DIR",
@@ -88,6 +91,7 @@ BACKUPS_DIR = "backups"  # the newest encrypted unit backups (tsed.state.backup)
 RESTORE_PREFIX = ".restore-"  # a restore's staging folder (tsed.state.restore)
 REPLACED_PREFIX = ".replaced-"  # what a restore replaced, kept
 RESTORE_SWAP_FILE = "restore-swap.json"  # a restore's swap under way (tsed.state.restoreswap)
+ABANDONED_SWAP_PREFIX = ".abandoned-swap-"  # an unreadable swap plan set aside by a restore
 DECOMMISSION_FILE = "decommission.json"  # a guided decommissioning, step by step (resumable)
 HOUSEKEEPING_FILE = "housekeeping.json"  # the nightly records and daily health records
 CERTIFICATION_FILE = "certification.json"  # the certificate and certification watch
@@ -198,6 +202,10 @@ class StatePaths:
     @property
     def restore_swap(self) -> Path:
         return self.root / RESTORE_SWAP_FILE
+
+    def abandoned_swap(self, stamp: str) -> Path:
+        """Where a restore sets an unreadable swap plan aside (``stamp``: its time)."""
+        return self.root / f"{ABANDONED_SWAP_PREFIX}{stamp}.json"
 
     @property
     def auditor(self) -> Path:

@@ -51,7 +51,14 @@ from tsed.state.backup import (
 )
 from tsed.state.backupfile import BackupDamaged, BackupError, BackupTooNew, decrypt_file
 from tsed.state.paths import REPLACED_PREFIX, RESTORE_PREFIX, StatePaths
-from tsed.state.restoreswap import SwapPlan, finish_interrupted_swap, log_finished, swap
+from tsed.state.restoreswap import (
+    SwapResult,
+    abandon_unreadable_plan,
+    finish_interrupted_swap,
+    log_finished,
+    swap,
+)
+from tsed.state.swapplan import SwapPlan, restorable_names
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -204,24 +211,27 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _restorable(paths: StatePaths) -> set[str]:
-    """Top-level names a restore replaces, whether or not the backup has them."""
-    single = [paths.store, paths.vault, paths.mode, paths.activation, paths.credentials,
-              paths.device_key, paths.device_cert, paths.device_id, paths.register_sources,
-              paths.certification, paths.housekeeping, paths.simulator,
-              paths.archive]  # fmt: skip
-    names = {p.name for p in single}
-    return names | {f"{paths.store.name}{side}" for side in ("-wal", "-shm")}
+def _free_aside(state_dir: Path, stamp: str) -> Path:
+    """A new folder name for what the restore replaces: an earlier restore's folder of the same
+    second (a clock that went back, two restores at once) is never mixed in."""
+    aside = state_dir / f"{REPLACED_PREFIX}{stamp}"
+    count = 1
+    while os.path.lexists(aside):
+        count += 1
+        aside = state_dir / f"{REPLACED_PREFIX}{stamp}-{count}"
+    return aside
 
 
-def _give_to_owner(root: Path, owner: os.stat_result) -> None:
-    """Run as root (tsectl on the unit), the restored entries get the state directory's owner
-    (the service user): the daemon must read what it runs on."""
-    if os.geteuid() != 0:
-        return
-    for dirpath, dirs, files in os.walk(root):
-        for name in [*dirs, *files]:
-            os.chown(Path(dirpath) / name, owner.st_uid, owner.st_gid, follow_symlinks=False)
+def finish_restore(state_dir: Path) -> SwapResult | None:
+    """``tsectl backup restore --finish``: an interrupted restore's swap finished (forward or
+    back) while the daemon is stopped, e.g. as root when the service user could not; None when
+    there was none."""
+    paths = StatePaths(state_dir)
+    if daemon_running(paths):
+        raise DaemonRunning("the unit is running: a restore is finished only while it is stopped")
+    result = finish_interrupted_swap(paths)
+    log_finished(result)
+    return result
 
 
 def restore_backup(
@@ -234,13 +244,17 @@ def restore_backup(
     archive_from: Path | None = None,
     archive_source: Callable[[Path, Path], Path] | None = None,
     clock: Callable[[], float] = time.time,
+    abandon_swap: bool = False,
 ) -> RestoreInfo:
     """Restore ``file`` into ``state_dir`` (and ``config_path``); see the module's steps.
 
     ``archive_source`` (instead of ``archive_from``) fetches the archive's files once the
     backup is open and accepted: it gets the unpacked backup (``config.toml``, ``state/``) and
     an empty scratch folder, and returns the folder holding the files (the off-box copy
-    restored with the backup's own configuration and vault)."""
+    restored with the backup's own configuration and vault).
+
+    ``abandon_swap``: an interrupted restore's plan that cannot be read is set aside (kept)
+    instead of refusing; the whole backup then goes in place over whatever the state is."""
     started = time.monotonic()
     paths = StatePaths(state_dir)
     if daemon_running(paths):
@@ -251,6 +265,9 @@ def restore_backup(
         raise BackupDamaged(f"cannot read {file}: {err.strerror}") from None
     try:
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        stamp = datetime.fromtimestamp(clock(), UTC).strftime("%Y%m%dT%H%M%SZ")
+        if abandon_swap:
+            abandon_unreadable_plan(paths, stamp)
         log_finished(finish_interrupted_swap(paths))  # a cut restore's swap: staging needed
         for stale in state_dir.glob(f"{RESTORE_PREFIX}*"):  # a killed restore's (plain) files
             shutil.rmtree(stale, ignore_errors=True)
@@ -258,6 +275,9 @@ def restore_backup(
     except OSError as err:
         source.close()
         raise StorageError(f"cannot unpack the backup in {state_dir}: {err.strerror}") from err
+    except BaseException:  # an interrupted restore that cannot be finished: the file closed
+        source.close()
+        raise
     try:
         payload = work / "payload"
         fd = os.open(payload, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -285,17 +305,20 @@ def restore_backup(
         else:
             missing = tuple(rel for rel, _ in _archive_rows(StatePaths(new_root).archive))
         summary = summary_of(new_root)
-        _give_to_owner(new_root, state_dir.stat())
-        stamp = datetime.fromtimestamp(clock(), UTC).strftime("%Y%m%dT%H%M%SZ")
-        aside = state_dir / f"{REPLACED_PREFIX}{stamp}"
+        aside = _free_aside(state_dir, stamp)
         incoming = tuple(sorted(p.name for p in new_root.iterdir()))
-        old = tuple(sorted(n for n in set(incoming) | _restorable(paths)
-                           if os.path.lexists(state_dir / n)))  # fmt: skip
+        known = restorable_names(paths)
+        if unknown := sorted(set(incoming) - known):
+            raise BackupDamaged(f"the backup holds {unknown[0]!r}, no entry a restore puts in "
+                                "place")  # fmt: skip
+        old = tuple(sorted(n for n in known if os.path.lexists(state_dir / n)))
         config = tree / CONFIG_MEMBER
         swap(paths, SwapPlan(
             work.name, new_root.relative_to(work).as_posix(), aside.name, old, incoming,
             config.relative_to(work).as_posix() if config.is_file() else None,
             str(config_path.absolute()) if config.is_file() else None,
+            backup_device=str(manifest.get("device_id", "")),
+            backup_created=float(manifest.get("created_at", 0.0)),
         ))  # fmt: skip
         kept: Path | None = aside
         with contextlib.suppress(OSError):
@@ -304,7 +327,8 @@ def restore_backup(
     except OSError as err:
         raise StorageError(f"cannot unpack the backup in {work}: {err.strerror or err}") from err
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not paths.restore_swap.exists():  # a swap left part-way still needs its staging
+            shutil.rmtree(work, ignore_errors=True)
     info = RestoreInfo(
         str(manifest.get("device_id", "")), float(manifest.get("created_at", 0.0)),
         int(manifest["format"]), len(manifest["members"]), summary["transactions"],

@@ -3,7 +3,8 @@ the admin API's errors, in German (the default) and English.
 
 * lines by a stable id (:func:`text`; :mod:`tsed.texts.lines_de`, :mod:`tsed.texts.lines_en`),
 * errors by their code (:func:`error_text`; :mod:`tsed.texts.errors_de`,
-  :mod:`tsed.texts.errors_en`), or by the text id an error names (:meth:`TsedError.localized`),
+  :mod:`tsed.texts.errors_en`, the backup's and restore's in :mod:`tsed.texts.errors_backup`),
+  or by the text id an error names (:meth:`TsedError.localized`),
 * the labels of the settings, the vendor mask's German field names (:func:`field_label`),
 * dates, times and sizes as people read them (:mod:`tsed.texts.formats`).
 

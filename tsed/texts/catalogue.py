@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from tsed.texts import (
+    errors_backup,
     errors_de,
     errors_en,
     lines_conntest,
@@ -40,8 +41,8 @@ _LINES: dict[Lang, Mapping[str, str]] = {
     for lang in LANGUAGES
 }
 _ERRORS: dict[Lang, Mapping[str, tuple[str, str]]] = {
-    "de": errors_de.ERRORS,
-    "en": errors_en.ERRORS,
+    "de": {**errors_de.ERRORS, **errors_backup.DE},
+    "en": {**errors_en.ERRORS, **errors_backup.EN},
 }
 _FORMATTER = string.Formatter()
 

@@ -90,44 +90,6 @@ ERRORS: dict[str, tuple[str, str]] = {
         "Sie wird zu Ende verfolgt: warten, bis tsectl filing status sie als abgeschlossen "
         "zeigt, dann die geänderte Mitteilung erneut senden.",
     ),
-    "BACKUP_FAILED": (
-        "Die Sicherung kann nicht erstellt oder gelesen werden; an der Einheit wurde nichts "
-        "geändert.",
-        "Die Meldung lesen, Datei oder Passwort korrigieren und den Befehl erneut ausführen "
-        "(docs/backup.md).",
-    ),
-    "BACKUP_WRONG_PASSWORD": (
-        "Das Passwort öffnet diese Sicherung nicht.",
-        "Das Passwort angeben, mit dem sie erstellt wurde (auf dem Einrichtungsblatt). An der "
-        "Einheit wurde nichts geändert.",
-    ),
-    "BACKUP_DAMAGED": (
-        "Die Datei ist keine vollständige Sicherung (beschädigt, abgeschnitten oder eine andere "
-        "Datei).",
-        "Die Datei erneut kopieren oder die neueste Kopie vom Sicherungsziel holen (tsectl "
-        "backup fetch). An der Einheit wurde nichts geändert.",
-    ),
-    "BACKUP_TOO_NEW": (
-        "Die Sicherung stammt von einer neueren tsed-Version als dieser.",
-        "Erst die Einheit aktualisieren, dann wiederherstellen. An der Einheit wurde nichts "
-        "geändert.",
-    ),
-    "BACKUP_PASSWORD_TOO_WEAK": (
-        "Das Sicherungspasswort ist zu kurz (mindestens 12 Zeichen).",
-        "Ein längeres Passwort wählen und auf dem Einrichtungsblatt notieren: ohne es kann "
-        "niemand die Sicherung wiederherstellen.",
-    ),
-    "BACKUP_UNIT_HOLDS_DATA": (
-        "Diese Einheit hat schon eigene fiskalische Daten; die Wiederherstellung würde sie "
-        "ersetzen.",
-        "Nur wenn sie wirklich ersetzt werden sollen: tsectl backup restore DATEI --replace "
-        "(mit Bestätigung); die bisherigen Daten bleiben unter .replaced-<Zeit> erhalten.",
-    ),
-    "BACKUP_DAEMON_RUNNING": (
-        "Die Einheit läuft; wiederhergestellt wird nur bei angehaltener Einheit.",
-        "Erst anhalten (systemctl stop tsed), wiederherstellen, dann wieder starten "
-        "(systemctl start tsed). Es wurde nichts geändert.",
-    ),
     "UPDATE_FAILED": (
         "Das Update wurde nicht installiert.",
         "Die Einheit signiert weiter mit der laufenden Version. Details: journalctl -u rauc "

@@ -77,40 +77,6 @@ ERRORS: dict[str, tuple[str, str]] = {
         "It is followed to its end: wait until tsectl filing status shows it as final, then "
         "send the changed notification again.",
     ),
-    "BACKUP_FAILED": (
-        "The backup cannot be made or read; nothing on the unit was changed.",
-        "Read the message, correct the file or the password and run the command again "
-        "(docs/backup.md).",
-    ),
-    "BACKUP_WRONG_PASSWORD": (
-        "The password does not open this backup.",
-        "Give the password it was created with (on the installer's record sheet). Nothing on "
-        "the unit was changed.",
-    ),
-    "BACKUP_DAMAGED": (
-        "The file is not a complete tsed backup (damaged, cut off or another file).",
-        "Copy it again, or take the newest copy from the off-box target (tsectl backup fetch). "
-        "Nothing on the unit was changed.",
-    ),
-    "BACKUP_TOO_NEW": (
-        "The backup was written by a newer tsed than this unit runs.",
-        "Update the unit first, then restore. Nothing on the unit was changed.",
-    ),
-    "BACKUP_PASSWORD_TOO_WEAK": (
-        "The backup password is too short (at least 12 characters).",
-        "Choose a longer one and write it on the installer's record sheet: without it nobody "
-        "can restore the backup.",
-    ),
-    "BACKUP_UNIT_HOLDS_DATA": (
-        "This unit already holds fiscal data of its own; the restore would replace it.",
-        "Only if it really is to be replaced: tsectl backup restore FILE --replace (with "
-        "confirmation); the old data stays under .replaced-<time>.",
-    ),
-    "BACKUP_DAEMON_RUNNING": (
-        "The unit is running; a restore needs it stopped.",
-        "Stop it (systemctl stop tsed), restore, then start it again (systemctl start tsed). "
-        "Nothing was changed.",
-    ),
     "UPDATE_FAILED": (
         "The update was not installed.",
         "The unit goes on signing with the running version. Details: journalctl -u rauc -u tsed.",

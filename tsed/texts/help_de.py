@@ -142,6 +142,10 @@ HELP: dict[str, str] = {
     "restore --to VERZEICHNIS): die verzeichneten Dateien werden von dort genommen",
     "help.backup.restore.--archive-from-offbox": "die Dateien des Archivs aus der Kopie außer "
     "Haus nehmen, die in der Konfiguration der Sicherung steht (restic)",
+    "help.backup.restore.--finish": "ohne DATEI: eine unterbrochene Wiederherstellung "
+    "abschließen (als root, wenn tsed selbst es nicht kann)",
+    "help.backup.restore.--abandon-swap": "den unlesbaren Plan einer unterbrochenen "
+    "Wiederherstellung beiseitelegen (aufbewahrt) und die ganze Sicherung einspielen",
     "help.backup.fetch.--to": "neuer oder leerer Ordner",
     # decommission
     "help.decommission.status": "die Schritte der Außerbetriebnahme und die noch offenen",
