@@ -164,3 +164,33 @@ def test_the_daemon_exits_3_on_a_filing_store_a_newer_tsed_wrote(tmp_path: Path)
     assert f"{filing} was written by a newer tsed (schema 3" in done.stderr
     assert "hint:" in done.stderr and "Traceback" not in done.stderr
     assert hashlib.sha256(filing.read_bytes()).hexdigest() == before
+
+
+def test_the_daemon_exits_3_on_an_unreadable_restore_plan(tmp_path: Path) -> None:
+    """An interrupted restore whose plan cannot be read needs a person: ``tsed serve`` names
+    it and the command that clears it, exits 3 (no restart loop), and touches nothing."""
+    import hashlib
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from tsed.state.paths import StatePaths
+
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    plan = StatePaths(state).restore_swap
+    plan.write_text("{ not json")
+    before = hashlib.sha256(plan.read_bytes()).hexdigest()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "TSED_MDNS": "off", "TSED_STATE_DIR": str(state),
+           "TSED_CONFIG": str(state / "tsed.toml"), "TSED_LISTEN": f"127.0.0.1:{port}"}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "tsed.cli.tsed", "serve"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert "--abandon-swap" in done.stderr and "Traceback" not in done.stderr
+    assert hashlib.sha256(plan.read_bytes()).hexdigest() == before

@@ -19,7 +19,10 @@ from tsed.errors import TsedError
 from tsed.unit.options import DEFAULT_LISTEN, resolve_options
 
 _LOGGER = logging.getLogger(__name__)
-EXIT_DATA_TOO_NEW = 3  # the state was written by a newer tsed (tsed.service does not restart)
+EXIT_DATA_TOO_NEW = 3  # a person must act first (tsed.service does not restart on it)
+# the state was written by a newer tsed, or an interrupted restore needs a person: starting again
+# would only refuse again, and the journal would fill with the same lines
+NEEDS_A_PERSON = frozenset({"STORE_TOO_NEW", "RESTORE_UNFINISHED", "RESTORE_PLAN_UNREADABLE"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,8 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(asyncio.run(run(options)))
     except TsedError as err:
         print(f"tsed: {err.message}\n  hint: {err.hint}", file=sys.stderr)
-        # data this tsed cannot read: no restart would help (RestartPreventExitStatus=3)
-        return EXIT_DATA_TOO_NEW if err.code == "STORE_TOO_NEW" else 1
+        # no restart would help (RestartPreventExitStatus=3)
+        return EXIT_DATA_TOO_NEW if err.code in NEEDS_A_PERSON else 1
     except KeyboardInterrupt:
         return 130
     parser.error(f"unknown command {args.command!r}")
