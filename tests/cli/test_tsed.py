@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,8 +71,6 @@ def test_bad_listen_names_the_problem(value: str, fragment: str) -> None:
 
 
 def test_bad_listen_from_environment_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
-    import os
-
     os.environ["TSED_LISTEN"] = "nonsense"
     try:
         assert main(["serve"]) == 1
@@ -89,16 +91,25 @@ def test_help_and_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert info.value.code == 2
 
 
+def serve_once(state: Path) -> subprocess.CompletedProcess[str]:
+    """``tsed serve`` in a real process on ``state``, until it exits (a refusal at start)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "TSED_MDNS": "off", "TSED_STATE_DIR": str(state),
+           "TSED_CONFIG": str(state / "tsed.toml"), "TSED_LISTEN": f"127.0.0.1:{port}"}  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "tsed.cli.tsed", "serve"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
 def test_the_daemon_exits_3_on_a_store_a_newer_tsed_wrote(tmp_path: Path) -> None:
     """A downgrade in a real process: ``tsed serve`` names the problem, changes nothing in
     the store and exits 3, which ``tsed.service`` does not restart (RestartPreventExitStatus)."""
     import asyncio
     import hashlib
-    import os
-    import socket
     import sqlite3
-    import subprocess
-    import sys
 
     from tsed.state.paths import StatePaths
     from tsed.state.store import SCHEMA_VERSION, Store
@@ -117,15 +128,7 @@ def test_the_daemon_exits_3_on_a_store_a_newer_tsed_wrote(tmp_path: Path) -> Non
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     conn.close()
     before = hashlib.sha256(store_path.read_bytes()).hexdigest()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "TSED_MDNS": "off", "TSED_STATE_DIR": str(state),
-           "TSED_CONFIG": str(state / "tsed.toml"), "TSED_LISTEN": f"127.0.0.1:{port}"}  # fmt: skip
-    done = subprocess.run(
-        [sys.executable, "-m", "tsed.cli.tsed", "serve"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    done = serve_once(state)
     assert done.returncode == 3, done.stderr
     assert "written by a newer tsed" in done.stderr and "hint:" in done.stderr
     assert "Traceback" not in done.stderr
@@ -136,11 +139,7 @@ def test_the_daemon_exits_3_on_a_filing_store_a_newer_tsed_wrote(tmp_path: Path)
     """The notification duty's store is refused like the main store: exit 3, no traceback,
     the file byte for byte as it was."""
     import hashlib
-    import os
-    import socket
     import sqlite3
-    import subprocess
-    import sys
 
     from tsed.state.paths import StatePaths
 
@@ -151,15 +150,7 @@ def test_the_daemon_exits_3_on_a_filing_store_a_newer_tsed_wrote(tmp_path: Path)
     conn.executescript("CREATE TABLE submissions_3 (id TEXT); PRAGMA user_version=3;")
     conn.close()
     before = hashlib.sha256(filing.read_bytes()).hexdigest()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "TSED_MDNS": "off", "TSED_STATE_DIR": str(state),
-           "TSED_CONFIG": str(state / "tsed.toml"), "TSED_LISTEN": f"127.0.0.1:{port}"}  # fmt: skip
-    done = subprocess.run(
-        [sys.executable, "-m", "tsed.cli.tsed", "serve"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    done = serve_once(state)
     assert done.returncode == 3, done.stderr
     assert f"{filing} was written by a newer tsed (schema 3" in done.stderr
     assert "hint:" in done.stderr and "Traceback" not in done.stderr
@@ -170,10 +161,6 @@ def test_the_daemon_exits_3_on_an_unreadable_restore_plan(tmp_path: Path) -> Non
     """An interrupted restore whose plan cannot be read needs a person: ``tsed serve`` names
     it and the command that clears it, exits 3 (no restart loop), and touches nothing."""
     import hashlib
-    import os
-    import socket
-    import subprocess
-    import sys
 
     from tsed.state.paths import StatePaths
 
@@ -182,15 +169,7 @@ def test_the_daemon_exits_3_on_an_unreadable_restore_plan(tmp_path: Path) -> Non
     plan = StatePaths(state).restore_swap
     plan.write_text("{ not json")
     before = hashlib.sha256(plan.read_bytes()).hexdigest()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "TSED_MDNS": "off", "TSED_STATE_DIR": str(state),
-           "TSED_CONFIG": str(state / "tsed.toml"), "TSED_LISTEN": f"127.0.0.1:{port}"}  # fmt: skip
-    done = subprocess.run(
-        [sys.executable, "-m", "tsed.cli.tsed", "serve"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    done = serve_once(state)
     assert done.returncode == 3, done.stderr
     assert "--abandon-swap" in done.stderr and "Traceback" not in done.stderr
     assert hashlib.sha256(plan.read_bytes()).hexdigest() == before
