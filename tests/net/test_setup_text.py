@@ -54,7 +54,14 @@ def catalogue() -> dict[str, dict[str, str]]:
     assert node, "Node.js reads the catalogue (scripts/bootstrap installs npm, which brings it)"
     # archive.js waits for the page, certbanner.js and filing.js follow setup.js's live updates
     shim = "globalThis.document = {addEventListener() {}};\nglobalThis.liveHooks = [];\n"
-    loaded = ("text.js", "archive.js", "decommission.js", "certbanner.js", "filing.js")
+    loaded = (
+        "text.js",
+        "archive.js",
+        "decommission.js",
+        "certbanner.js",
+        "filingtext.js",
+        "filing.js",
+    )
     source = shim + "".join((STATIC / name).read_text(encoding="utf-8") + "\n" for name in loaded)
     result = subprocess.run(
         [node, "-e", source + "\nprocess.stdout.write(JSON.stringify(TEXT));"],

@@ -46,6 +46,7 @@ STATIC = {
     "setup.js": "application/javascript; charset=utf-8",
     "archive.js": "application/javascript; charset=utf-8",
     "decommission.js": "application/javascript; charset=utf-8",
+    "filingtext.js": "application/javascript; charset=utf-8",
     "filing.js": "application/javascript; charset=utf-8",
     "wizard.js": "application/javascript; charset=utf-8",
     "dashboard.js": "application/javascript; charset=utf-8",
