@@ -46,7 +46,8 @@ def test_round_trip_over_chunk_boundaries(tmp_path: Path, size: int) -> None:
     sealed = seal(tmp_path, payload)
     chunks = max(1, -(-size // CHUNK))
     assert len(sealed) == HEADER_SIZE + size + chunks * TAG_SIZE
-    assert payload[:64] not in sealed[HEADER_SIZE:] or size == 0
+    # plaintext never shows through; below 16 bytes a chance match is too likely to test
+    assert size < 16 or payload[:64] not in sealed[HEADER_SIZE:]
     assert opened(sealed) == payload
 
 
