@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.offbox import RcloneRest
+from tests.support.offbox import Plug, RcloneRest
 from tests.support.unit import Unit, running_unit
 from tsed.archive.offbox import tree_digests
 from tsed.archive.offboxsync import OffboxSync
@@ -31,8 +31,9 @@ from tsed.state.vault import Vault
 REPOSITORY_PASSWORD = "Sicherung-Passwort-9Kq2LmXw"
 
 
-def offbox_config(target: RcloneRest) -> str:
-    return f'[offbox]\nrepository = "{target.url()}"\nuser = "{target.user}"\n'
+def offbox_config(target: RcloneRest, port: int | None = None) -> str:
+    """The [offbox] section for ``target`` (reached on ``port``: a :class:`Plug` in front)."""
+    return f'[offbox]\nrepository = "{target.url(port=port)}"\nuser = "{target.user}"\n'
 
 
 async def set_password(unit: Unit, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -75,10 +76,12 @@ async def target(tmp_path: Path) -> AsyncIterator[RcloneRest]:
 async def test_copied_after_every_run_and_the_target_going_away_mid_upload(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    slow = RcloneRest(tmp_path / "target", bwlimit="40k")  # a slow uplink: seconds per copy
+    slow = RcloneRest(tmp_path / "target")
     await slow.astart()
+    plug = Plug(slow.port)  # the unit's way to the target, cut at the pack upload below
+    await plug.plug_in()
     try:
-        async with running_unit(tmp_path / "state", config=offbox_config(slow)) as unit:
+        async with running_unit(tmp_path / "state", config=offbox_config(slow, plug.port)) as unit:
             unit.daemon.archive.archiver.poll_interval = 0.1
             sync = unit.daemon.archive.offbox
             assert sync is not None
@@ -96,17 +99,13 @@ async def test_copied_after_every_run_and_the_target_going_away_mid_upload(
             assert first["last_check_ok"] is True  # the first check is due at once
             for _ in range(40):  # a bigger second export: the upload takes seconds
                 await register.receipt()
-            packs = slow.data / "shop7" / "data"
-            known = set(packs.rglob("*"))
             sync.timeout = 4.0  # restic's bound per command: it gives up while the target is away
+            plug.pull_at(b"POST /shop7/data/")  # gone as the second copy uploads its first pack
             await archive_run(unit)
             before = local_archive(unit)  # the run is done; its copy is under way
-            for _ in range(600):  # until the second copy's first pack reached the target
-                if set(packs.rglob("*")) - known:
-                    break
-                await asyncio.sleep(0.02)
+            await asyncio.wait_for(plug.pulled.wait(), 60)
             assert sync.running
-            await slow.astop()
+            await slow.astop()  # and the target itself down
             signed = 0
             deadline = time.monotonic() + 5.0
             while time.monotonic() < deadline:  # signing goes on while the target is away
@@ -114,6 +113,7 @@ async def test_copied_after_every_run_and_the_target_going_away_mid_upload(
                 assert answer["tse_failure"] is False
                 signed += 1
             await slow.astart()
+            await plug.plug_in()
             await asyncio.wait_for(sync.wait(), 180)
             middle = await status(unit)  # restic gave up: recorded, in German too
             assert middle["state"] == "failing", middle
@@ -136,7 +136,7 @@ async def test_copied_after_every_run_and_the_target_going_away_mid_upload(
             assert all(kept[name] == digest for name, digest in before.items()
                        if name.startswith("tss/"))  # fmt: skip
             code, text = await unit.tsectl("archive", "status")
-            assert code == 0 and f"Off-box copy: ok  {slow.url()}/" in text
+            assert code == 0 and f"Off-box copy: ok  {slow.url(port=plug.port)}/" in text
             transport = httpx.AsyncHTTPTransport(uds=str(unit.daemon.options.admin_socket))
             async with httpx.AsyncClient(transport=transport, base_url="http://tsed") as admin:
                 metrics = (await admin.get("/admin/metrics")).text
@@ -149,6 +149,7 @@ async def test_copied_after_every_run_and_the_target_going_away_mid_upload(
             logged = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
             assert REPOSITORY_PASSWORD not in logged and slow.password not in logged
     finally:
+        plug.pull()
         await slow.astop()
 
 

@@ -5,6 +5,8 @@
   SQLite index.
 * :class:`RcloneRest`: ``rclone serve restic`` on 127.0.0.1 with an htpasswd user and,
   optionally, TLS (a trustme CA); it can stop and start again on the same port.
+* :class:`Plug`: a TCP relay in front of a target whose plug a test pulls at a chosen request
+  (the target gone mid-upload, at a moment no timing decides) and puts back.
 * :class:`PrivateSshd`: an sshd of its own on a loopback port (root: in a private mount
   namespace, so its privilege-separation directory is a tmpfs nobody else sees).
 
@@ -111,9 +113,9 @@ class RcloneRest:
     def data(self) -> Path:
         return self.root / "data"
 
-    def url(self, path: str = "shop7", host: str = "127.0.0.1") -> str:
+    def url(self, path: str = "shop7", host: str = "127.0.0.1", port: int | None = None) -> str:
         scheme = "https" if self.tls else "http"
-        return f"rest:{scheme}://{host}:{self.port}/{path}"
+        return f"rest:{scheme}://{host}:{port or self.port}/{path}"
 
     def start(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
@@ -152,6 +154,78 @@ class RcloneRest:
 
     async def astop(self) -> None:
         await asyncio.to_thread(self.stop)
+
+
+@dataclass
+class Plug:
+    """A TCP relay on 127.0.0.1:``port`` to the target on ``target_port``.
+
+    After :meth:`pull_at` the first request whose bytes hold ``marker`` (``b"POST /shop7/data/"``:
+    restic saving a pack) never reaches the target: the relay resets every connection and stops
+    listening, so the client finds the target gone in the middle of that upload however fast
+    the machine is; ``pulled`` is set. :meth:`plug_in` listens again on the same port.
+    """
+
+    target_port: int
+    port: int = field(default_factory=free_port)
+    pulled: asyncio.Event = field(default_factory=asyncio.Event)
+    _marker: bytes | None = None
+    _server: asyncio.Server | None = None
+    _transports: set[asyncio.BaseTransport] = field(default_factory=set)
+
+    async def plug_in(self) -> None:
+        if self._server is None:
+            self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+
+    def pull_at(self, marker: bytes) -> None:
+        self._marker = marker
+        self.pulled.clear()
+
+    def pull(self) -> None:
+        """Gone now: no listener, every open connection reset."""
+        self._marker = None
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for transport in list(self._transports):
+            transport.abort()
+        self._transports.clear()
+        self.pulled.set()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        ends = (writer.transport, up_writer.transport)
+        self._transports.update(ends)
+        pipes = [asyncio.ensure_future(self._pipe(reader, up_writer, watch=True)),
+                 asyncio.ensure_future(self._pipe(upstream, writer, watch=False))]  # fmt: skip
+        try:
+            await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pipe in pipes:
+                pipe.cancel()
+            for transport in ends:
+                self._transports.discard(transport)
+                transport.close()
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, watch: bool
+    ) -> None:
+        tail = b""  # a marker may be cut between two reads
+        try:
+            while data := await reader.read(65536):
+                marker = self._marker
+                if watch and marker is not None and marker in tail + data:
+                    self.pull()
+                    return
+                tail = data[-64:]
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            return
 
 
 @dataclass
