@@ -149,7 +149,7 @@ async def test_copied_after_every_run_and_the_target_going_away_mid_upload(
             logged = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
             assert REPOSITORY_PASSWORD not in logged and slow.password not in logged
     finally:
-        plug.pull()
+        await plug.aclose()
         await slow.astop()
 
 

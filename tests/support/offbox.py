@@ -161,19 +161,22 @@ class Plug:
     """A TCP relay on 127.0.0.1:``port`` to the target on ``target_port``.
 
     After :meth:`pull_at` the first request whose bytes hold ``marker`` (``b"POST /shop7/data/"``:
-    restic saving a pack) never reaches the target: the relay resets every connection and stops
-    listening, so the client finds the target gone in the middle of that upload however fast
-    the machine is; ``pulled`` is set. :meth:`plug_in` listens again on the same port.
+    restic saving a pack) never reaches the target: the relay resets every connection and every
+    new one until :meth:`plug_in`, so the client finds the target gone in the middle of that
+    upload however fast the machine is; ``pulled`` is set. (The listener stays open while the
+    plug is out: closing it under a connecting client leaks the half-accepted socket.)
     """
 
     target_port: int
     port: int = field(default_factory=free_port)
     pulled: asyncio.Event = field(default_factory=asyncio.Event)
     _marker: bytes | None = None
+    _out = False
     _server: asyncio.Server | None = None
     _transports: set[asyncio.BaseTransport] = field(default_factory=set)
 
     async def plug_in(self) -> None:
+        self._out = False
         if self._server is None:
             self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
 
@@ -182,23 +185,35 @@ class Plug:
         self.pulled.clear()
 
     def pull(self) -> None:
-        """Gone now: no listener, every open connection reset."""
+        """Gone now: every open connection reset, every new one too."""
         self._marker = None
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        self._out = True
         for transport in list(self._transports):
             transport.abort()
         self._transports.clear()
         self.pulled.set()
 
+    async def aclose(self) -> None:
+        self.pull()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._out:
+            writer.transport.abort()
+            return
         try:
             upstream, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
             writer.transport.abort()
             return
         ends = (writer.transport, up_writer.transport)
+        if self._out:  # pulled while connecting
+            for transport in ends:
+                transport.abort()
+            return
         self._transports.update(ends)
         pipes = [asyncio.ensure_future(self._pipe(reader, up_writer, watch=True)),
                  asyncio.ensure_future(self._pipe(upstream, writer, watch=False))]  # fmt: skip
